@@ -1,0 +1,238 @@
+import { readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { extname } from 'node:path';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, visit, type Document } from 'yaml';
+import { DefinitionInvalidError, type Issue } from '../errors.js';
+
+/** Largest definition, parameter or config file cortex reads. */
+export const MAX_DOCUMENT_BYTES = 5 * 1024 * 1024;
+/** Deepest nesting of objects/arrays accepted in a document. */
+export const MAX_DOCUMENT_DEPTH = 100;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export type DocumentFormat = 'json' | 'yaml';
+
+/** A parsed JSON/YAML file that can map a JSON pointer back to line:column. */
+export interface SourceDocument {
+  data: unknown;
+  text: string;
+  format: DocumentFormat;
+  displayPath: string;
+  hash: string;
+  /** Issue at a pointer, with line and column filled in when the pointer exists in the source. */
+  issueAt(pointer: string, message: string): Issue;
+}
+
+export function formatOf(path: string): DocumentFormat | undefined {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.json') return 'json';
+  if (ext === '.yaml' || ext === '.yml') return 'yaml';
+  return undefined;
+}
+
+export function pointerToPath(pointer: string): string[] {
+  if (pointer === '' || pointer === '/') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+export function pathToPointer(path: ReadonlyArray<string | number>): string {
+  return path.map((p) => `/${String(p).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+function lineCol(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let last = -1;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      last = i;
+    }
+  }
+  return { line, column: offset - last };
+}
+
+/** Max bracket depth of JSON text, ignoring brackets inside strings. Cheap guard before JSON.parse. */
+function jsonDepth(text: string): { depth: number; offset: number } {
+  let depth = 0;
+  let max = 0;
+  let at = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) {
+        max = depth;
+        at = i;
+        if (max > MAX_DOCUMENT_DEPTH) break;
+      }
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return { depth: max, offset: at };
+}
+
+function checkTree(value: unknown, file: string, issueAt: (p: string, m: string) => Issue): void {
+  const stack: Array<{ v: unknown; path: Array<string | number>; depth: number }> = [{ v: value, path: [], depth: 0 }];
+  while (stack.length) {
+    const { v, path, depth } = stack.pop() as (typeof stack)[number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_DOCUMENT_DEPTH) {
+      throw new DefinitionInvalidError([
+        issueAt(pathToPointer(path), `nesting deeper than ${MAX_DOCUMENT_DEPTH} levels is not accepted`),
+      ]);
+    }
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, path: [...path, i], depth: depth + 1 }));
+    else
+      for (const k of Object.keys(v)) {
+        if (FORBIDDEN_KEYS.has(k)) {
+          throw new DefinitionInvalidError([
+            issueAt(pathToPointer([...path, k]), `the key "${k}" is not allowed (it could alter object prototypes)`),
+          ]);
+        }
+        stack.push({ v: (v as Record<string, unknown>)[k], path: [...path, k], depth: depth + 1 });
+      }
+  }
+  void file;
+}
+
+function makeIssueAt(text: string, displayPath: string): (pointer: string, message: string) => Issue {
+  let doc: Document | undefined;
+  let counter: LineCounter | undefined;
+  return (pointer, message) => {
+    const issue: Issue = { file: displayPath, pointer, message };
+    try {
+      if (!doc) {
+        counter = new LineCounter();
+        doc = parseDocument(text, { lineCounter: counter, uniqueKeys: false, strict: false });
+      }
+      const path = pointerToPath(pointer).map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s));
+      let node: unknown = doc.contents;
+      let range: [number, number, number] | undefined = (node as { range?: [number, number, number] })?.range;
+      for (const seg of path) {
+        if (isMap(node)) {
+          const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+          if (!pair) break;
+          range = (pair.key as { range?: [number, number, number] }).range ?? range;
+          node = pair.value;
+          const vr = (node as { range?: [number, number, number] })?.range;
+          if (vr && !(isMap(node) || (node as { items?: unknown })?.items)) range = vr;
+        } else if (node && typeof node === 'object' && 'items' in node && Array.isArray((node as { items: unknown[] }).items)) {
+          const item = (node as { items: unknown[] }).items[seg as number];
+          if (item === undefined) break;
+          node = item;
+          range = (item as { range?: [number, number, number] }).range ?? range;
+        } else break;
+      }
+      if (range && counter) {
+        const pos = counter.linePos(range[0]);
+        issue.line = pos.line;
+        issue.column = pos.col;
+      }
+    } catch {
+      // Position lookup is best effort; the pointer alone still locates the problem.
+    }
+    return issue;
+  };
+}
+
+/** Parses text already in memory. Throws DefinitionInvalidError with line:column on any problem. */
+export function parseDocumentText(text: string, format: DocumentFormat, displayPath: string): SourceDocument {
+  const hash = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+  const issueAt = makeIssueAt(text, displayPath);
+  let data: unknown;
+  if (format === 'json') {
+    const d = jsonDepth(text);
+    if (d.depth > MAX_DOCUMENT_DEPTH) {
+      throw new DefinitionInvalidError([
+        { file: displayPath, ...lineCol(text, d.offset), message: `nesting deeper than ${MAX_DOCUMENT_DEPTH} levels is not accepted` },
+      ]);
+    }
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      const msg = (e as Error).message;
+      const m = /position (\d+)/.exec(msg);
+      const lc = /line (\d+) column (\d+)/.exec(msg);
+      const where = lc
+        ? { line: Number(lc[1]), column: Number(lc[2]) }
+        : m
+          ? lineCol(text, Number(m[1]))
+          : lineCol(text, text.length);
+      const clean = msg.replace(/^(SyntaxError: )?/, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
+      throw new DefinitionInvalidError([{ file: displayPath, ...where, message: `malformed JSON: ${clean}` }]);
+    }
+  } else {
+    const counter = new LineCounter();
+    let doc: Document;
+    try {
+      doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+    } catch (e) {
+      if (e instanceof RangeError) {
+        throw new DefinitionInvalidError([{ file: displayPath, message: `nesting too deep to read (limit ${MAX_DOCUMENT_DEPTH} levels)` }]);
+      }
+      throw e;
+    }
+    const first = doc.errors[0];
+    if (first) {
+      const pos = counter.linePos(first.pos[0]);
+      throw new DefinitionInvalidError([
+        { file: displayPath, line: pos.line, column: pos.col, message: `malformed YAML: ${first.message.split('\n')[0]}` },
+      ]);
+    }
+    let forbidden: Issue | undefined;
+    visit(doc, {
+      Pair(_, pair) {
+        if (isScalar(pair.key) && FORBIDDEN_KEYS.has(String(pair.key.value))) {
+          const range = (pair.key as { range?: [number, number, number] }).range;
+          const pos = range ? counter.linePos(range[0]) : undefined;
+          forbidden = {
+            file: displayPath,
+            ...(pos ? { line: pos.line, column: pos.col } : {}),
+            message: `the key "${String(pair.key.value)}" is not allowed (it could alter object prototypes)`,
+          };
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    if (forbidden) throw new DefinitionInvalidError([forbidden]);
+    try {
+      data = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      const message = e instanceof RangeError ? `nesting too deep to read (limit ${MAX_DOCUMENT_DEPTH} levels)` : `malformed YAML: ${(e as Error).message}`;
+      throw new DefinitionInvalidError([{ file: displayPath, message }]);
+    }
+  }
+  checkTree(data, displayPath, issueAt);
+  return { data, text, format, displayPath, hash, issueAt };
+}
+
+/** Reads and parses a JSON or YAML file with the size, depth and key guards. */
+export async function loadDocument(path: string, displayPath: string, formatHint?: DocumentFormat): Promise<SourceDocument> {
+  const format = formatHint ?? formatOf(path);
+  if (!format) {
+    throw new DefinitionInvalidError([{ file: displayPath, message: 'expected a .json, .yaml or .yml file' }]);
+  }
+  let size: number;
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new DefinitionInvalidError([{ file: displayPath, message: 'not a regular file' }]);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof DefinitionInvalidError) throw e;
+    throw new DefinitionInvalidError([{ file: displayPath, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+  }
+  if (size > MAX_DOCUMENT_BYTES) {
+    throw new DefinitionInvalidError([
+      { file: displayPath, message: `file is ${(size / 1048576).toFixed(1)} MB; the limit is ${MAX_DOCUMENT_BYTES / 1048576} MB` },
+    ]);
+  }
+  const text = await readFile(path, 'utf8');
+  return parseDocumentText(text, format, displayPath);
+}

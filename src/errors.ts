@@ -1,0 +1,177 @@
+/** Exit codes shared by every command. Documented in the README; scripts rely on them. */
+export const ExitCode = {
+  OK: 0,
+  WORKFLOW_FAILED: 1,
+  INVALID_INPUT: 2,
+  CONFLICT: 3,
+  ENVIRONMENT: 4,
+  INTERNAL: 70,
+  INTERRUPTED: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** One problem found in an input file: where it is and what was expected there. */
+export interface Issue {
+  /** File the problem is in (as given by the operator, or relative to the root). */
+  file?: string;
+  /** JSON pointer into the document, e.g. `/phases/0/actions/1/on_error`. */
+  pointer?: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export function formatIssue(issue: Issue): string {
+  let where = issue.file ?? '';
+  if (issue.line !== undefined) where += `${where ? ':' : 'line '}${issue.line}:${issue.column ?? 1}`;
+  const pointer = issue.pointer !== undefined ? ` ${issue.pointer || '/'}` : '';
+  return `${where}${where ? ':' : ''}${pointer}${pointer ? ': ' : where ? ' ' : ''}${issue.message}`;
+}
+
+/**
+ * Base of every error cortex reports on purpose. `code` is stable (scripts may match it),
+ * `exitCode` is what the process exits with, `hint` is the next thing to try.
+ */
+export abstract class CortexError extends Error {
+  abstract readonly code: string;
+  abstract readonly exitCode: ExitCode;
+  readonly hint?: string;
+
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.hint !== undefined) this.hint = options.hint;
+  }
+}
+
+/** Wrong command-line usage: unknown option, missing argument, bad id. */
+export class UsageError extends CortexError {
+  readonly code = 'CORTEX_USAGE';
+  readonly exitCode = ExitCode.INVALID_INPUT;
+}
+
+/** A definition, config or parameter file that cannot be used; lists every issue found. */
+export class DefinitionInvalidError extends CortexError {
+  readonly code: string;
+  readonly exitCode = ExitCode.INVALID_INPUT;
+  readonly issues: Issue[];
+
+  constructor(issues: Issue[], options?: { code?: string; hint?: string; summary?: string }) {
+    const body = issues.map(formatIssue);
+    const message =
+      options?.summary !== undefined
+        ? [options.summary, ...body.map((l) => `  ${l}`)].join('\n')
+        : body.length === 1
+          ? (body[0] as string)
+          : [`${issues.length} problems:`, ...body.map((l) => `  ${l}`)].join('\n');
+    super(message, options?.hint === undefined ? undefined : { hint: options.hint });
+    this.code = options?.code ?? 'CORTEX_DEFINITION_INVALID';
+    this.issues = issues;
+  }
+}
+
+/** Parameters given to a run do not satisfy the workflow's declarations. */
+export class ParametersInvalidError extends DefinitionInvalidError {
+  constructor(issues: Issue[], workflowId: string) {
+    super(issues, {
+      code: 'CORTEX_PARAMETERS_INVALID',
+      summary: `invalid parameters for workflow "${workflowId}":`,
+      hint: `cortex show ${workflowId} lists its parameters with types and defaults`,
+    });
+  }
+}
+
+/** The thing asked for does not exist (workflow id, execution id). */
+export class NotFoundError extends CortexError {
+  readonly code = 'CORTEX_NOT_FOUND';
+  readonly exitCode = ExitCode.INVALID_INPUT;
+}
+
+/** A lock is held or an execution is in a state that does not allow the command. */
+export class StateConflictError extends CortexError {
+  readonly code = 'CORTEX_CONFLICT';
+  readonly exitCode = ExitCode.CONFLICT;
+}
+
+/** A required tool is missing or not executable, or the environment is unusable. */
+export class ToolNotFoundError extends CortexError {
+  readonly code = 'CORTEX_TOOL_NOT_FOUND';
+  readonly exitCode = ExitCode.ENVIRONMENT;
+}
+
+export class EnvironmentError extends CortexError {
+  readonly code = 'CORTEX_ENVIRONMENT';
+  readonly exitCode = ExitCode.ENVIRONMENT;
+}
+
+/** The workflow ran and failed; the record says why. */
+export class WorkflowFailedError extends CortexError {
+  readonly code = 'CORTEX_WORKFLOW_FAILED';
+  readonly exitCode = ExitCode.WORKFLOW_FAILED;
+}
+
+/** Ctrl-C or SIGTERM stopped the command; state was saved. */
+export class InterruptedError extends CortexError {
+  readonly code = 'CORTEX_INTERRUPTED';
+  readonly exitCode = ExitCode.INTERRUPTED;
+}
+
+/**
+ * A tool or HTTP call that an action made did not succeed. Carries what an operator needs
+ * to see (argv, exit code, stderr tail) and whether trying again may help.
+ */
+export class ActionFailedError extends CortexError {
+  readonly code = 'CORTEX_ACTION_FAILED';
+  readonly exitCode = ExitCode.WORKFLOW_FAILED;
+  /** Domain error code recorded in metrics, e.g. `helm_install_failed`. */
+  readonly errorCode: string;
+  readonly retryable: boolean;
+  readonly exitStatus?: number | null;
+  readonly signal?: string | null;
+  readonly stderrTail?: string;
+
+  constructor(
+    message: string,
+    details: {
+      errorCode: string;
+      retryable?: boolean;
+      exitStatus?: number | null;
+      signal?: string | null;
+      stderrTail?: string;
+      hint?: string;
+      cause?: unknown;
+    },
+  ) {
+    super(message, { hint: details.hint, cause: details.cause });
+    this.errorCode = details.errorCode;
+    this.retryable = details.retryable ?? false;
+    this.exitStatus = details.exitStatus;
+    this.signal = details.signal;
+    this.stderrTail = details.stderrTail;
+  }
+}
+
+/** A bug in cortex: printed with its stack and a request to report it. */
+export class InternalError extends CortexError {
+  readonly code = 'CORTEX_INTERNAL';
+  readonly exitCode = ExitCode.INTERNAL;
+}
+
+for (const cls of [
+  UsageError,
+  DefinitionInvalidError,
+  ParametersInvalidError,
+  NotFoundError,
+  StateConflictError,
+  ToolNotFoundError,
+  EnvironmentError,
+  WorkflowFailedError,
+  InterruptedError,
+  ActionFailedError,
+  InternalError,
+]) {
+  Object.defineProperty(cls.prototype, 'name', { value: cls.name, enumerable: false });
+}
+
+export function isCortexError(e: unknown): e is CortexError {
+  return e instanceof CortexError;
+}
