@@ -46,7 +46,11 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   const kb = Object.keys(b as object);
   return (
     ka.length === kb.length &&
-    ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    ka.every(
+      (k) =>
+        Object.prototype.hasOwnProperty.call(b, k) &&
+        deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+    )
   );
 }
 
@@ -75,10 +79,15 @@ function describe(v: unknown): string {
 }
 
 function member(needle: unknown, hay: unknown): boolean {
-  if (Array.isArray(hay)) return hay.some((x) => deepEqual(x, needle));
+  // A missing value counts as null, as it does for `==`.
+  if (Array.isArray(hay)) return hay.some((x) => deepEqual(x ?? null, needle ?? null));
   if (typeof hay === 'string' && typeof needle === 'string') return hay.includes(needle);
   if (hay !== null && typeof hay === 'object' && typeof needle === 'string') {
     return Object.prototype.hasOwnProperty.call(hay, needle);
+  }
+  if (typeof hay === 'string' || (hay !== null && typeof hay === 'object')) {
+    const what = typeof hay === 'string' ? 'a string' : 'an object';
+    throw new ExpressionEvalError(`"in" with ${what} on its right needs a string on its left, got ${describe(needle)}`);
   }
   throw new ExpressionEvalError(`"in" needs a list, a string or an object on its right, got ${describe(hay)}`);
 }
@@ -126,7 +135,11 @@ export function stringify(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return JSON.stringify(v);
+  try {
+    return JSON.stringify(v) ?? '';
+  } catch (e) {
+    throw new ExpressionEvalError(`cannot render ${describe(v)} as text: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** Renders a parsed template: a whole `${x}` keeps x's type; anything else becomes a string. */
@@ -149,9 +162,9 @@ export function resolveValue(value: unknown, resolve: Resolver, depth = 0): unkn
   if (typeof value === 'string') return value.includes('${') ? renderTemplate(parseTemplate(value), resolve) : value;
   if (Array.isArray(value)) return value.map((v) => resolveValue(v, resolve, depth + 1));
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = resolveValue(v, resolve, depth + 1);
-    return out;
+    // fromEntries defines own properties, so a "__proto__" key stays a key instead of
+    // replacing the result's prototype (`out[k] = v` would call the __proto__ setter).
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveValue(v, resolve, depth + 1)]));
   }
   return value;
 }

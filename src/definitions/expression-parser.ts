@@ -113,15 +113,15 @@ class Parser {
   }
 
   private or(): Expr {
-    let left = this.and();
-    while (this.eat('||')) left = { kind: 'or', left, right: this.and() };
-    return left;
+    const operands = [this.and()];
+    while (this.eat('||')) operands.push(this.and());
+    return balance('or', operands, 0, operands.length);
   }
 
   private and(): Expr {
-    let left = this.not();
-    while (this.eat('&&')) left = { kind: 'and', left, right: this.not() };
-    return left;
+    const operands = [this.not()];
+    while (this.eat('&&')) operands.push(this.not());
+    return balance('and', operands, 0, operands.length);
   }
 
   private not(): Expr {
@@ -218,8 +218,8 @@ class Parser {
     return { kind: 'literal', value: Number(m[0]) };
   }
 
+  /** A name inside a path. No whitespace is skipped: `a. b` is not `a.b`. */
   private ident(): string {
-    this.ws();
     const start = this.pos;
     if (!IDENT_START.test(this.src[this.pos] ?? '')) this.fail('expected a name');
     while (this.pos < this.src.length && IDENT_CHAR.test(this.src[this.pos] as string)) this.pos++;
@@ -250,6 +250,17 @@ class Parser {
     }
     return { kind: 'ref', path, text: this.src.slice(start, this.pos).trim() };
   }
+}
+
+/**
+ * Builds a balanced tree for a chain `a || b || c ...` so that a long flat chain (thousands of
+ * operands fit in MAX_LENGTH) cannot make the tree, and every recursive walk over it, thousands
+ * of levels deep. `&&` and `||` are associative and evaluation stays left to right.
+ */
+function balance(kind: 'and' | 'or', operands: Expr[], from: number, to: number): Expr {
+  if (to - from === 1) return operands[from] as Expr;
+  const mid = from + Math.ceil((to - from) / 2);
+  return { kind, left: balance(kind, operands, from, mid), right: balance(kind, operands, mid, to) };
 }
 
 function checkLength(src: string): void {
@@ -316,8 +327,17 @@ export function collectRefs(expr: Expr, out: Array<Extract<Expr, { kind: 'ref' }
   return out;
 }
 
+/** Prints a path in the syntax `path` parses: `a.b[0]['odd key']`. */
 export function formatPath(path: readonly PathSegment[]): string {
   return path
-    .map((s, i) => (typeof s === 'number' ? `[${s}]` : /^[A-Za-z_][A-Za-z0-9_-]*$/.test(s) ? (i ? `.${s}` : s) : `['${s}']`))
+    .map((s, i) =>
+      typeof s === 'number'
+        ? `[${s}]`
+        : /^[A-Za-z_][A-Za-z0-9_-]*$/.test(s)
+          ? i
+            ? `.${s}`
+            : s
+          : `['${s.replace(/[\\']/g, (c) => `\\${c}`)}']`,
+    )
     .join('');
 }

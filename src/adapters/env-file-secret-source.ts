@@ -1,0 +1,40 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EnvironmentError } from '../errors.js';
+import type { SecretSource } from '../ports/secret-source.js';
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * `${secrets.NAME}`: the environment variable CORTEX_SECRET_<NAME> first, else the file
+ * <root>/secrets/<NAME>, which must not be readable by group or others (like ssh keys).
+ */
+export class EnvFileSecretSource implements SecretSource {
+  constructor(
+    private readonly secretsDir: string,
+    private readonly env: Record<string, string | undefined>,
+  ) {}
+
+  describe(name: string): string {
+    return `environment variable CORTEX_SECRET_${name.toUpperCase()} or file ${join(this.secretsDir, name)}`;
+  }
+
+  async get(name: string): Promise<string | undefined> {
+    if (!NAME.test(name)) return undefined;
+    const fromEnv = this.env[`CORTEX_SECRET_${name.toUpperCase()}`] ?? this.env[`CORTEX_SECRET_${name}`];
+    if (fromEnv !== undefined) return fromEnv;
+    const path = join(this.secretsDir, name);
+    let mode: number;
+    try {
+      mode = (await stat(path)).mode;
+    } catch {
+      return undefined;
+    }
+    if ((mode & 0o077) !== 0) {
+      throw new EnvironmentError(`secret file ${path} is readable by group or others (mode ${(mode & 0o777).toString(8)})`, {
+        hint: `chmod 600 ${path}`,
+      });
+    }
+    return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
+  }
+}

@@ -1,0 +1,211 @@
+import { execa } from 'execa';
+import type { ProcessResult, ProcessRunner, RunOptions } from '../ports/process-runner.js';
+
+export interface ExecaProcessRunnerOptions {
+  /** Environment the per-call `env` is merged over (default: process.env). */
+  baseEnv?: NodeJS.ProcessEnv;
+  /** Default grace between SIGTERM and SIGKILL (default 5000 ms). */
+  killGraceMs?: number;
+  /** Default bound on captured stdout and stderr, each (default 16 MiB). */
+  maxBufferBytes?: number;
+}
+
+const DEFAULT_KILL_GRACE_MS = 5000;
+const DEFAULT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
+/**
+ * After the direct child exits, how long to keep reading output. A background process that
+ * inherited the pipes (ssh ControlPersist does this) would otherwise keep run() waiting forever.
+ */
+const STREAM_DRAIN_MS = 1000;
+
+/** Process groups of children still running; killed if cortex itself exits. */
+const liveGroups = new Set<number>();
+let isExitHookInstalled = false;
+
+function installExitHook(): void {
+  if (isExitHookInstalled) return;
+  isExitHookInstalled = true;
+  // 'exit' handlers must be synchronous; process.kill is. SIGINT/SIGTERM handling belongs to
+  // cli/main.ts, which aborts the run signals (and so kills the groups the normal way).
+  process.on('exit', () => {
+    for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
+  });
+}
+
+/** Sends a signal to a whole process group; false when the group no longer exists. */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Keeps the last `limit` bytes written to it. */
+class TailBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  isTruncated = false;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer | string): void {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.chunks.push(buf);
+    this.size += buf.length;
+    while (this.size > this.limit && this.chunks.length > 0) {
+      const first = this.chunks[0] as Buffer;
+      const excess = this.size - this.limit;
+      this.isTruncated = true;
+      if (first.length <= excess) {
+        this.chunks.shift();
+        this.size -= first.length;
+      } else {
+        this.chunks[0] = first.subarray(excess);
+        this.size -= excess;
+      }
+    }
+  }
+
+  text(): string {
+    let buf = Buffer.concat(this.chunks, this.size);
+    // The cut may have landed inside a multi-byte character: drop its continuation bytes.
+    if (this.isTruncated) {
+      let start = 0;
+      while (start < buf.length && start < 3 && ((buf[start] as number) & 0xc0) === 0x80) start++;
+      buf = buf.subarray(start);
+    }
+    return buf.toString('utf8');
+  }
+}
+
+/**
+ * Runs tools with execa: argument arrays, no shell, each child leading its own process group.
+ * A timeout or abort sends SIGTERM to the whole group and SIGKILL after the grace period, so
+ * grandchildren that ignore SIGTERM die too; run() returns only after that. Never throws for
+ * a failing or missing tool: the result says what happened.
+ */
+export class ExecaProcessRunner implements ProcessRunner {
+  private readonly baseEnv: NodeJS.ProcessEnv;
+  private readonly killGraceMs: number;
+  private readonly maxBufferBytes: number;
+
+  constructor(options: ExecaProcessRunnerOptions = {}) {
+    this.baseEnv = options.baseEnv ?? process.env;
+    this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.maxBufferBytes = options.maxBufferBytes ?? DEFAULT_MAX_BUFFER_BYTES;
+  }
+
+  async run(command: string, args: readonly string[], options: RunOptions = {}): Promise<ProcessResult> {
+    if (typeof command !== 'string' || command.length === 0) throw new TypeError('run(): command must be a non-empty string');
+    if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('run(): args must be an array of strings');
+
+    const started = performance.now();
+    const limit = options.maxBufferBytes ?? this.maxBufferBytes;
+    const grace = options.killGraceMs ?? this.killGraceMs;
+
+    if (options.signal?.aborted) {
+      return { exitCode: null, signal: null, stdout: '', stderr: '', durationMs: 0, timedOut: false, aborted: true, truncated: false };
+    }
+
+    installExitHook();
+    const stdout = new TailBuffer(limit);
+    const stderr = new TailBuffer(limit);
+
+    const subprocess = execa(command, [...args], {
+      cwd: options.cwd,
+      env: { ...this.baseEnv, ...options.env },
+      extendEnv: false,
+      shell: false,
+      reject: false,
+      detached: true,
+      cleanup: false,
+      buffer: false,
+      windowsHide: true,
+      ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+
+    const pid = subprocess.pid;
+    if (pid !== undefined) liveGroups.add(pid);
+    subprocess.stdout?.on('data', (chunk: Buffer | string) => stdout.push(chunk));
+    subprocess.stderr?.on('data', (chunk: Buffer | string) => stderr.push(chunk));
+
+    let timedOut = false;
+    let aborted = false;
+    let killDeadline: number | undefined;
+    let sigkillTimer: NodeJS.Timeout | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
+
+    const sigkill = (): void => {
+      if (pid !== undefined) signalGroup(pid, 'SIGKILL');
+    };
+    const terminate = (): void => {
+      if (pid === undefined || killDeadline !== undefined) return;
+      killDeadline = performance.now() + grace;
+      signalGroup(pid, 'SIGTERM');
+      sigkillTimer = setTimeout(sigkill, grace);
+    };
+
+    const timeoutTimer =
+      options.timeoutMs !== undefined && options.timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            terminate();
+          }, options.timeoutMs)
+        : undefined;
+    const onAbort = (): void => {
+      aborted = true;
+      terminate();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    subprocess.once('exit', () => {
+      drainTimer = setTimeout(() => {
+        subprocess.stdout?.destroy();
+        subprocess.stderr?.destroy();
+      }, STREAM_DRAIN_MS);
+    });
+
+    try {
+      const result = await subprocess;
+      clearTimeout(timeoutTimer);
+      options.signal?.removeEventListener('abort', onAbort);
+
+      const deadline = killDeadline as number | undefined;
+      if (pid !== undefined && deadline !== undefined && signalGroup(pid, 0)) {
+        // The leader is gone but part of its group ignored SIGTERM: finish the job on schedule.
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - performance.now())));
+        sigkill();
+      }
+
+      const base = {
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        durationMs: performance.now() - started,
+        timedOut,
+        aborted,
+        truncated: stdout.isTruncated || stderr.isTruncated,
+      };
+      if (pid === undefined) {
+        // Never started: ENOENT (not found, or cwd missing), EACCES (not executable), ...
+        const code = (result as { code?: unknown }).code;
+        return {
+          ...base,
+          exitCode: null,
+          signal: null,
+          spawnError: { code: typeof code === 'string' ? code : 'ESPAWN', message: result.shortMessage ?? `could not start ${command}` },
+        };
+      }
+      return { ...base, exitCode: result.exitCode ?? null, signal: result.signal ?? null };
+    } finally {
+      clearTimeout(timeoutTimer);
+      clearTimeout(sigkillTimer);
+      clearTimeout(drainTimer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (pid !== undefined) liveGroups.delete(pid);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import { ExitCode, NotFoundError } from '../../errors.js';
+import { loadCatalogue } from '../../contractors/load-catalogue.js';
+import type { ActionSpec } from '../../contractors/types.js';
+import type { CommandContext } from '../context.js';
+import { table } from '../render/table.js';
+
+function describeSpec(spec: ActionSpec): Record<string, unknown> {
+  return {
+    contractor: spec.contractor,
+    action: spec.name,
+    summary: spec.summary,
+    kind: spec.kind,
+    uses: spec.uses,
+    idempotent: spec.idempotent,
+    compensation: spec.compensation ?? null,
+    outputs: spec.outputs,
+    parameters: spec.parameters,
+    operator_defined: Boolean(spec.operatorDefined),
+  };
+}
+
+/** `cortex actions [CONTRACTOR] [ACTION]`: the action catalogue. */
+export async function actions(ctx: CommandContext, args: unknown[]): Promise<number> {
+  const [contractor, action] = args as [string | undefined, string | undefined];
+  const catalogue = await loadCatalogue(ctx.root.dir);
+  if (contractor && !catalogue.isKnownContractor(contractor) && contractor !== '*') {
+    throw new NotFoundError(`unknown contractor "${contractor}"`, { hint: `known: ${catalogue.contractors().join(', ')}` });
+  }
+  const contractors = contractor ? [contractor] : catalogue.contractors();
+  if (action) {
+    const spec = catalogue.get(contractor as string, action);
+    if (!spec) throw new NotFoundError(`${contractor} has no action "${action}"`, { hint: `cortex actions ${contractor}` });
+    if (ctx.out.json) ctx.out.data(describeSpec(spec));
+    else {
+      const s = ctx.out.style;
+      ctx.out.line(`${s.bold(spec.name)} [${spec.contractor}] ${spec.kind}${spec.uses.length ? ` via ${spec.uses.join(', ')}` : ''}`);
+      ctx.out.line(spec.summary);
+      ctx.out.line(`idempotent: ${spec.idempotent ? 'yes' : 'no'}`);
+      ctx.out.line(`compensation: ${spec.compensation ? `${spec.compensation.action} ${JSON.stringify(spec.compensation.parameters)}` : 'none'}`);
+      ctx.out.line(s.bold('outputs:'));
+      for (const [k, v] of Object.entries(spec.outputs)) ctx.out.line(`  ${k}: ${v}`);
+      ctx.out.line(s.bold('parameters (JSON Schema):'));
+      ctx.out.line(JSON.stringify(spec.parameters, null, 2));
+    }
+    return ExitCode.OK;
+  }
+  const specs = contractors.flatMap((c) => catalogue.actionsOf(c));
+  if (ctx.out.json) {
+    ctx.out.data({ actions: specs.map(describeSpec) });
+    return ExitCode.OK;
+  }
+  ctx.out.line(
+    table(
+      ['CONTRACTOR', 'ACTION', 'KIND', 'IDEMPOTENT', 'UNDO', 'OUTPUTS'],
+      specs.map((s) => [
+        s.contractor,
+        s.name,
+        s.kind,
+        s.idempotent ? 'yes' : 'no',
+        s.compensation?.action ?? '-',
+        Object.keys(s.outputs).join(', ') || '-',
+      ]),
+    ),
+  );
+  return ExitCode.OK;
+}

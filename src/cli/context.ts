@@ -1,0 +1,13 @@
+import type { Output } from './output.js';
+import type { ResolvedRoot } from '../root.js';
+
+/** What every command receives: the resolved root, output and the process facts main.ts read. */
+export interface CommandContext {
+  root: ResolvedRoot;
+  out: Output;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  argv: readonly string[];
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+}

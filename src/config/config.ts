@@ -1,0 +1,160 @@
+import { existsSync } from 'node:fs';
+import type { ErrorObject } from 'ajv';
+import { DefinitionInvalidError } from '../errors.js';
+import { loadDocument } from '../definitions/load-document.js';
+import { describeAjvError, selectAjvErrors, validatorFor } from '../definitions/schemas.js';
+
+export type ToolName = 'pvesh' | 'talosctl' | 'kubectl' | 'helm';
+export const TOOL_NAMES: readonly ToolName[] = ['pvesh', 'talosctl', 'kubectl', 'helm'];
+
+export interface ClusterConfig {
+  kubeconfig?: string;
+  context?: string;
+  talosconfig?: string;
+  endpoint?: string;
+  control_plane_nodes?: string[];
+  worker_nodes?: string[];
+}
+
+export interface EndpointConfig {
+  url?: string;
+  url_secret?: string;
+  secret?: string;
+  auth?: 'none' | 'bearer' | 'basic' | 'header' | 'token' | 'routing_key';
+  header?: string;
+  user?: string;
+  project?: string;
+  timeout_seconds?: number;
+}
+
+/** config.yaml as written by the operator (schemas/config.schema.json). */
+export interface ConfigFile {
+  tools?: Partial<Record<ToolName, string[]>> & { helm_major?: 3 | 4 };
+  clusters?: Record<string, ClusterConfig>;
+  proxmox?: {
+    node?: string;
+    fallback_node?: string;
+    storage?: string;
+    bridge?: string;
+    template_vmid?: number;
+    task_poll_seconds?: number;
+    gateway?: string;
+    load_balancer_vmid?: number;
+  };
+  endpoints?: Partial<Record<string, EndpointConfig>>;
+  defaults?: {
+    action_timeout_seconds?: number;
+    http_timeout_seconds?: number;
+    kill_grace_seconds?: number;
+    max_parallel?: number;
+    output_tail_bytes?: number;
+    http_max_retries?: number;
+    max_retry_after_seconds?: number;
+  };
+  serve?: { listen?: string; token_secret?: string; github_secret?: string; max_body_bytes?: number };
+}
+
+/** Config after defaults and environment overrides: what the engine and adapters read. */
+export interface ResolvedConfig {
+  tools: Record<ToolName, string[]>;
+  helmMajor?: 3 | 4;
+  clusters: Record<string, ClusterConfig>;
+  proxmox: NonNullable<ConfigFile['proxmox']>;
+  endpoints: Partial<Record<string, EndpointConfig>>;
+  defaults: {
+    actionTimeoutSeconds: number;
+    httpTimeoutSeconds: number;
+    killGraceSeconds: number;
+    maxParallel: number;
+    outputTailBytes: number;
+    httpMaxRetries: number;
+    maxRetryAfterSeconds: number;
+  };
+  serve: NonNullable<ConfigFile['serve']>;
+  /** Where it came from, for doctor and error messages. */
+  source: string | null;
+}
+
+const ENV_OVERRIDES: Record<ToolName, string> = {
+  pvesh: 'CORTEX_PVESH',
+  talosctl: 'CORTEX_TALOSCTL',
+  kubectl: 'CORTEX_KUBECTL',
+  helm: 'CORTEX_HELM',
+};
+
+/** Splits an override like `ssh root@pve01 pvesh` into words (no shell: whitespace only, quotes respected). */
+export function splitWords(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quote: string | null = null;
+  let has = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string;
+    if (quote) {
+      if (c === quote) quote = null;
+      else if (c === '\\' && quote === '"' && i + 1 < s.length) cur += s[++i];
+      else cur += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      has = true;
+    } else if (/\s/.test(c)) {
+      if (has || cur) out.push(cur);
+      cur = '';
+      has = false;
+    } else if (c === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      has = true;
+    } else {
+      cur += c;
+      has = true;
+    }
+  }
+  if (quote) throw new Error(`unterminated ${quote} quote`);
+  if (has || cur) out.push(cur);
+  return out;
+}
+
+export function resolveConfig(file: ConfigFile, env: Record<string, string | undefined>, source: string | null): ResolvedConfig {
+  const tools = {} as Record<ToolName, string[]>;
+  for (const t of TOOL_NAMES) {
+    const override = env[ENV_OVERRIDES[t]];
+    tools[t] = override ? splitWords(override) : (file.tools?.[t] ?? [t]);
+  }
+  const d = file.defaults ?? {};
+  return {
+    tools,
+    helmMajor: file.tools?.helm_major,
+    clusters: file.clusters ?? {},
+    proxmox: file.proxmox ?? {},
+    endpoints: file.endpoints ?? {},
+    defaults: {
+      actionTimeoutSeconds: d.action_timeout_seconds ?? 600,
+      httpTimeoutSeconds: d.http_timeout_seconds ?? 30,
+      killGraceSeconds: d.kill_grace_seconds ?? 5,
+      maxParallel: d.max_parallel ?? 4,
+      outputTailBytes: d.output_tail_bytes ?? 2048,
+      httpMaxRetries: d.http_max_retries ?? 3,
+      maxRetryAfterSeconds: d.max_retry_after_seconds ?? 60,
+    },
+    serve: file.serve ?? {},
+    source,
+  };
+}
+
+/** Reads and validates <root>/config.yaml (absent: defaults). Throws DefinitionInvalidError. */
+export async function loadConfig(path: string, env: Record<string, string | undefined>, displayPath = 'config.yaml'): Promise<ResolvedConfig> {
+  if (!existsSync(path)) return resolveConfig({}, env, null);
+  const doc = await loadDocument(path, displayPath);
+  const data = doc.data ?? {};
+  const validate = validatorFor('config');
+  if (!validate(data)) {
+    throw new DefinitionInvalidError(
+      selectAjvErrors(validate.errors as ErrorObject[]).map((e) => {
+        const d = describeAjvError(e);
+        return doc.issueAt(d.pointer, d.message);
+      }),
+      { code: 'CORTEX_CONFIG_INVALID', summary: `${displayPath} is not a valid configuration:` },
+    );
+  }
+  return resolveConfig(data as ConfigFile, env, path);
+}

@@ -1,0 +1,79 @@
+import type { ResolvedConfig, ToolName } from '../config/config.js';
+import type { ProcessResult } from '../ports/process-runner.js';
+import type { HttpRequest, HttpResponse } from '../ports/http-client.js';
+import type { ActionSpec } from './types.js';
+
+export interface ToolOptions {
+  input?: string;
+  /** Cap for this one invocation; the action's own deadline always applies too. */
+  timeoutMs?: number;
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * What an action implementation may touch. Every tool invocation and HTTP request goes through
+ * here so it is recorded (masked) in the execution record, bounded by the action's deadline, and
+ * stopped on Ctrl-C.
+ */
+export interface ActionRuntime {
+  readonly executionId: string;
+  readonly workflowId: string;
+  readonly phaseId: string;
+  readonly actionId: string;
+  readonly contractor: string;
+  readonly action: string;
+  /** Resolved, schema-checked parameters. */
+  readonly params: Record<string, unknown>;
+  readonly attempt: number;
+  readonly config: ResolvedConfig;
+  readonly signal: AbortSignal;
+  readonly simulate: boolean;
+  /** Runs a configured tool (pvesh, talosctl, kubectl, helm): the config's command line + args. */
+  tool(name: ToolName, args: readonly string[], options?: ToolOptions): Promise<ProcessResult>;
+  /** Runs an arbitrary program (execute_command); no tool configuration applies. */
+  exec(command: string, args: readonly string[], options?: ToolOptions): Promise<ProcessResult>;
+  http(request: HttpRequest): Promise<HttpResponse>;
+  /** A secret's value by name (env CORTEX_SECRET_<NAME> or <root>/secrets/<NAME>); it is masked everywhere. */
+  secret(name: string): Promise<string>;
+  sleep(ms: number): Promise<void>;
+  now(): Date;
+  /** Milliseconds left before the action's timeout. */
+  remainingMs(): number;
+  /** A private scratch directory for files an action hands to a tool (manifests, values files). */
+  scratchDir(): Promise<string>;
+  /** Line for debug.log (written only when debug is on). */
+  debug(message: string): void;
+  /** Evaluates a condition (used by `wait`'s `until`) against the execution's scope. */
+  evaluateCondition(condition: string): boolean;
+}
+
+/** One command line or request an action would make, for `run --dry-run`. */
+export type PlannedStep =
+  | { kind: 'command'; tool: ToolName | string; args: string[]; note?: string; stdin?: string }
+  | { kind: 'request'; method: string; url: string; body?: unknown; note?: string }
+  | { kind: 'wait'; note: string }
+  | { kind: 'person'; note: string };
+
+export interface PlanContext {
+  config: ResolvedConfig;
+  executionId: string;
+  workflowId: string;
+  actionId: string;
+  contractor: string;
+}
+
+/** The code behind one catalogue action. */
+export interface ActionImpl {
+  /** Does the work; returns the declared outputs. Throws ActionFailedError when it did not succeed. */
+  run(rt: ActionRuntime): Promise<Record<string, unknown>>;
+  /** Dry-run: the steps it would take, in order, with <placeholders> for values known only at run time. */
+  plan(params: Record<string, unknown>, ctx: PlanContext): PlannedStep[];
+}
+
+export interface ImplementationRegistry {
+  /** The implementation of a spec, or undefined when none exists yet. */
+  get(spec: ActionSpec): Promise<ActionImpl | undefined>;
+  /** Synchronous check used to refuse a workflow before it starts. */
+  has(spec: ActionSpec): boolean;
+}

@@ -1,0 +1,30 @@
+import type { ActionStatus, ExecutionStatus, PhaseStatus } from './records.js';
+
+/** Progress of an execution, sent through EngineDeps.emit; the CLI renders these, tests collect them. */
+export type EngineEvent =
+  | { kind: 'execution-start'; executionId: string; workflowId: string; resumed: boolean }
+  | { kind: 'phase-start'; phaseId: string; phaseName?: string; contractor: string }
+  | { kind: 'phase-skip'; phaseId: string; reason: string }
+  | { kind: 'phase-end'; phaseId: string; status: PhaseStatus; durationMs: number }
+  | { kind: 'approval-wait'; phaseId: string; actionId?: string; role?: string; expiresAt?: string | null }
+  | { kind: 'action-start'; phaseId: string; actionId: string; action: string; attempt: number; fallback: boolean }
+  | { kind: 'action-retry'; phaseId: string; actionId: string; attempt: number; delayMs: number; error: string }
+  | {
+      kind: 'action-end';
+      phaseId: string;
+      actionId: string;
+      action: string;
+      status: ActionStatus;
+      durationMs: number;
+      attempts: number;
+      error?: string;
+      onError?: string;
+    }
+  | { kind: 'command'; phaseId: string; actionId: string; argv: string[] }
+  | { kind: 'request'; phaseId: string; actionId: string; method: string; url: string; status?: number | null }
+  | { kind: 'handoff'; handoffId: string; from: string; to: string; toPhase: string | null }
+  | { kind: 'notification'; phaseId?: string; actionId?: string; message: string }
+  | { kind: 'warning'; message: string }
+  | { kind: 'rollback-start'; reason: string; steps: number }
+  | { kind: 'rollback-step'; stepId: string; action: string; status: string; error?: string }
+  | { kind: 'execution-end'; executionId: string; status: ExecutionStatus; durationMs: number; reason?: string };

@@ -1,0 +1,251 @@
+/**
+ * Shapes of the files the engine writes. `schemas/execution.schema.json` and
+ * `schemas/handoff.schema.json` are the source of truth; tests validate every written file.
+ */
+
+export type ExecutionStatus =
+  | 'pending'
+  | 'running'
+  | 'awaiting_approval'
+  | 'paused'
+  | 'completed'
+  | 'failed'
+  | 'rolling_back'
+  | 'rolled_back'
+  | 'rollback_failed'
+  | 'cancelled';
+
+/** Statuses after which nothing more happens to an execution unless an operator acts. */
+const TERMINAL: ReadonlySet<ExecutionStatus> = new Set(['completed', 'failed', 'rolled_back', 'rollback_failed', 'cancelled']);
+
+/** True when the execution has ended (its record belongs in history/). */
+export function isTerminal(status: ExecutionStatus): boolean {
+  return TERMINAL.has(status);
+}
+
+/** True when an operator can continue the execution with resume/approve. */
+export function isResumable(status: ExecutionStatus): boolean {
+  return status === 'paused' || status === 'awaiting_approval' || status === 'running' || status === 'rolling_back';
+}
+
+export function isSuccessful(status: ExecutionStatus): boolean {
+  return status === 'completed';
+}
+
+export type PhaseStatus = 'pending' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'skipped';
+export type ActionStatus = 'pending' | 'running' | 'completed' | 'failed' | 'errored' | 'skipped' | 'awaiting_input' | 'interrupted';
+export type AttemptStatus = 'running' | 'succeeded' | 'failed' | 'errored' | 'interrupted';
+
+export interface ErrorInfo {
+  code: string;
+  message: string;
+  hint?: string;
+  retryable?: boolean;
+}
+
+export interface Invocation {
+  command: string[];
+  exit_code?: number | null;
+  signal?: string | null;
+  duration_ms?: number;
+  timed_out?: boolean;
+  stdout_tail?: string;
+  stderr_tail?: string;
+}
+
+export interface RequestInfo {
+  method: string;
+  url: string;
+  status?: number | null;
+  duration_ms?: number;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  status: AttemptStatus;
+  started_at: string;
+  finished_at?: string | null;
+  duration_seconds?: number | null;
+  fallback?: boolean;
+  exit_code?: number | null;
+  signal?: string | null;
+  invocations?: Invocation[];
+  requests?: RequestInfo[];
+  error?: ErrorInfo;
+}
+
+export interface PersonTask {
+  completed_by?: string;
+  completed_at?: string;
+  comment?: string;
+  result?: 'done' | 'rejected';
+}
+
+export interface ActionRecord {
+  action_id: string;
+  action: string;
+  contractor?: string;
+  status: ActionStatus;
+  skip_reason?: string;
+  on_error?: string;
+  on_error_applied?: string;
+  parameters?: Record<string, unknown>;
+  started_at?: string | null;
+  finished_at?: string | null;
+  duration_seconds?: number | null;
+  attempts: AttemptRecord[];
+  outputs?: Record<string, unknown>;
+  error?: ErrorInfo;
+  idempotent?: boolean;
+  person_task?: PersonTask;
+  steps?: ActionRecord[];
+}
+
+export interface ApprovalState {
+  required?: boolean;
+  role?: string;
+  requested_at?: string;
+  expires_at?: string | null;
+  decision?: 'approved' | 'rejected' | 'expired';
+  decided_by?: string;
+  decided_at?: string;
+  comment?: string;
+}
+
+export interface PhaseRecord {
+  phase_id: string;
+  phase_name?: string;
+  contractor: string;
+  status: PhaseStatus;
+  skip_reason?: string;
+  condition?: { expression: string; value: boolean };
+  started_at?: string | null;
+  finished_at?: string | null;
+  duration_seconds?: number | null;
+  handoff_in?: string;
+  handoff_out?: string;
+  handoff_data?: Record<string, unknown>;
+  approval?: ApprovalState;
+  actions: ActionRecord[];
+}
+
+export interface NotificationRecord {
+  time: string;
+  kind: 'alert_only' | 'escalation' | 'rollback' | 'warning';
+  phase_id?: string;
+  action_id?: string;
+  message: string;
+  notify?: string[];
+}
+
+export interface ApprovalEntry {
+  time: string;
+  decision: 'approved' | 'rejected' | 'expired' | 'task_done' | 'task_rejected';
+  phase_id?: string;
+  action_id?: string;
+  user: string;
+  host?: string;
+  comment?: string;
+}
+
+export interface RollbackStepRecord {
+  step_id: string;
+  kind: 'procedure' | 'compensation';
+  for_action?: string;
+  for_phase?: string;
+  contractor: string;
+  action: string;
+  parameters?: Record<string, unknown>;
+  status: 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
+  skip_reason?: string;
+  started_at?: string | null;
+  finished_at?: string | null;
+  attempts: AttemptRecord[];
+  outputs?: Record<string, unknown>;
+  error?: ErrorInfo;
+  retry_command?: string;
+}
+
+export interface RollbackRecord {
+  status: 'pending' | 'running' | 'completed' | 'failed';
+  reason: string;
+  scope: 'workflow' | 'phase';
+  requested_by?: string;
+  started_at?: string | null;
+  finished_at?: string | null;
+  steps: RollbackStepRecord[];
+  not_undone?: string[];
+}
+
+export interface TriggerInfo {
+  type: 'manual' | 'schedule' | 'webhook' | 'event' | 'api';
+  source?: string;
+  trigger_id?: string;
+  event_id?: string;
+  user?: string;
+  host?: string;
+  scheduled_for?: string;
+}
+
+export interface ExecutionRecord {
+  schema_version: 1;
+  execution_id: string;
+  workflow_id: string;
+  workflow_name: string;
+  definition: { version: string; hash: string; path: string };
+  status: ExecutionStatus;
+  status_reason?: string;
+  trigger: TriggerInfo;
+  parameters: Record<string, unknown>;
+  simulate?: boolean;
+  lab_dir?: string;
+  process?: { pid: number; host: string; started_at?: string };
+  started_at: string;
+  updated_at: string;
+  finished_at?: string | null;
+  duration_seconds?: number | null;
+  current_phase?: string | null;
+  current_action?: string | null;
+  phases: PhaseRecord[];
+  handoffs?: string[];
+  notifications?: NotificationRecord[];
+  approvals?: ApprovalEntry[];
+  rollback_required?: boolean;
+  rollback?: RollbackRecord;
+  error?: ErrorInfo;
+  metrics_recorded?: boolean;
+}
+
+export type HandoffStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
+
+export interface HandoffRecord {
+  handoff_id: string;
+  from_contractor: string;
+  to_contractor: string;
+  task_id: string;
+  data: Record<string, unknown>;
+  status: HandoffStatus;
+  execution_id: string;
+  workflow_id: string;
+  from_phase: string;
+  to_phase?: string | null;
+  decision?: { expression: string; value: boolean };
+  status_reason?: string;
+  created_at: string;
+  updated_at: string;
+  picked_up_at?: string | null;
+  completed_at?: string | null;
+}
+
+/** `<workflow_id>-<UTC yyyymmddThhmmssZ>-<4 hex>`: sortable by start time, readable, unique. */
+export function makeExecutionId(workflowId: string, at: Date, random4hex: string): string {
+  const iso = at.toISOString();
+  const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  return `${workflowId}-${stamp}-${random4hex}`;
+}
+
+export const EXECUTION_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,79}-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$/;
+
+export function workflowIdOf(executionId: string): string {
+  return executionId.replace(/-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$/, '');
+}

@@ -1,0 +1,795 @@
+import { ActionFailedError, CortexError, InterruptedError } from '../errors.js';
+import type { ActionImpl, ImplementationRegistry } from '../contractors/action-impl.js';
+import type { ActionSpec, Catalogue } from '../contractors/types.js';
+import type { ResolvedConfig } from '../config/config.js';
+import { evaluateCondition, ExpressionEvalError, resolveValue, type Resolver } from '../definitions/expression-eval.js';
+import { ExpressionSyntaxError } from '../definitions/expression-parser.js';
+import { compileSchema, describeAjvError, selectAjvErrors } from '../definitions/schemas.js';
+import { phaseCondition, type ActionDef, type LoadedWorkflow, type PhaseDef, type WorkflowDefinition } from '../definitions/types.js';
+import type { EngineDeps } from './deps.js';
+import { collectListHandoff, newHandoff, receivingPhase } from './handoffs.js';
+import type { ActionRecord, AttemptRecord, ErrorInfo, ExecutionRecord, HandoffRecord, PhaseRecord } from './records.js';
+import { isTerminal } from './records.js';
+import { createResolver, secretNamesIn } from './scope.js';
+import { createRuntime, disposeRuntime } from './runtime.js';
+import { buildSummary } from './summary.js';
+
+/** Everything one execution needs besides the ports. */
+export interface RunContext {
+  loaded: LoadedWorkflow;
+  catalogue: Catalogue;
+  impls: ImplementationRegistry;
+  config: ResolvedConfig;
+  env: Record<string, string | undefined>;
+  /** Unmasked parameter values (after defaults and coercion). */
+  params: Record<string, unknown>;
+  signal: AbortSignal;
+  debug: boolean;
+  simulate: boolean;
+  /** Operator choices for an action whose outcome is unknown after a crash. */
+  resume?: { retryAction?: string; skipAction?: string };
+  /** Called when an on_error asks for rollback; without it the record only says rollback_required. */
+  rollback?: (exec: Execution, scope: 'workflow' | 'phase', reason: string, phaseId?: string) => Promise<void>;
+}
+
+type Stop =
+  | { kind: 'failed'; error: ErrorInfo; rollback?: 'workflow' | 'phase'; phaseId?: string }
+  | { kind: 'paused'; reason: string; error?: ErrorInfo }
+  | { kind: 'awaiting'; reason: string }
+  | { kind: 'interrupted'; reason: string }
+  | { kind: 'unknown_outcome'; reason: string };
+
+const iso = (d: Date) => d.toISOString();
+const seconds = (from?: string | null, to?: string | null) =>
+  from && to ? Math.round((Date.parse(to) - Date.parse(from)) / 10) / 100 : null;
+
+export function errorInfo(e: unknown): ErrorInfo {
+  if (e instanceof ActionFailedError) {
+    return { code: e.errorCode, message: e.message, ...(e.hint ? { hint: e.hint } : {}), retryable: e.retryable };
+  }
+  if (e instanceof CortexError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+  if (e instanceof ExpressionEvalError || e instanceof ExpressionSyntaxError) return { code: 'expression_error', message: e.message };
+  return { code: 'internal_error', message: e instanceof Error ? e.message : String(e) };
+}
+
+/**
+ * One execution in progress. Holds the record, persists it after every state change (writes are
+ * serialised), and walks phases and actions. Used for fresh runs and for resume alike: whatever
+ * the record says is done is not done again.
+ */
+export class Execution {
+  readonly def: WorkflowDefinition;
+  private writes: Promise<void> = Promise.resolve();
+  private readonly debugContractors = new Map<string, boolean>();
+  private readonly secretValues = new Map<string, string>();
+
+  constructor(
+    readonly deps: EngineDeps,
+    readonly ctx: RunContext,
+    readonly record: ExecutionRecord,
+  ) {
+    this.def = ctx.loaded.definition;
+  }
+
+  now(): string {
+    return iso(this.deps.clock.now());
+  }
+
+  /** Queues an atomic write of the current record; resolves when it is on disk. */
+  persist(): Promise<void> {
+    this.record.updated_at = this.now();
+    const snapshot = JSON.parse(JSON.stringify(this.record)) as ExecutionRecord;
+    this.writes = this.writes.then(() => this.deps.store.writeExecution(snapshot));
+    return this.writes;
+  }
+
+  async flush(): Promise<void> {
+    await this.writes;
+  }
+
+  private async isDebug(contractor: string): Promise<boolean> {
+    if (this.ctx.debug) return true;
+    let v = this.debugContractors.get(contractor);
+    if (v === undefined) {
+      v = await this.deps.store.isDebug(contractor);
+      this.debugContractors.set(contractor, v);
+    }
+    return v;
+  }
+
+  private log(contractor: string, phaseId: string, actionId: string, event: string, extra: Record<string, unknown> = {}): void {
+    const fields = Object.entries(extra)
+      .filter(([, v]) => v !== undefined && v !== null && v !== '')
+      .map(([k, v]) => `${k}=${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`);
+    const line = [this.now(), `execution=${this.record.execution_id}`, `phase=${phaseId}`, `action=${actionId}`, `event=${event}`, ...fields].join(' ');
+    void this.deps.store.appendContractorLog(contractor, line).catch(() => undefined);
+  }
+
+  builtins(): Record<string, unknown> {
+    const start = this.record.started_at;
+    return {
+      workflow_id: this.record.workflow_id,
+      workflow_name: this.record.workflow_name,
+      execution_id: this.record.execution_id,
+      status: () => this.record.status,
+      date: start.slice(0, 10).replace(/-/g, ''),
+      time: start.slice(11, 19).replace(/:/g, ''),
+      timestamp: start,
+      sequence: this.record.execution_id.slice(-4),
+      user: this.record.trigger.user ?? this.deps.identity.user,
+      host: this.deps.identity.host,
+    };
+  }
+
+  resolver(extra?: Record<string, unknown>): Resolver {
+    return createResolver({
+      def: this.def,
+      record: this.record,
+      params: this.ctx.params,
+      env: this.ctx.env,
+      secrets: this.secretValues,
+      builtins: this.builtins(),
+      mode: 'run',
+      ...(extra ? { extra } : {}),
+      onNull: (text, why) => this.deps.emit({ kind: 'warning', message: `\${${text}} is null: ${why}` }),
+    });
+  }
+
+  /** Fetches every secret a value mentions, so synchronous evaluation can use them. */
+  async loadSecrets(value: unknown): Promise<void> {
+    for (const name of secretNamesIn(value)) {
+      if (this.secretValues.has(name)) continue;
+      const v = await this.deps.secrets.get(name);
+      if (v === undefined) {
+        throw new ActionFailedError(`secret "${name}" is not set`, { errorCode: 'secret_missing', retryable: false, hint: `set ${this.deps.secrets.describe(name)}` });
+      }
+      if (v.length < 4) {
+        throw new ActionFailedError(`secret "${name}" is shorter than 4 characters and cannot be masked safely`, { errorCode: 'secret_unsafe', retryable: false });
+      }
+      this.deps.masker.add(v);
+      this.secretValues.set(name, v);
+    }
+  }
+
+  evaluate(condition: string, extra?: Record<string, unknown>): boolean {
+    return evaluateCondition(condition, this.resolver(extra));
+  }
+
+  phaseRecord(id: string): PhaseRecord {
+    const p = this.record.phases.find((x) => x.phase_id === id);
+    if (!p) throw new Error(`no phase record ${id}`);
+    return p;
+  }
+
+  /** Runs (or continues) the execution until it ends or has to stop; returns the record. */
+  async run(): Promise<ExecutionRecord> {
+    const rec = this.record;
+    rec.status = 'running';
+    delete rec.status_reason;
+    rec.process = { pid: this.deps.identity.pid, host: this.deps.identity.host, started_at: this.now() };
+    await this.persist();
+    let stop: Stop | undefined;
+    try {
+      for (let i = 0; i < this.def.phases.length && !stop; i++) {
+        stop = await this.runPhase(this.def.phases[i] as PhaseDef, i);
+        if (!stop) this.checkEscalations();
+      }
+    } catch (e) {
+      if (e instanceof InterruptedError || this.ctx.signal.aborted) stop = { kind: 'interrupted', reason: this.abortReason() };
+      else throw e;
+    }
+    await this.finish(stop);
+    return rec;
+  }
+
+  private abortReason(): string {
+    const r = this.ctx.signal.reason;
+    const what = r instanceof Error ? r.message : String(r ?? 'interrupted');
+    return what === 'cancelled' ? 'cancelled by an operator' : `interrupted by ${what}`;
+  }
+
+  private async runPhase(phase: PhaseDef, index: number): Promise<Stop | undefined> {
+    const pr = this.phaseRecord(phase.phase_id);
+    if (pr.status === 'completed' || pr.status === 'skipped' || pr.status === 'failed') return undefined;
+    if (this.ctx.signal.aborted) return { kind: 'interrupted', reason: this.abortReason() };
+    this.record.current_phase = phase.phase_id;
+    this.record.current_action = null;
+
+    if (pr.status === 'pending') {
+      const cond = phaseCondition(phase);
+      if (cond !== undefined) {
+        let value: boolean;
+        try {
+          value = this.evaluate(cond);
+        } catch (e) {
+          return { kind: 'failed', error: { code: 'condition_error', message: `phase "${phase.phase_id}" condition ${cond}: ${errorInfo(e).message}` } };
+        }
+        pr.condition = { expression: cond, value };
+        if (!value) {
+          pr.status = 'skipped';
+          pr.skip_reason = `condition is false: ${cond}`;
+          for (const a of pr.actions) {
+            a.status = 'skipped';
+            a.skip_reason = 'phase skipped';
+          }
+          this.retargetHandoffs(phase, index);
+          this.deps.emit({ kind: 'phase-skip', phaseId: phase.phase_id, reason: pr.skip_reason });
+          await this.persist();
+          return undefined;
+        }
+      }
+      if (phase.requires_approval !== undefined && phase.requires_approval !== false) {
+        let needed: boolean;
+        try {
+          needed = typeof phase.requires_approval === 'boolean' ? phase.requires_approval : this.evaluate(phase.requires_approval);
+        } catch (e) {
+          return { kind: 'failed', error: { code: 'condition_error', message: `phase "${phase.phase_id}" requires_approval: ${errorInfo(e).message}` } };
+        }
+        if (needed) {
+          const now = this.deps.clock.now();
+          pr.status = 'awaiting_approval';
+          pr.approval = {
+            required: true,
+            ...(phase.approval_role ? { role: phase.approval_role } : {}),
+            requested_at: iso(now),
+            expires_at: phase.approval_timeout ? iso(new Date(now.getTime() + phase.approval_timeout * 1000)) : null,
+          };
+          this.deps.emit({ kind: 'approval-wait', phaseId: phase.phase_id, role: phase.approval_role, expiresAt: pr.approval.expires_at });
+          return { kind: 'awaiting', reason: `phase "${phase.phase_id}" needs approval${phase.approval_role ? ` by ${phase.approval_role}` : ''}: cortex approve ${this.record.execution_id}` };
+        }
+      }
+    }
+    if (pr.status === 'awaiting_approval') {
+      const decision = pr.approval?.decision;
+      if (decision === undefined) return { kind: 'awaiting', reason: `phase "${phase.phase_id}" is waiting for approval` };
+      if (decision !== 'approved') {
+        pr.status = 'failed';
+        pr.finished_at = this.now();
+        return { kind: 'failed', error: { code: `approval_${decision}`, message: `phase "${phase.phase_id}" was ${decision}${pr.approval?.comment ? `: ${pr.approval.comment}` : ''}` }, rollback: 'workflow' };
+      }
+    }
+
+    if (pr.status !== 'running') {
+      pr.status = 'running';
+      pr.started_at = this.now();
+      await this.pickUpHandoff(phase);
+      this.deps.emit({ kind: 'phase-start', phaseId: phase.phase_id, phaseName: phase.phase_name, contractor: phase.contractor });
+      await this.persist();
+    }
+
+    const stop = phase.parallel ? await this.runParallel(phase, pr) : await this.runSequential(phase, pr);
+    if (stop) {
+      if (stop.kind === 'failed') {
+        pr.status = 'failed';
+        pr.finished_at = this.now();
+        pr.duration_seconds = seconds(pr.started_at, pr.finished_at);
+        await this.closeHandoffIn(pr, 'failed');
+        this.deps.emit({ kind: 'phase-end', phaseId: phase.phase_id, status: 'failed', durationMs: (pr.duration_seconds ?? 0) * 1000 });
+      }
+      return stop;
+    }
+    pr.status = 'completed';
+    pr.finished_at = this.now();
+    pr.duration_seconds = seconds(pr.started_at, pr.finished_at);
+    await this.closeHandoffIn(pr, 'completed');
+    await this.handOff(phase, index, pr);
+    this.deps.emit({ kind: 'phase-end', phaseId: phase.phase_id, status: 'completed', durationMs: (pr.duration_seconds ?? 0) * 1000 });
+    await this.persist();
+    return undefined;
+  }
+
+  private async runSequential(phase: PhaseDef, pr: PhaseRecord): Promise<Stop | undefined> {
+    for (let j = 0; j < phase.actions.length; j++) {
+      const def = phase.actions[j] as ActionDef;
+      const ar = pr.actions[j] as ActionRecord;
+      const outcome = await this.runOneAction(phase, def, ar);
+      if (outcome === 'skip_phase') {
+        for (const rest of pr.actions.slice(j + 1)) {
+          if (rest.status === 'pending') {
+            rest.status = 'skipped';
+            rest.skip_reason = `skip_phase after "${def.action_id}" failed`;
+          }
+        }
+        await this.persist();
+        return undefined;
+      }
+      if (outcome) return outcome;
+    }
+    return undefined;
+  }
+
+  private async runParallel(phase: PhaseDef, pr: PhaseRecord): Promise<Stop | undefined> {
+    const limit = phase.max_parallel ?? this.ctx.config.defaults.maxParallel;
+    const queue = phase.actions.map((def, j) => ({ def, ar: pr.actions[j] as ActionRecord }));
+    const stops: Stop[] = [];
+    let skipRest = false;
+    const worker = async () => {
+      for (;;) {
+        const next = queue.shift();
+        if (!next) return;
+        if (stops.length || skipRest) {
+          if (next.ar.status === 'pending') {
+            next.ar.status = 'skipped';
+            next.ar.skip_reason = 'an earlier failure in this parallel phase stopped it';
+          }
+          continue;
+        }
+        const outcome = await this.runOneAction(phase, next.def, next.ar);
+        if (outcome === 'skip_phase') skipRest = true;
+        else if (outcome) stops.push(outcome);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
+    await this.persist();
+    const rank = (s: Stop) => ({ interrupted: 0, unknown_outcome: 1, failed: 2, paused: 3, awaiting: 4 })[s.kind];
+    return stops.sort((a, b) => rank(a) - rank(b))[0];
+  }
+
+  /** Runs one action to its end and applies its on_error. Returns a Stop, 'skip_phase', or undefined to go on. */
+  private async runOneAction(phase: PhaseDef, def: ActionDef, ar: ActionRecord): Promise<Stop | 'skip_phase' | undefined> {
+    if (ar.status === 'completed' || ar.status === 'skipped' || ar.status === 'failed' || ar.status === 'errored') return undefined;
+    if (this.ctx.signal.aborted) return { kind: 'interrupted', reason: this.abortReason() };
+    const spec = this.ctx.catalogue.get(phase.contractor, def.action) as ActionSpec;
+    ar.contractor = phase.contractor;
+    ar.idempotent = spec.idempotent;
+    this.record.current_action = def.action_id;
+
+    if (ar.status === 'awaiting_input') {
+      return { kind: 'awaiting', reason: `action "${def.action_id}" is waiting for a person: cortex approve ${this.record.execution_id} --action ${def.action_id}` };
+    }
+    if (ar.status === 'running' || ar.status === 'interrupted') {
+      // The process died (or was stopped) while this action ran: its effect is unknown.
+      const choice = this.ctx.resume;
+      if (choice?.skipAction === def.action_id) {
+        ar.status = 'skipped';
+        ar.skip_reason = 'skipped by the operator on resume (--skip-action)';
+        this.closeOpenAttempt(ar, 'interrupted');
+        await this.persist();
+        return undefined;
+      }
+      if (!spec.idempotent && choice?.retryAction !== def.action_id) {
+        return {
+          kind: 'unknown_outcome',
+          reason: `action "${def.action_id}" (${def.action}) was running when the execution stopped and is not idempotent, so running it again could repeat its effect; check it, then choose: cortex resume ${this.record.execution_id} --retry-action ${def.action_id} | --skip-action ${def.action_id}, or cortex rollback ${this.record.execution_id}`,
+        };
+      }
+      this.closeOpenAttempt(ar, 'interrupted');
+    }
+
+    if (def.condition !== undefined) {
+      let value: boolean;
+      try {
+        value = this.evaluate(def.condition);
+      } catch (e) {
+        return this.applyOnError(phase, def, ar, { code: 'condition_error', message: `condition ${def.condition}: ${errorInfo(e).message}` });
+      }
+      if (!value) {
+        ar.status = 'skipped';
+        ar.skip_reason = `condition is false: ${def.condition}`;
+        await this.persist();
+        return undefined;
+      }
+    }
+
+    if (spec.kind === 'person') {
+      ar.status = 'awaiting_input';
+      ar.started_at ??= this.now();
+      ar.person_task = {};
+      try {
+        await this.loadSecrets(def.parameters ?? {});
+        ar.parameters = this.deps.masker.maskValue(resolveValue(def.parameters ?? {}, this.resolver()) as Record<string, unknown>);
+      } catch (e) {
+        return this.applyOnError(phase, def, ar, errorInfo(e));
+      }
+      this.deps.emit({ kind: 'approval-wait', phaseId: phase.phase_id, actionId: def.action_id, role: phase.approval_role });
+      this.log(phase.contractor, phase.phase_id, def.action_id, 'awaiting_person');
+      return { kind: 'awaiting', reason: `action "${def.action_id}" (${def.action}) is a task for a person: when done, cortex approve ${this.record.execution_id} --action ${def.action_id} [--output key=value ...]` };
+    }
+
+    const impl = await this.ctx.impls.get(spec);
+    if (!impl) {
+      return this.applyOnError(phase, def, ar, { code: 'not_implemented', message: `no implementation of ${phase.contractor}/${def.action}` });
+    }
+    const result = await this.attemptAction(phase, def, ar, spec, impl);
+    if (result === 'interrupted') return { kind: 'interrupted', reason: this.abortReason() };
+    if (result === 'ok') return undefined;
+    return this.applyOnError(phase, def, ar, result);
+  }
+
+  private closeOpenAttempt(ar: ActionRecord, status: AttemptRecord['status']): void {
+    for (const at of ar.attempts) {
+      if (at.status === 'running') {
+        at.status = status;
+        at.finished_at ??= this.now();
+      }
+    }
+  }
+
+  /** The retry loop. Returns 'ok', 'interrupted', or the last error. */
+  private async attemptAction(
+    phase: PhaseDef,
+    def: ActionDef,
+    ar: ActionRecord,
+    spec: ActionSpec,
+    impl: ActionImpl,
+  ): Promise<'ok' | 'interrupted' | ErrorInfo> {
+    const retry = def.retry;
+    const max = retry?.max_attempts ?? 1;
+    const timeoutMs = (def.timeout ?? this.ctx.config.defaults.actionTimeoutSeconds) * 1000;
+    const debug = await this.isDebug(phase.contractor);
+    let lastError: ErrorInfo = { code: 'not_run', message: 'not run' };
+    ar.status = 'running';
+    ar.started_at ??= this.now();
+    let attemptNo = ar.attempts.length;
+    let jumpToFallback = false;
+    while (attemptNo < max || (attemptNo === 0 && max === 0)) {
+      attemptNo++;
+      const fallback = Boolean(retry?.fallback_parameters) && max > 1 && (attemptNo === max || jumpToFallback);
+      if (jumpToFallback) attemptNo = max;
+      const attempt: AttemptRecord = { attempt: attemptNo, status: 'running', started_at: this.now(), ...(fallback ? { fallback: true } : {}) };
+      ar.attempts.push(attempt);
+      this.deps.emit({ kind: 'action-start', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, attempt: attemptNo, fallback });
+      this.log(phase.contractor, phase.phase_id, def.action_id, 'start', { action: def.action, attempt: attemptNo, fallback: fallback ? 'yes' : undefined });
+      let params: Record<string, unknown>;
+      try {
+        const raw = fallback ? { ...(def.parameters ?? {}), ...(retry?.fallback_parameters ?? {}) } : (def.parameters ?? {});
+        await this.loadSecrets(raw);
+        params = resolveValue(raw, this.resolver()) as Record<string, unknown>;
+        const validate = compileSchema(spec.parameters);
+        if (!validate(params)) {
+          const problems = selectAjvErrors(validate.errors ?? []).map((e) => {
+            const d = describeAjvError(e);
+            return `${d.pointer || '/'} ${d.message}`;
+          });
+          throw new ActionFailedError(`parameters after resolution are invalid: ${problems.join('; ')}`, { errorCode: 'invalid_parameters', retryable: false });
+        }
+      } catch (e) {
+        lastError = errorInfo(e);
+        this.endAttempt(attempt, 'errored', lastError);
+        ar.status = 'errored';
+        break;
+      }
+      ar.parameters = this.deps.masker.maskValue(params);
+      await this.persist();
+      const started = this.deps.clock.now().getTime();
+      const rt = createRuntime({
+        deps: this.deps,
+        config: this.ctx.config,
+        executionId: this.record.execution_id,
+        workflowId: this.record.workflow_id,
+        phaseId: phase.phase_id,
+        actionId: def.action_id,
+        contractor: phase.contractor,
+        action: def.action,
+        params,
+        attempt,
+        timeoutMs,
+        signal: this.ctx.signal,
+        simulate: this.ctx.simulate,
+        onChange: () => undefined,
+        debug: (m) => {
+          if (debug) void this.deps.store.appendDebugLog(phase.contractor, `${this.now()} ${this.record.execution_id} ${phase.phase_id}/${def.action_id}#${attemptNo} ${this.deps.masker.mask(m)}\n`).catch(() => undefined);
+        },
+        evaluateCondition: (c) => this.evaluate(c),
+      });
+      try {
+        const outputs = await impl.run(rt);
+        this.endAttempt(attempt, 'succeeded');
+        ar.outputs = outputs;
+        ar.status = 'completed';
+        delete ar.error;
+        ar.finished_at = this.now();
+        ar.duration_seconds = seconds(ar.started_at, ar.finished_at);
+        this.deps.emit({ kind: 'action-end', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, status: 'completed', durationMs: this.deps.clock.now().getTime() - started, attempts: ar.attempts.length });
+        this.log(phase.contractor, phase.phase_id, def.action_id, 'end', { status: 'completed', attempt: attemptNo, duration: `${attempt.duration_seconds}s`, exit: attempt.exit_code });
+        await this.persist();
+        return 'ok';
+      } catch (e) {
+        if (e instanceof InterruptedError || (this.ctx.signal.aborted && !(e instanceof ActionFailedError && e.errorCode !== 'action_timeout'))) {
+          this.endAttempt(attempt, 'interrupted', { code: 'interrupted', message: this.abortReason() });
+          ar.status = 'interrupted';
+          this.log(phase.contractor, phase.phase_id, def.action_id, 'interrupted', { attempt: attemptNo });
+          await this.persist();
+          return 'interrupted';
+        }
+        lastError = errorInfo(e);
+        const errored = !(e instanceof ActionFailedError);
+        this.endAttempt(attempt, errored ? 'errored' : 'failed', lastError);
+        this.log(phase.contractor, phase.phase_id, def.action_id, 'attempt_failed', { attempt: attemptNo, error: lastError.code, exit: attempt.exit_code, message: this.deps.masker.mask(lastError.message).slice(0, 300) });
+        await this.persist();
+        if (errored) {
+          ar.status = 'errored';
+          break;
+        }
+        const retryable = lastError.retryable !== false;
+        const hasFallbackLeft = Boolean(retry?.fallback_parameters) && !fallback && max > 1;
+        if (attemptNo >= max || (!retryable && !hasFallbackLeft)) {
+          ar.status = 'failed';
+          break;
+        }
+        if (!retryable) jumpToFallback = true;
+        const delayMs = Math.round((retry?.delay_seconds ?? 0) * 1000 * (retry?.backoff ?? 1) ** (attemptNo - 1));
+        this.deps.emit({ kind: 'action-retry', phaseId: phase.phase_id, actionId: def.action_id, attempt: attemptNo + 1, delayMs, error: lastError.message });
+        try {
+          if (delayMs > 0) await this.deps.clock.sleep(delayMs, this.ctx.signal);
+        } catch {
+          ar.status = 'interrupted';
+          await this.persist();
+          return 'interrupted';
+        }
+      } finally {
+        disposeRuntime(rt);
+      }
+    }
+    ar.error = lastError;
+    ar.finished_at = this.now();
+    ar.duration_seconds = seconds(ar.started_at, ar.finished_at);
+    return lastError;
+  }
+
+  private endAttempt(attempt: AttemptRecord, status: AttemptRecord['status'], error?: ErrorInfo): void {
+    attempt.status = status;
+    attempt.finished_at = this.now();
+    attempt.duration_seconds = seconds(attempt.started_at, attempt.finished_at);
+    if (error) attempt.error = { ...error, message: this.deps.masker.mask(error.message) };
+  }
+
+  /** Applies on_error (documented in the README) after an action failed for good. */
+  private async applyOnError(phase: PhaseDef, def: ActionDef, ar: ActionRecord, error: ErrorInfo): Promise<Stop | 'skip_phase' | undefined> {
+    const onError = def.on_error ?? 'fail_workflow';
+    const masked = { ...error, message: this.deps.masker.mask(error.message) };
+    if (ar.status !== 'errored') ar.status = 'failed';
+    ar.error = masked;
+    ar.on_error = onError;
+    ar.on_error_applied = onError;
+    ar.finished_at ??= this.now();
+    ar.duration_seconds ??= seconds(ar.started_at, ar.finished_at);
+    this.deps.emit({ kind: 'action-end', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, status: ar.status, durationMs: (ar.duration_seconds ?? 0) * 1000, attempts: ar.attempts.length, error: masked.message, onError });
+    this.log(phase.contractor, phase.phase_id, def.action_id, 'end', { status: ar.status, on_error: onError, error: masked.code, attempts: ar.attempts.length, duration: `${ar.duration_seconds ?? 0}s` });
+    const where = `action "${def.action_id}" (${def.action}) in phase "${phase.phase_id}" failed: ${masked.message}`;
+    let result: Stop | 'skip_phase' | undefined;
+    switch (onError) {
+      case 'skip_action':
+        ar.status = 'skipped';
+        ar.skip_reason = `failed and skipped (on_error skip_action): ${masked.message}`;
+        break;
+      case 'continue_phase':
+        break;
+      case 'alert_only':
+        (this.record.notifications ??= []).push({ time: this.now(), kind: 'alert_only', phase_id: phase.phase_id, action_id: def.action_id, message: where });
+        this.deps.emit({ kind: 'notification', phaseId: phase.phase_id, actionId: def.action_id, message: where });
+        break;
+      case 'skip_phase':
+        result = 'skip_phase';
+        break;
+      case 'pause':
+        result = { kind: 'paused', reason: `${where}; paused (on_error pause): fix the cause, then cortex resume ${this.record.execution_id}`, error: masked };
+        break;
+      case 'rollback':
+      case 'rollback_workflow':
+        result = { kind: 'failed', error: { ...masked, message: where }, rollback: 'workflow' };
+        break;
+      case 'rollback_deployment':
+        result = { kind: 'failed', error: { ...masked, message: where }, rollback: 'phase', phaseId: phase.phase_id };
+        break;
+      default:
+        result = { kind: 'failed', error: { ...masked, message: where } };
+    }
+    await this.persist();
+    return result;
+  }
+
+  private async pickUpHandoff(phase: PhaseDef): Promise<void> {
+    for (const pr of this.record.phases) {
+      if (!pr.handoff_out) continue;
+      const h = await this.deps.store.readHandoff(phase.contractor, pr.handoff_out);
+      if (!h || h.to_phase !== phase.phase_id || h.status !== 'pending') continue;
+      const now = this.now();
+      h.status = 'in_progress';
+      h.picked_up_at = now;
+      h.updated_at = now;
+      await this.deps.store.writeHandoff(h.to_contractor, h);
+      this.phaseRecord(phase.phase_id).handoff_in = h.handoff_id;
+    }
+  }
+
+  private async closeHandoffIn(pr: PhaseRecord, status: 'completed' | 'failed'): Promise<void> {
+    if (!pr.handoff_in) return;
+    const h = await this.deps.store.readHandoff(pr.contractor, pr.handoff_in);
+    if (!h || h.status !== 'in_progress') return;
+    const now = this.now();
+    h.status = status;
+    h.completed_at = now;
+    h.updated_at = now;
+    await this.deps.store.writeHandoff(h.to_contractor, h);
+  }
+
+  private async handOff(phase: PhaseDef, index: number, pr: PhaseRecord): Promise<void> {
+    if (phase.handoff_data !== undefined) {
+      pr.handoff_data = Array.isArray(phase.handoff_data)
+        ? collectListHandoff(phase.handoff_data, pr)
+        : (resolveValue(phase.handoff_data, this.resolver()) as Record<string, unknown>);
+    }
+    if (!phase.handoff_to) return;
+    let to = phase.handoff_to;
+    let decision: { expression: string; value: boolean } | undefined;
+    if (to === 'conditional' && phase.handoff_decision) {
+      const value = this.evaluate(phase.handoff_decision.if);
+      decision = { expression: phase.handoff_decision.if, value };
+      to = value ? phase.handoff_decision.then : phase.handoff_decision.else;
+    }
+    const target = receivingPhase(this.def, index, to);
+    const h = newHandoff(this.record, phase, to, target?.phase_id ?? null, this.deps.masker.maskValue(pr.handoff_data ?? {}), this.now(), decision);
+    await this.deps.store.writeHandoff(to, h);
+    pr.handoff_out = h.handoff_id;
+    (this.record.handoffs ??= []).push(h.handoff_id);
+    this.deps.emit({ kind: 'handoff', handoffId: h.handoff_id, from: phase.contractor, to, toPhase: h.to_phase ?? null });
+  }
+
+  /** A receiving phase was skipped: pass its pending handoffs on to the next phase of the same contractor. */
+  private retargetHandoffs(skipped: PhaseDef, index: number): void {
+    const next = receivingPhase(this.def, index, skipped.contractor);
+    void (async () => {
+      for (const pr of this.record.phases) {
+        if (!pr.handoff_out) continue;
+        const h = await this.deps.store.readHandoff(skipped.contractor, pr.handoff_out);
+        if (!h || h.to_phase !== skipped.phase_id || h.status !== 'pending') continue;
+        h.to_phase = next?.phase_id ?? null;
+        h.updated_at = this.now();
+        if (!next) {
+          h.status = 'failed';
+          h.status_reason = `receiving phase "${skipped.phase_id}" was skipped and no later phase of ${skipped.contractor} exists`;
+        }
+        await this.deps.store.writeHandoff(h.to_contractor, h);
+      }
+    })().catch(() => undefined);
+  }
+
+  private checkEscalations(): void {
+    const rules = this.def.escalation_rules ?? [];
+    rules.forEach((rule, i) => {
+      const tag = `escalation_rules[${i}]`;
+      if (this.record.notifications?.some((n) => n.kind === 'escalation' && n.message.startsWith(tag))) return;
+      let fire = false;
+      try {
+        fire = evaluateCondition(rule.condition, createResolver({ def: this.def, record: this.record, params: this.ctx.params, env: this.ctx.env, secrets: this.secretValues, builtins: this.builtins(), mode: 'run' }));
+      } catch {
+        return;
+      }
+      if (!fire) return;
+      const message = `${tag} ${rule.condition}: notify ${(rule.notify ?? []).join(', ') || '-'}${rule.escalate_to ? `; escalate to ${rule.escalate_to}` : ''}${rule.sla ? `; SLA ${rule.sla}` : ''}`;
+      (this.record.notifications ??= []).push({ time: this.now(), kind: 'escalation', message, notify: [...(rule.notify ?? []), ...(rule.escalate_to ? [rule.escalate_to] : [])] });
+      this.deps.emit({ kind: 'notification', message });
+    });
+  }
+
+  /** Sets the final (or waiting) status, writes the record and, for ended executions, metrics and history. */
+  async finish(stop: Stop | undefined): Promise<void> {
+    const rec = this.record;
+    if (!stop) {
+      rec.status = 'completed';
+      rec.current_phase = null;
+      rec.current_action = null;
+    } else {
+      switch (stop.kind) {
+        case 'failed':
+          rec.status = 'failed';
+          rec.error = stop.error;
+          rec.status_reason = stop.error.message;
+          if (stop.rollback) {
+            rec.rollback_required = true;
+            if (this.ctx.rollback) {
+              await this.persist();
+              await this.ctx.rollback(this, stop.rollback, stop.error.message, stop.phaseId);
+            }
+          }
+          break;
+        case 'paused':
+          rec.status = 'paused';
+          rec.status_reason = stop.reason;
+          if (stop.error) rec.error = stop.error;
+          break;
+        case 'unknown_outcome':
+          rec.status = 'paused';
+          rec.status_reason = stop.reason;
+          break;
+        case 'interrupted':
+          rec.status = this.ctx.signal.reason instanceof Error && this.ctx.signal.reason.message === 'cancelled' ? 'cancelled' : 'paused';
+          rec.status_reason = stop.reason;
+          break;
+        case 'awaiting':
+          rec.status = 'awaiting_approval';
+          rec.status_reason = stop.reason;
+          break;
+      }
+    }
+    await this.finalize();
+  }
+
+  /** Writes the record; an ended execution gets its metrics counted once and moves to history/. */
+  async finalize(): Promise<void> {
+    const rec = this.record;
+    if (isTerminal(rec.status)) {
+      rec.finished_at ??= this.now();
+      rec.duration_seconds = seconds(rec.started_at, rec.finished_at);
+      await this.failPendingHandoffs();
+      await this.persist();
+      await this.flush();
+      if (!rec.metrics_recorded) {
+        await this.deps.store.recordMetrics(buildSummary(rec));
+        rec.metrics_recorded = true;
+        await this.persist();
+        await this.flush();
+      }
+      await this.deps.store.archiveExecution(rec);
+    } else {
+      await this.persist();
+      await this.flush();
+    }
+    this.deps.emit({ kind: 'execution-end', executionId: rec.execution_id, status: rec.status, durationMs: (rec.duration_seconds ?? 0) * 1000, reason: rec.status_reason });
+  }
+
+  private async failPendingHandoffs(): Promise<void> {
+    for (const pr of this.record.phases) {
+      if (!pr.handoff_out) continue;
+      const to = this.def.phases.find((p) => p.phase_id === pr.phase_id);
+      const contractors = new Set([to?.handoff_to, to?.handoff_decision?.then, to?.handoff_decision?.else].filter((c): c is string => Boolean(c) && c !== 'conditional'));
+      for (const c of contractors) {
+        const h: HandoffRecord | undefined = await this.deps.store.readHandoff(c, pr.handoff_out);
+        if (!h || (h.status !== 'pending' && h.status !== 'in_progress')) continue;
+        h.status = 'failed';
+        h.status_reason = h.status_reason ?? `the execution ended (${this.record.status}) before phase ${h.to_phase ?? '-'} finished with it`;
+        h.updated_at = this.now();
+        await this.deps.store.writeHandoff(c, h);
+      }
+    }
+  }
+}
+
+/** A fresh record for a new execution: every phase and action pending. */
+export function newExecutionRecord(args: {
+  executionId: string;
+  loaded: LoadedWorkflow;
+  parameters: Record<string, unknown>;
+  trigger: ExecutionRecord['trigger'];
+  now: string;
+  simulate?: boolean;
+  labDir?: string;
+}): ExecutionRecord {
+  const def = args.loaded.definition;
+  return {
+    schema_version: 1,
+    execution_id: args.executionId,
+    workflow_id: def.workflow_id,
+    workflow_name: def.workflow_name,
+    definition: { version: def.version, hash: args.loaded.hash, path: args.loaded.displayPath },
+    status: 'pending',
+    trigger: args.trigger,
+    parameters: args.parameters,
+    ...(args.simulate ? { simulate: true } : {}),
+    ...(args.labDir ? { lab_dir: args.labDir } : {}),
+    started_at: args.now,
+    updated_at: args.now,
+    finished_at: null,
+    duration_seconds: null,
+    current_phase: null,
+    current_action: null,
+    phases: def.phases.map((p) => ({
+      phase_id: p.phase_id,
+      ...(p.phase_name ? { phase_name: p.phase_name } : {}),
+      contractor: p.contractor,
+      status: 'pending',
+      actions: p.actions.map((a) => ({
+        action_id: a.action_id,
+        action: a.action,
+        contractor: p.contractor,
+        status: 'pending',
+        on_error: a.on_error ?? 'fail_workflow',
+        attempts: [],
+      })),
+    })),
+    handoffs: [],
+    notifications: [],
+    approvals: [],
+  };
+}

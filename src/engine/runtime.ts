@@ -1,0 +1,189 @@
+import { ActionFailedError, InterruptedError } from '../errors.js';
+import type { ActionRuntime, ToolOptions } from '../contractors/action-impl.js';
+import type { ResolvedConfig, ToolName } from '../config/config.js';
+import type { HttpRequest, HttpResponse } from '../ports/http-client.js';
+import { HttpTransportError } from '../ports/http-client.js';
+import type { ProcessResult } from '../ports/process-runner.js';
+import type { EngineDeps } from './deps.js';
+import type { AttemptRecord } from './records.js';
+
+export function tail(text: string, bytes: number): string {
+  if (text.length <= bytes) return text;
+  return `…${text.slice(text.length - bytes + 1)}`;
+}
+
+export interface RuntimeInit {
+  deps: EngineDeps;
+  config: ResolvedConfig;
+  executionId: string;
+  workflowId: string;
+  phaseId: string;
+  actionId: string;
+  contractor: string;
+  action: string;
+  params: Record<string, unknown>;
+  attempt: AttemptRecord;
+  timeoutMs: number;
+  /** The execution's abort signal (Ctrl-C, cancel). */
+  signal: AbortSignal;
+  simulate: boolean;
+  onChange: () => void;
+  debug: (message: string) => void;
+  evaluateCondition: (condition: string) => boolean;
+}
+
+/** Builds the ActionRuntime for one attempt: deadline, recording and masking of every call. */
+export function createRuntime(init: RuntimeInit): ActionRuntime {
+  const { deps, config, attempt } = init;
+  const startedAt = deps.clock.now().getTime();
+  const deadline = startedAt + init.timeoutMs;
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new Error('action timeout')), init.timeoutMs);
+  timer.unref?.();
+  const signal = AbortSignal.any([init.signal, timeout.signal]);
+  const remainingMs = () => Math.max(0, deadline - deps.clock.now().getTime());
+  const tailBytes = config.defaults.outputTailBytes;
+
+  const checkStop = () => {
+    if (init.signal.aborted) throw new InterruptedError('interrupted');
+    if (timeout.signal.aborted || remainingMs() <= 0) {
+      throw new ActionFailedError(`timed out after ${Math.round(init.timeoutMs / 1000)}s`, { errorCode: 'action_timeout', retryable: true });
+    }
+  };
+
+  const exec = async (command: string, args: readonly string[], options: ToolOptions = {}, shown?: string[]): Promise<ProcessResult> => {
+    checkStop();
+    const argv = shown ?? [command, ...args];
+    const masked = argv.map((a) => deps.masker.mask(a));
+    deps.emit({ kind: 'command', phaseId: init.phaseId, actionId: init.actionId, argv: masked });
+    init.debug(`$ ${masked.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`);
+    const inv: NonNullable<AttemptRecord['invocations']>[number] = { command: masked };
+    (attempt.invocations ??= []).push(inv);
+    const result = await deps.runner.run(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      input: options.input,
+      timeoutMs: Math.max(1, Math.min(remainingMs(), options.timeoutMs ?? Number.POSITIVE_INFINITY)),
+      killGraceMs: config.defaults.killGraceSeconds * 1000,
+      signal,
+    });
+    inv.exit_code = result.exitCode;
+    inv.signal = result.signal;
+    inv.duration_ms = Math.round(result.durationMs);
+    if (result.timedOut) inv.timed_out = true;
+    if (result.stdout) inv.stdout_tail = deps.masker.mask(tail(result.stdout, tailBytes));
+    if (result.stderr) inv.stderr_tail = deps.masker.mask(tail(result.stderr, tailBytes));
+    attempt.exit_code = result.exitCode;
+    attempt.signal = result.signal;
+    init.debug(`exit ${result.exitCode ?? result.signal} in ${inv.duration_ms} ms${result.stderr ? `\nstderr: ${deps.masker.mask(tail(result.stderr, tailBytes))}` : ''}${result.stdout ? `\nstdout: ${deps.masker.mask(tail(result.stdout, tailBytes))}` : ''}`);
+    init.onChange();
+    if (result.spawnError) {
+      const notFound = result.spawnError.code === 'ENOENT';
+      throw new ActionFailedError(
+        notFound ? `${command}: command not found` : `${command}: cannot run (${result.spawnError.code})`,
+        {
+          errorCode: notFound ? 'tool_not_found' : 'tool_not_executable',
+          retryable: false,
+          hint: notFound ? `install ${command} or set its command line in config.yaml (tools:)` : `check the permissions of ${command}`,
+        },
+      );
+    }
+    if (result.aborted && init.signal.aborted) throw new InterruptedError('interrupted');
+    if (result.timedOut && remainingMs() <= 0) {
+      throw new ActionFailedError(`${command} timed out after ${Math.round(init.timeoutMs / 1000)}s (process group killed)`, {
+        errorCode: 'action_timeout',
+        retryable: true,
+        exitStatus: result.exitCode,
+        signal: result.signal,
+        stderrTail: deps.masker.mask(tail(result.stderr, tailBytes)),
+      });
+    }
+    return result;
+  };
+
+  const rt: ActionRuntime = {
+    executionId: init.executionId,
+    workflowId: init.workflowId,
+    phaseId: init.phaseId,
+    actionId: init.actionId,
+    contractor: init.contractor,
+    action: init.action,
+    params: init.params,
+    attempt: attempt.attempt,
+    config,
+    signal,
+    simulate: init.simulate,
+    tool: (name: ToolName, args, options) => {
+      const prefix = config.tools[name];
+      const [cmd, ...rest] = prefix as [string, ...string[]];
+      return exec(cmd, [...rest, ...args], options, [...prefix, ...args]);
+    },
+    exec: (command, args, options) => exec(command, args, options),
+    http: async (req: HttpRequest): Promise<HttpResponse> => {
+      checkStop();
+      const maskedUrl = deps.masker.mask(req.url);
+      const info: NonNullable<AttemptRecord['requests']>[number] = { method: req.method, url: maskedUrl };
+      (attempt.requests ??= []).push(info);
+      init.debug(`${req.method} ${maskedUrl}${req.body ? `\n${deps.masker.mask(tail(req.body, tailBytes))}` : ''}`);
+      const started = deps.clock.now().getTime();
+      try {
+        const res = await deps.http.request({
+          ...req,
+          timeoutMs: Math.max(1, Math.min(remainingMs(), req.timeoutMs ?? config.defaults.httpTimeoutSeconds * 1000)),
+          signal,
+        });
+        info.status = res.status;
+        info.duration_ms = Math.round(res.durationMs);
+        deps.emit({ kind: 'request', phaseId: init.phaseId, actionId: init.actionId, method: req.method, url: maskedUrl, status: res.status });
+        init.debug(`-> ${res.status} in ${info.duration_ms} ms\n${deps.masker.mask(tail(res.body, tailBytes))}`);
+        return res;
+      } catch (e) {
+        info.status = null;
+        info.duration_ms = deps.clock.now().getTime() - started;
+        deps.emit({ kind: 'request', phaseId: init.phaseId, actionId: init.actionId, method: req.method, url: maskedUrl, status: null });
+        if (init.signal.aborted) throw new InterruptedError('interrupted');
+        if (e instanceof HttpTransportError) {
+          if (e.code === 'timeout' || e.code === 'aborted') checkStop();
+          throw new ActionFailedError(`${req.method} ${maskedUrl}: ${deps.masker.mask(e.message)}`, {
+            errorCode: e.code === 'timeout' ? 'http_timeout' : 'http_unreachable',
+            retryable: e.code !== 'invalid_url',
+          });
+        }
+        throw e;
+      } finally {
+        init.onChange();
+      }
+    },
+    secret: async (name) => {
+      const v = await deps.secrets.get(name);
+      if (v === undefined) {
+        throw new ActionFailedError(`secret "${name}" is not set`, { errorCode: 'secret_missing', retryable: false, hint: `set ${deps.secrets.describe(name)}` });
+      }
+      deps.masker.add(v);
+      return v;
+    },
+    sleep: async (ms) => {
+      checkStop();
+      try {
+        await deps.clock.sleep(Math.min(ms, remainingMs()), signal);
+      } catch {
+        checkStop();
+      }
+      checkStop();
+    },
+    now: () => deps.clock.now(),
+    remainingMs,
+    scratchDir: () => deps.scratchDir(init.executionId),
+    debug: init.debug,
+    evaluateCondition: init.evaluateCondition,
+  };
+  // The timer must not outlive the attempt; callers invoke dispose through the symbol below.
+  (rt as ActionRuntime & { [DISPOSE]?: () => void })[DISPOSE] = () => clearTimeout(timer);
+  return rt;
+}
+
+export const DISPOSE = Symbol('dispose');
+
+export function disposeRuntime(rt: ActionRuntime): void {
+  (rt as ActionRuntime & { [DISPOSE]?: () => void })[DISPOSE]?.();
+}

@@ -1,0 +1,41 @@
+import { join } from 'node:path';
+import { masterDir } from './contractors/types.js';
+
+/** Every path cortex reads or writes under a coordination directory (the file contract). */
+export function layout(root: string) {
+  const workflows = join(root, 'workflows');
+  return {
+    root,
+    config: join(root, 'config.yaml'),
+    workflows,
+    templates: join(workflows, 'templates'),
+    active: join(workflows, 'active'),
+    history: join(workflows, 'history'),
+    metrics: join(workflows, 'metrics'),
+    workflowStats: join(workflows, 'metrics', 'workflow-stats.json'),
+    contractorPerformance: join(workflows, 'metrics', 'contractor-performance.json'),
+    ledger: join(workflows, 'metrics', 'executions.jsonl'),
+    locks: join(workflows, 'locks'),
+    contractors: join(root, 'contractors'),
+    triggers: join(root, 'triggers'),
+    secrets: join(root, 'secrets'),
+    audit: join(root, 'audit', 'audit.jsonl'),
+    state: join(root, 'state'),
+    lab: join(root, 'lab'),
+    master: (contractor: string) => {
+      const base = join(root, 'masters', masterDir(contractor));
+      return {
+        base,
+        handoffs: join(base, 'handoffs'),
+        logs: join(base, 'logs'),
+        contractorLog: join(base, 'logs', 'contractor.log'),
+        debugLog: join(base, 'logs', 'debug.log'),
+        context: join(base, 'context'),
+        debugFlag: join(base, 'context', 'debug-flag.json'),
+      };
+    },
+    activeRecord: (executionId: string) => join(workflows, 'active', `workflow-${executionId}.json`),
+    historyRecord: (executionId: string) => join(workflows, 'history', `workflow-${executionId}.json`),
+  };
+}
+export type Layout = ReturnType<typeof layout>;

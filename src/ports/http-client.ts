@@ -1,0 +1,34 @@
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Response bodies larger than this are cut (default 4 MB). */
+  maxResponseBytes?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  body: string;
+  durationMs: number;
+}
+
+/** Raised for network failures and timeouts (no HTTP status). */
+export class HttpTransportError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'timeout' | 'aborted' | 'connection' | 'invalid_url' | 'too_large',
+  ) {
+    super(message);
+    this.name = 'HttpTransportError';
+  }
+}
+
+/** Sends one HTTP request. Any status is a response; only transport failures throw HttpTransportError. */
+export interface HttpClient {
+  request(req: HttpRequest): Promise<HttpResponse>;
+}

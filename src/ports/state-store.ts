@@ -1,0 +1,79 @@
+import type { ExecutionRecord, HandoffRecord } from '../engine/records.js';
+
+/** One finished execution as the metrics see it (a line of metrics/executions.jsonl). */
+export interface ExecutionSummary {
+  execution_id: string;
+  workflow_id: string;
+  workflow_name: string;
+  status: string;
+  started_at: string;
+  finished_at: string;
+  duration_seconds: number;
+  parameters?: Record<string, unknown>;
+  contractors: Record<string, { duration_seconds: number; errors: number }>;
+  actions: Array<{
+    contractor: string;
+    action: string;
+    status: string;
+    duration_seconds: number;
+    error_code?: string;
+    error_message?: string;
+  }>;
+  errors: Array<{ error: string; contractor: string; message?: string }>;
+  handoffs: Array<{ from: string; to: string; status: string; latency_seconds: number | null }>;
+}
+
+/**
+ * Durable state under the coordination directory. Every write is atomic (temp file, fsync,
+ * rename) and passes through the secret masker, so a crash or a reader never sees half a file
+ * and no secret value reaches the disk.
+ */
+export interface StateStore {
+  readonly root: string;
+  /** Writes active/workflow-<id>.json. */
+  writeExecution(record: ExecutionRecord): Promise<void>;
+  /** Reads an execution from active/ or history/ (undefined when neither has it). */
+  readExecution(executionId: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' } | undefined>;
+  /** Every record in active/ (unreadable files are reported through onError, not thrown). */
+  listActive(onError?: (file: string, error: Error) => void): Promise<ExecutionRecord[]>;
+  /** Writes the record to history/ and then removes it from active/. */
+  archiveExecution(record: ExecutionRecord): Promise<void>;
+  writeHandoff(contractor: string, handoff: HandoffRecord): Promise<void>;
+  readHandoff(contractor: string, handoffId: string): Promise<HandoffRecord | undefined>;
+  /** Appends one line to masters/<contractor>/logs/contractor.log. */
+  appendContractorLog(contractor: string, line: string): Promise<void>;
+  /** Appends to debug.log; callers check isDebug first. */
+  appendDebugLog(contractor: string, text: string): Promise<void>;
+  /** True when masters/<contractor>/context/debug-flag.json says {"debug_mode": true}. */
+  isDebug(contractor: string): Promise<boolean>;
+  /**
+   * Records a finished execution in the metrics ledger (once per execution id) and recomputes
+   * workflow-stats.json and contractor-performance.json, under a lock shared by every process.
+   */
+  recordMetrics(summary: ExecutionSummary): Promise<void>;
+}
+
+/** A held lock; release is idempotent. */
+export interface HeldLock {
+  release(): Promise<void>;
+  /** Rejects/aborts when the lock was lost (e.g. taken over as stale). */
+  readonly lost: AbortSignal;
+}
+
+export interface LockOwner {
+  execution_id?: string;
+  pid: number;
+  host: string;
+  acquired_at: string;
+  command?: string;
+}
+
+/** Cross-process locks that survive crashes (stale detection) and work on NFS. */
+export interface LockManager {
+  /** Takes `name` or throws StateConflictError naming the holder (after waiting up to waitMs). */
+  acquire(name: string, owner: Omit<LockOwner, 'acquired_at'>, options?: { waitMs?: number }): Promise<HeldLock>;
+  /** Who holds `name`, if anyone (best effort). */
+  holder(name: string): Promise<LockOwner | undefined>;
+  /** Removes a lock whose holder process is gone (same host, dead pid) or whose lock went stale. */
+  breakIfStale(name: string): Promise<boolean>;
+}
