@@ -35,6 +35,10 @@ export class FetchHttpClient implements HttpClient {
       throw new HttpTransportError(`unsupported URL scheme ${url.protocol} in ${req.url}`, 'invalid_url');
     }
     const where = `${req.method.toUpperCase()} ${url.origin}${url.pathname}`;
+    if (req.body !== undefined && /^(GET|HEAD)$/i.test(req.method)) {
+      // A programming error, not a transport failure: fetch cannot send it.
+      throw new TypeError(`${where}: a ${req.method.toUpperCase()} request cannot have a body`);
+    }
     if (req.signal?.aborted) throw new HttpTransportError(`${where} aborted`, 'aborted');
 
     const timeoutMs = req.timeoutMs ?? this.defaultTimeoutMs;

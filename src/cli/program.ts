@@ -93,6 +93,43 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) => c.argument('[action]', 'one action to describe in full'),
   );
   add(
+    'run <workflow_id>',
+    'run a workflow phase by phase (exit 0 completed or awaiting approval, 1 failed, 3 already running)',
+    [
+      'cortex run deploy-monitoring-stack',
+      'cortex run app-deployment -p environment=staging -p replicas=2',
+      'cortex run security-incident-response --params-file incident.yaml',
+      'cortex run build-k8s-cluster --dry-run',
+    ],
+    async () => (await import('./commands/run.js')).run as Handler,
+    (c) =>
+      c
+        .option('-p, --param <key=value>', 'set a parameter (repeatable; dotted keys set nested properties)', collect, [])
+        .option('--params-file <file>', 'parameters from a JSON or YAML file')
+        .option('--dry-run', 'print every command and request it would make; change nothing')
+        .option('--debug', 'write full command lines and output tails to each contractor\'s debug.log'),
+  );
+  add(
+    'status [execution_id]',
+    'active executions, or the phase/action tree of one execution',
+    ['cortex status', 'cortex status deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex status --json | jq .executions'],
+    async () => (await import('./commands/status.js')).status,
+  );
+  add(
+    'history [workflow_id]',
+    'finished executions, newest first',
+    ['cortex history', 'cortex history app-deployment --limit 5 --json'],
+    async () => (await import('./commands/history.js')).history as Handler,
+    (c) => c.option('--limit <n>', 'how many (default 20)'),
+  );
+  add(
+    'logs <execution_id>',
+    'contractor log lines of one execution',
+    ['cortex logs deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex logs <id> --contractor talos-contractor --debug'],
+    async () => (await import('./commands/logs.js')).logs as Handler,
+    (c) => c.option('--contractor <name>', 'only this contractor').option('--debug', 'include debug.log lines'),
+  );
+  add(
     'init [dir]',
     'create a coordination directory with the built-in workflows and a default config',
     ['cortex init ~/ops/coordination'],

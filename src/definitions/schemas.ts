@@ -44,13 +44,27 @@ export function validatorFor(name: SchemaName): ValidateFunction {
   return v;
 }
 
+let runtimeAjv: Ajv2020 | undefined;
+
+/** Like getAjv, but fills in schema defaults: used on resolved action parameters at run time. */
+function getRuntimeAjv(): Ajv2020 {
+  if (!runtimeAjv) {
+    runtimeAjv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true, useDefaults: true });
+    const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+    (addFormats as unknown as (a: Ajv2020) => void)(runtimeAjv);
+  }
+  return runtimeAjv;
+}
+
 /** Compiles an ad-hoc schema (action parameters), cached by identity. */
 const adHoc = new WeakMap<object, ValidateFunction>();
-export function compileSchema(schema: object): ValidateFunction {
-  let v = adHoc.get(schema);
+const adHocRuntime = new WeakMap<object, ValidateFunction>();
+export function compileSchema(schema: object, options: { useDefaults?: boolean } = {}): ValidateFunction {
+  const cache = options.useDefaults ? adHocRuntime : adHoc;
+  let v = cache.get(schema);
   if (!v) {
-    v = getAjv().compile(schema);
-    adHoc.set(schema, v);
+    v = (options.useDefaults ? getRuntimeAjv() : getAjv()).compile(schema);
+    cache.set(schema, v);
   }
   return v;
 }

@@ -435,7 +435,7 @@ export class Execution {
         const raw = fallback ? { ...(def.parameters ?? {}), ...(retry?.fallback_parameters ?? {}) } : (def.parameters ?? {});
         await this.loadSecrets(raw);
         params = resolveValue(raw, this.resolver()) as Record<string, unknown>;
-        const validate = compileSchema(spec.parameters);
+        const validate = compileSchema(spec.parameters, { useDefaults: true });
         if (!validate(params)) {
           const problems = selectAjvErrors(validate.errors ?? []).map((e) => {
             const d = describeAjvError(e);

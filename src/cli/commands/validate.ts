@@ -79,11 +79,13 @@ export async function validate(ctx: CommandContext, args: unknown[]): Promise<nu
         ctx.out.err(`${style.red('invalid')} ${c.displayPath}`);
         for (const issue of c.result.errors) ctx.out.err(`  ${style.red('error')}   ${formatIssue(issue)}`);
       }
-      for (const w of c.result.warnings) ctx.out.err(`  ${style.yellow('warning')} ${formatIssue(w as Issue)}`);
+      if (ctx.out.verbose) for (const w of c.result.warnings) ctx.out.err(`  ${style.yellow('warning')} ${formatIssue(w as Issue)}`);
     }
     if (checked.length === 0) ctx.out.err(`no workflow definitions under ${ctx.root.dir}/workflows`);
     else if (invalid.length) ctx.out.err(`${invalid.length} of ${checked.length} definition(s) invalid`);
     else ctx.out.line(`${checked.length} definition(s) valid`);
+    const warnings = checked.reduce((n, c) => n + c.result.warnings.length, 0);
+    if (warnings && !ctx.out.verbose) ctx.out.err(style.dim(`${warnings} warning(s) about values that may be null at run time; --verbose lists them`));
   }
   return invalid.length ? ExitCode.INVALID_INPUT : ExitCode.OK;
 }

@@ -8,7 +8,8 @@
  *
  * Load balancers: Proxmox has none, so a backend pool is modelled as the cluster firewall IPSet
  * `lb-<load_balancer>-<backend_pool>` (characters other than letters, digits, - and _ become -).
- * Each entry is a backend IP; its comment is `cortex:<version>:<port>`. The IPSet's own comment
+ * Each entry is a backend IP; its comment is `cortex:<version>:<port>` (`cortex:<version>:<port>:<weight>` when the
+ * weight is not the default 100). The IPSet's own comment
  * holds the health check, `cortex-hc:<path>:<interval>:<timeout>:<rise>:<fall>`. HAProxy/keepalived on
  * the load-balancer VM (the VM named <load_balancer>, or config proxmox.load_balancer_vmid) renders
  * its backends from these IPSets. A Proxmox IPSet holds each IP once, so adding a server that is
@@ -108,8 +109,8 @@ const checkNodeCapacity: ActionSpec = {
   name: 'check_node_capacity',
   summary:
     'Reads `pvesh get /cluster/resources --type node` (and `/nodes/<node>/storage --content images` for `storage`) ' +
-    'and checks that free resources cover the request: free memory = maxmem-mem, free CPU = maxcpu*(1-cpu), free disk = ' +
-    'the storage\'s avail. The requested amounts are totals for everything about to be created. With `node` it checks ' +
+    'and checks that free resources cover the request (cores/memory_mb/disk_gb times count): free memory = maxmem-mem, ' +
+    'free CPU = maxcpu*(1-cpu), free disk = the storage\'s avail. With `node` it checks ' +
     'that node, then each of `fallback_nodes` in turn, and outputs the first that fits; with `nodes` it sums the ' +
     'capacity of all of them (a site). Insufficient capacity is a decision, reported as a non-retryable failure ' +
     '(or as sufficient=false when fail_if_insufficient is false). Changes nothing.',
@@ -121,9 +122,10 @@ const checkNodeCapacity: ActionSpec = {
       minItems: 1,
     }),
     fallback_nodes: arr(str('Node name.', { pattern: HOSTNAME }), 'Nodes tried in order when `node` lacks capacity.'),
-    cores: int('Total CPU cores required.', { minimum: 0 }),
-    memory_mb: int('Total memory required, MiB.', { minimum: 0 }),
-    disk_gb: int('Total disk required on `storage`, GiB.', { minimum: 0 }),
+    cores: int('CPU cores per VM (or the total, with count 1).', { minimum: 0 }),
+    memory_mb: int('Memory per VM, MiB (or the total, with count 1).', { minimum: 0 }),
+    disk_gb: int('Disk per VM on `storage`, GiB (or the total, with count 1).', { minimum: 0 }),
+    count: int('Number of VMs of that size; the amounts checked are multiplied by it.', { minimum: 1, default: 1 }),
     storage: str('Storage whose free space is checked (default config proxmox.storage).'),
     fail_if_insufficient: bool('Fail when the request does not fit (otherwise report sufficient=false).', true),
   }),
@@ -415,8 +417,8 @@ const applyFirewallRules: ActionSpec = {
     'VM-level Proxmox firewall. Lists /nodes/<node>/qemu/<vmid>/firewall/rules, deletes stale rules tagged cortex:<id> ' +
     '(highest pos first), adds each missing rule with --comment cortex:<id>, then sets firewall/options --enable 1 and, ' +
     'for policy deny_all, --policy_in DROP --policy_out DROP. An exception whose destination is the target becomes an ' +
-    '`in` ACCEPT rule from its source; one whose source is the target becomes an `out` ACCEPT rule to its destination; ' +
-    'its id is its `purpose`. All calls are synchronous; the rules are re-listed to confirm. Re-running is harmless. ' +
+    '`in` ACCEPT rule from its source; one whose source is the target becomes an `out` ACCEPT rule to its destination ' +
+    '(the side naming the target is left out: VM-level rules apply to that VM); its id is its `purpose`. All calls are synchronous; the rules are re-listed to confirm. Re-running is harmless. ' +
     'Rollback removes exactly the rules it added and restores the previous policies.',
   kind: 'tool',
   uses: PVESH,
@@ -470,8 +472,8 @@ const applyFirewallRules: ActionSpec = {
     node: 'Node.',
     rule_ids: 'Ids of the rules cortex now owns on that VM.',
     rules_added: 'Number of rules created.',
-    previous_policy_in: 'policy_in before the change.',
-    previous_policy_out: 'policy_out before the change.',
+    previous_policy_in: 'policy_in before the change (Proxmox default DROP when it was unset).',
+    previous_policy_out: 'policy_out before the change (Proxmox default ACCEPT when it was unset).',
     previous_enable: 'Whether the VM firewall was enabled before.',
   },
   idempotent: true,
@@ -585,6 +587,13 @@ const deleteSdnVnet: ActionSpec = {
   idempotent: true,
 };
 
+/** Stated in every load-balancer summary, since operators read specs one at a time. */
+const LB_MODEL =
+  'Load-balancer model: Proxmox has no load balancer, so a backend pool is the cluster firewall IPSet ' +
+  'lb-<load_balancer>-<backend_pool>; each entry is a backend IP with the comment cortex:<version>:<port> (plus ' +
+  ':<weight> when the weight is not 100), the IPSet ' +
+  'comment holds the health check, and HAProxy/keepalived on the LB VM renders its backends from it. ';
+
 const lbName = str('Load balancer name (the LB VM\'s name); part of the IPSet name lb-<load_balancer>-<backend_pool>.', {
   pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$',
 });
@@ -597,7 +606,7 @@ const server = {
       {
         ip: str('Backend IP.', { minLength: 1 }),
         port: int('Port (default backend_config.port).', { minimum: 1, maximum: 65535 }),
-        weight: int('Weight (default 100).', { minimum: 0, maximum: 256 }),
+        weight: int('Weight (default backend_config.weight, else 100); 0 drains the backend.', { minimum: 0, maximum: 256 }),
       },
       ['ip'],
     ),
@@ -612,12 +621,10 @@ const updateLoadBalancer: ActionSpec = {
   contractor: C,
   name: 'update_load_balancer',
   summary:
-    'Load-balancer model: a backend pool is the cluster IPSet lb-<load_balancer>-<backend_pool> (created when missing, ' +
-    '`pvesh create /cluster/firewall/ipset --name`); each entry is a backend IP with comment cortex:<version>:<port>, and ' +
-    'the IPSet comment holds the health check. add_backend adds `servers` (an IP already present gets its comment ' +
+    LB_MODEL +
+    'The IPSet is created when missing (`pvesh create /cluster/firewall/ipset --name`). add_backend adds `servers` (an IP already present gets its comment ' +
     'rewritten); replace_backends makes the pool exactly `servers`; remove_backend deletes the entries of `version` ' +
-    '(or of `servers`). HAProxy on the LB VM renders its backends from the IPSet. The previous entries are recorded so ' +
-    'rollback restores the pool exactly.',
+    '(or of `servers`). The previous entries are recorded so rollback restores the pool exactly.',
   kind: 'tool',
   uses: PVESH,
   parameters: params(
@@ -632,7 +639,7 @@ const updateLoadBalancer: ActionSpec = {
           version: str('Version label stored in each entry comment (e.g. the image tag).', { minLength: 1 }),
           servers: arr(server, 'Backends.'),
           port: int('Backend port (e.g. a NodePort).', { minimum: 1, maximum: 65535 }),
-          weight: int('Default weight.', { minimum: 0, maximum: 256 }),
+          weight: int('Weight of servers given as plain IPs (default 100).', { minimum: 0, maximum: 256 }),
           health_check: closed(
             {
               path: str('HTTP path probed on each backend.', { pattern: '^/' }),
@@ -676,6 +683,7 @@ const verifyLoadBalancerHealth: ActionSpec = {
   contractor: C,
   name: 'verify_load_balancer_health',
   summary:
+    LB_MODEL +
     'Reads the pool IPSet (pvesh) and probes each backend over HTTP at http://<ip>:<port><path> using the pool\'s ' +
     'health check (or health_path); fails when fewer than expected_healthy_backends answer 2xx/3xx. `endpoint` is the ' +
     'URL clients use: <scheme>://<LB VM address>:<listen_port>. Changes nothing.',
@@ -707,6 +715,7 @@ const rollbackLoadBalancer: ActionSpec = {
   contractor: C,
   name: 'rollback_load_balancer',
   summary:
+    LB_MODEL +
     'Undoes a pool change. remove_backend deletes the entries of `version` (or of `servers`); restore makes the IPSet ' +
     'exactly `entries` (update_load_balancer\'s previous_entries; an empty list deletes the IPSet).',
   kind: 'tool',

@@ -1,0 +1,200 @@
+import { hostname } from 'node:os';
+import { readFile, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExecutionRecord, HandoffRecord } from '../engine/records.js';
+import type { Masker } from '../engine/masker.js';
+import { computeContractorPerformance, computeWorkflowStats } from '../engine/metrics.js';
+import { DefinitionInvalidError, StateConflictError, UsageError } from '../errors.js';
+import { layout, type Layout } from '../layout.js';
+import type { Clock } from '../ports/clock.js';
+import type { ExecutionSummary, LockManager, StateStore } from '../ports/state-store.js';
+import { appendLine, writeFileAtomic } from './atomic-file.js';
+
+/** Ids that become file names: no separators, no dot-dot, nothing hidden. */
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+const ACTIVE_FILE = /^workflow-.+\.json$/;
+const METRICS_LOCK = 'metrics';
+const METRICS_LOCK_WAIT_MS = 30_000;
+
+function checkId(kind: string, id: string): string {
+  if (typeof id !== 'string' || !SAFE_ID.test(id) || id.includes('..')) {
+    throw new UsageError(`invalid ${kind} "${String(id)}": use letters, digits, ".", "_" and "-" only`);
+  }
+  return id;
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+/**
+ * The coordination directory on disk. Every JSON file is masked and written atomically
+ * (temp file, fsync, rename); logs are masked and appended one whole line per write.
+ * Throws UsageError for path-like ids, DefinitionInvalidError (CORTEX_STATE_INVALID) for a
+ * state file that is not JSON, StateConflictError when the metrics lock cannot be had.
+ */
+export class FsStateStore implements StateStore {
+  private readonly paths: Layout;
+
+  constructor(
+    readonly root: string,
+    private readonly masker: Masker,
+    private readonly locks: LockManager,
+    private readonly clock: Clock,
+  ) {
+    this.paths = layout(root);
+  }
+
+  async writeExecution(record: ExecutionRecord): Promise<void> {
+    await this.writeJson(this.paths.activeRecord(checkId('execution id', record.execution_id)), record);
+  }
+
+  async readExecution(executionId: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' } | undefined> {
+    checkId('execution id', executionId);
+    const active = await this.readJson<ExecutionRecord>(this.paths.activeRecord(executionId));
+    if (active !== undefined) return { record: active, location: 'active' };
+    const history = await this.readJson<ExecutionRecord>(this.paths.historyRecord(executionId));
+    if (history !== undefined) return { record: history, location: 'history' };
+    return undefined;
+  }
+
+  async listActive(onError?: (file: string, error: Error) => void): Promise<ExecutionRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.paths.active);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+    const records: ExecutionRecord[] = [];
+    // Temp files start with "." and never match; names sort by start time (execution ids do).
+    for (const name of names.filter((n) => ACTIVE_FILE.test(n)).sort()) {
+      const file = join(this.paths.active, name);
+      try {
+        const record = await this.readJson<ExecutionRecord>(file);
+        // Undefined: archived between readdir and read.
+        if (record !== undefined) records.push(record);
+      } catch (error) {
+        onError?.(file, error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    return records;
+  }
+
+  async archiveExecution(record: ExecutionRecord): Promise<void> {
+    const id = checkId('execution id', record.execution_id);
+    // History first: a crash in between leaves both copies, never none.
+    await this.writeJson(this.paths.historyRecord(id), record);
+    await unlink(this.paths.activeRecord(id)).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    });
+  }
+
+  async writeHandoff(contractor: string, handoff: HandoffRecord): Promise<void> {
+    const dir = this.master(contractor).handoffs;
+    await this.writeJson(join(dir, `${checkId('handoff id', handoff.handoff_id)}.json`), handoff);
+  }
+
+  async readHandoff(contractor: string, handoffId: string): Promise<HandoffRecord | undefined> {
+    return this.readJson<HandoffRecord>(join(this.master(contractor).handoffs, `${checkId('handoff id', handoffId)}.json`));
+  }
+
+  async appendContractorLog(contractor: string, line: string): Promise<void> {
+    // Mask before flattening: a multi-line secret (a PEM key) only matches in its original form.
+    const flat = this.masker.mask(line).replace(/\r?\n$/, '').replace(/\r?\n/g, '\\n');
+    await appendLine(this.master(contractor).contractorLog, flat);
+  }
+
+  async appendDebugLog(contractor: string, text: string): Promise<void> {
+    await appendLine(this.master(contractor).debugLog, this.masker.mask(text));
+  }
+
+  async isDebug(contractor: string): Promise<boolean> {
+    try {
+      const flag = JSON.parse(await readFile(this.master(contractor).debugFlag, 'utf8')) as { debug_mode?: unknown };
+      return flag?.debug_mode === true;
+    } catch {
+      return false;
+    }
+  }
+
+  async recordMetrics(summary: ExecutionSummary): Promise<void> {
+    checkId('execution id', summary.execution_id);
+    const lock = await this.locks.acquire(
+      METRICS_LOCK,
+      { execution_id: summary.execution_id, pid: process.pid, host: hostname(), command: 'record-metrics' },
+      { waitMs: METRICS_LOCK_WAIT_MS },
+    );
+    try {
+      const { summaries, endsWithNewline } = await this.readLedger();
+      if (!summaries.some((s) => s.execution_id === summary.execution_id)) {
+        const line = this.masker.mask(JSON.stringify(summary));
+        // A torn last line (a crash mid-append) must not swallow this one: start a new line.
+        await appendLine(this.paths.ledger, endsWithNewline ? line : `\n${line}`);
+        summaries.push(JSON.parse(line) as ExecutionSummary);
+      }
+      // Recomputed even when already counted: repairs the files after a crash between the two steps.
+      const now = this.clock.now();
+      const stats = computeWorkflowStats(summaries, now);
+      const performance = computeContractorPerformance(summaries, now);
+      if (lock.lost.aborted) {
+        throw new StateConflictError('lost the metrics lock while recording metrics; the ledger is intact, run the command again', {
+          cause: lock.lost.reason,
+        });
+      }
+      await this.writeJson(this.paths.workflowStats, stats);
+      await this.writeJson(this.paths.contractorPerformance, performance);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Every parseable ledger line; an unparseable line (a torn write) is skipped. */
+  private async readLedger(): Promise<{ summaries: ExecutionSummary[]; endsWithNewline: boolean }> {
+    let text: string;
+    try {
+      text = await readFile(this.paths.ledger, 'utf8');
+    } catch (error) {
+      if (isNotFound(error)) return { summaries: [], endsWithNewline: true };
+      throw error;
+    }
+    const summaries: ExecutionSummary[] = [];
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        const value = JSON.parse(line) as ExecutionSummary;
+        if (value && typeof value === 'object' && typeof value.execution_id === 'string') summaries.push(value);
+      } catch {
+        // Torn line from a crashed writer: that execution retries and appends a whole line.
+      }
+    }
+    return { summaries, endsWithNewline: text.length === 0 || text.endsWith('\n') };
+  }
+
+  private master(contractor: string): ReturnType<Layout['master']> {
+    return this.paths.master(checkId('contractor', contractor));
+  }
+
+  private async writeJson(path: string, value: unknown): Promise<void> {
+    await writeFileAtomic(path, this.masker.mask(`${JSON.stringify(value, null, 2)}\n`));
+  }
+
+  /** Parsed JSON, or undefined when the file does not exist. */
+  private async readJson<T>(path: string): Promise<T | undefined> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new DefinitionInvalidError([{ file: path, message: `not valid JSON: ${(error as Error).message}` }], {
+        code: 'CORTEX_STATE_INVALID',
+        hint: 'cortex writes this file atomically; it was probably edited by hand',
+      });
+    }
+  }
+}

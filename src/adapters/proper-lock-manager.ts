@@ -1,0 +1,231 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { StateConflictError, UsageError } from '../errors.js';
+import { layout } from '../layout.js';
+import type { Clock } from '../ports/clock.js';
+import type { HeldLock, LockManager, LockOwner } from '../ports/state-store.js';
+import { writeFileAtomic } from './atomic-file.js';
+
+export interface ProperLockManagerOptions {
+  /** A lock whose directory mtime is older than this is stale (default 30 000 ms; minimum 2000). */
+  staleMs?: number;
+  /** How often a holder refreshes its lock's mtime (default 5000 ms). */
+  updateMs?: number;
+  /** Source of `acquired_at` (default: the system time). */
+  clock?: Clock;
+}
+
+const LOCK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/**
+ * A lock directory younger than this is never broken for a dead owner pid: it may belong to a
+ * process that has just taken over a stale lock and not yet replaced the previous owner file.
+ */
+const FRESH_LOCK_MS = 1000;
+
+/** True unless the pid certainly does not exist (or is a zombie awaiting its parent). */
+export function isPidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  return !isZombie(pid);
+}
+
+/** Linux only: a zombie has exited but still answers kill(pid, 0). Elsewhere: false. */
+function isZombie(pid: number): boolean {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 3, after "pid (comm)"; comm itself may contain ") ".
+    return text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Cross-process locks on proper-lockfile: `<locks>/<name>.lock` is a directory (mkdir is atomic,
+ * NFS included) whose mtime the holder refreshes; `<locks>/<name>.owner.json` says who holds it.
+ * A lock is taken over when its mtime is older than staleMs, or at once when its owner ran on
+ * this host and that pid is gone.
+ */
+export class ProperLockManager implements LockManager {
+  private readonly dir: string;
+  private readonly staleMs: number;
+  private readonly updateMs: number;
+  private readonly clock: Clock | undefined;
+
+  constructor(root: string, options: ProperLockManagerOptions = {}) {
+    this.dir = layout(root).locks;
+    this.staleMs = options.staleMs ?? 30_000;
+    this.updateMs = options.updateMs ?? 5000;
+    this.clock = options.clock;
+  }
+
+  async acquire(name: string, owner: Omit<LockOwner, 'acquired_at'>, options: { waitMs?: number } = {}): Promise<HeldLock> {
+    const paths = this.paths(name);
+    await mkdir(this.dir, { recursive: true });
+    const deadline = performance.now() + Math.max(0, options.waitMs ?? 0);
+    const controller = new AbortController();
+    const lockOptions: lockfile.LockOptions = {
+      realpath: false,
+      lockfilePath: paths.lockDir,
+      stale: this.staleMs,
+      update: this.updateMs,
+      retries: 0,
+      onCompromised: (error) => controller.abort(error),
+    };
+
+    let hasTriedBreaking = false;
+    let lastBreakCheck = performance.now();
+    for (;;) {
+      try {
+        const unlock = await lockfile.lock(paths.target, lockOptions);
+        const full: LockOwner = { ...owner, acquired_at: (this.clock?.now() ?? new Date()).toISOString() };
+        try {
+          await writeFileAtomic(paths.ownerFile, `${JSON.stringify(full, null, 2)}\n`);
+        } catch (error) {
+          await unlock().catch(() => undefined);
+          throw error;
+        }
+        return this.held(paths, full, unlock, controller.signal);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+      }
+      if (performance.now() < deadline) {
+        // A crashed local holder need not wait out staleMs: check about once a second.
+        if (performance.now() - lastBreakCheck > 1000) {
+          lastBreakCheck = performance.now();
+          if (await this.breakIfStale(name)) continue;
+        }
+        // Jitter keeps many waiters from retrying in lock step.
+        await sleep(Math.min(25 + Math.random() * 75, Math.max(1, deadline - performance.now())));
+        continue;
+      }
+      if (hasTriedBreaking) break;
+      hasTriedBreaking = true;
+      if (await this.breakIfStale(name)) continue;
+      // A dead local holder whose lock is too fresh to break yet: wait that out once.
+      const holder = await this.holder(name);
+      if (holder && holder.host === hostname() && !isPidAlive(holder.pid)) {
+        await sleep(FRESH_LOCK_MS + 100);
+        if (await this.breakIfStale(name)) continue;
+      }
+      break;
+    }
+    throw this.conflict(name, await this.holder(name));
+  }
+
+  async holder(name: string): Promise<LockOwner | undefined> {
+    const paths = this.paths(name);
+    try {
+      await stat(paths.lockDir);
+    } catch {
+      return undefined;
+    }
+    return readOwner(paths.ownerFile);
+  }
+
+  async breakIfStale(name: string): Promise<boolean> {
+    const paths = this.paths(name);
+    let lockStat;
+    try {
+      lockStat = await stat(paths.lockDir);
+    } catch {
+      return false;
+    }
+    const age = Date.now() - lockStat.mtimeMs;
+    const owner = await readOwner(paths.ownerFile);
+    const isStaleByMtime = age > this.staleMs;
+    const isOwnerGone = owner !== undefined && owner.host === hostname() && !isPidAlive(owner.pid) && age > FRESH_LOCK_MS;
+    if (!isStaleByMtime && !isOwnerGone) return false;
+    // Same window as proper-lockfile's own stale takeover: a lock re-created between the stat
+    // above and this removal would be removed too. FRESH_LOCK_MS makes that window tiny.
+    await unlink(paths.ownerFile).catch(() => undefined);
+    await rmdir(paths.lockDir).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOTEMPTY') await rm(paths.lockDir, { recursive: true, force: true });
+      else if (error.code !== 'ENOENT') throw error;
+    });
+    return true;
+  }
+
+  /** Names of the locks currently present (for doctor/status). */
+  async list(): Promise<string[]> {
+    try {
+      const entries = await readdir(this.dir);
+      return entries.filter((e) => e.endsWith('.lock')).map((e) => e.slice(0, -'.lock'.length)).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  private held(paths: LockPaths, owner: LockOwner, unlock: () => Promise<void>, lost: AbortSignal): HeldLock {
+    let releasing: Promise<void> | undefined;
+    return {
+      lost,
+      release: () => {
+        releasing ??= (async () => {
+          if (!lost.aborted) {
+            // Remove the owner file first, while the lock still protects it, and only if it is ours.
+            const current = await readOwner(paths.ownerFile);
+            if (current && current.pid === owner.pid && current.acquired_at === owner.acquired_at) {
+              await unlink(paths.ownerFile).catch(() => undefined);
+            }
+          }
+          // ERELEASED (compromised) or ENOTACQUIRED: nothing left to release.
+          await unlock().catch(() => undefined);
+        })();
+        return releasing;
+      },
+    };
+  }
+
+  private conflict(name: string, owner: LockOwner | undefined): StateConflictError {
+    const lockDir = this.paths(name).lockDir;
+    if (!owner) {
+      return new StateConflictError(`lock "${name}" is held by another cortex process (owner unknown)`, {
+        hint: `if no cortex process is running, remove ${lockDir}`,
+      });
+    }
+    const since = `pid ${owner.pid} on host ${owner.host} since ${owner.acquired_at}${owner.command !== undefined ? `, ${owner.command}` : ''}`;
+    const who = owner.execution_id !== undefined ? `execution ${owner.execution_id} (${since})` : `another cortex process (${since})`;
+    return new StateConflictError(
+      `lock "${name}" is held by ${who}`,
+      { hint: `wait for it to finish; if process ${owner.pid} on ${owner.host} is gone, remove ${lockDir}` },
+    );
+  }
+
+  private paths(name: string): LockPaths {
+    if (!LOCK_NAME_PATTERN.test(name) || name.includes('..')) throw new UsageError(`invalid lock name "${name}"`);
+    return {
+      target: join(this.dir, name),
+      lockDir: join(this.dir, `${name}.lock`),
+      ownerFile: join(this.dir, `${name}.owner.json`),
+    };
+  }
+}
+
+interface LockPaths {
+  target: string;
+  lockDir: string;
+  ownerFile: string;
+}
+
+async function readOwner(path: string): Promise<LockOwner | undefined> {
+  try {
+    const value = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
+    if (typeof value.pid !== 'number' || typeof value.host !== 'string' || typeof value.acquired_at !== 'string') return undefined;
+    return value as LockOwner;
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,107 @@
+import { ExitCode } from '../../errors.js';
+import { createRealDeps } from '../../deps.js';
+import type { EngineDeps } from '../../engine/deps.js';
+import { planExecution } from '../../engine/plan.js';
+import type { ExecutionRecord } from '../../engine/records.js';
+import { Execution, newExecutionRecord, type RunContext } from '../../engine/run-workflow.js';
+import { createExecution } from '../../engine/start.js';
+import type { CommandContext } from '../context.js';
+import { createProgress } from '../render/progress.js';
+import { printPlan } from '../render/plan.js';
+import { printSummary } from '../render/summary.js';
+import { assertImplemented, assertToolsPresent, prepareWorkflow, type PreparedWorkflow } from '../prepare.js';
+
+export interface RunOptions {
+  param?: string[];
+  paramsFile?: string;
+  dryRun?: boolean;
+  debug?: boolean;
+  simulate?: boolean;
+  lab?: string;
+  wait?: boolean;
+}
+
+/** Exit code for an execution that stopped with this status. */
+export function exitCodeFor(rec: ExecutionRecord, interrupted: boolean): number {
+  if (interrupted && (rec.status === 'paused' || rec.status === 'cancelled')) return ExitCode.INTERRUPTED;
+  switch (rec.status) {
+    case 'completed':
+    case 'awaiting_approval':
+      return ExitCode.OK;
+    default:
+      return ExitCode.WORKFLOW_FAILED;
+  }
+}
+
+/** Runs an Execution with the CLI's progress output and summary; shared by run, resume, approve. */
+export async function driveExecution(
+  ctx: CommandContext,
+  deps: EngineDeps,
+  runCtx: RunContext,
+  record: ExecutionRecord,
+  resumed: boolean,
+  stopProgress: () => void,
+): Promise<number> {
+  const lock = await deps.locks.acquire(`execution-${record.execution_id}`, { execution_id: record.execution_id, pid: deps.identity.pid, host: deps.identity.host, command: ctx.argv[0] ?? 'run' });
+  try {
+    deps.emit({ kind: 'execution-start', executionId: record.execution_id, workflowId: record.workflow_id, resumed });
+    const exec = new Execution(deps, runCtx, record);
+    await exec.run();
+    stopProgress();
+    printSummary(ctx.out, record);
+    return exitCodeFor(record, runCtx.signal.aborted);
+  } finally {
+    stopProgress();
+    await lock.release();
+  }
+}
+
+export function runContextFor(ctx: CommandContext, prep: PreparedWorkflow, opts: { debug?: boolean; simulate?: boolean }): RunContext {
+  return {
+    loaded: prep.loaded,
+    catalogue: prep.catalogue,
+    impls: prep.impls,
+    config: prep.config,
+    env: ctx.env,
+    params: prep.params,
+    signal: ctx.signal,
+    debug: Boolean(opts.debug),
+    simulate: Boolean(opts.simulate),
+  };
+}
+
+/** `cortex run WORKFLOW_ID [-p k=v ...] [--params-file F] [--dry-run] [--debug]`. */
+export async function run(ctx: CommandContext, args: unknown[], opts: RunOptions): Promise<number> {
+  const workflowId = args[0] as string;
+  const prep = await prepareWorkflow(ctx, workflowId, { assignments: opts.param ?? [], ...(opts.paramsFile ? { paramsFile: opts.paramsFile } : {}) });
+  const def = prep.loaded.definition;
+  assertImplemented(def, prep.catalogue, prep.impls);
+  const progress = await createProgress(ctx.out);
+  const deps = createRealDeps({ root: ctx.root.dir, env: ctx.env, emit: progress.emit });
+  for (const v of prep.secretValues) deps.masker.add(v);
+
+  if (opts.dryRun) {
+    const now = deps.clock.now().toISOString();
+    const record = newExecutionRecord({ executionId: `${def.workflow_id}-dry-run`, loaded: prep.loaded, parameters: prep.maskedParams, trigger: { type: 'manual' }, now });
+    const plan = await planExecution({
+      loaded: prep.loaded,
+      record,
+      params: prep.params,
+      env: ctx.env,
+      catalogue: prep.catalogue,
+      impls: prep.impls,
+      config: prep.config,
+      builtins: { workflow_id: def.workflow_id, workflow_name: def.workflow_name, execution_id: '<execution_id>', status: 'running', date: now.slice(0, 10).replace(/-/g, ''), time: now.slice(11, 19).replace(/:/g, ''), timestamp: now, sequence: '<sequence>', user: deps.identity.user, host: deps.identity.host },
+    });
+    printPlan(ctx.out, def, prep.maskedParams, plan, deps.masker);
+    return ExitCode.OK;
+  }
+
+  assertToolsPresent(def, prep.catalogue, prep.config, ctx.env);
+  const record = await createExecution(deps, {
+    loaded: prep.loaded,
+    parameters: prep.maskedParams,
+    trigger: { type: 'manual', user: deps.identity.user, host: deps.identity.host },
+  });
+  return driveExecution(ctx, deps, runContextFor(ctx, prep, opts), record, false, progress.stop);
+}

@@ -1,0 +1,112 @@
+import { ExitCode, NotFoundError, UsageError } from '../../errors.js';
+import { EXECUTION_ID_PATTERN, type ExecutionRecord } from '../../engine/records.js';
+import { liveStatus } from '../../engine/start.js';
+import type { CommandContext } from '../context.js';
+import { table } from '../render/table.js';
+import { openStore, type ReadOnlyState } from '../state.js';
+import type { Styler } from '../output.js';
+
+function elapsed(from: string, to: Date): string {
+  const s = Math.max(0, Math.round((to.getTime() - Date.parse(from)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+export function assertExecutionId(id: string): void {
+  if (!EXECUTION_ID_PATTERN.test(id)) {
+    throw new UsageError(`"${id}" is not an execution id (expected <workflow_id>-<yyyymmddThhmmssZ>-<4 hex>)`, { hint: 'cortex status lists the active executions; cortex history the finished ones' });
+  }
+}
+
+export async function readExecutionOrThrow(state: ReadOnlyState, id: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' }> {
+  assertExecutionId(id);
+  const found = await state.store.readExecution(id);
+  if (!found) throw new NotFoundError(`no execution ${id} in active/ or history/`, { hint: 'cortex status; cortex history' });
+  return found;
+}
+
+/** `cortex status [EXECUTION_ID]`: active executions, or one execution's phase/action tree. */
+export async function status(ctx: CommandContext, args: unknown[]): Promise<number> {
+  const state = await openStore(ctx);
+  const id = args[0] as string | undefined;
+  if (id) {
+    const { record, location } = await readExecutionOrThrow(state, id);
+    const shown = location === 'active' ? liveStatus(record, state) : record.status;
+    if (ctx.out.json) ctx.out.data({ ...record, location, display_status: shown });
+    else ctx.out.line(renderTree(record, shown, location, ctx.out.style));
+    return ExitCode.OK;
+  }
+  const problems: string[] = [];
+  const records = (await state.store.listActive((file, e) => problems.push(`${file}: ${e.message}`))).sort((a, b) => a.started_at.localeCompare(b.started_at));
+  const now = new Date();
+  if (ctx.out.json) {
+    ctx.out.data({
+      executions: records.map((r) => ({
+        execution_id: r.execution_id,
+        workflow_id: r.workflow_id,
+        status: liveStatus(r, state),
+        recorded_status: r.status,
+        current_phase: r.current_phase ?? null,
+        current_action: r.current_action ?? null,
+        started_at: r.started_at,
+        elapsed_seconds: Math.round((now.getTime() - Date.parse(r.started_at)) / 1000),
+        status_reason: r.status_reason ?? null,
+      })),
+      unreadable: problems,
+    });
+    return ExitCode.OK;
+  }
+  if (records.length === 0) ctx.out.line('no active executions');
+  else {
+    const s = ctx.out.style;
+    ctx.out.line(
+      table(
+        ['EXECUTION', 'WORKFLOW', 'STATUS', 'PHASE', 'ACTION', 'ELAPSED'],
+        records.map((r) => {
+          const st = liveStatus(r, state);
+          const colour = st === 'running' ? s.cyan : st === 'interrupted' || st === 'failed' ? s.red : s.yellow;
+          return [r.execution_id, r.workflow_id, colour(st), r.current_phase ?? '-', r.current_action ?? '-', elapsed(r.started_at, now)];
+        }),
+      ),
+    );
+    for (const r of records) {
+      const st = liveStatus(r, state);
+      if (st === 'interrupted') ctx.out.line(s.dim(`${r.execution_id}: its process (pid ${r.process?.pid} on ${r.process?.host}) is gone: cortex resume ${r.execution_id} or cortex rollback ${r.execution_id}`));
+      else if (st === 'awaiting_approval' || st === 'paused') ctx.out.line(s.dim(`${r.execution_id}: ${r.status_reason ?? st}`));
+    }
+  }
+  for (const p of problems) ctx.out.err(`unreadable record ${p}`);
+  return ExitCode.OK;
+}
+
+export function renderTree(r: ExecutionRecord, shown: string, location: string, s: Styler): string {
+  const lines: string[] = [];
+  lines.push(`${s.bold(r.execution_id)}  ${r.workflow_name} (${r.workflow_id} v${r.definition.version})`);
+  lines.push(`status: ${shown}${shown !== r.status ? ` (recorded ${r.status})` : ''}   started ${r.started_at}${r.finished_at ? `   finished ${r.finished_at}` : ''}${r.duration_seconds ? `   ${r.duration_seconds}s` : ''}   [${location}]`);
+  if (r.status_reason) lines.push(`reason: ${r.status_reason}`);
+  lines.push(s.dim(`trigger: ${r.trigger.type}${r.trigger.user ? ` by ${r.trigger.user}` : ''}${r.trigger.host ? `@${r.trigger.host}` : ''}${r.trigger.source ? ` from ${r.trigger.source}` : ''}${r.simulate ? '   (simulated in the lab)' : ''}`));
+  lines.push(s.dim(`parameters: ${JSON.stringify(r.parameters)}`));
+  for (const p of r.phases) {
+    lines.push(`${s.bold(p.phase_id)} [${p.contractor}] ${p.status}${p.duration_seconds != null ? ` ${p.duration_seconds}s` : ''}${p.skip_reason ? s.dim(` (${p.skip_reason})`) : ''}`);
+    if (p.approval) lines.push(`  approval: ${p.approval.decision ?? 'pending'}${p.approval.role ? ` (${p.approval.role})` : ''}${p.approval.decided_by ? ` by ${p.approval.decided_by}` : ''}${p.approval.expires_at && !p.approval.decision ? `, expires ${p.approval.expires_at}` : ''}`);
+    if (p.handoff_in) lines.push(s.dim(`  handoff in: ${p.handoff_in}`));
+    for (const a of p.actions) {
+      const attempts = a.attempts.length > 1 ? `, ${a.attempts.length} attempts` : '';
+      lines.push(`  ${a.action_id} ${s.dim(a.action)}: ${a.status}${a.duration_seconds != null ? ` ${a.duration_seconds}s` : ''}${attempts}${a.on_error_applied && a.status !== 'completed' ? s.dim(` on_error ${a.on_error_applied}`) : ''}`);
+      if (a.error) lines.push(`    ${s.red('error')} ${a.error.code}: ${a.error.message}${a.error.hint ? `\n    hint: ${a.error.hint}` : ''}`);
+      if (a.skip_reason && a.status === 'skipped') lines.push(s.dim(`    ${a.skip_reason}`));
+      for (const at of a.attempts) {
+        if (a.attempts.length < 2 && !at.error) continue;
+        lines.push(s.dim(`    #${at.attempt} ${at.status}${at.fallback ? ' (fallback)' : ''}${at.exit_code != null ? ` exit ${at.exit_code}` : ''}${at.error ? `: ${at.error.message}` : ''}`));
+      }
+    }
+    if (p.handoff_out) lines.push(s.dim(`  handoff out: ${p.handoff_out}`));
+  }
+  for (const n of r.notifications ?? []) lines.push(`${s.yellow('notification')} ${n.time} ${n.message}`);
+  if (r.rollback) {
+    lines.push(`${s.bold('rollback')} ${r.rollback.status}: ${r.rollback.reason}`);
+    for (const st of r.rollback.steps) lines.push(`  ${st.step_id} ${s.dim(st.action)}: ${st.status}${st.error ? ` ${st.error.message}` : ''}${st.retry_command && st.status === 'failed' ? `\n    retry: ${st.retry_command}` : ''}`);
+  }
+  return lines.join('\n');
+}

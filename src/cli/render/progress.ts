@@ -1,0 +1,99 @@
+import type { EngineEvent } from '../../engine/events.js';
+import type { Output } from '../output.js';
+
+type Spinner = { text: string; start(): Spinner; succeed(t?: string): void; fail(t?: string): void; warn(t?: string): void; info(t?: string): void; stop(): void };
+
+function secs(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
+}
+
+function clock(): string {
+  return new Date().toISOString().slice(11, 19);
+}
+
+/**
+ * Turns engine events into terminal output: an ora spinner per action on a terminal, plain
+ * timestamped lines otherwise (cron, CI, pipes). Nothing under --json (the result is printed at
+ * the end). Returns the emit function and a stop() for the end of the command.
+ */
+export async function createProgress(out: Output): Promise<{ emit: (e: EngineEvent) => void; stop: () => void }> {
+  if (out.json) return { emit: () => undefined, stop: () => undefined };
+  const s = out.style;
+  let oraFactory: ((text: string) => Spinner) | undefined;
+  if (out.isTTY) {
+    const { default: ora } = await import('ora');
+    oraFactory = (text) => ora({ text, stream: process.stdout, isEnabled: true, color: 'cyan' }) as unknown as Spinner;
+  }
+  const spinners = new Map<string, Spinner>();
+  const line = (text: string) => out.line(oraFactory ? text : `${clock()} ${text}`);
+  const emit = (e: EngineEvent): void => {
+    switch (e.kind) {
+      case 'execution-start':
+        line(`${s.bold(e.resumed ? 'resuming' : 'starting')} ${e.executionId}`);
+        break;
+      case 'phase-start':
+        line(`${s.bold('phase')} ${e.phaseId}${e.phaseName ? ` (${e.phaseName})` : ''} [${e.contractor}]`);
+        break;
+      case 'phase-skip':
+        line(`${s.dim('skip')}  phase ${e.phaseId}: ${e.reason}`);
+        break;
+      case 'approval-wait':
+        line(`${s.yellow('wait')}  ${e.actionId ? `action ${e.actionId} needs a person` : `phase ${e.phaseId} needs approval`}${e.role ? ` (${e.role})` : ''}${e.expiresAt ? `, expires ${e.expiresAt}` : ''}`);
+        break;
+      case 'action-start': {
+        const text = `${e.actionId} ${s.dim(e.action)}${e.attempt > 1 ? s.dim(` attempt ${e.attempt}${e.fallback ? ' (fallback)' : ''}`) : ''}`;
+        if (oraFactory) {
+          spinners.get(e.actionId)?.stop();
+          spinners.set(e.actionId, oraFactory(text).start());
+        } else line(`  run   ${text}`);
+        break;
+      }
+      case 'action-retry':
+        if (!oraFactory) line(`  retry ${e.actionId} in ${secs(e.delayMs)}: ${e.error}`);
+        else {
+          const sp = spinners.get(e.actionId);
+          if (sp) sp.text = `${e.actionId} retrying in ${secs(e.delayMs)}: ${e.error}`;
+        }
+        break;
+      case 'action-end': {
+        const text = `${e.actionId} ${s.dim(e.action)} ${e.status} in ${secs(e.durationMs)}${e.attempts > 1 ? ` after ${e.attempts} attempts` : ''}${e.error ? `: ${e.error}` : ''}${e.onError && e.status !== 'completed' ? s.dim(` (on_error ${e.onError})`) : ''}`;
+        const sp = spinners.get(e.actionId);
+        spinners.delete(e.actionId);
+        if (sp) {
+          if (e.status === 'completed') sp.succeed(text);
+          else if (e.status === 'skipped' || e.onError === 'alert_only' || e.onError === 'continue_phase') sp.warn(text);
+          else sp.fail(text);
+        } else line(`  ${e.status === 'completed' ? s.green('ok   ') : s.red('fail ')} ${text}`);
+        break;
+      }
+      case 'handoff':
+        line(`${s.cyan('handoff')} ${e.from} -> ${e.to}${e.toPhase ? ` (phase ${e.toPhase})` : ''}: ${e.handoffId}`);
+        break;
+      case 'notification':
+        line(`${s.yellow('alert')} ${e.message}`);
+        break;
+      case 'warning':
+        if (out.verbose) line(`${s.yellow('warn')}  ${e.message}`);
+        break;
+      case 'rollback-start':
+        line(`${s.yellow('rollback')} ${e.reason} (${e.steps} step(s))`);
+        break;
+      case 'rollback-step':
+        line(`  ${e.status === 'completed' ? s.green('undone') : e.status === 'skipped' ? s.dim('skip  ') : s.red('failed')} ${e.stepId} ${s.dim(e.action)}${e.error ? `: ${e.error}` : ''}`);
+        break;
+      case 'execution-end':
+        break;
+      case 'command':
+      case 'request':
+        if (out.verbose) line(s.dim(`    ${e.kind === 'command' ? `$ ${e.argv.join(' ')}` : `${e.method} ${e.url}${e.status ? ` -> ${e.status}` : ''}`}`));
+        break;
+    }
+  };
+  return {
+    emit,
+    stop: () => {
+      for (const sp of spinners.values()) sp.stop();
+      spinners.clear();
+    },
+  };
+}

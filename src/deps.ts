@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { EnvFileSecretSource } from './adapters/env-file-secret-source.js';
+import { ExecaProcessRunner } from './adapters/execa-process-runner.js';
+import { FetchHttpClient } from './adapters/fetch-http-client.js';
+import { FsStateStore } from './adapters/fs-state-store.js';
+import { isPidAlive, ProperLockManager } from './adapters/proper-lock-manager.js';
+import { SystemClock } from './adapters/system-clock.js';
+import type { EngineDeps } from './engine/deps.js';
+import type { EngineEvent } from './engine/events.js';
+import { Masker } from './engine/masker.js';
+import { layout } from './layout.js';
+
+export function currentUser(env: Record<string, string | undefined>): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return env.USER ?? env.LOGNAME ?? 'unknown';
+  }
+}
+
+/** Composition root: wires the real adapters into the engine's ports for one coordination directory. */
+export function createRealDeps(args: {
+  root: string;
+  env: Record<string, string | undefined>;
+  emit?: (e: EngineEvent) => void;
+  /** Environment the tools run with (the lab puts its stand-ins first on PATH). */
+  toolEnv?: NodeJS.ProcessEnv;
+}): EngineDeps {
+  const clock = new SystemClock();
+  const masker = new Masker();
+  const locks = new ProperLockManager(args.root, { clock });
+  const host = hostname();
+  return {
+    runner: new ExecaProcessRunner({ baseEnv: args.toolEnv ?? (args.env as NodeJS.ProcessEnv) }),
+    http: new FetchHttpClient(),
+    store: new FsStateStore(args.root, masker, locks, clock),
+    locks,
+    clock,
+    secrets: new EnvFileSecretSource(layout(args.root).secrets, args.env),
+    masker,
+    emit: args.emit ?? (() => undefined),
+    scratchDir: async (executionId) => {
+      // Under the root (nothing outside it is touched); removed when the execution ends.
+      const dir = join(layout(args.root).state, 'scratch', executionId);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      return dir;
+    },
+    randomHex4: () => randomBytes(2).toString('hex'),
+    identity: { pid: process.pid, host, user: currentUser(args.env) },
+    isProcessAlive: (pid, h) => (h === host ? isPidAlive(pid) : true),
+  };
+}

@@ -1,0 +1,163 @@
+import type { Clock } from '../../src/ports/clock.js';
+import type { HttpClient, HttpRequest, HttpResponse } from '../../src/ports/http-client.js';
+import type { ProcessResult, ProcessRunner, RunOptions } from '../../src/ports/process-runner.js';
+import type { SecretSource } from '../../src/ports/secret-source.js';
+import type { ExecutionSummary, HeldLock, LockManager, LockOwner, StateStore } from '../../src/ports/state-store.js';
+import type { ExecutionRecord, HandoffRecord } from '../../src/engine/records.js';
+import type { EngineDeps } from '../../src/engine/deps.js';
+import type { EngineEvent } from '../../src/engine/events.js';
+import { Masker } from '../../src/engine/masker.js';
+import { StateConflictError } from '../../src/errors.js';
+
+export type Reply = Partial<ProcessResult> | ((args: readonly string[], opts?: RunOptions) => Partial<ProcessResult> | Promise<Partial<ProcessResult>>);
+
+/** Scripted process runner: replies matched on command + args prefix, every call recorded. */
+export class FakeProcessRunner implements ProcessRunner {
+  readonly calls: Array<{ command: string; args: string[]; options?: RunOptions }> = [];
+  private readonly rules: Array<{ match: (cmd: string, args: readonly string[]) => boolean; replies: Reply[] }> = [];
+
+  on(command: string, argsPrefix: string[], ...replies: Reply[]): this {
+    this.rules.push({
+      match: (cmd, args) => cmd === command && argsPrefix.every((a, i) => args[i] === a),
+      replies,
+    });
+    return this;
+  }
+
+  async run(command: string, args: readonly string[], options?: RunOptions): Promise<ProcessResult> {
+    this.calls.push({ command, args: [...args], options });
+    const rule = [...this.rules].reverse().find((r) => r.match(command, args));
+    const reply = rule ? (rule.replies.length > 1 ? rule.replies.shift() : rule.replies[0]) : { exitCode: 127, stderr: `fake: no reply for ${command} ${args.join(' ')}` };
+    const r = typeof reply === 'function' ? await reply(args, options) : (reply ?? {});
+    return { exitCode: 0, signal: null, stdout: '', stderr: '', durationMs: 1, timedOut: false, aborted: false, truncated: false, ...r };
+  }
+}
+
+export class FakeHttpClient implements HttpClient {
+  readonly requests: HttpRequest[] = [];
+  constructor(private readonly handler: (req: HttpRequest) => Partial<HttpResponse> = () => ({ status: 200, body: '{}' })) {}
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    this.requests.push(req);
+    return { status: 200, headers: {}, body: '', durationMs: 1, ...this.handler(req) };
+  }
+}
+
+/** Time that only moves when told to (sleep advances it). */
+export class ManualClock implements Clock {
+  constructor(private t = Date.parse('2026-11-25T12:00:00.000Z')) {}
+  readonly sleeps: number[] = [];
+  now(): Date {
+    return new Date(this.t);
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
+    this.sleeps.push(ms);
+    this.t += ms;
+  }
+}
+
+/** Keeps every written file in memory; records the order of writes. */
+export class MemoryStateStore implements StateStore {
+  readonly root = '/memory';
+  readonly active = new Map<string, ExecutionRecord>();
+  readonly history = new Map<string, ExecutionRecord>();
+  readonly handoffs = new Map<string, HandoffRecord>();
+  readonly logs: Array<{ contractor: string; line: string }> = [];
+  readonly debug: Array<{ contractor: string; text: string }> = [];
+  readonly summaries: ExecutionSummary[] = [];
+  readonly writes: ExecutionRecord[] = [];
+  debugContractors = new Set<string>();
+  constructor(readonly masker = new Masker()) {}
+
+  private clone<T>(v: T): T {
+    return JSON.parse(this.masker.mask(JSON.stringify(v))) as T;
+  }
+  async writeExecution(r: ExecutionRecord): Promise<void> {
+    const c = this.clone(r);
+    this.active.set(r.execution_id, c);
+    this.writes.push(c);
+  }
+  async readExecution(id: string) {
+    const a = this.active.get(id);
+    if (a) return { record: this.clone(a), location: 'active' as const };
+    const h = this.history.get(id);
+    return h ? { record: this.clone(h), location: 'history' as const } : undefined;
+  }
+  async listActive(): Promise<ExecutionRecord[]> {
+    return [...this.active.values()].map((r) => this.clone(r));
+  }
+  async archiveExecution(r: ExecutionRecord): Promise<void> {
+    this.history.set(r.execution_id, this.clone(r));
+    this.active.delete(r.execution_id);
+  }
+  async writeHandoff(contractor: string, h: HandoffRecord): Promise<void> {
+    this.handoffs.set(`${contractor}/${h.handoff_id}`, this.clone(h));
+  }
+  async readHandoff(contractor: string, id: string): Promise<HandoffRecord | undefined> {
+    const h = this.handoffs.get(`${contractor}/${id}`);
+    return h ? this.clone(h) : undefined;
+  }
+  async appendContractorLog(contractor: string, line: string): Promise<void> {
+    this.logs.push({ contractor, line: this.masker.mask(line) });
+  }
+  async appendDebugLog(contractor: string, text: string): Promise<void> {
+    this.debug.push({ contractor, text: this.masker.mask(text) });
+  }
+  async isDebug(contractor: string): Promise<boolean> {
+    return this.debugContractors.has(contractor);
+  }
+  async recordMetrics(s: ExecutionSummary): Promise<void> {
+    if (!this.summaries.some((x) => x.execution_id === s.execution_id)) this.summaries.push(this.clone(s));
+  }
+}
+
+export class MemoryLockManager implements LockManager {
+  readonly held = new Map<string, LockOwner>();
+  async acquire(name: string, owner: Omit<LockOwner, 'acquired_at'>): Promise<HeldLock> {
+    const h = this.held.get(name);
+    if (h) throw new StateConflictError(`lock ${name} held by pid ${h.pid}`);
+    this.held.set(name, { ...owner, acquired_at: new Date(0).toISOString() });
+    return { release: async () => void this.held.delete(name), lost: new AbortController().signal };
+  }
+  async holder(name: string) {
+    return this.held.get(name);
+  }
+  async breakIfStale(): Promise<boolean> {
+    return false;
+  }
+}
+
+export class MapSecretSource implements SecretSource {
+  constructor(private readonly values: Record<string, string> = {}) {}
+  async get(name: string) {
+    return this.values[name];
+  }
+  describe(name: string) {
+    return `CORTEX_SECRET_${name}`;
+  }
+}
+
+export function fakeDeps(overrides: Partial<EngineDeps> = {}): EngineDeps & { events: EngineEvent[]; store: MemoryStateStore; runner: FakeProcessRunner; clock: ManualClock; http: FakeHttpClient } {
+  const masker = overrides.masker ?? new Masker();
+  const events: EngineEvent[] = [];
+  const deps = {
+    runner: new FakeProcessRunner(),
+    http: new FakeHttpClient(),
+    store: new MemoryStateStore(masker),
+    locks: new MemoryLockManager(),
+    clock: new ManualClock(),
+    secrets: new MapSecretSource(),
+    masker,
+    emit: (e: EngineEvent) => void events.push(e),
+    scratchDir: async () => '/tmp/cortex-test-scratch',
+    randomHex4: () => 'abcd',
+    identity: { pid: 4242, host: 'test-host', user: 'tester' },
+    isProcessAlive: () => true,
+    ...overrides,
+    events,
+  };
+  return deps as EngineDeps & { events: EngineEvent[]; store: MemoryStateStore; runner: FakeProcessRunner; clock: ManualClock; http: FakeHttpClient };
+}

@@ -1,0 +1,87 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { appendLine, writeFileAtomic } from '../../../src/adapters/atomic-file.js';
+
+describe('writeFileAtomic', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cortex-atomic-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes the content, creates parent directories and leaves no temp file', async () => {
+    const file = join(dir, 'a', 'b', 'state.json');
+    await writeFileAtomic(file, '{"x":1}\n');
+    await writeFileAtomic(file, '{"x":2}\n');
+    expect(await readFile(file, 'utf8')).toBe('{"x":2}\n');
+    expect(await readdir(join(dir, 'a', 'b'))).toEqual(['state.json']);
+  });
+
+  it('applies the mode to a new file', async () => {
+    const file = join(dir, 'secret.json');
+    await writeFileAtomic(file, '{}', 0o600);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+  });
+
+  it('removes the temp file and throws when the rename fails', async () => {
+    const target = join(dir, 'is-a-dir');
+    await mkdir(join(target, 'child'), { recursive: true });
+    await expect(writeFileAtomic(target, 'data')).rejects.toThrow();
+    expect((await readdir(dir)).sort()).toEqual(['is-a-dir']);
+  });
+
+  it('concurrent writers never produce a torn file', async () => {
+    const file = join(dir, 'shared.json');
+    const payload = (writer: number, n: number) =>
+      `${JSON.stringify({ writer, n, filler: 'x'.repeat(64 * 1024 + writer * 1000) }, null, 2)}\n`;
+    await writeFileAtomic(file, payload(0, 0));
+    let isDone = false;
+    let reads = 0;
+    const reader = (async () => {
+      while (!isDone) {
+        const value = JSON.parse(await readFile(file, 'utf8')) as { writer: number; filler: string };
+        expect(value.filler.length).toBe(64 * 1024 + value.writer * 1000);
+        reads++;
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let n = 0; n < 15; n++) await writeFileAtomic(file, payload(w + 1, n));
+      }),
+    );
+    isDone = true;
+    await reader;
+    expect(reads).toBeGreaterThan(0);
+    expect(await readdir(dir)).toEqual(['shared.json']);
+  });
+});
+
+describe('appendLine', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cortex-append-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('adds a newline when missing and creates parent directories', async () => {
+    const file = join(dir, 'logs', 'x.log');
+    await appendLine(file, 'one');
+    await appendLine(file, 'two\n');
+    expect(await readFile(file, 'utf8')).toBe('one\ntwo\n');
+  });
+
+  it('concurrent appends never interleave inside a line', async () => {
+    const file = join(dir, 'ledger.jsonl');
+    await Promise.all(Array.from({ length: 60 }, (_, i) => appendLine(file, JSON.stringify({ i, pad: String(i).repeat(3000) }))));
+    const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+    expect(lines).toHaveLength(60);
+    const seen = lines.map((l) => (JSON.parse(l) as { i: number }).i).sort((a, b) => a - b);
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i));
+  });
+});

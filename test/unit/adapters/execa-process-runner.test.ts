@@ -1,0 +1,161 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { chmod, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ExecaProcessRunner } from '../../../src/adapters/execa-process-runner.js';
+
+const NODE = process.execPath;
+
+/** Gone = no such process, or a zombie (this sandbox's pid 1 does not reap orphans). */
+function isGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+async function waitUntil(predicate: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (predicate()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return predicate();
+}
+
+describe('ExecaProcessRunner', () => {
+  const runner = new ExecaProcessRunner();
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await realpath(await mkdtemp(join(tmpdir(), 'cortex-runner-')));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('returns exit code, stdout and stderr without throwing', async () => {
+    const r = await runner.run('sh', ['-c', 'echo out; echo err >&2; exit 7']);
+    expect(r).toMatchObject({ exitCode: 7, signal: null, stdout: 'out\n', stderr: 'err\n', timedOut: false, aborted: false, truncated: false });
+    expect(r.spawnError).toBeUndefined();
+    expect(r.durationMs).toBeGreaterThan(0);
+    const ok = await runner.run('true', []);
+    expect(ok.exitCode).toBe(0);
+  });
+
+  it('passes arguments verbatim, with no shell', async () => {
+    const r = await runner.run(NODE, ['-e', 'process.stdout.write(JSON.stringify(process.argv.slice(1)))', '$(id)', 'a b', '; rm -rf /']);
+    expect(JSON.parse(r.stdout)).toEqual(['$(id)', 'a b', '; rm -rf /']);
+  });
+
+  it('reports the signal that killed the process', async () => {
+    const r = await runner.run('sh', ['-c', 'kill -KILL $$']);
+    expect(r.exitCode).toBeNull();
+    expect(r.signal).toBe('SIGKILL');
+  });
+
+  it('writes input to stdin', async () => {
+    const r = await runner.run('cat', [], { input: 'hello\nworld' });
+    expect(r.stdout).toBe('hello\nworld');
+  });
+
+  it('merges env over the base environment, and baseEnv replaces process.env', async () => {
+    const r = await runner.run(NODE, ['-e', 'process.stdout.write(`${process.env.CORTEX_T_FOO}|${process.env.PATH ? "path" : ""}`)'], {
+      env: { CORTEX_T_FOO: 'bar' },
+    });
+    expect(r.stdout).toBe('bar|path');
+    const isolated = new ExecaProcessRunner({ baseEnv: { ONLY: 'x' } });
+    const r2 = await isolated.run(NODE, ['-e', 'process.stdout.write(JSON.stringify(Object.keys(process.env).filter(k => k === "ONLY" || k === "HOME" || k === "EXTRA")))'], {
+      env: { EXTRA: '1' },
+    });
+    expect(JSON.parse(r2.stdout).sort()).toEqual(['EXTRA', 'ONLY']);
+  });
+
+  it('runs in cwd', async () => {
+    const r = await runner.run(NODE, ['-e', 'process.stdout.write(process.cwd())'], { cwd: dir });
+    expect(r.stdout).toBe(dir);
+  });
+
+  it('reports a missing or non-executable tool as spawnError, never a throw', async () => {
+    const missing = await runner.run('cortex-definitely-not-a-tool', ['x']);
+    expect(missing.spawnError?.code).toBe('ENOENT');
+    expect(missing.exitCode).toBeNull();
+    const file = join(dir, 'not-executable');
+    await writeFile(file, '#!/bin/sh\necho hi\n');
+    await chmod(file, 0o644);
+    const denied = await runner.run(file, []);
+    expect(denied.spawnError?.code).toBe('EACCES');
+  });
+
+  it('throws only for programming errors', async () => {
+    await expect(runner.run('', [])).rejects.toThrow(TypeError);
+    await expect(runner.run('sh', [1 as unknown as string])).rejects.toThrow(TypeError);
+  });
+
+  it('on timeout kills the child and a grandchild that ignores SIGTERM', async () => {
+    const script = join(dir, 'spawner.mjs');
+    await writeFile(
+      script,
+      [
+        "import { spawn } from 'node:child_process';",
+        // The grandchild keeps our stdout open too, as background processes often do.
+        "const g = spawn('sh', ['-c', 'trap \"\" TERM; sleep 30'], { stdio: ['ignore', 'inherit', 'inherit'] });",
+        "process.stdout.write(g.pid + '\\n');",
+        'setInterval(() => {}, 1000);',
+      ].join('\n'),
+    );
+    const started = Date.now();
+    const r = await runner.run(NODE, [script], { timeoutMs: 400, killGraceMs: 300 });
+    expect(r.timedOut).toBe(true);
+    expect(r.aborted).toBe(false);
+    expect(Date.now() - started).toBeLessThan(3000);
+    const grandPid = Number(r.stdout.trim().split('\n')[0]);
+    expect(grandPid).toBeGreaterThan(0);
+    expect(await waitUntil(() => isGone(grandPid), 1000)).toBe(true);
+  });
+
+  it('a timeout on a well-behaved child ends it with SIGTERM', async () => {
+    const r = await runner.run('sleep', ['10'], { timeoutMs: 100, killGraceMs: 2000 });
+    expect(r).toMatchObject({ timedOut: true, exitCode: null, signal: 'SIGTERM' });
+    expect(r.durationMs).toBeLessThan(1500);
+  });
+
+  it('aborting the signal kills the process group', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('stop')), 100);
+    const r = await runner.run('sleep', ['10'], { signal: controller.signal, killGraceMs: 200 });
+    expect(r).toMatchObject({ aborted: true, timedOut: false, exitCode: null });
+    const pre = await runner.run('sleep', ['10'], { signal: AbortSignal.abort() });
+    expect(pre).toMatchObject({ aborted: true, exitCode: null, durationMs: 0 });
+  });
+
+  it('keeps the tail of an output larger than maxBufferBytes', async () => {
+    const r = await runner.run(NODE, ['-e', "process.stdout.write('a'.repeat(100_000 - 4) + 'TAIL')"], { maxBufferBytes: 8192 });
+    expect(r.truncated).toBe(true);
+    expect(r.stdout.length).toBe(8192);
+    expect(r.stdout.endsWith('aaaTAIL')).toBe(true);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('does not cut a multi-byte character in half when truncating', async () => {
+    const r = await runner.run(NODE, ['-e', "process.stdout.write('é'.repeat(10_000))"], { maxBufferBytes: 1001 });
+    expect(r.truncated).toBe(true);
+    expect(r.stdout).toBe('é'.repeat(500));
+  });
+
+  it('returns when the child exits even if a background process keeps its pipes open', async () => {
+    const marker = join(dir, 'bg.pid');
+    const r = await runner.run('sh', ['-c', `sleep 5 & echo $! > ${marker}; echo done`]);
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'done\n' });
+    expect(r.durationMs).toBeLessThan(3000);
+    process.kill(Number((await readFile(marker, 'utf8')).trim()), 'SIGKILL');
+  });
+});

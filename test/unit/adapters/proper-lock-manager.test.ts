@@ -1,0 +1,146 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isPidAlive, ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
+import { StateConflictError, UsageError } from '../../../src/errors.js';
+import { layout } from '../../../src/layout.js';
+
+const OWNER = { execution_id: 'deploy-20250101T000000Z-abcd', pid: process.pid, host: hostname(), command: 'cortex run deploy' };
+
+/** A pid that certainly belonged to a process that has exited (and been reaped). */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  return Number(r.stdout.toString());
+}
+
+async function plantLock(root: string, name: string, owner: object | undefined, ageMs: number): Promise<string> {
+  const dir = layout(root).locks;
+  const lockDir = join(dir, `${name}.lock`);
+  await mkdir(lockDir, { recursive: true });
+  if (owner) await writeFile(join(dir, `${name}.owner.json`), JSON.stringify(owner));
+  const t = new Date(Date.now() - ageMs);
+  await utimes(lockDir, t, t);
+  return lockDir;
+}
+
+describe('ProperLockManager', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'cortex-locks-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('acquires, names the holder and releases (idempotently)', async () => {
+    const locks = new ProperLockManager(root);
+    const held = await locks.acquire('run-deploy', OWNER);
+    const holder = await locks.holder('run-deploy');
+    expect(holder).toMatchObject(OWNER);
+    expect(Date.parse(holder?.acquired_at ?? '')).not.toBeNaN();
+    expect(held.lost.aborted).toBe(false);
+    await held.release();
+    await held.release();
+    expect(await locks.holder('run-deploy')).toBeUndefined();
+    expect(await readdir(layout(root).locks)).toEqual([]);
+    const again = await locks.acquire('run-deploy', OWNER);
+    await again.release();
+  });
+
+  it('a second acquire throws StateConflictError naming the holder', async () => {
+    const a = new ProperLockManager(root);
+    const b = new ProperLockManager(root);
+    const held = await a.acquire('run-deploy', OWNER);
+    const error = await b.acquire('run-deploy', { pid: process.pid, host: hostname() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StateConflictError);
+    const holder = await a.holder('run-deploy');
+    expect((error as Error).message).toBe(
+      `lock "run-deploy" is held by execution ${OWNER.execution_id} (pid ${process.pid} on host ${hostname()} since ${holder?.acquired_at}, cortex run deploy)`,
+    );
+    expect((error as StateConflictError).exitCode).toBe(3);
+    await held.release();
+  });
+
+  it('says so when the owner file is unreadable', async () => {
+    await plantLock(root, 'metrics', undefined, 0);
+    const error = await new ProperLockManager(root).acquire('metrics', OWNER).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StateConflictError);
+    expect((error as Error).message).toMatch(/held by another cortex process \(owner unknown\)/);
+  });
+
+  it('waits up to waitMs for the holder to release', async () => {
+    const locks = new ProperLockManager(root);
+    const held = await locks.acquire('metrics', OWNER);
+    setTimeout(() => void held.release(), 150);
+    const started = Date.now();
+    const next = await locks.acquire('metrics', OWNER, { waitMs: 3000 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    await next.release();
+  });
+
+  it('breaks a lock whose owner ran here and whose pid is gone', async () => {
+    const pid = deadPid();
+    expect(isPidAlive(pid)).toBe(false);
+    await plantLock(root, 'run-deploy', { pid, host: hostname(), acquired_at: new Date().toISOString() }, 5000);
+    const locks = new ProperLockManager(root);
+    const held = await locks.acquire('run-deploy', OWNER);
+    expect((await locks.holder('run-deploy'))?.pid).toBe(process.pid);
+    await held.release();
+  });
+
+  it('breakIfStale leaves live, foreign and fresh locks alone', async () => {
+    const locks = new ProperLockManager(root);
+    await plantLock(root, 'live', { pid: process.pid, host: hostname(), acquired_at: new Date().toISOString() }, 5000);
+    await plantLock(root, 'foreign', { pid: deadPid(), host: 'some-other-host', acquired_at: new Date().toISOString() }, 5000);
+    await plantLock(root, 'fresh', { pid: deadPid(), host: hostname(), acquired_at: new Date().toISOString() }, 0);
+    expect(await locks.breakIfStale('live')).toBe(false);
+    expect(await locks.breakIfStale('foreign')).toBe(false);
+    expect(await locks.breakIfStale('fresh')).toBe(false);
+    expect(await locks.breakIfStale('absent')).toBe(false);
+    await expect(locks.acquire('foreign', OWNER)).rejects.toThrow(/on host some-other-host/);
+  });
+
+  it('acquire waits out the freshness guard for a dead local owner, then takes the lock', async () => {
+    await plantLock(root, 'run-x', { pid: deadPid(), host: hostname(), acquired_at: new Date().toISOString() }, 0);
+    const held = await new ProperLockManager(root).acquire('run-x', OWNER);
+    await held.release();
+  });
+
+  it('breakIfStale removes a lock whose mtime is older than staleMs, whoever owned it', async () => {
+    const locks = new ProperLockManager(root, { staleMs: 2000 });
+    await plantLock(root, 'old', { pid: 1, host: 'elsewhere', acquired_at: '2025-01-01T00:00:00.000Z' }, 10_000);
+    expect(await locks.breakIfStale('old')).toBe(true);
+    expect(await readdir(layout(root).locks)).toEqual([]);
+  });
+
+  it('rejects lock names that are paths', async () => {
+    const locks = new ProperLockManager(root);
+    await expect(locks.acquire('../escape', OWNER)).rejects.toThrow(UsageError);
+    await expect(locks.holder('a/b')).rejects.toThrow(UsageError);
+  });
+
+  it('aborts `lost` when the lock is taken away', async () => {
+    const locks = new ProperLockManager(root, { staleMs: 2000, updateMs: 1000 });
+    const held = await locks.acquire('metrics', OWNER);
+    await rmdir(join(layout(root).locks, 'metrics.lock'));
+    await new Promise<void>((resolve) => held.lost.addEventListener('abort', () => resolve(), { once: true }));
+    expect(held.lost.aborted).toBe(true);
+    await held.release();
+  });
+
+  it('writes the owner file as JSON next to the lock', async () => {
+    const held = await new ProperLockManager(root).acquire('metrics', OWNER);
+    const owner = JSON.parse(await readFile(join(layout(root).locks, 'metrics.owner.json'), 'utf8'));
+    expect(owner).toMatchObject({ ...OWNER });
+    await held.release();
+  });
+
+  it('isPidAlive', () => {
+    expect(isPidAlive(process.pid)).toBe(true);
+    expect(isPidAlive(deadPid())).toBe(false);
+    expect(isPidAlive(0)).toBe(false);
+    expect(isPidAlive(-5)).toBe(false);
+  });
+});
