@@ -1,5 +1,9 @@
 import type { ActionImpl, ImplementationRegistry } from './action-impl.js';
 import type { ActionSpec } from './types.js';
+import { IMPLEMENTATIONS as INFRASTRUCTURE } from './infrastructure/index.js';
+import { IMPLEMENTATIONS as TALOS } from './talos/index.js';
+import { IMPLEMENTATIONS as N8N } from './n8n/index.js';
+import { IMPLEMENTATIONS as SECURITY } from './security/index.js';
 
 type Loader = () => Promise<ActionImpl>;
 
@@ -9,6 +13,14 @@ const BUILTIN: Record<string, Loader> = {
   '*/http_request': async () => (await import('./generic/http-request.js')).httpRequest,
   '*/wait': async () => (await import('./generic/wait.js')).waitAction,
 };
+for (const [contractor, impls] of [
+  ['infrastructure-contractor', INFRASTRUCTURE],
+  ['talos-contractor', TALOS],
+  ['n8n-contractor', N8N],
+  ['security-master', SECURITY],
+] as const) {
+  for (const [name, load] of Object.entries(impls)) BUILTIN[`${contractor}/${name}`] = load;
+}
 
 /** Registers more implementations (contractor modules add theirs here). */
 export function registerBuiltins(entries: Record<string, Loader>): void {

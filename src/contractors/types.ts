@@ -59,6 +59,8 @@ export interface ActionSpec {
   idempotent: boolean;
   /** Inverse used by rollback; absent when the action changes nothing (reads, checks, notifications). */
   compensation?: CompensationTemplate;
+  /** Parameters passed to the implementation unevaluated (e.g. wait's `until`, re-evaluated on each poll). */
+  rawParameters?: string[];
   /** Declared by an operator file under coordination/contractors/ rather than built in. */
   operatorDefined?: boolean;
 }

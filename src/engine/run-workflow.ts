@@ -429,12 +429,13 @@ export class Execution {
       const attempt: AttemptRecord = { attempt: attemptNo, status: 'running', started_at: this.now(), ...(fallback ? { fallback: true } : {}) };
       ar.attempts.push(attempt);
       this.deps.emit({ kind: 'action-start', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, attempt: attemptNo, fallback });
-      this.log(phase.contractor, phase.phase_id, def.action_id, 'start', { action: def.action, attempt: attemptNo, fallback: fallback ? 'yes' : undefined });
+      this.log(phase.contractor, phase.phase_id, def.action_id, 'start', { type: def.action, attempt: attemptNo, fallback: fallback ? 'yes' : undefined });
       let params: Record<string, unknown>;
       try {
         const raw = fallback ? { ...(def.parameters ?? {}), ...(retry?.fallback_parameters ?? {}) } : (def.parameters ?? {});
         await this.loadSecrets(raw);
         params = resolveValue(raw, this.resolver()) as Record<string, unknown>;
+        for (const key of spec.rawParameters ?? []) if (key in raw) params[key] = raw[key];
         const validate = compileSchema(spec.parameters, { useDefaults: true });
         if (!validate(params)) {
           const problems = selectAjvErrors(validate.errors ?? []).map((e) => {

@@ -61,7 +61,14 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
     (attempt.invocations ??= []).push(inv);
     const result = await deps.runner.run(command, args, {
       cwd: options.cwd,
-      env: options.env,
+      // Tools (and the lab's stand-ins) learn which execution, action and attempt they serve.
+      env: {
+        ...(options.env ?? {}),
+        CORTEX_EXECUTION_ID: init.executionId,
+        CORTEX_WORKFLOW_ID: init.workflowId,
+        CORTEX_ACTION_ID: init.actionId,
+        CORTEX_ATTEMPT: String(attempt.attempt),
+      },
       input: options.input,
       timeoutMs: Math.max(1, Math.min(remainingMs(), options.timeoutMs ?? Number.POSITIVE_INFINITY)),
       killGraceMs: config.defaults.killGraceSeconds * 1000,
@@ -129,6 +136,9 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
       try {
         const res = await deps.http.request({
           ...req,
+          ...(init.simulate
+            ? { headers: { ...(req.headers ?? {}), 'x-cortex-execution': init.executionId, 'x-cortex-action': init.actionId, 'x-cortex-attempt': String(attempt.attempt) } }
+            : {}),
           timeoutMs: Math.max(1, Math.min(remainingMs(), req.timeoutMs ?? config.defaults.httpTimeoutSeconds * 1000)),
           signal,
         });

@@ -118,6 +118,7 @@ const wait: ActionSpec = {
     { anyOf: atLeastOne('seconds', 'until') },
   ),
   outputs: { waited_seconds: 'Seconds actually waited.' },
+  rawParameters: ['until'],
   idempotent: true,
 };
 

@@ -1,0 +1,182 @@
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, appendFileSync, existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/**
+ * The lab directory: persistent state shared by the stand-in tools (separate processes), the
+ * lab servers and cortex. Small JSON files, each changed under its own lock so parallel actions
+ * (several stand-in processes at once) never lose an update.
+ *
+ *   <lab>/config.json          latency scale, failure injections
+ *   <lab>/state/<name>.json    pve, talos, helm, kube, http (each module owns one)
+ *   <lab>/services.json        ports of the running lab servers
+ *   <lab>/invocations.jsonl    one line per stand-in invocation (tool, args, action, attempt)
+ *   <lab>/requests.jsonl       one line per HTTP request the lab services received
+ *   <lab>/bin/                 stand-in executables put first on PATH
+ *   <lab>/kubeconfig           points kubectl at the lab API server
+ */
+export function labPaths(lab: string) {
+  return {
+    lab,
+    config: join(lab, 'config.json'),
+    state: (name: string) => join(lab, 'state', `${name}.json`),
+    services: join(lab, 'services.json'),
+    invocations: join(lab, 'invocations.jsonl'),
+    requests: join(lab, 'requests.jsonl'),
+    bin: join(lab, 'bin'),
+    kubeconfig: join(lab, 'kubeconfig'),
+    talosconfig: join(lab, 'talosconfig'),
+    files: join(lab, 'files'),
+    secrets: join(lab, 'secrets'),
+    lockDir: (name: string) => join(lab, 'state', `${name}.lock`),
+  };
+}
+
+export interface LabFault {
+  action_id: string;
+  /** Fail the first N attempts; null: every attempt. */
+  attempts: number | null;
+}
+
+export interface LabConfig {
+  /** Multiplies task, rollout and other simulated durations (default 1). */
+  latency: number;
+  faults: LabFault[];
+}
+
+function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`;
+  writeFileSync(tmp, text);
+  const fd = openSync(tmp, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Runs fn with an exclusive lock on state `name` (a mkdir lock; a lock older than 10 s is taken
+ * over, since stand-ins finish in well under that). Synchronous on purpose: stand-ins are short
+ * processes and the servers call this between requests.
+ */
+export function withLock<T>(lab: string, name: string, fn: () => T): T {
+  const dir = labPaths(lab).lockDir(name);
+  mkdirSync(dirname(dir), { recursive: true });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - statSync(dir).mtimeMs > 10_000) rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // removed by someone else meanwhile
+      }
+      if (Date.now() > deadline) throw new Error(`lab state ${name} is locked (${dir})`);
+      sleepSync(5);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function readState<T>(lab: string, name: string, fallback: () => T): T {
+  try {
+    return JSON.parse(readFileSync(labPaths(lab).state(name), 'utf8')) as T;
+  } catch {
+    return fallback();
+  }
+}
+
+export function writeState(lab: string, name: string, value: unknown): void {
+  writeAtomic(labPaths(lab).state(name), `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Read-modify-write of one state file under its lock. */
+export function updateState<T, R>(lab: string, name: string, fallback: () => T, fn: (state: T) => R): R {
+  return withLock(lab, name, () => {
+    const state = readState(lab, name, fallback);
+    const result = fn(state);
+    writeState(lab, name, state);
+    return result;
+  });
+}
+
+export function readLabConfig(lab: string): LabConfig {
+  try {
+    const c = JSON.parse(readFileSync(labPaths(lab).config, 'utf8')) as Partial<LabConfig>;
+    return { latency: c.latency ?? 1, faults: c.faults ?? [] };
+  } catch {
+    return { latency: 1, faults: [] };
+  }
+}
+
+export function writeLabConfig(lab: string, config: LabConfig): void {
+  writeAtomic(labPaths(lab).config, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** What a stand-in knows about the call it serves (set by cortex in the tool's environment). */
+export interface CallContext {
+  lab: string;
+  executionId?: string;
+  actionId?: string;
+  attempt: number;
+}
+
+export function callContextFromEnv(env: NodeJS.ProcessEnv): CallContext {
+  const lab = env.CORTEX_LAB_DIR;
+  if (!lab) throw new Error('CORTEX_LAB_DIR is not set: this stand-in only runs inside `cortex run --simulate`');
+  return {
+    lab,
+    ...(env.CORTEX_EXECUTION_ID ? { executionId: env.CORTEX_EXECUTION_ID } : {}),
+    ...(env.CORTEX_ACTION_ID ? { actionId: env.CORTEX_ACTION_ID } : {}),
+    attempt: Number(env.CORTEX_ATTEMPT ?? '1') || 1,
+  };
+}
+
+/** True when --simulate-fail asks this action's current attempt to fail. */
+export function shouldFail(lab: string, actionId: string | undefined, attempt: number): boolean {
+  if (!actionId) return false;
+  const f = readLabConfig(lab).faults.find((x) => x.action_id === actionId);
+  return Boolean(f && (f.attempts === null || attempt <= f.attempts));
+}
+
+export function latencyMs(lab: string, baseMs: number): number {
+  return Math.round(baseMs * readLabConfig(lab).latency);
+}
+
+/** One line per stand-in invocation, so tests can assert what ran (and that nothing ran twice). */
+export function recordInvocation(ctx: CallContext, tool: string, args: readonly string[], extra: Record<string, unknown> = {}): void {
+  const line = JSON.stringify({ time: new Date().toISOString(), tool, args, execution_id: ctx.executionId ?? null, action_id: ctx.actionId ?? null, attempt: ctx.attempt, ...extra });
+  mkdirSync(ctx.lab, { recursive: true });
+  appendFileSync(labPaths(ctx.lab).invocations, `${line}\n`);
+}
+
+export function recordRequest(lab: string, entry: Record<string, unknown>): void {
+  appendFileSync(labPaths(lab).requests, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+}
+
+export function readJsonLines<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as T];
+      } catch {
+        return [];
+      }
+    });
+}

@@ -1,0 +1,168 @@
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ResolvedConfig } from '../config/config.js';
+import { labPaths, readLabConfig, writeLabConfig, type LabFault } from './lab-dir.js';
+import { LAB_MODULES } from './modules.js';
+import type { RunningService } from './module.js';
+
+/** Endpoint names the lab serves over HTTP, with the secret name each is configured to use. */
+export const LAB_ENDPOINT_SECRETS: Record<string, string | undefined> = {
+  n8n: 'N8N_API_KEY',
+  slack: undefined,
+  pagerduty: 'PAGERDUTY_ROUTING_KEY',
+  jira: 'JIRA_API_TOKEN',
+  github: 'GITHUB_TOKEN',
+  prometheus: undefined,
+  grafana: 'GRAFANA_TOKEN',
+  alertmanager: undefined,
+  email: 'EMAIL_API_KEY',
+  registry: 'REGISTRY_TOKEN',
+  forensics: 'FORENSICS_TOKEN',
+};
+
+/** The value every lab secret has: deterministic, long enough to be masked. */
+export function labSecretValue(name: string): string {
+  return `lab-secret-${name.toLowerCase()}-0123456789`;
+}
+
+export function isSeeded(lab: string): boolean {
+  return existsSync(join(lab, 'state'));
+}
+
+/** Writes every module's initial state (wiping what was there) and the lab config. */
+export function seedLab(lab: string, options: { keepConfig?: boolean } = {}): void {
+  const config = options.keepConfig ? readLabConfig(lab) : { latency: 1, faults: [] };
+  rmSync(join(lab, 'state'), { recursive: true, force: true });
+  for (const f of ['invocations.jsonl', 'requests.jsonl', 'services.json']) rmSync(join(lab, f), { force: true });
+  rmSync(join(lab, 'files'), { recursive: true, force: true });
+  mkdirSync(join(lab, 'state'), { recursive: true });
+  for (const m of LAB_MODULES) m.seed(lab);
+  writeLabConfig(lab, config);
+}
+
+function writeBin(lab: string): void {
+  const P = labPaths(lab);
+  mkdirSync(P.bin, { recursive: true });
+  for (const m of LAB_MODULES) {
+    for (const [tool, entry] of Object.entries(m.tools ?? {})) {
+      const path = join(P.bin, tool);
+      writeFileSync(path, `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(entry).href)});\n`);
+      chmodSync(path, 0o755);
+    }
+  }
+  // kubectl is the real client; its credential plugin tells the lab API server which action
+  // (and attempt) is calling, so --simulate-fail can target kubectl calls too.
+  const token = join(P.bin, 'kube-token');
+  writeFileSync(
+    token,
+    '#!/bin/sh\n' +
+      'printf \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"lab.%s.%s.%s"}}\\n\' ' +
+      '"${CORTEX_ACTION_ID:-none}" "${CORTEX_ATTEMPT:-1}" "${CORTEX_EXECUTION_ID:-none}"\n',
+  );
+  chmodSync(token, 0o755);
+}
+
+function writeKubeconfig(lab: string, server: string): void {
+  const P = labPaths(lab);
+  const text = [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: lab',
+    '  cluster:',
+    `    server: ${server}`,
+    'contexts:',
+    '- name: lab',
+    '  context:',
+    '    cluster: lab',
+    '    user: lab',
+    'current-context: lab',
+    'users:',
+    '- name: lab',
+    '  user:',
+    '    exec:',
+    '      apiVersion: client.authentication.k8s.io/v1',
+    `      command: ${join(P.bin, 'kube-token')}`,
+    '      interactiveMode: Never',
+    '',
+  ].join('\n');
+  writeFileSync(P.kubeconfig, text, { mode: 0o600 });
+}
+
+export interface StartedLab {
+  lab: string;
+  urls: Record<string, string>;
+  /** Environment for the tools: lab bin first on PATH, lab dir, a private kubectl cache. */
+  toolEnv: NodeJS.ProcessEnv;
+  /** The configuration with tools, clusters and endpoints pointed at the lab. */
+  configFor(config: ResolvedConfig): ResolvedConfig;
+  stop(): Promise<void>;
+}
+
+export interface StartLabOptions {
+  faults?: LabFault[];
+  latency?: number;
+  baseEnv: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts the lab for one command: seeds it on first use, writes the stand-ins and kubeconfig,
+ * starts the servers on 127.0.0.1, and records their ports in services.json.
+ */
+export async function startLab(lab: string, options: StartLabOptions): Promise<StartedLab> {
+  mkdirSync(lab, { recursive: true });
+  if (!isSeeded(lab)) seedLab(lab);
+  const cfg = readLabConfig(lab);
+  writeLabConfig(lab, { latency: options.latency ?? cfg.latency, faults: options.faults ?? [] });
+  writeBin(lab);
+  const running: RunningService[] = [];
+  const urls: Record<string, string> = {};
+  try {
+    for (const m of LAB_MODULES) {
+      if (!m.start) continue;
+      const svc = await m.start(lab, { ...urls });
+      running.push(svc);
+      Object.assign(urls, svc.urls);
+    }
+  } catch (e) {
+    await Promise.allSettled(running.map((s) => s.stop()));
+    throw e;
+  }
+  const P = labPaths(lab);
+  writeFileSync(P.services, `${JSON.stringify({ pid: process.pid, started_at: new Date().toISOString(), urls }, null, 2)}\n`);
+  if (urls.kubernetes) writeKubeconfig(lab, urls.kubernetes);
+  const toolEnv: NodeJS.ProcessEnv = {
+    ...options.baseEnv,
+    PATH: `${P.bin}${delimiter}${options.baseEnv.PATH ?? ''}`,
+    CORTEX_LAB_DIR: lab,
+    KUBECACHEDIR: join(lab, 'kube-cache'),
+    KUBECONFIG: P.kubeconfig,
+    TALOSCONFIG: P.talosconfig,
+  };
+  return {
+    lab,
+    urls,
+    toolEnv,
+    configFor(config) {
+      const endpoints: ResolvedConfig['endpoints'] = {};
+      for (const [name, secret] of Object.entries(LAB_ENDPOINT_SECRETS)) {
+        const url = urls[name];
+        if (!url) continue;
+        endpoints[name] = { ...(config.endpoints[name] ?? {}), url, ...(secret ? { secret } : {}) };
+        delete endpoints[name]?.url_secret;
+      }
+      return {
+        ...config,
+        tools: { pvesh: ['pvesh'], talosctl: ['talosctl'], kubectl: ['kubectl'], helm: ['helm'] },
+        clusters: { default: { kubeconfig: P.kubeconfig, talosconfig: P.talosconfig, context: 'lab' } },
+        proxmox: { ...config.proxmox, task_poll_seconds: Math.min(config.proxmox.task_poll_seconds ?? 0.05, 0.05) },
+        endpoints,
+      };
+    },
+    async stop() {
+      await Promise.allSettled(running.map((s) => s.stop()));
+      rmSync(P.services, { force: true });
+    },
+  };
+}
