@@ -420,12 +420,15 @@ export class Execution {
     let lastError: ErrorInfo = { code: 'not_run', message: 'not run' };
     ar.status = 'running';
     ar.started_at ??= this.now();
+    // Attempts cut short by an interruption do not count against max_attempts; numbering goes on.
+    let used = ar.attempts.filter((a) => a.status !== 'interrupted').length;
     let attemptNo = ar.attempts.length;
     let jumpToFallback = false;
-    while (attemptNo < max || (attemptNo === 0 && max === 0)) {
+    while (used < max) {
       attemptNo++;
-      const fallback = Boolean(retry?.fallback_parameters) && max > 1 && (attemptNo === max || jumpToFallback);
-      if (jumpToFallback) attemptNo = max;
+      used++;
+      const fallback = Boolean(retry?.fallback_parameters) && max > 1 && (used === max || jumpToFallback);
+      if (jumpToFallback) used = max;
       const attempt: AttemptRecord = { attempt: attemptNo, status: 'running', started_at: this.now(), ...(fallback ? { fallback: true } : {}) };
       ar.attempts.push(attempt);
       this.deps.emit({ kind: 'action-start', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, attempt: attemptNo, fallback });
@@ -504,7 +507,7 @@ export class Execution {
         }
         const retryable = lastError.retryable !== false;
         const hasFallbackLeft = Boolean(retry?.fallback_parameters) && !fallback && max > 1;
-        if (attemptNo >= max || (!retryable && !hasFallbackLeft)) {
+        if (used >= max || (!retryable && !hasFallbackLeft)) {
           ar.status = 'failed';
           break;
         }

@@ -7,7 +7,7 @@ const SHELL_OPERATORS = new Set(['|', '||', '&&', ';', '>', '>>', '<', '<<', '&'
 
 /** The argv an execute_command runs: an array as given, a string split into words (no shell). */
 export function commandArgv(command: unknown): string[] {
-  if (Array.isArray(command)) return command.map(String);
+  if (Array.isArray(command)) return command.map((w) => String(w));
   const text = String(command);
   let words: string[];
   try {

@@ -34,10 +34,10 @@ const executeCommand: ActionSpec = {
   parameters: params(
     {
       command: {
-        description: 'Program and arguments: an array of strings, or one string split into words (e.g. "npm test").',
+        description: 'Program and arguments: an array (numbers and booleans become their text), or one string split into words (e.g. "npm test").',
         anyOf: [
           { type: 'string', minLength: 1 },
-          { type: 'array', items: { type: 'string' }, minItems: 1 },
+          { type: 'array', items: { type: ['string', 'number', 'boolean'] }, minItems: 1 },
         ],
       },
       working_directory: str('Directory to run in (default: the execution\'s work directory).', { minLength: 1 }),
