@@ -77,6 +77,98 @@ function jsonDepth(text: string): { depth: number; offset: number } {
   return { depth: max, offset: at };
 }
 
+/**
+ * Offset of the first JSON syntax error (Node 20's JSON.parse does not always say where).
+ * Iterative, so deep nesting cannot overflow the stack.
+ */
+export function jsonErrorOffset(text: string): { offset: number; message: string } | undefined {
+  let i = 0;
+  const n = text.length;
+  const ws = () => {
+    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const fail = (message: string) => ({ offset: i, message });
+  const stack: Array<'{' | '['> = [];
+  // expect: 'value' | 'key' | 'colon' | 'comma-or-end'
+  let expect: 'value' | 'key' | 'colon' | 'after' = 'value';
+  let first = false;
+  for (;;) {
+    ws();
+    if (expect === 'value') {
+      if (i >= n) return fail('unexpected end of input');
+      const c = text[i] as string;
+      if (c === '{' || c === '[') {
+        stack.push(c);
+        i++;
+        first = true;
+        ws();
+        if (text[i] === (c === '{' ? '}' : ']')) {
+          i++;
+          stack.pop();
+          expect = 'after';
+          continue;
+        }
+        expect = c === '{' ? 'key' : 'value';
+        continue;
+      }
+      if (c === '"') {
+        i++;
+        while (i < n && text[i] !== '"') {
+          if (text[i] === '\\') i++;
+          else if ((text.charCodeAt(i) as number) < 0x20) return fail('control character in string');
+          i++;
+        }
+        if (i >= n) return fail('unterminated string');
+        i++;
+      } else {
+        const m = /^(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false|null)/.exec(text.slice(i, i + 400));
+        if (!m) return fail(`unexpected ${JSON.stringify(c)}`);
+        i += m[0].length;
+      }
+      expect = 'after';
+      void first;
+      continue;
+    }
+    if (expect === 'key') {
+      if (text[i] !== '"') return fail(`expected a property name in double quotes, got ${i < n ? JSON.stringify(text[i]) : 'end of input'}`);
+      i++;
+      while (i < n && text[i] !== '"') {
+        if (text[i] === '\\') i++;
+        i++;
+      }
+      if (i >= n) return fail('unterminated string');
+      i++;
+      expect = 'colon';
+      continue;
+    }
+    if (expect === 'colon') {
+      if (text[i] !== ':') return fail(`expected ":" after the property name`);
+      i++;
+      expect = 'value';
+      continue;
+    }
+    // after a value
+    const top = stack[stack.length - 1];
+    if (!top) {
+      if (i < n) return fail(`unexpected ${JSON.stringify(text[i])} after the end of the document`);
+      return undefined;
+    }
+    if (text[i] === ',') {
+      i++;
+      ws();
+      expect = top === '{' ? 'key' : 'value';
+      if (text[i] === (top === '{' ? '}' : ']')) return fail('trailing comma');
+      continue;
+    }
+    if (text[i] === (top === '{' ? '}' : ']')) {
+      i++;
+      stack.pop();
+      continue;
+    }
+    return fail(`expected "," or "${top === '{' ? '}' : ']'}"${i < n ? `, got ${JSON.stringify(text[i])}` : ' before the end of input'}`);
+  }
+}
+
 function checkTree(value: unknown, file: string, issueAt: (p: string, m: string) => Issue): void {
   const stack: Array<{ v: unknown; path: Array<string | number>; depth: number }> = [{ v: value, path: [], depth: 0 }];
   while (stack.length) {
@@ -156,18 +248,18 @@ export function parseDocumentText(text: string, format: DocumentFormat, displayP
     try {
       data = JSON.parse(text);
     } catch (e) {
-      const msg = (e as Error).message;
-      const m = /position (\d+)/.exec(msg);
-      const lc = /line (\d+) column (\d+)/.exec(msg);
-      const where = lc
-        ? { line: Number(lc[1]), column: Number(lc[2]) }
-        : m
-          ? lineCol(text, Number(m[1]))
-          : lineCol(text, text.length);
-      const clean = msg.replace(/^(SyntaxError: )?/, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
-      throw new DefinitionInvalidError([{ file: displayPath, ...where, message: `malformed JSON: ${clean}` }]);
+      const located = jsonErrorOffset(text);
+      const where = located ? lineCol(text, located.offset) : lineCol(text, text.length);
+      const why = located?.message ?? (e as Error).message.split('\n')[0];
+      throw new DefinitionInvalidError([{ file: displayPath, ...where, message: `malformed JSON: ${why}` }]);
     }
   } else {
+    const d = jsonDepth(text);
+    if (d.depth > MAX_DOCUMENT_DEPTH) {
+      throw new DefinitionInvalidError([
+        { file: displayPath, ...lineCol(text, d.offset), message: `nesting deeper than ${MAX_DOCUMENT_DEPTH} levels is not accepted` },
+      ]);
+    }
     const counter = new LineCounter();
     let doc: Document;
     try {
@@ -181,9 +273,8 @@ export function parseDocumentText(text: string, format: DocumentFormat, displayP
     const first = doc.errors[0];
     if (first) {
       const pos = counter.linePos(first.pos[0]);
-      throw new DefinitionInvalidError([
-        { file: displayPath, line: pos.line, column: pos.col, message: `malformed YAML: ${first.message.split('\n')[0]}` },
-      ]);
+      const why = /call stack/i.test(first.message) ? `nesting too deep to read (limit ${MAX_DOCUMENT_DEPTH} levels)` : `malformed YAML: ${first.message.split('\n')[0]}`;
+      throw new DefinitionInvalidError([{ file: displayPath, line: pos.line, column: pos.col, message: why }]);
     }
     let forbidden: Issue | undefined;
     visit(doc, {

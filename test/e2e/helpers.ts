@@ -1,0 +1,73 @@
+import { execa, type Result } from 'execa';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(PROJECT, 'dist', 'cli', 'main.js');
+export const SHARED = join(PROJECT, '..', 'shared');
+
+/** A temporary coordination directory, optionally seeded with definition files. */
+export function tempRoot(files: Record<string, string> = {}): string {
+  const root = mkdtempSync(join(tmpdir(), 'cortex-e2e-'));
+  mkdirSync(join(root, 'workflows'), { recursive: true });
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+export function copyEmbeddedRoot(): string {
+  const root = mkdtempSync(join(tmpdir(), 'cortex-e2e-'));
+  cpSync(join(PROJECT, 'coordination', 'workflows'), join(root, 'workflows'), {
+    recursive: true,
+    filter: (src) => !/\/(active|history|metrics|locks)(\/|$)/.test(src),
+  });
+  return root;
+}
+
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined) continue;
+    if (/^(CORTEX_|KUBECONFIG$|TALOSCONFIG$|CI$|FORCE_COLOR$)/.test(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+/** Runs the built CLI; never throws on a non-zero exit. */
+export async function cortex(args: string[], options: { root?: string; env?: Record<string, string>; input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<Result> {
+  return execa('node', [CLI, ...(options.root ? ['--root', options.root] : []), ...args], {
+    env: cleanEnv(options.env),
+    extendEnv: false,
+    reject: false,
+    cwd: options.cwd ?? PROJECT,
+    ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' }),
+    timeout: options.timeoutMs ?? 60_000,
+  });
+}
+
+/** Every file under a directory, relative paths. */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+export function readJson<T = Record<string, unknown>>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+export function removeRoot(root: string): void {
+  rmSync(root, { recursive: true, force: true });
+}
