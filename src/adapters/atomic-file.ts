@@ -1,62 +1,76 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+
+// Synchronous system calls on purpose: each one is a few microseconds, while the promise API
+// costs a thread-pool round trip per call, which dominated the per-action overhead.
 
 /**
  * Replaces `path` with `data` so that a reader or a crash sees either the old or the new
- * content, never a mix: temp file in the same directory, fsync, rename, fsync the directory.
+ * content, never a mix: temp file in the same directory, fsync, rename. (`durableDir` also
+ * fsyncs the directory so the rename itself survives a power cut; the execution record skips
+ * it: the next write repeats the whole state anyway.)
  * Creates parent directories. Throws the underlying fs error (the temp file is removed).
  */
-export async function writeFileAtomic(path: string, data: string, mode?: number): Promise<void> {
+export async function writeFileAtomic(path: string, data: string, mode?: number, options: { durableDir?: boolean } = {}): Promise<void> {
+  writeFileAtomicSync(path, data, mode, options);
+}
+
+export function writeFileAtomicSync(path: string, data: string, mode?: number, options: { durableDir?: boolean } = {}): void {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const fh = await open(temp, 'wx', mode);
+    const fd = openSync(temp, 'wx', mode);
     try {
-      await fh.writeFile(data, 'utf8');
-      await fh.sync();
+      writeAll(fd, Buffer.from(data, 'utf8'));
+      fsyncSync(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
-    await rename(temp, path);
+    renameSync(temp, path);
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already gone
+    }
     throw error;
   }
-  await syncDir(dir);
+  if (options.durableDir) syncDir(dir);
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let offset = 0;
+  // One write() in practice; the loop only guards against a short write.
+  while (offset < buf.length) offset += writeSync(fd, buf, offset, buf.length - offset);
 }
 
 /**
- * Appends one line (a newline is added when missing) with O_APPEND in a single write, then
- * fsyncs; concurrent appenders on a local file system never interleave inside a line.
+ * Appends one line (a newline is added when missing) with O_APPEND in a single write;
+ * concurrent appenders on a local file system never interleave inside a line. `durable`
+ * fsyncs too (the audit trail and the metrics ledger); logs skip it.
  */
-export async function appendLine(path: string, line: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+export async function appendLine(path: string, line: string, options: { durable?: boolean } = {}): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
   const buf = Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8');
-  const fh = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o644);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o644);
   try {
-    let offset = 0;
-    // One write() in practice; the loop only guards against a short write.
-    while (offset < buf.length) {
-      const { bytesWritten } = await fh.write(buf, offset, buf.length - offset);
-      offset += bytesWritten;
-    }
-    await fh.sync();
+    writeAll(fd, buf);
+    if (options.durable) fsyncSync(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
 /** Makes a rename durable; some file systems refuse to open or fsync directories, so best effort. */
-async function syncDir(dir: string): Promise<void> {
+function syncDir(dir: string): void {
   try {
-    const fh = await open(dir, 'r');
+    const fd = openSync(dir, 'r');
     try {
-      await fh.sync();
+      fsyncSync(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   } catch {
     // Durability of the directory entry is a bonus, not a correctness requirement.

@@ -1,18 +1,17 @@
 import { hostname } from 'node:os';
-import { readFile, readdir, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionRecord, HandoffRecord } from '../engine/records.js';
 import type { Masker } from '../engine/masker.js';
-import { computeContractorPerformance, computeWorkflowStats } from '../engine/metrics.js';
 import { DefinitionInvalidError, StateConflictError, UsageError } from '../errors.js';
 import { layout, type Layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
 import type { ExecutionSummary, LockManager, StateStore } from '../ports/state-store.js';
 import { appendLine, writeFileAtomic } from './atomic-file.js';
+import { listActiveRecords, readJsonFile } from './record-files.js';
 
 /** Ids that become file names: no separators, no dot-dot, nothing hidden. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-const ACTIVE_FILE = /^workflow-.+\.json$/;
 const METRICS_LOCK = 'metrics';
 const METRICS_LOCK_WAIT_MS = 30_000;
 
@@ -59,26 +58,7 @@ export class FsStateStore implements StateStore {
   }
 
   async listActive(onError?: (file: string, error: Error) => void): Promise<ExecutionRecord[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.paths.active);
-    } catch (error) {
-      if (isNotFound(error)) return [];
-      throw error;
-    }
-    const records: ExecutionRecord[] = [];
-    // Temp files start with "." and never match; names sort by start time (execution ids do).
-    for (const name of names.filter((n) => ACTIVE_FILE.test(n)).sort()) {
-      const file = join(this.paths.active, name);
-      try {
-        const record = await this.readJson<ExecutionRecord>(file);
-        // Undefined: archived between readdir and read.
-        if (record !== undefined) records.push(record);
-      } catch (error) {
-        onError?.(file, error instanceof Error ? error : new Error(String(error)));
-      }
-    }
-    return records;
+    return listActiveRecords(this.paths.active, onError);
   }
 
   async archiveExecution(record: ExecutionRecord): Promise<void> {
@@ -130,11 +110,12 @@ export class FsStateStore implements StateStore {
       if (!summaries.some((s) => s.execution_id === summary.execution_id)) {
         const line = this.masker.mask(JSON.stringify(summary));
         // A torn last line (a crash mid-append) must not swallow this one: start a new line.
-        await appendLine(this.paths.ledger, endsWithNewline ? line : `\n${line}`);
+        await appendLine(this.paths.ledger, endsWithNewline ? line : `\n${line}`, { durable: true });
         summaries.push(JSON.parse(line) as ExecutionSummary);
       }
       // Recomputed even when already counted: repairs the files after a crash between the two steps.
       const now = this.clock.now();
+      const { computeContractorPerformance, computeWorkflowStats } = await import('../engine/metrics.js');
       const stats = computeWorkflowStats(summaries, now);
       const performance = computeContractorPerformance(summaries, now);
       if (lock.lost.aborted) {
@@ -181,20 +162,7 @@ export class FsStateStore implements StateStore {
 
   /** Parsed JSON, or undefined when the file does not exist. */
   private async readJson<T>(path: string): Promise<T | undefined> {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-    try {
-      return JSON.parse(text) as T;
-    } catch (error) {
-      throw new DefinitionInvalidError([{ file: path, message: `not valid JSON: ${(error as Error).message}` }], {
-        code: 'CORTEX_STATE_INVALID',
-        hint: 'cortex writes this file atomically; it was probably edited by hand',
-      });
-    }
+    return readJsonFile<T>(path);
   }
+
 }

@@ -8,6 +8,7 @@ import { layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
 import type { HeldLock, LockManager, LockOwner } from '../ports/state-store.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { isPidAlive } from './pid.js';
 
 export interface ProperLockManagerOptions {
   /** A lock whose directory mtime is older than this is stale (default 30 000 ms; minimum 2000). */
@@ -25,28 +26,7 @@ const LOCK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  */
 const FRESH_LOCK_MS = 1000;
 
-/** True unless the pid certainly does not exist (or is a zombie awaiting its parent). */
-export function isPidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // EPERM: it exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-  return !isZombie(pid);
-}
-
-/** Linux only: a zombie has exited but still answers kill(pid, 0). Elsewhere: false. */
-function isZombie(pid: number): boolean {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 3, after "pid (comm)"; comm itself may contain ") ".
-    return text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false;
-  }
-}
+export { isPidAlive } from './pid.js';
 
 /**
  * Cross-process locks on proper-lockfile: `<locks>/<name>.lock` is a directory (mkdir is atomic,

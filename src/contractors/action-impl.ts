@@ -46,6 +46,26 @@ export interface ActionRuntime {
   debug(message: string): void;
   /** Evaluates a condition (used by `wait`'s `until`) against the execution's scope. */
   evaluateCondition(condition: string): boolean;
+  /**
+   * Runs another contractor's action as one step of this action (security-master's
+   * execute_remediation_plan): the engine looks the action up in the catalogue, checks `params`
+   * against its schema (defaults applied), runs its implementation with a child runtime (own
+   * deadline, capped by this one's) and records the step in this action's record (`steps`).
+   * Resolves with the step's outputs; throws its ActionFailedError. Absent where the engine
+   * cannot run nested actions.
+   */
+  runNested?(request: NestedActionRequest): Promise<Record<string, unknown>>;
+}
+
+/** One step a plan action asks the engine to run. */
+export interface NestedActionRequest {
+  /** Step id, unique within the parent action (the step's action_id in the record). */
+  stepId: string;
+  contractor: string;
+  action: string;
+  params: Record<string, unknown>;
+  /** The step's own timeout; the parent's remaining time always caps it. */
+  timeoutMs?: number;
 }
 
 /** One command line or request an action would make, for `run --dry-run`. */

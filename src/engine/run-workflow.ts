@@ -59,7 +59,8 @@ export function errorInfo(e: unknown): ErrorInfo {
  */
 export class Execution {
   readonly def: WorkflowDefinition;
-  private writes: Promise<void> = Promise.resolve();
+  private dirty = false;
+  private writing: Promise<void> | undefined;
   private readonly debugContractors = new Map<string, boolean>();
   private readonly secretValues = new Map<string, string>();
 
@@ -75,16 +76,29 @@ export class Execution {
     return iso(this.deps.clock.now());
   }
 
-  /** Queues an atomic write of the current record; resolves when it is on disk. */
+  /**
+   * Writes the current record atomically; resolves when a write that includes every change made
+   * before the call is on disk. Writes never overlap: changes made while one is in flight are
+   * written together by the next one (the store serialises the record when the write starts).
+   */
   persist(): Promise<void> {
     this.record.updated_at = this.now();
-    const snapshot = JSON.parse(JSON.stringify(this.record)) as ExecutionRecord;
-    this.writes = this.writes.then(() => this.deps.store.writeExecution(snapshot));
-    return this.writes;
+    this.dirty = true;
+    this.writing ??= this.drain().finally(() => {
+      this.writing = undefined;
+    });
+    return this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false;
+      await this.deps.store.writeExecution(this.record);
+    }
   }
 
   async flush(): Promise<void> {
-    await this.writes;
+    while (this.writing) await this.writing;
   }
 
   private async isDebug(contractor: string): Promise<boolean> {
@@ -475,6 +489,7 @@ export class Execution {
           if (debug) void this.deps.store.appendDebugLog(phase.contractor, `${this.now()} ${this.record.execution_id} ${phase.phase_id}/${def.action_id}#${attemptNo} ${this.deps.masker.mask(m)}\n`).catch(() => undefined);
         },
         evaluateCondition: (c) => this.evaluate(c),
+        nested: { catalogue: this.ctx.catalogue, impls: this.ctx.impls, steps: () => (ar.steps ??= []) },
       });
       try {
         const outputs = await impl.run(rt);

@@ -1,11 +1,13 @@
 import { ActionFailedError, InterruptedError } from '../errors.js';
-import type { ActionRuntime, ToolOptions } from '../contractors/action-impl.js';
+import type { ActionRuntime, ImplementationRegistry, NestedActionRequest, ToolOptions } from '../contractors/action-impl.js';
+import type { Catalogue } from '../contractors/types.js';
+import { compileSchema, describeAjvError, selectAjvErrors } from '../definitions/schemas.js';
 import type { ResolvedConfig, ToolName } from '../config/config.js';
 import type { HttpRequest, HttpResponse } from '../ports/http-client.js';
 import { HttpTransportError } from '../ports/http-client.js';
 import type { ProcessResult } from '../ports/process-runner.js';
 import type { EngineDeps } from './deps.js';
-import type { AttemptRecord } from './records.js';
+import type { ActionRecord, AttemptRecord, ErrorInfo } from './records.js';
 
 export function tail(text: string, bytes: number): string {
   if (text.length <= bytes) return text;
@@ -30,6 +32,11 @@ export interface RuntimeInit {
   onChange: () => void;
   debug: (message: string) => void;
   evaluateCondition: (condition: string) => boolean;
+  /**
+   * Lets the action run other actions as steps (rt.runNested): the catalogue and registry to find
+   * them, and the parent action record's `steps` list where each step is recorded.
+   */
+  nested?: { catalogue: Catalogue; impls: ImplementationRegistry; steps: () => ActionRecord[] };
 }
 
 /** Builds the ActionRuntime for one attempt: deadline, recording and masking of every call. */
@@ -186,10 +193,98 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
     scratchDir: () => deps.scratchDir(init.executionId),
     debug: init.debug,
     evaluateCondition: init.evaluateCondition,
+    ...(init.nested ? { runNested: (req: NestedActionRequest) => runNested(init, req, remainingMs, checkStop) } : {}),
   };
   // The timer must not outlive the attempt; callers invoke dispose through the symbol below.
   (rt as ActionRuntime & { [DISPOSE]?: () => void })[DISPOSE] = () => clearTimeout(timer);
   return rt;
+}
+
+/**
+ * One plan step: validated against its spec, run with a child runtime (its own attempt record
+ * inside the step's record, action id `<parent>/<step>` so the lab and tools can tell steps
+ * apart), recorded in the parent action's `steps`. A step run again (the parent retried) gets a
+ * new attempt in the same step record.
+ */
+async function runNested(init: RuntimeInit, req: NestedActionRequest, remainingMs: () => number, checkStop: () => void): Promise<Record<string, unknown>> {
+  checkStop();
+  const { deps } = init;
+  const nested = init.nested as NonNullable<RuntimeInit['nested']>;
+  const iso = () => deps.clock.now().toISOString();
+  const steps = nested.steps();
+  let rec = steps.find((s) => s.action_id === req.stepId);
+  if (!rec) {
+    rec = { action_id: req.stepId, action: req.action, contractor: req.contractor, status: 'pending', attempts: [] };
+    steps.push(rec);
+  }
+  rec.action = req.action;
+  rec.contractor = req.contractor;
+  rec.status = 'running';
+  rec.started_at ??= iso();
+  delete rec.error;
+  const attempt: AttemptRecord = { attempt: rec.attempts.length + 1, status: 'running', started_at: iso() };
+  rec.attempts.push(attempt);
+  const startedMs = deps.clock.now().getTime();
+  const where = `step "${req.stepId}" (${req.contractor}/${req.action})`;
+  try {
+    const spec = nested.catalogue.get(req.contractor, req.action);
+    if (!spec) throw new ActionFailedError(`${where}: no such action in the catalogue`, { errorCode: 'unknown_action', retryable: false });
+    if (spec.kind === 'person' || spec.kind === 'plan') {
+      throw new ActionFailedError(`${where}: a ${spec.kind} action cannot run as a plan step`, { errorCode: 'step_not_runnable', retryable: false });
+    }
+    rec.idempotent = spec.idempotent;
+    const params = JSON.parse(JSON.stringify(req.params ?? {})) as Record<string, unknown>;
+    const validate = compileSchema(spec.parameters, { useDefaults: true });
+    if (!validate(params)) {
+      const problems = selectAjvErrors(validate.errors ?? []).map((e) => {
+        const d = describeAjvError(e);
+        return `${d.pointer || '/'} ${d.message}`;
+      });
+      throw new ActionFailedError(`${where}: invalid parameters: ${problems.join('; ')}`, { errorCode: 'invalid_parameters', retryable: false });
+    }
+    rec.parameters = deps.masker.maskValue(params);
+    const impl = await nested.impls.get(spec);
+    if (!impl) throw new ActionFailedError(`${where}: no implementation`, { errorCode: 'not_implemented', retryable: false });
+    const child = createRuntime({
+      ...init,
+      actionId: `${init.actionId}/${req.stepId}`,
+      contractor: req.contractor,
+      action: req.action,
+      params,
+      attempt,
+      timeoutMs: Math.max(1, Math.min(req.timeoutMs ?? Number.POSITIVE_INFINITY, remainingMs())),
+      debug: (m) => init.debug(`[${req.stepId}] ${m}`),
+      nested: undefined,
+    });
+    try {
+      const outputs = await impl.run(child);
+      attempt.status = 'succeeded';
+      rec.status = 'completed';
+      rec.outputs = deps.masker.maskValue(outputs);
+      return outputs;
+    } finally {
+      disposeRuntime(child);
+    }
+  } catch (e) {
+    const info: ErrorInfo =
+      e instanceof ActionFailedError
+        ? { code: e.errorCode, message: deps.masker.mask(e.message), ...(e.hint ? { hint: e.hint } : {}), retryable: e.retryable }
+        : e instanceof InterruptedError
+          ? { code: 'interrupted', message: e.message }
+          : { code: 'internal_error', message: deps.masker.mask(e instanceof Error ? e.message : String(e)) };
+    const status = e instanceof InterruptedError ? 'interrupted' : e instanceof ActionFailedError ? 'failed' : 'errored';
+    attempt.status = status;
+    attempt.error = info;
+    rec.status = status;
+    rec.error = info;
+    throw e;
+  } finally {
+    attempt.finished_at = iso();
+    attempt.duration_seconds = Math.round((deps.clock.now().getTime() - startedMs) / 10) / 100;
+    rec.finished_at = attempt.finished_at;
+    rec.duration_seconds = attempt.duration_seconds;
+    init.onChange();
+  }
 }
 
 export const DISPOSE = Symbol('dispose');

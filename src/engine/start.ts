@@ -3,14 +3,9 @@ import type { LoadedWorkflow } from '../definitions/types.js';
 import type { EngineDeps } from './deps.js';
 import { isTerminal, makeExecutionId, type ExecutionRecord } from './records.js';
 import { newExecutionRecord } from './run-workflow.js';
+import { liveStatus } from './live-status.js';
 
-/** Display status of an active record: `interrupted` when its process is gone. */
-export function liveStatus(rec: ExecutionRecord, deps: Pick<EngineDeps, 'isProcessAlive'>): string {
-  if ((rec.status === 'running' || rec.status === 'rolling_back') && rec.process && !deps.isProcessAlive(rec.process.pid, rec.process.host)) {
-    return 'interrupted';
-  }
-  return rec.status;
-}
+export { liveStatus } from './live-status.js';
 
 /**
  * Creates the record of a new execution, atomically with respect to other cortex processes:

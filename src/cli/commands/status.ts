@@ -1,9 +1,9 @@
 import { ExitCode, NotFoundError, UsageError } from '../../errors.js';
 import { EXECUTION_ID_PATTERN, type ExecutionRecord } from '../../engine/records.js';
-import { liveStatus } from '../../engine/start.js';
+import { liveStatus } from '../../engine/live-status.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../render/table.js';
-import { openStore, type ReadOnlyState } from '../state.js';
+import { openStore, processCheck, readActive, type ReadOnlyState } from '../state.js';
 import type { Styler } from '../output.js';
 
 function elapsed(from: string, to: Date): string {
@@ -28,9 +28,9 @@ export async function readExecutionOrThrow(state: ReadOnlyState, id: string): Pr
 
 /** `cortex status [EXECUTION_ID]`: active executions, or one execution's phase/action tree. */
 export async function status(ctx: CommandContext, args: unknown[]): Promise<number> {
-  const state = await openStore(ctx);
   const id = args[0] as string | undefined;
   if (id) {
+    const state = await openStore(ctx);
     const { record, location } = await readExecutionOrThrow(state, id);
     const shown = location === 'active' ? liveStatus(record, state) : record.status;
     if (ctx.out.json) ctx.out.data({ ...record, location, display_status: shown });
@@ -38,7 +38,8 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
     return ExitCode.OK;
   }
   const problems: string[] = [];
-  const records = (await state.store.listActive((file, e) => problems.push(`${file}: ${e.message}`))).sort((a, b) => a.started_at.localeCompare(b.started_at));
+  const state = { isProcessAlive: processCheck() };
+  const records = readActive(ctx, (file, e) => problems.push(`${file}: ${e.message}`)).sort((a, b) => a.started_at.localeCompare(b.started_at));
   const now = new Date();
   if (ctx.out.json) {
     ctx.out.data({

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// Benchmarks for cortex, reported as ratios against a baseline measured in the same run
+// (these machines are shared and noisy: absolute numbers mean little, ratios travel).
+// Usage: npm run build && node bench/run.js [--runs N] [--only name]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(PROJECT, 'dist', 'cli', 'main.js');
+const args = process.argv.slice(2);
+const RUNS = Number(args[args.indexOf('--runs') + 1]) || 7;
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+
+const env = { ...process.env, NO_COLOR: '1' };
+for (const k of Object.keys(env)) if (k.startsWith('CORTEX_')) delete env[k];
+
+function time(cmd, argv, options = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0 && !options.allowFail) throw new Error(`${cmd} ${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Alternates baseline and subject runs so load changes hit both equally. */
+function pair(name, baseline, subject, runs = RUNS) {
+  const b = [];
+  const s = [];
+  baseline();
+  subject();
+  for (let i = 0; i < runs; i++) {
+    b.push(baseline());
+    s.push(subject());
+  }
+  const mb = median(b);
+  const ms = median(s);
+  return { name, baseline_ms: Math.round(mb * 10) / 10, subject_ms: Math.round(ms * 10) / 10, ratio: Math.round((ms / mb) * 100) / 100, runs };
+}
+
+function tempRoot() {
+  const r = mkdtempSync(join(tmpdir(), 'cortex-bench-'));
+  mkdirSync(join(r, 'workflows'), { recursive: true });
+  return r;
+}
+
+const results = [];
+
+if (!ONLY || ONLY === 'actions') {
+  // 200 actions of `true` against a shell loop that starts /bin/true 200 times.
+  const r = tempRoot();
+  const actions = Array.from({ length: 200 }, (_, i) => `      - { action_id: a${i}, action: execute_command, parameters: { command: ["true"] } }`).join('\n');
+  writeFileSync(join(r, 'workflows', 'many.yaml'), `workflow_id: many\nworkflow_name: many\nversion: 1.0.0\nconcurrency: 100\nphases:\n  - phase_id: p\n    contractor: infrastructure-contractor\n    actions:\n${actions}\n`);
+  const res = pair(
+    'run: 200 `true` actions vs a shell loop starting /bin/true 200 times',
+    () => time('sh', ['-c', 'i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done']),
+    () => time('node', [CLI, '--root', r, 'run', 'many']),
+    Math.min(RUNS, 5),
+  );
+  res.target = '< 3x';
+  results.push(res);
+  rmSync(r, { recursive: true, force: true });
+}
+
+if (!ONLY || ONLY === 'status') {
+  // `cortex status` with 100 active and 10,000 history records against an empty root.
+  const empty = tempRoot();
+  const full = tempRoot();
+  mkdirSync(join(full, 'workflows', 'active'), { recursive: true });
+  mkdirSync(join(full, 'workflows', 'history'), { recursive: true });
+  const sample = (id, status) =>
+    JSON.stringify({
+      schema_version: 1,
+      execution_id: id,
+      workflow_id: 'bench',
+      workflow_name: 'bench',
+      definition: { version: '1.0.0', hash: `sha256:${'0'.repeat(64)}`, path: 'workflows/bench.yaml' },
+      status,
+      trigger: { type: 'manual' },
+      parameters: {},
+      started_at: '2026-11-25T12:00:00.000Z',
+      updated_at: '2026-11-25T12:00:00.000Z',
+      process: { pid: 1, host: 'elsewhere' },
+      phases: [{ phase_id: 'p', contractor: 'infrastructure-contractor', status: 'running', actions: [] }],
+    });
+  const stamp = (i) => `2026${String(1 + (i % 12)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}T${String(i % 24).padStart(2, '0')}0000Z-${(i % 65536).toString(16).padStart(4, '0')}`;
+  for (let i = 0; i < 100; i++) writeFileSync(join(full, 'workflows', 'active', `workflow-bench-${stamp(i)}.json`), sample(`bench-${stamp(i)}`, 'running'));
+  for (let i = 0; i < 10000; i++) writeFileSync(join(full, 'workflows', 'history', `workflow-bench${i % 50}-${stamp(i)}.json`), sample(`bench${i % 50}-${stamp(i)}`, 'completed'));
+  const res = pair(
+    'status: 100 active + 10,000 history vs an empty root',
+    () => time('node', [CLI, '--root', empty, 'status']),
+    () => time('node', [CLI, '--root', full, 'status']),
+  );
+  res.target = '< 1.2x';
+  results.push(res);
+  rmSync(full, { recursive: true, force: true });
+  rmSync(empty, { recursive: true, force: true });
+}
+
+if (!ONLY || ONLY === 'startup') {
+  const empty = tempRoot();
+  const v = pair('--version vs node -e 0', () => time('node', ['-e', '0']), () => time('node', [CLI, '--version']), Math.max(RUNS, 11));
+  v.target = '< 1.5x';
+  results.push(v);
+  const s = pair('status (empty root) vs node -e 0', () => time('node', ['-e', '0']), () => time('node', [CLI, '--root', empty, 'status']), Math.max(RUNS, 11));
+  s.target = '< 1.5x';
+  results.push(s);
+  rmSync(empty, { recursive: true, force: true });
+}
+
+if (!ONLY || ONLY === 'simulate') {
+  // deploy-monitoring-stack in the lab on a fresh lab, default latencies (absolute target: < 10 s).
+  const r = tempRoot();
+  rmSync(join(r, 'workflows'), { recursive: true, force: true });
+  spawnSync('node', [CLI, 'init', r], { env });
+  const lab = join(r, 'lab');
+  const runs = [];
+  for (let i = 0; i < Math.min(RUNS, 3); i++) {
+    rmSync(lab, { recursive: true, force: true });
+    rmSync(join(r, 'workflows', 'history'), { recursive: true, force: true });
+    runs.push(time('node', [CLI, '--root', r, 'run', 'deploy-monitoring-stack', '--simulate', '--lab', lab], { allowFail: true }));
+  }
+  const baseline = median(Array.from({ length: 5 }, () => time('node', ['-e', '0'])));
+  const ms = median(runs);
+  results.push({ name: 'run deploy-monitoring-stack --simulate on a fresh lab', baseline_ms: Math.round(baseline), subject_ms: Math.round(ms), ratio: Math.round((ms / baseline) * 10) / 10, runs: runs.length, target: '< 10000 ms' });
+  rmSync(r, { recursive: true, force: true });
+}
+
+const pkg = JSON.parse(readFileSync(join(PROJECT, 'package.json'), 'utf8'));
+console.log(`cortex ${pkg.version} benchmarks (median of alternating runs; ratio = subject / baseline)`);
+for (const r of results) {
+  console.log(`${r.name}\n  baseline ${r.baseline_ms} ms, cortex ${r.subject_ms} ms, ratio ${r.ratio}x (target ${r.target}, ${r.runs} runs)`);
+}
+if (args.includes('--json')) console.log(JSON.stringify(results, null, 2));

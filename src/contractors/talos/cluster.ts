@@ -1,0 +1,143 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
+import type { ClusterConfig, ResolvedConfig } from '../../config/config.js';
+import { ActionFailedError } from '../../errors.js';
+import type { ActionRuntime } from '../action-impl.js';
+
+/**
+ * Where a cluster's tool configuration comes from, resolved once per action.
+ *
+ * Generated files (machine configs with the cluster PKI, talosconfig, kubeconfig) live in the
+ * cluster's directory: `<base>/clusters/<cluster>/`, where `<base>` is the directory of the
+ * configured talosconfig (clusters.<name>, else clusters.default) or, when none is configured,
+ * the coordination root. They are referenced by path only: never copied into outputs or logs.
+ */
+export interface ClusterTarget {
+  name: string;
+  kubeconfig?: string;
+  /** kubectl --context / helm --kube-context, only with a configured kubeconfig. */
+  context?: string;
+  talosconfig?: string;
+  /** talosctl -e host from config (scheme and :6443 removed), used when no node is known. */
+  endpoint?: string;
+  controlPlaneNodes: string[];
+  workerNodes: string[];
+  /** Directory of the generated files. */
+  dir: string;
+  /** `<base>`: dirname of the configured talosconfig, or the coordination root. */
+  base: string;
+}
+
+/** The coordination root when the scratch directory has the engine's `<root>/state/scratch/<id>` shape. */
+export function rootFromScratch(scratch: string): string | undefined {
+  const parts = scratch.split(sep);
+  if (parts.length >= 4 && parts[parts.length - 2] === 'scratch' && parts[parts.length - 3] === 'state') {
+    return parts.slice(0, -3).join(sep) || sep;
+  }
+  return undefined;
+}
+
+/** A talosctl -e value from a configured endpoint: `https://10.0.0.5:6443` -> `10.0.0.5`. */
+export function talosEndpointHost(endpoint: string | undefined): string | undefined {
+  if (!endpoint) return undefined;
+  const m = /^(?:[a-z]+:\/\/)?(\[[^\]]+\]|[^/:]+)(?::(\d+))?/i.exec(endpoint.trim());
+  if (!m) return endpoint;
+  const host = m[1] as string;
+  return m[2] && m[2] !== '6443' ? `${host}:${m[2]}` : host;
+}
+
+function pick(config: ResolvedConfig, name: string): { own: ClusterConfig; fallback: ClusterConfig } {
+  return { own: config.clusters[name] ?? {}, fallback: config.clusters.default ?? {} };
+}
+
+/**
+ * Resolves a cluster synchronously. `root` is needed only when no talosconfig is configured;
+ * `exists` decides whether generated files are used (plan passes a check that never touches
+ * more than a stat).
+ */
+export function resolveClusterWith(config: ResolvedConfig, name: string, root: string | undefined, exists: (p: string) => boolean = existsSync): ClusterTarget {
+  const { own, fallback } = pick(config, name);
+  const configuredTalos = own.talosconfig ?? fallback.talosconfig;
+  const base = configuredTalos ? dirname(configuredTalos) : (root ?? '<root>');
+  const dir = join(base, 'clusters', name);
+  const generatedTalos = join(dir, 'talosconfig');
+  const generatedKube = join(dir, 'kubeconfig');
+  const talosconfig = own.talosconfig ?? (exists(generatedTalos) ? generatedTalos : fallback.talosconfig);
+  let kubeconfig: string | undefined;
+  let context: string | undefined;
+  if (own.kubeconfig) {
+    kubeconfig = own.kubeconfig;
+    context = own.context;
+  } else if (exists(generatedKube)) {
+    kubeconfig = generatedKube;
+  } else {
+    kubeconfig = fallback.kubeconfig;
+    context = own.context ?? fallback.context;
+  }
+  return {
+    name,
+    ...(kubeconfig ? { kubeconfig } : {}),
+    ...(context ? { context } : {}),
+    ...(talosconfig ? { talosconfig } : {}),
+    ...(own.endpoint ? { endpoint: talosEndpointHost(own.endpoint) } : {}),
+    controlPlaneNodes: own.control_plane_nodes ?? [],
+    workerNodes: own.worker_nodes ?? [],
+    dir,
+    base,
+  };
+}
+
+/** The cluster of an action's `cluster` parameter, at run time. */
+export async function clusterFor(rt: ActionRuntime, name = String(rt.params.cluster ?? 'default')): Promise<ClusterTarget> {
+  const { own, fallback } = pick(rt.config, name);
+  let root: string | undefined;
+  if (!own.talosconfig && !fallback.talosconfig) root = rootFromScratch(await rt.scratchDir());
+  return resolveClusterWith(rt.config, name, root);
+}
+
+/** For plan(): the same resolution, with `<root>` standing for the coordination root. */
+export function planCluster(config: ResolvedConfig, params: Record<string, unknown>): ClusterTarget {
+  return resolveClusterWith(config, String(params.cluster ?? 'default'), undefined);
+}
+
+function notConfigured(t: ClusterTarget, what: 'kubeconfig' | 'talosconfig'): ActionFailedError {
+  return new ActionFailedError(`no ${what} for cluster "${t.name}"`, {
+    errorCode: 'cluster_not_configured',
+    retryable: false,
+    hint: `set clusters.${t.name}.${what} (or clusters.default.${what}) in config.yaml`,
+  });
+}
+
+/** `--kubeconfig <path> [--context <ctx>] ...rest` for kubectl. */
+export function kubectlArgs(t: ClusterTarget, ...rest: string[]): string[] {
+  if (!t.kubeconfig) throw notConfigured(t, 'kubeconfig');
+  return ['--kubeconfig', t.kubeconfig, ...(t.context ? ['--context', t.context] : []), ...rest];
+}
+
+/** `--kubeconfig <path> [--kube-context <ctx>] ...rest` for helm. */
+export function helmArgs(t: ClusterTarget, ...rest: string[]): string[] {
+  if (!t.kubeconfig) throw notConfigured(t, 'kubeconfig');
+  return ['--kubeconfig', t.kubeconfig, ...(t.context ? ['--kube-context', t.context] : []), ...rest];
+}
+
+/** `--talosconfig <path> ...rest` for talosctl commands that use the authenticated API. */
+export function talosArgs(t: ClusterTarget, ...rest: string[]): string[] {
+  if (!t.talosconfig) throw notConfigured(t, 'talosconfig');
+  return ['--talosconfig', t.talosconfig, ...rest];
+}
+
+/** The node a talosctl command targets: the parameter, else the first configured control plane. */
+export function defaultNode(t: ClusterTarget, node: unknown): string | undefined {
+  return typeof node === 'string' && node ? node : t.controlPlaneNodes[0];
+}
+
+/**
+ * `-n <node> -e <endpoint>`: the endpoint parameter, else the node itself. Without a node the
+ * talosconfig context decides (its nodes/endpoints), or the configured endpoint is used.
+ */
+export function nodeArgs(t: ClusterTarget, node: string | undefined, endpoint: unknown): string[] {
+  const ep = typeof endpoint === 'string' && endpoint ? talosEndpointHost(endpoint) : undefined;
+  if (node) return ['-n', node, '-e', ep ?? node];
+  const fallback = ep ?? t.endpoint;
+  return fallback ? ['-e', fallback] : [];
+}

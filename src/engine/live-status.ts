@@ -1,0 +1,9 @@
+import type { ExecutionRecord } from './records.js';
+
+/** Display status of an active record: `interrupted` when its process is gone. */
+export function liveStatus(rec: ExecutionRecord, deps: { isProcessAlive: (pid: number, host: string) => boolean }): string {
+  if ((rec.status === 'running' || rec.status === 'rolling_back') && rec.process && !deps.isProcessAlive(rec.process.pid, rec.process.host)) {
+    return 'interrupted';
+  }
+  return rec.status;
+}

@@ -1,0 +1,74 @@
+/**
+ * Builds an ActionRuntime for adapter tests the way the engine does (src/engine/run-workflow.ts
+ * attemptAction): fake deps, resolved config, the spec's defaults applied to the parameters.
+ */
+import { resolveConfig, type ConfigFile } from '../../../src/config/config.js';
+import type { ActionRuntime } from '../../../src/contractors/action-impl.js';
+import type { ActionSpec } from '../../../src/contractors/types.js';
+import { compileSchema, describeAjvError, selectAjvErrors } from '../../../src/definitions/schemas.js';
+import type { AttemptRecord } from '../../../src/engine/records.js';
+import { createRuntime, disposeRuntime } from '../../../src/engine/runtime.js';
+import { fakeDeps } from '../../fakes/fakes.js';
+
+export type TestDeps = ReturnType<typeof fakeDeps>;
+
+export interface MakeRuntimeOptions {
+  /** Validate the parameters against this spec and apply its defaults (as the engine does). */
+  spec?: ActionSpec;
+  deps?: TestDeps;
+  config?: ConfigFile;
+  env?: Record<string, string | undefined>;
+  executionId?: string;
+  workflowId?: string;
+  phaseId?: string;
+  actionId?: string;
+  attempt?: number;
+  simulate?: boolean;
+  timeoutMs?: number;
+}
+
+export interface TestRuntime {
+  rt: ActionRuntime;
+  deps: TestDeps;
+  attempt: AttemptRecord;
+  dispose(): void;
+}
+
+/** Schema-checks params (with defaults) against a spec; throws listing the problems. */
+export function checkParams(spec: ActionSpec, params: Record<string, unknown>): Record<string, unknown> {
+  const copy = structuredClone(params);
+  const validate = compileSchema(spec.parameters, { useDefaults: true });
+  if (!validate(copy)) {
+    const problems = selectAjvErrors(validate.errors ?? []).map((e) => {
+      const d = describeAjvError(e);
+      return `${d.pointer || '/'} ${d.message}`;
+    });
+    throw new Error(`invalid parameters for ${spec.name}: ${problems.join('; ')}`);
+  }
+  return copy;
+}
+
+export function makeRuntime(params: Record<string, unknown>, options: MakeRuntimeOptions = {}): TestRuntime {
+  const deps = options.deps ?? fakeDeps();
+  const resolved = options.spec ? checkParams(options.spec, params) : params;
+  const attempt: AttemptRecord = { attempt: options.attempt ?? 1, status: 'running', started_at: deps.clock.now().toISOString() };
+  const rt = createRuntime({
+    deps,
+    config: resolveConfig(options.config ?? {}, options.env ?? {}, null),
+    executionId: options.executionId ?? 'test-exec-0001',
+    workflowId: options.workflowId ?? 'test-workflow',
+    phaseId: options.phaseId ?? 'test-phase',
+    actionId: options.actionId ?? 'test-action',
+    contractor: options.spec?.contractor ?? 'test-contractor',
+    action: options.spec?.name ?? 'test_action',
+    params: resolved,
+    attempt,
+    timeoutMs: options.timeoutMs ?? 600_000,
+    signal: new AbortController().signal,
+    simulate: options.simulate ?? false,
+    onChange: () => undefined,
+    debug: () => undefined,
+    evaluateCondition: () => true,
+  });
+  return { rt, deps, attempt, dispose: () => disposeRuntime(rt) };
+}
