@@ -47,7 +47,10 @@ const INCIDENT_TYPES = [
   'other',
 ] as const;
 const location = (what: string) => str(`${what}: s3://..., https://... or a path on the n8n side.`, { minLength: 1 });
-const repository = str('GitHub repository owner/name.', { pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$' });
+const repository = str(
+  'GitHub repository owner/name; a bare name gets the owner from config endpoints.github.project, else the token\'s own login.',
+  { pattern: '^([A-Za-z0-9_.-]+/)?[A-Za-z0-9_.-]+$' },
+);
 const statusCodes = (description: string) => intOrIntList(description, { minimum: 100, maximum: 599 });
 const incidentId = str('Incident id, e.g. SEC-20260101-001.', { minLength: 1, maxLength: 100 });
 const n8nWorkflowId = str('n8n workflow id.', { minLength: 1 });

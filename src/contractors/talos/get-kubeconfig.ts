@@ -1,0 +1,56 @@
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parse } from 'yaml';
+import type { ActionImpl, PlannedStep } from '../action-impl.js';
+import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, type ClusterTarget } from './cluster.js';
+import { getJson, type KubeList } from './kube.js';
+import { talosOk } from './talos.js';
+
+interface Params {
+  cluster: string;
+  node?: string;
+  endpoint?: string;
+  path?: string;
+  validate?: boolean;
+}
+
+function kubeconfigArgs(t: ClusterTarget, p: Params, path: string): string[] {
+  return ['kubeconfig', '--merge=false', path, ...nodeArgs(t, defaultNode(t, p.node), p.endpoint), '--force'];
+}
+
+/** current-context of a kubeconfig (the file holds credentials: only this name leaves it). */
+async function currentContext(path: string): Promise<string | null> {
+  try {
+    const doc = parse(await readFile(path, 'utf8')) as { 'current-context'?: unknown } | null;
+    return typeof doc?.['current-context'] === 'string' ? doc['current-context'] : null;
+  } catch {
+    return null;
+  }
+}
+
+export const getKubeconfigAction: ActionImpl = {
+  plan(params, ctx): PlannedStep[] {
+    const p = params as unknown as Params;
+    const t = planCluster(ctx.config, params);
+    const path = p.path ?? join(t.dir, 'kubeconfig');
+    const steps: PlannedStep[] = [{ kind: 'command', tool: 'talosctl', args: t.talosconfig ? talosArgs(t, ...kubeconfigArgs(t, p, path)) : ['--talosconfig', '<talosconfig>', ...kubeconfigArgs(t, p, path)] }];
+    if (p.validate !== false) steps.push({ kind: 'command', tool: 'kubectl', args: ['--kubeconfig', path, 'get', 'nodes', '-o', 'json'] });
+    return steps;
+  },
+  async run(rt) {
+    const p = rt.params as unknown as Params;
+    const t = await clusterFor(rt, p.cluster);
+    const path = p.path ?? join(t.dir, 'kubeconfig');
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await talosOk(rt, 'talosctl kubeconfig', talosArgs(t, ...kubeconfigArgs(t, p, path)), { errorCode: 'kubeconfig_failed', retryable: true });
+    await chmod(path, 0o600).catch(() => undefined);
+    const context = await currentContext(path);
+    let nodes: number | null = null;
+    if (p.validate !== false) {
+      // Validate the new file itself, not the configured kubeconfig.
+      const list = await getJson<KubeList>(rt, { ...t, kubeconfig: path, context: undefined }, 'kubectl get nodes', ['nodes']);
+      nodes = list.items.length;
+    }
+    return { path, context, nodes };
+  },
+};
