@@ -6,7 +6,7 @@ import type { Masker } from '../engine/masker.js';
 import { DefinitionInvalidError, StateConflictError, UsageError } from '../errors.js';
 import { layout, type Layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
-import type { ExecutionSummary, LockManager, StateStore } from '../ports/state-store.js';
+import type { AuditEntry, ExecutionSummary, LockManager, StateStore } from '../ports/state-store.js';
 import { appendLine, writeFileAtomic } from './atomic-file.js';
 import { listActiveRecords, readJsonFile } from './record-files.js';
 
@@ -163,6 +163,29 @@ export class FsStateStore implements StateStore {
   /** Parsed JSON, or undefined when the file does not exist. */
   private async readJson<T>(path: string): Promise<T | undefined> {
     return readJsonFile<T>(path);
+  }
+
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await appendLine(this.paths.audit, this.masker.mask(JSON.stringify(entry)), { durable: true });
+  }
+
+  private cancelMarker(executionId: string): string {
+    return join(this.paths.state, 'cancel', checkId('execution id', executionId));
+  }
+
+  async isCancelRequested(executionId: string): Promise<boolean> {
+    try {
+      await readFile(this.cancelMarker(executionId), 'utf8');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async requestCancel(executionId: string, requested: boolean): Promise<void> {
+    if (requested) await writeFileAtomic(this.cancelMarker(executionId), `${new Date().toISOString()}\n`);
+    else await unlink(this.cancelMarker(executionId)).catch(() => undefined);
   }
 
 }

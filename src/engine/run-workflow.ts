@@ -178,6 +178,9 @@ export class Execution {
   /** Runs (or continues) the execution until it ends or has to stop; returns the record. */
   async run(): Promise<ExecutionRecord> {
     const rec = this.record;
+    if ((rec.status === 'rolling_back' || rec.rollback?.status === 'running') && rec.rollback && this.ctx.rollback) {
+      return this.continueRollback();
+    }
     rec.status = 'running';
     delete rec.status_reason;
     rec.process = { pid: this.deps.identity.pid, host: this.deps.identity.host, started_at: this.now() };
@@ -193,6 +196,23 @@ export class Execution {
       else throw e;
     }
     await this.finish(stop);
+    return rec;
+  }
+
+  /** A rollback that a crash or Ctrl-C interrupted: run its remaining steps. */
+  private async continueRollback(): Promise<ExecutionRecord> {
+    const rec = this.record;
+    const rb = rec.rollback as NonNullable<ExecutionRecord['rollback']>;
+    rec.process = { pid: this.deps.identity.pid, host: this.deps.identity.host, started_at: this.now() };
+    const phaseId = rb.scope === 'phase' ? rb.steps.find((s) => s.for_phase)?.for_phase : undefined;
+    try {
+      await (this.ctx.rollback as NonNullable<RunContext['rollback']>)(this, rb.scope, rb.reason, phaseId);
+    } catch (e) {
+      if (!(e instanceof InterruptedError) && !this.ctx.signal.aborted) throw e;
+      rec.status_reason = `${this.abortReason()} during the rollback: cortex rollback ${rec.execution_id} continues it`;
+    }
+    if (rb.scope === 'phase' && rec.status === 'rolling_back') rec.status = 'failed';
+    await this.finalize();
     return rec;
   }
 
@@ -699,7 +719,13 @@ export class Execution {
             rec.rollback_required = true;
             if (this.ctx.rollback) {
               await this.persist();
-              await this.ctx.rollback(this, stop.rollback, stop.error.message, stop.phaseId);
+              try {
+                await this.ctx.rollback(this, stop.rollback, stop.error.message, stop.phaseId);
+              } catch (e) {
+                if (!(e instanceof InterruptedError) && !this.ctx.signal.aborted) throw e;
+                // Stopped mid-rollback: the record keeps rolling_back; resume or rollback continues it.
+                rec.status_reason = `${this.abortReason()} during the rollback: cortex rollback ${rec.execution_id} continues it`;
+              }
             }
           }
           break;
@@ -712,10 +738,13 @@ export class Execution {
           rec.status = 'paused';
           rec.status_reason = stop.reason;
           break;
-        case 'interrupted':
-          rec.status = this.ctx.signal.reason instanceof Error && this.ctx.signal.reason.message === 'cancelled' ? 'cancelled' : 'paused';
-          rec.status_reason = stop.reason;
+        case 'interrupted': {
+          const cancelled = await this.deps.store.isCancelRequested(rec.execution_id);
+          rec.status = cancelled ? 'cancelled' : 'paused';
+          rec.status_reason = cancelled ? 'cancelled by an operator (cortex cancel)' : stop.reason;
+          if (cancelled) await this.deps.store.requestCancel(rec.execution_id, false);
           break;
+        }
         case 'awaiting':
           rec.status = 'awaiting_approval';
           rec.status_reason = stop.reason;

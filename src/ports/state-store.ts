@@ -51,6 +51,26 @@ export interface StateStore {
    * workflow-stats.json and contractor-performance.json, under a lock shared by every process.
    */
   recordMetrics(summary: ExecutionSummary): Promise<void>;
+  /** Appends one line to audit/audit.jsonl (append-only, fsynced). */
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** True when `cortex cancel` asked the process running this execution to stop. */
+  isCancelRequested(executionId: string): Promise<boolean>;
+  /** Records (or clears, with false) a cancel request for an execution. */
+  requestCancel(executionId: string, requested: boolean): Promise<void>;
+}
+
+/** One operator act in coordination/audit/audit.jsonl. */
+export interface AuditEntry {
+  time: string;
+  user: string;
+  host: string;
+  command: string;
+  execution_id?: string;
+  workflow_id?: string;
+  parameters?: Record<string, unknown>;
+  comment?: string;
+  result: string;
+  details?: Record<string, unknown>;
 }
 
 /** A held lock; release is idempotent. */

@@ -2,7 +2,7 @@ import type { Clock } from '../../src/ports/clock.js';
 import type { HttpClient, HttpRequest, HttpResponse } from '../../src/ports/http-client.js';
 import type { ProcessResult, ProcessRunner, RunOptions } from '../../src/ports/process-runner.js';
 import type { SecretSource } from '../../src/ports/secret-source.js';
-import type { ExecutionSummary, HeldLock, LockManager, LockOwner, StateStore } from '../../src/ports/state-store.js';
+import type { AuditEntry, ExecutionSummary, HeldLock, LockManager, LockOwner, StateStore } from '../../src/ports/state-store.js';
 import type { ExecutionRecord, HandoffRecord } from '../../src/engine/records.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
 import type { EngineEvent } from '../../src/engine/events.js';
@@ -111,6 +111,18 @@ export class MemoryStateStore implements StateStore {
   }
   async recordMetrics(s: ExecutionSummary): Promise<void> {
     if (!this.summaries.some((x) => x.execution_id === s.execution_id)) this.summaries.push(this.clone(s));
+  }
+  readonly audit: AuditEntry[] = [];
+  readonly cancels = new Set<string>();
+  async appendAudit(e: AuditEntry): Promise<void> {
+    this.audit.push(this.clone(e));
+  }
+  async isCancelRequested(id: string): Promise<boolean> {
+    return this.cancels.has(id);
+  }
+  async requestCancel(id: string, requested: boolean): Promise<void> {
+    if (requested) this.cancels.add(id);
+    else this.cancels.delete(id);
   }
 }
 

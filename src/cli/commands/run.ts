@@ -5,6 +5,7 @@ import { planExecution } from '../../engine/plan.js';
 import type { ExecutionRecord } from '../../engine/records.js';
 import { Execution, newExecutionRecord, type RunContext } from '../../engine/run-workflow.js';
 import { createExecution } from '../../engine/start.js';
+import { runRollback } from '../../engine/rollback.js';
 import type { CommandContext } from '../context.js';
 import { createProgress } from '../render/progress.js';
 import { printPlan } from '../render/plan.js';
@@ -67,6 +68,7 @@ export function runContextFor(ctx: CommandContext, prep: PreparedWorkflow, opts:
     signal: ctx.signal,
     debug: Boolean(opts.debug),
     simulate: Boolean(opts.simulate),
+    rollback: (exec, scope, reason, phaseId) => runRollback(exec, scope, reason, phaseId),
   };
 }
 

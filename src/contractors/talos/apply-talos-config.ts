@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
-import { clusterFor, nodeArgs, planCluster, talosArgs, type ClusterTarget } from './cluster.js';
+import { clusterFor, nodeArgs, planCluster, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
 import { isConfiguredNode, patchFiles, talosctl } from './talos.js';
 import { toolFailure } from './tool-errors.js';
 
@@ -69,7 +69,7 @@ export const applyTalosConfigAction: ActionImpl = {
     return p.nodes.map((node) =>
       p.insecure
         ? { kind: 'command' as const, tool: 'talosctl', args: insecureApplyArgs(node, file, mode, patches), note: 'a node already out of maintenance mode gets the authenticated apply-config instead' }
-        : { kind: 'command' as const, tool: 'talosctl', args: t.talosconfig ? secureApplyArgs(t, node, p.endpoint, file, mode, patches) : ['--talosconfig', '<talosconfig>', 'apply-config', '-n', node, '--file', file, '--mode', mode] },
+        : { kind: 'command' as const, tool: 'talosctl', args: talosPlanArgs(t, 'apply-config', ...nodeArgs(t, node, p.endpoint), '--file', file, '--mode', mode, ...patches.flatMap((f) => ['--config-patch', f])) },
     );
   },
   async run(rt) {

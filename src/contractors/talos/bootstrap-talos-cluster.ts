@@ -1,5 +1,5 @@
 import type { ActionImpl, PlannedStep } from '../action-impl.js';
-import { clusterFor, nodeArgs, planCluster, talosArgs } from './cluster.js';
+import { clusterFor, nodeArgs, planCluster, talosArgs, talosPlanArgs } from './cluster.js';
 import { talosctl } from './talos.js';
 import { toolFailure } from './tool-errors.js';
 
@@ -20,7 +20,7 @@ export const bootstrapTalosClusterAction: ActionImpl = {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
     const args = ['bootstrap', ...nodeArgs(t, p.node, p.endpoint), ...(p.recover_from ? ['--recover-from', p.recover_from] : [])];
-    return [{ kind: 'command', tool: 'talosctl', args: t.talosconfig ? talosArgs(t, ...args) : ['--talosconfig', '<talosconfig>', ...args], note: 'AlreadyExists ("etcd data directory is not empty") counts as success' }];
+    return [{ kind: 'command', tool: 'talosctl', args: talosPlanArgs(t, ...args), note: 'AlreadyExists ("etcd data directory is not empty") counts as success' }];
   },
   async run(rt) {
     const p = rt.params as unknown as Params;

@@ -141,3 +141,16 @@ export function nodeArgs(t: ClusterTarget, node: string | undefined, endpoint: u
   const fallback = ep ?? t.endpoint;
   return fallback ? ['-e', fallback] : [];
 }
+
+/** kubectlArgs for plan(): a placeholder when no kubeconfig is configured. */
+export function kubectlPlanArgs(t: ClusterTarget, ...rest: string[]): string[] {
+  return t.kubeconfig ? kubectlArgs(t, ...rest) : ['--kubeconfig', `<clusters.${t.name}.kubeconfig>`, ...rest];
+}
+
+export function helmPlanArgs(t: ClusterTarget, ...rest: string[]): string[] {
+  return t.kubeconfig ? helmArgs(t, ...rest) : ['--kubeconfig', `<clusters.${t.name}.kubeconfig>`, ...rest];
+}
+
+export function talosPlanArgs(t: ClusterTarget, ...rest: string[]): string[] {
+  return t.talosconfig ? talosArgs(t, ...rest) : ['--talosconfig', `<clusters.${t.name}.talosconfig>`, ...rest];
+}

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, PlannedStep } from '../action-impl.js';
-import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, type ClusterTarget } from './cluster.js';
+import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
 import { parseEtcdSnapshot } from './parse.js';
 import { talosOk } from './talos.js';
 
@@ -28,7 +28,7 @@ export const etcdSnapshotAction: ActionImpl = {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
     const path = p.path ?? join(t.base, 'backups', t.name, 'etcd-<timestamp>.db');
-    return [{ kind: 'command', tool: 'talosctl', args: t.talosconfig ? talosArgs(t, ...snapshotArgs(t, p, path)) : ['--talosconfig', '<talosconfig>', ...snapshotArgs(t, p, path)] }];
+    return [{ kind: 'command', tool: 'talosctl', args: talosPlanArgs(t, ...snapshotArgs(t, p, path)) }];
   },
   async run(rt) {
     const p = rt.params as unknown as Params;

@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import type { ActionImpl, PlannedStep } from '../action-impl.js';
-import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, type ClusterTarget } from './cluster.js';
+import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
 import { getJson, type KubeList } from './kube.js';
 import { talosOk } from './talos.js';
 
@@ -33,7 +33,7 @@ export const getKubeconfigAction: ActionImpl = {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
     const path = p.path ?? join(t.dir, 'kubeconfig');
-    const steps: PlannedStep[] = [{ kind: 'command', tool: 'talosctl', args: t.talosconfig ? talosArgs(t, ...kubeconfigArgs(t, p, path)) : ['--talosconfig', '<talosconfig>', ...kubeconfigArgs(t, p, path)] }];
+    const steps: PlannedStep[] = [{ kind: 'command', tool: 'talosctl', args: talosPlanArgs(t, ...kubeconfigArgs(t, p, path)) }];
     if (p.validate !== false) steps.push({ kind: 'command', tool: 'kubectl', args: ['--kubeconfig', path, 'get', 'nodes', '-o', 'json'] });
     return steps;
   },

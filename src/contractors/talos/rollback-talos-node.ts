@@ -1,6 +1,6 @@
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, PlannedStep } from '../action-impl.js';
-import { clusterFor, nodeArgs, planCluster, talosArgs } from './cluster.js';
+import { clusterFor, nodeArgs, planCluster, talosArgs, talosPlanArgs } from './cluster.js';
 import { nodeVersion, talosOk } from './talos.js';
 
 interface Params {
@@ -18,7 +18,7 @@ export const rollbackTalosNodeAction: ActionImpl = {
     const p = params as unknown as Params;
     if (p.skip) return [{ kind: 'wait', note: 'skip: the upgrade changed nothing, nothing to roll back' }];
     const t = planCluster(ctx.config, params);
-    const pre = (args: string[]) => (t.talosconfig ? talosArgs(t, ...args) : ['--talosconfig', '<talosconfig>', ...args]);
+    const pre = (args: string[]) => (talosPlanArgs(t, ...args));
     return [
       { kind: 'command', tool: 'talosctl', args: pre(['rollback', ...nodeArgs(t, p.node, p.endpoint)]) },
       { kind: 'command', tool: 'talosctl', args: pre(['version', ...nodeArgs(t, p.node, p.endpoint)]), note: 'repeated until the node answers again' },

@@ -1,5 +1,5 @@
 import type { ActionImpl, PlannedStep } from '../action-impl.js';
-import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, type ClusterTarget } from './cluster.js';
+import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
 import { lines } from './parse.js';
 import { talosctl } from './talos.js';
 import { toolFailure } from './tool-errors.js';
@@ -44,7 +44,7 @@ export const talosHealthAction: ActionImpl = {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
     const args = healthArgs(t, p);
-    return [{ kind: 'command', tool: 'talosctl', args: t.talosconfig ? talosArgs(t, ...args) : ['--talosconfig', '<talosconfig>', ...args] }];
+    return [{ kind: 'command', tool: 'talosctl', args: talosPlanArgs(t, ...args) }];
   },
   async run(rt) {
     const p = rt.params as unknown as Params;

@@ -6,7 +6,7 @@ import type { ActionRuntime, ToolOptions } from '../action-impl.js';
 import type { ProcessResult } from '../../ports/process-runner.js';
 import { parseJsonStream, parseServerVersion } from './parse.js';
 import { toolFailure, type ErrorClass } from './tool-errors.js';
-import { talosArgs, nodeArgs, type ClusterTarget } from './cluster.js';
+import { nodeArgs, talosArgs, type ClusterTarget } from './cluster.js';
 
 export async function talosctl(rt: ActionRuntime, args: string[], options?: ToolOptions): Promise<ProcessResult> {
   return rt.tool('talosctl', args, options);

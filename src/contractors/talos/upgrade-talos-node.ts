@@ -1,6 +1,6 @@
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, PlannedStep } from '../action-impl.js';
-import { clusterFor, nodeArgs, planCluster, talosArgs, type ClusterTarget } from './cluster.js';
+import { clusterFor, nodeArgs, planCluster, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
 import { nodeVersion, talosOk } from './talos.js';
 import { toolFailure } from './tool-errors.js';
 
@@ -34,7 +34,7 @@ export const upgradeTalosNodeAction: ActionImpl = {
   plan(params, ctx): PlannedStep[] {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
-    const pre = (args: string[]) => (t.talosconfig ? talosArgs(t, ...args) : ['--talosconfig', '<talosconfig>', ...args]);
+    const pre = (args: string[]) => (talosPlanArgs(t, ...args));
     const version = pre(['version', ...nodeArgs(t, p.node, p.endpoint)]);
     return [
       { kind: 'command', tool: 'talosctl', args: version, note: 'previous version' },

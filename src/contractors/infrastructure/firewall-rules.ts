@@ -1,0 +1,244 @@
+import { ActionFailedError } from '../../errors.js';
+import type { ActionImpl, PlannedStep } from '../action-impl.js';
+import { ruleComment, ruleIdOf } from './names.js';
+import { planCall, Pvesh, type PveParams } from './pvesh.js';
+import { vmPath } from './vm-power.js';
+import { configuredIps, describeSelector, planVm, requireVm, vmConfig, type ClusterVm, type VmSelector } from './vms.js';
+
+type Port = number | string;
+
+interface Exception {
+  source: string;
+  destination: string;
+  port?: Port;
+  protocol?: string;
+  purpose: string;
+}
+
+interface RuleParam {
+  id: string;
+  type: 'in' | 'out';
+  action: string;
+  proto?: string;
+  dport?: Port;
+  sport?: Port;
+  source?: string;
+  dest?: string;
+  macro?: string;
+  log?: string;
+  enable?: boolean;
+}
+
+interface ApplyParams extends VmSelector {
+  policy?: 'deny_all' | 'allow_all' | 'keep';
+  exceptions?: Exception[];
+  rules?: RuleParam[];
+  enable_firewall?: boolean;
+}
+
+interface FwRule {
+  pos: number;
+  type?: string;
+  action?: string;
+  proto?: string;
+  dport?: string | number;
+  sport?: string | number;
+  source?: string;
+  dest?: string;
+  macro?: string;
+  log?: string;
+  enable?: number;
+  comment?: string;
+}
+
+interface FwOptions {
+  enable?: number;
+  policy_in?: string;
+  policy_out?: string;
+}
+
+const RULE_FIELDS = ['type', 'action', 'proto', 'dport', 'sport', 'source', 'dest', 'macro', 'log'] as const;
+
+/** The exceptions as VM-level rules: the side that names the target VM is left out. */
+export function exceptionRules(exceptions: Exception[], namesTarget: (v: string) => boolean): RuleParam[] {
+  return exceptions.map((ex) => {
+    const toTarget = namesTarget(ex.destination);
+    const fromTarget = namesTarget(ex.source);
+    const proto = ex.protocol ?? (ex.port !== undefined ? 'tcp' : undefined);
+    const base = { id: ex.purpose, action: 'ACCEPT', ...(proto ? { proto } : {}), ...(ex.port !== undefined ? { dport: ex.port } : {}) };
+    if (fromTarget && !toTarget) return { ...base, type: 'out' as const, dest: ex.destination };
+    if (toTarget && !fromTarget) return { ...base, type: 'in' as const, source: ex.source };
+    if (toTarget && fromTarget) return { ...base, type: 'in' as const };
+    return { ...base, type: 'in' as const, source: ex.source, dest: ex.destination };
+  });
+}
+
+export function ruleParams(r: RuleParam): PveParams {
+  return [
+    ['type', r.type],
+    ['action', r.action],
+    ['macro', r.macro],
+    ['proto', r.proto],
+    ['dport', r.dport],
+    ['sport', r.sport],
+    ['source', r.source],
+    ['dest', r.dest],
+    ['log', r.log],
+    ['enable', r.enable === false ? 0 : 1],
+    ['comment', ruleComment(r.id)],
+  ];
+}
+
+function sameRule(existing: FwRule, wanted: RuleParam): boolean {
+  const norm = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+  return (
+    RULE_FIELDS.every((f) => norm(existing[f]) === norm((wanted as unknown as Record<string, unknown>)[f])) &&
+    (existing.enable ?? 0) === (wanted.enable === false ? 0 : 1)
+  );
+}
+
+function policyParams(p: ApplyParams): PveParams {
+  const enable = p.enable_firewall !== false;
+  const policy = p.policy ?? 'keep';
+  return [
+    ['enable', enable ? 1 : undefined],
+    ['policy_in', policy === 'deny_all' ? 'DROP' : policy === 'allow_all' ? 'ACCEPT' : undefined],
+    ['policy_out', policy === 'deny_all' ? 'DROP' : policy === 'allow_all' ? 'ACCEPT' : undefined],
+  ];
+}
+
+async function targetNamer(pv: Pvesh, vm: ClusterVm, p: VmSelector): Promise<(v: string) => boolean> {
+  const ips = configuredIps(await vmConfig(pv, vm.node, vm.vmid));
+  const names = new Set([vm.name, String(vm.vmid), ...ips, ...(p.target !== undefined ? [String(p.target)] : []), ...(p.vm !== undefined ? [String(p.vm)] : [])]);
+  return (v: string) => names.has(v) || names.has(v.replace(/\/32$/, ''));
+}
+
+function desiredOf(p: ApplyParams, namesTarget: (v: string) => boolean): RuleParam[] {
+  const rules = [...exceptionRules(p.exceptions ?? [], namesTarget), ...(p.rules ?? [])];
+  const seen = new Set<string>();
+  for (const r of rules) {
+    if (seen.has(r.id)) throw new ActionFailedError(`rule id "${r.id}" is used twice`, { errorCode: 'invalid_parameters', retryable: false });
+    seen.add(r.id);
+  }
+  return rules;
+}
+
+async function listRules(pv: Pvesh, base: string): Promise<FwRule[]> {
+  const r = await pv.get<FwRule[]>(`${base}/firewall/rules`);
+  return Array.isArray(r) ? r : [];
+}
+
+async function deletePositions(pv: Pvesh, base: string, positions: number[]): Promise<void> {
+  for (const pos of [...new Set(positions)].sort((a, b) => b - a)) {
+    await pv.call('delete', `${base}/firewall/rules/${pos}`, [], { errorCode: 'firewall_update_failed', what: `delete firewall rule ${pos}` });
+  }
+}
+
+export const applyFirewallRulesAction: ActionImpl = {
+  plan(params) {
+    const p = params as ApplyParams;
+    const { node, vmid } = planVm(p);
+    const base = vmPath(node, vmid);
+    const steps: PlannedStep[] = [
+      planCall('get', '/cluster/resources', [['type', 'vm']], `find ${describeSelector(p)}`),
+      planCall('get', `${base}/config`),
+      planCall('get', `${base}/firewall/rules`),
+      planCall('delete', `${base}/firewall/rules/<pos>`, [], 'stale rules tagged cortex:<id>, highest pos first'),
+    ];
+    const desired = desiredOf(p, (v) => v === String(p.target ?? p.vm ?? p.name ?? p.vmid));
+    for (const r of [...desired].reverse()) steps.push(planCall('create', `${base}/firewall/rules`, ruleParams(r), 'when missing'));
+    steps.push(planCall('get', `${base}/firewall/options`));
+    steps.push(planCall('set', `${base}/firewall/options`, policyParams(p)));
+    steps.push(planCall('get', `${base}/firewall/rules`, [], 'confirm'));
+    return steps;
+  },
+
+  async run(rt) {
+    const p = rt.params as ApplyParams;
+    const pv = new Pvesh(rt);
+    const vm = await requireVm(pv, p);
+    const base = vmPath(vm.node, vm.vmid);
+    const desired = desiredOf(p, await targetNamer(pv, vm, p));
+
+    const existing = await listRules(pv, base);
+    const stale: number[] = [];
+    const missing: RuleParam[] = [];
+    for (const want of desired) {
+      const tagged = existing.filter((r) => ruleIdOf(r.comment) === want.id);
+      if (tagged.length === 1 && sameRule(tagged[0] as FwRule, want)) continue;
+      stale.push(...tagged.map((r) => r.pos));
+      missing.push(want);
+    }
+    await deletePositions(pv, base, stale);
+    // A rule created without --pos goes to the top: create in reverse to keep the given order.
+    for (const r of [...missing].reverse()) {
+      await pv.call('create', `${base}/firewall/rules`, ruleParams(r), { errorCode: 'firewall_update_failed', what: `add firewall rule cortex:${r.id} to VM ${vm.vmid}` });
+    }
+
+    const before = ((await pv.get<FwOptions>(`${base}/firewall/options`)) ?? {}) as FwOptions;
+    const previous = {
+      previous_policy_in: before.policy_in ?? 'DROP',
+      previous_policy_out: before.policy_out ?? 'ACCEPT',
+      previous_enable: before.enable === 1,
+    };
+    const wanted = policyParams(p).filter(([k, v]) => v !== undefined && String((before as Record<string, unknown>)[k] ?? (k === 'enable' ? 0 : '')) !== String(v));
+    if (wanted.length > 0) {
+      await pv.call('set', `${base}/firewall/options`, wanted, { errorCode: 'firewall_update_failed', what: `set the firewall options of VM ${vm.vmid}` });
+    }
+
+    const after = await listRules(pv, base);
+    const absent = desired.filter((d) => after.filter((r) => ruleIdOf(r.comment) === d.id).length !== 1);
+    if (absent.length > 0) {
+      throw new ActionFailedError(`firewall rules ${absent.map((r) => `cortex:${r.id}`).join(', ')} are not (exactly once) on VM ${vm.vmid} after adding them`, {
+        errorCode: 'firewall_update_failed',
+        retryable: true,
+      });
+    }
+    return { vmid: vm.vmid, node: vm.node, rule_ids: desired.map((r) => r.id), rules_added: missing.length, ...previous };
+  },
+};
+
+interface RemoveParams extends VmSelector {
+  rule_ids: string[];
+  policy_in?: string;
+  policy_out?: string;
+  enable_firewall?: boolean;
+}
+
+function restoreParams(p: RemoveParams): PveParams {
+  return [
+    ['enable', p.enable_firewall === undefined ? undefined : p.enable_firewall ? 1 : 0],
+    ['policy_in', p.policy_in],
+    ['policy_out', p.policy_out],
+  ];
+}
+
+export const removeFirewallRulesAction: ActionImpl = {
+  plan(params) {
+    const p = params as unknown as RemoveParams;
+    const { node, vmid } = planVm(p);
+    const base = vmPath(node, vmid);
+    const steps: PlannedStep[] = [
+      planCall('get', '/cluster/resources', [['type', 'vm']], `find ${describeSelector(p)}`),
+      planCall('get', `${base}/firewall/rules`),
+      planCall('delete', `${base}/firewall/rules/<pos>`, [], `rules tagged ${p.rule_ids.map(ruleComment).join(', ') || '(none)'}, highest pos first`),
+    ];
+    if (restoreParams(p).some(([, v]) => v !== undefined)) steps.push(planCall('set', `${base}/firewall/options`, restoreParams(p)));
+    return steps;
+  },
+
+  async run(rt) {
+    const p = rt.params as unknown as RemoveParams;
+    const pv = new Pvesh(rt);
+    const vm = await requireVm(pv, p);
+    const base = vmPath(vm.node, vm.vmid);
+    const ids = new Set(p.rule_ids);
+    const positions = (await listRules(pv, base)).filter((r) => ids.has(ruleIdOf(r.comment) ?? '')).map((r) => r.pos);
+    await deletePositions(pv, base, positions);
+    const restore = restoreParams(p);
+    if (restore.some(([, v]) => v !== undefined)) {
+      await pv.call('set', `${base}/firewall/options`, restore, { errorCode: 'firewall_update_failed', what: `restore the firewall options of VM ${vm.vmid}` });
+    }
+    return { vmid: vm.vmid, node: vm.node, removed: positions.length };
+  },
+};
