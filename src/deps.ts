@@ -11,6 +11,7 @@ import { ProperLockManager } from './adapters/proper-lock-manager.js';
 import { SystemClock } from './adapters/system-clock.js';
 import type { EngineDeps } from './engine/deps.js';
 import type { EngineEvent } from './engine/events.js';
+import type { SecretSource } from './ports/secret-source.js';
 import { Masker } from './engine/masker.js';
 import { layout } from './layout.js';
 
@@ -29,6 +30,8 @@ export function createRealDeps(args: {
   emit?: (e: EngineEvent) => void;
   /** Environment the tools run with (the lab puts its stand-ins first on PATH). */
   toolEnv?: NodeJS.ProcessEnv;
+  /** Where secrets come from (the lab has its own). */
+  secrets?: SecretSource;
 }): EngineDeps {
   const clock = new SystemClock();
   const masker = new Masker();
@@ -40,7 +43,7 @@ export function createRealDeps(args: {
     store: new FsStateStore(args.root, masker, locks, clock),
     locks,
     clock,
-    secrets: new EnvFileSecretSource(layout(args.root).secrets, args.env),
+    secrets: args.secrets ?? new EnvFileSecretSource(layout(args.root).secrets, args.env),
     masker,
     emit: args.emit ?? (() => undefined),
     scratchDir: async (executionId) => {

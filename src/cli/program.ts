@@ -48,6 +48,12 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     })
     .exitOverride();
 
+  const simulateOptions = (c: Command) =>
+    c
+      .option('--simulate', 'run against the built-in lab instead of the real tools')
+      .option('--lab <dir>', 'lab directory (default <root>/lab)')
+      .option('--simulate-fail <action_id[:n]>', 'make that action fail in the lab (its first n attempts; all when n is omitted); repeatable', collect, [])
+      .option('--simulate-latency <factor>', 'scale the lab\'s task and rollout durations');
   const add = (
     name: string,
     description: string,
@@ -100,14 +106,61 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
       'cortex run app-deployment -p environment=staging -p replicas=2',
       'cortex run security-incident-response --params-file incident.yaml',
       'cortex run build-k8s-cluster --dry-run',
+      'cortex run deploy-monitoring-stack --simulate --simulate-fail install-kube-prometheus-stack:1',
     ],
     async () => (await import('./commands/run.js')).run as Handler,
     (c) =>
-      c
-        .option('-p, --param <key=value>', 'set a parameter (repeatable; dotted keys set nested properties)', collect, [])
-        .option('--params-file <file>', 'parameters from a JSON or YAML file')
-        .option('--dry-run', 'print every command and request it would make; change nothing')
-        .option('--debug', 'write full command lines and output tails to each contractor\'s debug.log'),
+      simulateOptions(
+        c
+          .option('-p, --param <key=value>', 'set a parameter (repeatable; dotted keys set nested properties)', collect, [])
+          .option('--params-file <file>', 'parameters from a JSON or YAML file')
+          .option('--dry-run', 'print every command and request it would make; change nothing')
+          .option('--debug', 'write full command lines and output tails to each contractor\'s debug.log'),
+      ),
+  );
+  const continueOptions = (c: Command) =>
+    simulateOptions(c.option('-p, --param <key=value>', 'give a secret parameter again (secret values are not recorded)', collect, []).option('--debug', 'write debug.log for this run'));
+  add(
+    'resume <execution_id>',
+    'continue a paused, interrupted or waiting execution from the first action that did not complete',
+    ['cortex resume app-deployment-20261125T191154Z-1a2b', 'cortex resume <id> --retry-action deploy-app', 'cortex resume <id> --skip-action deploy-app'],
+    async () => (await import('./commands/resume.js')).resume as Handler,
+    (c) =>
+      continueOptions(c)
+        .option('--retry-action <action_id>', 'run again an action whose outcome is unknown (it was running when the process died)')
+        .option('--skip-action <action_id>', 'treat such an action as done and go on'),
+  );
+  add(
+    'rollback <execution_id>',
+    'undo what an execution did: its rollback procedure, then the compensations of the completed actions, newest first',
+    ['cortex rollback deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex rollback <id> --dry-run'],
+    async () => (await import('./commands/rollback.js')).rollback as Handler,
+    (c) => continueOptions(c).option('--dry-run', 'list the steps it would take'),
+  );
+  add(
+    'approve <execution_id>',
+    'approve the phase waiting for approval (or, with --action, mark a task for a person done) and continue',
+    ['cortex approve <id> --comment "change window CHG-1234"', 'cortex approve <id> --action review-findings --output remediation_plan=rebuild-node'],
+    async () => (await import('./commands/approve.js')).approve as Handler,
+    (c) =>
+      continueOptions(c)
+        .option('--comment <text>', 'why (recorded in the execution and the audit trail)')
+        .option('--action <action_id>', 'a task for a person instead of the phase approval')
+        .option('--output <key=value>', 'an output of that task (repeatable; JSON values are parsed)', collect, []),
+  );
+  add(
+    'reject <execution_id>',
+    'reject the phase waiting for approval (the execution ends and what completed is rolled back), or a task for a person',
+    ['cortex reject <id> --comment "not during the freeze"'],
+    async () => (await import('./commands/approve.js')).reject as Handler,
+    (c) => continueOptions(c).option('--comment <text>', 'why').option('--action <action_id>', 'reject a task for a person instead'),
+  );
+  add(
+    'cancel <execution_id>',
+    'stop an execution (in another process too) and record it cancelled',
+    ['cortex cancel <id>', 'cortex cancel <id> --rollback'],
+    async () => (await import('./commands/cancel.js')).cancel as Handler,
+    (c) => continueOptions(c).option('--rollback', 'then undo what it completed'),
   );
   add(
     'status [execution_id]',

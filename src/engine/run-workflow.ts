@@ -369,6 +369,10 @@ export class Execution {
     this.record.current_action = def.action_id;
 
     if (ar.status === 'awaiting_input') {
+      if (ar.person_task?.result === 'rejected') {
+        const by = ar.person_task.completed_by ? ` by ${ar.person_task.completed_by}` : '';
+        return this.applyOnError(phase, def, ar, { code: 'task_rejected', message: `the task was rejected${by}${ar.person_task.comment ? `: ${ar.person_task.comment}` : ''}` });
+      }
       return { kind: 'awaiting', reason: `action "${def.action_id}" is waiting for a person: cortex approve ${this.record.execution_id} --action ${def.action_id}` };
     }
     if (ar.status === 'running' || ar.status === 'interrupted') {

@@ -1,30 +1,29 @@
 import { ExitCode } from '../../errors.js';
-import { createRealDeps } from '../../deps.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { planExecution } from '../../engine/plan.js';
 import type { ExecutionRecord } from '../../engine/records.js';
+import { runRollback } from '../../engine/rollback.js';
 import { Execution, newExecutionRecord, type RunContext } from '../../engine/run-workflow.js';
 import { createExecution } from '../../engine/start.js';
-import { runRollback } from '../../engine/rollback.js';
 import type { CommandContext } from '../context.js';
 import { createProgress } from '../render/progress.js';
 import { printPlan } from '../render/plan.js';
 import { printSummary } from '../render/summary.js';
 import { assertImplemented, assertToolsPresent, prepareWorkflow, type PreparedWorkflow } from '../prepare.js';
+import { labDirFor, openSession, type SimulateOptions } from '../session.js';
+import { audit } from '../audit.js';
 
-export interface RunOptions {
+export interface RunOptions extends SimulateOptions {
   param?: string[];
   paramsFile?: string;
   dryRun?: boolean;
   debug?: boolean;
-  simulate?: boolean;
-  lab?: string;
   wait?: boolean;
 }
 
 /** Exit code for an execution that stopped with this status. */
 export function exitCodeFor(rec: ExecutionRecord, interrupted: boolean): number {
-  if (interrupted && (rec.status === 'paused' || rec.status === 'cancelled')) return ExitCode.INTERRUPTED;
+  if (interrupted && (rec.status === 'paused' || rec.status === 'cancelled' || rec.status === 'rolling_back')) return ExitCode.INTERRUPTED;
   switch (rec.status) {
     case 'completed':
     case 'awaiting_approval':
@@ -34,30 +33,35 @@ export function exitCodeFor(rec: ExecutionRecord, interrupted: boolean): number 
   }
 }
 
-/** Runs an Execution with the CLI's progress output and summary; shared by run, resume, approve. */
+/** Runs an Execution with the CLI's progress output and summary; shared by run, resume, approve, rollback. */
 export async function driveExecution(
   ctx: CommandContext,
   deps: EngineDeps,
   runCtx: RunContext,
   record: ExecutionRecord,
-  resumed: boolean,
-  stopProgress: () => void,
+  how: { resumed: boolean; stopProgress: () => void; body?: (exec: Execution) => Promise<void> },
 ): Promise<number> {
-  const lock = await deps.locks.acquire(`execution-${record.execution_id}`, { execution_id: record.execution_id, pid: deps.identity.pid, host: deps.identity.host, command: ctx.argv[0] ?? 'run' });
+  const lock = await deps.locks.acquire(`execution-${record.execution_id}`, {
+    execution_id: record.execution_id,
+    pid: deps.identity.pid,
+    host: deps.identity.host,
+    command: ctx.argv[0] ?? 'run',
+  });
   try {
-    deps.emit({ kind: 'execution-start', executionId: record.execution_id, workflowId: record.workflow_id, resumed });
+    deps.emit({ kind: 'execution-start', executionId: record.execution_id, workflowId: record.workflow_id, resumed: how.resumed });
     const exec = new Execution(deps, runCtx, record);
-    await exec.run();
-    stopProgress();
+    if (how.body) await how.body(exec);
+    else await exec.run();
+    how.stopProgress();
     printSummary(ctx.out, record);
     return exitCodeFor(record, runCtx.signal.aborted);
   } finally {
-    stopProgress();
+    how.stopProgress();
     await lock.release();
   }
 }
 
-export function runContextFor(ctx: CommandContext, prep: PreparedWorkflow, opts: { debug?: boolean; simulate?: boolean }): RunContext {
+export function runContextFor(ctx: CommandContext, prep: Pick<PreparedWorkflow, 'loaded' | 'catalogue' | 'impls' | 'config' | 'params'>, opts: { debug?: boolean; simulate?: boolean }): RunContext {
   return {
     loaded: prep.loaded,
     catalogue: prep.catalogue,
@@ -72,17 +76,18 @@ export function runContextFor(ctx: CommandContext, prep: PreparedWorkflow, opts:
   };
 }
 
-/** `cortex run WORKFLOW_ID [-p k=v ...] [--params-file F] [--dry-run] [--debug]`. */
+/** `cortex run WORKFLOW_ID [-p k=v ...] [--params-file F] [--dry-run] [--debug] [--simulate ...]`. */
 export async function run(ctx: CommandContext, args: unknown[], opts: RunOptions): Promise<number> {
   const workflowId = args[0] as string;
   const prep = await prepareWorkflow(ctx, workflowId, { assignments: opts.param ?? [], ...(opts.paramsFile ? { paramsFile: opts.paramsFile } : {}) });
   const def = prep.loaded.definition;
   assertImplemented(def, prep.catalogue, prep.impls);
   const progress = await createProgress(ctx.out);
-  const deps = createRealDeps({ root: ctx.root.dir, env: ctx.env, emit: progress.emit });
-  for (const v of prep.secretValues) deps.masker.add(v);
 
   if (opts.dryRun) {
+    const { createRealDeps } = await import('../../deps.js');
+    const deps = createRealDeps({ root: ctx.root.dir, env: ctx.env });
+    for (const v of prep.secretValues) deps.masker.add(v);
     const now = deps.clock.now().toISOString();
     const record = newExecutionRecord({ executionId: `${def.workflow_id}-dry-run`, loaded: prep.loaded, parameters: prep.maskedParams, trigger: { type: 'manual' }, now });
     const plan = await planExecution({
@@ -99,11 +104,22 @@ export async function run(ctx: CommandContext, args: unknown[], opts: RunOptions
     return ExitCode.OK;
   }
 
-  assertToolsPresent(def, prep.catalogue, prep.config, ctx.env);
-  const record = await createExecution(deps, {
-    loaded: prep.loaded,
-    parameters: prep.maskedParams,
-    trigger: { type: 'manual', user: deps.identity.user, host: deps.identity.host },
-  });
-  return driveExecution(ctx, deps, runContextFor(ctx, prep, opts), record, false, progress.stop);
+  if (!opts.simulate) assertToolsPresent(def, prep.catalogue, prep.config, ctx.env);
+  const session = await openSession(ctx, prep.config, { ...opts, emit: progress.emit });
+  try {
+    const { deps } = session;
+    for (const v of prep.secretValues) deps.masker.add(v);
+    const record = await createExecution(deps, {
+      loaded: prep.loaded,
+      parameters: prep.maskedParams,
+      trigger: { type: 'manual', user: deps.identity.user, host: deps.identity.host },
+      ...(opts.simulate ? { simulate: true, labDir: labDirFor(ctx, opts.lab) } : {}),
+    });
+    await audit(deps, { command: 'run', execution_id: record.execution_id, workflow_id: def.workflow_id, parameters: prep.maskedParams, result: 'started', ...(opts.simulate ? { details: { simulate: true } } : {}) });
+    const code = await driveExecution(ctx, deps, runContextFor(ctx, { ...prep, config: session.config }, opts), record, { resumed: false, stopProgress: progress.stop });
+    await audit(deps, { command: 'run', execution_id: record.execution_id, workflow_id: def.workflow_id, result: record.status });
+    return code;
+  } finally {
+    await session.stop();
+  }
 }

@@ -1,4 +1,34 @@
 import type { ActionImpl } from '../action-impl.js';
 
 /** Implementations of this contractor's actions, keyed by action name, loaded on first use. */
-export const IMPLEMENTATIONS: Record<string, () => Promise<ActionImpl>> = {};
+export const IMPLEMENTATIONS: Record<string, () => Promise<ActionImpl>> = {
+  generate_talos_config: async () => (await import('./generate-talos-config.js')).generateTalosConfigAction,
+  apply_talos_config: async () => (await import('./apply-talos-config.js')).applyTalosConfigAction,
+  bootstrap_talos_cluster: async () => (await import('./bootstrap-talos-cluster.js')).bootstrapTalosClusterAction,
+  talos_health: async () => (await import('./talos-health.js')).talosHealthAction,
+  get_kubeconfig: async () => (await import('./get-kubeconfig.js')).getKubeconfigAction,
+  etcd_snapshot: async () => (await import('./etcd-snapshot.js')).etcdSnapshotAction,
+  upgrade_talos_node: async () => (await import('./upgrade-talos-node.js')).upgradeTalosNodeAction,
+  rollback_talos_node: async () => (await import('./rollback-talos-node.js')).rollbackTalosNodeAction,
+  join_nodes: async () => (await import('./join-nodes.js')).joinNodesAction,
+  remove_nodes: async () => (await import('./remove-nodes.js')).removeNodesAction,
+  create_namespace: async () => (await import('./namespaces.js')).createNamespaceAction,
+  verify_namespace_exists: async () => (await import('./namespaces.js')).verifyNamespaceExistsAction,
+  verify_secrets: async () => (await import('./verify-secrets.js')).verifySecretsAction,
+  apply_kubernetes_manifest: async () => (await import('./apply-kubernetes-manifest.js')).applyKubernetesManifestAction,
+  wait_for_rollout: async () => (await import('./wait-for-rollout.js')).waitForRolloutAction,
+  verify_pod_health: async () => (await import('./verify-pod-health.js')).verifyPodHealthAction,
+  rollback_kubernetes_deployment: async () => (await import('./rollback-kubernetes-deployment.js')).rollbackKubernetesDeploymentAction,
+  scale_deployment: async () => (await import('./scale-deployment.js')).scaleDeploymentAction,
+  cordon_node: async () => (await import('./cordon.js')).cordonNodeAction,
+  uncordon_node: async () => (await import('./cordon.js')).uncordonNodeAction,
+  drain_node: async () => (await import('./drain-node.js')).drainNodeAction,
+  apply_network_policy: async () => (await import('./apply-network-policy.js')).applyNetworkPolicyAction,
+  delete_network_policy: async () => (await import('./delete-network-policy.js')).deleteNetworkPolicyAction,
+  capture_cluster_state: async () => (await import('./capture-cluster-state.js')).captureClusterStateAction,
+  install_helm_chart: async () => (await import('./install-helm-chart.js')).installHelmChartAction,
+  uninstall_helm_release: async () => (await import('./uninstall-helm-release.js')).uninstallHelmReleaseAction,
+  rollback_helm_release: async () => (await import('./rollback-helm-release.js')).rollbackHelmReleaseAction,
+  apply_security_patches: async () => (await import('./apply-security-patches.js')).applySecurityPatchesAction,
+  implement_security_controls: async () => (await import('./implement-security-controls.js')).implementSecurityControlsAction,
+};

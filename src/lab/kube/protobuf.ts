@@ -70,9 +70,10 @@ export function decodeProtobufObject(body: Buffer): KObject {
   const namespace = str(meta.find((f) => f.no === 3));
   const labels = stringMap(meta, 11);
   const annotations = stringMap(meta, 12);
-  return {
+  const kind = str(typeMeta.find((f) => f.no === 2)) ?? '';
+  const obj: KObject = {
     apiVersion: str(typeMeta.find((f) => f.no === 1)) ?? '',
-    kind: str(typeMeta.find((f) => f.no === 2)) ?? '',
+    kind,
     metadata: {
       name,
       ...(generateName ? { generateName } : {}),
@@ -81,4 +82,37 @@ export function decodeProtobufObject(body: Buffer): KObject {
       ...(annotations ? { annotations } : {}),
     },
   };
+  if (kind === 'Secret') {
+    const data = byteMap(raw, 2);
+    const type = str(raw.find((f) => f.no === 3));
+    if (data) obj.data = data;
+    if (type) obj.type = type;
+  } else if (kind === 'ConfigMap') {
+    const data = stringMap(raw, 2);
+    const binaryData = byteMap(raw, 3);
+    if (data) obj.data = data;
+    if (binaryData) obj.binaryData = binaryData;
+  } else if (kind !== 'Namespace') {
+    throw new UnsupportedProtobufError(kind);
+  }
+  return obj;
+}
+
+/** A protobuf body of a kind the lab cannot read (only Namespace, Secret and ConfigMap). */
+export class UnsupportedProtobufError extends Error {
+  constructor(readonly kind: string) {
+    super(`the lab API server reads protobuf bodies only for Namespace, Secret and ConfigMap (got ${kind || 'unknown kind'})`);
+  }
+}
+
+/** map<string, bytes> as base64 values (how JSON carries Secret data). */
+function byteMap(fs: Field[], no: number): Record<string, string> | undefined {
+  const entries = fs.filter((f) => f.no === no && f.bytes);
+  if (!entries.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const e of entries) {
+    const kv = fields(e.bytes!);
+    out[str(kv.find((f) => f.no === 1)) ?? ''] = (kv.find((f) => f.no === 2)?.bytes ?? Buffer.alloc(0)).toString('base64');
+  }
+  return out;
 }

@@ -1,0 +1,106 @@
+/** Rendering of cortex's network-policy parameters into networking.k8s.io/v1 NetworkPolicy objects. */
+
+export interface PeerParam {
+  pod_selector?: Record<string, string>;
+  namespace_selector?: Record<string, string>;
+  ip_block?: { cidr: string; except?: string[] };
+  dns_selector?: boolean;
+}
+export interface PortParam {
+  port?: number | string;
+  end_port?: number;
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+}
+export interface IngressRuleParam {
+  from?: PeerParam[];
+  ports?: PortParam[];
+}
+export interface EgressRuleParam {
+  to?: PeerParam[];
+  ports?: PortParam[];
+}
+
+export const ISOLATE_LABEL = 'cortex.dev/isolate';
+
+/** kube-dns in kube-system, the target of dns_selector peers. */
+export const DNS_PEER = {
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+  podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+};
+
+export function renderPeers(peers: readonly PeerParam[]): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const p of peers) {
+    // ipBlock may not be combined with selectors in one peer: it becomes its own entry.
+    if (p.ip_block) out.push({ ipBlock: { cidr: p.ip_block.cidr, ...(p.ip_block.except?.length ? { except: [...p.ip_block.except] } : {}) } });
+    if (p.dns_selector) out.push(structuredClone(DNS_PEER));
+    if (p.pod_selector || p.namespace_selector) {
+      out.push({
+        ...(p.namespace_selector ? { namespaceSelector: { matchLabels: { ...p.namespace_selector } } } : {}),
+        ...(p.pod_selector ? { podSelector: { matchLabels: { ...p.pod_selector } } } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+export function renderPorts(ports: readonly PortParam[]): Array<Record<string, unknown>> {
+  return ports.map((p) => ({
+    protocol: p.protocol ?? 'TCP',
+    ...(p.port !== undefined ? { port: p.port } : {}),
+    ...(p.end_port !== undefined ? { endPort: p.end_port } : {}),
+  }));
+}
+
+function renderRule(peersKey: 'from' | 'to', peers: PeerParam[] | undefined, ports: PortParam[] | undefined): Record<string, unknown> {
+  return {
+    ...(peers && peers.length > 0 ? { [peersKey]: renderPeers(peers) } : {}),
+    ...(ports && ports.length > 0 ? { ports: renderPorts(ports) } : {}),
+  };
+}
+
+/**
+ * A NetworkPolicy. Absent rules leave a direction unrestricted; an empty list denies it all.
+ * With neither given the policy allows all ingress (Kubernetes would otherwise default to Ingress).
+ */
+export function renderNetworkPolicy(o: {
+  name: string;
+  namespace: string;
+  podSelector: Record<string, string>;
+  ingress?: IngressRuleParam[];
+  egress?: EgressRuleParam[];
+  labels?: Record<string, string>;
+}): Record<string, unknown> {
+  const policyTypes: string[] = [];
+  const spec: Record<string, unknown> = { podSelector: Object.keys(o.podSelector).length > 0 ? { matchLabels: { ...o.podSelector } } : {} };
+  if (o.ingress) {
+    policyTypes.push('Ingress');
+    spec.ingress = o.ingress.map((r) => renderRule('from', r.from, r.ports));
+  }
+  if (o.egress) {
+    policyTypes.push('Egress');
+    spec.egress = o.egress.map((r) => renderRule('to', r.to, r.ports));
+  }
+  if (policyTypes.length === 0) {
+    policyTypes.push('Ingress');
+    spec.ingress = [{}];
+  }
+  spec.policyTypes = policyTypes;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: o.name, namespace: o.namespace, labels: { 'app.kubernetes.io/managed-by': 'cortex', ...(o.labels ?? {}) } },
+    spec,
+  };
+}
+
+/** cortex-default-deny: everything denied except DNS lookups to kube-dns. */
+export function defaultDenyPolicy(namespace: string, name = 'cortex-default-deny'): Record<string, unknown> {
+  return renderNetworkPolicy({
+    name,
+    namespace,
+    podSelector: {},
+    ingress: [],
+    egress: [{ to: [{ dns_selector: true }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] }],
+  });
+}
