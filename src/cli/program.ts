@@ -115,7 +115,8 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
           .option('-p, --param <key=value>', 'set a parameter (repeatable; dotted keys set nested properties)', collect, [])
           .option('--params-file <file>', 'parameters from a JSON or YAML file')
           .option('--dry-run', 'print every command and request it would make; change nothing')
-          .option('--debug', 'write full command lines and output tails to each contractor\'s debug.log'),
+          .option('--debug', 'write full command lines and output tails to each contractor\'s debug.log')
+          .addOption(new Option('--trigger-info <json>', 'how the run was started (set by tick, trigger and serve)').hideHelp()),
       ),
   );
   const continueOptions = (c: Command) =>

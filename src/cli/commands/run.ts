@@ -1,4 +1,4 @@
-import { ExitCode } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { planExecution } from '../../engine/plan.js';
 import type { ExecutionRecord } from '../../engine/records.js';
@@ -19,6 +19,24 @@ export interface RunOptions extends SimulateOptions {
   dryRun?: boolean;
   debug?: boolean;
   wait?: boolean;
+  triggerInfo?: string;
+}
+
+/** The trigger recorded for a run: manual, or what tick/trigger/serve passed in --trigger-info. */
+function triggerOf(opts: RunOptions, user: string, host: string): ExecutionRecord['trigger'] {
+  if (!opts.triggerInfo) return { type: 'manual', user, host };
+  let info: unknown;
+  try {
+    info = JSON.parse(opts.triggerInfo);
+  } catch {
+    throw new UsageError('--trigger-info expects a JSON object');
+  }
+  const t = info as Record<string, unknown>;
+  const allowed = ['schedule', 'webhook', 'event', 'api'];
+  if (!t || typeof t !== 'object' || !allowed.includes(String(t.type))) throw new UsageError(`--trigger-info "type" must be one of ${allowed.join(', ')}`);
+  const out: ExecutionRecord['trigger'] = { type: t.type as ExecutionRecord['trigger']['type'], user, host };
+  for (const k of ['source', 'trigger_id', 'event_id', 'scheduled_for'] as const) if (typeof t[k] === 'string') out[k] = t[k] as string;
+  return out;
 }
 
 /** Exit code for an execution that stopped with this status. */
@@ -112,7 +130,7 @@ export async function run(ctx: CommandContext, args: unknown[], opts: RunOptions
     const record = await createExecution(deps, {
       loaded: prep.loaded,
       parameters: prep.maskedParams,
-      trigger: { type: 'manual', user: deps.identity.user, host: deps.identity.host },
+      trigger: triggerOf(opts, deps.identity.user, deps.identity.host),
       ...(opts.simulate ? { simulate: true, labDir: labDirFor(ctx, opts.lab) } : {}),
     });
     await audit(deps, { command: 'run', execution_id: record.execution_id, workflow_id: def.workflow_id, parameters: prep.maskedParams, result: 'started', ...(opts.simulate ? { details: { simulate: true } } : {}) });
