@@ -184,6 +184,13 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) => c.option('--contractor <name>', 'only this contractor').option('--debug', 'include debug.log lines'),
   );
   add(
+    'lab <show|reset>',
+    'the --simulate lab: print its state (VMs, clusters, releases, requests received) or reset it',
+    ['cortex lab show', 'cortex lab show --requests --json', 'cortex lab reset --lab /tmp/lab'],
+    async () => (await import('./commands/lab.js')).lab as Handler,
+    (c) => c.option('--lab <dir>', 'lab directory (default <root>/lab)').option('--requests', 'list every HTTP request the lab received'),
+  );
+  add(
     'init [dir]',
     'create a coordination directory with the built-in workflows and a default config',
     ['cortex init ~/ops/coordination'],

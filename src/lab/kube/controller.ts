@@ -76,6 +76,27 @@ export class LabController {
     for (const ns of new Set(this.store.scan('poddisruptionbudgets.policy').map((p) => p.metadata.namespace!))) this.enqueue('Budgets', ns, '', 0);
   }
 
+  /** Runs every controller to a steady state at once, without timers (seeding): pods start immediately. */
+  settle(): void {
+    const ctx = this.context();
+    for (let i = 0; i < 50; i++) {
+      const before = this.store.resourceVersion;
+      for (const ns of this.store.scan('namespaces')) this.populateNamespace(ns.metadata.name);
+      for (const n of this.store.scan('nodes')) if (!n.spec?.podCIDR) this.assignPodCidr(n.metadata.name);
+      for (const d of this.store.scan('deployments.apps')) syncDeployment(ctx, d.metadata.namespace!, d.metadata.name, Date.now());
+      for (const s of this.store.scan('statefulsets.apps')) syncStatefulSet(ctx, s.metadata.namespace!, s.metadata.name);
+      for (const d of this.store.scan('daemonsets.apps')) syncDaemonSet(ctx, d.metadata.namespace!, d.metadata.name);
+      for (const j of this.store.scan('jobs.batch')) syncJob(ctx, j.metadata.namespace!, j.metadata.name);
+      this.schedulePending();
+      for (const p of this.store.scan('pods')) {
+        if (p.metadata.deletionTimestamp) this.store.remove('pods', p.metadata.namespace, p.metadata.name);
+        else if (p.spec?.nodeName && p.status?.phase === 'Pending') this.startPod(p.metadata.namespace!, p.metadata.name);
+      }
+      for (const ns of new Set(this.store.scan('poddisruptionbudgets.policy').map((p) => p.metadata.namespace!))) syncBudgets(ctx, ns);
+      if (this.store.resourceVersion === before) break;
+    }
+  }
+
   // ---- queue ----
 
   private enqueue(kind: Kind, ns: string | undefined, name: string, delay: number): void {
@@ -172,6 +193,7 @@ export class LabController {
         }
         return;
       case 'namespaces':
+        if (e.type === 'ADDED') this.populateNamespace(o.metadata.name);
         if (o.metadata.deletionTimestamp && e.type !== 'DELETED') this.enqueue('Namespace', undefined, o.metadata.name, this.timing.stepMs());
         return;
       case 'poddisruptionbudgets.policy':
@@ -218,6 +240,19 @@ export class LabController {
       const dref = rs?.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'Deployment');
       if (dref) this.enqueue('Deployment', ns, dref.name, delay);
     }
+  }
+
+  /** What the service-account and root-CA publishers put in every new namespace. */
+  populateNamespace(ns: string): void {
+    if (!this.store.peek('serviceaccounts', ns, 'default'))
+      this.store.create('serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: ns } });
+    if (!this.store.peek('configmaps', ns, 'kube-root-ca.crt'))
+      this.store.create('configmaps', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'kube-root-ca.crt', namespace: ns, annotations: { 'kubernetes.io/description': 'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IPs or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.' } },
+        data: { 'ca.crt': '-----BEGIN CERTIFICATE-----\nMIIBiDCCAS+gAwIBAgIQLabCortexLabCA0123456789wCgYIKoZIzj0EAwIwFTET\n-----END CERTIFICATE-----\n' },
+      });
   }
 
   private assignPodCidr(name: string): void {

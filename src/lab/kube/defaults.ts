@@ -153,6 +153,9 @@ export function applyDefaults(r: ResourceDef, obj: KObject, ctx: DefaultContext)
         delete obj.stringData;
       }
       break;
+    case 'Node':
+      defaultNode(obj);
+      break;
     case 'PersistentVolumeClaim':
       if (!spec) break;
       spec.volumeMode ??= 'Filesystem';
@@ -160,6 +163,47 @@ export function applyDefaults(r: ResourceDef, obj: KObject, ctx: DefaultContext)
     default:
       break;
   }
+}
+
+/** What a kubelet registering its node fills in when the creator left it out (lab stand-ins POST bare Nodes). */
+function defaultNode(node: KObject): void {
+  const name = node.metadata.name;
+  node.metadata.labels = {
+    'beta.kubernetes.io/arch': 'amd64',
+    'beta.kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': 'amd64',
+    'kubernetes.io/hostname': name,
+    'kubernetes.io/os': 'linux',
+    ...(node.metadata.labels ?? {}),
+  };
+  node.spec ??= {};
+  const status = (node.status ??= {}) as Record<string, unknown>;
+  if (status.conditions === undefined) {
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const c = (type: string, value: string, reason: string, message: string) => ({ type, status: value, lastHeartbeatTime: now, lastTransitionTime: now, reason, message });
+    status.conditions = [
+      c('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
+      c('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+      c('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+      c('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
+    ];
+  }
+  status.addresses ??= [{ type: 'Hostname', address: name }];
+  status.capacity ??= { cpu: '4', 'ephemeral-storage': '102687672Ki', 'hugepages-2Mi': '0', memory: '8148204Ki', pods: '110' };
+  status.allocatable ??= { cpu: '3950m', 'ephemeral-storage': '94636070773', 'hugepages-2Mi': '0', memory: '7521516Ki', pods: '110' };
+  status.daemonEndpoints ??= { kubeletEndpoint: { Port: 10250 } };
+  status.nodeInfo ??= {
+    machineID: '',
+    systemUUID: '',
+    bootID: '',
+    kernelVersion: '6.1.69-talos',
+    osImage: 'Talos (v1.6.1)',
+    containerRuntimeVersion: 'containerd://1.7.11',
+    kubeletVersion: 'v1.29.1',
+    kubeProxyVersion: 'v1.29.1',
+    operatingSystem: 'linux',
+    architecture: 'amd64',
+  };
 }
 
 function defaultService(obj: KObject, ctx: DefaultContext): void {
