@@ -184,6 +184,13 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) => c.option('--contractor <name>', 'only this contractor').option('--debug', 'include debug.log lines'),
   );
   add(
+    'metrics [workflow_id]',
+    'per-workflow and per-contractor aggregates (also in Prometheus text format)',
+    ['cortex metrics', 'cortex metrics --prometheus | promtool check metrics'],
+    async () => (await import('./commands/metrics.js')).metrics as Handler,
+    (c) => c.option('--prometheus', 'Prometheus text exposition format'),
+  );
+  add(
     'lab <show|reset>',
     'the --simulate lab: print its state (VMs, clusters, releases, requests received) or reset it',
     ['cortex lab show', 'cortex lab show --requests --json', 'cortex lab reset --lab /tmp/lab'],

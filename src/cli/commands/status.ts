@@ -41,6 +41,13 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
   const state = { isProcessAlive: processCheck() };
   const records = readActive(ctx, (file, e) => problems.push(`${file}: ${e.message}`)).sort((a, b) => a.started_at.localeCompare(b.started_at));
   const now = new Date();
+  const expired = records.filter((r) => r.status === 'awaiting_approval' && r.phases.some((p) => p.status === 'awaiting_approval' && !p.approval?.decision && p.approval?.expires_at && Date.parse(p.approval.expires_at) <= now.getTime()));
+  if (expired.length) {
+    // approval_timeout is enforced by whichever cortex looks next: the rejection (and its
+    // rollback) runs in a detached `cortex resume` so status stays quick.
+    const { spawnDetached } = await import('../detached.js');
+    for (const r of expired) spawnDetached(ctx, ['resume', r.execution_id]);
+  }
   if (ctx.out.json) {
     ctx.out.data({
       executions: records.map((r) => ({
@@ -67,7 +74,7 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
         records.map((r) => {
           const st = liveStatus(r, state);
           const colour = st === 'running' ? s.cyan : st === 'interrupted' || st === 'failed' ? s.red : s.yellow;
-          return [r.execution_id, r.workflow_id, colour(st), r.current_phase ?? '-', r.current_action ?? '-', elapsed(r.started_at, now)];
+          return [r.execution_id, r.workflow_id, colour(expired.includes(r) ? 'approval expired' : st), r.current_phase ?? '-', r.current_action ?? '-', elapsed(r.started_at, now)];
         }),
       ),
     );

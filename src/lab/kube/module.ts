@@ -1,10 +1,46 @@
 import type { LabModule } from '../module.js';
-import { writeState } from '../lab-dir.js';
+import { readState, writeState } from '../lab-dir.js';
+import type { KObject } from './object.js';
+import { seedKubeState } from './seed.js';
+import { startKubeServer } from './server.js';
+import { STATE_NAME, emptyKubeState, type KubeState } from './store.js';
 
-// Placeholder being replaced by the kube lab module (owner: the engineer building it).
+function ready(o: KObject): string {
+  return `${Number(o.status?.readyReplicas ?? 0)}/${Number(o.spec?.replicas ?? 0)}`;
+}
+
+/**
+ * The lab Kubernetes API server: one server on 127.0.0.1 for every cluster name, that the real
+ * kubectl (and the helm/talos stand-ins, over REST) talk to. State: <lab>/state/kube.json.
+ */
 export const kubeModule: LabModule = {
   name: 'kube',
   seed(lab) {
-    writeState(lab, 'kube', {});
+    writeState(lab, STATE_NAME, seedKubeState());
+  },
+  async start(lab) {
+    const server = await startKubeServer(lab);
+    return { urls: { kubernetes: server.url }, stop: () => server.stop() };
+  },
+  describe(lab) {
+    const s = readState<KubeState>(lab, STATE_NAME, emptyKubeState);
+    const all = (key: string) => Object.values(s.objects?.[key] ?? {});
+    const pods = all('pods');
+    return {
+      resource_version: s.resourceVersion,
+      namespaces: all('namespaces').map((n) => n.metadata.name),
+      nodes: all('nodes').map((n) => ({
+        name: n.metadata.name,
+        cluster: n.metadata.labels?.['cortex.dev/cluster'] ?? null,
+        ready: ((n.status?.conditions ?? []) as { type: string; status: string }[]).some((c) => c.type === 'Ready' && c.status === 'True'),
+        cordoned: Boolean(n.spec?.unschedulable),
+        pods: pods.filter((p) => p.spec?.nodeName === n.metadata.name).length,
+      })),
+      deployments: all('deployments.apps').map((d) => `${d.metadata.namespace}/${d.metadata.name} ${ready(d)} rev ${d.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? '-'}`),
+      statefulsets: all('statefulsets.apps').map((d) => `${d.metadata.namespace}/${d.metadata.name} ${ready(d)}`),
+      daemonsets: all('daemonsets.apps').map((d) => `${d.metadata.namespace}/${d.metadata.name} ${Number(d.status?.numberReady ?? 0)}/${Number(d.status?.desiredNumberScheduled ?? 0)}`),
+      pods: pods.length,
+      network_policies: all('networkpolicies.networking.k8s.io').map((p) => `${p.metadata.namespace}/${p.metadata.name}`),
+    };
   },
 };
