@@ -104,7 +104,7 @@ const wait: ActionSpec = {
   summary:
     'Waits inside cortex: either a fixed number of `seconds`, or until the condition `until` (the definition condition ' +
     'language, e.g. "${check.output.status} == 200") is true, re-evaluated every `poll_seconds` and failing after ' +
-    '`timeout_seconds`. Survives `cortex resume`: the deadline is recorded at the start.',
+    '`timeout_seconds`. After `cortex resume` the wait starts again (it is idempotent).',
   kind: 'builtin',
   uses: [],
   parameters: params(

@@ -53,7 +53,14 @@ function active(pods: readonly KObject[]): KObject[] {
 }
 
 /** Sets status (and nothing else) when it changed; keeps condition transition times that did not change. */
-function writeStatus(ctx: WorkloadContext, key: string, obj: KObject, status: Record<string, unknown>, refresh: readonly string[] = []): void {
+function writeStatus(
+  ctx: WorkloadContext,
+  key: string,
+  obj: KObject,
+  status: Record<string, unknown>,
+  refresh: readonly string[] = [],
+  annotations: Record<string, string> = {},
+): void {
   const conds = status.conditions as Record<string, unknown>[] | undefined;
   const oldConds = (obj.status?.conditions ?? []) as Record<string, unknown>[];
   if (conds) {
@@ -65,9 +72,11 @@ function writeStatus(ctx: WorkloadContext, key: string, obj: KObject, status: Re
       if (c.lastUpdateTime === undefined) delete c.lastUpdateTime;
     }
   }
-  if (deepEqualNormalized(obj.status, status)) return;
+  const annotated = Object.entries(annotations).every(([k, v]) => obj.metadata.annotations?.[k] === v);
+  if (deepEqualNormalized(obj.status, status) && annotated) return;
   const next = clone(obj);
   next.status = status;
+  if (!annotated) next.metadata.annotations = { ...(next.metadata.annotations ?? {}), ...annotations };
   ctx.update(key, next);
 }
 
@@ -132,11 +141,6 @@ export function syncDeployment(ctx: WorkloadContext, ns: string, name: string, n
     newRs = ctx.update(RS, next);
   }
   const rev = String(revisionOf(newRs));
-  if (d.metadata.annotations?.[REVISION] !== rev) {
-    const next = clone(d);
-    next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [REVISION]: rev };
-    ctx.update(DEPLOY, next);
-  }
 
   // scale: the new ReplicaSet to the desired count; old ones to 0 once the new pods are all ready
   const paused = Boolean(d.spec?.paused);
@@ -194,7 +198,7 @@ export function syncDeployment(ctx: WorkloadContext, ns: string, name: string, n
     ],
   };
   for (const k of ['replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas'] as const) if (status[k] === 0) delete status[k];
-  writeStatus(ctx, DEPLOY, ctx.peek(DEPLOY, ns, name)!, status, countsChanged ? ['Progressing'] : []);
+  writeStatus(ctx, DEPLOY, ctx.peek(DEPLOY, ns, name)!, status, countsChanged ? ['Progressing'] : [], { [REVISION]: rev });
 }
 
 function scaleRs(ctx: WorkloadContext, d: KObject, ns: string, rsName: string, replicas: number): void {
