@@ -28,7 +28,8 @@ export interface Session {
 /** `--simulate-fail ACTION_ID[:N]` -> lab faults (N omitted: every attempt). */
 export function parseFaults(list: string[] = []): LabFault[] {
   return list.map((spec) => {
-    const m = /^([A-Za-z0-9][A-Za-z0-9_-]*)(?::([0-9]+))?$/.exec(spec);
+    // ACTION_ID, or PARENT/STEP for one step of a remediation plan.
+    const m = /^([A-Za-z0-9][A-Za-z0-9_-]*(?:\/[A-Za-z0-9][A-Za-z0-9_-]*)?)(?::([0-9]+))?$/.exec(spec);
     if (!m) throw new UsageError(`--simulate-fail expects ACTION_ID or ACTION_ID:N, got "${spec}"`);
     return { action_id: m[1] as string, attempts: m[2] === undefined ? null : Number(m[2]) };
   });

@@ -4,6 +4,7 @@ import { IMPLEMENTATIONS as INFRASTRUCTURE } from './infrastructure/index.js';
 import { IMPLEMENTATIONS as TALOS } from './talos/index.js';
 import { IMPLEMENTATIONS as N8N } from './n8n/index.js';
 import { IMPLEMENTATIONS as SECURITY } from './security/index.js';
+import { operatorImplementation } from './operator/template-action.js';
 
 type Loader = () => Promise<ActionImpl>;
 
@@ -33,9 +34,12 @@ function keyOf(spec: ActionSpec): string {
 
 /**
  * Implementations for a catalogue: built-ins by key, and for operator-defined actions the
- * factory given (argv templates from coordination/contractors/).
+ * factory given (default: the argv-template implementation of the specs loadCatalogue read
+ * from coordination/contractors/).
  */
-export function createImplementationRegistry(operator?: (spec: ActionSpec) => ActionImpl | undefined): ImplementationRegistry {
+export function createImplementationRegistry(
+  operator: ((spec: ActionSpec) => ActionImpl | undefined) | undefined = operatorImplementation,
+): ImplementationRegistry {
   const cache = new Map<string, Promise<ActionImpl | undefined>>();
   return {
     has(spec) {

@@ -9,6 +9,11 @@ import type { ProcessResult } from '../ports/process-runner.js';
 import type { EngineDeps } from './deps.js';
 import type { ActionRecord, AttemptRecord, ErrorInfo } from './records.js';
 
+/** Requests kept per attempt in the execution record. */
+export const MAX_RECORDED_REQUESTS = 100;
+/** Tool invocations kept per attempt in the execution record. */
+export const MAX_RECORDED_INVOCATIONS = 100;
+
 export function tail(text: string, bytes: number): string {
   if (text.length <= bytes) return text;
   return `…${text.slice(text.length - bytes + 1)}`;
@@ -65,7 +70,7 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
     deps.emit({ kind: 'command', phaseId: init.phaseId, actionId: init.actionId, argv: masked });
     init.debug(`$ ${masked.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`);
     const inv: NonNullable<AttemptRecord['invocations']>[number] = { command: masked };
-    (attempt.invocations ??= []).push(inv);
+    if ((attempt.invocations ??= []).length < MAX_RECORDED_INVOCATIONS) attempt.invocations.push(inv);
     const result = await deps.runner.run(command, args, {
       cwd: options.cwd,
       // Tools (and the lab's stand-ins) learn which execution, action and attempt they serve.
@@ -137,7 +142,8 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
       checkStop();
       const maskedUrl = deps.masker.mask(req.url);
       const info: NonNullable<AttemptRecord['requests']>[number] = { method: req.method, url: maskedUrl };
-      (attempt.requests ??= []).push(info);
+      // A load test makes thousands of requests: the record keeps the first ones only.
+      if ((attempt.requests ??= []).length < MAX_RECORDED_REQUESTS) attempt.requests.push(info);
       init.debug(`${req.method} ${maskedUrl}${req.body ? `\n${deps.masker.mask(tail(req.body, tailBytes))}` : ''}`);
       const started = deps.clock.now().getTime();
       try {

@@ -157,6 +157,8 @@ export async function startLab(lab: string, options: StartLabOptions): Promise<S
         tools: { pvesh: ['pvesh'], talosctl: ['talosctl'], kubectl: ['kubectl'], helm: ['helm'] },
         clusters: { default: { kubeconfig: P.kubeconfig, talosconfig: P.talosconfig, context: 'lab' } },
         proxmox: { ...config.proxmox, task_poll_seconds: Math.min(config.proxmox.task_poll_seconds ?? 0.05, 0.05) },
+        // Lab faults fail every request of an attempt: backing off inside an action only wastes time.
+        defaults: { ...config.defaults, maxRetryAfterSeconds: Math.min(config.defaults.maxRetryAfterSeconds, 0.05) },
         endpoints,
       };
     },

@@ -250,7 +250,8 @@ export function planProvision(spec: VmSpec, ctx: PlanContext, opts: ProvisionOpt
   const steps: PlannedStep[] = [
     planCall('get', '/cluster/resources', [['type', 'vm']], `reuse a VM named ${spec.name} tagged cortex if there is one; find template ${template}`),
     planCall('get', '/cluster/nextid', spec.vmid !== undefined ? [['vmid', spec.vmid]] : []),
-    ...planTask('create', `/nodes/<template-node>/qemu/${template}/clone`, cloneParams(spec, vmid, '<template-node>', node)),
+    // The template's node is looked up at run time; the plan assumes it is the target node.
+    ...planTask('create', `/nodes/${spec.node ?? '<template-node>'}/qemu/${template}/clone`, cloneParams(spec, vmid, node, node)),
     planCall('get', `${vmPath(node, vmid)}/config`),
     planCall('set', `${vmPath(node, vmid)}/config`, configParams(spec, ctx.config, opts, undefined)),
   ];

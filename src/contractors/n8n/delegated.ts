@@ -38,7 +38,8 @@ function answerObject(json: unknown): Record<string, unknown> | undefined {
 
 function failureOf(action: string, res: HttpResponse): ActionFailedError {
   const msg = errorMessageOf(res.body);
-  if (res.status === 404) {
+  // n8n's own 404 says the webhook "is not registered"; any other 404 is the workflow's answer.
+  if (res.status === 404 && /not registered/i.test(msg)) {
     return new ActionFailedError(`n8n has no active workflow for ${action} (POST /webhook/${delegatedWebhookPath(action)} answered 404): ${msg}`, {
       errorCode: 'n8n_webhook_not_registered',
       retryable: false,

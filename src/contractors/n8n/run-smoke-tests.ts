@@ -29,7 +29,8 @@ const RETRY_PAUSE_MS = 1000;
 
 function encode(t: SmokeTest): { body?: string; headers: Record<string, string> } {
   const headers = Object.fromEntries(Object.entries(t.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-  if (t.body === undefined) return { headers };
+  // GET and HEAD requests carry no body.
+  if (t.body === undefined || /^(GET|HEAD)$/.test(t.method ?? 'GET')) return { headers };
   if (typeof t.body === 'string') return { body: t.body, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } };
   return { body: JSON.stringify(t.body), headers: { 'content-type': 'application/json', ...headers } };
 }

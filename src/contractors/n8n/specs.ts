@@ -5,8 +5,9 @@
  * - n8n performs the work (CI steps, forensics, incident records, DNS): cortex calls the n8n
  *   webhook `POST <n8n>/webhook/cortex/<action_name>` with `{execution_id, workflow_id, action_id,
  *   parameters}` and reads the declared outputs from the JSON response (the n8n workflow behind that
- *   path uses "respond with last node" / a Respond to Webhook node). A 2xx answer that lacks a
- *   declared output is a failure; 404 means that n8n workflow is not installed or not active.
+ *   path uses "respond with last node" / a Respond to Webhook node). Declared outputs missing from
+ *   a 2xx answer are null; an n8n error body ({code, message, hint}) or a non-2xx answer fails the
+ *   action; 404 means that n8n workflow is not installed or not active.
  * - n8n itself is managed through its public API (`/api/v1/workflows`, X-N8N-API-KEY from config).
  * - notifications, tickets and deployment statuses go straight to Slack, PagerDuty, Jira, GitHub
  *   and the email relay (config endpoints), and HTTP checks are made by cortex itself.
@@ -133,7 +134,7 @@ const sendNotification: ActionSpec = {
           action: strEnum(['create_deployment_status', 'comment_on_commit'], 'What to post.', { default: 'create_deployment_status' }),
           state: strEnum(GITHUB_STATES, 'Deployment status state.'),
           description: str('Status description (140 characters at most; longer text is cut).'),
-          environment: str('Environment (default: the workflow parameter environment, else production).'),
+          environment: str('Environment of the deployment (default production).'),
           deployment_id: int('Existing deployment; without it a deployment is created for `ref` first.', { minimum: 1 }),
           ref: str('Branch, tag or SHA for a new deployment or the commit to comment on (default main).'),
           log_url: str('Link to the run.'),

@@ -75,10 +75,10 @@ export const httpModule: LabModule = {
     const s = readHttpState(lab);
     return {
       n8n: {
-        workflows: s.n8n.workflows.map((w) => ({ id: w.id, name: w.name, active: w.active, webhooks: webhooksOf(w).map((h) => `${h.method} /webhook/${h.path}`) })),
+        workflows: s.n8n.workflows.map((w) => [w.id, w.name, w.active ? 'active' : 'inactive', ...webhooksOf(w).map((h) => `${h.method} /webhook/${h.path}`)].join(' ')),
         executions: s.n8n.executions.length,
-        incidents: Object.keys(s.n8n.incidents),
-        dns: s.n8n.dns,
+        incidents: Object.entries(s.n8n.incidents).map(([id, i]) => `${id} ${String(i.status ?? '')}`),
+        dns: Object.entries(s.n8n.dns).flatMap(([zone, recs]) => Object.entries(recs).map(([name, r]) => `${zone}: ${name} ${r.type} ${r.value} ttl ${r.ttl}`)),
       },
       slack: { messages: s.slack.messages.length, last: s.slack.messages.at(-1)?.text ?? null },
       pagerduty: { events: s.pagerduty.events, open: s.pagerduty.alerts.filter((a) => a.status !== 'resolved').map((a) => a.dedup_key) },

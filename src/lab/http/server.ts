@@ -7,7 +7,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { latencyMs, recordRequest, shouldFail } from '../lab-dir.js';
-import { updateHttpState } from './state.js';
+import { readHttpState, updateHttpState } from './state.js';
 
 export interface LabRequest {
   method: string;
@@ -95,6 +95,8 @@ function header(h: IncomingHttpHeaders, name: string): string | undefined {
 
 /** Consumes one throttled request of the service; returns its Retry-After, or undefined. */
 function takeThrottle(lab: string, service: string): number | undefined {
+  // Most requests find no throttle: check without taking the lock or writing.
+  if (!readHttpState(lab).throttle[service]) return undefined;
   return updateHttpState(lab, (s) => {
     const t = s.throttle[service];
     if (!t || t.count <= 0) return undefined;
@@ -118,6 +120,12 @@ export async function startService(lab: string, def: ServiceDef): Promise<Starte
       let lr: LabRequest | undefined;
       try {
         bodyText = await readBody(req);
+        let path: string;
+        try {
+          path = decodeURIComponent(url.pathname);
+        } catch {
+          throw new LabHttpError(400, 'malformed URL path');
+        }
         let parsed: unknown;
         let jsonError = false;
         if (bodyText.trim()) {
@@ -130,7 +138,7 @@ export async function startService(lab: string, def: ServiceDef): Promise<Starte
         const attempt = Number(header(req.headers, 'x-cortex-attempt') ?? '1') || 1;
         lr = {
           method: (req.method ?? 'GET').toUpperCase(),
-          path: decodeURIComponent(url.pathname),
+          path,
           query: url.searchParams,
           headers: req.headers,
           body: bodyText,

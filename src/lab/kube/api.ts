@@ -14,6 +14,7 @@ import {
   deepEqualNormalized,
   isPlainObject,
   k8sTime,
+  newUid,
   notFound,
   qualified,
   randomSuffix,
@@ -162,12 +163,13 @@ export class KubeApi {
       delete body.metadata[k];
     body.apiVersion = apiVersionOf(r);
     body.kind = r.kind;
+    if (usesGeneration(r)) body.metadata.generation = 1;
     if (CONTROLLER_STATUS.has(r.kind)) delete body.status;
     if (r.kind === 'Pod') body.status = { phase: 'Pending', qosClass: 'BestEffort' };
     applyDefaults(r, body, this.serviceContext());
     validate(r, body, undefined);
     this.recordManager(r, body, opts.fieldManager ?? 'unknown', 'Update', fieldSetOf(input));
-    if (opts.dryRun) return withoutManagedFields({ ...body, metadata: { ...body.metadata, uid: 'dry-run', creationTimestamp: k8sTime(), generation: 1 } });
+    if (opts.dryRun) return withoutManagedFields({ ...body, metadata: { ...body.metadata, uid: newUid(), creationTimestamp: k8sTime() } });
     return this.store.create(resourceKey(r), body);
   }
 
@@ -181,7 +183,8 @@ export class KubeApi {
     }
     next.metadata.deletionTimestamp = old.metadata.deletionTimestamp;
     if (next.metadata.deletionTimestamp === undefined) delete next.metadata.deletionTimestamp;
-    next.metadata.generation = old.metadata.generation ?? 1;
+    if (old.metadata.generation !== undefined) next.metadata.generation = old.metadata.generation;
+    else delete next.metadata.generation;
     applyDefaults(r, next, this.serviceContext());
     validate(r, next, old);
     if (usesGeneration(r) && !deepEqualNormalized(old.spec, next.spec)) next.metadata.generation = (old.metadata.generation ?? 1) + 1;

@@ -1,9 +1,16 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LabModule } from '../module.js';
 import { readState, writeState } from '../lab-dir.js';
 import type { KObject } from './object.js';
 import { seedKubeState } from './seed.js';
 import { startKubeServer } from './server.js';
 import { STATE_NAME, emptyKubeState, type KubeState } from './store.js';
+
+/** The lab API server's certificate (its own CA), rewritten at every start. */
+export function kubeCaPath(lab: string): string {
+  return join(lab, 'kube-ca.crt');
+}
 
 function ready(o: KObject): string {
   return `${Number(o.status?.readyReplicas ?? 0)}/${Number(o.spec?.replicas ?? 0)}`;
@@ -20,7 +27,11 @@ export const kubeModule: LabModule = {
   },
   async start(lab) {
     const server = await startKubeServer(lab);
-    return { urls: { kubernetes: server.url }, stop: () => server.stop() };
+    // kubectl sends its credentials (the exec plugin's action token) only over TLS: the kubeconfig
+    // should use kubernetes_https with certificate-authority <lab>/kube-ca.crt. REST clients can use
+    // plain http on the same port.
+    writeFileSync(kubeCaPath(lab), server.certificate!.cert);
+    return { urls: { kubernetes: server.url, kubernetes_https: server.httpsUrl }, stop: () => server.stop() };
   },
   describe(lab) {
     const s = readState<KubeState>(lab, STATE_NAME, emptyKubeState);

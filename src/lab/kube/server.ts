@@ -5,8 +5,9 @@
  * Requests are recorded in <lab>/requests.jsonl; a caller whose action is set to fail
  * (`Authorization: Bearer lab.<action>.<attempt>.<execution>`) gets realistic failures.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { latencyMs, recordRequest, shouldFail } from '../lab-dir.js';
 import { KubeApi, patchTypeOf, type PatchType } from './api.js';
@@ -32,6 +33,7 @@ import {
 import { matchesFields, matchesRequirements, parseFieldSelector, parseLabelSelector, selectorString, SelectorError } from './selectors.js';
 import { KubeStore, type StoreEvent } from './store.js';
 import { toTable, wantsTable } from './table.js';
+import { selfSignedCertificate, type LabCertificate } from './tls.js';
 import { failingDeployment, failingPod } from './views.js';
 import { REVISION, ownedBy } from './workloads.js';
 
@@ -79,7 +81,10 @@ export class KubeServer {
   readonly store: KubeStore;
   readonly api: KubeApi;
   readonly controller: LabController;
-  private server?: Server;
+  private server?: NetServer;
+  /** The server's self-signed certificate (its own CA), PEM. */
+  certificate?: LabCertificate;
+  httpsUrl = '';
   private sockets = new Set<Socket>();
   private watches = new Set<() => void>();
   url = '';
@@ -98,14 +103,29 @@ export class KubeServer {
     });
   }
 
+  /**
+   * Listens on one 127.0.0.1 port that speaks both plain HTTP (REST clients such as the lab
+   * stand-ins) and HTTPS (kubectl: it sends credentials, hence the action token, only over TLS).
+   * The first byte of a connection decides (0x16 = TLS handshake).
+   */
   async start(): Promise<string> {
-    const server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       void this.handle(req, res);
-    });
-    server.keepAliveTimeout = 30_000;
-    server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
+    };
+    const plain = createServer(handler);
+    this.certificate = selfSignedCertificate();
+    const secure = createHttpsServer({ key: this.certificate.key, cert: this.certificate.cert }, handler);
+    for (const s of [plain, secure]) s.keepAliveTimeout = 30_000;
+    const server = createNetServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        socket.unshift(first);
+        (first[0] === 0x16 ? secure : plain).emit('connection', socket);
+        process.nextTick(() => socket.resume());
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -114,6 +134,7 @@ export class KubeServer {
     this.server = server;
     const { port } = server.address() as AddressInfo;
     this.url = `http://127.0.0.1:${port}`;
+    this.httpsUrl = `https://127.0.0.1:${port}`;
     this.controller.start();
     return this.url;
   }
@@ -209,11 +230,11 @@ export class KubeServer {
       case 'GET':
         return this.get(req, res, target, q, accept, view);
       case 'POST':
-        return this.post(target, q, body, String(req.headers['content-type'] ?? ''));
+        return this.post(target, q, body, String(req.headers['content-type'] ?? ''), req.headers['user-agent']);
       case 'PUT':
-        return this.put(target, q, body, String(req.headers['content-type'] ?? ''));
+        return this.put(target, q, body, String(req.headers['content-type'] ?? ''), req.headers['user-agent']);
       case 'PATCH':
-        return this.patch(target, q, body, String(req.headers['content-type'] ?? ''));
+        return this.patch(target, q, body, String(req.headers['content-type'] ?? ''), req.headers['user-agent']);
       case 'DELETE':
         return this.remove(target, q, body);
       default:
@@ -323,19 +344,21 @@ export class KubeServer {
     }
   }
 
-  private options(q: URLSearchParams) {
+  private options(q: URLSearchParams, userAgent?: string) {
+    // like a real server: without ?fieldManager the manager is the User-Agent's first segment
+    const manager = q.get('fieldManager') ?? (userAgent ? userAgent.split('/')[0] : undefined);
     return {
-      ...(q.get('fieldManager') ? { fieldManager: q.get('fieldManager')! } : {}),
+      ...(manager ? { fieldManager: manager } : {}),
       force: q.get('force') === 'true',
       dryRun: q.getAll('dryRun').includes('All'),
     };
   }
 
-  private post(t: Target, q: URLSearchParams, body: Buffer, contentType: string): Reply {
+  private post(t: Target, q: URLSearchParams, body: Buffer, contentType: string, ua?: string): Reply {
     if (!t.name) {
       const obj = this.decode(body, contentType);
       if (t.r.namespaced && !t.ns) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
-      return { status: 201, body: this.api.create(t.r, t.ns, obj, this.options(q)) };
+      return { status: 201, body: this.api.create(t.r, t.ns, obj, this.options(q, ua)) };
     }
     if (t.r.resource === 'pods' && t.sub === 'eviction' && t.ns) {
       const obj = body.length ? this.decode(body, contentType) : undefined;
@@ -344,19 +367,19 @@ export class KubeServer {
     throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
   }
 
-  private put(t: Target, q: URLSearchParams, body: Buffer, contentType: string): Reply {
+  private put(t: Target, q: URLSearchParams, body: Buffer, contentType: string, ua?: string): Reply {
     if (!t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     const obj = this.decode(body, contentType);
     if (t.sub === 'scale') {
       if (!hasScale(t.r)) throw NOT_FOUND_PATH();
       const replicas = (obj as { spec?: { replicas?: number } }).spec?.replicas;
-      return { status: 200, body: this.scale(t, replicas, this.options(q)) };
+      return { status: 200, body: this.scale(t, replicas, this.options(q, ua)) };
     }
     if (t.sub && t.sub !== 'status') throw NOT_FOUND_PATH();
-    return { status: 200, body: this.api.update(t.r, t.ns, t.name, obj, { ...this.options(q), ...(t.sub ? { subresource: t.sub } : {}) }) };
+    return { status: 200, body: this.api.update(t.r, t.ns, t.name, obj, { ...this.options(q, ua), ...(t.sub ? { subresource: t.sub } : {}) }) };
   }
 
-  private patch(t: Target, q: URLSearchParams, body: Buffer, contentType: string): Reply {
+  private patch(t: Target, q: URLSearchParams, body: Buffer, contentType: string, ua?: string): Reply {
     if (!t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     const type: PatchType | undefined = patchTypeOf(contentType);
     if (!type)
@@ -365,7 +388,7 @@ export class KubeServer {
         'UnsupportedMediaType',
         `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
       );
-    const opts = this.options(q);
+    const opts = type === 'apply' ? { ...this.options(q), fieldManager: q.get('fieldManager') ?? undefined } : this.options(q, ua);
     if (t.sub === 'scale') {
       if (!hasScale(t.r)) throw NOT_FOUND_PATH();
       const current = scaleOf(t.r, this.api.get(t.r, t.ns, t.name));

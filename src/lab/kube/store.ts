@@ -92,12 +92,11 @@ export class KubeStore {
     return rv;
   }
 
-  /** Stores a new object: uid, creationTimestamp, generation 1, resourceVersion. Returns a copy. */
+  /** Stores a new object: uid, creationTimestamp, resourceVersion. Returns a copy. */
   create(key: string, obj: KObject): KObject {
     const o = clone(obj);
     o.metadata.uid ??= newUid();
     o.metadata.creationTimestamp ??= k8sTime();
-    o.metadata.generation ??= 1;
     const rv = this.bump(o);
     this.bucket(key)[objectId(o.metadata.namespace, o.metadata.name)] = o;
     this.emit({ rv, key, type: 'ADDED', object: clone(o) });

@@ -125,6 +125,7 @@ export function syncDeployment(ctx: WorkloadContext, ns: string, name: string, n
         labels: { ...(d.spec?.selector?.matchLabels ?? {}), ...(template.metadata?.labels ?? {}), [HASH_LABEL]: hash },
         annotations,
         ownerReferences: [controllerRef(d)],
+        generation: 1,
       },
       spec: {
         replicas: 0,

@@ -177,8 +177,7 @@ export function isCidr(s: string): boolean {
   return /^\d+$/.test(prefix) && p >= 0 && p <= (ip.includes(':') ? 128 : 32);
 }
 
-export const pveConfigId = (what: string) => (v: string) =>
-  /^[A-Za-z][A-Za-z0-9_-]+$/.test(v) && v.length <= 40 ? undefined : `invalid format - invalid configuration ID '${v}'${what ? '' : ''}`;
+export const pveConfigId = (v: string) => (/^[A-Za-z][A-Za-z0-9_-]+$/.test(v) && v.length <= 40 ? undefined : `invalid format - invalid configuration ID '${v}'`);
 
 export const dnsName = (v: string) =>
   /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v) ? undefined : `invalid format - value does not look like a valid DNS name`;

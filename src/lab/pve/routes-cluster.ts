@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { fail, type Ctx, type Route } from './api.js';
 import { B, cidrFormat, E, I, paramError, PveError, req, S, type ParamDef } from './params.js';
-import { disksOf, findNode, nodeUsage, storageUsed, vmAddress, type PveIpset, type PveState, type SdnConfig } from './state.js';
+import { disksOf, nodeUsage, storageUsed, type PveIpset, type PveState, type SdnConfig } from './state.js';
 
 export function digest(value: unknown): string {
   return createHash('sha1').update(JSON.stringify(value)).digest('hex');
@@ -116,14 +116,6 @@ function ipsetOf(ctx: Ctx): PveIpset {
 }
 
 const ipsetName = (v: string) => (/^[A-Za-z][A-Za-z0-9_-]+$/.test(v) && v.length <= 64 ? undefined : `invalid format - IPSet name '${v}' is not valid`);
-
-function cidrOrAlias(state: PveState) {
-  return (v: string) => {
-    if (cidrFormat(v) === undefined) return undefined;
-    const alias = v.replace(/^dc\//, '');
-    return state.aliases[alias] ? undefined : `invalid format - value does not look like a valid CIDR network`;
-  };
-}
 
 function entryCidr(ctx: Ctx): string {
   return (ctx.path.cidr as string).replace(/\/32$/, '');
@@ -566,12 +558,3 @@ export const CLUSTER_ROUTES: Route[] = [
   },
 ];
 
-export function cidrOrAliasCheck(state: PveState): (v: string) => string | undefined {
-  return cidrOrAlias(state);
-}
-
-export function knownNode(state: PveState, name: string): boolean {
-  return Boolean(findNode(state, name));
-}
-
-export { vmAddress };

@@ -1,5 +1,5 @@
 /** /nodes/{node}/qemu/...: VMs, their config, power, snapshots, clone, firewall and guest agent. */
-import { assertUnlocked, fail, pathNode, pathVm, pathVmid, type Ctx, type Outcome, type Route } from './api.js';
+import { assertUnlocked, fail, pathNode, pathVm, type Ctx, type Outcome, type Route } from './api.js';
 import {
   B,
   dnsName,
@@ -7,7 +7,6 @@ import {
   I,
   ipconfigFormat,
   isCidr,
-  isIp,
   netFormat,
   paramError,
   pveConfigId,
@@ -18,7 +17,7 @@ import {
   type ParamSchema,
   type ParamValue,
 } from './params.js';
-import { digest, nodeResource, vmResource, withDigest } from './routes-cluster.js';
+import { digest, vmResource, withDigest } from './routes-cluster.js';
 import {
   bridgesOf,
   configuredIps,
@@ -597,7 +596,6 @@ export const QEMU_ROUTES: Route[] = [
         const missing = bridgesOf(vm.config).find((b) => !node?.bridges.includes(b) && !vnets[b]);
         const log = String(vm.config.ide2 ?? '').includes('cloudinit') ? ['generating cloud-init ISO'] : [];
         if (missing) return task('qmstart', vm, log, { error: `bridge '${missing}' does not exist` });
-        const vmid = vm.vmid;
         vm.status = 'running';
         vm.startedAt = ctx.now;
         return task('qmstart', vm, log);
@@ -649,7 +647,7 @@ export const QEMU_ROUTES: Route[] = [
       },
     },
     create: {
-      schema: { props: { snapname: req(S({ check: pveConfigId('snapshot') })), description: S(), vmstate: B() } },
+      schema: { props: { snapname: req(S({ check: pveConfigId })), description: S(), vmstate: B() } },
       run(ctx) {
         const vm = pathVm(ctx);
         const name = ctx.params.snapname as string;
@@ -898,4 +896,3 @@ export const QEMU_ROUTES: Route[] = [
   },
 ];
 
-export { isIp, nodeResource, pathVmid };

@@ -1,7 +1,6 @@
-import { type CallContext } from '../lab-dir.js';
-import { type FlagSpec, type Parsed } from './cobra.js';
-import { type LabKube } from './kube-api.js';
-import { reach } from './target.js';
+import type { CallContext } from '../lab-dir.js';
+import type { FlagSpec, Parsed } from './cobra.js';
+import type { LabKube } from './kube-api.js';
 
 /** Shared shapes of the talosctl stand-in commands. */
 export interface StandInResult {

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { labPaths, readState } from '../lab-dir.js';
 import { list, str } from './cobra.js';
 import { createOrUpdate } from './kube-api.js';
-import { type MachineType, type TalosClusterState, type TalosNodeState, type TalosState } from './state.js';
+import type { MachineType, TalosClusterState, TalosNodeState, TalosState } from './state.js';
 import { CommandError, unavailable, type Ctx } from './command.js';
 
 export interface TalosconfigDoc {
@@ -116,7 +116,7 @@ export function kubeNode(c: TalosClusterState, n: TalosNodeState, now: string): 
 }
 
 /** Registers Talos members as Kubernetes Nodes (the kubelet would): POST /api/v1/nodes, 409 = already there. */
-async function registerKubeNodes(ctx: Ctx, c: TalosClusterState, nodes: readonly TalosNodeState[]): Promise<void> {
+export async function registerKubeNodes(ctx: Ctx, c: TalosClusterState, nodes: readonly TalosNodeState[]): Promise<void> {
   if (!ctx.kube || !c.bootstrapped) return;
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   for (const n of nodes) await createOrUpdate(ctx.kube, kubeNode(c, n, now) as never);

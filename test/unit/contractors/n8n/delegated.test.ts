@@ -45,6 +45,14 @@ describe('n8n-delegated actions', () => {
     expect(r.error?.hint).toContain('cortex/aggregate_logs');
   });
 
+  it('a 404 the workflow itself answered is not "webhook missing"', async () => {
+    const http = routedHttp([['POST', HOOK('close_incident'), j(404, { code: 404, message: 'Incident SEC-9 not found' })]]);
+    const r = await runAction('close_incident', { incident_id: 'SEC-9', resolution: 'remediated' }, http);
+    expect(r.error?.errorCode).toBe('n8n_request_rejected');
+    expect(r.error?.message).toBe('n8n close_incident failed (404): Incident SEC-9 not found');
+    expect(r.error?.retryable).toBe(false);
+  });
+
   it('an n8n error body {code, message, hint} with 2xx fails the action', async () => {
     const http = routedHttp([['POST', HOOK('close_incident'), j(200, { code: 0, message: 'Incident SEC-1 not found' })]]);
     const r = await runAction('close_incident', { incident_id: 'SEC-1', resolution: 'remediated' }, http);

@@ -3,7 +3,7 @@
  * switchable rate limits, failure injection, recording, persisted state.
  */
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJsonLines, writeLabConfig } from '../../../../src/lab/lab-dir.js';
@@ -53,9 +53,19 @@ describe('lab http module', () => {
     expect(new Set(Object.values(u)).size).toBe(HTTP_SERVICES.length);
   });
 
+  it('is not reachable on any other interface', async () => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
+    if (!external) return;
+    const port = new URL(u.prometheus as string).port;
+    await expect(fetch(`http://${external.address}:${port}/-/healthy`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  });
+
   it('describe summarises the state', () => {
-    const d = (httpModule.describe as NonNullable<typeof httpModule.describe>)(lab) as { n8n: { workflows: Array<{ name: string; active: boolean; webhooks: string[] }> } };
-    expect(d.n8n.workflows.find((w) => w.name === 'cortex-clone_repository')).toEqual(expect.objectContaining({ active: true, webhooks: ['POST /webhook/cortex/clone_repository'] }));
+    const d = (httpModule.describe as NonNullable<typeof httpModule.describe>)(lab) as { n8n: { workflows: string[]; dns: string[] } };
+    expect(d.n8n.workflows.find((w) => w.includes('cortex-clone_repository'))).toMatch(/^\w{16} cortex-clone_repository active POST \/webhook\/cortex\/clone_repository$/);
+    expect(d.n8n.dns).toContain('cortex.local: api.cortex.local A 10.10.1.100 ttl 300');
   });
 });
 
