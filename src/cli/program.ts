@@ -198,6 +198,67 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) => c.option('--lab <dir>', 'lab directory (default <root>/lab)').option('--requests', 'list every HTTP request the lab received'),
   );
   add(
+    'doctor',
+    'check the environment: tools and their versions, config, definitions, write access, stale locks, interrupted executions, expired approvals, secrets (exit 0 all well, 4 a problem)',
+    ['cortex doctor', 'cortex doctor --json | jq \'.checks[] | select(.status != "ok")\'', 'CORTEX_PVESH="ssh root@pve01 pvesh" cortex doctor --timeout 10'],
+    async () => (await import('./commands/doctor.js')).doctor as Handler,
+    (c) => c.option('--timeout <seconds>', 'limit for each tool version check (default 5)'),
+  );
+  const runTargetOptions = (c: Command) =>
+    c
+      .option('--simulate', 'start the runs against the built-in lab (cortex run --simulate)')
+      .option('--lab <dir>', 'lab directory of those runs (default <root>/lab)');
+  add(
+    'tick',
+    'start the schedules that came due since the last tick, and expire approvals (cron runs this every minute)',
+    ['cortex tick', 'cortex tick --now 2026-03-29T01:00:00Z --dry-run', 'cortex tick --json'],
+    async () => (await import('./commands/tick.js')).tick as Handler,
+    (c) =>
+      runTargetOptions(
+        c.option('--now <iso>', 'act as if it were this time (ISO 8601 with a zone)').option('--dry-run', 'show what would start; change nothing'),
+      ),
+  );
+  add(
+    'schedule <action>',
+    'schedules: list (next runs in their time zone and UTC), install / uninstall the crontab block that runs cortex tick',
+    ['cortex schedule list', 'cortex schedule install', 'cortex schedule install --print', 'crontab -l', 'cortex schedule uninstall'],
+    async () => (await import('./commands/schedule.js')).schedule as Handler,
+    (c) =>
+      c
+        .option('--print', 'install: print the crontab block; change nothing')
+        .option('--count <n>', 'list: how many next runs (default 3)')
+        .option('--now <iso>', 'list: next runs after this time'),
+  );
+  add(
+    'trigger',
+    'match an event (Alertmanager, GitHub, Falco or generic JSON) against the triggers and start the matching runs',
+    [
+      'cortex trigger --source alertmanager --event alert.json',
+      'cortex trigger --source github --github-event push --delivery 72d3162e --event push.json',
+      'falco-output | cortex trigger --source falco --event -',
+      'cortex trigger --source alertmanager --event alert.json --dry-run',
+    ],
+    async () => (await import('./commands/trigger.js')).trigger as Handler,
+    (c) =>
+      runTargetOptions(
+        c
+          .option('--source <source>', 'alertmanager, github, falco or generic')
+          .option('--event <file>', 'the event payload (JSON); - reads stdin')
+          .option('--github-event <name>', 'github: the X-GitHub-Event value (push, pull_request, ...)')
+          .option('--delivery <id>', 'github: the X-GitHub-Delivery id; generic: an idempotency key (deduplicates)')
+          .option('--path <path>', 'only the triggers with this webhook path')
+          .option('--dry-run', 'show which triggers match and the parameters they would pass; start nothing')
+          .option('--force', 'start even when this event was handled before'),
+      ),
+  );
+  add(
+    'serve',
+    'HTTP receiver for Alertmanager, GitHub, Falco and generic webhooks: POST /webhook/<path> starts the matching runs',
+    ['cortex serve', 'cortex serve --listen 0.0.0.0:8080', 'curl -s 127.0.0.1:8080/healthz'],
+    async () => (await import('./commands/serve.js')).serve as Handler,
+    (c) => runTargetOptions(c.option('--listen <host:port>', 'address to listen on (default config serve.listen, else 127.0.0.1:8080)')),
+  );
+  add(
     'init [dir]',
     'create a coordination directory with the built-in workflows and a default config',
     ['cortex init ~/ops/coordination'],

@@ -1,5 +1,4 @@
 import type { ErrorObject } from 'ajv';
-import { Cron } from 'croner';
 import type { Issue } from '../errors.js';
 import type { Catalogue } from '../contractors/types.js';
 import { collectRefs, ExpressionSyntaxError, parseCondition, parseTemplate, type Expr } from './expression-parser.js';
@@ -7,6 +6,7 @@ import { checkReference, RESERVED_ROOTS, type RefScope } from './references.js';
 import { compileSchema, describeAjvError, selectAjvErrors, validatorFor } from './schemas.js';
 import { pathToPointer, pointerToPath, type SourceDocument } from './load-document.js';
 import { checkDefaults } from './parameters.js';
+import { checkTrigger } from '../triggers/check.js';
 import { phaseCondition, type ActionDef, type PhaseDef, type WorkflowDefinition } from './types.js';
 
 /** Result of validating one definition: errors make it unusable, warnings are printed only. */
@@ -302,40 +302,10 @@ class WorkflowChecker {
     });
   }
 
+  /** Trigger checks live with the triggers (src/triggers/check.ts): trigger files use them too. */
   private checkTriggers(): void {
-    const params = this.def.parameters ?? {};
-    const scope: RefScope = {
-      params,
-      actions: new Map(),
-      phases: new Map(),
-      allActions: this.allActions,
-      allPhases: this.allPhases,
-      extraRoots: new Set(['event', 'trigger']),
-    };
-    this.def.triggers?.forEach((t, i) => {
-      const pointer = `/triggers/${i}`;
-      if (t.type === 'schedule') {
-        const expr = (t.cron ?? t.schedule) as string;
-        const tz = t.timezone as string | undefined;
-        if (tz !== undefined && !isValidTimeZone(tz)) this.error(`${pointer}/timezone`, `unknown IANA timezone "${tz}"`);
-        try {
-          new Cron(expr, { paused: true, ...(tz && isValidTimeZone(tz) ? { timezone: tz } : {}) });
-        } catch (e) {
-          this.error(`${pointer}/${t.cron !== undefined ? 'cron' : 'schedule'}`, `bad cron expression "${expr}": ${(e as Error).message}`);
-        }
-      }
-      const mapping = (t.parameters ?? {}) as Record<string, unknown>;
-      for (const [name, value] of Object.entries(mapping)) {
-        const root = name.split('.')[0] as string;
-        if (!(root in params)) this.error(`${pointer}/parameters/${name}`, `trigger sets "${name}", which is not a declared parameter`);
-        this.checkValue(value, `${pointer}/parameters/${name}`, scope);
-      }
-      if (t.conditions && typeof t.conditions === 'object') {
-        for (const [k, v] of Object.entries(t.conditions as Record<string, unknown>)) {
-          if (typeof v === 'string' && v.includes('${')) this.checkValue(v, `${pointer}/conditions/${k}`, scope);
-        }
-      }
-    });
+    const sink = { error: (p: string, m: string) => this.error(p, m), warn: (p: string, m: string) => this.warn(p, m) };
+    this.def.triggers?.forEach((t, i) => checkTrigger(t, { workflowId: this.def.workflow_id, params: this.def.parameters ?? {} }, `/triggers/${i}`, sink));
   }
 }
 

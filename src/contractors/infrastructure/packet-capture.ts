@@ -1,13 +1,14 @@
 /**
- * Packet captures through the forensics service (config endpoints.forensics), which runs tcpdump
- * on the Proxmox node's tap<vmid>i<n> interface. The service API cortex uses:
- *   GET  /captures?vmid=<vmid>&status=running  -> 200 {"captures":[Capture...]}
- *   POST /captures {node, vmid, vm_name, interface, duration_seconds, output, filter?, max_size_mb?}
- *                                               -> 201 (or 200) Capture
- *   GET  /captures/<id>                         -> 200 Capture | 404
- *   POST /captures/<id>/stop                    -> 200 Capture (status "stopped")
- * Capture = {id, status: "running"|"stopped"|"finished"|"failed", vmid, node, interface, output,
- *            location, started_at, ends_at, bytes}. Errors: 4xx/5xx with {"message": "..."}.
+ * Packet captures through the forensics service (config endpoints.forensics, Bearer token), which
+ * runs tcpdump on the Proxmox node's tap<vmid>i<n> interface. The API cortex uses (the lab's
+ * forensics service implements the same, src/lab/http/forensics.ts):
+ *   GET  /api/v1/captures?status=running&vmid=<vmid>  -> 200 {"captures":[Capture...]}
+ *   POST /api/v1/captures {node, interface, output, duration, vmid, target, filter?, max_size_mb?}
+ *        -> 201 Capture, or 200 with the capture already running for node + interface + output
+ *   GET  /api/v1/captures/<id>                        -> 200 Capture | 404
+ *   POST /api/v1/captures/<id>/stop                   -> 200 Capture (status "stopped")
+ * Capture = {id, status: "running"|"stopped"|"finished", node, interface, vmid, output, location,
+ *            started_at, ends_at, stopped_at, bytes}. Errors: 4xx/5xx with {"error": "..."}.
  */
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime } from '../action-impl.js';
@@ -40,8 +41,8 @@ interface StartParams extends VmSelector {
 function failure(what: string, res: HttpResponse): ActionFailedError {
   let msg = res.body.slice(0, 300);
   try {
-    const j = JSON.parse(res.body) as { message?: string };
-    if (j.message) msg = j.message;
+    const j = JSON.parse(res.body) as { error?: string; message?: string };
+    msg = j.error ?? j.message ?? msg;
   } catch {
     // plain text body
   }
@@ -69,12 +70,12 @@ export const startPacketCaptureAction: ActionImpl = {
     const base = ctx.config.endpoints.forensics?.url ?? '<forensics>';
     return [
       planCall('get', '/cluster/resources', [['type', 'vm']], `find ${describeSelector(p)} and its node`),
-      { kind: 'request', method: 'GET', url: `${base}/captures?vmid=${vmid}&status=running`, note: 'reuse a running capture to the same output' },
+      { kind: 'request', method: 'GET', url: `${base}/api/v1/captures?status=running&vmid=${vmid}`, note: 'reuse a running capture to the same output' },
       {
         kind: 'request',
         method: 'POST',
-        url: `${base}/captures`,
-        body: { node, vmid, interface: `tap${vmid}i${p.interface_index ?? 0}`, duration_seconds: p.duration ?? 3600, output: p.output, ...(p.filter ? { filter: p.filter } : {}) },
+        url: `${base}/api/v1/captures`,
+        body: { node, interface: `tap${vmid}i${p.interface_index ?? 0}`, output: p.output, duration: p.duration ?? 3600, vmid, target: '<vm name>', ...(p.filter ? { filter: p.filter } : {}) },
       },
     ];
   },
@@ -94,7 +95,7 @@ export const startPacketCaptureAction: ActionImpl = {
       ends_at: c.ends_at ?? null,
     });
 
-    const listRes = await json(rt, 'GET', `${ep.url}/captures?vmid=${vm.vmid}&status=running`, ep.headers);
+    const listRes = await json(rt, 'GET', `${ep.url}/api/v1/captures?status=running&vmid=${vm.vmid}`, ep.headers);
     if (listRes.status !== 200) throw failure('list running captures', listRes);
     const listed = parseJsonBody(listRes, 'forensics captures') as { captures?: Capture[] } | Capture[];
     const running = (Array.isArray(listed) ? listed : (listed.captures ?? [])).filter(
@@ -107,15 +108,15 @@ export const startPacketCaptureAction: ActionImpl = {
 
     const body = {
       node: vm.node,
-      vmid: vm.vmid,
-      vm_name: vm.name,
       interface: iface,
-      duration_seconds: p.duration ?? 3600,
       output: p.output,
+      duration: p.duration ?? 3600,
+      vmid: vm.vmid,
+      target: vm.name,
       ...(p.filter ? { filter: p.filter } : {}),
       ...(p.max_size_mb ? { max_size_mb: p.max_size_mb } : {}),
     };
-    const res = await json(rt, 'POST', `${ep.url}/captures`, ep.headers, body);
+    const res = await json(rt, 'POST', `${ep.url}/api/v1/captures`, ep.headers, body);
     if (res.status !== 200 && res.status !== 201) throw failure(`start the capture of ${iface} on ${vm.node}`, res);
     const c = parseJsonBody(res, 'forensics capture') as Capture;
     if (!c || typeof c.id !== 'string') {
@@ -130,15 +131,15 @@ export const stopPacketCaptureAction: ActionImpl = {
     const id = String((params as { capture_id?: string }).capture_id ?? '<capture_id>');
     const base = ctx.config.endpoints.forensics?.url ?? '<forensics>';
     return [
-      { kind: 'request', method: 'GET', url: `${base}/captures/${encodeURIComponent(id)}` },
-      { kind: 'request', method: 'POST', url: `${base}/captures/${encodeURIComponent(id)}/stop`, note: 'only while it runs' },
+      { kind: 'request', method: 'GET', url: `${base}/api/v1/captures/${encodeURIComponent(id)}` },
+      { kind: 'request', method: 'POST', url: `${base}/api/v1/captures/${encodeURIComponent(id)}/stop`, note: 'only while it runs' },
     ];
   },
 
   async run(rt) {
     const id = String(rt.params.capture_id);
     const ep = await resolveEndpoint(rt, 'forensics');
-    const url = `${ep.url}/captures/${encodeURIComponent(id)}`;
+    const url = `${ep.url}/api/v1/captures/${encodeURIComponent(id)}`;
     const res = await json(rt, 'GET', url, ep.headers);
     if (res.status === 404) {
       // Finished captures may be forgotten by the service: nothing is running.

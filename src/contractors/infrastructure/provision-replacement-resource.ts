@@ -8,11 +8,16 @@ interface Params {
   hardened_template_vmid?: number;
 }
 
-/** Hardened: the hardened template, tag `hardened`, VM firewall on with policy_in DROP before the first start. */
+/**
+ * Hardened: the hardened template (hardened_template_vmid, else specs.template_vmid, else the
+ * template tagged `hardened`, else config proxmox.template_vmid), tag `hardened`, VM firewall on
+ * with policy_in DROP before the first start.
+ */
 function optionsOf(p: Params): ProvisionOptions {
   if (p.hardened === false) return {};
   return {
     ...(p.hardened_template_vmid !== undefined ? { templateVmid: p.hardened_template_vmid } : {}),
+    templateTag: 'hardened',
     extraTags: ['hardened'],
     reuseRequiresTags: ['hardened'],
     firewallOptions: [

@@ -39,6 +39,8 @@ export interface VmSpec {
 export interface ProvisionOptions {
   /** Template to clone instead of spec.template_vmid / config proxmox.template_vmid. */
   templateVmid?: number;
+  /** Without an explicit template: a template VM carrying this tag (e.g. `hardened`). */
+  templateTag?: string;
   /** Tags added besides `cortex` and spec.tags. */
   extraTags?: string[];
   /** VM firewall options set before the first start (e.g. enable 1, policy_in DROP). */
@@ -62,8 +64,15 @@ function tagsOf(spec: VmSpec, opts: ProvisionOptions): string {
   return [...new Set(['cortex', ...(opts.extraTags ?? []), ...(spec.tags ?? [])])].join(';');
 }
 
-function templateOf(spec: VmSpec, opts: ProvisionOptions, config: ResolvedConfig): number | undefined {
-  return opts.templateVmid ?? spec.template_vmid ?? config.proxmox.template_vmid;
+function templateOf(spec: VmSpec, opts: ProvisionOptions, config: ResolvedConfig, vms: ClusterVm[] = []): number | undefined {
+  const explicit = opts.templateVmid ?? spec.template_vmid;
+  if (explicit !== undefined) return explicit;
+  if (opts.templateTag) {
+    const tagged = vms.filter((v) => v.template && v.tags.includes(opts.templateTag as string)).sort((a, b) => a.vmid - b.vmid);
+    const found = tagged.find((v) => v.node === (spec.node ?? config.proxmox.node)) ?? tagged[0];
+    if (found) return found.vmid;
+  }
+  return config.proxmox.template_vmid;
 }
 
 function ipconfig(spec: VmSpec, config: ResolvedConfig): string | undefined {
@@ -163,9 +172,10 @@ export async function provision(rt: ActionRuntime, pv: Pvesh, spec: VmSpec, opts
     );
   }
 
-  const templateVmid = templateOf(spec, opts, rt.config);
+  const templateVmid = templateOf(spec, opts, rt.config, vms);
   if (templateVmid === undefined) {
-    throw new ActionFailedError('no template to clone: give template_vmid or set proxmox.template_vmid in config.yaml', {
+    const tagged = opts.templateTag ? `, tag a template "${opts.templateTag}"` : '';
+    throw new ActionFailedError(`no template to clone: give template_vmid${tagged} or set proxmox.template_vmid in config.yaml`, {
       errorCode: 'invalid_parameters',
       retryable: false,
     });
@@ -244,7 +254,7 @@ export async function provision(rt: ActionRuntime, pv: Pvesh, spec: VmSpec, opts
 }
 
 export function planProvision(spec: VmSpec, ctx: PlanContext, opts: ProvisionOptions = {}): PlannedStep[] {
-  const template = templateOf(spec, opts, ctx.config) ?? '<template_vmid>';
+  const template = templateOf(spec, opts, ctx.config) ?? (opts.templateTag ? `<template tagged ${opts.templateTag}>` : '<template_vmid>');
   const node = spec.node ?? ctx.config.proxmox.node ?? '<template-node>';
   const vmid = '<nextid>';
   const steps: PlannedStep[] = [

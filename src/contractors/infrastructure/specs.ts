@@ -203,7 +203,7 @@ const checkReplication: ActionSpec = {
   uses: PVESH,
   parameters: params(
     {
-      node: str('Node whose replication jobs are read (the replication target side).', { pattern: HOSTNAME }),
+      node: str('Node whose replication is checked: jobs replicating to it (the DR target side) and jobs of guests running on it.', { pattern: HOSTNAME }),
       guests: arr(int('VMID.', { minimum: 100 }), 'Only consider jobs of these guests.'),
       max_lag_seconds: int('Largest acceptable lag (the RPO).', { minimum: 1, default: 60 }),
       require_jobs: bool('Fail when no replication job matches.', true),
@@ -243,7 +243,7 @@ const destroyVm: ActionSpec = {
   summary:
     'Stops the VM (ACPI shutdown with shutdown_timeout_seconds, then forced; skipped when already stopped) and deletes it ' +
     'with `--purge 1 --destroy-unreferenced-disks 1`, waiting on both tasks; succeeds when the VMID is gone from ' +
-    '/cluster/resources. A VM that does not exist counts as destroyed (missing_ok). Irreversible.',
+    '/cluster/resources. A VM that does not exist counts as destroyed (missing_ok); templates are refused. Irreversible.',
   kind: 'tool',
   uses: PVESH,
   parameters: params(
@@ -684,9 +684,11 @@ const verifyLoadBalancerHealth: ActionSpec = {
   name: 'verify_load_balancer_health',
   summary:
     LB_MODEL +
-    'Reads the pool IPSet (pvesh) and probes each backend over HTTP at http://<ip>:<port><path> using the pool\'s ' +
-    'health check (or health_path); fails when fewer than expected_healthy_backends answer 2xx/3xx. `endpoint` is the ' +
-    'URL clients use: <scheme>://<LB VM address>:<listen_port>. Changes nothing.',
+    'Reads the pool IPSet (pvesh) and probes each backend at http://<ip>:<port><path> using the pool\'s health check ' +
+    '(or health_path): from the LB VM itself through the QEMU guest agent (`agent/exec` of a curl script, then ' +
+    '`agent/exec-status`), where HAProxy checks from; directly over HTTP from cortex when the LB VM or its agent is not ' +
+    'available. Fails (retryable) when fewer than expected_healthy_backends answer 2xx/3xx. `endpoint` is the URL ' +
+    'clients use: <scheme>://<LB VM address>:<listen_port>. Changes nothing.',
   kind: 'tool',
   uses: [...PVESH, 'http'],
   parameters: params(
@@ -819,8 +821,9 @@ const provisionReplacementResource: ActionSpec = {
   name: 'provision_replacement_resource',
   summary:
     'provision_vm for a replacement of a destroyed resource. With hardened, it clones from hardened_template_vmid (else ' +
-    'specs.template_vmid), enables the VM firewall with policy_in DROP (rules are added separately), and tags it ' +
-    '`hardened`. Rollback destroys it.',
+    'specs.template_vmid, else the template VM tagged `hardened`, else config proxmox.template_vmid), enables the VM ' +
+    'firewall with policy_in DROP before the first start (rules are added separately), and tags it `hardened`; a VM of ' +
+    'the same name is only reused when it is tagged cortex and hardened. Rollback destroys it.',
   kind: 'tool',
   uses: PVESH,
   parameters: params(

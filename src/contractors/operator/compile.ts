@@ -197,7 +197,7 @@ class FileCompiler {
       exitCodes: raw.success?.exit_codes ?? [0],
       ...(condition ? { condition: { source: raw.success?.condition as string, expr: condition } } : {}),
       errorCode: raw.failure?.error_code ?? DEFAULT_ERROR_CODE,
-      retryable: raw.failure?.retryable ?? false,
+      retryable: raw.failure?.retryable ?? true,
       ...(raw.failure?.hint ? { hint: raw.failure.hint } : {}),
       ...(raw.timeout_seconds !== undefined ? { timeoutMs: Math.round(raw.timeout_seconds * 1000) } : {}),
       secretNames: [...secretNames],

@@ -11,7 +11,7 @@ import { DefinitionInvalidError, type Issue } from '../../errors.js';
 import { formatOf, loadDocument } from '../../definitions/load-document.js';
 import { describeAjvError, selectAjvErrors, validatorFor } from '../../definitions/schemas.js';
 import { checkActionParameters } from '../../definitions/validate-workflow.js';
-import { createCatalogue } from '../catalogue.js';
+import { builtinSpecs, createCatalogue } from '../catalogue.js';
 import { CONTRACTORS, masterDir, type ActionSpec } from '../types.js';
 import { compileOperatorFile, type CompiledOperatorAction } from './compile.js';
 import { linkDefinition } from './operator-action.js';
@@ -97,6 +97,17 @@ export async function loadOperatorActions(root: string): Promise<ActionSpec[]> {
     }
     for (const e of checkActionParameters(target.parameters, comp.parameters)) {
       issues.push(c.doc.issueAt(`${c.pointer}/compensation/parameters${e.pointer}`, `${e.message} (parameters of ${comp.action})`));
+    }
+  }
+
+  // A replaced built-in action may be the compensation of other built-in actions: they must
+  // still be able to call it with the parameters their compensation template gives.
+  for (const c of unique) {
+    for (const other of builtinSpecs()) {
+      if (other.contractor !== c.spec.contractor || other.compensation?.action !== c.spec.name || byKey.has(`${other.contractor}/${other.name}`)) continue;
+      for (const e of checkActionParameters(c.spec.parameters, other.compensation.parameters)) {
+        issues.push(c.doc.issueAt(`${c.pointer}/parameters`, `built-in ${other.name} undoes itself with ${c.spec.name} ${JSON.stringify(other.compensation.parameters)}, which this schema refuses: ${e.pointer || '/'} ${e.message}`));
+      }
     }
   }
 

@@ -41,6 +41,7 @@ export interface OperatorActionDefinition {
   exitCodes: number[];
   condition?: { source: string; expr: Expr };
   errorCode: string;
+  /** Whether a workflow retry policy may try again after this failure (default true, as for execute_command). */
   retryable: boolean;
   hint?: string;
   /** Cap of the one invocation (timeout_seconds); the workflow action's timeout applies as well. */

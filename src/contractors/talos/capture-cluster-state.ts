@@ -54,14 +54,14 @@ export function logArgs(pod: string, namespace: string, lines: number): string[]
 
 /**
  * Upload through the forensics service (config endpoints.forensics):
- * `PUT <url>/api/v1/artifacts?location=<destination>` with the file as the body.
+ * `PUT <url>/api/v1/uploads?location=<destination>` with the file as the body.
  */
 async function upload(rt: ActionRuntime, dest: string, file: string): Promise<void> {
   const ep = await resolveEndpoint(rt, 'forensics');
   const body = await readFile(file, 'utf8');
   const res = await sendWithRetries(rt, {
     method: 'PUT',
-    url: `${ep.url}/api/v1/artifacts?location=${encodeURIComponent(dest)}`,
+    url: `${ep.url}/api/v1/uploads?location=${encodeURIComponent(dest)}`,
     headers: { ...ep.headers, 'content-type': file.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8' },
     body,
   });
@@ -101,7 +101,7 @@ export const captureClusterStateAction: ActionImpl = {
         steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, ...captureArgs(k, p)) });
       }
     }
-    if (isRemote(p.output_location)) steps.push({ kind: 'request', method: 'PUT', url: `<endpoints.forensics>/api/v1/artifacts?location=${p.output_location}<file>`, note: 'for each file' });
+    if (isRemote(p.output_location)) steps.push({ kind: 'request', method: 'PUT', url: `<endpoints.forensics>/api/v1/uploads?location=${p.output_location}<file>`, note: 'for each file' });
     return steps;
   },
   async run(rt) {

@@ -33,15 +33,17 @@ interface HelmRelease {
 /** argv after the kubeconfig flags. `-f -` reads the values YAML from stdin. */
 export function upgradeInstallArgs(p: Params, major: 3 | 4): string[] {
   const hasValues = p.values !== undefined && Object.keys(p.values).length > 0;
+  const oci = p.repo_url?.startsWith('oci://') ?? false;
   return [
     'upgrade',
     '--install',
     p.release,
-    p.chart,
+    // --repo takes chart repositories only; an OCI registry is part of the chart reference.
+    oci ? `${(p.repo_url as string).replace(/\/+$/, '')}/${p.chart}` : p.chart,
     '--namespace',
     p.namespace,
     ...((p.create_namespace ?? true) ? ['--create-namespace'] : []),
-    ...(p.repo_url ? ['--repo', p.repo_url] : []),
+    ...(p.repo_url && !oci ? ['--repo', p.repo_url] : []),
     ...(p.version ? ['--version', p.version] : []),
     ...(p.values_files ?? []).flatMap((f) => ['-f', f]),
     ...(hasValues ? ['-f', '-'] : []),

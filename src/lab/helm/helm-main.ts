@@ -2,7 +2,15 @@
 import { readFileSync } from 'node:fs';
 import { runHelm } from './helm.js';
 
-const result = await runHelm(process.argv.slice(2), process.env, { stdin: () => readFileSync(0, 'utf8') });
+// stdin is read only for `-f -` (cortex then writes the values to it).
+const stdin = (): string => {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch {
+    return '';
+  }
+};
+const result = await runHelm(process.argv.slice(2), process.env, { stdin });
 if (result.stdout) process.stdout.write(result.stdout);
 if (result.stderr) process.stderr.write(result.stderr);
 process.exitCode = result.exitCode;

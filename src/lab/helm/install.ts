@@ -164,6 +164,7 @@ async function installOrUpgrade(ctx: HelmCtx, cmd: 'install' | 'upgrade'): Promi
       const kept = revs.filter((r) => r.revision !== rev.revision);
       if (kept.length > 0) (st.releases[namespace] as Record<string, HelmRevision[]>)[name] = kept;
       else delete st.releases[namespace]?.[name];
+      if (Object.keys(st.releases[namespace] ?? {}).length === 0) delete st.releases[namespace];
     });
   let cause: string | undefined;
   if (shouldFail(ctx.lab, ctx.call.actionId, ctx.call.attempt)) {

@@ -4,7 +4,7 @@
  * graceful pod deletion, namespace termination, owner-reference garbage collection, eviction).
  */
 import { parse as parseYaml } from 'yaml';
-import { applyDefaults, carryOver, hasStatusSubresource, usesGeneration, validate } from './defaults.js';
+import { applyDefaults, carryOver, usesGeneration, validate } from './defaults.js';
 import {
   ApiError,
   alreadyExists,
@@ -22,6 +22,7 @@ import {
 } from './object.js';
 import { applyMerge, fieldSetOf, jsonPatch, mergePatch, pruneFields, strategicMergePatch, unionFieldSets, type FieldSet } from './patch.js';
 import { RESOURCES, apiVersionOf, mustResource, resourceKey, type ResourceDef } from './resources.js';
+import { namespaceNodeSelector } from './scheduler.js';
 import { labelSelectorRequirements, matchesFields, matchesRequirements, type FieldRequirement, type Requirement } from './selectors.js';
 import type { KubeStore } from './store.js';
 
@@ -165,7 +166,11 @@ export class KubeApi {
     body.kind = r.kind;
     if (usesGeneration(r)) body.metadata.generation = 1;
     if (CONTROLLER_STATUS.has(r.kind)) delete body.status;
-    if (r.kind === 'Pod') body.status = { phase: 'Pending', qosClass: 'BestEffort' };
+    if (r.kind === 'Pod') {
+      body.status = { phase: 'Pending', qosClass: 'BestEffort' };
+      const nsSelector = namespaceNodeSelector(this.store.peek('namespaces', undefined, body.metadata.namespace!));
+      if (Object.keys(nsSelector).length && isPlainObject(body.spec)) body.spec.nodeSelector = { ...(body.spec.nodeSelector ?? {}), ...nsSelector };
+    }
     applyDefaults(r, body, this.serviceContext());
     validate(r, body, undefined);
     this.recordManager(r, body, opts.fieldManager ?? 'unknown', 'Update', fieldSetOf(input));
@@ -447,8 +452,4 @@ export function budgetOf(pdb: KObject, pods: readonly KObject[]) {
   else if (pdb.spec?.maxUnavailable !== undefined) desiredHealthy = Math.max(0, expectedPods - scaled(pdb.spec.maxUnavailable, expectedPods, true));
   else desiredHealthy = 0;
   return { expectedPods, currentHealthy, desiredHealthy, disruptionsAllowed: Math.max(0, currentHealthy - desiredHealthy) };
-}
-
-export function hasStatus(r: ResourceDef): boolean {
-  return hasStatusSubresource(r);
 }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { KubeApi } from './api.js';
 import { defaultPodSpec } from './defaults.js';
 import { clone, k8sTime, newUid, type KObject } from './object.js';
-import { allocatePodCidr, allocatePodIp, placePod } from './scheduler.js';
+import { allocatePodCidr, allocatePodIp, namespaceNodeSelector, placePod } from './scheduler.js';
 import type { KubeStore, StoreEvent } from './store.js';
 import {
   controllerRef,
@@ -45,7 +45,6 @@ export class LabController {
   private timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private unsubscribe?: () => void;
   private running = false;
-  private syncing = 0;
 
   constructor(
     private readonly store: KubeStore,
@@ -116,7 +115,6 @@ export class LabController {
 
   private run(kind: Kind, ns: string | undefined, name: string): void {
     if (!this.running) return;
-    this.syncing++;
     try {
       const ctx = this.context();
       switch (kind) {
@@ -153,8 +151,6 @@ export class LabController {
       }
     } catch (e) {
       process.emitWarning(`lab kube controller: ${kind} ${ns ?? ''}/${name}: ${(e as Error).message}`);
-    } finally {
-      this.syncing--;
     }
   }
 
@@ -283,6 +279,8 @@ export class LabController {
   private createPod(owner: KObject, template: KObject, name: string, extra: { labels?: Record<string, string>; nodeName?: string; spec?: Record<string, unknown> } = {}): void {
     const ns = owner.metadata.namespace!;
     const spec = { ...clone(template.spec ?? {}), ...(extra.spec ?? {}) } as Record<string, unknown>;
+    const nsSelector = namespaceNodeSelector(this.store.peek('namespaces', undefined, ns));
+    if (Object.keys(nsSelector).length) spec.nodeSelector = { ...((spec.nodeSelector as Record<string, string>) ?? {}), ...nsSelector };
     defaultPodSpec(spec);
     spec.serviceAccountName ??= 'default';
     spec.enableServiceLinks ??= true;
@@ -428,11 +426,6 @@ export class LabController {
       reportingComponent: component,
       reportingInstance: component === 'kubelet' ? (obj.spec?.nodeName ?? obj.metadata.name) : '',
     });
-  }
-
-  /** True while a sync runs (the HTTP layer does not need it; tests may). */
-  get busy(): boolean {
-    return this.syncing > 0 || this.timers.size > 0;
   }
 }
 

@@ -17,6 +17,20 @@ interface Toleration {
   effect?: string;
 }
 
+/** PodNodeSelector admission: a namespace annotation merged into its pods' nodeSelector. */
+export const NODE_SELECTOR_ANNOTATION = 'scheduler.alpha.kubernetes.io/node-selector';
+
+export function namespaceNodeSelector(ns: KObject | undefined): Record<string, string> {
+  const text = ns?.metadata.annotations?.[NODE_SELECTOR_ANNOTATION];
+  if (!text) return {};
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const [k, v] = part.split('=');
+    if (k?.trim()) out[k.trim()] = (v ?? '').trim();
+  }
+  return out;
+}
+
 export function isNodeReady(node: KObject): boolean {
   const conds = (node.status?.conditions ?? []) as { type: string; status: string }[];
   return conds.some((c) => c.type === 'Ready' && c.status === 'True');

@@ -5,7 +5,9 @@
  *   (monitoring is created by deploy-monitoring-stack);
  * - prod nodes k8s-cp-01..03 (10.10.1.10-12, control-plane, NoSchedule) and k8s-worker-01..03
  *   (10.10.1.20-22); DR nodes dr-k8s-cp-01..03 (10.20.1.10-12) and dr-k8s-worker-01..03
- *   (10.20.1.20-22); all Ready;
+ *   (10.20.1.20-22); staging-k8s-cp-01 (10.30.1.10), staging-k8s-worker-01..02 (10.30.1.20-21);
+ *   all Ready (the same names and addresses as the talos and pve lab seeds); namespace staging
+ *   pins its pods to the staging nodes (scheduler.alpha.kubernetes.io/node-selector);
  * - kube-system: DaemonSet node-exporter (a pod on every node), Deployment coredns + Service kube-dns;
  * - production: web-api (3) and payments-api (2) on the prod workers (so k8s-worker-02 has pods to
  *   evict), a PodDisruptionBudget for payments-api, their Services, and the warm-standby
@@ -17,6 +19,7 @@ import { KubeApi } from './api.js';
 import { LabController } from './controller.js';
 import { k8sTime, type KObject } from './object.js';
 import { mustResource } from './resources.js';
+import { NODE_SELECTOR_ANNOTATION } from './scheduler.js';
 import { KubeStore, type KubeState } from './store.js';
 
 export const SEED_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease', 'production', 'staging'];
@@ -31,12 +34,13 @@ interface NodeSeed {
 
 export function seedNodes(): NodeSeed[] {
   const out: NodeSeed[] = [];
-  for (const [prefix, cluster, net] of [
-    ['', 'prod-k8s-01', '10.10.1'],
-    ['dr-', 'dr-k8s-01', '10.20.1'],
+  for (const [prefix, cluster, net, cps, workers] of [
+    ['', 'prod-k8s-01', '10.10.1', 3, 3],
+    ['dr-', 'dr-k8s-01', '10.20.1', 3, 3],
+    ['staging-', 'staging-k8s', '10.30.1', 1, 2],
   ] as const) {
-    for (let i = 1; i <= 3; i++) out.push({ name: `${prefix}k8s-cp-0${i}`, ip: `${net}.${9 + i}`, cluster, controlPlane: true });
-    for (let i = 1; i <= 3; i++) out.push({ name: `${prefix}k8s-worker-0${i}`, ip: `${net}.${19 + i}`, cluster, controlPlane: false });
+    for (let i = 1; i <= cps; i++) out.push({ name: `${prefix}k8s-cp-0${i}`, ip: `${net}.${9 + i}`, cluster, controlPlane: true });
+    for (let i = 1; i <= workers; i++) out.push({ name: `${prefix}k8s-worker-0${i}`, ip: `${net}.${19 + i}`, cluster, controlPlane: false });
   }
   return out;
 }
@@ -146,7 +150,16 @@ function secrets(ns: string): KObject[] {
 export function seedObjects(): { resource: string; object: KObject }[] {
   const out: { resource: string; object: KObject }[] = [];
   const add = (resource: string, object: KObject) => out.push({ resource, object });
-  for (const ns of SEED_NAMESPACES) add('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  for (const ns of SEED_NAMESPACES)
+    add('namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: ns,
+        // PodNodeSelector admission: staging workloads run on the staging-k8s nodes
+        ...(ns === 'staging' ? { annotations: { [NODE_SELECTOR_ANNOTATION]: 'cortex.dev/cluster=staging-k8s' } } : {}),
+      },
+    });
   seedNodes().forEach((n, i) => add('nodes', node(n, i)));
   add('daemonsets.apps', {
     apiVersion: 'apps/v1',

@@ -1,7 +1,7 @@
 /**
  * The lab API server's object store: every object by resource, a global resourceVersion, watch
  * fan-out with a short history (so a watch from a list's resourceVersion misses nothing), and
- * write-through persistence to <lab>/state/kube.json (coalesced per tick, flushed on stop).
+ * write-through persistence to <lab>/state/kube.json (coalesced over a few ms, flushed on stop).
  */
 import { readState, withLock, writeState } from '../lab-dir.js';
 import { clone, k8sTime, newUid, type KObject } from './object.js';
@@ -26,7 +26,9 @@ export interface StoreEvent {
 
 export const STATE_NAME = 'kube';
 const HISTORY = 5000;
-const MAX_EVENTS = 2000;
+const MAX_EVENTS = 500;
+/** Writes are coalesced this long (a rollout changes many objects within a few ms); stop() flushes. */
+const FLUSH_DELAY_MS = 30;
 
 export function emptyKubeState(): KubeState {
   return { version: 1, resourceVersion: 100, objects: {} };
@@ -163,10 +165,11 @@ export class KubeStore {
     this.dirty = true;
     if (!this.lab || this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    const t = setTimeout(() => {
       this.flushScheduled = false;
       this.flush();
-    });
+    }, FLUSH_DELAY_MS);
+    t.unref?.();
   }
 
   /** Writes the state file now (under the lab's lock for it). */

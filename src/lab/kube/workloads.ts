@@ -148,12 +148,18 @@ export function syncDeployment(ctx: WorkloadContext, ns: string, name: string, n
   const newRsName = newRs.metadata.name;
   const newPods = () => active(ctx.scan('pods', ns).filter((p) => ownedBy(p, ctx.peek(RS, ns, newRsName)?.metadata.uid)));
   if (!paused) {
-    scaleRs(ctx, d, ns, newRsName, desired);
-    const newReady = newPods().filter(isHealthy).length;
-    for (const rs of owned) {
-      if (rs.metadata.name === newRsName) continue;
-      const cur = Number(rs.spec?.replicas ?? 0);
-      if (cur > 0 && (newReady >= desired || desired === 0)) scaleRs(ctx, d, ns, rs.metadata.name, 0);
+    const olds = owned.filter((rs) => rs.metadata.name !== newRsName);
+    const oldPodsLeft = () => ctx.scan('pods', ns).some((p) => olds.some((rs) => ownedBy(p, rs.metadata.uid)));
+    if (d.spec?.strategy?.type === 'Recreate' && olds.some((rs) => Number(rs.spec?.replicas ?? 0) > 0 || oldPodsLeft())) {
+      // Recreate: every old pod is gone before the new ReplicaSet scales up
+      for (const rs of olds) scaleRs(ctx, d, ns, rs.metadata.name, 0);
+    } else {
+      scaleRs(ctx, d, ns, newRsName, desired);
+      const newReady = newPods().filter(isHealthy).length;
+      for (const rs of olds) {
+        const cur = Number(rs.spec?.replicas ?? 0);
+        if (cur > 0 && (newReady >= desired || desired === 0)) scaleRs(ctx, d, ns, rs.metadata.name, 0);
+      }
     }
   }
   for (const rs of ctx.scan(RS, ns).filter((x) => ownedBy(x, uid))) syncReplicaSet(ctx, ns, rs.metadata.name);

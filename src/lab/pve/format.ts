@@ -1,5 +1,8 @@
 /** pvesh output formats: json (one canonical line), json-pretty, yaml and the text table. */
-import { stringify as yamlStringify } from 'yaml';
+import { createRequire } from 'node:module';
+
+// yaml is loaded only for --output-format yaml: it is most of a short pvesh run's start-up time otherwise.
+const require = createRequire(import.meta.url);
 
 export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
@@ -46,7 +49,7 @@ export function formatResult(data: unknown, o: FormatOptions): string | undefine
     case 'json-pretty':
       return JSON.stringify(canonical(data), null, 3);
     case 'yaml':
-      return data === null ? undefined : yamlStringify(canonical(data)).trimEnd();
+      return data === null ? undefined : (require('yaml') as typeof import('yaml')).stringify(canonical(data)).trimEnd();
     default: {
       if (data === null || data === undefined) return undefined;
       if (typeof data !== 'object') return String(data);

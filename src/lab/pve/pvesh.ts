@@ -96,15 +96,22 @@ function faultKey(c: CallContext): string {
 type Executed = { kind: 'data'; data: unknown } | { kind: 'task'; upid: string; spec: TaskSpec; error?: string; injected: boolean } | { kind: 'error'; message: string };
 
 function execute(call: CallContext, method: Method, apiPath: string, route: Route, handler: Handler, pathParams: Record<string, string>, params: Ctx['params']): Executed {
+  const fault = shouldFail(call.lab, call.actionId, call.attempt);
+  const now = Math.floor(Date.now() / 1000);
+  if (method === 'get') {
+    // Reads change nothing: no lock, no write (the state file is replaced atomically).
+    const state = readState<PveState>(call.lab, 'pve', seedPveState);
+    const outcome = handler.run({ state, path: pathParams, params, now, fault: fault && SEMANTIC_READS.has(route.path), apiPath });
+    if (!('data' in outcome)) throw new PveError(`internal: GET ${apiPath} started a task`);
+    return { kind: 'data', data: outcome.data };
+  }
   return updateState<PveState, Executed>(call.lab, 'pve', seedPveState, (state) => {
-    const fault = shouldFail(call.lab, call.actionId, call.attempt);
-    const now = Math.floor(Date.now() / 1000);
     const draft = structuredClone(state);
-    const semantic = fault && ((method === 'get' && SEMANTIC_READS.has(route.path)) || route.path.endsWith('/agent/exec'));
+    const semantic = fault && route.path.endsWith('/agent/exec');
     const ctx: Ctx = { state: draft, path: pathParams, params, now, fault: semantic, apiPath };
     const outcome = handler.run(ctx); // PveError: nothing is committed
     const key = faultKey(call);
-    const inject = fault && method !== 'get' && !semantic && !state.faulted.includes(key);
+    const inject = fault && !semantic && !state.faulted.includes(key);
     if (inject) {
       state.faulted.push(key);
       if (state.faulted.length > 200) state.faulted.splice(0, state.faulted.length - 200);

@@ -290,13 +290,17 @@ export function seedPveState(now = Math.floor(Date.now() / 1000)): PveState {
     // Load balancers (HAProxy/keepalived VMs rendering the lb-* IPSets).
     { vmid: 150, name: 'prod-lb-01', node: 'pve-01', ip: '10.10.0.100/24', gw: '10.10.0.1', cores: 2, memory: 2048, diskGb: 20, tags: ['cortex', 'loadbalancer', 'haproxy'] },
     { vmid: 151, name: 'k8s-lb-01', node: 'pve-02', ip: '10.10.1.5/24', gw: '10.10.1.1', cores: 2, memory: 2048, diskGb: 20, tags: ['cortex', 'loadbalancer', 'haproxy'] },
-    // dr-k8s-01 (datacenter 2, warm standby).
-    k8s(201, 'dr-k8s-01-cp-01', 'dc2-pve-01', '10.20.1.10', '10.20.1.1', 'controlplane', 'dr-k8s-01', 'ceph-dr'),
-    k8s(202, 'dr-k8s-01-cp-02', 'dc2-pve-02', '10.20.1.11', '10.20.1.1', 'controlplane', 'dr-k8s-01', 'ceph-dr'),
-    k8s(203, 'dr-k8s-01-cp-03', 'dc2-pve-01', '10.20.1.12', '10.20.1.1', 'controlplane', 'dr-k8s-01', 'ceph-dr'),
-    k8s(211, 'dr-k8s-01-worker-01', 'dc2-pve-01', '10.20.1.20', '10.20.1.1', 'worker', 'dr-k8s-01', 'ceph-dr'),
-    k8s(212, 'dr-k8s-01-worker-02', 'dc2-pve-02', '10.20.1.21', '10.20.1.1', 'worker', 'dr-k8s-01', 'ceph-dr'),
-    k8s(213, 'dr-k8s-01-worker-03', 'dc2-pve-02', '10.20.1.22', '10.20.1.1', 'worker', 'dr-k8s-01', 'ceph-dr'),
+    // dr-k8s-01 (datacenter 2, warm standby); node names as in the talos/kube lab.
+    k8s(201, 'dr-k8s-cp-01', 'dc2-pve-01', '10.20.1.10', '10.20.1.1', 'controlplane', 'dr-k8s-01', 'ceph-dr'),
+    k8s(202, 'dr-k8s-cp-02', 'dc2-pve-02', '10.20.1.11', '10.20.1.1', 'controlplane', 'dr-k8s-01', 'ceph-dr'),
+    k8s(203, 'dr-k8s-cp-03', 'dc2-pve-01', '10.20.1.12', '10.20.1.1', 'controlplane', 'dr-k8s-01', 'ceph-dr'),
+    k8s(211, 'dr-k8s-worker-01', 'dc2-pve-01', '10.20.1.20', '10.20.1.1', 'worker', 'dr-k8s-01', 'ceph-dr'),
+    k8s(212, 'dr-k8s-worker-02', 'dc2-pve-02', '10.20.1.21', '10.20.1.1', 'worker', 'dr-k8s-01', 'ceph-dr'),
+    k8s(213, 'dr-k8s-worker-03', 'dc2-pve-02', '10.20.1.22', '10.20.1.1', 'worker', 'dr-k8s-01', 'ceph-dr'),
+    // staging-k8s (datacenter 1, the app-deployment target).
+    k8s(301, 'staging-k8s-cp-01', 'pve-02', '10.30.1.10', '10.30.1.1', 'controlplane', 'staging-k8s', 'local-lvm'),
+    k8s(311, 'staging-k8s-worker-01', 'pve-02', '10.30.1.20', '10.30.1.1', 'worker', 'staging-k8s', 'local-lvm'),
+    k8s(312, 'staging-k8s-worker-02', 'pve-01', '10.30.1.21', '10.30.1.1', 'worker', 'staging-k8s', 'local-lvm'),
     { vmid: 250, name: 'dr-lb-01', node: 'dc2-pve-01', ip: '10.20.1.100/24', gw: '10.20.1.1', cores: 2, memory: 2048, diskGb: 20, storage: 'ceph-dr', tags: ['cortex', 'loadbalancer', 'haproxy'] },
   ];
   const storages: PveStorage[] = [

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { labPaths, readState } from '../lab-dir.js';
 import { list, str } from './cobra.js';
@@ -47,7 +48,11 @@ export function resolveTarget(ctx: Ctx, state: TalosState): Target {
   const endpoints = list(ctx.p, 'endpoints').length > 0 ? list(ctx.p, 'endpoints') : (context.endpoints ?? []);
   if (endpoints.length === 0) throw new CommandError('error constructing client: failed to determine endpoints');
   const nodes = list(ctx.p, 'nodes').length > 0 ? list(ctx.p, 'nodes') : (context.nodes ?? []);
-  const cluster = state.clusters[name] ?? clusterByIp(state, nodes[0] ?? endpoints[0]);
+  // The lab's shared <lab>/talosconfig serves every cluster name (start-lab's clusters.default):
+  // there the node decides the cluster; a cluster's own talosconfig decides by its context.
+  const shared = resolve(path) === resolve(labPaths(ctx.lab).talosconfig) && !str(ctx.p, 'context');
+  const byIp = clusterByIp(state, nodes[0] ?? endpoints[0]);
+  const cluster = shared ? (byIp ?? state.clusters[name]) : (state.clusters[name] ?? byIp);
   const ep = (endpoints[0] as string).replace(/:\d+$/, '');
   const reachable = Object.values(state.clusters).some((c) => member(c, ep) || new URL(c.endpoint).hostname === ep);
   if (!reachable) throw new CommandError(unavailable(ep));
@@ -146,7 +151,7 @@ export function nameFromPve(lab: string, ip: string, cluster: string, taken: Set
 
 /**
  * The hostname a joining machine gets: the config's machine.network.hostname, else its VM's name
- * in the lab's Proxmox state (found by IP), else the next `<prefix>-NN` of its role.
+ * in the lab's Proxmox state (found by IP), else the next free `<prefix>NN` of the cluster's first node of that role.
  */
 export function chooseHostname(lab: string, state: TalosState, c: TalosClusterState, ip: string, type: MachineType, configured: string | undefined): string {
   if (configured) return configured;
@@ -154,8 +159,8 @@ export function chooseHostname(lab: string, state: TalosState, c: TalosClusterSt
   const fromPve = nameFromPve(lab, ip, c.name, taken);
   if (fromPve) return fromPve;
   const same = c.nodes.filter((n) => n.machine_type === type);
-  const last = same.map((n) => /^(.*-)(\d+)$/.exec(n.hostname)).filter((m): m is RegExpExecArray => Boolean(m)).pop();
-  const prefix = last ? (last[1] as string) : `${c.name}-${type === 'controlplane' ? 'cp' : 'worker'}-`;
+  const first = same.map((n) => /^(.*-)(\d+)$/.exec(n.hostname)).find((m): m is RegExpExecArray => Boolean(m));
+  const prefix = first ? (first[1] as string) : `${c.name}-${type === 'controlplane' ? 'cp' : 'worker'}-`;
   for (let i = 1; ; i++) {
     const name = `${prefix}${String(i).padStart(2, '0')}`;
     if (!taken.has(name)) return name;

@@ -236,3 +236,14 @@ actions:
     expect(err.message).toContain(`operator action file(s) under ${root}/contractors are invalid:`);
   });
 });
+
+describe('loadCatalogue: replacing a built-in action', () => {
+  it('refuses a replacement that built-in compensations can no longer call', async () => {
+    // provision_vm's compensation calls destroy_vm with {vmid: ${output.vmid}, ...}.
+    const errors = await loadErrors({
+      'x.yaml': 'contractor: infrastructure-contractor\nactions:\n  - name: destroy_vm\n    summary: ours\n    argv: [/opt/ops/destroy, "${params.id}"]\n    parameters: { type: object, additionalProperties: false, properties: { id: { type: integer } }, required: [id] }\n',
+    });
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]).toMatch(/^contractors\/x\.yaml:6:5: \/actions\/0\/parameters: built-in \w+ undoes itself with destroy_vm \{.*\}, which this schema refuses: /);
+  });
+});

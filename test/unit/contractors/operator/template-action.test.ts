@@ -186,16 +186,16 @@ describe('operator actions: success decision', () => {
     const a = await action(`    argv: [lbctl]\n`);
     const e = await failure(run(a, {}, { reply: { exitCode: 2, stderr: 'line 1\nline 2\nERROR: backend web-1 unknown\n' } }));
     expect(e.errorCode).toBe('operator_action_failed');
-    expect(e.retryable).toBe(false);
+    expect(e.retryable).toBe(true);
     expect(e.exitStatus).toBe(2);
     expect(e.message).toBe('ops-contractor/the_action: lbctl failed (exit 2; success is exit 0): line 1 | line 2 | ERROR: backend web-1 unknown');
   });
 
   it('exit codes, error code, retryable and hint are configurable', async () => {
-    const a = await action(`    argv: [lbctl]\n    success: { exit_codes: [0, 3] }\n    failure: { error_code: haproxy_restart_failed, retryable: true, hint: check the LB VM console }\n`);
+    const a = await action(`    argv: [lbctl]\n    success: { exit_codes: [0, 3] }\n    failure: { error_code: haproxy_restart_failed, retryable: false, hint: check the LB VM console }\n`);
     expect((await run(a, {}, { reply: { exitCode: 3, stdout: 'already running' } })).outputs).toEqual({ exit_code: 3, stdout: 'already running' });
     const e = await failure(run(a, {}, { reply: { exitCode: 1 } }));
-    expect(e).toMatchObject({ errorCode: 'haproxy_restart_failed', retryable: true, hint: 'check the LB VM console' });
+    expect(e).toMatchObject({ errorCode: 'haproxy_restart_failed', retryable: false, hint: 'check the LB VM console' });
   });
 
   it('the success condition reads the outputs and parameters; false says which values made it so', async () => {

@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { appendLine } from '../../adapters/atomic-file.js';
+import { EnvFileSecretSource } from '../../adapters/env-file-secret-source.js';
+import { EnvironmentError, ExitCode, UsageError } from '../../errors.js';
+import { layout } from '../../layout.js';
+import { ensureRoot } from '../../root.js';
+import { DedupStore } from '../../triggers/dedup.js';
+import { dispatchEvent } from '../../triggers/dispatch.js';
+import type { TriggerEntry } from '../../triggers/load.js';
+import { createTriggerServer, DEFAULT_MAX_BODY_BYTES, parseListen, routesOf, type ServeConfig } from '../../triggers/server.js';
+import { definitionsSignature, loadRootTriggers, problemLines } from '../../triggers/setup.js';
+import { createProcessStarter } from '../../triggers/start.js';
+import type { CommandContext } from '../context.js';
+import { loadRootConfig } from '../prepare.js';
+import { labDirFor } from '../session.js';
+
+export interface ServeOptions {
+  listen?: string;
+  simulate?: boolean;
+  lab?: string;
+}
+
+/** `cortex serve [--listen 127.0.0.1:8080]`: receives Alertmanager, GitHub, Falco and generic webhooks. */
+export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOptions): Promise<number> {
+  await ensureRoot(ctx.root);
+  const root = ctx.root.dir;
+  let config = await loadRootConfig(ctx);
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(opts.listen ?? config.serve.listen ?? '127.0.0.1:8080');
+  } catch (e) {
+    throw new UsageError(`--listen: ${(e as Error).message}`, { hint: 'e.g. --listen 127.0.0.1:8080 (0.0.0.0:8080 for every interface)' });
+  }
+  const serveLog = join(layout(root).state, 'serve.log');
+
+  // Definitions are reloaded when a file under workflows/, triggers/ or the config changes.
+  let signature = '';
+  let entries: TriggerEntry[] = [];
+  let serveConfig: ServeConfig = {};
+  const reload = async (first: boolean): Promise<TriggerEntry[]> => {
+    const sig = definitionsSignature(root);
+    if (sig === signature) return entries;
+    signature = sig;
+    const loaded = await loadRootTriggers(root);
+    if (!first) config = await loadRootConfig(ctx).catch(() => config);
+    serveConfig = { tokenSecret: config.serve.token_secret, githubSecret: config.serve.github_secret, maxBodyBytes: config.serve.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES };
+    entries = loaded.entries;
+    for (const l of problemLines(loaded.problems)) ctx.out.err(l);
+    if (!first) ctx.out.err(`${new Date().toISOString()} definitions changed: ${entries.filter((e) => e.route).length} event trigger(s) loaded`);
+    return entries;
+  };
+  await reload(true);
+
+  const { ProperLockManager } = await import('../../adapters/proper-lock-manager.js');
+  const dedup = new DedupStore(root, new ProperLockManager(root));
+  const lab = opts.simulate && opts.lab ? labDirFor(ctx, opts.lab) : undefined;
+  const starter = createProcessStarter({ root, env: ctx.env, simulate: Boolean(opts.simulate), ...(lab ? { lab } : {}) });
+  const secrets = new EnvFileSecretSource(layout(root).secrets, ctx.env);
+
+  const server = createTriggerServer({
+    entries: () => reload(false),
+    get config() {
+      return serveConfig;
+    },
+    secret: async (name) => {
+      try {
+        return await secrets.get(name);
+      } catch (e) {
+        ctx.out.err(`secret ${name}: ${(e as Error).message}`);
+        return undefined;
+      }
+    },
+    dispatch: (list, ev) => dispatchEvent(list, ev, { env: ctx.env, starter, dedup }),
+    log: (line) => {
+      void appendLine(serveLog, line).catch(() => undefined);
+      if (ctx.out.verbose) ctx.out.err(line);
+    },
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL' ? new EnvironmentError(`cannot listen on ${listen.host}:${listen.port}: ${e.code}`, { hint: 'choose another address with --listen HOST:PORT' }) : e),
+    );
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const routes = [...routesOf(entries).values()].map((r) => ({ path: `/webhook/${r.name}`, source: r.source, triggers: r.entries.map((e) => e.key) }));
+  if (ctx.out.json) ctx.out.line(JSON.stringify({ listening: url, routes }));
+  else {
+    ctx.out.line(`cortex serve listening on ${url} (root ${root}); log ${serveLog}`);
+    for (const r of routes) ctx.out.line(`  POST ${url}${r.path}  ${r.source}: ${r.triggers.length ? r.triggers.join(', ') : '(no triggers yet)'}`);
+    ctx.out.line(`  GET  ${url}/healthz`);
+  }
+
+  await new Promise<void>((resolve) => {
+    if (ctx.signal.aborted) resolve();
+    else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  // Stop accepting, let in-flight requests finish (their runs live on in their own processes).
+  await new Promise<void>((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), 15_000);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+  if (!ctx.out.json) ctx.out.line(`cortex serve stopped (${String((ctx.signal.reason as Error | undefined)?.message ?? 'signal')})`);
+  return ExitCode.OK;
+}

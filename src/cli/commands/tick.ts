@@ -1,0 +1,95 @@
+import { ExitCode, UsageError } from '../../errors.js';
+import { ensureRoot } from '../../root.js';
+import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
+import { createProcessStarter } from '../../triggers/start.js';
+import { runTick } from '../../triggers/tick.js';
+import type { CommandContext } from '../context.js';
+import { expireApprovals } from '../existing.js';
+import { labDirFor } from '../session.js';
+import { readActive } from '../state.js';
+
+export interface TickOptions {
+  now?: string;
+  dryRun?: boolean;
+  simulate?: boolean;
+  lab?: string;
+}
+
+export function parseNow(value: string | undefined): Date {
+  if (value === undefined) return new Date();
+  const d = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(d.getTime())) {
+    throw new UsageError(`--now expects an ISO 8601 time with a zone, e.g. 2026-03-29T01:00:00Z, got "${value}"`);
+  }
+  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(value)) throw new UsageError(`--now "${value}" has no time zone: add Z or an offset (+02:00)`);
+  return d;
+}
+
+interface ApprovalNote {
+  execution_id: string;
+  action: 'resuming' | 'would_expire';
+  pid?: number;
+}
+
+/** Approvals whose approval_timeout passed: a detached `cortex resume` rejects and rolls back each one. */
+async function expireDueApprovals(ctx: CommandContext, now: Date, dryRun: boolean): Promise<ApprovalNote[]> {
+  const out: ApprovalNote[] = [];
+  const records = readActive(ctx).filter((r) => r.status === 'awaiting_approval');
+  for (const r of records) {
+    if (!expireApprovals(structuredClone(r), now)) continue;
+    // resume decides with the real clock: only start it when the approval has really expired.
+    if (dryRun || !expireApprovals(structuredClone(r), new Date())) {
+      out.push({ execution_id: r.execution_id, action: 'would_expire' });
+      continue;
+    }
+    const { spawnDetached } = await import('../detached.js');
+    const pid = spawnDetached(ctx, ['resume', r.execution_id]);
+    out.push({ execution_id: r.execution_id, action: 'resuming', ...(pid !== undefined ? { pid } : {}) });
+  }
+  return out;
+}
+
+/** `cortex tick [--now ISO] [--dry-run]`: what cron runs every minute. */
+export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOptions): Promise<number> {
+  await ensureRoot(ctx.root);
+  const now = parseNow(opts.now);
+  const loaded = await loadRootTriggers(ctx.root.dir);
+  for (const l of problemLines(loaded.problems)) ctx.out.err(l);
+  const { ProperLockManager } = await import('../../adapters/proper-lock-manager.js');
+  const lab = opts.simulate && opts.lab ? labDirFor(ctx, opts.lab) : undefined;
+  const result = await runTick({
+    root: ctx.root.dir,
+    now,
+    entries: loaded.entries,
+    locks: new ProperLockManager(ctx.root.dir),
+    starter: createProcessStarter({ root: ctx.root.dir, env: ctx.env, simulate: Boolean(opts.simulate), ...(lab ? { lab } : {}) }),
+    env: ctx.env,
+    dryRun: Boolean(opts.dryRun),
+  });
+  const stamp = now.toISOString();
+  if (result.busy) {
+    const h = result.busy.holder;
+    const msg = `another tick is running${h ? ` (pid ${h.pid} on ${h.host} since ${h.acquired_at})` : ''}; this one does nothing`;
+    if (ctx.out.json) ctx.out.data({ ...result, message: msg });
+    else ctx.out.line(`${stamp} ${msg}`);
+    return ExitCode.OK;
+  }
+  const approvals = await expireDueApprovals(ctx, now, Boolean(opts.dryRun));
+  if (ctx.out.json) {
+    ctx.out.data({ ...result, approvals, ...(opts.dryRun ? { dry_run: true } : {}) });
+  } else {
+    for (const n of result.notes) ctx.out.err(`${stamp} note: ${n}`);
+    for (const r of result.runs) {
+      const head = `${stamp} ${r.schedule} due ${r.scheduled_local} (${r.scheduled_for})${r.kind === 'catch_up' ? ' [catch_up run_once]' : ''}`;
+      if (r.status === 'started') ctx.out.line(`${head}: started ${r.execution_id ?? `pid ${r.pid}`}${r.message ? ` (${r.message})` : ''}`);
+      else if (r.status === 'would_start') ctx.out.line(`${head}: would start`);
+      else ctx.out.line(`${head}: ${r.status === 'invalid_parameters' ? 'not started' : 'failed'}: ${r.message}`);
+    }
+    for (const s of result.skipped) ctx.out.line(`${stamp} ${s.schedule}: skipped ${s.missed >= 1000 ? '1000+' : s.missed} missed run(s), the latest due ${s.latest_missed} (catch_up ${s.catch_up})`);
+    for (const a of approvals) {
+      ctx.out.line(`${stamp} ${a.execution_id}: approval expired: ${a.action === 'resuming' ? `cortex resume started (pid ${a.pid}) to reject and roll back` : 'it would be rejected (not acted on)'}`);
+    }
+    if (ctx.out.verbose && !result.runs.length && !result.skipped.length && !approvals.length) ctx.out.line(`${stamp} nothing due (${loaded.entries.filter((e) => e.type === 'schedule').length} schedule(s))`);
+  }
+  return result.runs.some((r) => r.status === 'failed' || r.status === 'invalid_parameters') ? ExitCode.WORKFLOW_FAILED : ExitCode.OK;
+}

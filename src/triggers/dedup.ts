@@ -1,0 +1,97 @@
+/**
+ * Event deduplication, persisted in <root>/state/dedup.json so that one event starts one run even
+ * when its sender delivers it again (Alertmanager re-sends a group every group_interval and
+ * repeat_interval; GitHub redelivers with the same X-GitHub-Delivery) and across restarts of
+ * `cortex serve`. Keys are claimed under the `trigger-dedup` lock before the runs start
+ * (at most once: a crash after the claim loses the run rather than starting it twice). Entries
+ * expire after 7 days.
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../adapters/atomic-file.js';
+import { readJsonFile } from '../adapters/record-files.js';
+import { layout } from '../layout.js';
+import type { LockManager } from '../ports/state-store.js';
+
+export const DEDUP_TTL_MS = 7 * 24 * 3600 * 1000;
+
+export interface DedupEntry {
+  first_seen: string;
+  expires_at: string;
+  /** Workflows the event matched when it was first seen. */
+  workflows?: string[];
+}
+
+interface DedupFile {
+  version: 1;
+  entries: Record<string, DedupEntry>;
+}
+
+export function dedupPath(root: string): string {
+  return join(layout(root).state, 'dedup.json');
+}
+
+export class DedupStore {
+  /** Serialises claims inside this process (the lock serialises processes). */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly root: string,
+    private readonly locks: LockManager,
+    private readonly ttlMs = DEDUP_TTL_MS,
+  ) {}
+
+  private read(): DedupFile {
+    try {
+      const f = readJsonFile<DedupFile>(dedupPath(this.root));
+      if (f && typeof f === 'object' && f.entries && typeof f.entries === 'object') return f;
+    } catch {
+      // A damaged file is replaced: deduplication is a safety net, not a record.
+    }
+    return { version: 1, entries: {} };
+  }
+
+  /**
+   * Claims `keys` at `now`: returns those not seen before (now recorded) and the entries of those
+   * already seen. With `force`, every key counts as new (and is recorded again).
+   */
+  claim(keys: Array<{ key: string; workflows: string[] }>, now: Date, options: { force?: boolean } = {}): Promise<{ fresh: Set<string>; seen: Map<string, DedupEntry> }> {
+    const run = async () => {
+      const lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
+      try {
+        const file = this.read();
+        const t = now.getTime();
+        for (const [k, e] of Object.entries(file.entries)) if (!(Date.parse(e.expires_at) > t)) delete file.entries[k];
+        const fresh = new Set<string>();
+        const seen = new Map<string, DedupEntry>();
+        for (const { key, workflows } of keys) {
+          const prev = Object.prototype.hasOwnProperty.call(file.entries, key) ? file.entries[key] : undefined;
+          if (prev && !options.force) {
+            seen.set(key, prev);
+            continue;
+          }
+          fresh.add(key);
+          Object.defineProperty(file.entries, key, {
+            value: { first_seen: now.toISOString(), expires_at: new Date(t + this.ttlMs).toISOString(), workflows: [...new Set(workflows)] },
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        }
+        if (fresh.size) await writeFileAtomic(dedupPath(this.root), `${JSON.stringify(file, null, 2)}\n`);
+        return { fresh, seen };
+      } finally {
+        await lock.release();
+      }
+    };
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /** The entry of `key`, if it was seen and has not expired. */
+  lookup(key: string, now: Date): DedupEntry | undefined {
+    const e = this.read().entries[key];
+    return e && Date.parse(e.expires_at) > now.getTime() ? e : undefined;
+  }
+}

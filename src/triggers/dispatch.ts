@@ -1,0 +1,117 @@
+/**
+ * One incoming event, from matching to started runs: shared by `cortex trigger` and `cortex serve`.
+ * match -> render each match's parameters -> claim the event ids (dedup) -> start the runs
+ * (in parallel) -> a result that says, per trigger, what happened.
+ */
+import { CortexError } from '../errors.js';
+import { ExpressionEvalError, ExpressionSyntaxError } from '../definitions/expression-eval.js';
+import type { DedupStore } from './dedup.js';
+import type { TriggerEntry } from './load.js';
+import { matchEvent, type IncomingEvent } from './match.js';
+import { renderParameters } from './render.js';
+import type { Starter, TriggerInfoArg } from './start.js';
+
+export type RunOutcome = 'started' | 'would_start' | 'duplicate' | 'invalid_parameters' | 'failed';
+
+export interface DispatchedRun {
+  trigger: string;
+  workflow_id: string;
+  event_id: string;
+  status: RunOutcome;
+  parameters?: Record<string, unknown>;
+  execution_id?: string | null;
+  pid?: number;
+  exit_code?: number | null;
+  message?: string;
+  first_seen?: string;
+}
+
+export interface DispatchResult {
+  matched: number;
+  executions: string[];
+  runs: DispatchedRun[];
+  not_matched: Array<{ trigger: string; workflow_id: string; reason: string; unit?: string }>;
+}
+
+export function triggerKind(type: string): TriggerInfoArg['type'] {
+  if (type === 'schedule') return 'schedule';
+  if (type === 'webhook' || type === 'github_webhook') return 'webhook';
+  return 'event';
+}
+
+export interface DispatchOptions {
+  env: Record<string, string | undefined>;
+  starter: Starter;
+  dedup?: DedupStore;
+  dryRun?: boolean;
+  force?: boolean;
+  now?: () => Date;
+}
+
+function message(e: unknown): string {
+  if (e instanceof CortexError || e instanceof ExpressionEvalError || e instanceof ExpressionSyntaxError) return e.message;
+  throw e;
+}
+
+/** Matches `ev` against `entries` and starts the runs. Throws BadEventError for a malformed event. */
+export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, options: DispatchOptions): Promise<DispatchResult> {
+  const { matches, misses } = matchEvent(entries, ev, options.env);
+  const result: DispatchResult = {
+    matched: matches.length,
+    executions: [],
+    runs: [],
+    not_matched: misses.map((m) => ({ trigger: m.entry.key, workflow_id: m.entry.workflowId, reason: m.reason, ...(m.unit ? { unit: m.unit } : {}) })),
+  };
+  const ready: Array<{ run: DispatchedRun; assignments: string[]; dedup: boolean; kind: TriggerInfoArg['type'] }> = [];
+  for (const m of matches) {
+    const run: DispatchedRun = { trigger: m.entry.key, workflow_id: m.entry.workflowId, event_id: m.eventId, status: 'would_start' };
+    result.runs.push(run);
+    try {
+      const r = renderParameters(m.entry.def, m.entry.trigger.parameters as Record<string, unknown> | undefined, m.event, m.vars, options.env);
+      run.parameters = r.values;
+      ready.push({ run, assignments: r.assignments, dedup: m.dedup, kind: triggerKind(m.entry.type) });
+    } catch (e) {
+      run.status = 'invalid_parameters';
+      run.message = message(e);
+    }
+  }
+  if (options.dryRun || ready.length === 0) return result;
+
+  const toClaim = new Map<string, string[]>();
+  for (const r of ready) if (r.dedup) toClaim.set(r.run.event_id, [...(toClaim.get(r.run.event_id) ?? []), r.run.workflow_id]);
+  let fresh = new Set<string>(toClaim.keys());
+  if (options.dedup && toClaim.size) {
+    const claimed = await options.dedup.claim(
+      [...toClaim].map(([key, workflows]) => ({ key, workflows })),
+      options.now?.() ?? new Date(),
+      { force: options.force },
+    );
+    fresh = claimed.fresh;
+    for (const r of ready) {
+      const prev = claimed.seen.get(r.run.event_id);
+      if (prev) {
+        r.run.status = 'duplicate';
+        r.run.first_seen = prev.first_seen;
+        r.run.message = `event ${r.run.event_id} was already handled at ${prev.first_seen}`;
+      }
+    }
+  }
+  await Promise.all(
+    ready
+      .filter((r) => !r.dedup || fresh.has(r.run.event_id))
+      .map(async (r) => {
+        const res = await options.starter({
+          workflowId: r.run.workflow_id,
+          assignments: r.assignments,
+          triggerInfo: { type: r.kind, source: ev.source, trigger_id: r.run.trigger.slice(r.run.workflow_id.length + 1), event_id: r.run.event_id },
+        });
+        r.run.status = res.ok ? 'started' : 'failed';
+        r.run.execution_id = res.executionId ?? null;
+        if (res.pid !== undefined) r.run.pid = res.pid;
+        if (res.exitCode !== undefined) r.run.exit_code = res.exitCode;
+        if (res.message) r.run.message = res.message;
+      }),
+  );
+  result.executions = result.runs.flatMap((r) => (r.status === 'started' && r.execution_id ? [r.execution_id] : []));
+  return result;
+}

@@ -1,0 +1,243 @@
+/**
+ * The lab API server without kubectl: the protobuf namespace body, selectors, patch flavours,
+ * server-side apply ownership, the seed, the REST calls other lab parts make, watches, and
+ * persistence across server processes.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../../../src/lab/kube/api.js';
+import { LabController } from '../../../../src/lab/kube/controller.js';
+import { decodeProtobufObject } from '../../../../src/lab/kube/protobuf.js';
+import { jsonPatch, strategicMergePatch } from '../../../../src/lab/kube/patch.js';
+import { mustResource } from '../../../../src/lab/kube/resources.js';
+import { seedKubeState } from '../../../../src/lab/kube/seed.js';
+import { matchesRequirements, parseFieldSelector, parseLabelSelector } from '../../../../src/lab/kube/selectors.js';
+import { startKubeServer, parseLabToken, type KubeServer } from '../../../../src/lab/kube/server.js';
+import { KubeStore, type KubeState } from '../../../../src/lab/kube/store.js';
+import { kubeModule } from '../../../../src/lab/kube/module.js';
+import { readState, writeLabConfig } from '../../../../src/lab/lab-dir.js';
+import { waitFor } from './kube-helper.js';
+
+const DEPLOY = mustResource('deployments.apps');
+
+function memoryApi(): KubeApi {
+  return new KubeApi(new KubeStore(undefined, seedKubeState()));
+}
+
+describe('lab kube: parsing', () => {
+  it('decodes the protobuf body of `kubectl create namespace` (recorded bytes)', () => {
+    const hex = '6b3873000a0f0a02763112094e616d65737061636512220a1a0a0a6d6f6e69746f72696e6712001a0022002a0032003800420012001a020a001a002200';
+    expect(decodeProtobufObject(Buffer.from(hex, 'hex'))).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'monitoring' } });
+  });
+
+  it('parses label and field selectors', () => {
+    const reqs = parseLabelSelector('app=web,tier!=db,env in (prod, dr),!legacy,team');
+    expect(matchesRequirements({ app: 'web', env: 'dr', team: 'x' }, reqs)).toBe(true);
+    expect(matchesRequirements({ app: 'web', env: 'dr', team: 'x', legacy: '1' }, reqs)).toBe(false);
+    expect(matchesRequirements({ app: 'web', env: 'staging', team: 'x' }, reqs)).toBe(false);
+    expect(parseFieldSelector('spec.nodeName=k8s-worker-02')).toEqual([{ path: 'spec.nodeName', negate: false, value: 'k8s-worker-02' }]);
+    expect(() => parseFieldSelector('spec.foo=x')).toThrow('field label not supported: spec.foo');
+  });
+
+  it('reads the lab token: lab.<action>.<attempt>.<execution>', () => {
+    expect(parseLabToken('Bearer lab.deploy-app.2.20260115-abc.1')).toEqual({ actionId: 'deploy-app', attempt: 2, executionId: '20260115-abc.1' });
+    expect(parseLabToken('Bearer lab.none.1.none')).toEqual({ attempt: 1 });
+    expect(parseLabToken(undefined)).toEqual({ attempt: 1 });
+  });
+
+  it('strategic merge patch merges containers by name and deletes nulls; JSON patch replaces', () => {
+    const obj = { spec: { unschedulable: true, containers: [{ name: 'a', image: 'x:1' }, { name: 'b', image: 'y:1' }] } };
+    expect(strategicMergePatch(obj, { spec: { unschedulable: null, containers: [{ name: 'b', image: 'y:2' }] } })).toEqual({
+      spec: { containers: [{ name: 'a', image: 'x:1' }, { name: 'b', image: 'y:2' }] },
+    });
+    expect(jsonPatch(obj, [{ op: 'replace', path: '/spec/unschedulable', value: false }])).toMatchObject({ spec: { unschedulable: false } });
+    expect(() => jsonPatch(obj, [{ op: 'replace', path: '/spec/nope', value: 1 }])).toThrow(/missing/);
+  });
+});
+
+describe('lab kube: registry', () => {
+  it('seeds what the built-in workflows need', () => {
+    const s = seedKubeState();
+    const all = (k: string) => Object.values(s.objects[k] ?? {});
+    expect(all('namespaces').map((n) => n.metadata.name).sort()).toEqual(['default', 'kube-node-lease', 'kube-public', 'kube-system', 'production', 'staging']);
+    const nodes = all('nodes');
+    expect(nodes).toHaveLength(15);
+    expect(s.objects.nodes!['k8s-worker-02']!.status.addresses[0]).toEqual({ type: 'InternalIP', address: '10.10.1.21' });
+    expect(s.objects.nodes!['dr-k8s-worker-01']!.metadata.labels!['cortex.dev/cluster']).toBe('dr-k8s-01');
+    expect(s.objects.nodes!['k8s-cp-01']!.spec.taints).toEqual([{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }]);
+    const pods = all('pods');
+    expect(pods.filter((p) => p.metadata.name.startsWith('node-exporter-'))).toHaveLength(15);
+    expect(pods.every((p) => p.status.phase === 'Running')).toBe(true);
+    expect(pods.filter((p) => p.spec.nodeName === 'k8s-worker-02' && p.metadata.namespace === 'production').length).toBeGreaterThan(0);
+    const dr = all('deployments.apps').filter((d) => d.metadata.labels?.['cortex.dev/failover'] === 'true');
+    expect(dr.map((d) => [d.metadata.name, d.spec.replicas])).toEqual([
+      ['web-api-dr', 0],
+      ['payments-api-dr', 0],
+    ]);
+    for (const ns of ['default', 'production', 'staging']) {
+      expect(s.objects.secrets![`${ns}/db-credentials`]).toBeDefined();
+      expect(s.objects.secrets![`${ns}/api-keys`]).toBeDefined();
+    }
+  });
+
+  it('schedules by nodeSelector, taints and the namespace node selector; Recreate replaces all pods', () => {
+    const store = new KubeStore(undefined, seedKubeState());
+    const api = new KubeApi(store);
+    const controller = new LabController(store, api, { stepMs: () => 0, terminateMs: () => 0 });
+    const body = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'app' }, spec: { replicas: 2, strategy: { type: 'Recreate' }, selector: { matchLabels: { app: 'app' } }, template: { metadata: { labels: { app: 'app' } }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } } };
+    api.create(DEPLOY, 'staging', body);
+    controller.settle();
+    const nodes = () => store.scan('pods', 'staging').map((p) => p.spec.nodeName as string).sort();
+    expect(nodes()).toEqual(['staging-k8s-worker-01', 'staging-k8s-worker-02']);
+    api.patch(DEPLOY, 'staging', 'app', 'strategic', JSON.stringify({ spec: { template: { spec: { containers: [{ name: 'app', image: 'app:2' }] } } } }));
+    controller.settle();
+    const pods = store.scan('pods', 'staging');
+    expect(pods.map((p) => p.spec.containers[0].image)).toEqual(['app:2', 'app:2']);
+    expect(store.peek('deployments.apps', 'staging', 'app')!.metadata.annotations!['deployment.kubernetes.io/revision']).toBe('2');
+    const described = kubeModule.describe!.call(kubeModule, '/nonexistent-lab') as { nodes: unknown[] };
+    expect(described.nodes).toEqual([]);
+  });
+
+  it('server-side apply: a manager dropping a field removes it, fields of other managers stay', () => {
+    const api = memoryApi();
+    const manifest = (env: { name: string; value: string }[]) =>
+      JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'app', namespace: 'staging' },
+        spec: {
+          selector: { matchLabels: { app: 'app' } },
+          template: { metadata: { labels: { app: 'app' } }, spec: { containers: [{ name: 'app', image: 'app:1', env }] } },
+        },
+      });
+    const first = api.patch(DEPLOY, 'staging', 'app', 'apply', manifest([{ name: 'A', value: '1' }, { name: 'B', value: '2' }]), { fieldManager: 'cortex' });
+    expect(first.created).toBe(true);
+    api.patch(DEPLOY, 'staging', 'app', 'merge', JSON.stringify({ metadata: { labels: { team: 'ops' } } }), { fieldManager: 'kubectl-label' });
+    const second = api.patch(DEPLOY, 'staging', 'app', 'apply', manifest([{ name: 'A', value: '1' }]), { fieldManager: 'cortex' });
+    expect(second.created).toBe(false);
+    expect(second.object.spec.template.spec.containers[0].env).toEqual([{ name: 'A', value: '1' }]);
+    expect(second.object.metadata.labels).toEqual({ team: 'ops' });
+    expect(second.object.metadata.generation).toBe(2);
+    // the same manifest again changes nothing (same resourceVersion)
+    const third = api.patch(DEPLOY, 'staging', 'app', 'apply', manifest([{ name: 'A', value: '1' }]), { fieldManager: 'cortex' });
+    expect(third.object.metadata.resourceVersion).toBe(second.object.metadata.resourceVersion);
+  });
+
+  it('rejects what a real server rejects: immutable selector, mismatched labels, missing namespace, AlreadyExists', () => {
+    const api = memoryApi();
+    const d = api.get(DEPLOY, 'production', 'web-api');
+    d.spec.selector = { matchLabels: { app: 'other' } };
+    d.spec.template.metadata.labels = { app: 'other' };
+    expect(() => api.update(DEPLOY, 'production', 'web-api', d)).toThrow(/field is immutable/);
+    const bad = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'c' } }, spec: { containers: [{ name: 'x', image: 'y' }] } } } };
+    expect(() => api.create(DEPLOY, 'production', bad)).toThrow('`selector` does not match template `labels`');
+    expect(() => api.create(DEPLOY, 'nosuchns', bad)).toThrow('namespaces "nosuchns" not found');
+    expect(() => api.create(mustResource('secrets'), 'production', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'api-keys' } })).toThrow('secrets "api-keys" already exists');
+  });
+});
+
+describe('lab kube: the server over REST (how other lab parts use it)', () => {
+  let lab: string | undefined;
+  let server: KubeServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+    if (lab) rmSync(lab, { recursive: true, force: true });
+  });
+
+  async function start(): Promise<KubeServer> {
+    lab ??= mkdtempSync(join(tmpdir(), 'cortex-kube-rest-'));
+    writeLabConfig(lab, { latency: 1, faults: [] });
+    server = await startKubeServer(lab, { stepMs: 20, terminateMs: 50 });
+    return server;
+  }
+
+  const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, any> }); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+  it('POST creates (201), POST again is AlreadyExists (409), DELETE cascades to ReplicaSets and pods; state survives a restart', async () => {
+    lab = mkdtempSync(join(tmpdir(), 'cortex-kube-rest-'));
+    kubeModule.seed(lab);
+    const s = await start();
+    const ns = await json(await fetch(`${s.url}/api/v1/namespaces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'monitoring' } }) }));
+    expect(ns).toMatchObject({ status: 201, body: { status: { phase: 'Active' }, metadata: { name: 'monitoring', uid: expect.any(String) } } });
+    const body = JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'grafana', labels: { 'app.kubernetes.io/instance': 'kube-prometheus-stack' } },
+      spec: { replicas: 2, selector: { matchLabels: { app: 'grafana' } }, template: { metadata: { labels: { app: 'grafana' } }, spec: { containers: [{ name: 'grafana', image: 'grafana/grafana:10.2.2' }] } } },
+    });
+    const url = `${s.url}/apis/apps/v1/namespaces/monitoring/deployments`;
+    const created = await json(await fetch(`${url}?fieldManager=helm`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
+    expect(created.status).toBe(201);
+    const again = await json(await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
+    expect(again).toMatchObject({ status: 409, body: { kind: 'Status', reason: 'AlreadyExists', message: 'deployments.apps "grafana" already exists', code: 409 } });
+    await waitFor(() => s.store.peek('deployments.apps', 'monitoring', 'grafana')?.status?.readyReplicas === 2);
+
+    // a watch sees the scale-down as MODIFIED events
+    const list = await json(await fetch(`${url}?fieldSelector=metadata.name%3Dgrafana`));
+    const watch = await fetch(`${url}?watch=true&fieldSelector=metadata.name%3Dgrafana&resourceVersion=${list.body.metadata.resourceVersion}`);
+    const reader = watch.body!.getReader();
+    await fetch(`${url}/grafana/scale`, { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: '{"spec":{"replicas":1}}' });
+    const chunk = new TextDecoder().decode((await reader.read()).value);
+    expect(JSON.parse(chunk.split('\n')[0]!)).toMatchObject({ type: 'MODIFIED', object: { spec: { replicas: 1 }, metadata: { generation: 2 } } });
+    await reader.cancel();
+
+    const del = await json(await fetch(`${url}/grafana`, { method: 'DELETE' }));
+    expect(del).toMatchObject({ status: 200, body: { kind: 'Status', status: 'Success', details: { name: 'grafana', group: 'apps', kind: 'deployments' } } });
+    expect(s.store.scan('replicasets.apps', 'monitoring')).toEqual([]);
+    await waitFor(() => s.store.scan('pods', 'monitoring').length === 0);
+    const gone = await json(await fetch(`${url}/grafana`));
+    expect(gone).toMatchObject({ status: 404, body: { reason: 'NotFound', message: 'deployments.apps "grafana" not found' } });
+
+    // a node joined by a stand-in gets a DaemonSet pod
+    const node = await json(
+      await fetch(`${s.url}/api/v1/nodes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'mon-01', labels: { 'cortex.dev/role': 'monitoring' } }, status: { addresses: [{ type: 'InternalIP', address: '10.10.20.11' }] } }),
+      }),
+    );
+    expect(node.status).toBe(201);
+    await waitFor(() => s.store.scan('pods', 'kube-system').some((p) => p.spec.nodeName === 'mon-01' && p.status.phase === 'Running'));
+
+    await s.stop();
+    server = undefined;
+    const saved = readState<KubeState>(lab, 'kube', () => ({ version: 1, resourceVersion: 0, objects: {} }));
+    expect(saved.objects.namespaces!.monitoring).toBeDefined();
+    expect(saved.objects.nodes!['mon-01']!.spec.podCIDR).toMatch(/^10\.244\.\d+\.0\/24$/);
+    const s2 = await start();
+    const got = await json(await fetch(`${s2.url}/api/v1/namespaces/monitoring`));
+    expect(got.status).toBe(200);
+    expect(Number(got.body.metadata.resourceVersion)).toBeLessThanOrEqual(s2.store.resourceVersion);
+  });
+
+  it('fails kubectl (not the stand-ins) for an action set to fail', async () => {
+    lab = mkdtempSync(join(tmpdir(), 'cortex-kube-rest-'));
+    kubeModule.seed(lab);
+    const s = await start();
+    writeLabConfig(lab, { latency: 1, faults: [{ action_id: 'install-cilium', attempts: 1 }] });
+    const get = (ua: string, attempt = 1) =>
+      fetch(`${s.url}/api/v1/namespaces/kube-system`, { headers: { authorization: `Bearer lab.install-cilium.${attempt}.exec-1`, 'user-agent': ua } }).then((r) => r.status);
+    expect(await get('kubectl/v1.32.4 (linux/amd64) kubernetes/4cb5f07')).toBe(500);
+    expect(await get('kubectl/v1.32.4 (linux/amd64) kubernetes/4cb5f07', 2)).toBe(200);
+    expect(await get('cortex-lab-standin')).toBe(200);
+    const pods = await json(
+      await fetch(`${s.url}/api/v1/namespaces/production/pods?labelSelector=app%3Dweb-api`, { headers: { authorization: 'Bearer lab.install-cilium.1.x', 'user-agent': 'kubectl/v1.32.4' } }),
+    );
+    expect(pods.body.items[0].status.containerStatuses[0].state.waiting.reason).toBe('CrashLoopBackOff');
+  });
+
+  it('answers Status errors for bad paths and bodies', async () => {
+    const s = await start();
+    expect(await json(await fetch(`${s.url}/apis/apps/v1/namespaces/default/widgets`))).toMatchObject({ status: 404, body: { kind: 'Status', reason: 'NotFound' } });
+    expect(await json(await fetch(`${s.url}/api/v1/namespaces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }))).toMatchObject({
+      status: 400,
+      body: { reason: 'BadRequest' },
+    });
+    expect(
+      await json(await fetch(`${s.url}/api/v1/namespaces/x`, { method: 'PATCH', headers: { 'content-type': 'text/plain' }, body: '{}' })),
+    ).toMatchObject({ status: 415, body: { reason: 'UnsupportedMediaType' } });
+  });
+});

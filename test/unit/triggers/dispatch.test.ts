@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
+import type { TriggerDef } from '../../../src/definitions/types.js';
+import { DedupStore, dedupPath } from '../../../src/triggers/dedup.js';
+import { dispatchEvent } from '../../../src/triggers/dispatch.js';
+import type { IncomingEvent } from '../../../src/triggers/match.js';
+import { runArgs } from '../../../src/triggers/start.js';
+import { entry, fakeStarter, fixture, fixtureJson, removeDir, tempDir, workflow } from './helpers.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+
+const wfA = workflow('scale-up', { instance: { type: 'string', required: true } });
+const wfB = workflow('page-oncall', { summary: { type: 'string', required: true }, n: { type: 'integer', default: 1 } });
+const entries = [
+  entry(wfA, { type: 'prometheus_alert', id: 'mem', alert_name: 'HighMemoryUsage', parameters: { instance: '${event.labels.instance}' } } as TriggerDef),
+  entry(wfB, { type: 'prometheus_alert', id: 'page', alert_name: 'HighMemoryUsage', parameters: { summary: '${event.annotations.summary}' } } as TriggerDef),
+  entry(wfB, { type: 'prometheus_alert', id: 'broken', alert_name: 'HighMemoryUsage', parameters: { summary: 'x', n: '${event.labels.instance}' } } as TriggerDef),
+];
+const firing = (): IncomingEvent => ({ source: 'alertmanager', payload: fixtureJson('alertmanager/firing.json'), rawBody: fixture('alertmanager/firing.json'), receivedAt: new Date() });
+
+describe('dispatchEvent', () => {
+  it('starts every matching trigger once per event, reports what cannot start, deduplicates a re-send', async () => {
+    const root = tempDir();
+    dirs.push(root);
+    const dedup = new DedupStore(root, new ProperLockManager(root));
+    const starter = fakeStarter();
+    const first = await dispatchEvent(entries, firing(), { env: {}, starter, dedup });
+    expect(first.matched).toBe(3);
+    expect(first.runs.map((r) => [r.trigger, r.status])).toEqual([
+      ['scale-up/mem', 'started'],
+      ['page-oncall/page', 'started'],
+      ['page-oncall/broken', 'invalid_parameters'],
+    ]);
+    expect(first.runs[2]?.message).toMatch(/n.*expected integer/s);
+    expect(first.executions).toHaveLength(2);
+    expect(starter.calls.map((c) => c.triggerInfo)).toEqual([
+      { type: 'event', source: 'alertmanager', trigger_id: 'mem', event_id: 'alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing' },
+      { type: 'event', source: 'alertmanager', trigger_id: 'page', event_id: 'alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing' },
+    ]);
+    const saved = JSON.parse(readFileSync(dedupPath(root), 'utf8')) as { entries: Record<string, { workflows: string[] }> };
+    expect(saved.entries['alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing']?.workflows).toEqual(['scale-up', 'page-oncall']);
+
+    const again = await dispatchEvent(entries, firing(), { env: {}, starter, dedup });
+    expect(again.runs.map((r) => r.status)).toEqual(['duplicate', 'duplicate', 'invalid_parameters']);
+    expect(starter.calls).toHaveLength(2);
+
+    const forced = await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup, force: true });
+    expect(forced.runs.map((r) => r.status)).toEqual(['started']);
+  });
+
+  it('--dry-run renders the parameters and starts and records nothing', async () => {
+    const root = tempDir();
+    dirs.push(root);
+    const starter = fakeStarter();
+    const dedup = new DedupStore(root, new ProperLockManager(root));
+    const r = await dispatchEvent(entries.slice(0, 2), firing(), { env: {}, starter, dedup, dryRun: true });
+    expect(r.runs.map((x) => [x.status, x.parameters])).toEqual([
+      ['would_start', { instance: 'node-1' }],
+      ['would_start', { summary: 'Memory usage above 90% on node-1' }],
+    ]);
+    expect(starter.calls).toEqual([]);
+    expect(dedup.lookup('alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing', new Date())).toBeUndefined();
+  });
+
+  it('dedup entries expire', async () => {
+    const root = tempDir();
+    dirs.push(root);
+    const dedup = new DedupStore(root, new ProperLockManager(root), 1000);
+    const t0 = new Date('2026-11-25T12:00:00Z');
+    expect((await dedup.claim([{ key: 'k', workflows: ['w'] }], t0)).fresh.has('k')).toBe(true);
+    expect((await dedup.claim([{ key: 'k', workflows: ['w'] }], new Date(t0.getTime() + 500))).seen.has('k')).toBe(true);
+    expect((await dedup.claim([{ key: 'k', workflows: ['w'] }], new Date(t0.getTime() + 1500))).fresh.has('k')).toBe(true);
+  });
+
+  it('a failed start is reported with the run\'s exit code', async () => {
+    const root = tempDir();
+    dirs.push(root);
+    const starter = fakeStarter({ fail: () => ({ ok: false, pid: 7, exitCode: 3, message: 'cortex run exited with code 3' }) });
+    const r = await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup: new DedupStore(root, new ProperLockManager(root)) });
+    expect(r.runs[0]).toMatchObject({ status: 'failed', exit_code: 3, execution_id: null });
+    expect(r.executions).toEqual([]);
+  });
+});
+
+describe('the detached run command line', () => {
+  it('is node main.js --root R run WF -p ... --trigger-info JSON [--simulate --lab L]', () => {
+    const req = { workflowId: 'w', assignments: ['a=1', 'b={"x":2}'], triggerInfo: { type: 'event' as const, source: 'falco', trigger_id: 't', event_id: 'falco:u' } };
+    expect(runArgs('/r', req, { entry: '/e/main.js' })).toEqual(['/e/main.js', '--root', '/r', 'run', 'w', '-p', 'a=1', '-p', 'b={"x":2}', '--trigger-info', '{"type":"event","source":"falco","trigger_id":"t","event_id":"falco:u"}']);
+    expect(runArgs('/r', req, { entry: '/e/main.js', simulate: true, lab: '/lab' }).slice(-3)).toEqual(['--simulate', '--lab', '/lab']);
+  });
+});
