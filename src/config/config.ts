@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { ErrorObject } from 'ajv';
-import { DefinitionInvalidError } from '../errors.js';
+import { DefinitionInvalidError, EnvironmentError } from '../errors.js';
 import { loadDocument } from '../definitions/load-document.js';
 import { describeAjvError, selectAjvErrors, validatorFor } from '../definitions/schemas.js';
 
@@ -118,7 +118,12 @@ export function resolveConfig(file: ConfigFile, env: Record<string, string | und
   const tools = {} as Record<ToolName, string[]>;
   for (const t of TOOL_NAMES) {
     const override = env[ENV_OVERRIDES[t]];
-    tools[t] = override ? splitWords(override) : (file.tools?.[t] ?? [t]);
+    try {
+      tools[t] = override ? splitWords(override) : (file.tools?.[t] ?? [t]);
+    } catch (e) {
+      throw new EnvironmentError(`${ENV_OVERRIDES[t]}="${override}": ${(e as Error).message}`, { hint: 'quote each word that contains spaces, e.g. CORTEX_PVESH="ssh root@pve01 pvesh"' });
+    }
+    if (tools[t].length === 0) throw new EnvironmentError(`${ENV_OVERRIDES[t]} is set but empty`);
   }
   const d = file.defaults ?? {};
   return {

@@ -17,7 +17,7 @@ function uptimeOf(startedAt: number | undefined, now: number): number {
   return startedAt ? Math.max(0, now - startedAt) : 0;
 }
 
-export function vmResource(state: PveState, ctx: Ctx, vm: PveState['vms'][number]) {
+export function vmResource(ctx: Ctx, vm: PveState['vms'][number]) {
   const running = vm.status === 'running';
   const maxmem = Number(vm.config.memory ?? 512) * 1024 * 1024;
   const maxdisk = disksOf(vm.config).find((d) => d.key === 'scsi0' || d.key === 'virtio0')?.sizeBytes ?? 0;
@@ -191,7 +191,7 @@ export const CLUSTER_ROUTES: Route[] = [
         const out: unknown[] = [];
         if (!t || t === 'node') out.push(...s.nodes.map((n) => nodeResource(s, ctx, n)));
         if (!t || t === 'storage') out.push(...storageResources(s, ctx));
-        if (!t || t === 'vm') out.push(...s.vms.map((v) => vmResource(s, ctx, v)));
+        if (!t || t === 'vm') out.push(...s.vms.map((v) => vmResource(ctx, v)));
         if (!t || t === 'sdn') out.push(...sdnResources(s));
         return { data: out };
       },

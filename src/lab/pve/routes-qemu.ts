@@ -158,7 +158,7 @@ function lockVm(vm: PveVm, lock: string) {
 }
 
 function currentStatus(ctx: Ctx, vm: PveVm) {
-  const r = vmResource(ctx.state, ctx, vm);
+  const r = vmResource(ctx, vm);
   const running = vm.status === 'running';
   return {
     status: vm.status,
@@ -411,7 +411,7 @@ export const QEMU_ROUTES: Route[] = [
           data: ctx.state.vms
             .filter((v) => v.node === node)
             .map((v) => {
-              const r = vmResource(ctx.state, ctx, v);
+              const r = vmResource(ctx, v);
               return {
                 vmid: v.vmid,
                 name: v.name,
@@ -487,7 +487,7 @@ export const QEMU_ROUTES: Route[] = [
         if (Number(vm.config.protection ?? 0) === 1) fail(`can't remove VM ${vm.vmid} - protection mode enabled`);
         const vmid = vm.vmid;
         const purge = Boolean(ctx.params.purge);
-        const log = [...disksOf(vm.config).map((d) => `Removing image: 100% complete...done.`), ...(purge ? [`purging VM ${vmid} from related configurations..`] : [])];
+        const log = [...disksOf(vm.config).map(() => 'Removing image: 100% complete...done.'), ...(purge ? [`purging VM ${vmid} from related configurations..`] : [])];
         vm.lock = 'destroyed';
         return task('qmdestroy', vm, log, {
           finish(s, ok) {

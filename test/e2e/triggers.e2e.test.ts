@@ -1,0 +1,288 @@
+import { execa, type ResultPromise } from 'execa';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, PROJECT, cleanEnv, cortex, readJson, removeRoot, tempRoot } from './helpers.js';
+
+const FIXTURES = join(PROJECT, 'test', 'unit', 'triggers', 'fixtures');
+const roots: string[] = [];
+const children: ResultPromise[] = [];
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  roots.forEach(removeRoot);
+});
+
+const WORKFLOWS: Record<string, string> = {
+  'workflows/on-alert.yaml': `workflow_id: on-alert
+workflow_name: On alert
+version: 1.0.0
+concurrency: 10
+parameters:
+  instance: { type: string, required: true }
+  cluster: { type: string, default: none }
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: say, action: execute_command, parameters: { command: [echo, "alert on \${parameters.instance}"] }, timeout: 10 }
+triggers:
+  - type: prometheus_alert
+    id: high-mem
+    alert_name: HighMemoryUsage
+    matchers: { severity: critical }
+    parameters: { instance: "\${event.labels.instance}", cluster: "\${event.labels.cluster}" }
+`,
+  'workflows/deploy.yaml': `workflow_id: deploy
+workflow_name: Deploy on push
+version: 1.0.0
+concurrency: 10
+parameters:
+  repository: { type: string, required: true }
+  commit: { type: string, required: true }
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: build, action: execute_command, parameters: { command: [echo, "\${parameters.repository}@\${parameters.commit}"] }, timeout: 10 }
+triggers:
+  - { type: github_webhook, id: push-to-main, events: [push], branches: [main], repository: "cortex-apps/*", secret: "\${secrets.GH_SECRET}", parameters: { repository: "\${event.repository.full_name}", commit: "\${event.after}" } }
+`,
+  'workflows/incident.yaml': `workflow_id: incident
+workflow_name: Incident
+version: 1.0.0
+concurrency: 10
+parameters:
+  affected_resource: { type: object, required: true, properties: { type: { type: string }, identifier: { type: string } } }
+  initial_indicators: { type: object, required: true, properties: { rule_triggered: { type: string }, timestamp: { type: string } } }
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: note, action: execute_command, parameters: { command: [echo, "\${parameters.affected_resource.identifier}"] }, timeout: 10 }
+triggers:
+  - type: falco
+    id: falco-critical
+    priority: Critical
+    path: security-alert
+    parameters:
+      affected_resource: { type: node, identifier: "\${event.hostname}" }
+      initial_indicators: { rule_triggered: "\${event.rule}", timestamp: "\${event.time}" }
+`,
+  'workflows/every-five.yaml': `workflow_id: every-five
+workflow_name: Every five minutes
+version: 1.0.0
+parameters:
+  slot: { type: string, required: true }
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: tick, action: execute_command, parameters: { command: [echo, "slot \${parameters.slot}"] }, timeout: 10 }
+triggers:
+  - { type: schedule, id: five, cron: "*/5 * * * *", timezone: America/New_York, parameters: { slot: "\${event.scheduled_local}" } }
+`,
+  'config.yaml': 'serve:\n  token_secret: AM_TOKEN\n',
+};
+
+function root(): string {
+  const r = tempRoot(WORKFLOWS);
+  roots.push(r);
+  mkdirSync(join(r, 'secrets'), { recursive: true });
+  for (const [name, value] of Object.entries({ GH_SECRET: 'test-secret', AM_TOKEN: 'am-token-123' })) {
+    writeFileSync(join(r, 'secrets', name), value);
+    chmodSync(join(r, 'secrets', name), 0o600);
+  }
+  return r;
+}
+
+interface Rec {
+  execution_id: string;
+  status: string;
+  trigger: Record<string, string>;
+  parameters: Record<string, unknown>;
+}
+
+/** Waits for the ended execution `id` (or, with no id, for `count` ended executions). */
+async function history(r: string, count: number, timeoutMs = 15_000): Promise<Rec[]> {
+  const dir = join(r, 'workflows', 'history');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [];
+    if (names.length >= count) return names.sort().map((n) => readJson<Rec>(join(dir, n)));
+    if (Date.now() > deadline) throw new Error(`expected ${count} ended execution(s) in ${dir}, found ${names.length}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+describe('cortex trigger', () => {
+  it('alertmanager: firing starts one run (it completes), a re-send is a duplicate, resolved starts nothing', async () => {
+    const r = root();
+    const dry = await cortex(['trigger', '--source', 'alertmanager', '--event', join(FIXTURES, 'alertmanager/firing.json'), '--dry-run'], { root: r });
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('would start on-alert (trigger on-alert/high-mem, event alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing)');
+    expect(dry.stdout).toContain('parameters: {"instance":"node-1","cluster":"prod-k8s-01"}');
+
+    const first = await cortex(['trigger', '--source', 'alertmanager', '--event', join(FIXTURES, 'alertmanager/firing.json'), '--json'], { root: r });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const out = JSON.parse(first.stdout) as { matched: number; executions: string[] };
+    expect(out.matched).toBe(1);
+    expect(out.executions).toEqual([expect.stringMatching(/^on-alert-\d{8}T\d{6}Z-[0-9a-f]{4}$/)]);
+
+    const again = await cortex(['trigger', '--source', 'alertmanager', '--event', join(FIXTURES, 'alertmanager/firing.json')], { root: r });
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toMatch(/^duplicate on-alert .*already handled at/m);
+    const resolved = await cortex(['trigger', '--source', 'alertmanager', '--event', join(FIXTURES, 'alertmanager/resolved.json')], { root: r });
+    expect(resolved.stdout).toMatch(/no trigger matched \(1 considered\)[\s\S]*status is resolved/);
+
+    const [rec] = await history(r, 1);
+    expect(rec).toMatchObject({
+      execution_id: out.executions[0],
+      status: 'completed',
+      parameters: { instance: 'node-1', cluster: 'prod-k8s-01' },
+      trigger: { type: 'event', source: 'alertmanager', trigger_id: 'high-mem', event_id: 'alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing' },
+    });
+    expect(readFileSync(join(r, 'state', 'runs.log'), 'utf8')).toMatch(/alert on node-1/);
+  });
+
+  it('falco from stdin: hostname and rule become the incident parameters', async () => {
+    const r = root();
+    const res = await cortex(['trigger', '--source', 'falco', '--event', '-'], { root: r, input: readFileSync(join(FIXTURES, 'falco/critical.json'), 'utf8') });
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/^started incident-/m);
+    const [rec] = await history(r, 1);
+    expect(rec?.parameters).toEqual({
+      affected_resource: { type: 'node', identifier: 'prod-k8s-01-node-3' },
+      initial_indicators: { rule_triggered: 'Drop and execute new binary in container', timestamp: '2026-11-25T18:52:41.332915474Z' },
+    });
+  });
+
+  it('bad input: unknown source, missing github event name, not JSON (exit 2)', async () => {
+    const r = root();
+    expect((await cortex(['trigger', '--source', 'nagios', '--event', '-'], { root: r, input: '{}' })).exitCode).toBe(2);
+    const gh = await cortex(['trigger', '--source', 'github', '--event', join(FIXTURES, 'github/push.json')], { root: r });
+    expect(gh.exitCode).toBe(2);
+    expect(gh.stderr).toMatch(/X-GitHub-Event header \(cortex trigger: --github-event\)/);
+    const bad = await cortex(['trigger', '--source', 'falco', '--event', '-'], { root: r, input: 'nope' });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/CORTEX_EVENT_INVALID: the event is not JSON/);
+  });
+});
+
+describe('cortex serve', () => {
+  it('GitHub: good signature 202 (the run completes), bad 401, redelivery deduplicated; Falco with a bearer token; SIGTERM exits 0', async () => {
+    const r = root();
+    const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv(), extendEnv: false, reject: false, cwd: PROJECT });
+    children.push(child);
+    const url = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${text}`)), 15_000);
+      child.stdout?.on('data', (d: Buffer) => {
+        text += d.toString();
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1] as string);
+        }
+      });
+    });
+    const push = readFileSync(join(FIXTURES, 'github/push.json'));
+    const sig = readFileSync(join(FIXTURES, 'github/push.sig.txt'), 'utf8').trim();
+    const gh = (signature: string, delivery: string) =>
+      fetch(`${url}/webhook/github`, { method: 'POST', body: push, headers: { 'Content-Type': 'application/json', 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery, 'X-Hub-Signature-256': signature } });
+
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const ok = await gh(sig, 'delivery-1');
+    expect(ok.status).toBe(202);
+    const body = (await ok.json()) as { executions: string[]; matched: number };
+    expect(body.matched).toBe(1);
+    expect(body.executions).toEqual([expect.stringMatching(/^deploy-/)]);
+    expect((await gh(sig.replace(/.$/, (c) => (c === '0' ? '1' : '0')), 'delivery-2')).status).toBe(401);
+    const dup = await gh(sig, 'delivery-1');
+    expect(dup.status).toBe(200);
+    expect(await dup.json()).toMatchObject({ duplicates: 1, executions: [] });
+
+    const falco = readFileSync(join(FIXTURES, 'falco/critical.json'));
+    expect((await fetch(`${url}/webhook/security-alert`, { method: 'POST', body: falco })).status).toBe(401);
+    const f = await fetch(`${url}/webhook/security-alert`, { method: 'POST', body: falco, headers: { Authorization: 'Bearer am-token-123' } });
+    expect(f.status).toBe(202);
+
+    const recs = await history(r, 2);
+    expect(recs.map((x) => [x.status, x.trigger.source]).sort()).toEqual([
+      ['completed', 'falco'],
+      ['completed', 'github'],
+    ]);
+    expect(recs.find((x) => x.trigger.source === 'github')?.parameters).toEqual({ repository: 'cortex-apps/payments-api', commit: 'eb7b85e677927673e3291ac9f0487f7d4d2fb22e' });
+
+    child.kill('SIGTERM');
+    const done = await child;
+    expect(done.exitCode).toBe(0);
+    expect(done.stdout).toMatch(/cortex serve stopped/);
+    const log = readFileSync(join(r, 'state', 'serve.log'), 'utf8');
+    expect(log).toMatch(/POST \/webhook\/github 202 /);
+    expect(log).toMatch(/POST \/webhook\/github 401 /);
+    expect(log).not.toContain('test-secret');
+    expect(log).not.toContain('am-token-123');
+  });
+});
+
+describe('cortex tick and schedule', () => {
+  it('tick starts a detached run of a due schedule and the run completes; a second tick at the same time starts nothing', async () => {
+    const r = root();
+    const res = await cortex(['tick', '--now', '2026-03-08T07:05:01Z'], { root: r });
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/every-five\/five due 2026-03-08T03:05:00-04:00 \(2026-03-08T07:05:00.000Z\): started every-five-/);
+    const again = await cortex(['tick', '--now', '2026-03-08T07:05:01Z', '--json'], { root: r });
+    expect(JSON.parse(again.stdout)).toMatchObject({ runs: [] });
+    const [rec] = await history(r, 1);
+    expect(rec).toMatchObject({ status: 'completed', parameters: { slot: '2026-03-08T03:05:00-04:00' }, trigger: { type: 'schedule', source: 'cron', trigger_id: 'five', scheduled_for: '2026-03-08T07:05:00.000Z' } });
+    const list = await cortex(['schedule', 'list', '--now', '2026-03-08T06:52:00Z', '--json'], { root: r, env: { CORTEX_CRONTAB: '/nonexistent/crontab' } });
+    const sched = (JSON.parse(list.stdout) as { schedules: Array<{ schedule: string; next_runs: Array<{ local: string; utc: string }>; last_execution: string }> }).schedules;
+    expect(sched[0]?.next_runs).toEqual([
+      { local: '2026-03-08T01:55:00-05:00', utc: '2026-03-08T06:55:00.000Z' },
+      { local: '2026-03-08T03:00:00-04:00', utc: '2026-03-08T07:00:00.000Z' },
+      { local: '2026-03-08T03:05:00-04:00', utc: '2026-03-08T07:05:00.000Z' },
+    ]);
+    expect(sched[0]?.last_execution).toBe(rec?.execution_id);
+  });
+
+  it('schedule install: twice equals once, other lines untouched, the cron line works in cron\'s bare environment; uninstall removes only it', async () => {
+    const r = root();
+    const store = join(r, 'fake-crontab.txt');
+    const fake = join(r, 'fake-crontab');
+    writeFileSync(fake, `#!/bin/sh\nf="${store}"\ncase "$1" in\n  -l) if [ -f "$f" ]; then cat "$f"; else echo "no crontab for tester" >&2; exit 1; fi ;;\n  -) cat > "$f" ;;\n  *) echo "usage: crontab [-l|-]" >&2; exit 2 ;;\nesac\n`);
+    chmodSync(fake, 0o755);
+    const env = { CORTEX_CRONTAB: fake };
+
+    // An empty crontab ("no crontab for", exit 1) is fine.
+    const fresh = await cortex(['schedule', 'install'], { root: r, env });
+    expect(fresh.exitCode, fresh.stderr).toBe(0);
+    const others = 'MAILTO=ops@example.com\n# backups\n0 3 * * * /usr/local/bin/backup.sh\n';
+    writeFileSync(store, others);
+    const print = await cortex(['schedule', 'install', '--print'], { root: r, env });
+    expect(readFileSync(store, 'utf8')).toBe(others);
+    const once = await cortex(['schedule', 'install'], { root: r, env });
+    expect(once.exitCode, once.stderr).toBe(0);
+    const afterOnce = readFileSync(store, 'utf8');
+    expect(afterOnce).toBe(`${others}${print.stdout}`);
+    const twice = await cortex(['schedule', 'install'], { root: r, env });
+    expect(twice.stdout).toMatch(/already installed, unchanged/);
+    expect(readFileSync(store, 'utf8')).toBe(afterOnce);
+
+    const line = afterOnce.split('\n').find((l) => l.startsWith('* * * * * ')) as string;
+    expect(line).toContain(`${process.execPath} ${CLI} --root ${r} tick >> ${r}/state/cron.log 2>&1`);
+    expect(afterOnce.match(/^[A-Z_]+=/gm)).toEqual(['MAILTO=']);
+    // What cron would run: the command after the five fields (\% -> %), with cron's environment.
+    const command = line.slice('* * * * * '.length).replace(/\\%/g, '%');
+    const ran = await execa('/bin/sh', ['-c', command], { env: { HOME: r, LOGNAME: 'root', PATH: '/usr/bin:/bin', SHELL: '/bin/sh' }, extendEnv: false, reject: false, cwd: r });
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    expect(existsSync(join(r, 'state', 'tick.json'))).toBe(true);
+    expect(existsSync(join(r, 'state', 'cron.log'))).toBe(true);
+
+    const listed = await cortex(['schedule', 'list'], { root: r, env });
+    expect(listed.stdout).toMatch(/cron: cortex tick runs every minute/);
+    const un = await cortex(['schedule', 'uninstall'], { root: r, env });
+    expect(un.exitCode).toBe(0);
+    expect(readFileSync(store, 'utf8')).toBe(others);
+    expect((await cortex(['schedule', 'uninstall'], { root: r, env })).stdout).toMatch(/nothing to do/);
+  });
+});
