@@ -65,7 +65,7 @@ export function buildBlock(b: BlockInput): string {
 /** The PATH entries for the block: node's dir, the tools' dirs, the current PATH, the standard dirs. */
 export function blockPath(nodeDir: string, toolDirs: string[], currentPath: string | undefined): string[] {
   const standard = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-  const current = (currentPath ?? '').split(':').filter((d) => d.startsWith('/') && !d.includes('node_modules/.bin'));
+  const current = (currentPath ?? '').split(':').filter((d) => d.startsWith('/') && !d.includes('/node_modules/'));
   const out: string[] = [];
   for (const d of [nodeDir, ...toolDirs, ...current, ...standard]) if (d && !out.includes(d)) out.push(d);
   return out;

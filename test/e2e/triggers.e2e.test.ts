@@ -68,19 +68,6 @@ triggers:
       affected_resource: { type: node, identifier: "\${event.hostname}" }
       initial_indicators: { rule_triggered: "\${event.rule}", timestamp: "\${event.time}" }
 `,
-  'workflows/every-five.yaml': `workflow_id: every-five
-workflow_name: Every five minutes
-version: 1.0.0
-parameters:
-  slot: { type: string, required: true }
-phases:
-  - phase_id: p
-    contractor: infrastructure-contractor
-    actions:
-      - { action_id: tick, action: execute_command, parameters: { command: [echo, "slot \${parameters.slot}"] }, timeout: 10 }
-triggers:
-  - { type: schedule, id: five, cron: "*/5 * * * *", timezone: America/New_York, parameters: { slot: "\${event.scheduled_local}" } }
-`,
   'config.yaml': 'serve:\n  token_secret: AM_TOKEN\n',
 };
 
@@ -141,7 +128,7 @@ describe('cortex trigger', () => {
       parameters: { instance: 'node-1', cluster: 'prod-k8s-01' },
       trigger: { type: 'event', source: 'alertmanager', trigger_id: 'high-mem', event_id: 'alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing' },
     });
-    expect(readFileSync(join(r, 'state', 'runs.log'), 'utf8')).toMatch(/alert on node-1/);
+    expect(readFileSync(join(r, 'state', 'runs.log'), 'utf8')).toContain(`completed ${out.executions[0]}`);
   });
 
   it('falco from stdin: hostname and rule become the incident parameters', async () => {
@@ -222,67 +209,5 @@ describe('cortex serve', () => {
     expect(log).toMatch(/POST \/webhook\/github 401 /);
     expect(log).not.toContain('test-secret');
     expect(log).not.toContain('am-token-123');
-  });
-});
-
-describe('cortex tick and schedule', () => {
-  it('tick starts a detached run of a due schedule and the run completes; a second tick at the same time starts nothing', async () => {
-    const r = root();
-    const res = await cortex(['tick', '--now', '2026-03-08T07:05:01Z'], { root: r });
-    expect(res.exitCode, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/every-five\/five due 2026-03-08T03:05:00-04:00 \(2026-03-08T07:05:00.000Z\): started every-five-/);
-    const again = await cortex(['tick', '--now', '2026-03-08T07:05:01Z', '--json'], { root: r });
-    expect(JSON.parse(again.stdout)).toMatchObject({ runs: [] });
-    const [rec] = await history(r, 1);
-    expect(rec).toMatchObject({ status: 'completed', parameters: { slot: '2026-03-08T03:05:00-04:00' }, trigger: { type: 'schedule', source: 'cron', trigger_id: 'five', scheduled_for: '2026-03-08T07:05:00.000Z' } });
-    const list = await cortex(['schedule', 'list', '--now', '2026-03-08T06:52:00Z', '--json'], { root: r, env: { CORTEX_CRONTAB: '/nonexistent/crontab' } });
-    const sched = (JSON.parse(list.stdout) as { schedules: Array<{ schedule: string; next_runs: Array<{ local: string; utc: string }>; last_execution: string }> }).schedules;
-    expect(sched[0]?.next_runs).toEqual([
-      { local: '2026-03-08T01:55:00-05:00', utc: '2026-03-08T06:55:00.000Z' },
-      { local: '2026-03-08T03:00:00-04:00', utc: '2026-03-08T07:00:00.000Z' },
-      { local: '2026-03-08T03:05:00-04:00', utc: '2026-03-08T07:05:00.000Z' },
-    ]);
-    expect(sched[0]?.last_execution).toBe(rec?.execution_id);
-  });
-
-  it('schedule install: twice equals once, other lines untouched, the cron line works in cron\'s bare environment; uninstall removes only it', async () => {
-    const r = root();
-    const store = join(r, 'fake-crontab.txt');
-    const fake = join(r, 'fake-crontab');
-    writeFileSync(fake, `#!/bin/sh\nf="${store}"\ncase "$1" in\n  -l) if [ -f "$f" ]; then cat "$f"; else echo "no crontab for tester" >&2; exit 1; fi ;;\n  -) cat > "$f" ;;\n  *) echo "usage: crontab [-l|-]" >&2; exit 2 ;;\nesac\n`);
-    chmodSync(fake, 0o755);
-    const env = { CORTEX_CRONTAB: fake };
-
-    // An empty crontab ("no crontab for", exit 1) is fine.
-    const fresh = await cortex(['schedule', 'install'], { root: r, env });
-    expect(fresh.exitCode, fresh.stderr).toBe(0);
-    const others = 'MAILTO=ops@example.com\n# backups\n0 3 * * * /usr/local/bin/backup.sh\n';
-    writeFileSync(store, others);
-    const print = await cortex(['schedule', 'install', '--print'], { root: r, env });
-    expect(readFileSync(store, 'utf8')).toBe(others);
-    const once = await cortex(['schedule', 'install'], { root: r, env });
-    expect(once.exitCode, once.stderr).toBe(0);
-    const afterOnce = readFileSync(store, 'utf8');
-    expect(afterOnce).toBe(`${others}${print.stdout}`);
-    const twice = await cortex(['schedule', 'install'], { root: r, env });
-    expect(twice.stdout).toMatch(/already installed, unchanged/);
-    expect(readFileSync(store, 'utf8')).toBe(afterOnce);
-
-    const line = afterOnce.split('\n').find((l) => l.startsWith('* * * * * ')) as string;
-    expect(line).toContain(`${process.execPath} ${CLI} --root ${r} tick >> ${r}/state/cron.log 2>&1`);
-    expect(afterOnce.match(/^[A-Z_]+=/gm)).toEqual(['MAILTO=']);
-    // What cron would run: the command after the five fields (\% -> %), with cron's environment.
-    const command = line.slice('* * * * * '.length).replace(/\\%/g, '%');
-    const ran = await execa('/bin/sh', ['-c', command], { env: { HOME: r, LOGNAME: 'root', PATH: '/usr/bin:/bin', SHELL: '/bin/sh' }, extendEnv: false, reject: false, cwd: r });
-    expect(ran.exitCode, ran.stderr).toBe(0);
-    expect(existsSync(join(r, 'state', 'tick.json'))).toBe(true);
-    expect(existsSync(join(r, 'state', 'cron.log'))).toBe(true);
-
-    const listed = await cortex(['schedule', 'list'], { root: r, env });
-    expect(listed.stdout).toMatch(/cron: cortex tick runs every minute/);
-    const un = await cortex(['schedule', 'uninstall'], { root: r, env });
-    expect(un.exitCode).toBe(0);
-    expect(readFileSync(store, 'utf8')).toBe(others);
-    expect((await cortex(['schedule', 'uninstall'], { root: r, env })).stdout).toMatch(/nothing to do/);
   });
 });

@@ -5,7 +5,9 @@
  * Every action that targets a cluster takes `cluster`, a name looked up in config
  * `clusters.<name>` (else `clusters.default`) for kubeconfig, context, talosconfig, endpoint and
  * node lists. For a cluster built by generate_talos_config/get_kubeconfig and not (yet) in the
- * config, the files those actions wrote under <root>/clusters/<cluster>/ are used.
+ * config, the files those actions wrote under <base>/clusters/<cluster>/ are used (<base>: the
+ * directory of the configured talosconfig, clusters.<name> else clusters.default; the coordination
+ * root when none is configured). Those files hold the cluster PKI: only their paths reach outputs.
  * talosctl always gets --talosconfig, kubectl and helm always get --kubeconfig. Manifests are fed
  * to `kubectl apply --server-side --field-manager=cortex -f -` on stdin (no temporary shell files).
  */
@@ -39,8 +41,8 @@ const SKIP = bool(
 );
 
 const cluster = str(
-  'Cluster name; kubeconfig/talosconfig come from config clusters.<name> (else clusters.default, else ' +
-    '<root>/clusters/<name>/).',
+  'Cluster name; kubeconfig/talosconfig come from config clusters.<name>, else the files generated under ' +
+    '<base>/clusters/<name>/, else clusters.default.',
   { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$' },
 );
 const namespace = str('Kubernetes namespace.', { pattern: DNS_LABEL, maxLength: 63 });
@@ -65,10 +67,10 @@ const generateTalosConfig: ActionSpec = {
   name: 'generate_talos_config',
   summary:
     'Generates the machine configs: `talosctl gen secrets` once (secrets.yaml is kept and reused, so regenerating yields ' +
-    'the same PKI), then `talosctl gen config <cluster> <endpoint> --with-secrets --output-dir <dir> --force ' +
+    'the same PKI), then `talosctl gen config <cluster> <endpoint> --with-secrets <secrets> -o <dir> --force ' +
     '--with-docs=false --with-examples=false` with the versions, install disk/image, SANs and patches (each patch is ' +
     'written to a file and passed as --config-patch[-control-plane|-worker] @file). Writes controlplane.yaml, ' +
-    'worker.yaml and talosconfig under output_dir (default <root>/clusters/<cluster>/, mode 0700: it holds the PKI).',
+    'worker.yaml and talosconfig under output_dir (default <base>/clusters/<cluster>/, mode 0700: it holds the PKI).',
   kind: 'tool',
   uses: TALOSCTL,
   parameters: params(
@@ -194,7 +196,7 @@ const getKubeconfig: ActionSpec = {
       cluster,
       node: str('Control-plane node (default the first one).', { minLength: 1 }),
       endpoint,
-      path: str('Where to write it (default <root>/clusters/<cluster>/kubeconfig).', { minLength: 1 }),
+      path: str('Where to write it (default <base>/clusters/<cluster>/kubeconfig).', { minLength: 1 }),
       validate: bool('Check it with kubectl get nodes.', true),
     },
     ['cluster'],
@@ -216,7 +218,7 @@ const etcdSnapshot: ActionSpec = {
       cluster,
       node: str('One control-plane node (default the first one).', { minLength: 1 }),
       endpoint,
-      path: str('Snapshot file (default <root>/backups/<cluster>/etcd-<timestamp>.db).', { minLength: 1 }),
+      path: str('Snapshot file (default <base>/backups/<cluster>/etcd-<timestamp>.db).', { minLength: 1 }),
     },
     ['cluster'],
   ),
@@ -602,7 +604,7 @@ const uncordonNode: ActionSpec = {
   kind: 'tool',
   uses: KUBECTL,
   parameters: params({ cluster, node: nodeName, skip: SKIP }, ['cluster', 'node']),
-  outputs: { node: 'Node.', status: '"schedulable".' },
+  outputs: { node: 'Node.', status: '"schedulable" ("skipped" with skip, "not_found" when the node no longer exists).' },
   idempotent: true,
 };
 

@@ -213,6 +213,10 @@ async function failRelease(ctx: HelmCtx, o: { name: string; namespace: string; i
     }
   });
   if (!atomic) throw new HelmError(`${installing ? 'INSTALLATION' : 'UPGRADE'} FAILED: ${cause}`);
+  // helm 3 logs the automatic rollback only with --debug (helm 4 printed its WARN line above).
+  if (ctx.major === 3 && bool(ctx.p, 'debug')) {
+    ctx.err.push(installing ? `install.go:488: [debug] Install failed and atomic is set, uninstalling release` : `upgrade.go:526: [debug] Upgrade failed and atomic is set, rolling back to last successful release`);
+  }
   if (installing || !previous) {
     if (ctx.kube) await deleteObjects(ctx.kube, rev.objects);
     updateState(ctx.lab, HELM_STATE, emptyHelmState, (st) => {

@@ -89,6 +89,12 @@ function injectedSyncError(apiPath: string): string {
   return `cfs-lock 'file-${apiPath.split('/').filter(Boolean)[0] ?? 'cluster'}' error: got lock request timeout`;
 }
 
+/** A lab seeded before this module existed holds `{}`: start from the seed then. */
+function ensureSeeded(state: PveState): PveState {
+  if (!Array.isArray((state as Partial<PveState>).vms)) Object.assign(state, seedPveState());
+  return state;
+}
+
 function faultKey(c: CallContext): string {
   return `${c.executionId ?? '-'}|${c.actionId ?? '-'}|${c.attempt}`;
 }
@@ -100,12 +106,13 @@ function execute(call: CallContext, method: Method, apiPath: string, route: Rout
   const now = Math.floor(Date.now() / 1000);
   if (method === 'get') {
     // Reads change nothing: no lock, no write (the state file is replaced atomically).
-    const state = readState<PveState>(call.lab, 'pve', seedPveState);
+    const state = ensureSeeded(readState<PveState>(call.lab, 'pve', seedPveState));
     const outcome = handler.run({ state, path: pathParams, params, now, fault: fault && SEMANTIC_READS.has(route.path), apiPath });
     if (!('data' in outcome)) throw new PveError(`internal: GET ${apiPath} started a task`);
     return { kind: 'data', data: outcome.data };
   }
   return updateState<PveState, Executed>(call.lab, 'pve', seedPveState, (state) => {
+    ensureSeeded(state);
     const draft = structuredClone(state);
     const semantic = fault && route.path.endsWith('/agent/exec');
     const ctx: Ctx = { state: draft, path: pathParams, params, now, fault: semantic, apiPath };
@@ -168,7 +175,7 @@ function dynamicChildren(apiPath: string): (state: PveState) => string[] {
 }
 
 function lsOutput(call: CallContext, apiPath: string): string {
-  const state = readState<PveState>(call.lab, 'pve', seedPveState);
+  const state = ensureSeeded(readState<PveState>(call.lab, 'pve', seedPveState));
   const names = [...childrenOf(ROUTES, apiPath), ...dynamicChildren(apiPath)(state)];
   return names
     .map((name) => {

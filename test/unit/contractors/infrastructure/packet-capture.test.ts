@@ -3,7 +3,7 @@ import type { HttpRequest } from '../../../../src/ports/http-client.js';
 import { fakeDeps, FakeHttpClient, MapSecretSource } from '../../../fakes/fakes.js';
 import { makeRuntime } from '../runtime-helper.js';
 import { compensationOf, impl, spec } from './helpers.js';
-import { J, json, PveFake, RES_VM, vmRes } from './pve-fake.js';
+import { json, PveFake, RES_VM, vmRes } from './pve-fake.js';
 
 const URL = 'https://forensics.cortex.local/api';
 const CONFIG = { proxmox: { task_poll_seconds: 1 }, endpoints: { forensics: { url: URL, secret: 'FORENSICS_TOKEN' } } };

@@ -144,9 +144,11 @@ describe('helm stand-in: failures', () => {
       '2 failed Upgrade "web" failed: context deadline exceeded',
       '3 deployed Rollback to 1',
     ]);
+    const debug = await helm(['upgrade', '--install', 'web', 'repo/web', '-n', 'default', '--atomic', '--debug'], 'boom');
+    expect(debug.stderr.split('\n')[0]).toBe('upgrade.go:526: [debug] Upgrade failed and atomic is set, rolling back to last successful release');
     const plain = await helm(['upgrade', '--install', 'web', 'repo/web', '-n', 'default'], 'boom');
     expect(plain.stderr).toBe('Error: UPGRADE FAILED: context deadline exceeded\n');
-    expect((await helm(['history', 'web', '-n', 'default', '-o', 'json'])).stdout).toContain('"revision":4,');
+    expect((await helm(['history', 'web', '-n', 'default', '-o', 'json'])).stdout).toContain('"revision":6,');
     expect((await helm(['uninstall', 'web', '-n', 'default'], 'boom')).stderr).toBe('Error: uninstallation completed with 1 error(s): context deadline exceeded\n');
     expect((await helm(['list', '-n', 'default', '-o', 'json'], 'boom')).exitCode).toBe(0);
   });

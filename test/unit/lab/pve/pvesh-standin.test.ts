@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { labPaths, readJsonLines, readState, writeLabConfig } from '../../../../src/lab/lab-dir.js';
+import { labPaths, readJsonLines, readState, writeLabConfig, writeState } from '../../../../src/lab/lab-dir.js';
 import { pveModule } from '../../../../src/lab/pve/module.js';
 import { runPvesh } from '../../../../src/lab/pve/pvesh.js';
 import type { PveState } from '../../../../src/lab/pve/state.js';
@@ -49,6 +49,13 @@ describe('lab pvesh: command line and errors like the real one', () => {
     expect(r.stderr).toMatch(stderr);
   });
 
+  it('starts from the seed when the lab holds the old placeholder state {}', async () => {
+    writeState(lab, 'pve', {});
+    expect((await pvesh('get', '/cluster/nextid', ...J)).stdout).toBe('100\n');
+    expect((await pvesh('set', '/nodes/pve-02/qemu/112/config', '--cores', '6', ...J)).exitCode).toBe(0);
+    expect(state().vms.length).toBeGreaterThan(10);
+  });
+
   it('records every invocation', async () => {
     await runPvesh(['get', '/cluster/nextid', ...J], env({ CORTEX_ACTION_ID: 'provision-cp-01', CORTEX_EXECUTION_ID: 'e1', CORTEX_ATTEMPT: '2' }));
     await pvesh('get', '/nope');
@@ -86,6 +93,8 @@ describe('lab pvesh: output formats', () => {
     expect((await pvesh('get', '/cluster/nextid')).stdout).toBe('100\n');
     expect((await pvesh('get', '/nodes/pve-01/status')).stdout).toMatch(/^┌─+┬─+┐\n│ key +│ value +│/);
     expect((await pvesh('ls', '/nodes/pve-01')).stdout).toContain('Dr-c-        qemu\n');
+    expect((await pvesh('usage', '/cluster/nextid')).stdout).toBe('USAGE: pvesh get /cluster/nextid [OPTIONS] [FORMAT_OPTIONS]\n');
+    expect((await pvesh('usage', '/nodes/pve-01/qemu/9000/clone')).stdout).toBe('USAGE: pvesh create /nodes/pve-01/qemu/9000/clone --newid <integer> [OPTIONS] [FORMAT_OPTIONS]\n');
     expect((await pvesh('ls', '/nodes')).stdout).toBe('Dr---        pve-01\nDr---        pve-02\nDr---        dc2-pve-01\nDr---        dc2-pve-02\n');
   });
 });
@@ -110,16 +119,16 @@ describe('lab pvesh: tasks', () => {
 
   it('shows the task running while it runs', async () => {
     writeLabConfig(lab, { latency: 10, faults: [] }); // 300 ms task
-    const clone = pvesh('create', '/nodes/pve-01/qemu/9000/clone', '--newid', '301', '--name', 'slow', ...J);
+    const clone = pvesh('create', '/nodes/pve-01/qemu/9000/clone', '--newid', '401', '--name', 'slow', ...J);
     await new Promise((r) => setTimeout(r, 100));
     const running = state().tasks.find((t) => t.type === 'qmclone');
     expect(running?.status).toBe('running');
     const st = JSON.parse((await pvesh('get', `/nodes/pve-01/tasks/${running?.upid}/status`, ...J)).stdout) as Record<string, unknown>;
     expect(st.status).toBe('running');
     expect(st).not.toHaveProperty('exitstatus');
-    expect(state().vms.find((v) => v.vmid === 301)?.lock).toBe('clone');
+    expect(state().vms.find((v) => v.vmid === 401)?.lock).toBe('clone');
     expect((await clone).exitCode).toBe(0);
-    expect(state().vms.find((v) => v.vmid === 301)?.lock).toBeUndefined();
+    expect(state().vms.find((v) => v.vmid === 401)?.lock).toBeUndefined();
   });
 
   it('--simulate-fail: the first worker task fails like Proxmox (exit 0, stderr, failed status), later ones work', async () => {
