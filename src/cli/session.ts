@@ -65,6 +65,8 @@ export async function openSession(ctx: CommandContext, config: ResolvedConfig, o
   const dir = labDirFor(ctx, opts.lab);
   const lab = await startLab(dir, { faults, ...(latency !== undefined ? { latency } : {}), baseEnv: ctx.env as NodeJS.ProcessEnv });
   const deps = createRealDeps({ root: ctx.root.dir, env: ctx.env, emit: opts.emit, toolEnv: lab.toolEnv, secrets: new LabSecretSource(labSecretValue) });
+  const { LabRoutingHttpClient } = await import('../lab/routing-http-client.js');
+  if (lab.urls.apps) deps.http = new LabRoutingHttpClient(deps.http, lab.urls.apps);
   return { deps, config: lab.configFor(config), lab, stop: () => lab.stop() };
 }
 

@@ -156,7 +156,16 @@ export async function startLab(lab: string, options: StartLabOptions): Promise<S
         ...config,
         tools: { pvesh: ['pvesh'], talosctl: ['talosctl'], kubectl: ['kubectl'], helm: ['helm'] },
         clusters: { default: { kubeconfig: P.kubeconfig, talosconfig: P.talosconfig, context: 'lab' } },
-        proxmox: { ...config.proxmox, task_poll_seconds: Math.min(config.proxmox.task_poll_seconds ?? 0.05, 0.05) },
+        // The lab has its own Proxmox: its node, storage and template replace the configured ones.
+        proxmox: {
+          ...config.proxmox,
+          node: 'pve-01',
+          fallback_node: 'pve-02',
+          storage: 'ceph-rbd',
+          bridge: 'vmbr0',
+          template_vmid: 9000,
+          task_poll_seconds: Math.min(config.proxmox.task_poll_seconds ?? 0.05, 0.05),
+        },
         // Lab faults fail every request of an attempt: backing off inside an action only wastes time.
         defaults: { ...config.defaults, maxRetryAfterSeconds: Math.min(config.defaults.maxRetryAfterSeconds, 0.05) },
         endpoints,

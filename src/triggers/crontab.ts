@@ -13,8 +13,9 @@
  *   `/usr/bin/env VAR=...` in our command instead, and all output is redirected to cron.log, so
  *   cron has nothing to mail (no MAILTO needed).
  * - absolute paths to node (process.execPath) and the entry; PATH holds node's directory, the
- *   directories of the configured tools, the installing shell's PATH and the standard
- *   directories (cron's own PATH is /usr/bin:/bin).
+ *   directories of the configured tools, the installing shell's PATH (absolute entries, none
+ *   inside node_modules: npx adds those) and the standard directories (cron's own PATH is
+ *   /usr/bin:/bin).
  * - every word is single-quoted for /bin/sh when it needs it, and `%` (cron turns it into a
  *   newline) is written `\%`; a path with a newline is refused.
  * - Debian cron ignores CRON_TZ, so time zones are handled by tick, and the line is `* * * * *`.

@@ -8,6 +8,21 @@ const roots: string[] = [];
 afterAll(() => roots.forEach(removeRoot));
 
 const WORKFLOWS: Record<string, string> = {
+  'workflows/needs-ok.yaml': `workflow_id: needs-ok
+workflow_name: Needs an approval
+version: 1.0.0
+phases:
+  - phase_id: first
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: one, action: execute_command, parameters: { command: [echo, one] }, timeout: 10 }
+  - phase_id: second
+    contractor: infrastructure-contractor
+    requires_approval: true
+    approval_timeout: 1
+    actions:
+      - { action_id: two, action: execute_command, parameters: { command: [echo, two] }, timeout: 10 }
+`,
   'workflows/every-five.yaml': `workflow_id: every-five
 workflow_name: Every five minutes
 version: 1.0.0
@@ -65,6 +80,20 @@ describe('cortex tick and schedule', () => {
       { local: '2026-03-08T03:05:00-04:00', utc: '2026-03-08T07:05:00.000Z' },
     ]);
     expect(sched[0]?.last_execution).toBe(rec?.execution_id);
+  });
+
+  it('tick expires an approval whose approval_timeout passed: a detached resume rejects it', async () => {
+    const r = root();
+    const run = await cortex(['run', 'needs-ok', '--json'], { root: r });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const id = (JSON.parse(run.stdout) as { execution_id: string }).execution_id;
+    await new Promise((res) => setTimeout(res, 1200));
+    const res = await cortex(['tick'], { root: r });
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.stdout).toContain(`${id}: approval expired: cortex resume started`);
+    const [rec] = await history(r, 1);
+    expect(rec?.execution_id).toBe(id);
+    expect((rec as unknown as { approvals: Array<{ decision: string }> }).approvals.map((a) => a.decision)).toContain('expired');
   });
 
   it('schedule install: twice equals once, other lines untouched, the cron line works in cron\'s bare environment; uninstall removes only it', async () => {

@@ -90,7 +90,3 @@ export async function syncEntries(
   }
   return { added, removed };
 }
-
-export function planIpsetBase(): string {
-  return BASE;
-}

@@ -96,7 +96,7 @@ export class KubeServer {
     this.store = new KubeStore(lab);
     this.api = new KubeApi(this.store);
     const step = options.stepMs ?? 100;
-    const term = options.terminateMs ?? 1500;
+    const term = options.terminateMs ?? 1000;
     this.controller = new LabController(this.store, this.api, {
       stepMs: () => latencyMs(lab, step),
       terminateMs: () => latencyMs(lab, term),

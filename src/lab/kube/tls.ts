@@ -62,7 +62,7 @@ export function selfSignedCertificate(commonName = 'cortex-lab-kube-apiserver', 
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const name = seq(set(seq(oid('2.5.4.3'), utf8(commonName))));
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  serial[0] = (serial[0]! & 0x3f) | 0x40; // positive, and no leading zero byte (DER minimal encoding)
   const san = seq(tlv(0x87, Buffer.from([127, 0, 0, 1])), tlv(0x82, Buffer.from('localhost', 'ascii')));
   const extensions = tlv(
     0xa3,

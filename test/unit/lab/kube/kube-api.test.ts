@@ -3,7 +3,9 @@
  * server-side apply ownership, the seed, the REST calls other lab parts make, watches, and
  * persistence across server processes.
  */
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,6 +18,7 @@ import { seedKubeState } from '../../../../src/lab/kube/seed.js';
 import { matchesRequirements, parseFieldSelector, parseLabelSelector } from '../../../../src/lab/kube/selectors.js';
 import { startKubeServer, parseLabToken, type KubeServer } from '../../../../src/lab/kube/server.js';
 import { KubeStore, type KubeState } from '../../../../src/lab/kube/store.js';
+import { selfSignedCertificate } from '../../../../src/lab/kube/tls.js';
 import { kubeModule } from '../../../../src/lab/kube/module.js';
 import { readState, writeLabConfig } from '../../../../src/lab/lab-dir.js';
 import { waitFor } from './kube-helper.js';
@@ -30,6 +33,16 @@ describe('lab kube: parsing', () => {
   it('decodes the protobuf body of `kubectl create namespace` (recorded bytes)', () => {
     const hex = '6b3873000a0f0a02763112094e616d65737061636512220a1a0a0a6d6f6e69746f72696e6712001a0022002a0032003800420012001a020a001a002200';
     expect(decodeProtobufObject(Buffer.from(hex, 'hex'))).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'monitoring' } });
+  });
+
+  it('makes self-signed certificates TLS accepts, every time (DER encoding)', () => {
+    for (let i = 0; i < 300; i++) {
+      const c = selfSignedCertificate();
+      expect(() => createSecureContext({ key: c.key, cert: c.cert })).not.toThrow();
+    }
+    const x = new X509Certificate(selfSignedCertificate().cert);
+    expect(x.subjectAltName).toBe('IP Address:127.0.0.1, DNS:localhost');
+    expect(x.checkIP('127.0.0.1')).toBe('127.0.0.1');
   });
 
   it('parses label and field selectors', () => {
