@@ -92,9 +92,22 @@ export const executeRemediationPlan: ActionImpl = {
         { errorCode: 'remediation_step_failed', retryable: stop.error.retryable, ...(stop.error.hint ? { hint: stop.error.hint } : {}) },
       );
     }
-    const planFields = typeof p.plan === 'string' ? { plan_location: p.plan } : p.plan && typeof p.plan === 'object' ? p.plan : {};
+    const planFields: Record<string, unknown> = typeof p.plan === 'string' ? { plan_location: p.plan } : p.plan && typeof p.plan === 'object' ? (p.plan as Record<string, unknown>) : {};
+    // The incident template's post-incident phase reads these three keys of the summary; give
+    // them from the plan when the reviewer wrote them there, else from what the steps did.
+    const completed = results.filter((r) => r.status === 'completed');
+    const applied = completed.flatMap((r) => {
+      const a = (r.outputs as { applied?: unknown } | null)?.applied;
+      return Array.isArray(a) ? a : [];
+    });
     return {
-      summary: { ...planFields, steps: results },
+      summary: {
+        new_detection_rules: applied,
+        updated_thresholds: {},
+        new_procedures: completed.map((r) => `${r.step_id}: ${r.contractor} ${r.action}`),
+        ...planFields,
+        steps: results,
+      },
       steps_completed: results.filter((r) => r.status === 'completed').map((r) => r.step_id),
       steps_failed: results.filter((r) => r.status === 'failed').map((r) => r.step_id),
     };

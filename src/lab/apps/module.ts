@@ -10,15 +10,32 @@ import type { LabModule, RunningService } from '../module.js';
 import { json, startService, stopServer, text, type LabRequest } from '../http/server.js';
 
 interface KubeLike {
-  objects?: Record<string, Record<string, { metadata?: { name?: string; namespace?: string }; spec?: { template?: { spec?: { containers?: Array<{ image?: string }> } } } }>>;
+  objects?: Record<
+    string,
+    Record<
+      string,
+      {
+        metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+        spec?: { template?: { spec?: { containers?: Array<{ image?: string; env?: Array<{ name?: string; value?: string }> }> } } };
+      }
+    >
+  >;
 }
 
-function deployedImages(lab: string): Array<{ deployment: string; namespace?: string; image: string }> {
+/** What a real app's /version would say: per deployment its image, version label and APP_VERSION. */
+function deployedVersions(lab: string): Array<Record<string, string>> {
   const state = readState<KubeLike>(lab, 'kube', () => ({}));
-  const out: Array<{ deployment: string; namespace?: string; image: string }> = [];
+  const out: Array<Record<string, string>> = [];
   for (const d of Object.values(state.objects?.['deployments.apps'] ?? {})) {
     for (const c of d.spec?.template?.spec?.containers ?? []) {
-      if (c.image) out.push({ deployment: d.metadata?.name ?? '?', ...(d.metadata?.namespace ? { namespace: d.metadata.namespace } : {}), image: c.image });
+      const entry: Record<string, string> = { deployment: d.metadata?.name ?? '?' };
+      if (d.metadata?.namespace) entry.namespace = d.metadata.namespace;
+      if (c.image) entry.image = c.image;
+      const label = d.metadata?.labels?.version;
+      if (label) entry.version = label;
+      const env = c.env?.find((e) => e.name === 'APP_VERSION')?.value;
+      if (env) entry.app_version = env;
+      out.push(entry);
     }
   }
   return out;
@@ -27,7 +44,7 @@ function deployedImages(lab: string): Array<{ deployment: string; namespace?: st
 function handle(lab: string, req: LabRequest) {
   const original = String(req.headers['x-lab-original-url'] ?? '');
   if (/^\/(health|healthz|ready|livez|readyz|-\/healthy|-\/ready)\/?$/.test(req.path)) return text(200, 'ok\n');
-  if (req.path === '/version') return json(200, { versions: deployedImages(lab) });
+  if (req.path === '/version') return json(200, { versions: deployedVersions(lab) });
   return json(200, { ok: true, method: req.method, path: req.path, original_url: original || null });
 }
 

@@ -98,6 +98,8 @@ describe('execute_remediation_plan', () => {
       summary: {
         summary: 'replace worker-3',
         new_detection_rules: ['r1'],
+        updated_thresholds: {},
+        new_procedures: ['remove-node: talos-contractor remove_nodes', 'destroy-compromised: infrastructure-contractor destroy_compromised_resource'],
         steps: [
           { step_id: 'remove-node', contractor: 'talos-contractor', action: 'remove_nodes', status: 'completed', outputs: { removed: ['worker-3'] }, error: null },
           { step_id: 'destroy-compromised', contractor: 'infrastructure-contractor', action: 'destroy_compromised_resource', status: 'completed', outputs: { destroyed: true, token: STEP_SECRET }, error: null },
