@@ -19,6 +19,17 @@ function ready(o: KObject): string {
 /**
  * The lab Kubernetes API server: one server on 127.0.0.1 for every cluster name, that the real
  * kubectl (and the helm/talos stand-ins, over REST) talk to. State: <lab>/state/kube.json.
+ *
+ * Other lab parts use plain HTTP on services.json `urls.kubernetes` with JSON bodies:
+ *   POST   /api/v1/namespaces | /api/v1/nodes | /api/v1/namespaces/<ns>/<secrets|configmaps|services|pods|...>
+ *   POST   /apis/apps/v1/namespaces/<ns>/<deployments|statefulsets|daemonsets>   201, or 409 AlreadyExists
+ *   PATCH  <object path>?fieldManager=<name>  Content-Type application/apply-patch+yaml (server-side
+ *          apply, creates: 201/200), application/merge-patch+json or application/strategic-merge-patch+json
+ *   PATCH  <object path>/status (node conditions), PATCH <deployment path>/scale {"spec":{"replicas":N}}
+ *   DELETE <object path>   (owned ReplicaSets/pods are garbage-collected; pods terminate after ~1 s)
+ *   GET    <object path> / <collection>?labelSelector=&fieldSelector=  (poll status for readiness)
+ * kubectl must use `urls.kubernetes_https` with certificate-authority <lab>/kube-ca.crt: it only sends
+ * credentials (the token naming the calling action) over TLS.
  */
 export const kubeModule: LabModule = {
   name: 'kube',

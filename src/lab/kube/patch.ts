@@ -9,8 +9,12 @@ import { ApiError, clone, isPlainObject, deepEqualNormalized } from './object.js
 type Json = unknown;
 type Dict = Record<string, Json>;
 
-/** The merge key of a list field, by field name (items are maps identified by that key). */
-export function listMergeKey(field: string, items: readonly Json[]): string | undefined {
+/**
+ * The key fields of a list whose items are maps merged by key (listType=map), by field name;
+ * undefined for atomic lists (replaced as a whole). Ports: container ports by containerPort and
+ * protocol, Service ports by port and protocol; NetworkPolicy ports (no name/targetPort) are atomic.
+ */
+export function listKeyFields(field: string, items: readonly Json[]): string[] | undefined {
   switch (field) {
     case 'containers':
     case 'initContainers':
@@ -18,25 +22,37 @@ export function listMergeKey(field: string, items: readonly Json[]): string | un
     case 'env':
     case 'volumes':
     case 'imagePullSecrets':
-      return 'name';
+      return ['name'];
     case 'volumeMounts':
-      return 'mountPath';
+      return ['mountPath'];
     case 'hostAliases':
-      return 'ip';
+      return ['ip'];
     case 'ownerReferences':
-      return 'uid';
+      return ['uid'];
     case 'conditions':
     case 'addresses':
-      return 'type';
+      return ['type'];
     case 'ports': {
-      const first = items.find(isPlainObject);
-      if (first && 'containerPort' in first) return 'containerPort';
-      if (first && 'port' in first) return 'port';
+      const maps = items.filter(isPlainObject);
+      if (maps.length && maps.every((p) => 'containerPort' in p)) return ['containerPort', 'protocol'];
+      if (maps.length && maps.every((p) => 'port' in p && ('targetPort' in p || 'nodePort' in p || 'name' in p))) return ['port', 'protocol'];
       return undefined;
     }
     default:
       return undefined;
   }
+}
+
+/** The identity of a keyed list item (protocol defaults to TCP, as the server defaults it). */
+function itemKey(item: Json, fields: readonly string[]): Dict | undefined {
+  if (!isPlainObject(item)) return undefined;
+  return Object.fromEntries(fields.map((f) => [f, item[f] ?? (f === 'protocol' ? 'TCP' : null)]));
+}
+
+function sameKey(a: Json, b: Json, fields: readonly string[]): boolean {
+  const ka = itemKey(a, fields);
+  const kb = itemKey(b, fields);
+  return Boolean(ka && kb && fields.every((f) => ka[f] === kb[f]));
 }
 
 // ---- JSON merge patch ----
@@ -71,7 +87,7 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
     if (v === null) {
       delete out[k];
     } else if (Array.isArray(v)) {
-      const key = listMergeKey(k, v);
+      const key = listKeyFields(k, v);
       out[k] = key ? mergeKeyedList(out[k], v, key, strategicMergePatch, true) : clone(v.filter((x) => !(isPlainObject(x) && x.$patch)));
     } else if (isPlainObject(v)) {
       if (v.$patch === 'delete') delete out[k];
@@ -85,7 +101,7 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
 function mergeKeyedList(
   base: Json,
   items: readonly Json[],
-  key: string,
+  key: readonly string[],
   merge: (t: Json, p: Json) => Json,
   directives: boolean,
 ): Json[] {
@@ -95,7 +111,7 @@ function mergeKeyedList(
       if (!out.some((x) => deepEqualNormalized(x, item))) out.push(clone(item));
       continue;
     }
-    const idx = out.findIndex((x) => isPlainObject(x) && x[key] === item[key]);
+    const idx = out.findIndex((x) => sameKey(x, item, key));
     if (directives && item.$patch === 'delete') {
       if (idx >= 0) out.splice(idx, 1);
       continue;
@@ -221,7 +237,7 @@ export function applyMerge(target: Json, config: Json): Json {
   for (const [k, v] of Object.entries(config)) {
     if (v === null) continue;
     if (Array.isArray(v)) {
-      const key = listMergeKey(k, v);
+      const key = listKeyFields(k, v);
       out[k] = key ? mergeKeyedList(out[k], v, key, applyMerge, false) : clone(v);
     } else if (isPlainObject(v)) out[k] = applyMerge(out[k], v);
     else out[k] = v;
@@ -246,12 +262,12 @@ export function fieldSetOf(config: Json, top = true): FieldSet {
       continue;
     }
     if (Array.isArray(v)) {
-      const key = listMergeKey(k, v);
+      const key = listKeyFields(k, v);
       if (key) {
         const items: FieldSet = {};
         for (const item of v) {
           if (!isPlainObject(item)) continue;
-          items[`k:${JSON.stringify({ [key]: item[key] })}`] = { '.': {}, ...fieldSetOf(item, false) };
+          items[`k:${JSON.stringify(itemKey(item, key))}`] = { '.': {}, ...fieldSetOf(item, false) };
         }
         out[`f:${k}`] = items;
       } else out[`f:${k}`] = {};
@@ -281,8 +297,9 @@ function childKey(k: string): { field?: string; item?: Dict } {
   return {};
 }
 
-function findItem(list: Json[], item: Dict): number {
-  return list.findIndex((x) => isPlainObject(x) && Object.entries(item).every(([k, v]) => x[k] === v));
+function findItem(list: Json[], key: Dict): number {
+  const fields = Object.keys(key);
+  return list.findIndex((x) => sameKey(x, key, fields));
 }
 
 /**

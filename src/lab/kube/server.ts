@@ -31,6 +31,7 @@ import {
   type ResourceDef,
 } from './resources.js';
 import { matchesFields, matchesRequirements, parseFieldSelector, parseLabelSelector, selectorString, SelectorError } from './selectors.js';
+import { seedKubeState } from './seed.js';
 import { KubeStore, type StoreEvent } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import { selfSignedCertificate, type LabCertificate } from './tls.js';
@@ -93,7 +94,10 @@ export class KubeServer {
     readonly lab: string,
     options: KubeServerOptions = {},
   ) {
-    this.store = new KubeStore(lab);
+    const stored = new KubeStore(lab);
+    // a lab whose kube state is missing or empty (seeded by an older placeholder) gets the seed
+    this.store = stored.isEmpty ? new KubeStore(lab, seedKubeState()) : stored;
+    if (stored.isEmpty) this.store.markDirty();
     this.api = new KubeApi(this.store);
     const step = options.stepMs ?? 100;
     const term = options.terminateMs ?? 1000;

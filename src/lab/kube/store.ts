@@ -53,6 +53,11 @@ export class KubeStore {
     if (!this.state.objects || typeof this.state.resourceVersion !== 'number') this.state = { ...emptyKubeState(), ...this.state, objects: this.state.objects ?? {} };
   }
 
+  /** True when the state holds no object at all (a lab seeded before this module existed). */
+  get isEmpty(): boolean {
+    return Object.values(this.state.objects).every((b) => Object.keys(b).length === 0);
+  }
+
   get resourceVersion(): number {
     return this.state.resourceVersion;
   }

@@ -138,6 +138,22 @@ describe('lab kube: registry', () => {
     expect(third.object.metadata.resourceVersion).toBe(second.object.metadata.resourceVersion);
   });
 
+  it('server-side apply keeps NetworkPolicy ports atomic and Service ports keyed by port and protocol', () => {
+    const api = memoryApi();
+    const policy = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'iso', namespace: 'production' },
+      spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] }] },
+    };
+    const np = api.patch(mustResource('networkpolicies.networking.k8s.io'), 'production', 'iso', 'apply', JSON.stringify(policy), { fieldManager: 'cortex' });
+    expect(np.object.spec.egress[0].ports).toEqual([{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }]);
+    const svc = api.get(mustResource('services'), 'kube-system', 'kube-dns');
+    expect(svc.spec.ports.map((p: { protocol: string }) => p.protocol)).toEqual(['UDP', 'TCP']);
+    const patched = api.patch(mustResource('services'), 'kube-system', 'kube-dns', 'apply', JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns' }, spec: { ports: [{ name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 5353 }] } }), { fieldManager: 'x' });
+    expect(patched.object.spec.ports).toMatchObject([{ protocol: 'UDP', targetPort: 53 }, { protocol: 'TCP', targetPort: 5353 }]);
+  });
+
   it('rejects what a real server rejects: immutable selector, mismatched labels, missing namespace, AlreadyExists', () => {
     const api = memoryApi();
     const d = api.get(DEPLOY, 'production', 'web-api');
