@@ -183,6 +183,7 @@ async function runStep(exec: Execution, step: RollbackStepRecord, rb: RollbackRe
       timeoutMs: exec.ctx.config.defaults.actionTimeoutSeconds * 1000,
       signal: exec.ctx.signal,
       simulate: exec.ctx.simulate,
+      sleepScale: exec.ctx.sleepScale ?? 1,
       onChange: () => undefined,
       debug: () => undefined,
       evaluateCondition: (c) => exec.evaluate(c),
@@ -211,7 +212,7 @@ async function runStep(exec: Execution, step: RollbackStepRecord, rb: RollbackRe
       const retryable = e instanceof ActionFailedError && e.retryable;
       if (!retryable || n === previousAttempts + STEP_ATTEMPTS - 1) return failWith(e);
       try {
-        await exec.deps.clock.sleep(1000 * 2 ** (n - previousAttempts), exec.ctx.signal);
+        await exec.deps.clock.sleep(1000 * 2 ** (n - previousAttempts) * (exec.ctx.sleepScale ?? 1), exec.ctx.signal);
       } catch {
         throw new InterruptedError('interrupted during rollback');
       }

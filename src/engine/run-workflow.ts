@@ -28,6 +28,11 @@ export interface RunContext {
   simulate: boolean;
   /** Operator choices for an action whose outcome is unknown after a crash. */
   resume?: { retryAction?: string; skipAction?: string };
+  /**
+   * Multiplies cortex's own waits (retry delays, `wait`, polling intervals). 1 normally; the lab
+   * uses a small factor so a rehearsal does not sit through real minutes of back-off.
+   */
+  sleepScale?: number;
   /** Called when an on_error asks for rollback; without it the record only says rollback_required. */
   rollback?: (exec: Execution, scope: 'workflow' | 'phase', reason: string, phaseId?: string) => Promise<void>;
 }
@@ -508,6 +513,7 @@ export class Execution {
         timeoutMs,
         signal: this.ctx.signal,
         simulate: this.ctx.simulate,
+        sleepScale: this.ctx.sleepScale ?? 1,
         onChange: () => undefined,
         debug: (m) => {
           if (debug) void this.deps.store.appendDebugLog(phase.contractor, `${this.now()} ${this.record.execution_id} ${phase.phase_id}/${def.action_id}#${attemptNo} ${this.deps.masker.mask(m)}\n`).catch(() => undefined);
@@ -554,7 +560,7 @@ export class Execution {
         const delayMs = Math.round((retry?.delay_seconds ?? 0) * 1000 * (retry?.backoff ?? 1) ** (attemptNo - 1));
         this.deps.emit({ kind: 'action-retry', phaseId: phase.phase_id, actionId: def.action_id, attempt: attemptNo + 1, delayMs, error: lastError.message });
         try {
-          if (delayMs > 0) await this.deps.clock.sleep(delayMs, this.ctx.signal);
+          if (delayMs > 0) await this.deps.clock.sleep(delayMs * (this.ctx.sleepScale ?? 1), this.ctx.signal);
         } catch {
           ar.status = 'interrupted';
           await this.persist();

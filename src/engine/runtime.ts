@@ -34,6 +34,8 @@ export interface RuntimeInit {
   /** The execution's abort signal (Ctrl-C, cancel). */
   signal: AbortSignal;
   simulate: boolean;
+  /** Multiplies rt.sleep (see RunContext.sleepScale). */
+  sleepScale?: number;
   onChange: () => void;
   debug: (message: string) => void;
   evaluateCondition: (condition: string) => boolean;
@@ -188,7 +190,7 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
     sleep: async (ms) => {
       checkStop();
       try {
-        await deps.clock.sleep(Math.min(ms, remainingMs()), signal);
+        await deps.clock.sleep(Math.min(ms * (init.sleepScale ?? 1), remainingMs()), signal);
       } catch {
         checkStop();
       }

@@ -63,7 +63,7 @@ function writeBin(lab: string): void {
   chmodSync(token, 0o755);
 }
 
-function writeKubeconfig(lab: string, server: string): void {
+function writeKubeconfig(lab: string, server: string, ca?: string): void {
   const P = labPaths(lab);
   const text = [
     'apiVersion: v1',
@@ -72,6 +72,7 @@ function writeKubeconfig(lab: string, server: string): void {
     '- name: lab',
     '  cluster:',
     `    server: ${server}`,
+    ...(ca ? [`    certificate-authority: ${ca}`] : []),
     'contexts:',
     '- name: lab',
     '  context:',
@@ -131,7 +132,10 @@ export async function startLab(lab: string, options: StartLabOptions): Promise<S
   }
   const P = labPaths(lab);
   writeFileSync(P.services, `${JSON.stringify({ pid: process.pid, started_at: new Date().toISOString(), urls }, null, 2)}\n`);
-  if (urls.kubernetes) writeKubeconfig(lab, urls.kubernetes);
+  // kubectl only sends credentials over TLS, and the exec credential plugin is how the lab API
+  // server learns the calling action (for --simulate-fail): use the server's https face.
+  if (urls.kubernetes_https) writeKubeconfig(lab, urls.kubernetes_https, join(lab, 'kube-ca.crt'));
+  else if (urls.kubernetes) writeKubeconfig(lab, urls.kubernetes);
   const toolEnv: NodeJS.ProcessEnv = {
     ...options.baseEnv,
     PATH: `${P.bin}${delimiter}${options.baseEnv.PATH ?? ''}`,

@@ -46,8 +46,7 @@ describe('the lab: built-in workflows end to end', () => {
     expect(vms.some((v) => /monitoring-node-01 on \S+: running/.test(v))).toBe(true);
     expect(vms.some((v) => /monitoring-node-02 on \S+: running/.test(v))).toBe(true);
     expect((show.state.helm?.releases as Record<string, string>)['monitoring/kube-prometheus-stack']).toMatch(/55\.5\.0 revision 1 deployed/);
-    const pods = JSON.stringify(show.state.kube?.pods);
-    expect(pods).toMatch(/monitoring/);
+    expect(JSON.stringify(show.state.kube?.deployments)).toMatch(/monitoring\/kube-prometheus-stack-grafana 1\/1/);
     const n8n = JSON.stringify(show.state.http?.n8n);
     expect(n8n).toMatch(/critical-alert-handler active/);
     expect(n8n).toMatch(/warning-alert-handler active/);
@@ -59,7 +58,7 @@ describe('the lab: built-in workflows end to end', () => {
     // The lab stopped with the command: no server left listening.
     expect(existsSync(join(lab, 'services.json'))).toBe(false);
     const kubeUrl = readFileSync(join(lab, 'kubeconfig'), 'utf8').match(/server: (\S+)/)?.[1] as string;
-    expect(kubeUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(kubeUrl).toMatch(/^https?:\/\/127\.0\.0\.1:\d+$/);
     expect(await portOpen(kubeUrl)).toBe(false);
   }, 120_000);
 
@@ -162,6 +161,7 @@ describe('the lab: failure injection', () => {
     expect(actions.find((a) => a.action_id === 'notify-slack')?.status).toBe('skipped');
     expect(actions.find((a) => a.action_id === 'check-grafana')?.status).toBe('failed');
     expect(rec!.notifications.map((n) => n.action_id)).toContain('check-grafana');
+    expect(requestLog(lab).some((r) => r.service === 'slack' && r.status === 503)).toBe(true);
   }, 120_000);
 
   it('rollback: a helm install that keeps failing undoes what the run created', async () => {

@@ -39,6 +39,9 @@ function triggerOf(opts: RunOptions, user: string, host: string): ExecutionRecor
   return out;
 }
 
+/** How much shorter cortex's own waits are in a --simulate run. */
+export const LAB_SLEEP_SCALE = 0.01;
+
 /** Exit code for an execution that stopped with this status. */
 export function exitCodeFor(rec: ExecutionRecord, interrupted: boolean): number {
   if (interrupted && (rec.status === 'paused' || rec.status === 'cancelled' || rec.status === 'rolling_back')) return ExitCode.INTERRUPTED;
@@ -90,6 +93,8 @@ export function runContextFor(ctx: CommandContext, prep: Pick<PreparedWorkflow, 
     signal: ctx.signal,
     debug: Boolean(opts.debug),
     simulate: Boolean(opts.simulate),
+    // In the lab, cortex's own waits (retry delays, polling) are shortened a hundredfold.
+    sleepScale: opts.simulate ? LAB_SLEEP_SCALE : 1,
     rollback: (exec, scope, reason, phaseId) => runRollback(exec, scope, reason, phaseId),
   };
 }
