@@ -47,7 +47,8 @@ interface PveVm {
 /**
  * What rollback must restore, read from the lab's state files: VMs (status, snapshots, firewall),
  * load-balancer pools, SDN vnets, Helm releases, cordoned nodes, network policies, deployment
- * images and replicas, Talos members, n8n workflows, DNS records.
+ * images and replicas, n8n workflows, DNS records. Talos members and Kubernetes Nodes are left
+ * out: in the lab they outlive the VMs they ran on (one API server stands for every cluster).
  */
 export function labSnapshot(lab: string): Record<string, unknown> {
   const pve = readState<{ vms: PveVm[] | Record<string, PveVm>; ipsets?: unknown; sdn?: unknown }>(lab, 'pve');
@@ -66,7 +67,6 @@ export function labSnapshot(lab: string): Record<string, unknown> {
     const spec = d.spec as { replicas?: number; template?: { spec?: { containers?: Array<{ image?: string }> } } } | undefined;
     return `${d.metadata.namespace}/${d.metadata.name} x${spec?.replicas} ${(spec?.template?.spec?.containers ?? []).map((c) => c.image).join(',')}`;
   });
-  const talos = readState<Record<string, unknown>>(lab, 'talos');
   const http = readState<{ n8n?: { workflows?: Record<string, { name: string; active: boolean }> | Array<{ name: string; active: boolean }> }; dns?: unknown }>(lab, 'http');
   const wfs = http.n8n?.workflows ? (Array.isArray(http.n8n.workflows) ? http.n8n.workflows : Object.values(http.n8n.workflows)) : [];
   return {
@@ -75,10 +75,8 @@ export function labSnapshot(lab: string): Record<string, unknown> {
     sdn: pve.sdn,
     releases,
     cordoned: nodes.filter((n) => (n.spec as { unschedulable?: boolean } | undefined)?.unschedulable).map((n) => n.metadata.name).sort(),
-    nodes: nodes.map((n) => n.metadata.name).sort(),
     network_policies: Object.keys(kube.objects['networkpolicies.networking.k8s.io'] ?? {}).sort(),
     deployments: deployments.sort(),
-    talos,
     n8n_workflows: wfs.map((w) => `${w.name} ${w.active}`).sort(),
     dns: (http as { dns?: unknown }).dns ?? null,
   };

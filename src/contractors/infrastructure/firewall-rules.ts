@@ -177,8 +177,9 @@ export const applyFirewallRulesAction: ActionImpl = {
 
     const before = ((await pv.get<FwOptions>(`${base}/firewall/options`)) ?? {}) as FwOptions;
     const previous = {
-      previous_policy_in: before.policy_in ?? 'DROP',
-      previous_policy_out: before.policy_out ?? 'ACCEPT',
+      // null: the option was unset; the undo removes it again instead of pinning the default.
+      previous_policy_in: before.policy_in ?? null,
+      previous_policy_out: before.policy_out ?? null,
       previous_enable: before.enable === 1,
     };
     const wanted = policyParams(p).filter(([k, v]) => v !== undefined && String((before as Record<string, unknown>)[k] ?? (k === 'enable' ? 0 : '')) !== String(v));
@@ -200,16 +201,18 @@ export const applyFirewallRulesAction: ActionImpl = {
 
 interface RemoveParams extends VmSelector {
   rule_ids: string[];
-  policy_in?: string;
-  policy_out?: string;
+  policy_in?: string | null;
+  policy_out?: string | null;
   enable_firewall?: boolean;
 }
 
 function restoreParams(p: RemoveParams): PveParams {
+  const unset = (['policy_in', 'policy_out'] as const).filter((k) => p[k] === null);
   return [
     ['enable', p.enable_firewall === undefined ? undefined : p.enable_firewall ? 1 : 0],
-    ['policy_in', p.policy_in],
-    ['policy_out', p.policy_out],
+    ['policy_in', p.policy_in ?? undefined],
+    ['policy_out', p.policy_out ?? undefined],
+    ['delete', unset.length ? unset.join(',') : undefined],
   ];
 }
 

@@ -40,8 +40,8 @@ describe('firewall-rules', () => {
         node: 'pve-02',
         rule_ids: ['forensics_access', 'metrics_collection'],
         rules_added: 1,
-        previous_policy_in: 'DROP',
-        previous_policy_out: 'ACCEPT',
+        previous_policy_in: null,
+        previous_policy_out: null,
         previous_enable: false,
       });
       expect(r.calls).toEqual([
@@ -57,7 +57,7 @@ describe('firewall-rules', () => {
       const comp = compensationOf('apply_firewall_rules', INCIDENT, r.outputs as Record<string, unknown>);
       expect(comp).toEqual({
         action: 'remove_firewall_rules',
-        params: { vmid: 112, node: 'pve-02', rule_ids: ['forensics_access', 'metrics_collection'], policy_in: 'DROP', policy_out: 'ACCEPT', enable_firewall: false },
+        params: { vmid: 112, node: 'pve-02', rule_ids: ['forensics_access', 'metrics_collection'], policy_in: null, policy_out: null, enable_firewall: false },
       });
     });
 
