@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionRecord, HandoffRecord } from '../engine/records.js';
 import type { Masker } from '../engine/masker.js';
@@ -68,6 +68,11 @@ export class FsStateStore implements StateStore {
     await unlink(this.paths.activeRecord(id)).catch((error: unknown) => {
       if (!isNotFound(error)) throw error;
     });
+    // A process killed in the middle of an atomic write leaves its temp file behind.
+    const prefix = `.workflow-${id}.json.`;
+    for (const name of await readdir(this.paths.active).catch(() => [] as string[])) {
+      if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(this.paths.active, name)).catch(() => undefined);
+    }
   }
 
   async writeHandoff(contractor: string, handoff: HandoffRecord): Promise<void> {

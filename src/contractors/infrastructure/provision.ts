@@ -105,7 +105,7 @@ function configParams(spec: VmSpec, config: ResolvedConfig, opts: ProvisionOptio
   ];
 }
 
-function cloneParams(spec: VmSpec, vmid: number | string, templateNode: string, node: string): PveParams {
+function cloneParams(spec: VmSpec, vmid: number | string, templateNode: string, node: string, marker: string): PveParams {
   const full = spec.full_clone ?? true;
   return [
     ['newid', vmid],
@@ -114,7 +114,17 @@ function cloneParams(spec: VmSpec, vmid: number | string, templateNode: string, 
     ['storage', full ? spec.storage : undefined],
     ['target', node !== templateNode ? node : undefined],
     ['pool', spec.pool],
+    ['description', marker],
   ];
+}
+
+/**
+ * Written into a clone's description: which execution and action made it. The `cortex` tag is
+ * only set once the VM is configured, so after a crash between the clone and the configuration
+ * this is how the action recognises its own half-made VM and finishes it instead of refusing it.
+ */
+export function cloneMarker(executionId: string, actionId: string): string {
+  return `cortex:${executionId}/${actionId}`;
 }
 
 /** The boot disk key (scsi0, virtio0, ...) and its size in GiB. */
@@ -164,6 +174,16 @@ export async function provision(rt: ActionRuntime, pv: Pvesh, spec: VmSpec, opts
     throw new ActionFailedError(`several VMs are named "${spec.name}" (${ours.map((v) => v.vmid).join(', ')})`, { errorCode: 'vm_ambiguous', retryable: false });
   }
   if (ours[0]) return reuse(rt, pv, ours[0], spec);
+  const marker = cloneMarker(rt.executionId, rt.actionId);
+  for (const v of sameName) {
+    const config = await vmConfig(pv, v.node, v.vmid);
+    if (config.description !== marker) continue;
+    if (v.lock) {
+      throw new ActionFailedError(`VM ${v.vmid} "${v.name}" is still being created by an earlier attempt (lock ${v.lock})`, { errorCode: 'vm_locked', retryable: true });
+    }
+    rt.debug(`provision: VM ${v.vmid} "${v.name}" was cloned by this action before it was interrupted; finishing it`);
+    return finishProvision(rt, pv, spec, opts, v.node, v.vmid);
+  }
   if (sameName.length > 0) {
     const v = sameName[0] as ClusterVm;
     throw new ActionFailedError(
@@ -194,7 +214,7 @@ export async function provision(rt: ActionRuntime, pv: Pvesh, spec: VmSpec, opts
       throw new ActionFailedError(`pvesh get /cluster/nextid returned ${String(vmid)}`, { errorCode: 'pvesh_bad_output', retryable: false });
     }
     try {
-      await pv.task('create', `${vmPath(template.node, templateVmid)}/clone`, cloneParams(spec, vmid, template.node, node), {
+      await pv.task('create', `${vmPath(template.node, templateVmid)}/clone`, cloneParams(spec, vmid, template.node, node, marker), {
         errorCode: 'vm_creation_failed',
         what: `clone template ${templateVmid} to VM ${vmid} "${spec.name}" on ${node}`,
       });
@@ -213,6 +233,11 @@ export async function provision(rt: ActionRuntime, pv: Pvesh, spec: VmSpec, opts
     }
   }
 
+  return finishProvision(rt, pv, spec, opts, node, vmid);
+}
+
+/** Configures, grows and starts a freshly cloned VM; a failure destroys the partial VM. */
+async function finishProvision(rt: ActionRuntime, pv: Pvesh, spec: VmSpec, opts: ProvisionOptions, node: string, vmid: number): Promise<ProvisionResult> {
   try {
     const path = vmPath(node, vmid);
     const config = await vmConfig(pv, node, vmid);
@@ -261,7 +286,7 @@ export function planProvision(spec: VmSpec, ctx: PlanContext, opts: ProvisionOpt
     planCall('get', '/cluster/resources', [['type', 'vm']], `reuse a VM named ${spec.name} tagged cortex if there is one; find template ${template}`),
     planCall('get', '/cluster/nextid', spec.vmid !== undefined ? [['vmid', spec.vmid]] : []),
     // The template's node is looked up at run time; the plan assumes it is the target node.
-    ...planTask('create', `/nodes/${spec.node ?? '<template-node>'}/qemu/${template}/clone`, cloneParams(spec, vmid, node, node)),
+    ...planTask('create', `/nodes/${spec.node ?? '<template-node>'}/qemu/${template}/clone`, cloneParams(spec, vmid, node, node, cloneMarker(ctx.executionId, ctx.actionId))),
     planCall('get', `${vmPath(node, vmid)}/config`),
     planCall('set', `${vmPath(node, vmid)}/config`, configParams(spec, ctx.config, opts, undefined)),
   ];

@@ -119,7 +119,7 @@ describe('incident-remediation', () => {
       const fake = new PveFake()
         .on(RES_VM, json([vmRes(9001, 'talos-tmpl-hardened', 'pve-01', { template: 1, status: 'stopped' })]))
         .get('/cluster/nextid', 100)
-        .task(['create', '/nodes/pve-01/qemu/9001/clone', '--newid', '100', '--name', 'k8s-worker-02', '--full', '1', '--storage', 'ceph-rbd', '--target', 'pve-02'], clone)
+        .task(['create', '/nodes/pve-01/qemu/9001/clone', '--newid', '100', '--name', 'k8s-worker-02', '--full', '1', '--storage', 'ceph-rbd', '--target', 'pve-02', '--description', 'cortex:test-exec-0001/test-action'], clone)
         .on(['get', '/nodes/pve-02/qemu/100/config', ...J], json(cfg), json(final))
         .on([...SET, ...J], json(null))
         .on(['set', '/nodes/pve-02/qemu/100/firewall/options', '--enable', '1', '--policy_in', 'DROP', ...J], json(null))
@@ -135,8 +135,11 @@ describe('incident-remediation', () => {
     });
 
     it('does not reuse the compromised VM of the same name (it lacks the hardened tag)', async () => {
-      const r = await runAction('provision_replacement_resource', { specs: { name: 'k8s-worker-02' }, hardened_template_vmid: 9001 }, new PveFake().on(RES_VM, json([W2])));
+      const fake = new PveFake().on(RES_VM, json([W2])).get('/nodes/pve-02/qemu/112/config', { name: 'k8s-worker-02', tags: 'cortex;k8s;worker' });
+      const r = await runAction('provision_replacement_resource', { specs: { name: 'k8s-worker-02' }, hardened_template_vmid: 9001 }, fake);
       expect(r.error).toMatchObject({ errorCode: 'vm_name_conflict', retryable: false });
+      // its description is not this action's clone marker: only read, never changed
+      expect(r.calls).toEqual([RES_VM, ['get', '/nodes/pve-02/qemu/112/config', ...J]]);
     });
   });
 
@@ -145,8 +148,9 @@ describe('incident-remediation', () => {
       const fake = new PveFake()
         .on(RES_VM, json([vmRes(9000, 'talos-tmpl', 'pve-01', { template: 1, status: 'stopped', tags: 'talos' }), vmRes(9001, 'talos-tmpl-hardened', 'pve-01', { template: 1, status: 'stopped', tags: 'hardened;talos' })]))
         .get('/cluster/nextid', 100)
-        .on(['create', '/nodes/pve-01/qemu/9001/clone', '--newid', '100', '--name', 'k8s-worker-02', '--full', '1', ...J], { exitCode: 255, stderr: 'stop here\n' });
+        .on(['create', '/nodes/pve-01/qemu/9001/clone', '--newid', '100', '--name', 'k8s-worker-02', '--full', '1', '--description', 'cortex:test-exec-0001/test-action', ...J], { exitCode: 255, stderr: 'stop here\n' });
       const r = await runAction('provision_replacement_resource', { specs: { name: 'k8s-worker-02' } }, fake);
+      expect(r.error?.message).toContain('stop here');
       expect(r.calls.at(-1)?.slice(0, 2)).toEqual(['create', '/nodes/pve-01/qemu/9001/clone']);
       const none = await runAction('provision_replacement_resource', { specs: { name: 'x' } }, new PveFake().on(RES_VM, json([])));
       expect(none.error?.message).toBe('no template to clone: give template_vmid, tag a template "hardened" or set proxmox.template_vmid in config.yaml');

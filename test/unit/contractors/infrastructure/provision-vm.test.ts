@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { compensationOf, runAction } from './helpers.js';
-import { FIXTURES, J, json, PveFake, RES_VM, upid, vmRes } from './pve-fake.js';
+import { cloneMarker, provision, type VmSpec } from '../../../../src/contractors/infrastructure/provision.js';
+import { Pvesh } from '../../../../src/contractors/infrastructure/pvesh.js';
+import { makeRuntime } from '../runtime-helper.js';
+import { compensationOf, runAction, spec } from './helpers.js';
+import { depsWith, FIXTURES, J, json, PveFake, RES_VM, upid, vmRes } from './pve-fake.js';
 
 const TEMPLATE = vmRes(9000, 'talos-tmpl', 'pve-01', { status: 'stopped', template: 1 });
 const PARAMS = {
@@ -18,7 +21,9 @@ const PARAMS = {
   tags: ['monitoring', 'production'],
   description: 'Monitoring worker',
 };
-const CLONE = ['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '102', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'ceph-rbd'];
+/** What every clone call ends with: the execution and action that made it (test-exec-0001/test-action from the runtime helper). */
+const MARKER = 'cortex:test-exec-0001/test-action';
+const CLONE = ['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '102', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'ceph-rbd', '--description', MARKER];
 const CLONED_CONFIG = { boot: 'order=scsi0', cores: 2, memory: 2048, name: 'monitoring-node-01', net0: 'virtio=BC:24:11:00:00:66,bridge=vmbr0', scsi0: 'ceph-rbd:vm-102-disk-0,size=32G', agent: 1 };
 const CONFIG_SET = [
   'set', '/nodes/pve-01/qemu/102/config',
@@ -100,13 +105,13 @@ describe('provision_vm', () => {
     const clone = upid('qmclone', 9000);
     const fake = happy()
       .on(['get', '/cluster/nextid', ...J], json(101), json(102))
-      .on(['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '101', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'ceph-rbd', ...J], { exitCode: 255, stderr: FIXTURES.err_newid_exists as string });
+      .on(['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '101', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'ceph-rbd', '--description', MARKER, ...J], { exitCode: 255, stderr: FIXTURES.err_newid_exists as string });
     const r = await runAction('provision_vm', PARAMS, fake);
     expect(r.error).toBeUndefined();
     expect(r.outputs?.vmid).toBe(102);
     expect(r.calls.slice(1, 5)).toEqual([
       ['get', '/cluster/nextid', ...J],
-      ['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '101', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'ceph-rbd', ...J],
+      ['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '101', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'ceph-rbd', '--description', MARKER, ...J],
       ['get', '/cluster/nextid', ...J],
       [...CLONE, ...J],
     ]);
@@ -151,9 +156,86 @@ describe('provision_vm', () => {
   });
 
   it('refuses to clone next to a same-name VM it did not make', async () => {
-    const fake = new PveFake().on(RES_VM, json([TEMPLATE, vmRes(120, 'monitoring-node-01', 'pve-01', { tags: 'manual' })]));
+    const fake = new PveFake()
+      .on(RES_VM, json([TEMPLATE, vmRes(120, 'monitoring-node-01', 'pve-01', { tags: 'manual' })]))
+      .get('/nodes/pve-01/qemu/120/config', { name: 'monitoring-node-01', tags: 'manual' });
     const r = await runAction('provision_vm', PARAMS, fake);
     expect(r.error).toMatchObject({ errorCode: 'vm_name_conflict', retryable: false });
+    // its config is read (is it this action's half-made clone?), nothing is written
+    expect(r.calls).toEqual([RES_VM, ['get', '/nodes/pve-01/qemu/120/config', ...J]]);
+  });
+
+  it('refuses a same-name VM without the cortex tag whose description is another action\'s marker', async () => {
+    const fake = new PveFake()
+      .on(RES_VM, json([TEMPLATE, vmRes(102, 'monitoring-node-01', 'pve-01', { status: 'stopped' })]))
+      .get('/nodes/pve-01/qemu/102/config', { ...CLONED_CONFIG, description: 'cortex:test-exec-0002/test-action' });
+    const r = await runAction('provision_vm', PARAMS, fake);
+    expect(r.error).toMatchObject({ errorCode: 'vm_name_conflict', retryable: false });
+    expect(r.error?.message).toContain('was not made by this action');
+    expect(r.calls).toEqual([RES_VM, ['get', '/nodes/pve-01/qemu/102/config', ...J]]);
+  });
+
+  it('finishes its own half-made clone (no cortex tag yet, description = its marker) after a crash', async () => {
+    const resize = upid('resize', 102, 'pve-01', 1);
+    const start = upid('qmstart', 102, 'pve-01', 2);
+    const half = { ...CLONED_CONFIG, description: MARKER };
+    const fake = happy()
+      .on(RES_VM, json([TEMPLATE, vmRes(101, 'k8s-cp-01', 'pve-01'), vmRes(102, 'monitoring-node-01', 'pve-01', { status: 'stopped' })]))
+      .on(['get', '/nodes/pve-01/qemu/102/config', ...J], json(half), json(half), json(FINAL_CONFIG));
+    const r = await runAction('provision_vm', PARAMS, fake);
+    expect(r.error).toBeUndefined();
+    expect(r.outputs).toEqual({ vmid: 102, node: 'pve-01', name: 'monitoring-node-01', ip: '10.10.20.11', mac: 'BC:24:11:00:00:66' });
+    // no nextid, no second clone: config read (marker), then the rest of a fresh provision
+    expect(r.calls).toEqual([
+      RES_VM,
+      ['get', '/nodes/pve-01/qemu/102/config', ...J],
+      ['get', '/nodes/pve-01/qemu/102/config', ...J],
+      [...CONFIG_SET, ...J],
+      ['set', '/nodes/pve-01/qemu/102/resize', '--disk', 'scsi0', '--size', '100G', ...J],
+      ['get', `/nodes/pve-01/tasks/${resize}/status`, ...J],
+      ['create', '/nodes/pve-01/qemu/102/status/start', ...J],
+      ['get', `/nodes/pve-01/tasks/${start}/status`, ...J],
+      ['get', '/nodes/pve-01/qemu/102/status/current', ...J],
+      ['get', '/nodes/pve-01/qemu/102/config', ...J],
+    ]);
+  });
+
+  it('reports the finished half-made clone as not reused (it is this action\'s own fresh VM)', async () => {
+    const half = { ...CLONED_CONFIG, description: MARKER };
+    const fake = happy()
+      .on(RES_VM, json([TEMPLATE, vmRes(102, 'monitoring-node-01', 'pve-01', { status: 'stopped' })]))
+      .on(['get', '/nodes/pve-01/qemu/102/config', ...J], json(half), json(half), json(FINAL_CONFIG));
+    const { rt, dispose } = makeRuntime(PARAMS, { spec: spec('provision_vm'), deps: depsWith(fake), config: { proxmox: { task_poll_seconds: 1 } } });
+    try {
+      const r = await provision(rt, new Pvesh(rt), rt.params as unknown as VmSpec);
+      expect(r).toEqual({ vmid: 102, node: 'pve-01', name: 'monitoring-node-01', ip: '10.10.20.11', mac: 'BC:24:11:00:00:66', reused: false });
+    } finally {
+      dispose();
+    }
+  });
+
+  it('does not touch its own half-made clone while it is still locked (vm_locked, retryable)', async () => {
+    const fake = new PveFake()
+      .on(RES_VM, json([TEMPLATE, vmRes(102, 'monitoring-node-01', 'pve-01', { status: 'stopped', lock: 'clone' })]))
+      .get('/nodes/pve-01/qemu/102/config', { ...CLONED_CONFIG, description: MARKER, lock: 'clone' });
+    const r = await runAction('provision_vm', PARAMS, fake);
+    expect(r.error).toMatchObject({ errorCode: 'vm_locked', retryable: true });
+    expect(r.calls).toEqual([RES_VM, ['get', '/nodes/pve-01/qemu/102/config', ...J]]);
+  });
+
+  it('uses the execution and action ids of the runtime in the marker', async () => {
+    const fake = new PveFake()
+      .on(RES_VM, json([TEMPLATE]))
+      .get('/cluster/nextid', 102)
+      .on(['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '102', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'ceph-rbd', '--description', 'cortex:exec-42/provision-monitoring-01', ...J], { exitCode: 255, stderr: 'stop here\n' });
+    const { rt, dispose } = makeRuntime(PARAMS, { spec: spec('provision_vm'), deps: depsWith(fake), executionId: 'exec-42', actionId: 'provision-monitoring-01', config: { proxmox: { task_poll_seconds: 1 } } });
+    try {
+      await expect(provision(rt, new Pvesh(rt), rt.params as unknown as VmSpec)).rejects.toThrow('stop here');
+    } finally {
+      dispose();
+    }
+    expect(fake.calls.at(-1)).toEqual(['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '102', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'ceph-rbd', '--description', 'cortex:exec-42/provision-monitoring-01', ...J]);
+    expect(cloneMarker('exec-42', 'provision-monitoring-01')).toBe('cortex:exec-42/provision-monitoring-01');
   });
 
   it('clones onto another node with --target (fallback node and storage)', async () => {
@@ -161,7 +243,7 @@ describe('provision_vm', () => {
     const fake = new PveFake()
       .on(RES_VM, json([TEMPLATE]))
       .get('/cluster/nextid', 102)
-      .task(['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '102', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'local-lvm', '--target', 'pve-02'], clone)
+      .task(['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '102', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'local-lvm', '--target', 'pve-02', '--description', MARKER], clone)
       .on(['get', '/nodes/pve-02/qemu/102/config', ...J], json({ ...CLONED_CONFIG, scsi0: 'local-lvm:vm-102-disk-0,size=200G' }), json(FINAL_CONFIG))
       .on([...CONFIG_SET.map((a) => a.replace('pve-01', 'pve-02')), ...J], json(null))
       .task(['create', '/nodes/pve-02/qemu/102/status/start'], upid('qmstart', 102, 'pve-02'))
@@ -177,6 +259,8 @@ describe('provision_vm', () => {
     const { impl } = await import('./helpers.js');
     const plan = (await impl('provision_vm')).plan(PARAMS, { config: { proxmox: {} } as never, executionId: 'e', workflowId: 'w', actionId: 'a', contractor: 'infrastructure-contractor' });
     const commands = plan.filter((s) => s.kind === 'command').map((s) => (s.kind === 'command' ? s.args.slice(0, 2).join(' ') : ''));
+    const clone = plan.find((s) => s.kind === 'command' && s.args[1] === '/nodes/pve-01/qemu/9000/clone');
+    expect(clone?.kind === 'command' ? clone.args : undefined).toEqual(['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '<nextid>', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'ceph-rbd', '--description', 'cortex:e/a', ...J]);
     expect(commands).toEqual([
       'get /cluster/resources',
       'get /cluster/nextid',

@@ -29,7 +29,7 @@ afterEach(() => rmSync(lab, { recursive: true, force: true }));
 
 const CONFIG: ConfigFile = { proxmox: { task_poll_seconds: 0.05 }, endpoints: { forensics: { url: 'http://forensics.lab', secret: 'FORENSICS_TOKEN' } } };
 
-async function act(name: string, params: Record<string, unknown>, options: { actionId?: string; attempt?: number; http?: (req: HttpRequest) => Partial<HttpResponse> } = {}) {
+async function act(name: string, params: Record<string, unknown>, options: { executionId?: string; actionId?: string; attempt?: number; http?: (req: HttpRequest) => Partial<HttpResponse> } = {}) {
   const deps = fakeDeps({
     clock: new ManualClock(Date.now()),
     http: new FakeHttpClient(options.http ?? (() => ({ status: 404, body: '{}' }))),
@@ -40,7 +40,7 @@ async function act(name: string, params: Record<string, unknown>, options: { act
     spec: spec(name),
     deps,
     config: CONFIG,
-    executionId: `exec-${++executions}`,
+    executionId: options.executionId ?? `exec-${++executions}`,
     actionId: options.actionId ?? name.replace(/_/g, '-'),
     attempt: options.attempt ?? 1,
     simulate: true,
@@ -74,6 +74,7 @@ describe('infrastructure adapters against the lab pvesh', () => {
     expect(out.mac).toMatch(/^BC:24:11:/);
     expect(vm('monitoring-node-01')).toMatchObject({ status: 'running', config: { cores: 4, memory: 8192, tags: 'cortex;monitoring;production', ipconfig0: 'ip=10.10.20.11/24,gw=10.10.20.1', net0: `virtio=${String(out.mac)},bridge=vmbr0,tag=20,firewall=1` } });
     expect(vm('monitoring-node-01')?.config.scsi0).toBe('ceph-rbd:vm-100-disk-0,size=100G');
+    expect(vm('monitoring-node-01')?.config.description).toMatch(/^cortex:exec-\d+\/provision-vm$/); // the clone marker (no description given)
     // idempotent: a second run reuses it
     expect(await ok('provision_vm', params)).toEqual(out);
     expect(pve().vms.filter((v) => v.name === 'monitoring-node-01')).toHaveLength(1);
@@ -90,6 +91,24 @@ describe('infrastructure adapters against the lab pvesh', () => {
     expect(await ok(destroy.action, destroy.params)).toEqual({ vmid: 100, node: 'pve-01', destroyed: true });
     expect(vm('monitoring-node-01')).toBeUndefined();
     expect(await ok(destroy.action, destroy.params)).toEqual({ vmid: 100, node: 'pve-01', destroyed: false });
+  });
+
+  it('provision after a kill -9 between the clone and its configuration: only the same execution/action finishes the clone', async () => {
+    const params = { name: 'monitoring-node-01', node: 'pve-01', template_vmid: 9000, cores: 4, memory_mb: 8192, storage: 'ceph-rbd', ip: '10.10.20.11/24', gateway: '10.10.20.1', tags: ['monitoring'] };
+    const marker = 'cortex:exec-killed/provision-monitoring-01';
+    // what the killed attempt left: the clone done, not configured, not tagged cortex
+    const clone = await runPvesh(['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '100', '--name', 'monitoring-node-01', '--full', '1', '--storage', 'ceph-rbd', '--description', marker, '--output-format', 'json'], { CORTEX_LAB_DIR: lab });
+    expect(clone.exitCode).toBe(0);
+    expect(vm('monitoring-node-01')).toMatchObject({ vmid: 100, status: 'stopped', config: { description: marker } });
+    expect(String(vm('monitoring-node-01')?.config.tags)).not.toMatch(/(^|;)cortex(;|$)/); // the template's tags only
+
+    // another execution's action of the same id does not take it
+    expect((await act('provision_vm', params, { actionId: 'provision-monitoring-01' })).error).toMatchObject({ errorCode: 'vm_name_conflict', retryable: false });
+    // the resumed execution finishes it instead of cloning again
+    const out = await ok('provision_vm', params, { executionId: 'exec-killed', actionId: 'provision-monitoring-01', attempt: 2 });
+    expect(out).toMatchObject({ vmid: 100, node: 'pve-01', name: 'monitoring-node-01', ip: '10.10.20.11' });
+    expect(pve().vms.filter((v) => v.name === 'monitoring-node-01')).toHaveLength(1);
+    expect(vm('monitoring-node-01')).toMatchObject({ status: 'running', config: { cores: 4, memory: 8192, tags: 'cortex;monitoring', description: marker } });
   });
 
   it('--simulate-fail on provision: attempt 1 fails like Proxmox, the fallback attempt lands on pve-02', async () => {
@@ -183,7 +202,7 @@ describe('infrastructure adapters against the lab pvesh', () => {
         { source: 'monitoring_server', destination: 'k8s-worker-02', port: 9100, protocol: 'tcp', purpose: 'metrics_collection' },
       ],
     });
-    expect(fw).toEqual({ vmid: 112, node: 'pve-02', rule_ids: ['forensics_access', 'metrics_collection'], rules_added: 2, previous_policy_in: 'DROP', previous_policy_out: 'ACCEPT', previous_enable: true });
+    expect(fw).toEqual({ vmid: 112, node: 'pve-02', rule_ids: ['forensics_access', 'metrics_collection'], rules_added: 2, previous_policy_in: null, previous_policy_out: null, previous_enable: true });
     expect(vm('k8s-worker-02')?.firewall).toMatchObject({ options: { enable: 1, policy_in: 'DROP', policy_out: 'DROP' } });
     // the reference template names the VM by IP
     expect(await ok('apply_firewall_rules', { target: '10.10.1.21', policy: 'deny_all', exceptions: [{ source: '10.10.1.21', destination: 'monitoring_server', port: 9090, protocol: 'tcp', purpose: 'metrics_collection' }] })).toMatchObject({ vmid: 112, rules_added: 1 });
@@ -205,7 +224,8 @@ describe('infrastructure adapters against the lab pvesh', () => {
     // rollback of the containment (false positive)
     const lift = compensationOf('apply_firewall_rules', {}, fw);
     expect(await ok(lift.action, lift.params)).toEqual({ vmid: 112, node: 'pve-02', removed: 2 });
-    expect(vm('k8s-worker-02')?.firewall).toEqual({ options: { enable: 1, policy_in: 'DROP', policy_out: 'ACCEPT' }, rules: [] });
+    // the seeded VM had no policy_in/policy_out set: the undo removes them again instead of pinning defaults
+    expect(vm('k8s-worker-02')?.firewall).toEqual({ options: { enable: 1 }, rules: [] });
 
     // remediation: destroy with a forensic copy, then a hardened replacement of the same name
     const gone = await ok('destroy_compromised_resource', { resource: 'k8s-worker-02', preserve_forensic_copy: true });
