@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabModule } from '../module.js';
+import { kubeNode } from '../talos/target.js';
+import { emptyTalosState, TALOS_STATE, type TalosState } from '../talos/state.js';
 import { readState, writeState } from '../lab-dir.js';
 import type { KObject } from './object.js';
 import { seedKubeState } from './seed.js';
@@ -31,6 +33,26 @@ function ready(o: KObject): string {
  * kubectl must use `urls.kubernetes_https` with certificate-authority <lab>/kube-ca.crt: it only sends
  * credentials (the token naming the calling action) over TLS.
  */
+/**
+ * Every member of a bootstrapped Talos cluster has a Node, as its kubelet would register it.
+ * Matters after a crash: a talosctl that joined a node while cortex died could not reach the
+ * (dead) API server to register it.
+ */
+async function registerTalosMembers(lab: string, url: string): Promise<void> {
+  const talos = readState<TalosState>(lab, TALOS_STATE, emptyTalosState);
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  for (const c of Object.values(talos.clusters ?? {})) {
+    if (!c.bootstrapped) continue;
+    for (const n of c.nodes) {
+      try {
+        await fetch(`${url}/api/v1/nodes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(kubeNode(c, n, now)) });
+      } catch {
+        // best effort: the lab still starts
+      }
+    }
+  }
+}
+
 export const kubeModule: LabModule = {
   name: 'kube',
   seed(lab) {
@@ -42,6 +64,7 @@ export const kubeModule: LabModule = {
     // should use kubernetes_https with certificate-authority <lab>/kube-ca.crt. REST clients can use
     // plain http on the same port.
     writeFileSync(kubeCaPath(lab), server.certificate!.cert);
+    await registerTalosMembers(lab, server.url);
     return { urls: { kubernetes: server.url, kubernetes_https: server.httpsUrl }, stop: () => server.stop() };
   },
   describe(lab) {
