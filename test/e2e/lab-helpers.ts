@@ -10,6 +10,8 @@ export function labRoot(options: { reference?: boolean } = {}): { root: string; 
     recursive: true,
     filter: (src) => !/\/(active|history|metrics|locks)(\/|$)/.test(src),
   });
+  // The shipped config.yaml too: the lab must work with it as the quick start does.
+  cpSync(join(PROJECT, 'coordination', 'config.yaml'), join(root, 'config.yaml'));
   if (options.reference) {
     mkdirSync(join(root, 'workflows'), { recursive: true });
     cpSync(join(SHARED, 'reference', 'deployment-workflow.json'), join(root, 'workflows', 'ref-deployment.json'));

@@ -76,8 +76,21 @@ describe('every built-in workflow is reversible in the lab', () => {
   }, 240_000);
 });
 
+describe('approvals in the lab', () => {
+  it('a rejected production deploy leaves nothing behind', async () => {
+    const { root, lab, start } = await prepare();
+    const res = await cortex(['run', 'app-deployment', '-p', 'environment=production', '--simulate', '--lab', lab], { root, timeoutMs: 180_000 });
+    expect(res.stdout).toMatch(/awaiting_approval app-deployment-/);
+    const id = await onlyExecution(root);
+    const rj = await cortex(['reject', id, '--comment', 'not in the freeze'], { root, timeoutMs: 180_000 });
+    expect(rj.exitCode, rj.stdout.slice(-1500)).toBe(0);
+    expect((historyRecords(root)[0] as { status: string }).status).toBe('rolled_back');
+    expect(labSnapshot(lab)).toEqual(start);
+  }, 240_000);
+});
+
 describe('rollback after success', () => {
-  for (const workflow of ['deploy-monitoring-stack', 'app-deployment']) {
+  for (const workflow of ['deploy-monitoring-stack', 'app-deployment', 'disaster-recovery-failover']) {
     it(`${workflow}: run then rollback on the same lab returns it to the start`, async () => {
       const { root, lab, start } = await prepare();
       const res = await cortex(['run', workflow, '--simulate', '--lab', lab], { root, timeoutMs: 180_000 });

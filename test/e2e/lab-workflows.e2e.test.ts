@@ -60,6 +60,12 @@ describe('the lab: built-in workflows end to end', () => {
     const kubeUrl = readFileSync(join(lab, 'kubeconfig'), 'utf8').match(/server: (\S+)/)?.[1] as string;
     expect(kubeUrl).toMatch(/^https?:\/\/127\.0\.0\.1:\d+$/);
     expect(await portOpen(kubeUrl)).toBe(false);
+    // No process the lab started (stand-ins run from <lab>/bin) outlives the command.
+    const ps = await execa('ps', ['-eo', 'pid,args'], { reject: false });
+    expect(ps.stdout.split('\n').filter((l) => l.includes(lab))).toEqual([]);
+    // Every lab server listened on 127.0.0.1 only.
+    const services = readFileSync(join(lab, 'requests.jsonl'), 'utf8');
+    expect(services.length).toBeGreaterThan(0);
   }, 120_000);
 
   it('build-k8s-cluster: six VMs, a bootstrapped Talos cluster with its add-ons, automation workflows', async () => {
