@@ -1,10 +1,10 @@
-import { expect } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, cleanEnv, cortex, listFiles } from './helpers.js';
+import { CLI, cleanEnv, cortex, listFiles, removeRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
-import { invocationLog, labSnapshot, requestLog } from './lab-helpers.js';
+import { invocationLog, labRoot, labSnapshot, requestLog } from './lab-helpers.js';
 
 /** Small seeded PRNG (mulberry32): a failing trial is reproduced from its printed seed. */
 export function prng(seed: number): () => number {
@@ -133,4 +133,32 @@ export async function trial(root: string, lab: string, seed: number, reference: 
   expect(ledger, where).toHaveLength(1);
   expect(listFiles(join(root, 'workflows', 'active')), where).toEqual([]);
   return { seed, killAfterActions, executionId: id, outcome };
+}
+
+/**
+ * A torture suite: one uninterrupted reference run, then `trials` trials with seeds
+ * CORTEX_TORTURE_SEED (default 20261125) + offset + i. Split over files so they run in parallel.
+ */
+export function tortureSuite(part: string, offset: number): void {
+  const baseSeed = Number(process.env.CORTEX_TORTURE_SEED ?? 20261125);
+  const trials = Number(process.env.CORTEX_TORTURE_TRIALS ?? 15);
+  const r = labRoot();
+  afterAll(() => removeRoot(r.root));
+  describe(`torture: kill -9 and resume (part ${part})`, () => {
+    it(`${trials} trials from seed ${baseSeed + offset}`, async () => {
+      const reset = await cortex(['lab', 'reset', '--lab', r.lab], { root: r.root });
+      expect(reset.exitCode).toBe(0);
+      const start = labSnapshot(r.lab);
+      const ref = await cortex(['run', WORKFLOW, '--simulate', '--lab', r.lab], { root: r.root, timeoutMs: 120_000 });
+      expect(ref.exitCode, ref.stdout.slice(-1000)).toBe(0);
+      const reference = labSnapshot(r.lab);
+      const outcomes: string[] = [];
+      for (let i = 0; i < trials; i++) {
+        const seed = baseSeed + offset + i;
+        const res = await trial(r.root, r.lab, seed, reference, start);
+        outcomes.push(`seed ${seed}: killed after ${res.killAfterActions} actions -> ${res.outcome}`);
+      }
+      console.log(outcomes.join('\n'));
+    }, 900_000);
+  });
 }
