@@ -1,5 +1,5 @@
 import { execa, type Result } from 'execa';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,4 +70,23 @@ export function readJson<T = Record<string, unknown>>(path: string): T {
 
 export function removeRoot(root: string): void {
   rmSync(root, { recursive: true, force: true });
+}
+
+export interface EndedRecord {
+  execution_id: string;
+  status: string;
+  trigger: Record<string, string>;
+  parameters: Record<string, unknown>;
+}
+
+/** Waits until `count` ended executions are in the root's history/ and returns them sorted by file name. */
+export async function waitForHistory(r: string, count: number, timeoutMs = 15_000): Promise<EndedRecord[]> {
+  const dir = join(r, 'workflows', 'history');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [];
+    if (names.length >= count) return names.sort().map((n) => readJson<EndedRecord>(join(dir, n)));
+    if (Date.now() > deadline) throw new Error(`expected ${count} ended execution(s) in ${dir}, found ${names.length}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
 }

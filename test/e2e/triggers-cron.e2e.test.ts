@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, cortex, readJson, removeRoot, tempRoot } from './helpers.js';
+import { CLI, cortex, readJson, removeRoot, tempRoot, waitForHistory, type EndedRecord } from './helpers.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach(removeRoot));
@@ -45,23 +45,8 @@ function root(...names: string[]): string {
   return r;
 }
 
-interface Rec {
-  execution_id: string;
-  status: string;
-  trigger: Record<string, string>;
-  parameters: Record<string, unknown>;
-}
-
-async function history(r: string, count: number, timeoutMs = 15_000): Promise<Rec[]> {
-  const dir = join(r, 'workflows', 'history');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [];
-    if (names.length >= count) return names.sort().map((n) => readJson<Rec>(join(dir, n)));
-    if (Date.now() > deadline) throw new Error(`expected ${count} ended execution(s) in ${dir}, found ${names.length}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
+type Rec = EndedRecord;
+const history = waitForHistory;
 
 describe('cortex tick and schedule', () => {
   it('tick starts a detached run of a due schedule and the run completes; schedule list shows the next runs across the DST change', async () => {

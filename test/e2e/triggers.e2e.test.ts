@@ -2,7 +2,7 @@ import { execa, type ResultPromise } from 'execa';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, PROJECT, cleanEnv, cortex, readJson, removeRoot, tempRoot } from './helpers.js';
+import { CLI, PROJECT, cleanEnv, cortex, readJson, removeRoot, tempRoot, waitForHistory, type EndedRecord } from './helpers.js';
 
 const FIXTURES = join(PROJECT, 'test', 'unit', 'triggers', 'fixtures');
 const roots: string[] = [];
@@ -82,24 +82,8 @@ function root(): string {
   return r;
 }
 
-interface Rec {
-  execution_id: string;
-  status: string;
-  trigger: Record<string, string>;
-  parameters: Record<string, unknown>;
-}
-
-/** Waits for the ended execution `id` (or, with no id, for `count` ended executions). */
-async function history(r: string, count: number, timeoutMs = 15_000): Promise<Rec[]> {
-  const dir = join(r, 'workflows', 'history');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [];
-    if (names.length >= count) return names.sort().map((n) => readJson<Rec>(join(dir, n)));
-    if (Date.now() > deadline) throw new Error(`expected ${count} ended execution(s) in ${dir}, found ${names.length}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
+type Rec = EndedRecord;
+const history = waitForHistory;
 
 describe('cortex trigger', () => {
   it('alertmanager: firing starts one run (it completes), a re-send is a duplicate, resolved starts nothing', async () => {
