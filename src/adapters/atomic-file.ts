@@ -16,9 +16,18 @@ export async function writeFileAtomic(path: string, data: string, mode?: number,
   writeFileAtomicSync(path, data, mode, options);
 }
 
-export function writeFileAtomicSync(path: string, data: string, mode?: number, options: { durableDir?: boolean } = {}): void {
+/** Creates a directory (and its parents) owner-only: 0700, narrowed further by a stricter umask. */
+export function mkdirPrivateSync(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+export async function mkdirPrivate(dir: string): Promise<void> {
+  mkdirPrivateSync(dir);
+}
+
+export function writeFileAtomicSync(path: string, data: string, mode = 0o600, options: { durableDir?: boolean } = {}): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  mkdirPrivateSync(dir);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const fd = openSync(temp, 'wx', mode);
@@ -52,9 +61,9 @@ function writeAll(fd: number, buf: Buffer): void {
  * fsyncs too (the audit trail and the metrics ledger); logs skip it.
  */
 export async function appendLine(path: string, line: string, options: { durable?: boolean } = {}): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true });
+  mkdirPrivateSync(dirname(path));
   const buf = Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8');
-  const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o644);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
   try {
     writeAll(fd, buf);
     if (options.durable) fsyncSync(fd);

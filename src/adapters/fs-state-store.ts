@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { readFile, readdir, unlink } from 'node:fs/promises';
+import { readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionRecord, HandoffRecord } from '../engine/records.js';
 import type { Masker } from '../engine/masker.js';
@@ -7,7 +7,7 @@ import { DefinitionInvalidError, StateConflictError, UsageError } from '../error
 import { layout, type Layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
 import type { AuditEntry, ExecutionSummary, LockManager, StateStore } from '../ports/state-store.js';
-import { appendLine, writeFileAtomic } from './atomic-file.js';
+import { appendLine, mkdirPrivate, writeFileAtomic } from './atomic-file.js';
 import { listActiveRecords, readJsonFile } from './record-files.js';
 
 /** Ids that become file names: no separators, no dot-dot, nothing hidden. */
@@ -61,14 +61,42 @@ export class FsStateStore implements StateStore {
     return listActiveRecords(this.paths.active, onError);
   }
 
+  async readBothCopies(executionId: string): Promise<{ active?: ExecutionRecord; history?: ExecutionRecord }> {
+    checkId('execution id', executionId);
+    const active = await this.readJson<ExecutionRecord>(this.paths.activeRecord(executionId));
+    const history = await this.readJson<ExecutionRecord>(this.paths.historyRecord(executionId));
+    return { ...(active !== undefined ? { active } : {}), ...(history !== undefined ? { history } : {}) };
+  }
+
   async archiveExecution(record: ExecutionRecord): Promise<void> {
     const id = checkId('execution id', record.execution_id);
-    // History first: a crash in between leaves both copies, never none.
-    await this.writeJson(this.paths.historyRecord(id), record);
-    await unlink(this.paths.activeRecord(id)).catch((error: unknown) => {
+    // The final state goes to active/ first, then one rename moves it to history/: at every
+    // instant (a kill included) exactly one of the two holds the record.
+    await this.writeJson(this.paths.activeRecord(id), record);
+    await mkdirPrivate(this.paths.history);
+    await rename(this.paths.activeRecord(id), this.paths.historyRecord(id));
+    await this.removeTempFiles(id);
+  }
+
+  async reopenExecution(executionId: string): Promise<void> {
+    const id = checkId('execution id', executionId);
+    try {
+      await rename(this.paths.historyRecord(id), this.paths.activeRecord(id));
+    } catch (error) {
+      // Already in active/ (reopened before): nothing to move.
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  async discardHistoryCopy(executionId: string): Promise<void> {
+    const id = checkId('execution id', executionId);
+    await unlink(this.paths.historyRecord(id)).catch((error: unknown) => {
       if (!isNotFound(error)) throw error;
     });
-    // A process killed in the middle of an atomic write leaves its temp file behind.
+  }
+
+  /** A process killed in the middle of an atomic write leaves its temp file behind. */
+  private async removeTempFiles(id: string): Promise<void> {
     const prefix = `.workflow-${id}.json.`;
     for (const name of await readdir(this.paths.active).catch(() => [] as string[])) {
       if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(this.paths.active, name)).catch(() => undefined);

@@ -7,6 +7,10 @@ export class SystemClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.timer(ms, signal);
+  }
+
+  timer(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
@@ -22,5 +26,29 @@ export class SystemClock implements Clock {
       );
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+}
+
+/**
+ * The lab's clock: the same time, but cortex's own waits (retry back-off, polling, `wait`) are
+ * `scale` times as long, so a rehearsal does not sit through minutes of back-off. Deadlines
+ * (action timeouts) stay real.
+ */
+export class ScaledClock implements Clock {
+  constructor(
+    private readonly inner: Clock,
+    readonly scale: number,
+  ) {}
+
+  now(): Date {
+    return this.inner.now();
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.inner.sleep(ms * this.scale, signal);
+  }
+
+  timer(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.inner.timer(ms, signal);
   }
 }

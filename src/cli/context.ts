@@ -8,6 +8,8 @@ export interface CommandContext {
   env: Record<string, string | undefined>;
   cwd: string;
   argv: readonly string[];
+  /** The command being run (run, resume, ...). */
+  command: string;
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal;
 }

@@ -1,48 +1,46 @@
-import type { Execution } from '../engine/run-workflow.js';
+import type { ContinueRequest, ContinueResult } from '../app/continue.js';
+import type { App } from '../app/context.js';
 import type { CommandContext } from './context.js';
-import type { Existing } from './existing.js';
+import { appFor, continueLab, type SimulateOptions } from './app.js';
 import { createProgress } from './render/progress.js';
-import { openSession, type SimulateOptions } from './session.js';
-import { driveExecution, runContextFor } from './commands/run.js';
-import { audit } from './audit.js';
+import { printSummary } from './render/summary.js';
 
 export interface ContinueOptions extends SimulateOptions {
   debug?: boolean;
-  retryAction?: string;
-  skipAction?: string;
+  param?: string[];
 }
 
 /**
- * Continues an existing execution in this process (resume, approve, reject, rollback): starts
- * the lab again when the execution was simulated, takes the execution's lock, runs `body`
- * (default: carry on with the phases) and prints the summary.
+ * Runs one continue operation of the application layer (resume, approve, reject, rollback,
+ * cancel) with the CLI's progress output, and prints its summary.
  */
-export async function continueExecution(
+export async function continueCommand<R extends ContinueResult>(
   ctx: CommandContext,
-  ex: Existing,
-  command: string,
+  id: string,
   opts: ContinueOptions,
-  body?: (exec: Execution) => Promise<void>,
-  auditExtra: { comment?: string; details?: Record<string, unknown> } = {},
-): Promise<number> {
+  op: (app: App, req: ContinueRequest) => Promise<R>,
+): Promise<R> {
+  const app = appFor(ctx);
   const progress = await createProgress(ctx.out);
-  for (const w of ex.warnings) ctx.out.err(`warning: ${w}`);
-  const simulate = Boolean(opts.simulate || ex.record.simulate);
-  const session = await openSession(ctx, ex.prep.config, {
-    simulate,
-    ...(opts.lab ? { lab: opts.lab } : ex.record.lab_dir ? { lab: ex.record.lab_dir } : {}),
-    ...(opts.simulateFail ? { simulateFail: opts.simulateFail } : {}),
-    ...(opts.simulateLatency !== undefined ? { simulateLatency: opts.simulateLatency } : {}),
-    emit: progress.emit,
-  });
+  const lab = continueLab(opts);
   try {
-    const runCtx = runContextFor(ctx, { ...ex.prep, config: session.config }, { debug: opts.debug, simulate });
-    if (opts.retryAction || opts.skipAction) runCtx.resume = { ...(opts.retryAction ? { retryAction: opts.retryAction } : {}), ...(opts.skipAction ? { skipAction: opts.skipAction } : {}) };
-    await audit(session.deps, { command, execution_id: ex.record.execution_id, workflow_id: ex.record.workflow_id, result: 'started', ...auditExtra });
-    const code = await driveExecution(ctx, session.deps, runCtx, ex.record, { resumed: true, stopProgress: progress.stop, ...(body ? { body } : {}) });
-    await audit(session.deps, { command, execution_id: ex.record.execution_id, workflow_id: ex.record.workflow_id, result: ex.record.status });
-    return code;
+    const result = await op(app, {
+      executionId: id,
+      params: opts.param ?? [],
+      ...(opts.debug ? { debug: true } : {}),
+      ...(lab ? { lab } : {}),
+      emit: progress.emit,
+      onWarning: (w) => ctx.out.err(`warning: ${w}`),
+    });
+    progress.stop();
+    if (result.message) {
+      if (ctx.out.json) ctx.out.data({ execution_id: result.record.execution_id, status: result.record.status, changed: result.changed });
+      else ctx.out.line(result.message);
+    } else {
+      printSummary(ctx.out, result.record);
+    }
+    return result;
   } finally {
-    await session.stop();
+    progress.stop();
   }
 }

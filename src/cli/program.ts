@@ -128,8 +128,9 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     async () => (await import('./commands/resume.js')).resume as Handler,
     (c) =>
       continueOptions(c)
-        .option('--retry-action <action_id>', 'run again an action whose outcome is unknown (it was running when the process died)')
-        .option('--skip-action <action_id>', 'treat such an action as done and go on'),
+        .option('--retry-action <action_id>', 'run again an action whose outcome is unknown (it was running when the process died), or the failed action that paused it')
+        .option('--skip-action <action_id>', 'treat such an action as done and go on')
+        .addOption(new Option('--ready-fd <fd>', 'write a line on this descriptor once the execution is held (set by serve, tick, trigger)').hideHelp()),
   );
   add(
     'rollback <execution_id>',
@@ -317,7 +318,7 @@ export async function runCli(io: CliIO): Promise<number> {
       stderr: io.stderr,
     });
     const root = resolveRoot({ flag: globals.root, env: io.env, cwd: io.cwd, home: io.home });
-    const ctx: CommandContext = { root, out, env: io.env, cwd: io.cwd, argv: io.argv, signal: controller.signal };
+    const ctx: CommandContext = { root, out, env: io.env, cwd: io.cwd, argv: io.argv, command: cmd.name(), signal: controller.signal };
     exitCode = await handler(ctx, args, cmd.opts());
   });
   try {

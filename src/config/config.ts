@@ -69,6 +69,8 @@ export interface ResolvedConfig {
     outputTailBytes: number;
     httpMaxRetries: number;
     maxRetryAfterSeconds: number;
+    /** Longest load test run_performance_test makes (set by the lab; unset: as asked). */
+    maxLoadTestSeconds?: number;
   };
   serve: NonNullable<ConfigFile['serve']>;
   /** Where it came from, for doctor and error messages. */

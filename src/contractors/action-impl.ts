@@ -28,7 +28,6 @@ export interface ActionRuntime {
   readonly attempt: number;
   readonly config: ResolvedConfig;
   readonly signal: AbortSignal;
-  readonly simulate: boolean;
   /** Runs a configured tool (pvesh, talosctl, kubectl, helm): the config's command line + args. */
   tool(name: ToolName, args: readonly string[], options?: ToolOptions): Promise<ProcessResult>;
   /** Runs an arbitrary program (execute_command); no tool configuration applies. */
@@ -40,6 +39,14 @@ export interface ActionRuntime {
   now(): Date;
   /** Milliseconds left before the action's timeout. */
   remainingMs(): number;
+  /**
+   * What the action saw before it changed anything ("did the release exist?", "which revision
+   * was live?"), kept in the action's record under `key`: the first attempt computes and records
+   * it (durably, before returning); every later attempt of the same action, also after a crash
+   * and resume, gets the first attempt's value, so a compensation undoes to the true starting
+   * point rather than to what a re-run found after the interrupted attempt's own change.
+   */
+  remember<T>(key: string, observe: () => Promise<T>): Promise<T>;
   /** A private scratch directory for files an action hands to a tool (manifests, values files). */
   scratchDir(): Promise<string>;
   /** Line for debug.log (written only when debug is on). */

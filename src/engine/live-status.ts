@@ -7,3 +7,8 @@ export function liveStatus(rec: ExecutionRecord, deps: { isProcessAlive: (pid: n
   }
   return rec.status;
 }
+
+/** The `process` entry of a record for the process these deps belong to. */
+export function ownProcess(identity: { pid: number; host: string }, now: string): NonNullable<ExecutionRecord['process']> {
+  return { pid: identity.pid, host: identity.host, started_at: now };
+}

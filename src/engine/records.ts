@@ -1,3 +1,4 @@
+import { UsageError } from '../errors.js';
 /**
  * Shapes of the files the engine writes. `schemas/execution.schema.json` and
  * `schemas/handoff.schema.json` are the source of truth; tests validate every written file.
@@ -99,6 +100,12 @@ export interface ActionRecord {
   idempotent?: boolean;
   person_task?: PersonTask;
   steps?: ActionRecord[];
+  /** What the action saw before it changed anything (rt.remember), kept across re-runs. */
+  observed?: Record<string, unknown>;
+  /** Index in attempts from which max_attempts counts again (a resume re-ran the action). */
+  attempts_counted_from?: number;
+  /** When interrupted mid-run: what it may have left behind. */
+  interrupted_note?: string;
 }
 
 export interface ApprovalState {
@@ -164,6 +171,8 @@ export interface RollbackStepRecord {
   outputs?: Record<string, unknown>;
   error?: ErrorInfo;
   retry_command?: string;
+  observed?: Record<string, unknown>;
+  attempts_counted_from?: number;
 }
 
 export interface RollbackRecord {
@@ -214,6 +223,8 @@ export interface ExecutionRecord {
   rollback?: RollbackRecord;
   error?: ErrorInfo;
   metrics_recorded?: boolean;
+  /** Actions stopped mid-run (cancel, signal, crash) and what each may have left behind. */
+  interrupted_actions?: Array<{ phase_id?: string; action_id: string; action: string; at?: string; note: string }>;
 }
 
 export type HandoffStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
@@ -248,4 +259,11 @@ export const EXECUTION_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,79}-[0-9]{8}T[0-9]{6}
 
 export function workflowIdOf(executionId: string): string {
   return executionId.replace(/-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$/, '');
+}
+
+/** Refuses (exit 2) a string that cannot be an execution id before it becomes a file name. */
+export function assertExecutionId(id: string): void {
+  if (!EXECUTION_ID_PATTERN.test(id)) {
+    throw new UsageError(`"${id}" is not an execution id (expected <workflow_id>-<yyyymmddThhmmssZ>-<4 hex>)`, { hint: 'cortex status lists the active executions; cortex history the finished ones' });
+  }
 }

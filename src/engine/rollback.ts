@@ -1,14 +1,10 @@
 import { ActionFailedError, InterruptedError } from '../errors.js';
 import { resolveValue } from '../definitions/expression-eval.js';
-import { compileSchema, describeAjvError, selectAjvErrors } from '../definitions/schemas.js';
 import type { ActionDef, PhaseDef, RollbackStepDef } from '../definitions/types.js';
 import type { ActionSpec } from '../contractors/types.js';
-import type { ActionRecord, AttemptRecord, ExecutionRecord, RollbackRecord, RollbackStepRecord } from './records.js';
-import { errorInfo, type Execution } from './run-workflow.js';
-import { createRuntime, disposeRuntime } from './runtime.js';
-
-/** Attempts per rollback step (compensations are idempotent, so retrying is safe). */
-const STEP_ATTEMPTS = 3;
+import type { ActionRecord, ErrorInfo, ExecutionRecord, RollbackStepRecord } from './records.js';
+import type { Execution } from './run-workflow.js';
+import { COMPENSATION_RETRY, runAttempts } from './attempt.js';
 
 interface CompletedAction {
   phase: PhaseDef;
@@ -134,93 +130,53 @@ async function stepParameters(exec: Execution, step: RollbackStepRecord): Promis
   return resolveValue((template as { parameters?: Record<string, unknown> }).parameters ?? {}, exec.resolver({ input, output: outputs })) as Record<string, unknown>;
 }
 
-async function runStep(exec: Execution, step: RollbackStepRecord, rb: RollbackRecord): Promise<void> {
+async function runStep(exec: Execution, step: RollbackStepRecord): Promise<void> {
   const spec: ActionSpec | undefined = exec.ctx.catalogue.get(step.contractor, step.action);
   const impl = spec ? await exec.ctx.impls.get(spec) : undefined;
   step.started_at ??= exec.now();
   step.status = 'running';
   await exec.persist();
-  const failWith = async (e: unknown) => {
+  const failWith = async (error: ErrorInfo) => {
     step.status = 'failed';
-    step.error = { ...errorInfo(e), message: exec.deps.masker.mask(errorInfo(e).message) };
+    step.error = { ...error, message: exec.deps.masker.mask(error.message) };
     step.finished_at = exec.now();
     step.retry_command = `cortex rollback ${exec.record.execution_id}`;
     exec.deps.emit({ kind: 'rollback-step', stepId: step.step_id, action: step.action, status: 'failed', error: step.error.message });
     await exec.persist();
   };
-  if (!spec || !impl) return failWith(new ActionFailedError(`no implementation of ${step.contractor}/${step.action}`, { errorCode: 'not_implemented' }));
-  let params: Record<string, unknown>;
-  try {
-    params = await stepParameters(exec, step);
-    const validate = compileSchema(spec.parameters, { useDefaults: true });
-    if (!validate(params)) {
-      const problems = selectAjvErrors(validate.errors ?? []).map((e) => {
-        const d = describeAjvError(e);
-        return `${d.pointer || '/'} ${d.message}`;
-      });
-      throw new ActionFailedError(`parameters are invalid: ${problems.join('; ')}`, { errorCode: 'invalid_parameters', retryable: false });
-    }
-  } catch (e) {
-    return failWith(e);
-  }
-  step.parameters = exec.deps.masker.maskValue(params);
-  const previousAttempts = step.attempts.filter((a) => a.status !== 'interrupted').length;
-  for (let n = previousAttempts; n < previousAttempts + STEP_ATTEMPTS; n++) {
-    const attempt: AttemptRecord = { attempt: step.attempts.length + 1, status: 'running', started_at: exec.now() };
-    step.attempts.push(attempt);
+  if (!spec || !impl) return failWith({ code: 'not_implemented', message: `no implementation of ${step.contractor}/${step.action}` });
+  // A later `cortex rollback` retries a failed step with a fresh set of attempts.
+  step.attempts_counted_from = step.attempts.length;
+  const outcome = await runAttempts(exec, {
+    target: step,
+    spec,
+    impl,
+    phaseId: `rollback-${step.for_phase ?? 'procedure'}`,
+    actionId: step.step_id,
+    contractor: step.contractor,
+    action: step.action,
+    policy: COMPENSATION_RETRY,
+    timeoutMs: exec.ctx.config.defaults.actionTimeoutSeconds * 1000,
+    signal: exec.ctx.signal,
+    parameters: () => stepParameters(exec, step),
+    debug: () => undefined,
+  });
+  delete step.attempts_counted_from;
+  if (outcome.kind === 'ok') {
+    step.outputs = outcome.outputs;
+    step.status = 'completed';
+    delete step.error;
+    step.finished_at = exec.now();
+    exec.deps.emit({ kind: 'rollback-step', stepId: step.step_id, action: step.action, status: 'completed' });
     await exec.persist();
-    const rt = createRuntime({
-      deps: exec.deps,
-      config: exec.ctx.config,
-      executionId: exec.record.execution_id,
-      workflowId: exec.record.workflow_id,
-      phaseId: `rollback-${step.for_phase ?? 'procedure'}`,
-      actionId: step.step_id,
-      contractor: step.contractor,
-      action: step.action,
-      params,
-      attempt,
-      timeoutMs: exec.ctx.config.defaults.actionTimeoutSeconds * 1000,
-      signal: exec.ctx.signal,
-      simulate: exec.ctx.simulate,
-      sleepScale: exec.ctx.sleepScale ?? 1,
-      onChange: () => undefined,
-      debug: () => undefined,
-      evaluateCondition: (c) => exec.evaluate(c),
-    });
-    try {
-      step.outputs = await impl.run(rt);
-      attempt.status = 'succeeded';
-      attempt.finished_at = exec.now();
-      step.status = 'completed';
-      delete step.error;
-      step.finished_at = exec.now();
-      exec.deps.emit({ kind: 'rollback-step', stepId: step.step_id, action: step.action, status: 'completed' });
-      await exec.persist();
-      return;
-    } catch (e) {
-      attempt.finished_at = exec.now();
-      if (e instanceof InterruptedError || exec.ctx.signal.aborted) {
-        attempt.status = 'interrupted';
-        step.status = 'pending';
-        await exec.persist();
-        throw new InterruptedError('interrupted during rollback');
-      }
-      attempt.status = e instanceof ActionFailedError ? 'failed' : 'errored';
-      attempt.error = { ...errorInfo(e), message: exec.deps.masker.mask(errorInfo(e).message) };
-      await exec.persist();
-      const retryable = e instanceof ActionFailedError && e.retryable;
-      if (!retryable || n === previousAttempts + STEP_ATTEMPTS - 1) return failWith(e);
-      try {
-        await exec.deps.clock.sleep(1000 * 2 ** (n - previousAttempts) * (exec.ctx.sleepScale ?? 1), exec.ctx.signal);
-      } catch {
-        throw new InterruptedError('interrupted during rollback');
-      }
-    } finally {
-      disposeRuntime(rt);
-    }
+    return;
   }
-  void rb;
+  if (outcome.kind === 'interrupted') {
+    step.status = 'pending';
+    await exec.persist();
+    throw new InterruptedError('interrupted during rollback');
+  }
+  return failWith(outcome.error);
 }
 
 /**
@@ -249,7 +205,7 @@ export async function runRollback(exec: Execution, scope: 'workflow' | 'phase', 
   await exec.persist();
   for (const step of steps) {
     if (step.status === 'completed' || step.status === 'skipped') continue;
-    await runStep(exec, step, rec.rollback);
+    await runStep(exec, step);
   }
   const failed = steps.filter((s) => s.status === 'failed');
   rec.rollback.status = failed.length ? 'failed' : 'completed';

@@ -11,8 +11,9 @@ import { collectListHandoff, newHandoff, receivingPhase } from './handoffs.js';
 import type { ActionRecord, AttemptRecord, ErrorInfo, ExecutionRecord, HandoffRecord, PhaseRecord } from './records.js';
 import { isTerminal } from './records.js';
 import { createResolver, secretNamesIn } from './scope.js';
-import { createRuntime, disposeRuntime } from './runtime.js';
+import { errorInfo, retryPolicy, runAttempts, type AttemptHost } from './attempt.js';
 import { buildSummary } from './summary.js';
+import { ownProcess } from './live-status.js';
 
 /** Everything one execution needs besides the ports. */
 export interface RunContext {
@@ -25,14 +26,8 @@ export interface RunContext {
   params: Record<string, unknown>;
   signal: AbortSignal;
   debug: boolean;
-  simulate: boolean;
   /** Operator choices for an action whose outcome is unknown after a crash. */
   resume?: { retryAction?: string; skipAction?: string };
-  /**
-   * Multiplies cortex's own waits (retry delays, `wait`, polling intervals). 1 normally; the lab
-   * uses a small factor so a rehearsal does not sit through real minutes of back-off.
-   */
-  sleepScale?: number;
   /** Called when an on_error asks for rollback; without it the record only says rollback_required. */
   rollback?: (exec: Execution, scope: 'workflow' | 'phase', reason: string, phaseId?: string) => Promise<void>;
 }
@@ -48,21 +43,14 @@ const iso = (d: Date) => d.toISOString();
 const seconds = (from?: string | null, to?: string | null) =>
   from && to ? Math.round((Date.parse(to) - Date.parse(from)) / 10) / 100 : null;
 
-export function errorInfo(e: unknown): ErrorInfo {
-  if (e instanceof ActionFailedError) {
-    return { code: e.errorCode, message: e.message, ...(e.hint ? { hint: e.hint } : {}), retryable: e.retryable };
-  }
-  if (e instanceof CortexError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
-  if (e instanceof ExpressionEvalError || e instanceof ExpressionSyntaxError) return { code: 'expression_error', message: e.message };
-  return { code: 'internal_error', message: e instanceof Error ? e.message : String(e) };
-}
+export { errorInfo } from './attempt.js';
 
 /**
  * One execution in progress. Holds the record, persists it after every state change (writes are
  * serialised), and walks phases and actions. Used for fresh runs and for resume alike: whatever
  * the record says is done is not done again.
  */
-export class Execution {
+export class Execution implements AttemptHost {
   readonly def: WorkflowDefinition;
   private dirty = false;
   private writing: Promise<void> | undefined;
@@ -79,6 +67,30 @@ export class Execution {
 
   now(): string {
     return iso(this.deps.clock.now());
+  }
+
+  get config(): ResolvedConfig {
+    return this.ctx.config;
+  }
+
+  get catalogue(): Catalogue {
+    return this.ctx.catalogue;
+  }
+
+  get impls(): ImplementationRegistry {
+    return this.ctx.impls;
+  }
+
+  get executionId(): string {
+    return this.record.execution_id;
+  }
+
+  get workflowId(): string {
+    return this.record.workflow_id;
+  }
+
+  evaluateCondition(condition: string): boolean {
+    return this.evaluate(condition);
   }
 
   /**
@@ -104,6 +116,7 @@ export class Execution {
 
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
+    await this.debugWrites;
   }
 
   private async isDebug(contractor: string): Promise<boolean> {
@@ -116,12 +129,31 @@ export class Execution {
     return v;
   }
 
-  private log(contractor: string, phaseId: string, actionId: string, event: string, extra: Record<string, unknown> = {}): void {
+  /** One line in the contractor's log; a failed write is reported (once) but never stops the run. */
+  async log(contractor: string, phaseId: string, actionId: string, event: string, extra: Record<string, unknown> = {}): Promise<void> {
     const fields = Object.entries(extra)
       .filter(([, v]) => v !== undefined && v !== null && v !== '')
       .map(([k, v]) => `${k}=${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`);
     const line = [this.now(), `execution=${this.record.execution_id}`, `phase=${phaseId}`, `action=${actionId}`, `event=${event}`, ...fields].join(' ');
-    void this.deps.store.appendContractorLog(contractor, line).catch(() => undefined);
+    try {
+      await this.deps.store.appendContractorLog(contractor, line);
+    } catch (e) {
+      this.logFailed(contractor, e);
+    }
+  }
+
+  private readonly logWarned = new Set<string>();
+  private debugWrites: Promise<void> = Promise.resolve();
+
+  private logFailed(contractor: string, e: unknown): void {
+    if (this.logWarned.has(contractor)) return;
+    this.logWarned.add(contractor);
+    this.deps.emit({ kind: 'warning', message: `cannot write the log of ${contractor}: ${(e as Error).message}` });
+  }
+
+  /** debug.log lines are written in order; flush() waits for them. */
+  private debugLine(contractor: string, text: string): void {
+    this.debugWrites = this.debugWrites.then(() => this.deps.store.appendDebugLog(contractor, text)).catch((e: unknown) => this.logFailed(contractor, e));
   }
 
   builtins(): Record<string, unknown> {
@@ -188,7 +220,7 @@ export class Execution {
     }
     rec.status = 'running';
     delete rec.status_reason;
-    rec.process = { pid: this.deps.identity.pid, host: this.deps.identity.host, started_at: this.now() };
+    rec.process = ownProcess(this.deps.identity, this.now());
     await this.persist();
     let stop: Stop | undefined;
     try {
@@ -208,7 +240,7 @@ export class Execution {
   private async continueRollback(): Promise<ExecutionRecord> {
     const rec = this.record;
     const rb = rec.rollback as NonNullable<ExecutionRecord['rollback']>;
-    rec.process = { pid: this.deps.identity.pid, host: this.deps.identity.host, started_at: this.now() };
+    rec.process = ownProcess(this.deps.identity, this.now());
     const phaseId = rb.scope === 'phase' ? rb.steps.find((s) => s.for_phase)?.for_phase : undefined;
     try {
       await (this.ctx.rollback as NonNullable<RunContext['rollback']>)(this, rb.scope, rb.reason, phaseId);
@@ -251,7 +283,7 @@ export class Execution {
             a.status = 'skipped';
             a.skip_reason = 'phase skipped';
           }
-          this.retargetHandoffs(phase, index);
+          await this.retargetHandoffs(phase, index);
           this.deps.emit({ kind: 'phase-skip', phaseId: phase.phase_id, reason: pr.skip_reason });
           await this.persist();
           return undefined;
@@ -425,7 +457,7 @@ export class Execution {
         return this.applyOnError(phase, def, ar, errorInfo(e));
       }
       this.deps.emit({ kind: 'approval-wait', phaseId: phase.phase_id, actionId: def.action_id, role: phase.approval_role });
-      this.log(phase.contractor, phase.phase_id, def.action_id, 'awaiting_person');
+      await this.log(phase.contractor, phase.phase_id, def.action_id, 'awaiting_person');
       return { kind: 'awaiting', reason: `action "${def.action_id}" (${def.action}) is a task for a person: when done, cortex approve ${this.record.execution_id} --action ${def.action_id} [--output key=value ...]` };
     }
 
@@ -448,7 +480,7 @@ export class Execution {
     }
   }
 
-  /** The retry loop. Returns 'ok', 'interrupted', or the last error. */
+  /** Runs the action's attempts (retry policy of its definition). Returns 'ok', 'interrupted', or the last error. */
   private async attemptAction(
     phase: PhaseDef,
     def: ActionDef,
@@ -457,130 +489,85 @@ export class Execution {
     impl: ActionImpl,
   ): Promise<'ok' | 'interrupted' | ErrorInfo> {
     const retry = def.retry;
-    const max = retry?.max_attempts ?? 1;
-    const timeoutMs = (def.timeout ?? this.ctx.config.defaults.actionTimeoutSeconds) * 1000;
     const debug = await this.isDebug(phase.contractor);
-    let lastError: ErrorInfo = { code: 'not_run', message: 'not run' };
     ar.status = 'running';
     ar.started_at ??= this.now();
-    // Attempts cut short by an interruption do not count against max_attempts; numbering goes on.
-    let used = ar.attempts.filter((a) => a.status !== 'interrupted').length;
-    let attemptNo = ar.attempts.length;
-    let jumpToFallback = false;
-    while (used < max) {
-      attemptNo++;
-      used++;
-      const fallback = Boolean(retry?.fallback_parameters) && max > 1 && (used === max || jumpToFallback);
-      if (jumpToFallback) used = max;
-      const attempt: AttemptRecord = { attempt: attemptNo, status: 'running', started_at: this.now(), ...(fallback ? { fallback: true } : {}) };
-      ar.attempts.push(attempt);
-      this.deps.emit({ kind: 'action-start', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, attempt: attemptNo, fallback });
-      this.log(phase.contractor, phase.phase_id, def.action_id, 'start', { type: def.action, attempt: attemptNo, fallback: fallback ? 'yes' : undefined });
-      let params: Record<string, unknown>;
-      try {
+    const started = this.deps.clock.now().getTime();
+    const outcome = await runAttempts(this, {
+      target: ar,
+      spec,
+      impl,
+      phaseId: phase.phase_id,
+      actionId: def.action_id,
+      contractor: phase.contractor,
+      action: def.action,
+      policy: retryPolicy(retry),
+      timeoutMs: (def.timeout ?? this.ctx.config.defaults.actionTimeoutSeconds) * 1000,
+      signal: this.ctx.signal,
+      allowSteps: true,
+      parameters: async (fallback) => {
         const raw = fallback ? { ...(def.parameters ?? {}), ...(retry?.fallback_parameters ?? {}) } : (def.parameters ?? {});
         await this.loadSecrets(raw);
-        params = resolveValue(raw, this.resolver()) as Record<string, unknown>;
+        const params = resolveValue(raw, this.resolver()) as Record<string, unknown>;
         for (const key of spec.rawParameters ?? []) if (key in raw) params[key] = raw[key];
-        const validate = compileSchema(spec.parameters, { useDefaults: true });
-        if (!validate(params)) {
-          const problems = selectAjvErrors(validate.errors ?? []).map((e) => {
-            const d = describeAjvError(e);
-            return `${d.pointer || '/'} ${d.message}`;
-          });
-          throw new ActionFailedError(`parameters after resolution are invalid: ${problems.join('; ')}`, { errorCode: 'invalid_parameters', retryable: false });
-        }
-      } catch (e) {
-        lastError = errorInfo(e);
-        this.endAttempt(attempt, 'errored', lastError);
-        ar.status = 'errored';
-        break;
-      }
-      ar.parameters = this.deps.masker.maskValue(params);
+        return params;
+      },
+      debug: (m) => {
+        if (debug) this.debugLine(phase.contractor, `${this.now()} ${this.record.execution_id} ${phase.phase_id}/${def.action_id}#${ar.attempts.length} ${this.deps.masker.mask(m)}\n`);
+      },
+      onStart: async (attempt) => {
+        this.deps.emit({ kind: 'action-start', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, attempt: attempt.attempt, fallback: Boolean(attempt.fallback) });
+        await this.log(phase.contractor, phase.phase_id, def.action_id, 'start', { type: def.action, attempt: attempt.attempt, fallback: attempt.fallback ? 'yes' : undefined });
+      },
+      onFailed: async (attempt, error) => {
+        await this.log(phase.contractor, phase.phase_id, def.action_id, 'attempt_failed', { attempt: attempt.attempt, error: error.code, exit: attempt.exit_code, message: this.deps.masker.mask(error.message).slice(0, 300) });
+      },
+      onRetry: (next, delayMs, error) => {
+        this.deps.emit({ kind: 'action-retry', phaseId: phase.phase_id, actionId: def.action_id, attempt: next, delayMs, error: this.deps.masker.mask(error.message) });
+      },
+    });
+    const attemptNo = ar.attempts.length;
+    if (outcome.kind === 'ok') {
+      ar.outputs = outcome.outputs;
+      ar.status = 'completed';
+      delete ar.error;
+      ar.finished_at = this.now();
+      ar.duration_seconds = seconds(ar.started_at, ar.finished_at);
+      this.deps.emit({ kind: 'action-end', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, status: 'completed', durationMs: this.deps.clock.now().getTime() - started, attempts: ar.attempts.length });
+      await this.log(phase.contractor, phase.phase_id, def.action_id, 'end', { status: 'completed', attempt: attemptNo, duration: `${ar.attempts.at(-1)?.duration_seconds ?? 0}s`, exit: ar.attempts.at(-1)?.exit_code });
       await this.persist();
-      const started = this.deps.clock.now().getTime();
-      const rt = createRuntime({
-        deps: this.deps,
-        config: this.ctx.config,
-        executionId: this.record.execution_id,
-        workflowId: this.record.workflow_id,
-        phaseId: phase.phase_id,
-        actionId: def.action_id,
-        contractor: phase.contractor,
-        action: def.action,
-        params,
-        attempt,
-        timeoutMs,
-        signal: this.ctx.signal,
-        simulate: this.ctx.simulate,
-        sleepScale: this.ctx.sleepScale ?? 1,
-        onChange: () => undefined,
-        debug: (m) => {
-          if (debug) void this.deps.store.appendDebugLog(phase.contractor, `${this.now()} ${this.record.execution_id} ${phase.phase_id}/${def.action_id}#${attemptNo} ${this.deps.masker.mask(m)}\n`).catch(() => undefined);
-        },
-        evaluateCondition: (c) => this.evaluate(c),
-        nested: { catalogue: this.ctx.catalogue, impls: this.ctx.impls, steps: () => (ar.steps ??= []) },
-      });
-      try {
-        const outputs = await impl.run(rt);
-        this.endAttempt(attempt, 'succeeded');
-        ar.outputs = outputs;
-        ar.status = 'completed';
-        delete ar.error;
-        ar.finished_at = this.now();
-        ar.duration_seconds = seconds(ar.started_at, ar.finished_at);
-        this.deps.emit({ kind: 'action-end', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, status: 'completed', durationMs: this.deps.clock.now().getTime() - started, attempts: ar.attempts.length });
-        this.log(phase.contractor, phase.phase_id, def.action_id, 'end', { status: 'completed', attempt: attemptNo, duration: `${attempt.duration_seconds}s`, exit: attempt.exit_code });
-        await this.persist();
-        return 'ok';
-      } catch (e) {
-        if (e instanceof InterruptedError || (this.ctx.signal.aborted && !(e instanceof ActionFailedError && e.errorCode !== 'action_timeout'))) {
-          this.endAttempt(attempt, 'interrupted', { code: 'interrupted', message: this.abortReason() });
-          ar.status = 'interrupted';
-          this.log(phase.contractor, phase.phase_id, def.action_id, 'interrupted', { attempt: attemptNo });
-          await this.persist();
-          return 'interrupted';
-        }
-        lastError = errorInfo(e);
-        const errored = !(e instanceof ActionFailedError);
-        this.endAttempt(attempt, errored ? 'errored' : 'failed', lastError);
-        this.log(phase.contractor, phase.phase_id, def.action_id, 'attempt_failed', { attempt: attemptNo, error: lastError.code, exit: attempt.exit_code, message: this.deps.masker.mask(lastError.message).slice(0, 300) });
-        await this.persist();
-        if (errored) {
-          ar.status = 'errored';
-          break;
-        }
-        const retryable = lastError.retryable !== false;
-        const hasFallbackLeft = Boolean(retry?.fallback_parameters) && !fallback && max > 1;
-        if (used >= max || (!retryable && !hasFallbackLeft)) {
-          ar.status = 'failed';
-          break;
-        }
-        if (!retryable) jumpToFallback = true;
-        const delayMs = Math.round((retry?.delay_seconds ?? 0) * 1000 * (retry?.backoff ?? 1) ** (attemptNo - 1));
-        this.deps.emit({ kind: 'action-retry', phaseId: phase.phase_id, actionId: def.action_id, attempt: attemptNo + 1, delayMs, error: lastError.message });
-        try {
-          if (delayMs > 0) await this.deps.clock.sleep(delayMs * (this.ctx.sleepScale ?? 1), this.ctx.signal);
-        } catch {
-          ar.status = 'interrupted';
-          await this.persist();
-          return 'interrupted';
-        }
-      } finally {
-        disposeRuntime(rt);
-      }
+      return 'ok';
     }
-    ar.error = lastError;
+    if (outcome.kind === 'interrupted') {
+      ar.status = 'interrupted';
+      await this.noteInterrupted(phase, def, ar, spec);
+      await this.log(phase.contractor, phase.phase_id, def.action_id, 'interrupted', { attempt: attemptNo });
+      await this.persist();
+      return 'interrupted';
+    }
+    if (outcome.errored) ar.status = 'errored';
+    else ar.status = 'failed';
+    ar.error = outcome.error;
     ar.finished_at = this.now();
     ar.duration_seconds = seconds(ar.started_at, ar.finished_at);
-    return lastError;
+    return outcome.error;
   }
 
-  private endAttempt(attempt: AttemptRecord, status: AttemptRecord['status'], error?: ErrorInfo): void {
-    attempt.status = status;
-    attempt.finished_at = this.now();
-    attempt.duration_seconds = seconds(attempt.started_at, attempt.finished_at);
-    if (error) attempt.error = { ...error, message: this.deps.masker.mask(error.message) };
+  /**
+   * An action stopped mid-run (cancel, Ctrl-C, a signal): the record says so and what it may
+   * have left, so the operator (and `cortex rollback`) know to look.
+   */
+  private async noteInterrupted(phase: PhaseDef, def: ActionDef, ar: ActionRecord, spec: ActionSpec): Promise<void> {
+    const undo = def.compensation === false ? undefined : def.compensation?.action ?? spec.compensation?.action;
+    const note = spec.idempotent && !undo
+      ? `${def.action_id} (${def.action}) was stopped mid-run; it changes nothing that needs undoing`
+      : `${def.action_id} (${def.action}) was stopped mid-run and may have left part of its change${undo ? ` (what ${undo} undoes)` : ''}: check it before resuming; cortex rollback ${this.record.execution_id} undoes it when the action recorded enough to find it`;
+    ar.interrupted_note = note;
+    const list = (this.record.interrupted_actions ??= []);
+    const entry = { phase_id: phase.phase_id, action_id: def.action_id, action: def.action, at: this.now(), note };
+    const i = list.findIndex((x) => x.action_id === def.action_id);
+    if (i >= 0) list[i] = entry;
+    else list.push(entry);
   }
 
   /** Applies on_error (documented in the README) after an action failed for good. */
@@ -594,7 +581,7 @@ export class Execution {
     ar.finished_at ??= this.now();
     ar.duration_seconds ??= seconds(ar.started_at, ar.finished_at);
     this.deps.emit({ kind: 'action-end', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, status: ar.status, durationMs: (ar.duration_seconds ?? 0) * 1000, attempts: ar.attempts.length, error: masked.message, onError });
-    this.log(phase.contractor, phase.phase_id, def.action_id, 'end', { status: ar.status, on_error: onError, error: masked.code, attempts: ar.attempts.length, duration: `${ar.duration_seconds ?? 0}s` });
+    await this.log(phase.contractor, phase.phase_id, def.action_id, 'end', { status: ar.status, on_error: onError, error: masked.code, attempts: ar.attempts.length, duration: `${ar.duration_seconds ?? 0}s` });
     const where = `action "${def.action_id}" (${def.action}) in phase "${phase.phase_id}" failed: ${masked.message}`;
     let result: Stop | 'skip_phase' | undefined;
     switch (onError) {
@@ -676,22 +663,20 @@ export class Execution {
   }
 
   /** A receiving phase was skipped: pass its pending handoffs on to the next phase of the same contractor. */
-  private retargetHandoffs(skipped: PhaseDef, index: number): void {
+  private async retargetHandoffs(skipped: PhaseDef, index: number): Promise<void> {
     const next = receivingPhase(this.def, index, skipped.contractor);
-    void (async () => {
-      for (const pr of this.record.phases) {
-        if (!pr.handoff_out) continue;
-        const h = await this.deps.store.readHandoff(skipped.contractor, pr.handoff_out);
-        if (!h || h.to_phase !== skipped.phase_id || h.status !== 'pending') continue;
-        h.to_phase = next?.phase_id ?? null;
-        h.updated_at = this.now();
-        if (!next) {
-          h.status = 'failed';
-          h.status_reason = `receiving phase "${skipped.phase_id}" was skipped and no later phase of ${skipped.contractor} exists`;
-        }
-        await this.deps.store.writeHandoff(h.to_contractor, h);
+    for (const pr of this.record.phases) {
+      if (!pr.handoff_out) continue;
+      const h = await this.deps.store.readHandoff(skipped.contractor, pr.handoff_out);
+      if (!h || h.to_phase !== skipped.phase_id || h.status !== 'pending') continue;
+      h.to_phase = next?.phase_id ?? null;
+      h.updated_at = this.now();
+      if (!next) {
+        h.status = 'failed';
+        h.status_reason = `receiving phase "${skipped.phase_id}" was skipped and no later phase of ${skipped.contractor} exists`;
       }
-    })().catch(() => undefined);
+      await this.deps.store.writeHandoff(h.to_contractor, h);
+    }
   }
 
   private checkEscalations(): void {
@@ -773,13 +758,7 @@ export class Execution {
       await this.failPendingHandoffs();
       await this.persist();
       await this.flush();
-      if (!rec.metrics_recorded) {
-        await this.deps.store.recordMetrics(buildSummary(rec));
-        rec.metrics_recorded = true;
-        await this.persist();
-        await this.flush();
-      }
-      await this.deps.store.archiveExecution(rec);
+      await completeEnded(this.deps, rec);
     } else {
       await this.persist();
       await this.flush();
@@ -802,6 +781,60 @@ export class Execution {
       }
     }
   }
+}
+
+/**
+ * The last steps of an ended execution, safe to repeat after a crash at any point: its metrics
+ * are counted (once: the record remembers it), then its record moves to history/.
+ */
+export async function completeEnded(deps: EngineDeps, rec: ExecutionRecord): Promise<void> {
+  if (!rec.metrics_recorded) {
+    await deps.store.recordMetrics(buildSummary(rec));
+    rec.metrics_recorded = true;
+  }
+  rec.updated_at = deps.clock.now().toISOString();
+  await deps.store.archiveExecution(rec);
+}
+
+/** Actions a resume can be told about: their outcome is unknown, or they failed and paused the execution. */
+export function resumableActions(rec: ExecutionRecord): { unknown: ActionRecord[]; paused: ActionRecord[] } {
+  const all = rec.phases.flatMap((p) => p.actions);
+  return {
+    unknown: all.filter((a) => a.status === 'running' || a.status === 'interrupted'),
+    paused: rec.status === 'paused' ? all.filter((a) => (a.status === 'failed' || a.status === 'errored') && a.on_error_applied === 'pause') : [],
+  };
+}
+
+/**
+ * Before a resume: an action that failed and paused the execution (on_error: pause) runs again
+ * with a fresh count of attempts ("fix the cause, then resume"), unless --skip-action names it.
+ * Throws a message (UsageError in the caller) when --retry-action/--skip-action names an action
+ * there is no choice about.
+ */
+export function prepareResume(rec: ExecutionRecord, choice: { retryAction?: string; skipAction?: string } = {}, now: string): string | undefined {
+  const { unknown, paused } = resumableActions(rec);
+  const choosable = [...unknown, ...paused].map((a) => a.action_id);
+  for (const [flag, id] of [['--retry-action', choice.retryAction], ['--skip-action', choice.skipAction]] as const) {
+    if (id === undefined || choosable.includes(id)) continue;
+    const found = rec.phases.flatMap((p) => p.actions).find((a) => a.action_id === id);
+    return `${flag} ${id}: ${found ? `action "${id}" is ${found.status}; there is nothing to choose about it` : `execution ${rec.execution_id} has no action "${id}"`}${choosable.length ? ` (the choice is about: ${choosable.join(', ')})` : ''}`;
+  }
+  for (const a of paused) {
+    if (choice.skipAction === a.action_id) {
+      a.status = 'skipped';
+      a.skip_reason = `failed and skipped by the operator on resume (--skip-action): ${a.error?.message ?? ''}`.trim();
+      a.finished_at ??= now;
+      continue;
+    }
+    a.status = 'pending';
+    a.attempts_counted_from = a.attempts.length;
+    delete a.error;
+    delete a.on_error_applied;
+    delete a.finished_at;
+    delete a.duration_seconds;
+  }
+  if (paused.length) delete rec.error;
+  return undefined;
 }
 
 /** A fresh record for a new execution: every phase and action pending. */

@@ -1,13 +1,11 @@
 import { ActionFailedError, InterruptedError } from '../errors.js';
-import type { ActionRuntime, ImplementationRegistry, NestedActionRequest, ToolOptions } from '../contractors/action-impl.js';
-import type { Catalogue } from '../contractors/types.js';
-import { compileSchema, describeAjvError, selectAjvErrors } from '../definitions/schemas.js';
+import type { ActionRuntime, NestedActionRequest, ToolOptions } from '../contractors/action-impl.js';
 import type { ResolvedConfig, ToolName } from '../config/config.js';
 import type { HttpRequest, HttpResponse } from '../ports/http-client.js';
 import { HttpTransportError } from '../ports/http-client.js';
 import type { ProcessResult } from '../ports/process-runner.js';
 import type { EngineDeps } from './deps.js';
-import type { ActionRecord, AttemptRecord, ErrorInfo } from './records.js';
+import type { AttemptRecord } from './records.js';
 
 /** Requests kept per attempt in the execution record. */
 export const MAX_RECORDED_REQUESTS = 100;
@@ -33,17 +31,15 @@ export interface RuntimeInit {
   timeoutMs: number;
   /** The execution's abort signal (Ctrl-C, cancel). */
   signal: AbortSignal;
-  simulate: boolean;
-  /** Multiplies rt.sleep (see RunContext.sleepScale). */
-  sleepScale?: number;
-  onChange: () => void;
   debug: (message: string) => void;
   evaluateCondition: (condition: string) => boolean;
   /**
-   * Lets the action run other actions as steps (rt.runNested): the catalogue and registry to find
-   * them, and the parent action record's `steps` list where each step is recorded.
+   * Where rt.remember keeps what the action observed (the action record's `observed`), and how
+   * to make it durable before the action goes on.
    */
-  nested?: { catalogue: Catalogue; impls: ImplementationRegistry; steps: () => ActionRecord[] };
+  observed?: { get: () => Record<string, unknown>; persist: () => Promise<void> };
+  /** Runs another action as one step of this one (plans); absent where steps cannot run. */
+  nested?: (request: NestedActionRequest, parent: { remainingMs: () => number; signal: AbortSignal }) => Promise<Record<string, unknown>>;
 }
 
 /** Builds the ActionRuntime for one attempt: deadline, recording and masking of every call. */
@@ -52,8 +48,13 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
   const startedAt = deps.clock.now().getTime();
   const deadline = startedAt + init.timeoutMs;
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(new Error('action timeout')), init.timeoutMs);
-  timer.unref?.();
+  // The deadline goes through the Clock (real time, never shortened by the lab); disposing the
+  // runtime cancels it.
+  const disposed = new AbortController();
+  deps.clock.timer(init.timeoutMs, disposed.signal).then(
+    () => timeout.abort(new Error('action timeout')),
+    () => undefined,
+  );
   const signal = AbortSignal.any([init.signal, timeout.signal]);
   const remainingMs = () => Math.max(0, deadline - deps.clock.now().getTime());
   const tailBytes = config.defaults.outputTailBytes;
@@ -97,7 +98,6 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
     attempt.exit_code = result.exitCode;
     attempt.signal = result.signal;
     init.debug(`exit ${result.exitCode ?? result.signal} in ${inv.duration_ms} ms${result.stderr ? `\nstderr: ${deps.masker.mask(tail(result.stderr, tailBytes))}` : ''}${result.stdout ? `\nstdout: ${deps.masker.mask(tail(result.stdout, tailBytes))}` : ''}`);
-    init.onChange();
     if (result.spawnError) {
       const notFound = result.spawnError.code === 'ENOENT';
       throw new ActionFailedError(
@@ -133,7 +133,6 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
     attempt: attempt.attempt,
     config,
     signal,
-    simulate: init.simulate,
     tool: (name: ToolName, args, options) => {
       const prefix = config.tools[name];
       const [cmd, ...rest] = prefix as [string, ...string[]];
@@ -151,9 +150,7 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
       try {
         const res = await deps.http.request({
           ...req,
-          ...(init.simulate
-            ? { headers: { ...(req.headers ?? {}), 'x-cortex-execution': init.executionId, 'x-cortex-action': init.actionId, 'x-cortex-attempt': String(attempt.attempt) } }
-            : {}),
+          context: { executionId: init.executionId, actionId: init.actionId, attempt: attempt.attempt },
           timeoutMs: Math.max(1, Math.min(remainingMs(), req.timeoutMs ?? config.defaults.httpTimeoutSeconds * 1000)),
           signal,
         });
@@ -175,8 +172,6 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
           });
         }
         throw e;
-      } finally {
-        init.onChange();
       }
     },
     secret: async (name) => {
@@ -190,7 +185,7 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
     sleep: async (ms) => {
       checkStop();
       try {
-        await deps.clock.sleep(Math.min(ms * (init.sleepScale ?? 1), remainingMs()), signal);
+        await deps.clock.sleep(Math.min(ms, remainingMs()), signal);
       } catch {
         checkStop();
       }
@@ -201,98 +196,29 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
     scratchDir: () => deps.scratchDir(init.executionId),
     debug: init.debug,
     evaluateCondition: init.evaluateCondition,
-    ...(init.nested ? { runNested: (req: NestedActionRequest) => runNested(init, req, remainingMs, checkStop) } : {}),
+    remember: async <T>(key: string, observe: () => Promise<T>): Promise<T> => {
+      const store = init.observed;
+      if (!store) return observe();
+      const seen = store.get();
+      if (Object.prototype.hasOwnProperty.call(seen, key)) return seen[key] as T;
+      const value = await observe();
+      // Recorded (masked by the store) before the action may change anything.
+      seen[key] = value === undefined ? null : deps.masker.maskValue(value);
+      await store.persist();
+      return value;
+    },
+    ...(init.nested
+      ? {
+          runNested: (req: NestedActionRequest) => {
+            checkStop();
+            return (init.nested as NonNullable<RuntimeInit['nested']>)(req, { remainingMs, signal: init.signal });
+          },
+        }
+      : {}),
   };
-  // The timer must not outlive the attempt; callers invoke dispose through the symbol below.
-  (rt as ActionRuntime & { [DISPOSE]?: () => void })[DISPOSE] = () => clearTimeout(timer);
+  // The deadline must not outlive the attempt; callers invoke dispose through the symbol below.
+  (rt as ActionRuntime & { [DISPOSE]?: () => void })[DISPOSE] = () => disposed.abort();
   return rt;
-}
-
-/**
- * One plan step: validated against its spec, run with a child runtime (its own attempt record
- * inside the step's record, action id `<parent>/<step>` so the lab and tools can tell steps
- * apart), recorded in the parent action's `steps`. A step run again (the parent retried) gets a
- * new attempt in the same step record.
- */
-async function runNested(init: RuntimeInit, req: NestedActionRequest, remainingMs: () => number, checkStop: () => void): Promise<Record<string, unknown>> {
-  checkStop();
-  const { deps } = init;
-  const nested = init.nested as NonNullable<RuntimeInit['nested']>;
-  const iso = () => deps.clock.now().toISOString();
-  const steps = nested.steps();
-  let rec = steps.find((s) => s.action_id === req.stepId);
-  if (!rec) {
-    rec = { action_id: req.stepId, action: req.action, contractor: req.contractor, status: 'pending', attempts: [] };
-    steps.push(rec);
-  }
-  rec.action = req.action;
-  rec.contractor = req.contractor;
-  rec.status = 'running';
-  rec.started_at ??= iso();
-  delete rec.error;
-  const attempt: AttemptRecord = { attempt: rec.attempts.length + 1, status: 'running', started_at: iso() };
-  rec.attempts.push(attempt);
-  const startedMs = deps.clock.now().getTime();
-  const where = `step "${req.stepId}" (${req.contractor}/${req.action})`;
-  try {
-    const spec = nested.catalogue.get(req.contractor, req.action);
-    if (!spec) throw new ActionFailedError(`${where}: no such action in the catalogue`, { errorCode: 'unknown_action', retryable: false });
-    if (spec.kind === 'person' || spec.kind === 'plan') {
-      throw new ActionFailedError(`${where}: a ${spec.kind} action cannot run as a plan step`, { errorCode: 'step_not_runnable', retryable: false });
-    }
-    rec.idempotent = spec.idempotent;
-    const params = JSON.parse(JSON.stringify(req.params ?? {})) as Record<string, unknown>;
-    const validate = compileSchema(spec.parameters, { useDefaults: true });
-    if (!validate(params)) {
-      const problems = selectAjvErrors(validate.errors ?? []).map((e) => {
-        const d = describeAjvError(e);
-        return `${d.pointer || '/'} ${d.message}`;
-      });
-      throw new ActionFailedError(`${where}: invalid parameters: ${problems.join('; ')}`, { errorCode: 'invalid_parameters', retryable: false });
-    }
-    rec.parameters = deps.masker.maskValue(params);
-    const impl = await nested.impls.get(spec);
-    if (!impl) throw new ActionFailedError(`${where}: no implementation`, { errorCode: 'not_implemented', retryable: false });
-    const child = createRuntime({
-      ...init,
-      actionId: `${init.actionId}/${req.stepId}`,
-      contractor: req.contractor,
-      action: req.action,
-      params,
-      attempt,
-      timeoutMs: Math.max(1, Math.min(req.timeoutMs ?? Number.POSITIVE_INFINITY, remainingMs())),
-      debug: (m) => init.debug(`[${req.stepId}] ${m}`),
-      nested: undefined,
-    });
-    try {
-      const outputs = await impl.run(child);
-      attempt.status = 'succeeded';
-      rec.status = 'completed';
-      rec.outputs = deps.masker.maskValue(outputs);
-      return outputs;
-    } finally {
-      disposeRuntime(child);
-    }
-  } catch (e) {
-    const info: ErrorInfo =
-      e instanceof ActionFailedError
-        ? { code: e.errorCode, message: deps.masker.mask(e.message), ...(e.hint ? { hint: e.hint } : {}), retryable: e.retryable }
-        : e instanceof InterruptedError
-          ? { code: 'interrupted', message: e.message }
-          : { code: 'internal_error', message: deps.masker.mask(e instanceof Error ? e.message : String(e)) };
-    const status = e instanceof InterruptedError ? 'interrupted' : e instanceof ActionFailedError ? 'failed' : 'errored';
-    attempt.status = status;
-    attempt.error = info;
-    rec.status = status;
-    rec.error = info;
-    throw e;
-  } finally {
-    attempt.finished_at = iso();
-    attempt.duration_seconds = Math.round((deps.clock.now().getTime() - startedMs) / 10) / 100;
-    rec.finished_at = attempt.finished_at;
-    rec.duration_seconds = attempt.duration_seconds;
-    init.onChange();
-  }
 }
 
 export const DISPOSE = Symbol('dispose');

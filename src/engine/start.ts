@@ -1,16 +1,23 @@
 import { StateConflictError } from '../errors.js';
 import type { LoadedWorkflow } from '../definitions/types.js';
 import type { EngineDeps } from './deps.js';
+import type { HeldLock } from '../ports/state-store.js';
 import { isTerminal, makeExecutionId, type ExecutionRecord } from './records.js';
 import { newExecutionRecord } from './run-workflow.js';
 import { liveStatus } from './live-status.js';
 
 export { liveStatus } from './live-status.js';
 
+/** How long a new run waits for another process that is creating a record of the same workflow. */
+const WORKFLOW_LOCK_WAIT_MS = 10_000;
+
 /**
  * Creates the record of a new execution, atomically with respect to other cortex processes:
- * under the workflow's lock, counts the executions of this workflow that have not ended and
- * refuses (StateConflictError, exit 3) when `concurrency` (default 1) are already in flight.
+ * under the workflow's lock, counts the executions of this workflow that have not ended (an
+ * unreadable record of this workflow counts: it may be one) and refuses (StateConflictError,
+ * exit 3) when `concurrency` (default 1) are already in flight. The new execution's own lock is
+ * taken before its record appears, so nothing else can drive it before the caller does;
+ * `keepLock: false` releases it (the run is driven by another process, which takes it).
  */
 export async function createExecution(
   deps: EngineDeps,
@@ -20,13 +27,28 @@ export async function createExecution(
     trigger: ExecutionRecord['trigger'];
     simulate?: boolean;
     labDir?: string;
+    command?: string;
+    /** Keep the execution's lock (the caller drives it now); default true. */
+    keepLock?: boolean;
   },
-): Promise<ExecutionRecord> {
+): Promise<{ record: ExecutionRecord; lock?: HeldLock }> {
   const def = args.loaded.definition;
-  const lock = await deps.locks.acquire(`workflow-${def.workflow_id}`, { pid: deps.identity.pid, host: deps.identity.host, command: 'run' }, { waitMs: 10_000 });
+  const owner = { pid: deps.identity.pid, host: deps.identity.host, command: args.command ?? 'run' };
+  const lock = await deps.locks.acquire(`workflow-${def.workflow_id}`, owner, { waitMs: WORKFLOW_LOCK_WAIT_MS });
   try {
-    const active = (await deps.store.listActive()).filter((r) => r.workflow_id === def.workflow_id && !isTerminal(r.status));
+    const damaged: string[] = [];
+    const prefix = `workflow-${def.workflow_id}-`;
+    const records = await deps.store.listActive((file, e) => {
+      const name = file.slice(file.lastIndexOf('/') + 1);
+      if (name.startsWith(prefix)) damaged.push(`${file} (${e.message})`);
+    });
+    const active = records.filter((r) => r.workflow_id === def.workflow_id && !isTerminal(r.status));
     const limit = def.concurrency ?? 1;
+    if (damaged.length && active.length + damaged.length >= limit) {
+      throw new StateConflictError(`workflow "${def.workflow_id}" may be in progress: an execution record of it cannot be read: ${damaged.join('; ')}`, {
+        hint: 'the file is kept as it is: repair it, or move it out of workflows/active/ once you know that execution has ended',
+      });
+    }
     if (active.length >= limit) {
       const r = active[0] as ExecutionRecord;
       const st = liveStatus(r, deps);
@@ -53,9 +75,18 @@ export async function createExecution(
       ...(args.simulate ? { simulate: true } : {}),
       ...(args.labDir ? { labDir: args.labDir } : {}),
     });
-    record.process = { pid: deps.identity.pid, host: deps.identity.host, started_at: record.started_at };
-    await deps.store.writeExecution(record);
-    return record;
+    const own = await deps.locks.acquire(`execution-${record.execution_id}`, { ...owner, execution_id: record.execution_id });
+    try {
+      await deps.store.writeExecution(record);
+    } catch (e) {
+      await own.release();
+      throw e;
+    }
+    if (args.keepLock === false) {
+      await own.release();
+      return { record };
+    }
+    return { record, lock: own };
   } finally {
     await lock.release();
   }

@@ -101,6 +101,9 @@ export interface StartedLab {
   stop(): Promise<void>;
 }
 
+/** Longest load test in a rehearsal. */
+export const SIMULATE_MAX_LOAD_SECONDS = 2;
+
 export interface StartLabOptions {
   faults?: LabFault[];
   latency?: number;
@@ -171,7 +174,8 @@ export async function startLab(lab: string, options: StartLabOptions): Promise<S
           task_poll_seconds: Math.min(config.proxmox.task_poll_seconds ?? 0.05, 0.05),
         },
         // Lab faults fail every request of an attempt: backing off inside an action only wastes time.
-        defaults: { ...config.defaults, maxRetryAfterSeconds: Math.min(config.defaults.maxRetryAfterSeconds, 0.05) },
+        // A rehearsal checks the workflow, not the load: load tests last at most SIMULATE_MAX_LOAD_SECONDS.
+        defaults: { ...config.defaults, maxRetryAfterSeconds: Math.min(config.defaults.maxRetryAfterSeconds, 0.05), maxLoadTestSeconds: SIMULATE_MAX_LOAD_SECONDS },
         endpoints,
       };
     },

@@ -7,6 +7,11 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** Response bodies larger than this are cut (default 4 MB). */
   maxResponseBytes?: number;
+  /**
+   * Which execution, action and attempt sends it. Real clients ignore it; the lab's client
+   * passes it on as headers so a lab service can inject faults per action.
+   */
+  context?: { executionId: string; actionId: string; attempt: number };
 }
 
 export interface HttpResponse {

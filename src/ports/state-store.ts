@@ -36,8 +36,17 @@ export interface StateStore {
   readExecution(executionId: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' } | undefined>;
   /** Every record in active/ (unreadable files are reported through onError, not thrown). */
   listActive(onError?: (file: string, error: Error) => void): Promise<ExecutionRecord[]>;
-  /** Writes the record to history/ and then removes it from active/. */
+  /** Both copies of an execution, where a crash of an older cortex left two. */
+  readBothCopies(executionId: string): Promise<{ active?: ExecutionRecord; history?: ExecutionRecord }>;
+  /**
+   * Moves an ended execution to history/: its final state is written to active/, then renamed
+   * into history/, so at every instant exactly one file holds the record.
+   */
   archiveExecution(record: ExecutionRecord): Promise<void>;
+  /** Moves an ended execution back to active/ (one rename) before it changes again (a rollback). */
+  reopenExecution(executionId: string): Promise<void>;
+  /** Removes a stale history/ copy of an execution whose active/ record is newer. */
+  discardHistoryCopy(executionId: string): Promise<void>;
   writeHandoff(contractor: string, handoff: HandoffRecord): Promise<void>;
   readHandoff(contractor: string, handoffId: string): Promise<HandoffRecord | undefined>;
   /** Appends one line to masters/<contractor>/logs/contractor.log. */

@@ -89,6 +89,29 @@ export class DedupStore {
     return p;
   }
 
+  /** Forgets `keys` (their runs were refused for now: a re-delivery may start them). */
+  release(keys: string[]): Promise<void> {
+    const run = async () => {
+      const lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
+      try {
+        const file = this.read();
+        let changed = false;
+        for (const k of keys) {
+          if (Object.prototype.hasOwnProperty.call(file.entries, k)) {
+            delete file.entries[k];
+            changed = true;
+          }
+        }
+        if (changed) await writeFileAtomic(dedupPath(this.root), `${JSON.stringify(file, null, 2)}\n`);
+      } finally {
+        await lock.release();
+      }
+    };
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
   /** The entry of `key`, if it was seen and has not expired. */
   lookup(key: string, now: Date): DedupEntry | undefined {
     const e = this.read().entries[key];

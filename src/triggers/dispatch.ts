@@ -11,7 +11,8 @@ import { matchEvent, type IncomingEvent } from './match.js';
 import { renderParameters } from './render.js';
 import type { Starter, TriggerInfoArg } from './start.js';
 
-export type RunOutcome = 'started' | 'would_start' | 'duplicate' | 'invalid_parameters' | 'failed';
+/** `busy`: refused for now (the workflow is at its concurrency limit, or too many runs are starting); the event is not marked seen. */
+export type RunOutcome = 'started' | 'would_start' | 'duplicate' | 'invalid_parameters' | 'failed' | 'busy';
 
 export interface DispatchedRun {
   trigger: string;
@@ -24,6 +25,8 @@ export interface DispatchedRun {
   exit_code?: number | null;
   message?: string;
   first_seen?: string;
+  /** For `busy`: why (conflict: the workflow is in progress; overloaded: too many starts at once). */
+  busy?: 'conflict' | 'overloaded';
 }
 
 export interface DispatchResult {
@@ -105,13 +108,23 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
           assignments: r.assignments,
           triggerInfo: { type: r.kind, source: ev.source, trigger_id: r.run.trigger.slice(r.run.workflow_id.length + 1), event_id: r.run.event_id },
         });
-        r.run.status = res.ok ? 'started' : 'failed';
+        r.run.status = res.ok ? 'started' : res.busy ? 'busy' : 'failed';
+        if (res.busy) r.run.busy = res.busy;
         r.run.execution_id = res.executionId ?? null;
         if (res.pid !== undefined) r.run.pid = res.pid;
         if (res.exitCode !== undefined) r.run.exit_code = res.exitCode;
         if (res.message) r.run.message = res.message;
       }),
   );
+  // An event none of whose runs could start for now is forgotten, so its sender's next delivery
+  // (Alertmanager re-sends, GitHub redelivers) can start it.
+  if (options.dedup) {
+    const claimedNow = ready.filter((r) => r.dedup && fresh.has(r.run.event_id));
+    const byEvent = new Map<string, DispatchedRun[]>();
+    for (const r of claimedNow) byEvent.set(r.run.event_id, [...(byEvent.get(r.run.event_id) ?? []), r.run]);
+    const forget = [...byEvent].filter(([, runs]) => runs.every((x) => x.status === 'busy')).map(([k]) => k);
+    if (forget.length) await options.dedup.release(forget);
+  }
   result.executions = result.runs.flatMap((r) => (r.status === 'started' && r.execution_id ? [r.execution_id] : []));
   return result;
 }

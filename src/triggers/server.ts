@@ -9,7 +9,9 @@
  * Order of the checks: unknown path 404; wrong method 405 (with Allow); a Content-Length over the
  * limit 413; bearer-token routes 401 before the body is read; body over the limit 413; GitHub (and
  * hmac-sha256) routes: X-Hub-Signature-256 over the raw bytes, 401; JSON 400; not the source's
- * payload shape 400. Then: 202 {"executions": [...], "matched": n, ...} when a run started, 200
+ * payload shape 400. Then: 202 {"executions": [...], "matched": n, ...} when a run started (its
+ * execution record exists), 429 (workflow at its concurrency limit) or 503 (too many runs starting)
+ * with Retry-After when none could start for now (the event is not marked seen), 200
  * when nothing matched or everything was a duplicate, 422 when matches could not start (their
  * parameters do not fit, or the run refused to start: the body says why; resending will not help).
  *
@@ -271,14 +273,25 @@ export function createTriggerServer(deps: ServerDeps): Server {
     if (failed.length) note.failed = failed.length;
     if (result.runs.length) note.events = [...new Set(result.runs.map((r) => r.event_id))].join(',');
     if (result.executions.length) note.executions = result.executions.join(',');
-    const status = started > 0 ? 202 : failed.length ? 422 : 200;
-    send(res, status, {
-      executions: result.executions,
-      matched: result.matched,
-      duplicates,
-      runs: result.runs,
-      ...(ev.githubEvent === 'ping' ? { message: 'pong' } : {}),
-    });
+    const busy = result.runs.filter((r) => r.status === 'busy');
+    if (busy.length) note.busy = busy.length;
+    // 202 only for runs whose record exists; runs refused for now get 429 (the workflow is at its
+    // concurrency limit) or 503 (too many starting), with Retry-After, and the event stays unseen.
+    const overloaded = busy.some((r) => r.busy === 'overloaded');
+    const status = started > 0 ? 202 : busy.length ? (overloaded ? 503 : 429) : failed.length ? 422 : 200;
+    send(
+      res,
+      status,
+      {
+        executions: result.executions,
+        matched: result.matched,
+        duplicates,
+        // Parameter values are never echoed: a route without auth must not become a way to read them.
+        runs: result.runs.map(({ parameters: _parameters, ...rest }) => rest),
+        ...(ev.githubEvent === 'ping' ? { message: 'pong' } : {}),
+      },
+      busy.length && !started ? { 'Retry-After': overloaded ? '5' : '30' } : {},
+    );
     return status;
   }
 

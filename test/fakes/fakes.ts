@@ -57,6 +57,28 @@ export class ManualClock implements Clock {
     this.sleeps.push(ms);
     this.t += ms;
   }
+  /** Deadlines never fire by themselves: a test moves time with advance() and calls fireTimers(). */
+  private readonly timers: Array<{ at: number; resolve: () => void }> = [];
+  timer(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const entry = { at: this.t + ms, resolve };
+      this.timers.push(entry);
+      signal?.addEventListener('abort', () => {
+        this.timers.splice(this.timers.indexOf(entry), 1);
+        reject(signal.reason);
+      }, { once: true });
+    });
+  }
+  /** Resolves every deadline that the current time has passed. */
+  fireTimers(): void {
+    for (const t of [...this.timers]) {
+      if (t.at <= this.t) {
+        this.timers.splice(this.timers.indexOf(t), 1);
+        t.resolve();
+      }
+    }
+  }
 }
 
 /** Keeps every written file in memory; records the order of writes. */
@@ -89,9 +111,23 @@ export class MemoryStateStore implements StateStore {
   async listActive(): Promise<ExecutionRecord[]> {
     return [...this.active.values()].map((r) => this.clone(r));
   }
+  async readBothCopies(id: string) {
+    const a = this.active.get(id);
+    const h = this.history.get(id);
+    return { ...(a ? { active: this.clone(a) } : {}), ...(h ? { history: this.clone(h) } : {}) };
+  }
   async archiveExecution(r: ExecutionRecord): Promise<void> {
     this.history.set(r.execution_id, this.clone(r));
     this.active.delete(r.execution_id);
+  }
+  async reopenExecution(id: string): Promise<void> {
+    const h = this.history.get(id);
+    if (!h) return;
+    this.active.set(id, h);
+    this.history.delete(id);
+  }
+  async discardHistoryCopy(id: string): Promise<void> {
+    this.history.delete(id);
   }
   async writeHandoff(contractor: string, h: HandoffRecord): Promise<void> {
     this.handoffs.set(`${contractor}/${h.handoff_id}`, this.clone(h));

@@ -18,7 +18,7 @@ import { CortexError, DefinitionInvalidError, ExitCode, formatIssue, UsageError 
 import { layout, type Layout } from '../../layout.js';
 import type { ProcessResult } from '../../ports/process-runner.js';
 import type { CommandContext } from '../context.js';
-import { actionsOf } from '../prepare.js';
+import { actionsOf } from '../../app/prepare.js';
 import { processCheck } from '../state.js';
 
 /**

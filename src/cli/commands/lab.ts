@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
-import { labDirFor } from '../session.js';
+import { appFor } from '../app.js';
 
 /** `cortex lab show|reset [--lab DIR]`: the rehearsal environment's state, or a fresh one. */
 export async function lab(ctx: CommandContext, args: unknown[], opts: { lab?: string; requests?: boolean }): Promise<number> {
   const verb = args[0] as string;
-  const dir = labDirFor(ctx, opts.lab);
+  const dir = appFor(ctx).sessions.labDirFor(opts.lab ? { dir: opts.lab } : undefined);
   const { seedLab, isSeeded } = await import('../../lab/start-lab.js');
   const { LAB_MODULES } = await import('../../lab/modules.js');
   const { labPaths, readJsonLines, readLabConfig } = await import('../../lab/lab-dir.js');

@@ -1,25 +1,25 @@
 import { ExitCode } from '../../errors.js';
-import { planRollback, runRollback } from '../../engine/rollback.js';
+import { rollbackExecution } from '../../app/continue.js';
+import { assertExecutionId, loadForContinue } from '../../app/existing.js';
+import { planRollback } from '../../engine/rollback.js';
 import { Execution } from '../../engine/run-workflow.js';
+import { NotFoundError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
-import { continueExecution, type ContinueOptions } from '../continue.js';
-import { assertNotLive, loadExisting } from '../existing.js';
-import { runContextFor } from './run.js';
+import { appFor } from '../app.js';
+import { continueCommand, type ContinueOptions } from '../continue.js';
 
 /** `cortex rollback EXECUTION_ID [--dry-run]`: undo what the execution did (only what happened). */
-export async function rollback(ctx: CommandContext, args: unknown[], opts: ContinueOptions & { dryRun?: boolean; param?: string[] }): Promise<number> {
-  const ex = await loadExisting(ctx, args[0] as string, opts.param);
-  assertNotLive(ex);
-  const rec = ex.record;
-  if (rec.status === 'rolled_back') {
-    if (ctx.out.json) ctx.out.data({ execution_id: rec.execution_id, status: rec.status, changed: false });
-    else ctx.out.line(`${rec.execution_id} is already rolled back; nothing to do`);
-    return ExitCode.OK;
-  }
+export async function rollback(ctx: CommandContext, args: unknown[], opts: ContinueOptions & { dryRun?: boolean }): Promise<number> {
+  const id = args[0] as string;
   if (opts.dryRun) {
-    const { createRealDeps } = await import('../../deps.js');
-    const deps = createRealDeps({ root: ctx.root.dir, env: ctx.env });
-    const exec = new Execution(deps, runContextFor(ctx, ex.prep, {}), rec);
+    assertExecutionId(id);
+    const app = appFor(ctx);
+    const deps = app.sessions.base();
+    const found = await deps.store.readExecution(id);
+    if (!found) throw new NotFoundError(`no execution ${id} in active/ or history/`, { hint: 'cortex status; cortex history' });
+    const rec = found.record;
+    const { prep } = await loadForContinue(app, rec, opts.param ?? []);
+    const exec = new Execution(deps, { ...prep, env: ctx.env, signal: ctx.signal, debug: false }, rec);
     const { steps, notUndone } = planRollback(exec, 'workflow');
     if (ctx.out.json) ctx.out.data({ execution_id: rec.execution_id, dry_run: true, steps, not_undone: notUndone });
     else {
@@ -30,11 +30,6 @@ export async function rollback(ctx: CommandContext, args: unknown[], opts: Conti
     }
     return ExitCode.OK;
   }
-  const reason = `requested by an operator${rec.status_reason ? ` (was ${rec.status}: ${rec.status_reason})` : ` (was ${rec.status})`}`;
-  const code = await continueExecution(ctx, ex, 'rollback', opts, async (exec) => {
-    exec.record.process = { pid: exec.deps.identity.pid, host: exec.deps.identity.host, started_at: exec.now() };
-    await runRollback(exec, 'workflow', reason, undefined, exec.deps.identity.user);
-    await exec.finalize();
-  });
-  return (rec.status as string) === 'rolled_back' ? ExitCode.OK : code;
+  const r = await continueCommand(ctx, id, opts, rollbackExecution);
+  return r.exitCode;
 }

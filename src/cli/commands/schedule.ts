@@ -8,10 +8,10 @@ import { ensureRoot } from '../../root.js';
 import { formatLocal } from '../../triggers/cron.js';
 import { blockPath, buildBlock, currentBlock, lintCrontab, systemCrontab, withBlock, withoutBlock, type CrontabIO } from '../../triggers/crontab.js';
 import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
-import { CLI_ENTRY } from '../../triggers/start.js';
+import { CLI_ENTRY } from '../../adapters/detached-launcher.js';
 import { readTickState } from '../../triggers/tick.js';
 import type { CommandContext } from '../context.js';
-import { loadRootConfig } from '../prepare.js';
+import { loadRootConfig } from '../../app/prepare.js';
 import { table } from '../render/table.js';
 import { parseNow } from './tick.js';
 

@@ -10,10 +10,9 @@ import { dispatchEvent } from '../../triggers/dispatch.js';
 import type { TriggerEntry } from '../../triggers/load.js';
 import { createTriggerServer, DEFAULT_MAX_BODY_BYTES, parseListen, routesOf, type ServeConfig } from '../../triggers/server.js';
 import { definitionsSignature, loadRootTriggers, problemLines } from '../../triggers/setup.js';
-import { createProcessStarter } from '../../triggers/start.js';
 import type { CommandContext } from '../context.js';
-import { loadRootConfig } from '../prepare.js';
-import { labDirFor } from '../session.js';
+import { loadRootConfig } from '../../app/prepare.js';
+import { appFor, launcherFor, triggerStarterFor } from '../app.js';
 
 export interface ServeOptions {
   listen?: string;
@@ -54,8 +53,7 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
 
   const { ProperLockManager } = await import('../../adapters/proper-lock-manager.js');
   const dedup = new DedupStore(root, new ProperLockManager(root));
-  const lab = opts.simulate && opts.lab ? labDirFor(ctx, opts.lab) : undefined;
-  const starter = createProcessStarter({ root, env: ctx.env, simulate: Boolean(opts.simulate), ...(lab ? { lab } : {}) });
+  const starter = await triggerStarterFor(ctx, opts);
   const secrets = new EnvFileSecretSource(layout(root).secrets, ctx.env);
 
   const server = createTriggerServer({
@@ -94,10 +92,26 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
     ctx.out.line(`  GET  ${url}/healthz`);
   }
 
+  // serve is long-lived: it also enforces approval timeouts (as tick does) every 30 s.
+  const { expireDueApprovals } = await import('../../app/continue.js');
+  const app = appFor(ctx);
+  const launcher = await launcherFor(ctx);
+  const expire = async () => {
+    try {
+      for (const id of await expireDueApprovals(app, (id) => launcher.launch(id))) {
+        void appendLine(serveLog, `${new Date().toISOString()} approval of ${id} expired: cortex resume started to reject and roll back`).catch(() => undefined);
+      }
+    } catch (e) {
+      ctx.out.err(`approval expiry: ${(e as Error).message}`);
+    }
+  };
+  void expire();
+  const expiry = setInterval(() => void expire(), 30_000);
   await new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();
     else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
   });
+  clearInterval(expiry);
   // Stop accepting, let in-flight requests finish (their runs live on in their own processes).
   await new Promise<void>((resolve) => {
     const force = setTimeout(() => server.closeAllConnections(), 15_000);

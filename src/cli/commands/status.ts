@@ -1,6 +1,7 @@
 import { ExitCode, NotFoundError, UsageError } from '../../errors.js';
-import { EXECUTION_ID_PATTERN, type ExecutionRecord } from '../../engine/records.js';
+import { assertExecutionId, type ExecutionRecord } from '../../engine/records.js';
 import { liveStatus } from '../../engine/live-status.js';
+import { hasExpiredApproval } from '../../engine/approvals.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../render/table.js';
 import { openStore, processCheck, readActive, type ReadOnlyState } from '../state.js';
@@ -13,11 +14,7 @@ function elapsed(from: string, to: Date): string {
   return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
 }
 
-export function assertExecutionId(id: string): void {
-  if (!EXECUTION_ID_PATTERN.test(id)) {
-    throw new UsageError(`"${id}" is not an execution id (expected <workflow_id>-<yyyymmddThhmmssZ>-<4 hex>)`, { hint: 'cortex status lists the active executions; cortex history the finished ones' });
-  }
-}
+export { assertExecutionId } from '../../engine/records.js';
 
 export async function readExecutionOrThrow(state: ReadOnlyState, id: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' }> {
   assertExecutionId(id);
@@ -41,13 +38,9 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
   const state = { isProcessAlive: processCheck() };
   const records = readActive(ctx, (file, e) => problems.push(`${file}: ${e.message}`)).sort((a, b) => a.started_at.localeCompare(b.started_at));
   const now = new Date();
-  const expired = records.filter((r) => r.status === 'awaiting_approval' && r.phases.some((p) => p.status === 'awaiting_approval' && !p.approval?.decision && p.approval?.expires_at && Date.parse(p.approval.expires_at) <= now.getTime()));
-  if (expired.length) {
-    // approval_timeout is enforced by whichever cortex looks next: the rejection (and its
-    // rollback) runs in a detached `cortex resume` so status stays quick.
-    const { spawnDetached } = await import('../detached.js');
-    for (const r of expired) spawnDetached(ctx, ['resume', r.execution_id]);
-  }
+  // status only reads: an approval past its approval_timeout is shown as expired; tick, serve,
+  // resume and approve act on it.
+  const expired = records.filter((r) => hasExpiredApproval(r, now));
   if (ctx.out.json) {
     ctx.out.data({
       executions: records.map((r) => ({
@@ -81,6 +74,7 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
     for (const r of records) {
       const st = liveStatus(r, state);
       if (st === 'interrupted') ctx.out.line(s.dim(`${r.execution_id}: its process (pid ${r.process?.pid} on ${r.process?.host}) is gone: cortex resume ${r.execution_id} or cortex rollback ${r.execution_id}`));
+      else if (expired.includes(r)) ctx.out.line(s.dim(`${r.execution_id}: its approval_timeout has passed: it is rejected and rolled back by the next cortex tick (or cortex resume ${r.execution_id})`));
       else if (st === 'awaiting_approval' || st === 'paused') ctx.out.line(s.dim(`${r.execution_id}: ${r.status_reason ?? st}`));
     }
   }

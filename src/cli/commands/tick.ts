@@ -1,11 +1,10 @@
 import { ExitCode, UsageError } from '../../errors.js';
 import { ensureRoot } from '../../root.js';
 import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
-import { createProcessStarter } from '../../triggers/start.js';
 import { runTick } from '../../triggers/tick.js';
+import { hasExpiredApproval } from '../../engine/approvals.js';
 import type { CommandContext } from '../context.js';
-import { expireApprovals } from '../existing.js';
-import { labDirFor } from '../session.js';
+import { appFor, launcherFor, triggerStarterFor } from '../app.js';
 import { readActive } from '../state.js';
 
 export interface TickOptions {
@@ -31,21 +30,21 @@ interface ApprovalNote {
   pid?: number;
 }
 
-/** Approvals whose approval_timeout passed: a detached `cortex resume` rejects and rolls back each one. */
-async function expireDueApprovals(ctx: CommandContext, now: Date, dryRun: boolean): Promise<ApprovalNote[]> {
+/**
+ * Approvals whose approval_timeout passed: each is marked expired under its lock, and a detached
+ * `cortex resume` rejects it and rolls back what completed. `--now` only shows which would expire.
+ */
+async function expireDue(ctx: CommandContext, now: Date, dryRun: boolean): Promise<ApprovalNote[]> {
+  const due = readActive(ctx).filter((r) => hasExpiredApproval(r, now));
+  // resume decides with the real clock: act only on approvals that have really expired.
+  if (dryRun || due.every((r) => !hasExpiredApproval(r, new Date()))) return due.map((r) => ({ execution_id: r.execution_id, action: 'would_expire' as const }));
+  const { expireDueApprovals } = await import('../../app/continue.js');
+  const launcher = await launcherFor(ctx);
   const out: ApprovalNote[] = [];
-  const records = readActive(ctx).filter((r) => r.status === 'awaiting_approval');
-  for (const r of records) {
-    if (!expireApprovals(structuredClone(r), now)) continue;
-    // resume decides with the real clock: only start it when the approval has really expired.
-    if (dryRun || !expireApprovals(structuredClone(r), new Date())) {
-      out.push({ execution_id: r.execution_id, action: 'would_expire' });
-      continue;
-    }
-    const { spawnDetached } = await import('../detached.js');
-    const pid = spawnDetached(ctx, ['resume', r.execution_id]);
-    out.push({ execution_id: r.execution_id, action: 'resuming', ...(pid !== undefined ? { pid } : {}) });
-  }
+  await expireDueApprovals(appFor(ctx), async (id) => {
+    const r = await launcher.launch(id);
+    out.push({ execution_id: id, action: 'resuming', ...(r.pid !== undefined ? { pid: r.pid } : {}) });
+  });
   return out;
 }
 
@@ -56,13 +55,13 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
   const loaded = await loadRootTriggers(ctx.root.dir);
   for (const l of problemLines(loaded.problems)) ctx.out.err(l);
   const { ProperLockManager } = await import('../../adapters/proper-lock-manager.js');
-  const lab = opts.simulate && opts.lab ? labDirFor(ctx, opts.lab) : undefined;
+  const starter = await triggerStarterFor(ctx, opts);
   const result = await runTick({
     root: ctx.root.dir,
     now,
     entries: loaded.entries,
     locks: new ProperLockManager(ctx.root.dir),
-    starter: createProcessStarter({ root: ctx.root.dir, env: ctx.env, simulate: Boolean(opts.simulate), ...(lab ? { lab } : {}) }),
+    starter,
     env: ctx.env,
     dryRun: Boolean(opts.dryRun),
   });
@@ -74,7 +73,7 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
     else ctx.out.line(`${stamp} ${msg}`);
     return ExitCode.OK;
   }
-  const approvals = await expireDueApprovals(ctx, now, Boolean(opts.dryRun));
+  const approvals = await expireDue(ctx, now, Boolean(opts.dryRun));
   if (ctx.out.json) {
     ctx.out.data({ ...result, approvals, ...(opts.dryRun ? { dry_run: true } : {}) });
   } else {

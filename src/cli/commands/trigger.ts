@@ -7,9 +7,8 @@ import { dispatchEvent, type DispatchResult } from '../../triggers/dispatch.js';
 import { EVENT_SOURCES, normalizeRoute, type EventSource } from '../../triggers/load.js';
 import { BadEventError } from '../../triggers/render.js';
 import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
-import { createProcessStarter } from '../../triggers/start.js';
 import type { CommandContext } from '../context.js';
-import { labDirFor } from '../session.js';
+import { triggerStarterFor } from '../app.js';
 
 export interface TriggerOptions {
   source?: string;
@@ -59,6 +58,9 @@ export function printDispatch(ctx: CommandContext, result: DispatchResult, consi
       case 'failed':
         ctx.out.line(`${s.red('failed')} ${what}: ${r.message}`);
         break;
+      case 'busy':
+        ctx.out.line(`${s.yellow('not started')} ${what}: ${r.message}`);
+        break;
     }
   }
   if (showMisses && result.not_matched.length) {
@@ -69,7 +71,7 @@ export function printDispatch(ctx: CommandContext, result: DispatchResult, consi
 
 /** Exit code for a dispatch: 0, or the first failure's (the run's own exit code when it is 2, 3 or 4). */
 export function dispatchExitCode(result: DispatchResult): number {
-  const failed = result.runs.find((r) => r.status === 'failed');
+  const failed = result.runs.find((r) => r.status === 'failed' || r.status === 'busy');
   if (failed) return failed.exit_code === 2 || failed.exit_code === 3 || failed.exit_code === 4 ? failed.exit_code : ExitCode.WORKFLOW_FAILED;
   if (result.runs.some((r) => r.status === 'invalid_parameters')) return ExitCode.INVALID_INPUT;
   return ExitCode.OK;
@@ -108,7 +110,7 @@ export async function trigger(ctx: CommandContext, _args: unknown[], opts: Trigg
     if (other) throw new UsageError(`/webhook/${route} receives ${other.source} events, not ${source}`);
   }
   const { ProperLockManager } = await import('../../adapters/proper-lock-manager.js');
-  const lab = opts.simulate && opts.lab ? labDirFor(ctx, opts.lab) : undefined;
+  const starter = await triggerStarterFor(ctx, opts);
   const result = await dispatchEvent(
     candidates,
     {
@@ -121,7 +123,7 @@ export async function trigger(ctx: CommandContext, _args: unknown[], opts: Trigg
     },
     {
       env: ctx.env,
-      starter: createProcessStarter({ root: ctx.root.dir, env: ctx.env, simulate: Boolean(opts.simulate), ...(lab ? { lab } : {}) }),
+      starter,
       dedup: new DedupStore(ctx.root.dir, new ProperLockManager(ctx.root.dir)),
       dryRun: Boolean(opts.dryRun),
       force: Boolean(opts.force),

@@ -5,8 +5,8 @@
  * action's deadline. Latency percentiles (nearest rank) are over the requests that got an
  * answer; errors are non-2xx answers and transport failures (refused, per-request timeout).
  *
- * Bounds: at most MAX_REQUESTS requests; under --simulate the test lasts at most
- * SIMULATE_MAX_SECONDS (the lab rehearses the workflow, not the load).
+ * Bounds: at most MAX_REQUESTS requests; at most config defaults.maxLoadTestSeconds when set
+ * (the lab sets it: a rehearsal checks the workflow, not the load).
  */
 import { ActionFailedError, InterruptedError } from '../../errors.js';
 import type { ActionImpl } from '../action-impl.js';
@@ -23,7 +23,6 @@ interface Params {
 }
 
 export const MAX_REQUESTS = 20_000;
-export const SIMULATE_MAX_SECONDS = 2;
 const PER_REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_CONCURRENCY = 50;
 
@@ -59,9 +58,10 @@ export const runPerformanceTest: ActionImpl = {
     const perRequestMs = Math.min(PER_REQUEST_TIMEOUT_MS, Math.max(1, rt.remainingMs() / 2));
 
     let seconds = p.duration;
-    if (rt.simulate && seconds > SIMULATE_MAX_SECONDS) {
-      rt.debug(`performance test shortened to ${SIMULATE_MAX_SECONDS}s under --simulate (asked ${seconds}s)`);
-      seconds = SIMULATE_MAX_SECONDS;
+    const cap = rt.config.defaults.maxLoadTestSeconds;
+    if (cap !== undefined && seconds > cap) {
+      rt.debug(`performance test shortened to ${cap}s by the configuration (asked ${seconds}s)`);
+      seconds = cap;
     }
     const budgetS = (rt.remainingMs() - perRequestMs - 500) / 1000;
     if (seconds > budgetS) {

@@ -23,7 +23,7 @@ const validatePerf = ajv.compile(schema('contractor-performance'));
 
 const SECRET = 'hunter2-super-secret-token';
 const NOW = new Date('2025-12-09T10:00:00.000Z');
-const clock: Clock = { now: () => NOW, sleep: async () => undefined };
+const clock: Clock = { now: () => NOW, sleep: async () => undefined, timer: async () => undefined };
 
 function record(id: string, overrides: Partial<ExecutionRecord> = {}): ExecutionRecord {
   return {

@@ -9,6 +9,8 @@ import { compileSchema, describeAjvError, selectAjvErrors } from '../../../src/d
 import type { AttemptRecord } from '../../../src/engine/records.js';
 import { createRuntime, disposeRuntime } from '../../../src/engine/runtime.js';
 import { fakeDeps } from '../../fakes/fakes.js';
+import { LabRoutingHttpClient } from '../../../src/lab/routing-http-client.js';
+import { SIMULATE_MAX_LOAD_SECONDS } from '../../../src/lab/start-lab.js';
 
 export type TestDeps = ReturnType<typeof fakeDeps>;
 
@@ -23,6 +25,7 @@ export interface MakeRuntimeOptions {
   phaseId?: string;
   actionId?: string;
   attempt?: number;
+  /** As under --simulate: the lab's HTTP client (passes the action's identity as headers) and config. */
   simulate?: boolean;
   timeoutMs?: number;
 }
@@ -52,9 +55,15 @@ export function makeRuntime(params: Record<string, unknown>, options: MakeRuntim
   const deps = options.deps ?? fakeDeps();
   const resolved = options.spec ? checkParams(options.spec, params) : params;
   const attempt: AttemptRecord = { attempt: options.attempt ?? 1, status: 'running', started_at: deps.clock.now().toISOString() };
+  const config = resolveConfig(options.config ?? {}, options.env ?? {}, null);
+  if (options.simulate) {
+    // The lab is a swap of ports, as src/compose.ts does it.
+    deps.http = new LabRoutingHttpClient(deps.http, undefined) as unknown as typeof deps.http;
+    config.defaults.maxLoadTestSeconds = SIMULATE_MAX_LOAD_SECONDS;
+  }
   const rt = createRuntime({
     deps,
-    config: resolveConfig(options.config ?? {}, options.env ?? {}, null),
+    config,
     executionId: options.executionId ?? 'test-exec-0001',
     workflowId: options.workflowId ?? 'test-workflow',
     phaseId: options.phaseId ?? 'test-phase',
@@ -65,8 +74,6 @@ export function makeRuntime(params: Record<string, unknown>, options: MakeRuntim
     attempt,
     timeoutMs: options.timeoutMs ?? 600_000,
     signal: new AbortController().signal,
-    simulate: options.simulate ?? false,
-    onChange: () => undefined,
     debug: () => undefined,
     evaluateCondition: () => true,
   });

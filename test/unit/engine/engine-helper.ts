@@ -48,7 +48,6 @@ export function harness(def: WorkflowDefinition, options: { params?: Record<stri
     params: options.params ?? {},
     signal: options.signal ?? new AbortController().signal,
     debug: false,
-    simulate: false,
     ...(options.resume ? { resume: options.resume } : {}),
     ...(options.rollback ? { rollback: options.rollback } : {}),
   };

@@ -5,7 +5,6 @@ import type { TriggerDef } from '../../../src/definitions/types.js';
 import { DedupStore, dedupPath } from '../../../src/triggers/dedup.js';
 import { dispatchEvent } from '../../../src/triggers/dispatch.js';
 import type { IncomingEvent } from '../../../src/triggers/match.js';
-import { runArgs } from '../../../src/triggers/start.js';
 import { entry, fakeStarter, fixture, fixtureJson, removeDir, tempDir, workflow } from './helpers.js';
 
 const dirs: string[] = [];
@@ -81,13 +80,5 @@ describe('dispatchEvent', () => {
     const r = await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup: new DedupStore(root, new ProperLockManager(root)) });
     expect(r.runs[0]).toMatchObject({ status: 'failed', exit_code: 3, execution_id: null });
     expect(r.executions).toEqual([]);
-  });
-});
-
-describe('the detached run command line', () => {
-  it('is node main.js --root R run WF -p ... --trigger-info JSON [--simulate --lab L]', () => {
-    const req = { workflowId: 'w', assignments: ['a=1', 'b={"x":2}'], triggerInfo: { type: 'event' as const, source: 'falco', trigger_id: 't', event_id: 'falco:u' } };
-    expect(runArgs('/r', req, { entry: '/e/main.js' })).toEqual(['/e/main.js', '--root', '/r', 'run', 'w', '-p', 'a=1', '-p', 'b={"x":2}', '--trigger-info', '{"type":"event","source":"falco","trigger_id":"t","event_id":"falco:u"}']);
-    expect(runArgs('/r', req, { entry: '/e/main.js', simulate: true, lab: '/lab' }).slice(-3)).toEqual(['--simulate', '--lab', '/lab']);
   });
 });

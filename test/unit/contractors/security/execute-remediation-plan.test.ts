@@ -1,6 +1,6 @@
 /**
- * execute_remediation_plan through the engine's nested-action hook (createRuntime with `nested`):
- * real catalogue and parameter validation, fake step implementations.
+ * execute_remediation_plan through the engine's one attempt path (runAttempts, whose runtime
+ * runs plan steps): real catalogue and parameter validation, fake step implementations.
  */
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../../src/config/config.js';
@@ -9,8 +9,8 @@ import { createCatalogue } from '../../../../src/contractors/catalogue.js';
 import { IMPLEMENTATIONS } from '../../../../src/contractors/security/index.js';
 import { SECURITY_SPECS } from '../../../../src/contractors/security/specs.js';
 import type { ActionSpec } from '../../../../src/contractors/types.js';
-import type { ActionRecord, AttemptRecord } from '../../../../src/engine/records.js';
-import { createRuntime, disposeRuntime } from '../../../../src/engine/runtime.js';
+import type { ActionRecord } from '../../../../src/engine/records.js';
+import { NO_RETRY, runAttempts, type AttemptHost } from '../../../../src/engine/attempt.js';
 import { ActionFailedError } from '../../../../src/errors.js';
 import { FakeHttpClient, fakeDeps, MapSecretSource } from '../../../fakes/fakes.js';
 import { checkParams } from '../runtime-helper.js';
@@ -31,38 +31,48 @@ function registry(fns: Record<string, StepFn>): ImplementationRegistry {
 
 const spec = SECURITY_SPECS.find((s) => s.name === 'execute_remediation_plan') as ActionSpec;
 
-async function runPlan(params: Record<string, unknown>, fns: Record<string, StepFn>, options: { withHook?: boolean; timeoutMs?: number } = {}) {
-  const deps = fakeDeps({ http: new FakeHttpClient(() => ({ status: 200, body: '{}' })), secrets: new MapSecretSource({ STEP_SECRET }) });
-  const attempt: AttemptRecord = { attempt: 1, status: 'running', started_at: deps.clock.now().toISOString() };
-  const record: ActionRecord = { action_id: 'coordinate-remediation', action: 'execute_remediation_plan', status: 'running', attempts: [attempt] };
-  const rt = createRuntime({
+type TestDeps = ReturnType<typeof fakeDeps>;
+
+/** One attempt of the plan action, as the engine runs it (runAttempts with the steps hook unless withHook is false). */
+async function attemptPlan(deps: TestDeps, record: ActionRecord, params: Record<string, unknown>, fns: Record<string, StepFn>, options: { withHook?: boolean; timeoutMs?: number } = {}) {
+  const host: AttemptHost = {
     deps,
     config: resolveConfig({}, {}, null),
+    catalogue: createCatalogue(),
+    impls: registry(fns),
     executionId: 'sec-20261125-0001',
     workflowId: 'security-incident-response',
+    persist: async () => undefined,
+    now: () => deps.clock.now().toISOString(),
+    evaluateCondition: () => true,
+  };
+  const impl = await (IMPLEMENTATIONS.execute_remediation_plan as () => Promise<ActionImpl>)();
+  const outcome = await runAttempts(host, {
+    target: record,
+    spec,
+    impl,
     phaseId: 'remediation',
     actionId: 'coordinate-remediation',
     contractor: 'security-master',
     action: 'execute_remediation_plan',
-    params: checkParams(spec, params),
-    attempt,
+    policy: NO_RETRY,
     timeoutMs: options.timeoutMs ?? 3_600_000,
     signal: new AbortController().signal,
-    simulate: false,
-    onChange: () => undefined,
+    parameters: async () => structuredClone(params),
     debug: () => undefined,
-    evaluateCondition: () => true,
-    ...(options.withHook === false ? {} : { nested: { catalogue: createCatalogue(), impls: registry(fns), steps: () => (record.steps ??= []) } }),
+    allowSteps: options.withHook !== false,
   });
-  const impl = await (IMPLEMENTATIONS.execute_remediation_plan as () => Promise<ActionImpl>)();
-  try {
-    return { outputs: await impl.run(rt), record, attempt, deps };
-  } catch (e) {
-    if (!(e instanceof ActionFailedError)) throw e;
-    return { error: e, record, attempt, deps };
-  } finally {
-    disposeRuntime(rt);
-  }
+  if (outcome.kind === 'ok') return { outputs: outcome.outputs };
+  if (outcome.kind === 'failed' && outcome.cause instanceof ActionFailedError) return { error: outcome.cause };
+  throw outcome.kind === 'failed' ? outcome.cause : new Error('interrupted');
+}
+
+async function runPlan(params: Record<string, unknown>, fns: Record<string, StepFn>, options: { withHook?: boolean; timeoutMs?: number } = {}) {
+  const deps = fakeDeps({ http: new FakeHttpClient(() => ({ status: 200, body: '{}' })), secrets: new MapSecretSource({ STEP_SECRET }) });
+  const record: ActionRecord = { action_id: 'coordinate-remediation', action: 'execute_remediation_plan', status: 'running', attempts: [] };
+  checkParams(spec, params);
+  const r = await attemptPlan(deps, record, params, fns, options);
+  return { ...r, record, attempt: record.attempts[0] as NonNullable<ActionRecord['attempts'][number]>, deps };
 }
 
 const removeNode = { step_id: 'remove-node', contractor: 'talos-contractor', action: 'remove_nodes', parameters: { cluster: 'prod-k8s-01', nodes: ['worker-3'], reset: false }, timeout: 900, on_error: 'continue_phase' };
@@ -163,7 +173,8 @@ describe('execute_remediation_plan', () => {
     const r = await runPlan({ steps: [{ contractor: 'talos-contractor', action: 'remove_nodes', parameters: { nodes: ['w'] }, on_error: 'continue_phase' }, { contractor: 'talos-contractor', action: 'no_such_action' }] }, fns);
     expect(ran).toBe(false);
     expect((r.record.steps ?? []).map((s) => [s.action_id, s.status, s.error?.code])).toEqual([
-      ['step-1', 'failed', 'invalid_parameters'],
+      // One attempt path for actions and steps: parameters that do not fit are 'errored' (cortex could not run it).
+      ['step-1', 'errored', 'invalid_parameters'],
       ['step-2', 'failed', 'unknown_action'],
     ]);
     expect(r.record.steps?.[0]?.error?.message).toContain('missing required property "cluster"');
@@ -186,31 +197,10 @@ describe('execute_remediation_plan', () => {
     };
     const first = await runPlan({ steps: [{ ...removeNode, on_error: 'fail_workflow' }] }, fns);
     expect(first.error).toBeDefined();
-    // Same record, second parent attempt.
-    const deps = first.deps;
-    const attempt2: AttemptRecord = { attempt: 2, status: 'running', started_at: deps.clock.now().toISOString() };
-    const rt = createRuntime({
-      deps,
-      config: resolveConfig({}, {}, null),
-      executionId: 'sec-20261125-0001',
-      workflowId: 'security-incident-response',
-      phaseId: 'remediation',
-      actionId: 'coordinate-remediation',
-      contractor: 'security-master',
-      action: 'execute_remediation_plan',
-      params: checkParams(spec, { steps: [removeNode] }),
-      attempt: attempt2,
-      timeoutMs: 60_000,
-      signal: new AbortController().signal,
-      simulate: false,
-      onChange: () => undefined,
-      debug: () => undefined,
-      evaluateCondition: () => true,
-      nested: { catalogue: createCatalogue(), impls: registry(fns), steps: () => (first.record.steps ??= []) },
-    });
-    const impl = await (IMPLEMENTATIONS.execute_remediation_plan as () => Promise<ActionImpl>)();
-    await impl.run(rt);
-    disposeRuntime(rt);
+    // Same record, second parent attempt (a new round of the parent's retry).
+    first.record.attempts_counted_from = first.record.attempts.length;
+    const second = await attemptPlan(first.deps, first.record, { steps: [removeNode] }, fns, { timeoutMs: 60_000 });
+    expect(second.error).toBeUndefined();
     expect(first.record.steps?.map((s) => [s.action_id, s.status, s.attempts.map((a) => [a.attempt, a.status])])).toEqual([
       ['remove-node', 'completed', [[1, 'failed'], [2, 'succeeded']]],
     ]);

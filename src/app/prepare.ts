@@ -14,8 +14,7 @@ import { maskParameters, resolveParameters, secretParameterValues } from '../def
 import { findWorkflow } from '../definitions/repository.js';
 import type { LoadedWorkflow, WorkflowDefinition } from '../definitions/types.js';
 import { layout } from '../layout.js';
-import { ensureRoot } from '../root.js';
-import type { CommandContext } from './context.js';
+import { ensureRoot, type ResolvedRoot } from '../root.js';
 
 export interface PreparedWorkflow {
   loaded: LoadedWorkflow;
@@ -29,7 +28,14 @@ export interface PreparedWorkflow {
   secretValues: string[];
 }
 
-export async function loadRootConfig(ctx: CommandContext): Promise<ResolvedConfig> {
+/** Where a command finds its definitions, config and files. */
+export interface RootContext {
+  root: ResolvedRoot;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+export async function loadRootConfig(ctx: RootContext): Promise<ResolvedConfig> {
   return loadConfig(layout(ctx.root.dir).config, ctx.env, 'config.yaml');
 }
 
@@ -116,7 +122,7 @@ function resolveDefaultExpressions(def: WorkflowDefinition, params: Record<strin
 }
 
 export async function prepareWorkflow(
-  ctx: CommandContext,
+  ctx: RootContext,
   workflowId: string,
   input: { assignments?: string[]; paramsFile?: string; values?: Record<string, unknown> },
 ): Promise<PreparedWorkflow> {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createCatalogue } from '../../../src/contractors/catalogue.js';
 import { createImplementationRegistry } from '../../../src/contractors/registry.js';
 import type { ImplementationRegistry } from '../../../src/contractors/action-impl.js';
-import { assertImplemented, assertToolsPresent } from '../../../src/cli/prepare.js';
+import { assertImplemented, assertToolsPresent } from '../../../src/app/prepare.js';
 import { resolveConfig } from '../../../src/config/config.js';
 import { ExitCode, UsageError, ToolNotFoundError } from '../../../src/errors.js';
 import type { WorkflowDefinition } from '../../../src/definitions/types.js';

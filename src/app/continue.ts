@@ -1,0 +1,282 @@
+/**
+ * Continuing an existing execution: resume, approve, reject, rollback, cancel, and the expiry
+ * of approvals. Each takes the execution's lock first and decides on the record as read under
+ * it (withExecution), so concurrent operator commands never overwrite each other.
+ */
+import { ExitCode, NotFoundError, StateConflictError, UsageError } from '../errors.js';
+import type { EngineEvent } from '../engine/events.js';
+import { isTerminal, type ExecutionRecord } from '../engine/records.js';
+import { runRollback } from '../engine/rollback.js';
+import { prepareResume } from '../engine/run-workflow.js';
+import { expireApprovals, hasExpiredApproval } from '../engine/approvals.js';
+
+export { expireApprovals, hasExpiredApproval } from '../engine/approvals.js';
+import { audit } from './audit.js';
+import type { App, LabRequest } from './context.js';
+import { driveExecution, exitCodeFor } from './drive.js';
+import { ExecutionLockedError, loadForContinue, withExecution, type HeldExecution } from './existing.js';
+
+export interface ContinueRequest {
+  executionId: string;
+  /** `-p name=value`: secret parameters given again. */
+  params?: string[];
+  debug?: boolean;
+  /** Lab options for a simulated execution (--simulate-fail, --simulate-latency, --lab). */
+  lab?: LabRequest;
+  emit: (event: EngineEvent) => void;
+  /** Warnings about the definition (it changed since the execution started). */
+  onWarning?: (message: string) => void;
+  /** Called once this process holds the execution's lock (a launcher waits for it). */
+  onHeld?: () => void;
+}
+
+export interface ContinueResult {
+  record: ExecutionRecord;
+  exitCode: number;
+  /** Set when nothing ran (e.g. already rolled back). */
+  message?: string;
+  changed: boolean;
+}
+
+/** Drives a held execution (moving it back to active/ first when it had ended) and audits it. */
+async function carryOn(
+  app: App,
+  held: HeldExecution,
+  req: ContinueRequest,
+  options: { command: string; body?: Parameters<typeof driveExecution>[3]['body']; resume?: { retryAction?: string; skipAction?: string }; audit?: { comment?: string; details?: Record<string, unknown> } },
+): Promise<ExecutionRecord> {
+  const { record } = held;
+  if (req.lab && !record.simulate) throw new UsageError(`execution ${record.execution_id} ran against the real tools: --simulate, --lab and --simulate-fail apply only to a simulated execution`);
+  const { prep, warnings } = await loadForContinue(app, record, req.params);
+  for (const w of warnings) req.onWarning?.(w);
+  if (held.location === 'history') {
+    // One record per execution: it moves back to active/ (one rename) while it changes again.
+    await held.deps.store.reopenExecution(record.execution_id);
+    held.location = 'active';
+  }
+  await audit(held.deps, { command: options.command, execution_id: record.execution_id, workflow_id: record.workflow_id, result: 'started', ...options.audit });
+  await driveExecution(app, prep, record, {
+    emit: req.emit,
+    resumed: true,
+    debug: req.debug,
+    ...(req.lab ? { lab: req.lab } : {}),
+    ...(options.resume ? { resume: options.resume } : {}),
+    ...(options.body ? { body: options.body } : {}),
+  });
+  await audit(held.deps, { command: options.command, execution_id: record.execution_id, workflow_id: record.workflow_id, result: record.status });
+  return record;
+}
+
+/** `cortex resume`: continue a paused, interrupted, waiting or not yet started execution. */
+export async function resumeExecution(app: App, req: ContinueRequest & { retryAction?: string; skipAction?: string }): Promise<ContinueResult> {
+  return withExecution(app, req.executionId, async (held) => {
+    req.onHeld?.();
+    const rec = held.record;
+    if (held.location === 'history' || isTerminal(rec.status)) {
+      throw new StateConflictError(`execution ${rec.execution_id} has ended (${rec.status}); there is nothing to resume`, {
+        hint: rec.status === 'rolled_back' ? undefined : `cortex rollback ${rec.execution_id} undoes what it did`,
+      });
+    }
+    const choice = { ...(req.retryAction ? { retryAction: req.retryAction } : {}), ...(req.skipAction ? { skipAction: req.skipAction } : {}) };
+    const problem = prepareResume(rec, choice, held.deps.clock.now().toISOString());
+    if (problem) throw new UsageError(problem);
+    expireApprovals(rec, held.deps.clock.now());
+    await carryOn(app, held, req, {
+      command: 'resume',
+      resume: choice,
+      ...(req.retryAction || req.skipAction ? { audit: { details: { retry_action: req.retryAction ?? null, skip_action: req.skipAction ?? null } } } : {}),
+    });
+    const code = exitCodeFor(rec, app.signal.aborted);
+    return { record: rec, exitCode: code === ExitCode.OK && rec.status === 'paused' ? ExitCode.WORKFLOW_FAILED : code, changed: true };
+  });
+}
+
+function parseOutputs(list: Array<{ key: string; raw: string }>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { key, raw } of list) {
+    try {
+      out[key] = JSON.parse(raw);
+    } catch {
+      out[key] = raw;
+    }
+  }
+  return out;
+}
+
+export interface DecideRequest extends ContinueRequest {
+  decision: 'approved' | 'rejected';
+  comment?: string;
+  /** A task for a person instead of the phase approval. */
+  action?: string;
+  /** Outputs of that task. */
+  outputs?: Array<{ key: string; raw: string }>;
+}
+
+/** `cortex approve` / `cortex reject`: decide the waiting phase (or a person's task), then continue. */
+export async function decideExecution(app: App, req: DecideRequest): Promise<ContinueResult & { expired: boolean }> {
+  return withExecution(app, req.executionId, async (held) => {
+    const rec = held.record;
+    if (rec.status !== 'awaiting_approval' || held.location !== 'active') {
+      throw new StateConflictError(`execution ${rec.execution_id} is ${rec.status}, not awaiting approval`, { hint: `cortex status ${rec.execution_id}` });
+    }
+    const now = held.deps.clock.now();
+    const expired = expireApprovals(rec, now);
+    const user = held.deps.identity.user;
+    const host = held.deps.identity.host;
+    const comment = req.comment ? { comment: req.comment } : {};
+    if (req.action) {
+      const phase = rec.phases.find((p) => p.actions.some((a) => a.action_id === req.action));
+      const action = phase?.actions.find((a) => a.action_id === req.action);
+      if (!phase || !action) throw new NotFoundError(`execution ${rec.execution_id} has no action "${req.action}"`);
+      if (action.status !== 'awaiting_input') throw new StateConflictError(`action "${req.action}" is ${action.status}, not waiting for a person`);
+      action.person_task = { completed_by: user, completed_at: now.toISOString(), ...comment, result: req.decision === 'approved' ? 'done' : 'rejected' };
+      if (req.decision === 'approved') {
+        action.status = 'completed';
+        action.outputs = parseOutputs(req.outputs ?? []);
+        action.finished_at = now.toISOString();
+        action.duration_seconds = action.started_at ? Math.round((now.getTime() - Date.parse(action.started_at)) / 10) / 100 : null;
+      }
+      (rec.approvals ??= []).push({ time: now.toISOString(), decision: req.decision === 'approved' ? 'task_done' : 'task_rejected', phase_id: phase.phase_id, action_id: action.action_id, user, host, ...comment });
+    } else {
+      if (req.outputs?.length) throw new UsageError('--output goes with --action (the outputs of a task done by a person)');
+      const phase = rec.phases.find((p) => p.status === 'awaiting_approval' && !p.approval?.decision);
+      if (!phase && !expired) {
+        const task = rec.phases.flatMap((p) => p.actions).find((a) => a.status === 'awaiting_input');
+        throw new StateConflictError(`no phase of ${rec.execution_id} is waiting for approval${task ? `; action "${task.action_id}" waits for a person: use --action ${task.action_id}` : ''}`);
+      }
+      if (phase) {
+        phase.approval = { ...(phase.approval ?? {}), decision: req.decision, decided_by: user, decided_at: now.toISOString(), ...comment };
+        (rec.approvals ??= []).push({ time: now.toISOString(), decision: req.decision, phase_id: phase.phase_id, user, host, ...comment });
+      }
+    }
+    await carryOn(app, held, req, {
+      command: req.decision === 'approved' ? 'approve' : 'reject',
+      audit: { ...comment, ...(req.action ? { details: { action: req.action } } : {}) },
+    });
+    return { record: rec, exitCode: exitCodeFor(rec, app.signal.aborted), changed: true, expired };
+  });
+}
+
+/** `cortex rollback`: undo what the execution did (only what happened); a second one is a no-op. */
+export async function rollbackExecution(app: App, req: ContinueRequest): Promise<ContinueResult> {
+  return withExecution(app, req.executionId, async (held) => {
+    const rec = held.record;
+    if (rec.status === 'rolled_back') {
+      return { record: rec, exitCode: ExitCode.OK, changed: false, message: `${rec.execution_id} is already rolled back; nothing to do` };
+    }
+    const reason = `requested by an operator${rec.status_reason ? ` (was ${rec.status}: ${rec.status_reason})` : ` (was ${rec.status})`}`;
+    const user = held.deps.identity.user;
+    await carryOn(app, held, req, {
+      command: 'rollback',
+      body: async (exec) => {
+        await runRollback(exec, 'workflow', reason, undefined, user);
+        await exec.finalize();
+      },
+    });
+    const after = rec.status as ExecutionRecord['status'];
+    return { record: rec, exitCode: after === 'rolled_back' ? ExitCode.OK : exitCodeFor(rec, app.signal.aborted), changed: true };
+  });
+}
+
+/** How long `cortex cancel` waits for a running execution to stop. */
+const CANCEL_WAIT_MS = 30_000;
+
+async function waitForRelease(app: App, id: string, timeoutMs: number): Promise<boolean> {
+  const deps = app.sessions.base();
+  const deadline = deps.clock.now().getTime() + timeoutMs;
+  while (deps.clock.now().getTime() < deadline) {
+    const holder = await deps.locks.holder(`execution-${id}`);
+    if (!holder || !app.processes.isAlive({ pid: holder.pid, host: holder.host })) return true;
+    await deps.clock.sleep(100);
+  }
+  return false;
+}
+
+/**
+ * `cortex cancel [--rollback]`: an execution running in another process is asked to stop
+ * (a cancel mark, then SIGTERM to that process, checked to still be it); it records itself
+ * cancelled. One that is paused, waiting or not started is marked cancelled here. A rollback in
+ * progress is never cancelled.
+ */
+export async function cancelExecution(app: App, req: ContinueRequest & { rollback?: boolean }): Promise<ContinueResult> {
+  const act = () =>
+    withExecution(app, req.executionId, async (held) => {
+      const rec = held.record;
+      if (held.location === 'history' || isTerminal(rec.status)) {
+        if (!req.rollback) {
+          if (rec.status === 'cancelled') return { record: rec, exitCode: ExitCode.OK, changed: false, message: `${rec.execution_id} cancelled` };
+          throw new StateConflictError(`execution ${rec.execution_id} has already ended (${rec.status})`, { hint: `cortex rollback ${rec.execution_id} undoes what it did` });
+        }
+        if (rec.status === 'rolled_back') return { record: rec, exitCode: ExitCode.OK, changed: false, message: `${rec.execution_id} is already rolled back` };
+      }
+      if (rec.status === 'rolling_back') {
+        throw new StateConflictError(`execution ${rec.execution_id} is rolling back (its rollback was interrupted); a rollback is not cancelled`, { hint: `cortex rollback ${rec.execution_id} continues it` });
+      }
+      const user = held.deps.identity.user;
+      await carryOn(app, held, req, {
+        command: 'cancel',
+        body: async (exec) => {
+          if (req.rollback) await runRollback(exec, 'workflow', 'cancelled by an operator', undefined, user);
+          if (!isTerminal(exec.record.status)) {
+            exec.record.status = 'cancelled';
+            exec.record.status_reason = 'cancelled by an operator (cortex cancel)';
+          }
+          await exec.deps.store.requestCancel(rec.execution_id, false);
+          await exec.finalize();
+        },
+      });
+      return { record: rec, exitCode: isTerminal(rec.status) ? ExitCode.OK : exitCodeFor(rec, app.signal.aborted), changed: true };
+    });
+  try {
+    return await act();
+  } catch (e) {
+    if (!(e instanceof ExecutionLockedError)) throw e;
+    const { holder, record } = e;
+    if (record?.status === 'rolling_back' || holder?.command === 'rollback') {
+      throw new StateConflictError(`execution ${req.executionId} is being rolled back by ${holder ? `pid ${holder.pid} on ${holder.host}` : 'another process'}; a rollback is not cancelled`, {
+        hint: `wait for it: cortex status ${req.executionId}`,
+      });
+    }
+    if (!holder) throw e;
+    if (holder.command === 'cancel') throw new StateConflictError(`execution ${req.executionId} is being cancelled by pid ${holder.pid} on ${holder.host}`);
+    if (holder.host !== app.processes.host) {
+      throw new StateConflictError(`execution ${req.executionId} runs on ${holder.host} (pid ${holder.pid}); cancel it there`);
+    }
+    const deps = app.sessions.base();
+    await deps.store.requestCancel(req.executionId, true);
+    // The lock owner is who works on the execution; the record's process adds its start time.
+    const target = record?.process && record.process.pid === holder.pid && record.process.host === holder.host ? record.process : { pid: holder.pid, host: holder.host };
+    app.processes.terminate(target);
+    if (!(await waitForRelease(app, req.executionId, CANCEL_WAIT_MS))) {
+      throw new StateConflictError(`execution ${req.executionId} (pid ${holder.pid}) did not stop within ${CANCEL_WAIT_MS / 1000} s`);
+    }
+    return act();
+  }
+}
+
+/**
+ * Rejects the approvals that passed their approval_timeout (tick, serve): each is marked expired
+ * under its lock, then `launch` drives the rejection and its rollback elsewhere. Executions that
+ * another process holds are left for the next pass.
+ */
+export async function expireDueApprovals(app: App, launch: (executionId: string) => Promise<unknown>): Promise<string[]> {
+  const deps = app.sessions.base();
+  const now = deps.clock.now();
+  const due = (await deps.store.listActive()).filter((r) => hasExpiredApproval(r, now));
+  const expired: string[] = [];
+  for (const r of due) {
+    try {
+      await withExecution(app, r.execution_id, async (held) => {
+        if (held.location !== 'active' || !expireApprovals(held.record, now)) return;
+        held.record.updated_at = now.toISOString();
+        await held.deps.store.writeExecution(held.record);
+        await audit(held.deps, { command: app.command, execution_id: r.execution_id, workflow_id: r.workflow_id, result: 'approval_expired' });
+        expired.push(r.execution_id);
+      });
+    } catch (e) {
+      if (!(e instanceof StateConflictError)) throw e;
+    }
+  }
+  for (const id of expired) await launch(id);
+  return expired;
+}

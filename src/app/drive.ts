@@ -1,0 +1,74 @@
+import { ExitCode } from '../errors.js';
+import type { EngineEvent } from '../engine/events.js';
+import type { ExecutionRecord } from '../engine/records.js';
+import { runRollback } from '../engine/rollback.js';
+import { Execution, type RunContext } from '../engine/run-workflow.js';
+import { ownProcess } from '../engine/live-status.js';
+import type { App, LabRequest } from './context.js';
+import type { PreparedWorkflow } from './prepare.js';
+
+/** What driving an execution needs from its preparation. */
+export type DrivePrep = Pick<PreparedWorkflow, 'loaded' | 'catalogue' | 'impls' | 'config' | 'params'> & { secretValues?: string[] };
+
+export interface DriveOptions {
+  emit: (event: EngineEvent) => void;
+  /** A fresh run (false) or a continued one. */
+  resumed: boolean;
+  debug?: boolean;
+  /** Lab options; the lab is used when the record says simulate. */
+  lab?: LabRequest;
+  resume?: RunContext['resume'];
+  /** What to do instead of carrying on with the phases (rollback, cancel). */
+  body?: (exec: Execution) => Promise<void>;
+}
+
+/** Exit code for an execution that stopped with this status. */
+export function exitCodeFor(rec: ExecutionRecord, interrupted: boolean): number {
+  if (interrupted && (rec.status === 'paused' || rec.status === 'cancelled' || rec.status === 'rolling_back')) return ExitCode.INTERRUPTED;
+  switch (rec.status) {
+    case 'completed':
+    case 'awaiting_approval':
+      return ExitCode.OK;
+    default:
+      return ExitCode.WORKFLOW_FAILED;
+  }
+}
+
+/**
+ * Drives an execution whose lock the caller holds: opens the ports (the lab's, when the
+ * execution is simulated), records this process as the one working on it, and runs the phases
+ * (or `body`) until the execution ends or has to stop. The record is left as the engine wrote it.
+ */
+export async function driveExecution(app: App, prep: DrivePrep, record: ExecutionRecord, options: DriveOptions): Promise<void> {
+  const session = await app.sessions.open({
+    ...(record.simulate ? { lab: { ...options.lab, ...(options.lab?.dir ? {} : record.lab_dir ? { dir: record.lab_dir } : {}) } } : {}),
+    emit: options.emit,
+  });
+  try {
+    const { deps } = session;
+    for (const v of prep.secretValues ?? []) deps.masker.add(v);
+    const ctx: RunContext = {
+      loaded: prep.loaded,
+      catalogue: prep.catalogue,
+      impls: prep.impls,
+      config: session.config(prep.config),
+      env: app.env,
+      params: prep.params,
+      signal: app.signal,
+      debug: Boolean(options.debug),
+      ...(options.resume ? { resume: options.resume } : {}),
+      rollback: (exec, scope, reason, phaseId) => runRollback(exec, scope, reason, phaseId),
+    };
+    deps.emit({ kind: 'execution-start', executionId: record.execution_id, workflowId: record.workflow_id, resumed: options.resumed });
+    const exec = new Execution(deps, ctx, record);
+    if (options.body) {
+      record.process = ownProcess(deps.identity, exec.now());
+      await exec.persist();
+      await options.body(exec);
+    } else {
+      await exec.run();
+    }
+  } finally {
+    await session.stop();
+  }
+}

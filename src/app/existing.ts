@@ -1,0 +1,141 @@
+import { NotFoundError, StateConflictError, UsageError } from '../errors.js';
+import { loadCatalogue } from '../contractors/load-catalogue.js';
+import { createImplementationRegistry } from '../contractors/registry.js';
+import { parseParamAssignments } from '../definitions/parameters.js';
+import { findWorkflow } from '../definitions/repository.js';
+import type { LoadedWorkflow } from '../definitions/types.js';
+import type { EngineDeps } from '../engine/deps.js';
+import { assertExecutionId, isTerminal, type ExecutionRecord } from '../engine/records.js';
+import { completeEnded } from '../engine/run-workflow.js';
+import type { HeldLock, LockOwner } from '../ports/state-store.js';
+import { ensureRoot } from '../root.js';
+import type { App } from './context.js';
+import type { DrivePrep } from './drive.js';
+import { loadRootConfig } from './prepare.js';
+
+export { assertExecutionId } from '../engine/records.js';
+
+/** Another process holds the execution's lock: it is working on it now. */
+export class ExecutionLockedError extends StateConflictError {
+  constructor(
+    message: string,
+    readonly record: ExecutionRecord | undefined,
+    readonly holder: LockOwner | undefined,
+    hint: string,
+  ) {
+    super(message, { hint });
+  }
+}
+
+/** An execution held under its lock, read again after the lock was taken. */
+export interface HeldExecution {
+  record: ExecutionRecord;
+  location: 'active' | 'history';
+  deps: EngineDeps;
+  lock: HeldLock;
+}
+
+function describeHolder(holder: LockOwner | undefined): string {
+  if (!holder) return 'another cortex process';
+  return `cortex ${holder.command ?? ''} (pid ${holder.pid} on ${holder.host}, since ${holder.acquired_at})`.replace('cortex  (', 'cortex (');
+}
+
+/**
+ * One record per execution, whatever a crash left: a finished record still in active/ (killed
+ * between its last write and its move) is completed (metrics counted once) and moved to
+ * history/; a history/ copy older than an active/ record (left by an older cortex) is removed.
+ * Runs under the execution's lock.
+ */
+async function reconcile(deps: EngineDeps, id: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' }> {
+  const both = await deps.store.readBothCopies(id);
+  if (both.active) {
+    if (isTerminal(both.active.status)) {
+      await completeEnded(deps, both.active);
+      return { record: both.active, location: 'history' };
+    }
+    if (both.history) await deps.store.discardHistoryCopy(id);
+    return { record: both.active, location: 'active' };
+  }
+  if (both.history) return { record: both.history, location: 'history' };
+  throw new NotFoundError(`no execution ${id} in active/ or history/`, { hint: 'cortex status; cortex history' });
+}
+
+/**
+ * Runs `fn` with the execution's lock held and its record read again under the lock, so two
+ * operator commands never act on the same state: the one that does not get the lock fails (exit
+ * 3) naming who works on the execution and its state now.
+ */
+export async function withExecution<T>(app: App, id: string, fn: (held: HeldExecution) => Promise<T>): Promise<T> {
+  assertExecutionId(id);
+  await ensureRoot(app.root);
+  const deps = app.sessions.base();
+  if (!(await deps.store.readExecution(id))) {
+    throw new NotFoundError(`no execution ${id} in active/ or history/`, { hint: 'cortex status; cortex history' });
+  }
+  let lock: HeldLock;
+  try {
+    lock = await deps.locks.acquire(`execution-${id}`, { execution_id: id, pid: deps.identity.pid, host: deps.identity.host, command: app.command });
+  } catch (e) {
+    if (!(e instanceof StateConflictError)) throw e;
+    const holder = await deps.locks.holder(`execution-${id}`);
+    const now = (await deps.store.readExecution(id).catch(() => undefined))?.record;
+    const state = now ? `is ${now.status}` : 'exists';
+    const rolling = now?.status === 'rolling_back' || holder?.command === 'rollback';
+    throw new ExecutionLockedError(
+      `execution ${id} ${state} and is being worked on by ${describeHolder(holder)}`,
+      now,
+      holder,
+      rolling ? `wait for the rollback to end: cortex status ${id}` : `wait for it (cortex status ${id}), or stop it: cortex cancel ${id}`,
+    );
+  }
+  try {
+    const { record, location } = await reconcile(deps, id);
+    return await fn({ record, location, deps, lock });
+  } finally {
+    await lock.release();
+  }
+}
+
+function sameShape(def: LoadedWorkflow['definition'], rec: ExecutionRecord): boolean {
+  if (def.phases.length !== rec.phases.length) return false;
+  return def.phases.every((p, i) => {
+    const r = rec.phases[i];
+    return r !== undefined && r.phase_id === p.phase_id && p.actions.length === r.actions.length && p.actions.every((a, j) => r.actions[j]?.action_id === a.action_id);
+  });
+}
+
+/**
+ * What is needed to continue an execution: the current definition of its workflow (refused when
+ * its phases and actions no longer match the record), the config, and the parameters it started
+ * with. Secret parameters were masked in the record: they must be given again with -p.
+ */
+export async function loadForContinue(app: App, record: ExecutionRecord, paramOverrides: string[] = []): Promise<{ prep: DrivePrep; warnings: string[] }> {
+  const catalogue = await loadCatalogue(app.root.dir);
+  const loaded = await findWorkflow(app.root.dir, record.workflow_id, catalogue);
+  const warnings: string[] = [];
+  if (!sameShape(loaded.definition, record)) {
+    throw new StateConflictError(`the definition of "${record.workflow_id}" (${loaded.displayPath}) no longer has the phases and actions execution ${record.execution_id} ran with`, {
+      hint: 'restore the definition it ran with (its hash is in the record) to continue or roll it back',
+    });
+  }
+  if (loaded.hash !== record.definition.hash) warnings.push(`${loaded.displayPath} changed since ${record.execution_id} started (hash ${record.definition.hash.slice(7, 19)} -> ${loaded.hash.slice(7, 19)})`);
+  const params: Record<string, unknown> = JSON.parse(JSON.stringify(record.parameters)) as Record<string, unknown>;
+  const secretValues: string[] = [];
+  for (const { key, raw } of parseParamAssignments(paramOverrides)) {
+    const spec = loaded.definition.parameters?.[key.split('.')[0] as string];
+    if (!spec) throw new UsageError(`unknown parameter "${key}" for ${record.workflow_id}`);
+    try {
+      params[key] = spec.type === 'string' ? raw : JSON.parse(raw);
+    } catch {
+      throw new UsageError(`parameter "${key}" expects a ${spec.type} value (JSON), got ${JSON.stringify(raw)}`);
+    }
+    if (spec.secret) secretValues.push(raw);
+  }
+  for (const [name, spec] of Object.entries(loaded.definition.parameters ?? {})) {
+    if (spec.secret && params[name] === '***') {
+      throw new UsageError(`parameter "${name}" is secret and was not recorded: give it again with -p ${name}=...`);
+    }
+  }
+  const config = await loadRootConfig(app);
+  return { prep: { loaded, catalogue, impls: createImplementationRegistry(), config, params, secretValues }, warnings };
+}

@@ -1,0 +1,96 @@
+import { UsageError } from '../errors.js';
+import type { EngineEvent } from '../engine/events.js';
+import type { ExecutionRecord, TriggerInfo } from '../engine/records.js';
+import { createExecution } from '../engine/start.js';
+import type { HeldLock } from '../ports/state-store.js';
+import { audit } from './audit.js';
+import type { App, LabRequest } from './context.js';
+import { driveExecution, exitCodeFor } from './drive.js';
+import { assertImplemented, assertToolsPresent, prepareWorkflow, type PreparedWorkflow } from './prepare.js';
+
+export interface StartRequest {
+  workflowId: string;
+  /** `-p key=value`. */
+  assignments?: string[];
+  paramsFile?: string;
+  /** Parameter values already typed (triggers). */
+  values?: Record<string, unknown>;
+  /** How the run was started; a manual run when absent. */
+  trigger?: Omit<TriggerInfo, 'user' | 'host'>;
+  /** Present: rehearse in the lab (--simulate). */
+  lab?: LabRequest;
+}
+
+export interface CreatedRun {
+  record: ExecutionRecord;
+  prep: PreparedWorkflow;
+  /** The execution's lock, when the caller is to drive it. */
+  lock?: HeldLock;
+}
+
+/** Checks that apply before anything is created: the workflow, its parameters, the tools it needs. */
+export async function prepareRun(app: App, req: StartRequest, options: { checkTools?: boolean } = {}): Promise<PreparedWorkflow> {
+  const prep = await prepareWorkflow(app, req.workflowId, {
+    ...(req.assignments ? { assignments: req.assignments } : {}),
+    ...(req.paramsFile ? { paramsFile: req.paramsFile } : {}),
+    ...(req.values ? { values: req.values } : {}),
+  });
+  assertImplemented(prep.loaded.definition, prep.catalogue, prep.impls);
+  if (!req.lab && options.checkTools !== false) assertToolsPresent(prep.loaded.definition, prep.catalogue, prep.config, app.env);
+  if (req.lab?.faults?.length) {
+    const known = new Set(prep.loaded.definition.phases.flatMap((p) => p.actions.map((a) => a.action_id)));
+    for (const f of req.lab.faults) {
+      const id = f.split(':')[0]?.split('/')[0] ?? f;
+      if (!known.has(id)) {
+        throw new UsageError(`--simulate-fail names no action of ${req.workflowId}: "${id}"`, { hint: `its actions: ${[...known].join(', ')}` });
+      }
+    }
+  }
+  return prep;
+}
+
+/**
+ * Creates the record of a new run (status `pending`), under the workflow's lock and within its
+ * concurrency limit (exit 3 otherwise). With `drive: true` the caller keeps the execution's lock
+ * and drives it now; otherwise the lock is released for the process that will.
+ */
+export async function createRun(app: App, req: StartRequest, options: { drive: boolean }): Promise<CreatedRun> {
+  const prep = await prepareRun(app, req);
+  const deps = app.sessions.base();
+  const user = deps.identity.user;
+  const trigger: ExecutionRecord['trigger'] = { ...(req.trigger ?? { type: 'manual' }), user, host: deps.identity.host };
+  const created = await createExecution(deps, {
+    loaded: prep.loaded,
+    parameters: prep.maskedParams,
+    trigger,
+    command: app.command,
+    keepLock: options.drive,
+    ...(req.lab ? { simulate: true, labDir: app.sessions.labDirFor(req.lab) } : {}),
+  });
+  await audit(deps, {
+    command: app.command,
+    execution_id: created.record.execution_id,
+    workflow_id: created.record.workflow_id,
+    parameters: prep.maskedParams,
+    result: options.drive ? 'started' : 'created',
+    ...(req.lab ? { details: { simulate: true } } : {}),
+    ...(req.trigger ? { details: { trigger: req.trigger } } : {}),
+  });
+  return { record: created.record, prep, ...(created.lock ? { lock: created.lock } : {}) };
+}
+
+/** `cortex run`: creates the run and drives it in this process to its end (or its stop). */
+export async function runWorkflow(
+  app: App,
+  req: StartRequest & { debug?: boolean },
+  ui: { emit: (event: EngineEvent) => void },
+): Promise<{ record: ExecutionRecord; exitCode: number }> {
+  const { record, prep, lock } = await createRun(app, req, { drive: true });
+  try {
+    await driveExecution(app, prep, record, { emit: ui.emit, resumed: false, debug: req.debug, ...(req.lab ? { lab: req.lab } : {}) });
+  } finally {
+    await lock?.release();
+  }
+  await audit(app.sessions.base(), { command: app.command, execution_id: record.execution_id, workflow_id: record.workflow_id, result: record.status });
+  return { record, exitCode: exitCodeFor(record, app.signal.aborted) };
+}

@@ -1,0 +1,53 @@
+import type { App, LabRequest } from '../app/context.js';
+import { createApp } from '../compose.js';
+import { UsageError } from '../errors.js';
+import type { CommandContext } from './context.js';
+
+/** The application layer for this command, with the real ports. */
+export function appFor(ctx: CommandContext): App {
+  return createApp({ root: ctx.root, env: ctx.env, cwd: ctx.cwd, signal: ctx.signal, command: ctx.command });
+}
+
+export interface SimulateOptions {
+  simulate?: boolean;
+  lab?: string;
+  simulateFail?: string[];
+  simulateLatency?: string;
+}
+
+/** The lab request of --simulate, --lab, --simulate-fail, --simulate-latency (undefined: the real tools). */
+export function labRequest(opts: SimulateOptions): LabRequest | undefined {
+  if (!opts.simulate) {
+    if (opts.simulateFail?.length || opts.simulateLatency !== undefined || opts.lab) throw new UsageError('--simulate-fail, --simulate-latency and --lab need --simulate');
+    return undefined;
+  }
+  return {
+    ...(opts.lab ? { dir: opts.lab } : {}),
+    ...(opts.simulateFail?.length ? { faults: opts.simulateFail } : {}),
+    ...(opts.simulateLatency !== undefined ? { latency: opts.simulateLatency } : {}),
+  };
+}
+
+/** Lab options for continuing an execution: the lab is used when the record says so. */
+export function continueLab(opts: SimulateOptions): LabRequest | undefined {
+  if (!opts.simulate && !opts.lab && !opts.simulateFail?.length && opts.simulateLatency === undefined) return undefined;
+  return {
+    ...(opts.lab ? { dir: opts.lab } : {}),
+    ...(opts.simulateFail?.length ? { faults: opts.simulateFail } : {}),
+    ...(opts.simulateLatency !== undefined ? { latency: opts.simulateLatency } : {}),
+  };
+}
+
+/** The launcher of triggered runs: a detached `cortex resume` per run, output to state/runs.log. */
+export async function launcherFor(ctx: CommandContext): Promise<import('../ports/launcher.js').Launcher> {
+  const [{ DetachedLauncher }, { runsLogPath }] = await Promise.all([import('../adapters/detached-launcher.js'), import('../triggers/start.js')]);
+  return new DetachedLauncher({ root: ctx.root.dir, env: ctx.env, logFile: runsLogPath(ctx.root.dir) });
+}
+
+/** The starter of tick, trigger and serve (records created here, runs driven by detached processes). */
+export async function triggerStarterFor(ctx: CommandContext, opts: { simulate?: boolean; lab?: string }, limits: { maxStarting?: number; maxWaiting?: number } = {}) {
+  const { createRunStarter } = await import('../app/trigger-starter.js');
+  const lab = opts.simulate ? { ...(opts.lab ? { dir: opts.lab } : {}) } : undefined;
+  if (!opts.simulate && opts.lab) throw new UsageError('--lab needs --simulate');
+  return createRunStarter(appFor(ctx), await launcherFor(ctx), { ...(lab ? { lab } : {}), ...limits });
+}
