@@ -59,8 +59,9 @@ export async function driveExecution(app: App, prep: DrivePrep, record: Executio
       ...(options.resume ? { resume: options.resume } : {}),
       rollback: (exec, scope, reason, phaseId) => runRollback(exec, scope, reason, phaseId),
     };
-    deps.emit({ kind: 'execution-start', executionId: record.execution_id, workflowId: record.workflow_id, resumed: options.resumed });
     const exec = new Execution(deps, ctx, record);
+    await exec.checkHandoffs();
+    deps.emit({ kind: 'execution-start', executionId: record.execution_id, workflowId: record.workflow_id, resumed: options.resumed });
     if (options.body) {
       record.process = ownProcess(deps.identity, exec.now());
       await exec.persist();

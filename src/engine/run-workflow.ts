@@ -1,4 +1,4 @@
-import { ActionFailedError, CortexError, InterruptedError } from '../errors.js';
+import { ActionFailedError, InterruptedError, StateConflictError } from '../errors.js';
 import type { ActionImpl, ImplementationRegistry } from '../contractors/action-impl.js';
 import type { ActionSpec, Catalogue } from '../contractors/types.js';
 import type { ResolvedConfig } from '../config/config.js';
@@ -210,6 +210,27 @@ export class Execution implements AttemptHost {
     const p = this.record.phases.find((x) => x.phase_id === id);
     if (!p) throw new Error(`no phase record ${id}`);
     return p;
+  }
+
+  /**
+   * Refuses, before anything runs, an execution whose handoff files cannot be read (the files
+   * are kept as they are for the operator to repair).
+   */
+  async checkHandoffs(): Promise<void> {
+    for (const pr of this.record.phases) {
+      const def = this.def.phases.find((p) => p.phase_id === pr.phase_id);
+      const targets = new Set([def?.handoff_to, def?.handoff_decision?.then, def?.handoff_decision?.else].filter((c): c is string => Boolean(c) && c !== 'conditional'));
+      const refs: Array<[string, string]> = [...(pr.handoff_out ? [...targets].map((c) => [c, pr.handoff_out as string] as [string, string]) : []), ...(pr.handoff_in ? [[pr.contractor, pr.handoff_in] as [string, string]] : [])];
+      for (const [contractor, id] of refs) {
+        try {
+          await this.deps.store.readHandoff(contractor, id);
+        } catch (e) {
+          throw new StateConflictError(`execution ${this.record.execution_id}: handoff ${id} cannot be read: ${(e as Error).message}`, {
+            hint: 'the file is kept as it is: repair it from the execution record (phases[].handoff_data), then run the command again',
+          });
+        }
+      }
+    }
   }
 
   /** Runs (or continues) the execution until it ends or has to stop; returns the record. */

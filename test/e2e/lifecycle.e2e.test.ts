@@ -83,14 +83,22 @@ describe('approvals', () => {
     expect(existsSync(join(r, 'b.marker'))).toBe(false);
   });
 
-  it('an approval past approval_timeout expires into a rejection when status looks', async () => {
+  it('an approval past approval_timeout: status shows it and changes nothing; a late approve rejects and rolls back', async () => {
     const r = root((d) => gated(d, '    approval_timeout: 1\n'));
     await cortex(['run', 'gated'], { root: r });
     const id = await onlyId(r);
-    await new Promise((res) => setTimeout(res, 1200));
+    const activeFile = join(r, 'workflows', 'active', `workflow-${id}.json`);
+    const expiresAt = Date.parse(readJson<{ phases: Array<{ approval?: { expires_at?: string } }> }>(activeFile).phases[1]?.approval?.expires_at ?? '');
+    await new Promise((res) => setTimeout(res, Math.max(0, expiresAt - Date.now()) + 50));
+    const before = readFileSync(activeFile, 'utf8');
     const st = await cortex(['status'], { root: r });
     expect(st.stdout).toMatch(/approval expired/);
-    for (let i = 0; i < 100 && !existsSync(join(r, 'workflows', 'history', `workflow-${id}.json`)); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(st.stdout).toContain(`cortex resume ${id}`);
+    // status only reads: the record is as it was, and nothing was started.
+    expect(readFileSync(activeFile, 'utf8')).toBe(before);
+    expect(existsSync(join(r, 'workflows', 'history', `workflow-${id}.json`))).toBe(false);
+    const late = await cortex(['approve', id], { root: r });
+    expect(late.stderr).toMatch(/had expired before this approval/);
     const rec = readJson<{ status: string; phases: Array<{ approval?: { decision: string } }> }>(join(r, 'workflows', 'history', `workflow-${id}.json`));
     expect(rec.phases[1]?.approval?.decision).toBe('expired');
     expect(rec.status).toBe('rolled_back');
