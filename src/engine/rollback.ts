@@ -29,6 +29,20 @@ function completedActions(exec: Execution, phaseIds?: Set<string>): CompletedAct
     .map((x) => x.c);
 }
 
+/** Actions that were running when the execution stopped (their outcome is unknown). */
+function stoppedActions(exec: Execution, phaseIds?: Set<string>): CompletedAction[] {
+  const out: CompletedAction[] = [];
+  for (const phase of exec.def.phases) {
+    if (phaseIds && !phaseIds.has(phase.phase_id)) continue;
+    const pr = exec.record.phases.find((p) => p.phase_id === phase.phase_id);
+    for (const def of phase.actions) {
+      const rec = pr?.actions.find((a) => a.action_id === def.action_id);
+      if (rec && (rec.status === 'interrupted' || rec.status === 'running')) out.push({ phase, def, rec });
+    }
+  }
+  return out.reverse();
+}
+
 /** The compensation step for one completed action, or a reason it has none. */
 function compensationStep(exec: Execution, c: CompletedAction): RollbackStepRecord | { none: string } {
   const spec = exec.ctx.catalogue.get(c.phase.contractor, c.def.action);
@@ -54,8 +68,9 @@ function participated(exec: Execution, contractor: string): boolean {
 /**
  * The ordered steps of a rollback. Workflow scope: the rollback procedure in the order given
  * (an id compensates that phase's completed actions; an inline step runs when its contractor
- * took part), then the compensations of every other completed action, newest first. Phase scope:
- * the compensations of that phase's completed actions. Steps already done by an earlier rollback
+ * took part), then the compensations of actions stopped mid-run (when they need no outputs the
+ * action did not record; otherwise they are named in not_undone), then those of every other
+ * completed action, newest first. Phase scope: the same for that phase's actions. Steps already done by an earlier rollback
  * of this execution are kept (and not repeated).
  */
 export function planRollback(exec: Execution, scope: 'workflow' | 'phase', phaseId?: string): { steps: RollbackStepRecord[]; notUndone: string[] } {
@@ -75,7 +90,28 @@ export function planRollback(exec: Execution, scope: 'workflow' | 'phase', phase
       add(step);
     }
   };
+  // Actions stopped mid-run (cancel, a signal, a crash) may have left part of their change. Their
+  // compensation runs when it needs nothing the action did not get to record; otherwise the
+  // rollback names them for the operator.
+  const undoStopped = (phaseIds?: Set<string>) => {
+    for (const c of stoppedActions(exec, phaseIds)) {
+      const step = compensationStep(exec, c);
+      if ('none' in step) {
+        if (!c.rec.idempotent || step.none !== 'changes nothing that needs undoing') notUndone.push(`${c.def.action_id} (${c.def.action}) was stopped mid-run and has no compensation (${step.none}): check what it may have left`);
+        continue;
+      }
+      const spec = exec.ctx.catalogue.get(c.phase.contractor, c.def.action);
+      const template = c.def.compensation || spec?.compensation;
+      const needsOutputs = (spec?.compensation?.requires_outputs ?? []).length > 0 || /\boutput\./.test(JSON.stringify(template ? template.parameters ?? {} : {}));
+      if (needsOutputs) {
+        notUndone.push(`${c.def.action_id} (${c.def.action}) was stopped mid-run before it recorded what ${step.action} needs to undo it: check what it may have left`);
+        continue;
+      }
+      add({ ...step, step_id: `undo-${c.def.action_id}` });
+    }
+  };
   if (scope === 'phase' && phaseId) {
+    undoStopped(new Set([phaseId]));
     compensate(completedActions(exec, new Set([phaseId])));
   } else {
     const ids = new Set(exec.def.phases.map((p) => p.phase_id));
@@ -90,6 +126,7 @@ export function planRollback(exec: Execution, scope: 'workflow' | 'phase', phase
         add({ step_id: `procedure-${entry.phase_id}${entry.actions ? `-${a.action_id}` : ''}`, kind: 'procedure', for_phase: entry.phase_id, contractor: entry.contractor, action: a.action, status: 'pending', attempts: [] });
       }
     }
+    undoStopped();
     compensate(completedActions(exec));
   }
   for (const c of completedActions(exec, scope === 'phase' && phaseId ? new Set([phaseId]) : undefined)) {

@@ -195,3 +195,85 @@ describe('cortex serve', () => {
     expect(log).not.toContain('am-token-123');
   });
 });
+
+describe('cortex serve under a burst', () => {
+  it('40 alerts at a concurrency-2 workflow: 202 only for runs whose record exists, 429 with Retry-After for the rest, and those events are not marked seen', async () => {
+    const r = tempRoot({
+      'workflows/burst.yaml': `workflow_id: burst
+workflow_name: Burst
+version: 1.0.0
+concurrency: 2
+parameters:
+  instance: { type: string, required: true }
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: hold, action: execute_command, parameters: { command: [sh, -c, "while [ ! -e \\"$0\\" ]; do sleep 0.05; done", "\${env.GATE}"] }, timeout: 120 }
+triggers:
+  - type: prometheus_alert
+    id: high-mem
+    alert_name: HighMemoryUsage
+    parameters: { instance: "\${event.labels.instance}" }
+`,
+      'config.yaml': 'serve:\n  token_secret: AM_TOKEN\n',
+      'secrets/AM_TOKEN': 'am-token-123',
+    });
+    chmodSync(join(r, 'secrets', 'AM_TOKEN'), 0o600);
+    roots.push(r);
+    const gate = join(r, 'gate');
+    const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv({ GATE: gate }), extendEnv: false, reject: false, cwd: PROJECT });
+    children.push(child);
+    const url = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${text}`)), 15_000);
+      child.stdout?.on('data', (d: Buffer) => {
+        text += d.toString();
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1] as string);
+        }
+      });
+    });
+    const alert = (i: number) =>
+      JSON.stringify({
+        receiver: 'cortex',
+        status: 'firing',
+        alerts: [{ status: 'firing', labels: { alertname: 'HighMemoryUsage', instance: `node-${i}`, severity: 'critical' }, startsAt: '2026-11-25T18:52:27Z', endsAt: '0001-01-01T00:00:00Z', fingerprint: `f${String(i).padStart(15, '0')}` }],
+        groupLabels: {},
+        commonLabels: {},
+        version: '4',
+      });
+    const post = async (i: number) => {
+      const res = await fetch(`${url}/webhook/alertmanager`, { method: 'POST', body: alert(i), headers: { 'Content-Type': 'application/json', Authorization: 'Bearer am-token-123' } });
+      const body = (await res.json()) as { executions: string[]; runs: Array<Record<string, unknown>> };
+      // When the answer says an execution exists, its record is on disk already.
+      expect(res.status, JSON.stringify(body)).not.toBe(401);
+      const missing = body.executions.filter((id) => !existsSync(join(r, 'workflows', 'active', `workflow-${id}.json`)) && !existsSync(join(r, 'workflows', 'history', `workflow-${id}.json`)));
+      return { i, status: res.status, retryAfter: res.headers.get('retry-after'), body, missing };
+    };
+    // 10 clients, 4 alerts each.
+    const answers = (await Promise.all(Array.from({ length: 10 }, (_, c) => (async () => {
+      const out = [];
+      for (let k = 0; k < 4; k++) out.push(await post(c * 4 + k));
+      return out;
+    })()))).flat();
+    const accepted = answers.filter((a) => a.status === 202);
+    const refused = answers.filter((a) => a.status === 429);
+    expect(accepted).toHaveLength(2);
+    expect(refused).toHaveLength(38);
+    expect(answers.flatMap((a) => a.missing)).toEqual([]);
+    expect(refused.every((a) => a.retryAfter !== null && a.body.runs[0]?.status === 'busy')).toBe(true);
+    // Parameter values are never echoed.
+    expect(JSON.stringify(answers.map((a) => a.body))).not.toContain('node-');
+    // The two runs finish; a refused alert sent again now starts.
+    writeFileSync(gate, '');
+    await waitForHistory(r, 2, 60_000);
+    const again = await post(refused[0]!.i);
+    expect(again.status).toBe(202);
+    await waitForHistory(r, 3, 60_000);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  }, 180_000);
+});
