@@ -15,6 +15,7 @@ import { layout } from './layout.js';
 import type { SecretSource } from './ports/secret-source.js';
 import type { ResolvedRoot } from './root.js';
 import { isPidAlive } from './adapters/pid.js';
+import { EnvFileSecretSource } from './adapters/env-file-secret-source.js';
 
 /** `--simulate-fail ACTION_ID[:N]` -> lab faults (N omitted: every attempt). */
 export function parseFaults(list: string[] = []): LabFault[] {
@@ -37,7 +38,14 @@ export function parseLatency(value: string | undefined): number | undefined {
 export const LAB_SLEEP_SCALE = 0.01;
 
 class LabSecretSource implements SecretSource {
-  constructor(private readonly value: (name: string) => string) {}
+  constructor(
+    private readonly value: (name: string) => string,
+    private readonly real: SecretSource,
+  ) {}
+  /** The operator's real secrets are masked in a rehearsal too. */
+  async all(): Promise<string[]> {
+    return (await this.real.all?.()) ?? [];
+  }
   async get(name: string): Promise<string> {
     return this.value(name);
   }
@@ -66,7 +74,7 @@ export function createSessionFactory(root: string, cwd: string, env: Record<stri
       ]);
       const dir = labDirFor(request.lab);
       const lab = await startLab(dir, { faults, ...(latency !== undefined ? { latency } : {}), baseEnv: env as NodeJS.ProcessEnv });
-      const deps = createRealDeps({ root, env, emit: request.emit, toolEnv: lab.toolEnv, secrets: new LabSecretSource(labSecretValue) });
+      const deps = createRealDeps({ root, env, emit: request.emit, toolEnv: lab.toolEnv, secrets: new LabSecretSource(labSecretValue, new EnvFileSecretSource(layout(root).secrets, env)) });
       // The lab is a swap of ports: its tools on PATH, its secrets, its HTTP routing (every host
       // answered by the lab), and a clock whose back-off and polling waits are 100x shorter.
       deps.http = new LabRoutingHttpClient(deps.http, lab.urls.apps);

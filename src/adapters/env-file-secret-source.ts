@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import type { SecretSource } from '../ports/secret-source.js';
@@ -17,6 +17,28 @@ export class EnvFileSecretSource implements SecretSource {
 
   describe(name: string): string {
     return `environment variable CORTEX_SECRET_${name.toUpperCase()} or file ${join(this.secretsDir, name)}`;
+  }
+
+  async all(): Promise<string[]> {
+    const values = Object.entries(this.env)
+      .filter(([k, v]) => /^CORTEX_SECRET_/.test(k) && typeof v === 'string')
+      .map(([, v]) => v as string);
+    let names: string[] = [];
+    try {
+      names = await readdir(this.secretsDir);
+    } catch {
+      names = [];
+    }
+    for (const name of names) {
+      if (!NAME.test(name)) continue;
+      try {
+        const v = await this.get(name);
+        if (v !== undefined) values.push(v);
+      } catch {
+        // An unsafe file is refused when a workflow asks for it.
+      }
+    }
+    return values;
   }
 
   async get(name: string): Promise<string | undefined> {

@@ -92,7 +92,8 @@ export class ExecaProcessRunner implements ProcessRunner {
   private readonly maxBufferBytes: number;
 
   constructor(options: ExecaProcessRunnerOptions = {}) {
-    this.baseEnv = options.baseEnv ?? process.env;
+    // Tools get no CORTEX_SECRET_* variable unless an action passes one explicitly.
+    this.baseEnv = Object.fromEntries(Object.entries(options.baseEnv ?? process.env).filter(([k]) => !/^CORTEX_SECRET_/.test(k)));
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.maxBufferBytes = options.maxBufferBytes ?? DEFAULT_MAX_BUFFER_BYTES;
   }

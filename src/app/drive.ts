@@ -47,6 +47,8 @@ export async function driveExecution(app: App, prep: DrivePrep, record: Executio
   try {
     const { deps } = session;
     for (const v of prep.secretValues ?? []) deps.masker.add(v);
+    // Every secret cortex can see is masked, also one the workflow never names.
+    for (const v of (await deps.secrets.all?.()) ?? []) deps.masker.add(v);
     const ctx: RunContext = {
       loaded: prep.loaded,
       catalogue: prep.catalogue,

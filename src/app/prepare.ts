@@ -12,6 +12,7 @@ import { parseTemplate } from '../definitions/expression-parser.js';
 import { loadDocument } from '../definitions/load-document.js';
 import { maskParameters, resolveParameters, secretParameterValues } from '../definitions/parameters.js';
 import { findWorkflow } from '../definitions/repository.js';
+import { isSecretEnvName, secretEnvMessage } from '../definitions/references.js';
 import type { LoadedWorkflow, WorkflowDefinition } from '../definitions/types.js';
 import { layout } from '../layout.js';
 import { ensureRoot, type ResolvedRoot } from '../root.js';
@@ -107,6 +108,7 @@ function resolveDefaultExpressions(def: WorkflowDefinition, params: Record<strin
         const [root, second] = path;
         if (root === 'env' || (path.length === 1 && typeof root === 'string' && /^[A-Z][A-Z0-9_]*$/.test(root))) {
           const key = root === 'env' ? String(second) : (root as string);
+          if (isSecretEnvName(key)) throw new ExpressionEvalError(secretEnvMessage(key));
           const value = env[key];
           if (value === undefined) throw new ExpressionEvalError(`environment variable ${key} is not set`);
           return value;

@@ -73,10 +73,11 @@ export function checkReference(path: readonly PathSegment[], scope: RefScope): s
   if (root === 'secrets' || root === 'env') {
     if (typeof second !== 'string' || path.length !== 2) return `"\${${text}}": expected \${${root}.NAME}`;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(second)) return `"${second}" is not a valid ${root === 'secrets' ? 'secret' : 'variable'} name`;
+    if (root === 'env' && isSecretEnvName(second)) return secretEnvMessage(second);
     return undefined;
   }
   if (root in BUILTINS) return path.length === 1 ? undefined : `\${${root}} is a plain value; \${${text}} reads into it`;
-  if (path.length === 1 && /^[A-Z][A-Z0-9_]*$/.test(root)) return undefined; // bare UPPER_CASE: environment variable
+  if (path.length === 1 && /^[A-Z][A-Z0-9_]*$/.test(root)) return isSecretEnvName(root) ? secretEnvMessage(root) : undefined; // bare UPPER_CASE: environment variable
   const action = scope.actions.get(root);
   if (action) {
     if (second === 'status' && path.length === 2) return undefined;
@@ -98,4 +99,13 @@ export function checkReference(path: readonly PathSegment[], scope: RefScope): s
   if (scope.allActions.has(root)) return `\${${text}} refers to action "${root}", which has not run at this point (only earlier actions can be referenced)`;
   if (scope.allPhases.has(root)) return `\${${text}} refers to phase "${root}", which has not run at this point (only earlier phases can be referenced)`;
   return `unknown reference \${${text}}: expected parameters.*, secrets.*, env.*, <action_id>.output.*, <phase_id>.handoff_data.* or one of ${Object.keys(BUILTINS).join(', ')}`;
+}
+
+/** Environment variables that hold secrets: `${env.*}` never yields them (they are `${secrets.NAME}`, masked). */
+export function isSecretEnvName(name: string): boolean {
+  return /^CORTEX_SECRET_/i.test(name);
+}
+
+export function secretEnvMessage(name: string): string {
+  return `\${env.${name}} would read a secret in clear: use \${secrets.${name.replace(/^CORTEX_SECRET_/i, '')}} (masked in every record and log)`;
 }

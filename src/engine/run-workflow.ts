@@ -549,7 +549,8 @@ export class Execution implements AttemptHost {
     });
     const attemptNo = ar.attempts.length;
     if (outcome.kind === 'ok') {
-      ar.outputs = outcome.outputs;
+      // Outputs cut to their tail (a command's stdout) may start with the end of a secret.
+      ar.outputs = this.deps.masker.maskCutValues(outcome.outputs);
       ar.status = 'completed';
       delete ar.error;
       ar.finished_at = this.now();

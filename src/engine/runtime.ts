@@ -89,15 +89,21 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
       killGraceMs: config.defaults.killGraceSeconds * 1000,
       signal,
     });
+    if (result.truncated) {
+      // The runner kept only the tail of a long output: a secret cut there leaves its end.
+      result.stdout = deps.masker.maskCutStart(result.stdout);
+      result.stderr = deps.masker.maskCutStart(result.stderr);
+    }
     inv.exit_code = result.exitCode;
     inv.signal = result.signal;
     inv.duration_ms = Math.round(result.durationMs);
     if (result.timedOut) inv.timed_out = true;
-    if (result.stdout) inv.stdout_tail = deps.masker.mask(tail(result.stdout, tailBytes));
-    if (result.stderr) inv.stderr_tail = deps.masker.mask(tail(result.stderr, tailBytes));
+    // Masked before cutting: a cut never leaves part of a secret.
+    if (result.stdout) inv.stdout_tail = deps.masker.tail(result.stdout, tailBytes);
+    if (result.stderr) inv.stderr_tail = deps.masker.tail(result.stderr, tailBytes);
     attempt.exit_code = result.exitCode;
     attempt.signal = result.signal;
-    init.debug(`exit ${result.exitCode ?? result.signal} in ${inv.duration_ms} ms${result.stderr ? `\nstderr: ${deps.masker.mask(tail(result.stderr, tailBytes))}` : ''}${result.stdout ? `\nstdout: ${deps.masker.mask(tail(result.stdout, tailBytes))}` : ''}`);
+    init.debug(`exit ${result.exitCode ?? result.signal} in ${inv.duration_ms} ms${result.stderr ? `\nstderr: ${inv.stderr_tail}` : ''}${result.stdout ? `\nstdout: ${inv.stdout_tail}` : ''}`);
     if (result.spawnError) {
       const notFound = result.spawnError.code === 'ENOENT';
       throw new ActionFailedError(
@@ -116,7 +122,7 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
         retryable: true,
         exitStatus: result.exitCode,
         signal: result.signal,
-        stderrTail: deps.masker.mask(tail(result.stderr, tailBytes)),
+        stderrTail: deps.masker.tail(result.stderr, tailBytes),
       });
     }
     return result;
@@ -145,7 +151,7 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
       const info: NonNullable<AttemptRecord['requests']>[number] = { method: req.method, url: maskedUrl };
       // A load test makes thousands of requests: the record keeps the first ones only.
       if ((attempt.requests ??= []).length < MAX_RECORDED_REQUESTS) attempt.requests.push(info);
-      init.debug(`${req.method} ${maskedUrl}${req.body ? `\n${deps.masker.mask(tail(req.body, tailBytes))}` : ''}`);
+      init.debug(`${req.method} ${maskedUrl}${req.body ? `\n${deps.masker.tail(req.body, tailBytes)}` : ''}`);
       const started = deps.clock.now().getTime();
       try {
         const res = await deps.http.request({
@@ -157,7 +163,7 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
         info.status = res.status;
         info.duration_ms = Math.round(res.durationMs);
         deps.emit({ kind: 'request', phaseId: init.phaseId, actionId: init.actionId, method: req.method, url: maskedUrl, status: res.status });
-        init.debug(`-> ${res.status} in ${info.duration_ms} ms\n${deps.masker.mask(tail(res.body, tailBytes))}`);
+        init.debug(`-> ${res.status} in ${info.duration_ms} ms\n${deps.masker.tail(res.body, tailBytes)}`);
         return res;
       } catch (e) {
         info.status = null;

@@ -1,3 +1,4 @@
+import { isSecretEnvName, secretEnvMessage } from '../definitions/references.js';
 import { ExpressionEvalError, getPath, type Resolver } from '../definitions/expression-eval.js';
 import type { PathSegment } from '../definitions/expression-parser.js';
 import { formatPath } from '../definitions/expression-parser.js';
@@ -48,6 +49,7 @@ export function createResolver(src: ScopeSources): Resolver {
     }
     if (root === 'env' || (path.length === 1 && /^[A-Z][A-Z0-9_]*$/.test(root) && !(root in src.builtins))) {
       const name = root === 'env' ? String(second) : root;
+      if (isSecretEnvName(name)) throw new ExpressionEvalError(secretEnvMessage(name));
       const v = src.env[name];
       if (v === undefined) {
         if (src.mode === 'plan') return `<env.${name}>`;

@@ -4,4 +4,10 @@ export interface SecretSource {
   get(name: string): Promise<string | undefined>;
   /** Where cortex looked, for error messages. */
   describe(name: string): string;
+  /**
+   * Every secret value this source can give (all CORTEX_SECRET_* variables and secrets/ files):
+   * registered with the masker before an execution runs, so a secret a workflow never names
+   * is masked too when a tool prints it.
+   */
+  all?(): Promise<string[]>;
 }

@@ -5,6 +5,7 @@
  * conditions, Falco priorities, matcher regexes and secret names. Used for the `triggers` of a
  * workflow definition (validate-workflow.ts) and for trigger files (load.ts).
  */
+import { isSecretEnvName, secretEnvMessage } from '../definitions/references.js';
 import { collectRefs, ExpressionSyntaxError, formatPath, parseCondition, parseTemplate, type Expr, type PathSegment } from '../definitions/expression-parser.js';
 import type { ParamSpec, TriggerDef } from '../definitions/types.js';
 import { CronSchedule } from './cron.js';
@@ -63,6 +64,8 @@ function checkRefs(expr: Expr, pointer: string, sink: TriggerIssueSink): void {
       sink.error(pointer, `\${${formatPath(ref.path)}} cannot be used here: a trigger knows only \${event.<path>} (the payload), \${trigger.*} and \${env.NAME}`);
     } else if (root === 'env' && (ref.path.length !== 2 || typeof ref.path[1] !== 'string')) {
       sink.error(pointer, `\${${formatPath(ref.path)}}: expected \${env.NAME}`);
+    } else if (root === 'env' && isSecretEnvName(String(ref.path[1]))) {
+      sink.error(pointer, secretEnvMessage(String(ref.path[1])));
     }
   }
 }

@@ -7,6 +7,7 @@
 import { CortexError, ExitCode } from '../errors.js';
 import { ExpressionEvalError, ExpressionSyntaxError, evaluateCondition, getPath, resolveValue, type Resolver } from '../definitions/expression-eval.js';
 import { coerce, resolveParameters } from '../definitions/parameters.js';
+import { isSecretEnvName, secretEnvMessage } from '../definitions/references.js';
 import type { ParamSpec, WorkflowDefinition } from '../definitions/types.js';
 import { conditionPath } from './check.js';
 import type { TriggerEntry } from './load.js';
@@ -25,7 +26,10 @@ export function makeResolver(event: unknown, trigger: TriggerVars, env: Record<s
     const [root, ...rest] = path;
     if (root === 'event') return getPath(event, rest);
     if (root === 'trigger') return getPath(trigger, rest);
-    if (root === 'env' && rest.length === 1 && typeof rest[0] === 'string') return env[rest[0]];
+    if (root === 'env' && rest.length === 1 && typeof rest[0] === 'string') {
+      if (isSecretEnvName(rest[0])) throw new ExpressionEvalError(secretEnvMessage(rest[0]));
+      return env[rest[0]];
+    }
     throw new ExpressionEvalError(`\${${text}}: a trigger knows only \${event.*}, \${trigger.*} and \${env.NAME}`);
   };
 }
