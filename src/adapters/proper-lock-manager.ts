@@ -49,7 +49,7 @@ export class ProperLockManager implements LockManager {
 
   async acquire(name: string, owner: Omit<LockOwner, 'acquired_at'>, options: { waitMs?: number } = {}): Promise<HeldLock> {
     const paths = this.paths(name);
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const deadline = performance.now() + Math.max(0, options.waitMs ?? 0);
     const controller = new AbortController();
     const lockOptions: lockfile.LockOptions = {
