@@ -12,6 +12,7 @@ import type { ActionRecord, AttemptRecord, ErrorInfo, ExecutionRecord, HandoffRe
 import { isTerminal } from './records.js';
 import { createResolver, secretNamesIn } from './scope.js';
 import { createRuntime, disposeRuntime } from './runtime.js';
+import { currentProcess } from './live-status.js';
 import { buildSummary } from './summary.js';
 
 /** Everything one execution needs besides the ports. */
@@ -188,7 +189,7 @@ export class Execution {
     }
     rec.status = 'running';
     delete rec.status_reason;
-    rec.process = { pid: this.deps.identity.pid, host: this.deps.identity.host, started_at: this.now() };
+    rec.process = currentProcess(this.deps.identity, this.now());
     await this.persist();
     let stop: Stop | undefined;
     try {
@@ -208,7 +209,7 @@ export class Execution {
   private async continueRollback(): Promise<ExecutionRecord> {
     const rec = this.record;
     const rb = rec.rollback as NonNullable<ExecutionRecord['rollback']>;
-    rec.process = { pid: this.deps.identity.pid, host: this.deps.identity.host, started_at: this.now() };
+    rec.process = currentProcess(this.deps.identity, this.now());
     const phaseId = rb.scope === 'phase' ? rb.steps.find((s) => s.for_phase)?.for_phase : undefined;
     try {
       await (this.ctx.rollback as NonNullable<RunContext['rollback']>)(this, rb.scope, rb.reason, phaseId);

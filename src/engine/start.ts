@@ -3,7 +3,7 @@ import type { LoadedWorkflow } from '../definitions/types.js';
 import type { EngineDeps } from './deps.js';
 import { isTerminal, makeExecutionId, type ExecutionRecord } from './records.js';
 import { newExecutionRecord } from './run-workflow.js';
-import { liveStatus } from './live-status.js';
+import { currentProcess, liveStatus } from './live-status.js';
 
 export { liveStatus } from './live-status.js';
 
@@ -53,7 +53,7 @@ export async function createExecution(
       ...(args.simulate ? { simulate: true } : {}),
       ...(args.labDir ? { labDir: args.labDir } : {}),
     });
-    record.process = { pid: deps.identity.pid, host: deps.identity.host, started_at: record.started_at };
+    record.process = currentProcess(deps.identity, record.started_at);
     await deps.store.writeExecution(record);
     return record;
   } finally {

@@ -12,7 +12,7 @@ async function waitForStop(ctx: CommandContext, id: string, timeoutMs: number): 
   while (Date.now() < deadline) {
     const found = await state.store.readExecution(id);
     const rec = found?.record;
-    if (!rec || (rec.status !== 'running' && rec.status !== 'rolling_back') || (rec.process && !state.isProcessAlive(rec.process.pid, rec.process.host))) return true;
+    if (!rec || (rec.status !== 'running' && rec.status !== 'rolling_back') || (rec.process && !state.isProcessAlive(rec.process))) return true;
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
@@ -37,7 +37,8 @@ export async function cancel(ctx: CommandContext, args: unknown[], opts: Continu
       throw new StateConflictError(`execution ${id} runs on ${p.host}; cancel it there`);
     }
     try {
-      process.kill(p?.pid as number, 'SIGTERM');
+      // Checked again just before: a pid whose start time no longer matches is another process.
+      if (p && state.isProcessAlive(p)) process.kill(p.pid, 'SIGTERM');
     } catch {
       // exited meanwhile
     }

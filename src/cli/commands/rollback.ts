@@ -1,5 +1,6 @@
 import { ExitCode } from '../../errors.js';
 import { planRollback, runRollback } from '../../engine/rollback.js';
+import { currentProcess } from '../../engine/live-status.js';
 import { Execution } from '../../engine/run-workflow.js';
 import type { CommandContext } from '../context.js';
 import { continueExecution, type ContinueOptions } from '../continue.js';
@@ -32,7 +33,7 @@ export async function rollback(ctx: CommandContext, args: unknown[], opts: Conti
   }
   const reason = `requested by an operator${rec.status_reason ? ` (was ${rec.status}: ${rec.status_reason})` : ` (was ${rec.status})`}`;
   const code = await continueExecution(ctx, ex, 'rollback', opts, async (exec) => {
-    exec.record.process = { pid: exec.deps.identity.pid, host: exec.deps.identity.host, started_at: exec.now() };
+    exec.record.process = currentProcess(exec.deps.identity, exec.now());
     await runRollback(exec, 'workflow', reason, undefined, exec.deps.identity.user);
     await exec.finalize();
   });
