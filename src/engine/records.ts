@@ -83,6 +83,8 @@ export interface AttemptRecord {
   invocations?: Invocation[];
   requests?: RequestInfo[];
   error?: ErrorInfo;
+  /** Random id in the environment of every tool this attempt started (CORTEX_PROCESS_COOKIE); finds them after a crash. */
+  process_cookie?: string;
 }
 
 export interface PersonTask {

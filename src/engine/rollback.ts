@@ -166,7 +166,7 @@ async function runStep(exec: Execution, step: RollbackStepRecord, rb: RollbackRe
   step.parameters = exec.deps.masker.maskValue(params);
   const previousAttempts = step.attempts.filter((a) => a.status !== 'interrupted').length;
   for (let n = previousAttempts; n < previousAttempts + STEP_ATTEMPTS; n++) {
-    const attempt: AttemptRecord = { attempt: step.attempts.length + 1, status: 'running', started_at: exec.now() };
+    const attempt: AttemptRecord = { attempt: step.attempts.length + 1, status: 'running', started_at: exec.now(), process_cookie: exec.deps.runner.newCookie() };
     step.attempts.push(attempt);
     await exec.persist();
     const rt = createRuntime({

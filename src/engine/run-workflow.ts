@@ -13,6 +13,7 @@ import { isTerminal } from './records.js';
 import { createResolver, secretNamesIn } from './scope.js';
 import { createRuntime, disposeRuntime } from './runtime.js';
 import { currentProcess } from './live-status.js';
+import { checkLeftovers } from './leftovers.js';
 import { buildSummary } from './summary.js';
 
 /** Everything one execution needs besides the ports. */
@@ -391,6 +392,9 @@ export class Execution {
         await this.persist();
         return undefined;
       }
+      // Its tools may outlive the cortex that started them: never run it twice at once.
+      const busy = await checkLeftovers(this.deps, ar, this.record.execution_id, this.ctx.signal);
+      if (busy) return busy === 'aborted' ? { kind: 'interrupted', reason: this.abortReason() } : busy;
       if (!spec.idempotent && choice?.retryAction !== def.action_id) {
         return {
           kind: 'unknown_outcome',
@@ -473,7 +477,7 @@ export class Execution {
       used++;
       const fallback = Boolean(retry?.fallback_parameters) && max > 1 && (used === max || jumpToFallback);
       if (jumpToFallback) used = max;
-      const attempt: AttemptRecord = { attempt: attemptNo, status: 'running', started_at: this.now(), ...(fallback ? { fallback: true } : {}) };
+      const attempt: AttemptRecord = { attempt: attemptNo, status: 'running', started_at: this.now(), ...(fallback ? { fallback: true } : {}), process_cookie: this.deps.runner.newCookie() };
       ar.attempts.push(attempt);
       this.deps.emit({ kind: 'action-start', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, attempt: attemptNo, fallback });
       this.log(phase.contractor, phase.phase_id, def.action_id, 'start', { type: def.action, attempt: attemptNo, fallback: fallback ? 'yes' : undefined });

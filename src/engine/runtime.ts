@@ -44,6 +44,8 @@ export interface RuntimeInit {
    * them, and the parent action record's `steps` list where each step is recorded.
    */
   nested?: { catalogue: Catalogue; impls: ImplementationRegistry; steps: () => ActionRecord[] };
+  /** Process cookie for the tools (default: the attempt's process_cookie). */
+  cookie?: string;
 }
 
 /** Builds the ActionRuntime for one attempt: deadline, recording and masking of every call. */
@@ -57,6 +59,8 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
   const signal = AbortSignal.any([init.signal, timeout.signal]);
   const remainingMs = () => Math.max(0, deadline - deps.clock.now().getTime());
   const tailBytes = config.defaults.outputTailBytes;
+  // Plan steps run under their parent attempt's cookie, so that one cookie finds all its tools.
+  const cookie = init.cookie ?? attempt.process_cookie;
 
   const checkStop = () => {
     if (init.signal.aborted) throw new InterruptedError('interrupted');
@@ -84,6 +88,7 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
         CORTEX_ATTEMPT: String(attempt.attempt),
       },
       input: options.input,
+      ...(cookie !== undefined ? { cookie } : {}),
       timeoutMs: Math.max(1, Math.min(remainingMs(), options.timeoutMs ?? Number.POSITIVE_INFINITY)),
       killGraceMs: config.defaults.killGraceSeconds * 1000,
       signal,
@@ -260,6 +265,7 @@ async function runNested(init: RuntimeInit, req: NestedActionRequest, remainingM
       action: req.action,
       params,
       attempt,
+      cookie: init.cookie ?? init.attempt.process_cookie,
       timeoutMs: Math.max(1, Math.min(req.timeoutMs ?? Number.POSITIVE_INFINITY, remainingMs())),
       debug: (m) => init.debug(`[${req.stepId}] ${m}`),
       nested: undefined,

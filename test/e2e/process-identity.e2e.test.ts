@@ -11,7 +11,13 @@ const roots: string[] = [];
 const children: ChildProcess[] = [];
 afterAll(() => {
   roots.forEach(removeRoot);
-  for (const c of children) c.kill('SIGKILL');
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 });
 
 /** Gone = no such process, or a zombie (this sandbox's pid 1 does not reap orphans). */
@@ -109,4 +115,69 @@ phases:
     expect(isGone(other.pid as number)).toBe(false);
     expect(other.signalCode).toBeNull();
   }, 60_000);
+});
+
+describe.runIf(process.platform === 'linux')('tools that leave their process group', () => {
+  it('a timeout stops a descendant that left the process group (setsid)', async () => {
+    const r = tempRoot();
+    roots.push(r);
+    const pidFile = join(r, 'daemon.pid');
+    writeFileSync(
+      join(r, 'workflows', 'escape.yaml'),
+      `workflow_id: escape
+workflow_name: escape
+version: 1.0.0
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: daemon, action: execute_command, timeout: 1, parameters: { command: [sh, -c, 'setsid sleep 60 & echo $! > "$0"; wait', "${pidFile}"] } }
+`,
+    );
+    const res = await cortex(['run', 'escape'], { root: r });
+    expect(res.exitCode, res.stdout + res.stderr).toBe(1);
+    const daemon = Number(readFileSync(pidFile, 'utf8'));
+    expect(daemon).toBeGreaterThan(0);
+    expect(isGone(daemon)).toBe(true);
+  }, 60_000);
+
+  it('after kill -9, resume does not start an action whose tools still run; cancel stops them', async () => {
+    const r = tempRoot();
+    roots.push(r);
+    const pidFile = join(r, 'daemon.pid');
+    const starts = join(r, 'starts.log');
+    writeFileSync(
+      join(r, 'workflows', 'hold.yaml'),
+      `workflow_id: hold
+workflow_name: hold
+version: 1.0.0
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: work, action: execute_command, parameters: { command: [sh, -c, 'echo start >> "$0"; setsid sleep 60 & echo $! > "$1"; wait', "${starts}", "${pidFile}"] } }
+`,
+    );
+    const id = await crashDuring(r, 'hold', 'work', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '');
+    const daemon = Number(readFileSync(pidFile, 'utf8'));
+    children.push({ kill: () => process.kill(daemon, 'SIGKILL') } as unknown as ChildProcess);
+    expect(isGone(daemon)).toBe(false);
+
+    const res = await cortex(['resume', id, '--retry-action', 'work'], { root: r });
+    expect(res.exitCode, res.stdout + res.stderr).toBe(3);
+    const rec = readJson<{ status: string; status_reason: string; phases: Array<{ actions: Array<{ attempts: Array<{ process_cookie?: string }> }> }> }>(activeFile(r, id));
+    expect(rec.status).toBe('paused');
+    expect(rec.status_reason).toContain(String(daemon));
+    expect(rec.status_reason).toContain(`cortex resume ${id}`);
+    expect(rec.phases[0]!.actions[0]!.attempts[0]!.process_cookie).toMatch(/^[0-9a-f]{24}$/);
+    expect(readFileSync(starts, 'utf8')).toBe('start\n');
+    expect(isGone(daemon)).toBe(false);
+    expect(checkRootFiles(r)).toEqual([]);
+
+    const cancel = await cortex(['cancel', id], { root: r });
+    expect(cancel.exitCode, cancel.stdout + cancel.stderr).toBe(0);
+    expect(isGone(daemon)).toBe(true);
+    expect(readJson<{ status: string }>(join(r, 'workflows', 'history', `workflow-${id}.json`)).status).toBe('cancelled');
+    expect(readFileSync(starts, 'utf8')).toBe('start\n');
+  }, 90_000);
 });

@@ -1,5 +1,6 @@
 import { ExitCode, StateConflictError } from '../../errors.js';
 import { isTerminal } from '../../engine/records.js';
+import { stopLeftovers } from '../../engine/leftovers.js';
 import { runRollback } from '../../engine/rollback.js';
 import type { CommandContext } from '../context.js';
 import { continueExecution, type ContinueOptions } from '../continue.js';
@@ -52,6 +53,8 @@ export async function cancel(ctx: CommandContext, args: unknown[], opts: Continu
     return ExitCode.OK;
   }
   const code = await continueExecution(ctx, ex, 'cancel', opts, async (exec) => {
+    // Tools an interrupted action left running (their cortex was killed) stop with it.
+    await stopLeftovers(exec.deps, exec.record);
     if (opts.rollback) await runRollback(exec, 'workflow', 'cancelled by an operator', undefined, exec.deps.identity.user);
     if (!isTerminal(exec.record.status)) {
       exec.record.status = 'cancelled';

@@ -1,5 +1,6 @@
 import { ExitCode, UsageError } from '../../errors.js';
 import type { EngineDeps } from '../../engine/deps.js';
+import { isPausedForLeftovers } from '../../engine/leftovers.js';
 import { planExecution } from '../../engine/plan.js';
 import type { ExecutionRecord } from '../../engine/records.js';
 import { runRollback } from '../../engine/rollback.js';
@@ -44,6 +45,7 @@ export const LAB_SLEEP_SCALE = 0.01;
 
 /** Exit code for an execution that stopped with this status. */
 export function exitCodeFor(rec: ExecutionRecord, interrupted: boolean): number {
+  if (isPausedForLeftovers(rec)) return ExitCode.CONFLICT;
   if (interrupted && (rec.status === 'paused' || rec.status === 'cancelled' || rec.status === 'rolling_back')) return ExitCode.INTERRUPTED;
   switch (rec.status) {
     case 'completed':
