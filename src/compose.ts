@@ -14,7 +14,7 @@ import type { LabFault } from './lab/lab-dir.js';
 import { layout } from './layout.js';
 import type { SecretSource } from './ports/secret-source.js';
 import type { ResolvedRoot } from './root.js';
-import { isPidAlive } from './adapters/pid.js';
+import { isRecordedProcessAlive } from './adapters/pid.js';
 import { EnvFileSecretSource } from './adapters/env-file-secret-source.js';
 
 /** `--simulate-fail ACTION_ID[:N]` -> lab faults (N omitted: every attempt). */
@@ -86,7 +86,8 @@ export function createSessionFactory(root: string, cwd: string, env: Record<stri
 
 export function createProcessControl(): ProcessControl {
   const host = hostname();
-  const isAlive = (p: ProcessRef) => (p.host === host ? isPidAlive(p.pid) : true);
+  // A pid is the recorded process only when its start time (and boot) match, where recorded.
+  const isAlive = (p: ProcessRef) => (p.host === host ? isRecordedProcessAlive(p) : true);
   return {
     host,
     isAlive,

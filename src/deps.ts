@@ -6,7 +6,7 @@ import { EnvFileSecretSource } from './adapters/env-file-secret-source.js';
 import { ExecaProcessRunner } from './adapters/execa-process-runner.js';
 import { FetchHttpClient } from './adapters/fetch-http-client.js';
 import { FsStateStore } from './adapters/fs-state-store.js';
-import { isPidAlive } from './adapters/pid.js';
+import { isRecordedProcessAlive, processStamp } from './adapters/pid.js';
 import { ProperLockManager } from './adapters/proper-lock-manager.js';
 import { SystemClock } from './adapters/system-clock.js';
 import type { EngineDeps } from './engine/deps.js';
@@ -21,6 +21,11 @@ export function currentUser(env: Record<string, string | undefined>): string {
   } catch {
     return env.USER ?? env.LOGNAME ?? 'unknown';
   }
+}
+
+function ownStamp(): { startTime?: number; bootId?: string } {
+  const s = processStamp(process.pid);
+  return { ...(s.start_time !== undefined ? { startTime: s.start_time } : {}), ...(s.boot_id !== undefined ? { bootId: s.boot_id } : {}) };
 }
 
 /** Composition root: wires the real adapters into the engine's ports for one coordination directory. */
@@ -53,7 +58,7 @@ export function createRealDeps(args: {
       return dir;
     },
     randomHex4: () => randomBytes(2).toString('hex'),
-    identity: { pid: process.pid, host, user: currentUser(args.env) },
-    isProcessAlive: (pid, h) => (h === host ? isPidAlive(pid) : true),
+    identity: { pid: process.pid, host, user: currentUser(args.env), ...ownStamp() },
+    isProcessAlive: (p) => (p.host === host ? isRecordedProcessAlive(p) : true),
   };
 }

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import type { ProcessResult, ProcessRunner, RunOptions } from '../ports/process-runner.js';
+import { checkCookie, COOKIE_VAR, findMarked, killMarked, newCookie, reapMarked, runMark, signalPids } from './process-cookie.js';
 
 export interface ExecaProcessRunnerOptions {
   /** Environment the per-call `env` is merged over (default: process.env). */
@@ -18,8 +19,8 @@ const DEFAULT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
  */
 const STREAM_DRAIN_MS = 1000;
 
-/** Process groups of children still running; killed if cortex itself exits. */
-const liveGroups = new Set<number>();
+/** Process groups of children still running, with their cookie; killed if cortex itself exits. */
+const liveGroups = new Map<number, string>();
 let isExitHookInstalled = false;
 
 function installExitHook(): void {
@@ -28,7 +29,10 @@ function installExitHook(): void {
   // 'exit' handlers must be synchronous; process.kill is. SIGINT/SIGTERM handling belongs to
   // cli/main.ts, which aborts the run signals (and so kills the groups the normal way).
   process.on('exit', () => {
-    for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
+    for (const [pgid, mark] of liveGroups) {
+      signalGroup(pgid, 'SIGKILL');
+      signalPids(findMarked(mark), 'SIGKILL');
+    }
   });
 }
 
@@ -83,8 +87,9 @@ class TailBuffer {
 /**
  * Runs tools with execa: argument arrays, no shell, each child leading its own process group.
  * A timeout or abort sends SIGTERM to the whole group and SIGKILL after the grace period, so
- * grandchildren that ignore SIGTERM die too; run() returns only after that. Never throws for
- * a failing or missing tool: the result says what happened.
+ * grandchildren that ignore SIGTERM die too; descendants that left the group (setsid, daemons)
+ * are found by their cookie (process-cookie.ts) and stopped the same way. run() returns only
+ * after that. Never throws for a failing or missing tool: the result says what happened.
  */
 export class ExecaProcessRunner implements ProcessRunner {
   private readonly baseEnv: NodeJS.ProcessEnv;
@@ -98,9 +103,24 @@ export class ExecaProcessRunner implements ProcessRunner {
     this.maxBufferBytes = options.maxBufferBytes ?? DEFAULT_MAX_BUFFER_BYTES;
   }
 
+  newCookie(): string {
+    return newCookie();
+  }
+
+  async survivors(cookie: string): Promise<number[]> {
+    checkCookie(cookie);
+    return findMarked(cookie);
+  }
+
+  async kill(cookie: string, options: { graceMs?: number } = {}): Promise<number[]> {
+    checkCookie(cookie);
+    return killMarked(cookie, options.graceMs ?? this.killGraceMs);
+  }
+
   async run(command: string, args: readonly string[], options: RunOptions = {}): Promise<ProcessResult> {
     if (typeof command !== 'string' || command.length === 0) throw new TypeError('run(): command must be a non-empty string');
     if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('run(): args must be an array of strings');
+    if (options.cookie !== undefined) checkCookie(options.cookie);
 
     const started = performance.now();
     const limit = options.maxBufferBytes ?? this.maxBufferBytes;
@@ -113,10 +133,11 @@ export class ExecaProcessRunner implements ProcessRunner {
     installExitHook();
     const stdout = new TailBuffer(limit);
     const stderr = new TailBuffer(limit);
+    const mark = runMark(options.cookie ?? newCookie());
 
     const subprocess = execa(command, [...args], {
       cwd: options.cwd,
-      env: { ...this.baseEnv, ...options.env },
+      env: { ...this.baseEnv, ...options.env, [COOKIE_VAR]: mark },
       extendEnv: false,
       shell: false,
       reject: false,
@@ -130,7 +151,7 @@ export class ExecaProcessRunner implements ProcessRunner {
     });
 
     const pid = subprocess.pid;
-    if (pid !== undefined) liveGroups.add(pid);
+    if (pid !== undefined) liveGroups.set(pid, mark);
     subprocess.stdout?.on('data', (chunk: Buffer | string) => stdout.push(chunk));
     subprocess.stderr?.on('data', (chunk: Buffer | string) => stderr.push(chunk));
 
@@ -142,11 +163,13 @@ export class ExecaProcessRunner implements ProcessRunner {
 
     const sigkill = (): void => {
       if (pid !== undefined) signalGroup(pid, 'SIGKILL');
+      signalPids(findMarked(mark), 'SIGKILL');
     };
     const terminate = (): void => {
       if (pid === undefined || killDeadline !== undefined) return;
       killDeadline = performance.now() + grace;
       signalGroup(pid, 'SIGTERM');
+      signalPids(findMarked(mark), 'SIGTERM');
       sigkillTimer = setTimeout(sigkill, grace);
     };
 
@@ -176,10 +199,13 @@ export class ExecaProcessRunner implements ProcessRunner {
       options.signal?.removeEventListener('abort', onAbort);
 
       const deadline = killDeadline as number | undefined;
-      if (pid !== undefined && deadline !== undefined && signalGroup(pid, 0)) {
-        // The leader is gone but part of its group ignored SIGTERM: finish the job on schedule.
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - performance.now())));
-        sigkill();
+      if (pid !== undefined && deadline !== undefined) {
+        if (signalGroup(pid, 0) || findMarked(mark).length > 0) {
+          // The leader is gone but part of its tree ignored SIGTERM: finish the job on schedule.
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - performance.now())));
+          sigkill();
+        }
+        await reapMarked(mark);
       }
 
       const base = {

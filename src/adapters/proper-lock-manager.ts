@@ -8,7 +8,7 @@ import { layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
 import type { HeldLock, LockManager, LockOwner } from '../ports/state-store.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { isPidAlive } from './pid.js';
+import { isRecordedProcessAlive, processStamp } from './pid.js';
 
 export interface ProperLockManagerOptions {
   /** A lock whose directory mtime is older than this is stale (default 30 000 ms; minimum 2000). */
@@ -32,7 +32,7 @@ export { isPidAlive } from './pid.js';
  * Cross-process locks on proper-lockfile: `<locks>/<name>.lock` is a directory (mkdir is atomic,
  * NFS included) whose mtime the holder refreshes; `<locks>/<name>.owner.json` says who holds it.
  * A lock is taken over when its mtime is older than staleMs, or at once when its owner ran on
- * this host and that pid is gone.
+ * this host and that pid is gone (or now belongs to a process started at another time).
  */
 export class ProperLockManager implements LockManager {
   private readonly dir: string;
@@ -66,7 +66,8 @@ export class ProperLockManager implements LockManager {
     for (;;) {
       try {
         const unlock = await lockfile.lock(paths.target, lockOptions);
-        const full: LockOwner = { ...owner, acquired_at: (this.clock?.now() ?? new Date()).toISOString() };
+        // The start time tells this owner apart from a later process that gets the same pid.
+        const full: LockOwner = { ...processStamp(owner.pid), ...owner, acquired_at: (this.clock?.now() ?? new Date()).toISOString() };
         try {
           await writeFileAtomic(paths.ownerFile, `${JSON.stringify(full, null, 2)}\n`);
         } catch (error) {
@@ -92,7 +93,7 @@ export class ProperLockManager implements LockManager {
       if (await this.breakIfStale(name)) continue;
       // A dead local holder whose lock is too fresh to break yet: wait that out once.
       const holder = await this.holder(name);
-      if (holder && holder.host === hostname() && !isPidAlive(holder.pid)) {
+      if (holder && holder.host === hostname() && !isRecordedProcessAlive(holder)) {
         await sleep(FRESH_LOCK_MS + 100);
         if (await this.breakIfStale(name)) continue;
       }
@@ -122,7 +123,7 @@ export class ProperLockManager implements LockManager {
     const age = Date.now() - lockStat.mtimeMs;
     const owner = await readOwner(paths.ownerFile);
     const isStaleByMtime = age > this.staleMs;
-    const isOwnerGone = owner !== undefined && owner.host === hostname() && !isPidAlive(owner.pid) && age > FRESH_LOCK_MS;
+    const isOwnerGone = owner !== undefined && owner.host === hostname() && !isRecordedProcessAlive(owner) && age > FRESH_LOCK_MS;
     if (!isStaleByMtime && !isOwnerGone) return false;
     // Same window as proper-lockfile's own stale takeover: a lock re-created between the stat
     // above and this removal would be removed too. FRESH_LOCK_MS makes that window tiny.
@@ -200,6 +201,8 @@ async function readOwner(path: string): Promise<LockOwner | undefined> {
   try {
     const value = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
     if (typeof value.pid !== 'number' || typeof value.host !== 'string' || typeof value.acquired_at !== 'string') return undefined;
+    if (typeof value.start_time !== 'number') delete value.start_time;
+    if (typeof value.boot_id !== 'string') delete value.boot_id;
     return value as LockOwner;
   } catch {
     return undefined;

@@ -7,6 +7,7 @@ import { ExitCode, NotFoundError, StateConflictError, UsageError } from '../erro
 import type { EngineEvent } from '../engine/events.js';
 import { isTerminal, type ExecutionRecord } from '../engine/records.js';
 import { runRollback } from '../engine/rollback.js';
+import { stopLeftovers } from '../engine/leftovers.js';
 import { prepareResume } from '../engine/run-workflow.js';
 import { expireApprovals, hasExpiredApproval } from '../engine/approvals.js';
 
@@ -186,7 +187,7 @@ async function waitForRelease(app: App, id: string, timeoutMs: number): Promise<
   const deadline = deps.clock.now().getTime() + timeoutMs;
   while (deps.clock.now().getTime() < deadline) {
     const holder = await deps.locks.holder(`execution-${id}`);
-    if (!holder || !app.processes.isAlive({ pid: holder.pid, host: holder.host })) return true;
+    if (!holder || !app.processes.isAlive(holder)) return true;
     await deps.clock.sleep(100);
   }
   return false;
@@ -216,6 +217,8 @@ export async function cancelExecution(app: App, req: ContinueRequest & { rollbac
       await carryOn(app, held, req, {
         command: 'cancel',
         body: async (exec) => {
+          // Tools an interrupted action left running (their cortex was killed) stop with it.
+          await stopLeftovers(exec.deps, exec.record);
           if (req.rollback) await runRollback(exec, 'workflow', 'cancelled by an operator', undefined, user);
           if (!isTerminal(exec.record.status)) {
             exec.record.status = 'cancelled';
@@ -244,9 +247,8 @@ export async function cancelExecution(app: App, req: ContinueRequest & { rollbac
     }
     const deps = app.sessions.base();
     await deps.store.requestCancel(req.executionId, true);
-    // The lock owner is who works on the execution; the record's process adds its start time.
-    const target = record?.process && record.process.pid === holder.pid && record.process.host === holder.host ? record.process : { pid: holder.pid, host: holder.host };
-    app.processes.terminate(target);
+    // The lock owner is who works on the execution (its start time is checked before the signal).
+    app.processes.terminate(holder);
     if (!(await waitForRelease(app, req.executionId, CANCEL_WAIT_MS))) {
       throw new StateConflictError(`execution ${req.executionId} (pid ${holder.pid}) did not stop within ${CANCEL_WAIT_MS / 1000} s`);
     }

@@ -3,7 +3,8 @@ import type { EngineEvent } from '../engine/events.js';
 import type { ExecutionRecord } from '../engine/records.js';
 import { runRollback } from '../engine/rollback.js';
 import { Execution, type RunContext } from '../engine/run-workflow.js';
-import { ownProcess } from '../engine/live-status.js';
+import { currentProcess } from '../engine/live-status.js';
+import { isPausedForLeftovers } from '../engine/leftovers.js';
 import type { App, LabRequest } from './context.js';
 import type { PreparedWorkflow } from './prepare.js';
 
@@ -24,6 +25,8 @@ export interface DriveOptions {
 
 /** Exit code for an execution that stopped with this status. */
 export function exitCodeFor(rec: ExecutionRecord, interrupted: boolean): number {
+  // Tools of an interrupted attempt are still running: the execution waits for them (exit 3).
+  if (isPausedForLeftovers(rec)) return ExitCode.CONFLICT;
   if (interrupted && (rec.status === 'paused' || rec.status === 'cancelled' || rec.status === 'rolling_back')) return ExitCode.INTERRUPTED;
   switch (rec.status) {
     case 'completed':
@@ -65,7 +68,7 @@ export async function driveExecution(app: App, prep: DrivePrep, record: Executio
     await exec.checkHandoffs();
     deps.emit({ kind: 'execution-start', executionId: record.execution_id, workflowId: record.workflow_id, resumed: options.resumed });
     if (options.body) {
-      record.process = ownProcess(deps.identity, exec.now());
+      record.process = currentProcess(deps.identity, exec.now());
       await exec.persist();
       await options.body(exec);
     } else {

@@ -1,13 +1,14 @@
 import { hostname } from 'node:os';
 import { listActiveRecords } from '../adapters/record-files.js';
 import { layout } from '../layout.js';
-import { isPidAlive } from '../adapters/pid.js';
+import { isRecordedProcessAlive } from '../adapters/pid.js';
+import type { ProcessRef } from '../engine/records.js';
 import type { LockManager, StateStore } from '../ports/state-store.js';
 import type { CommandContext } from './context.js';
 
 export interface ReadOnlyState {
   store: StateStore;
-  isProcessAlive: (pid: number, host: string) => boolean;
+  isProcessAlive: (proc: ProcessRef) => boolean;
 }
 
 /** Loads proper-lockfile only if a lock is actually needed (read-only commands never need one). */
@@ -26,9 +27,10 @@ export function readActive(ctx: CommandContext, onError?: (file: string, e: Erro
   return listActiveRecords(layout(ctx.root.dir).active, onError);
 }
 
-export function processCheck(): (pid: number, host: string) => boolean {
+/** False when a recorded process on this host is gone (or its pid now belongs to another process). */
+export function processCheck(): (proc: ProcessRef) => boolean {
   const host = hostname();
-  return (pid, h) => (h === host ? isPidAlive(pid) : true);
+  return (p) => (p.host === host ? isRecordedProcessAlive(p) : true);
 }
 
 /** The state store for commands that only read (status, history, logs): no process, HTTP or lock adapters loaded. */
@@ -39,7 +41,6 @@ export async function openStore(ctx: CommandContext): Promise<ReadOnlyState> {
     import('../engine/masker.js'),
   ]);
   const clock = new SystemClock();
-  const host = hostname();
   const store = new FsStateStore(ctx.root.dir, new Masker(), lazyLocks(ctx.root.dir, clock), clock);
-  return { store, isProcessAlive: (pid, h) => (h === host ? isPidAlive(pid) : true) };
+  return { store, isProcessAlive: processCheck() };
 }

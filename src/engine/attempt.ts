@@ -91,6 +91,8 @@ export interface AttemptRequest {
   debug(message: string): void;
   /** Steps of a plan may run (execute_remediation_plan); plan steps themselves cannot nest. */
   allowSteps?: boolean;
+  /** The process cookie of the tools (plan steps: their parent attempt's); default a new one per attempt. */
+  cookie?: string;
   onStart?(attempt: AttemptRecord): void | Promise<void>;
   onFailed?(attempt: AttemptRecord, error: ErrorInfo): void | Promise<void>;
   onRetry?(nextAttempt: number, delayMs: number, error: ErrorInfo): void;
@@ -140,7 +142,8 @@ export async function runAttempts(host: AttemptHost, req: AttemptRequest): Promi
     used++;
     const fallback = policy.hasFallback && max > 1 && (used === max || jumpToFallback);
     if (jumpToFallback) used = max;
-    const attempt: AttemptRecord = { attempt: target.attempts.length + 1, status: 'running', started_at: host.now(), ...(fallback ? { fallback: true } : {}) };
+    // The cookie is recorded before any tool starts: a resume finds tools that outlived a crash by it.
+    const attempt: AttemptRecord = { attempt: target.attempts.length + 1, status: 'running', started_at: host.now(), ...(fallback ? { fallback: true } : {}), process_cookie: req.cookie ?? host.deps.runner.newCookie() };
     target.attempts.push(attempt);
     await req.onStart?.(attempt);
     let params: Record<string, unknown>;
@@ -172,7 +175,7 @@ export async function runAttempts(host: AttemptHost, req: AttemptRequest): Promi
       debug: req.debug,
       evaluateCondition: (c) => host.evaluateCondition(c),
       observed: { get: () => (target.observed ??= {}), persist: () => host.persist() },
-      ...(req.allowSteps ? { nested: (step: NestedActionRequest, parent: { remainingMs: () => number; signal: AbortSignal }) => runPlanStep(host, req, step, parent) } : {}),
+      ...(req.allowSteps ? { nested: (step: NestedActionRequest, parent: { remainingMs: () => number; signal: AbortSignal }) => runPlanStep(host, req, attempt, step, parent) } : {}),
     });
     try {
       const outputs = await req.impl.run(rt);
@@ -218,6 +221,7 @@ export async function runAttempts(host: AttemptHost, req: AttemptRequest): Promi
 async function runPlanStep(
   host: AttemptHost,
   parent: AttemptRequest,
+  parentAttempt: AttemptRecord,
   req: NestedActionRequest,
   limits: { remainingMs: () => number; signal: AbortSignal },
 ): Promise<Record<string, unknown>> {
@@ -267,6 +271,7 @@ async function runPlanStep(
     contractor: req.contractor,
     action: req.action,
     policy: NO_RETRY,
+    ...(parentAttempt.process_cookie ? { cookie: parentAttempt.process_cookie } : {}),
     timeoutMs: Math.max(1, Math.min(req.timeoutMs ?? Number.POSITIVE_INFINITY, limits.remainingMs())),
     signal: limits.signal,
     parameters: async () => JSON.parse(JSON.stringify(req.params ?? {})) as Record<string, unknown>,

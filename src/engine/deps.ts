@@ -5,6 +5,7 @@ import type { SecretSource } from '../ports/secret-source.js';
 import type { LockManager, StateStore } from '../ports/state-store.js';
 import type { EngineEvent } from './events.js';
 import type { Masker } from './masker.js';
+import type { ProcessRef } from './records.js';
 
 /** Everything the engine uses to reach the outside world; tests pass fakes. */
 export interface EngineDeps {
@@ -20,7 +21,14 @@ export interface EngineDeps {
   scratchDir: (executionId: string) => Promise<string>;
   /** 4 random hex digits for execution ids. */
   randomHex4: () => string;
-  identity: { pid: number; host: string; user: string };
-  /** Live check of a recorded process (same host): false when it is gone. */
-  isProcessAlive: (pid: number, host: string) => boolean;
+  /**
+   * This process. startTime/bootId (Linux: /proc/self/stat field 22 and the boot id) go into the
+   * records it writes, so that a later pid reuse or reboot is not mistaken for it.
+   */
+  identity: { pid: number; host: string; user: string; startTime?: number; bootId?: string };
+  /**
+   * Live check of a recorded process: false when it is certainly gone (pid free, pid reused by a
+   * process started at another time, machine rebooted); true when it cannot tell (another host).
+   */
+  isProcessAlive: (proc: ProcessRef) => boolean;
 }

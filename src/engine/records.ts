@@ -54,6 +54,17 @@ export interface Invocation {
   stderr_tail?: string;
 }
 
+/** The cortex process working on an execution (written when it takes the execution over). */
+export interface ProcessRef {
+  pid: number;
+  host: string;
+  started_at?: string;
+  /** Linux: start of that pid in clock ticks after boot (/proc/<pid>/stat field 22); a reused pid has another. */
+  start_time?: number;
+  /** Linux: /proc/sys/kernel/random/boot_id when recorded; another one means the machine rebooted since. */
+  boot_id?: string;
+}
+
 export interface RequestInfo {
   method: string;
   url: string;
@@ -73,6 +84,8 @@ export interface AttemptRecord {
   invocations?: Invocation[];
   requests?: RequestInfo[];
   error?: ErrorInfo;
+  /** Random id in the environment of every tool this attempt started (CORTEX_PROCESS_COOKIE); finds them after a crash. */
+  process_cookie?: string;
 }
 
 export interface PersonTask {
@@ -208,7 +221,7 @@ export interface ExecutionRecord {
   parameters: Record<string, unknown>;
   simulate?: boolean;
   lab_dir?: string;
-  process?: { pid: number; host: string; started_at?: string };
+  process?: ProcessRef;
   started_at: string;
   updated_at: string;
   finished_at?: string | null;

@@ -13,7 +13,8 @@ import { isTerminal } from './records.js';
 import { createResolver, secretNamesIn } from './scope.js';
 import { errorInfo, retryPolicy, runAttempts, type AttemptHost } from './attempt.js';
 import { buildSummary } from './summary.js';
-import { ownProcess } from './live-status.js';
+import { currentProcess } from './live-status.js';
+import { checkLeftovers } from './leftovers.js';
 
 /** Everything one execution needs besides the ports. */
 export interface RunContext {
@@ -241,7 +242,7 @@ export class Execution implements AttemptHost {
     }
     rec.status = 'running';
     delete rec.status_reason;
-    rec.process = ownProcess(this.deps.identity, this.now());
+    rec.process = currentProcess(this.deps.identity, this.now());
     await this.persist();
     let stop: Stop | undefined;
     try {
@@ -261,7 +262,7 @@ export class Execution implements AttemptHost {
   private async continueRollback(): Promise<ExecutionRecord> {
     const rec = this.record;
     const rb = rec.rollback as NonNullable<ExecutionRecord['rollback']>;
-    rec.process = ownProcess(this.deps.identity, this.now());
+    rec.process = currentProcess(this.deps.identity, this.now());
     const phaseId = rb.scope === 'phase' ? rb.steps.find((s) => s.for_phase)?.for_phase : undefined;
     try {
       await (this.ctx.rollback as NonNullable<RunContext['rollback']>)(this, rb.scope, rb.reason, phaseId);
@@ -443,6 +444,9 @@ export class Execution implements AttemptHost {
         await this.persist();
         return undefined;
       }
+      // Its tools may outlive the cortex that started them: never run it twice at once.
+      const busy = await checkLeftovers(this.deps, ar, this.record.execution_id, this.ctx.signal);
+      if (busy) return busy === 'aborted' ? { kind: 'interrupted', reason: this.abortReason() } : busy;
       if (!spec.idempotent && choice?.retryAction !== def.action_id) {
         return {
           kind: 'unknown_outcome',

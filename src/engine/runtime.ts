@@ -40,6 +40,8 @@ export interface RuntimeInit {
   observed?: { get: () => Record<string, unknown>; persist: () => Promise<void> };
   /** Runs another action as one step of this one (plans); absent where steps cannot run. */
   nested?: (request: NestedActionRequest, parent: { remainingMs: () => number; signal: AbortSignal }) => Promise<Record<string, unknown>>;
+  /** Process cookie for the tools (default: the attempt's process_cookie). */
+  cookie?: string;
 }
 
 /** Builds the ActionRuntime for one attempt: deadline, recording and masking of every call. */
@@ -58,6 +60,8 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
   const signal = AbortSignal.any([init.signal, timeout.signal]);
   const remainingMs = () => Math.max(0, deadline - deps.clock.now().getTime());
   const tailBytes = config.defaults.outputTailBytes;
+  // Plan steps run under their parent attempt's cookie, so that one cookie finds all its tools.
+  const cookie = init.cookie ?? attempt.process_cookie;
 
   const checkStop = () => {
     if (init.signal.aborted) throw new InterruptedError('interrupted');
@@ -85,6 +89,7 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
         CORTEX_ATTEMPT: String(attempt.attempt),
       },
       input: options.input,
+      ...(cookie !== undefined ? { cookie } : {}),
       timeoutMs: Math.max(1, Math.min(remainingMs(), options.timeoutMs ?? Number.POSITIVE_INFINITY)),
       killGraceMs: config.defaults.killGraceSeconds * 1000,
       signal,

@@ -2,6 +2,9 @@
 export interface ProcessRef {
   pid: number;
   host: string;
+  /** Linux: start time in clock ticks since boot (/proc/<pid>/stat field 22), and the boot id. */
+  start_time?: number;
+  boot_id?: string;
 }
 
 /** Checks and signals the processes that execution records and locks name. */

@@ -95,6 +95,9 @@ export interface LockOwner {
   host: string;
   acquired_at: string;
   command?: string;
+  /** Linux: start of `pid` in clock ticks after boot, and the boot id; filled in by the lock manager. */
+  start_time?: number;
+  boot_id?: string;
 }
 
 /** Cross-process locks that survive crashes (stale detection) and work on NFS. */

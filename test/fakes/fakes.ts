@@ -11,10 +11,36 @@ import { StateConflictError } from '../../src/errors.js';
 
 export type Reply = Partial<ProcessResult> | ((args: readonly string[], opts?: RunOptions) => Partial<ProcessResult> | Promise<Partial<ProcessResult>>);
 
-/** Scripted process runner: replies matched on command + args prefix, every call recorded. */
+/**
+ * Scripted process runner: replies matched on command + args prefix, every call recorded.
+ * Cookies are `cookie-1`, `cookie-2`, ...; `leftovers` scripts what survivors() reports per cookie
+ * (a list of replies, the last one repeated, like `on`).
+ */
 export class FakeProcessRunner implements ProcessRunner {
   readonly calls: Array<{ command: string; args: string[]; options?: RunOptions }> = [];
+  readonly leftovers = new Map<string, number[][]>();
+  readonly survivorChecks: string[] = [];
+  readonly kills: string[] = [];
+  private cookies = 0;
   private readonly rules: Array<{ match: (cmd: string, args: readonly string[]) => boolean; replies: Reply[] }> = [];
+
+  newCookie(): string {
+    return `cookie-${++this.cookies}`;
+  }
+
+  async survivors(cookie: string): Promise<number[]> {
+    this.survivorChecks.push(cookie);
+    const replies = this.leftovers.get(cookie);
+    if (!replies?.length) return [];
+    return [...((replies.length > 1 ? replies.shift() : replies[0]) as number[])];
+  }
+
+  async kill(cookie: string): Promise<number[]> {
+    this.kills.push(cookie);
+    const pids = this.leftovers.get(cookie)?.[0] ?? [];
+    this.leftovers.delete(cookie);
+    return [...pids];
+  }
 
   on(command: string, argsPrefix: string[], ...replies: Reply[]): this {
     this.rules.push({

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { ExecaProcessRunner } from '../../adapters/execa-process-runner.js';
 import { EnvFileSecretSource } from '../../adapters/env-file-secret-source.js';
-import { isPidAlive } from '../../adapters/pid.js';
+import { isRecordedProcessAlive } from '../../adapters/pid.js';
 import { listActiveRecords } from '../../adapters/record-files.js';
 import { loadConfig, resolveConfig, TOOL_NAMES, type ResolvedConfig, type ToolName } from '../../config/config.js';
 import { createCatalogue } from '../../contractors/catalogue.js';
@@ -405,7 +405,7 @@ class Doctor {
       } catch {
         continue;
       }
-      let owner: { pid?: unknown; host?: unknown; execution_id?: unknown; acquired_at?: unknown } | undefined;
+      let owner: { pid?: unknown; host?: unknown; execution_id?: unknown; acquired_at?: unknown; start_time?: unknown; boot_id?: unknown } | undefined;
       try {
         owner = JSON.parse(await readFile(ownerFile, 'utf8')) as typeof owner;
       } catch {
@@ -415,7 +415,8 @@ class Doctor {
       const pid = typeof owner?.pid === 'number' ? owner.pid : undefined;
       const ownerHost = typeof owner?.host === 'string' ? owner.host : undefined;
       const who = pid !== undefined ? `pid ${pid} on ${ownerHost ?? 'an unknown host'}${typeof owner?.execution_id === 'string' ? ` (execution ${owner.execution_id})` : ''}` : 'an unknown owner';
-      const deadOwner = pid !== undefined && ownerHost === host && !isPidAlive(pid);
+      const stamp = { ...(typeof owner?.start_time === 'number' ? { start_time: owner.start_time } : {}), ...(typeof owner?.boot_id === 'string' ? { boot_id: owner.boot_id } : {}) };
+      const deadOwner = pid !== undefined && ownerHost === host && !isRecordedProcessAlive({ pid, ...stamp });
       if (deadOwner || age > LOCK_STALE_MS) {
         this.add({
           check: 'lock',

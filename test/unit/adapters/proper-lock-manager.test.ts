@@ -1,9 +1,10 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isPidAlive, ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
+import { bootId, startTicks } from '../../proc.js';
 import { StateConflictError, UsageError } from '../../../src/errors.js';
 import { layout } from '../../../src/layout.js';
 
@@ -90,6 +91,25 @@ describe('ProperLockManager', () => {
     await held.release();
   });
 
+  it.runIf(process.platform === 'linux')('breaks a lock whose owner pid now belongs to a process started at another time', async () => {
+    // The owner crashed and its pid went to an unrelated process (this sleep).
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const pid = other.pid as number;
+      const [start_time, boot_id] = [startTicks(pid), bootId()];
+      await plantLock(root, 'reused', { pid, host: hostname(), acquired_at: new Date().toISOString(), start_time: start_time - 1, boot_id }, 5000);
+      await plantLock(root, 'same', { pid, host: hostname(), acquired_at: new Date().toISOString(), start_time, boot_id }, 5000);
+      const locks = new ProperLockManager(root);
+      expect(await locks.breakIfStale('same')).toBe(false);
+      const held = await locks.acquire('reused', OWNER);
+      expect((await locks.holder('reused'))?.pid).toBe(process.pid);
+      await held.release();
+      expect(isPidAlive(pid)).toBe(true);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
   it('breakIfStale leaves live, foreign and fresh locks alone', async () => {
     const locks = new ProperLockManager(root);
     await plantLock(root, 'live', { pid: process.pid, host: hostname(), acquired_at: new Date().toISOString() }, 5000);
@@ -133,7 +153,7 @@ describe('ProperLockManager', () => {
   it('writes the owner file as JSON next to the lock', async () => {
     const held = await new ProperLockManager(root).acquire('metrics', OWNER);
     const owner = JSON.parse(await readFile(join(layout(root).locks, 'metrics.owner.json'), 'utf8'));
-    expect(owner).toMatchObject({ ...OWNER });
+    expect(owner).toMatchObject({ ...OWNER, start_time: startTicks(process.pid), boot_id: bootId() });
     await held.release();
   });
 

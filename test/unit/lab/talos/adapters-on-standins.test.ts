@@ -40,6 +40,15 @@ class StandInRunner implements ProcessRunner {
     if (command === 'kubectl' && args.includes('label')) return done({ exitCode: 0, stderr: '', stdout: '' });
     return done({ exitCode: 127, stderr: `no stand-in for ${command}`, stdout: '' });
   }
+  newCookie(): string {
+    return 'standin-cookie';
+  }
+  async survivors(): Promise<number[]> {
+    return [];
+  }
+  async kill(): Promise<number[]> {
+    return [];
+  }
 }
 
 let kube: FakeKube;
