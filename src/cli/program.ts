@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CortexError, ExitCode, InternalError, formatIssue, DefinitionInvalidError } from '../errors.js';
 import { resolveRoot } from '../root.js';
-import { createOutput } from './output.js';
+import { createOutput, sinkFor } from './output.js';
 import type { CommandContext } from './context.js';
 
 export interface CliIO {
@@ -34,6 +34,8 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 /** Builds the commander program; each command lazily imports its module. */
 export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd: Command) => Promise<void>): Command {
+  const stdout = sinkFor(io.stdout);
+  const stderr = sinkFor(io.stderr);
   const program = new Command('cortex')
     .description('Workflow orchestrator for infrastructure operators: Proxmox (pvesh), Talos/Kubernetes (talosctl, kubectl, helm), n8n and notifications.')
     .version(version(), '-V, --version')
@@ -43,8 +45,8 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     .option('--verbose', 'more detail; stack traces on errors')
     .showSuggestionAfterError(true)
     .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
+      writeOut: (s) => stdout.write(s),
+      writeErr: (s) => stderr.write(s),
     })
     .exitOverride();
 
@@ -269,25 +271,26 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
 }
 
 async function reportError(e: unknown, io: CliIO, json: boolean, verbose: boolean): Promise<number> {
+  const stderr = sinkFor(io.stderr);
   const err = e instanceof CortexError ? e : new InternalError(e instanceof Error ? e.message : String(e), { cause: e });
   if (json) {
     const body: Record<string, unknown> = { code: err.code, message: err.message, exit_code: err.exitCode };
     if (err.hint) body.hint = err.hint;
     if (err instanceof DefinitionInvalidError) body.issues = err.issues;
-    io.stderr.write(`${JSON.stringify({ error: body })}\n`);
+    stderr.write(`${JSON.stringify({ error: body })}\n`);
   } else {
     const color = Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined;
     const red = color ? (s: string) => `\u001b[31m${s}\u001b[39m` : (s: string) => s;
-    io.stderr.write(`${red(`${err.code}:`)} ${err.message}\n`);
-    if (err.hint) io.stderr.write(`hint: ${err.hint}\n`);
+    stderr.write(`${red(`${err.code}:`)} ${err.message}\n`);
+    if (err.hint) stderr.write(`hint: ${err.hint}\n`);
   }
   if (err instanceof InternalError) {
     const cause = err.cause instanceof Error ? err.cause : err;
-    io.stderr.write(`${cause.stack ?? String(cause)}\nThis is a bug in cortex; please report it with the command you ran.\n`);
+    stderr.write(`${cause.stack ?? String(cause)}\nThis is a bug in cortex; please report it with the command you ran.\n`);
   } else if (verbose) {
     let c: unknown = err;
     while (c instanceof Error) {
-      io.stderr.write(`${c.stack ?? c.message}\n`);
+      stderr.write(`${c.stack ?? c.message}\n`);
       c = c.cause;
     }
   }
