@@ -12,6 +12,8 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   process.stdout.write(`${pkg.version}\n`);
 } else {
   const { runCli } = await import('./program.js');
+  const { closeHungUpTerminalsAtExit } = await import('./hangup.js');
+  closeHungUpTerminalsAtExit();
   process.exitCode = await runCli({
     argv,
     env: process.env,

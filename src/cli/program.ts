@@ -297,19 +297,24 @@ async function reportError(e: unknown, io: CliIO, json: boolean, verbose: boolea
   return err.exitCode;
 }
 
+const INTERRUPTING_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** Parses argv, runs one command, and returns the exit code (never throws). */
 export async function runCli(io: CliIO): Promise<number> {
   let exitCode: number = ExitCode.OK;
   let globals: GlobalOptions = {};
   const controller = new AbortController();
-  let interrupts = 0;
   const onSignal = (sig: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) process.exit(ExitCode.INTERRUPTED);
-    controller.abort(new Error(sig));
+    if (!controller.signal.aborted) {
+      controller.abort(new Error(sig));
+      return;
+    }
+    // A second Ctrl-C forces the exit. A repeated SIGTERM or SIGHUP does not (a closing terminal
+    // can deliver SIGHUP more than once): the state must still be saved.
+    if (sig === 'SIGINT') process.exit(ExitCode.INTERRUPTED);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP: the terminal was closed; stop as for SIGTERM (tools stopped, state saved, exit 130).
+  for (const sig of INTERRUPTING_SIGNALS) process.on(sig, onSignal);
   const program = buildProgram(io, async (handler, args, cmd) => {
     globals = cmd.optsWithGlobals() as GlobalOptions;
     const out = await createOutput({
@@ -334,8 +339,7 @@ export async function runCli(io: CliIO): Promise<number> {
     }
     return reportError(e, io, Boolean(globals.json ?? io.argv.includes('--json')), Boolean(globals.verbose ?? io.argv.includes('--verbose')));
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of INTERRUPTING_SIGNALS) process.off(sig, onSignal);
   }
   return exitCode;
 }

@@ -22,7 +22,10 @@ export async function createProgress(out: Output): Promise<{ emit: (e: EngineEve
   let oraFactory: ((text: string) => Spinner) | undefined;
   if (out.isTTY) {
     const { default: ora } = await import('ora');
-    oraFactory = (text) => ora({ text, stream: out.stdout, isEnabled: true, color: 'cyan' }) as unknown as Spinner;
+    // discardStdin: false. ora's discarder puts the terminal in raw mode (no ISIG), so Ctrl-C is no
+    // longer SIGINT, and the byte it should forward is never read (stdin is not made to flow).
+    // Without it the terminal stays as the shell left it: Ctrl-C works, and a kill -9 leaves it sane.
+    oraFactory = (text) => ora({ text, stream: out.stdout, isEnabled: true, color: 'cyan', discardStdin: false }) as unknown as Spinner;
   }
   const spinners = new Map<string, Spinner>();
   const line = (text: string) => out.line(oraFactory ? text : `${clock()} ${text}`);
