@@ -13,6 +13,43 @@ export interface Output {
   /** A line to stderr. */
   err(text: string): void;
   style: Styler;
+  /** True once stdout's reader is gone (`| head`, a closed terminal): nothing more is printed there. */
+  readonly isStdoutGone: boolean;
+  /** The stdout stream itself, for the spinner (its write errors are already handled). */
+  readonly stdout: NodeJS.WriteStream;
+}
+
+/** A stream cortex prints to. Once its reader is gone, writes are dropped: that never changes an outcome. */
+export interface Sink {
+  write(text: string): void;
+  readonly isGone: boolean;
+}
+
+const SINKS = new WeakMap<NodeJS.WritableStream, Sink>();
+
+/**
+ * The sink of a stream (one per stream). A write to a pipe whose reader exited fails with EPIPE, to a
+ * closed terminal with EIO; the stream then emits 'error', which without a listener would end
+ * cortex with a stack trace in the middle of a run.
+ */
+export function sinkFor(stream: NodeJS.WritableStream & { destroyed?: boolean }): Sink {
+  let sink = SINKS.get(stream);
+  if (sink) return sink;
+  let hasFailed = false;
+  // Stays attached: writes issued before the first error was emitted fail too.
+  stream.on('error', () => {
+    hasFailed = true;
+  });
+  sink = {
+    get isGone() {
+      return hasFailed || stream.destroyed === true;
+    },
+    write(text) {
+      if (!this.isGone) stream.write(text);
+    },
+  };
+  SINKS.set(stream, sink);
+  return sink;
 }
 
 export interface Styler {
@@ -36,6 +73,8 @@ export interface OutputOptions {
 }
 
 export async function createOutput(o: OutputOptions): Promise<Output> {
+  const stdout = sinkFor(o.stdout);
+  const stderr = sinkFor(o.stderr);
   const isTTY = Boolean(o.stdout.isTTY);
   const color = !o.json && o.colorFlag && isTTY && o.env.NO_COLOR === undefined && o.env.TERM !== 'dumb';
   let style = PLAIN;
@@ -50,8 +89,14 @@ export async function createOutput(o: OutputOptions): Promise<Output> {
     isTTY,
     verbose: o.verbose,
     style,
-    line: (text = '') => void o.stdout.write(`${text}\n`),
-    data: (value) => void o.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
-    err: (text) => void o.stderr.write(`${text}\n`),
+    stdout: o.stdout,
+    get isStdoutGone() {
+      return stdout.isGone;
+    },
+    line: (text = '') => stdout.write(`${text}\n`),
+    data: (value) => {
+      if (!stdout.isGone) stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+    err: (text) => stderr.write(`${text}\n`),
   };
 }

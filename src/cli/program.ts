@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CortexError, ExitCode, InternalError, formatIssue, DefinitionInvalidError } from '../errors.js';
 import { resolveRoot } from '../root.js';
-import { createOutput } from './output.js';
+import { createOutput, sinkFor } from './output.js';
 import type { CommandContext } from './context.js';
 
 export interface CliIO {
@@ -34,6 +34,8 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 /** Builds the commander program; each command lazily imports its module. */
 export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd: Command) => Promise<void>): Command {
+  const stdout = sinkFor(io.stdout);
+  const stderr = sinkFor(io.stderr);
   const program = new Command('cortex')
     .description('Workflow orchestrator for infrastructure operators: Proxmox (pvesh), Talos/Kubernetes (talosctl, kubectl, helm), n8n and notifications.')
     .version(version(), '-V, --version')
@@ -43,8 +45,8 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     .option('--verbose', 'more detail; stack traces on errors')
     .showSuggestionAfterError(true)
     .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
+      writeOut: (s) => stdout.write(s),
+      writeErr: (s) => stderr.write(s),
     })
     .exitOverride();
 
@@ -269,44 +271,50 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
 }
 
 async function reportError(e: unknown, io: CliIO, json: boolean, verbose: boolean): Promise<number> {
+  const stderr = sinkFor(io.stderr);
   const err = e instanceof CortexError ? e : new InternalError(e instanceof Error ? e.message : String(e), { cause: e });
   if (json) {
     const body: Record<string, unknown> = { code: err.code, message: err.message, exit_code: err.exitCode };
     if (err.hint) body.hint = err.hint;
     if (err instanceof DefinitionInvalidError) body.issues = err.issues;
-    io.stderr.write(`${JSON.stringify({ error: body })}\n`);
+    stderr.write(`${JSON.stringify({ error: body })}\n`);
   } else {
     const color = Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined;
     const red = color ? (s: string) => `\u001b[31m${s}\u001b[39m` : (s: string) => s;
-    io.stderr.write(`${red(`${err.code}:`)} ${err.message}\n`);
-    if (err.hint) io.stderr.write(`hint: ${err.hint}\n`);
+    stderr.write(`${red(`${err.code}:`)} ${err.message}\n`);
+    if (err.hint) stderr.write(`hint: ${err.hint}\n`);
   }
   if (err instanceof InternalError) {
     const cause = err.cause instanceof Error ? err.cause : err;
-    io.stderr.write(`${cause.stack ?? String(cause)}\nThis is a bug in cortex; please report it with the command you ran.\n`);
+    stderr.write(`${cause.stack ?? String(cause)}\nThis is a bug in cortex; please report it with the command you ran.\n`);
   } else if (verbose) {
     let c: unknown = err;
     while (c instanceof Error) {
-      io.stderr.write(`${c.stack ?? c.message}\n`);
+      stderr.write(`${c.stack ?? c.message}\n`);
       c = c.cause;
     }
   }
   return err.exitCode;
 }
 
+const INTERRUPTING_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** Parses argv, runs one command, and returns the exit code (never throws). */
 export async function runCli(io: CliIO): Promise<number> {
   let exitCode: number = ExitCode.OK;
   let globals: GlobalOptions = {};
   const controller = new AbortController();
-  let interrupts = 0;
   const onSignal = (sig: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) process.exit(ExitCode.INTERRUPTED);
-    controller.abort(new Error(sig));
+    if (!controller.signal.aborted) {
+      controller.abort(new Error(sig));
+      return;
+    }
+    // A second Ctrl-C forces the exit. A repeated SIGTERM or SIGHUP does not (a closing terminal
+    // can deliver SIGHUP more than once): the state must still be saved.
+    if (sig === 'SIGINT') process.exit(ExitCode.INTERRUPTED);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP: the terminal was closed; stop as for SIGTERM (tools stopped, state saved, exit 130).
+  for (const sig of INTERRUPTING_SIGNALS) process.on(sig, onSignal);
   const program = buildProgram(io, async (handler, args, cmd) => {
     globals = cmd.optsWithGlobals() as GlobalOptions;
     const out = await createOutput({
@@ -331,8 +339,7 @@ export async function runCli(io: CliIO): Promise<number> {
     }
     return reportError(e, io, Boolean(globals.json ?? io.argv.includes('--json')), Boolean(globals.verbose ?? io.argv.includes('--verbose')));
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of INTERRUPTING_SIGNALS) process.off(sig, onSignal);
   }
   return exitCode;
 }

@@ -22,11 +22,20 @@ export async function createProgress(out: Output): Promise<{ emit: (e: EngineEve
   let oraFactory: ((text: string) => Spinner) | undefined;
   if (out.isTTY) {
     const { default: ora } = await import('ora');
-    oraFactory = (text) => ora({ text, stream: process.stdout, isEnabled: true, color: 'cyan' }) as unknown as Spinner;
+    // discardStdin: false. ora's discarder puts the terminal in raw mode (no ISIG), so Ctrl-C is no
+    // longer SIGINT, and the byte it should forward is never read (stdin is not made to flow).
+    // Without it the terminal stays as the shell left it: Ctrl-C works, and a kill -9 leaves it sane.
+    oraFactory = (text) => ora({ text, stream: out.stdout, isEnabled: true, color: 'cyan', discardStdin: false }) as unknown as Spinner;
   }
   const spinners = new Map<string, Spinner>();
   const line = (text: string) => out.line(oraFactory ? text : `${clock()} ${text}`);
+  const stop = () => {
+    for (const sp of spinners.values()) sp.stop();
+    spinners.clear();
+  };
   const emit = (e: EngineEvent): void => {
+    // The terminal was closed or the pipe's reader left: the run goes on, unseen.
+    if (out.isStdoutGone) return stop();
     switch (e.kind) {
       case 'execution-start':
         line(`${s.bold(e.resumed ? 'resuming' : 'starting')} ${e.executionId}`);
@@ -89,11 +98,5 @@ export async function createProgress(out: Output): Promise<{ emit: (e: EngineEve
         break;
     }
   };
-  return {
-    emit,
-    stop: () => {
-      for (const sp of spinners.values()) sp.stop();
-      spinners.clear();
-    },
-  };
+  return { emit, stop };
 }

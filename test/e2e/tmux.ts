@@ -1,0 +1,82 @@
+import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Polls `check` every 100 ms until it returns a value other than undefined/false; fails naming `what`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, detail?: () => Promise<string> | string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs / 1000}s for ${what}${detail ? `\n${await detail()}` : ''}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/**
+ * An interactive bash in a real pseudo-terminal (a private tmux server), for what only a terminal
+ * shows: spinners, Ctrl-C through the line discipline, SIGHUP when the terminal closes.
+ */
+export class Terminal {
+  private constructor(
+    private readonly dir: string,
+    private readonly socket: string,
+  ) {}
+
+  /** Starts bash (no rc files, prompt "tty> ") with exactly `env` (plus PATH, HOME and TERM). */
+  static async open(env: Record<string, string>): Promise<Terminal> {
+    const dir = mkdtempSync(join(tmpdir(), 'cortex-tty-'));
+    const t = new Terminal(dir, join(dir, 'sock'));
+    const vars = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, TERM: 'xterm-256color', PS1: 'tty> ', ...env };
+    const shell = ['env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), 'bash', '--norc', '--noprofile', '-i'];
+    try {
+      await t.tmux(['-f', '/dev/null', 'new-session', '-d', '-x', '200', '-y', '50', '-s', 'cortex', shell.map(shq).join(' ')]);
+      await waitFor('the shell prompt', async () => (await t.screen()).includes('tty>'), 20_000, () => t.screen());
+    } catch (e) {
+      await t.close();
+      throw e;
+    }
+    return t;
+  }
+
+  private async tmux(args: string[]): Promise<string> {
+    return (await execa('tmux', ['-S', this.socket, ...args], { env: { ...process.env, TMUX: '' } })).stdout;
+  }
+
+  /** Types one command line and presses Enter. */
+  async type(line: string): Promise<void> {
+    await this.tmux(['send-keys', '-t', 'cortex', '-l', line]);
+    await this.tmux(['send-keys', '-t', 'cortex', 'Enter']);
+  }
+
+  /** Presses keys by tmux name (C-c). */
+  async press(key: string): Promise<void> {
+    await this.tmux(['send-keys', '-t', 'cortex', key]);
+  }
+
+  /** What the terminal shows now. */
+  async screen(): Promise<string> {
+    return this.tmux(['capture-pane', '-p', '-t', 'cortex']);
+  }
+
+  /** The terminal device (/dev/pts/N), for `stty -F`. */
+  async device(): Promise<string> {
+    return this.tmux(['display-message', '-p', '-t', 'cortex', '#{pane_tty}']);
+  }
+
+  /** The line discipline's flags now, as `stty -a` prints them (isig or -isig, ...). */
+  async sttyFlags(): Promise<string[]> {
+    return (await execa('stty', ['-a', '-F', await this.device()])).stdout.split(/[\s;]+/);
+  }
+
+  /** Closes the terminal as a terminal emulator's window does (its shell gets SIGHUP); idempotent. */
+  async close(): Promise<void> {
+    await this.tmux(['kill-server']).catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function shq(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
