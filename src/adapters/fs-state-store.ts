@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import { readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ExecutionRecord, HandoffRecord } from '../engine/records.js';
+import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../model/records.js';
 import type { Masker } from '../engine/masker.js';
 import { DefinitionInvalidError, StateConflictError, UsageError } from '../errors.js';
 import { layout, type Layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
-import type { AuditEntry, ExecutionSummary, LockManager, StateStore } from '../ports/state-store.js';
+import type { AuditEntry, LockManager, StateStore } from '../ports/state-store.js';
 import { appendLine, mkdirPrivate, writeFileAtomic } from './atomic-file.js';
 import { listActiveRecords, readJsonFile } from './record-files.js';
 

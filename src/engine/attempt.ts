@@ -14,7 +14,7 @@ import { ExpressionSyntaxError } from '../definitions/expression-parser.js';
 import { compileSchema, describeAjvError, selectAjvErrors } from '../definitions/schemas.js';
 import type { RetryPolicy as RetryDef } from '../definitions/types.js';
 import type { EngineDeps } from './deps.js';
-import type { ActionRecord, AttemptRecord, ErrorInfo } from './records.js';
+import type { ActionRecord, AttemptRecord, ErrorInfo } from '../model/records.js';
 import { createRuntime, disposeRuntime } from './runtime.js';
 
 /** How often a failed attempt runs again and how long cortex waits in between. */

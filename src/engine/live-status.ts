@@ -1,4 +1,4 @@
-import type { ExecutionRecord } from './records.js';
+import type { ExecutionRecord } from '../model/records.js';
 
 /** Display status of an active record: `interrupted` when its process is gone. */
 export function liveStatus(rec: ExecutionRecord, deps: { isProcessAlive: (pid: number, host: string) => boolean }): string {

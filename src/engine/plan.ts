@@ -3,7 +3,7 @@ import type { Catalogue } from '../contractors/types.js';
 import type { ResolvedConfig } from '../config/config.js';
 import { evaluateCondition, resolveValue } from '../definitions/expression-eval.js';
 import { phaseCondition, type LoadedWorkflow } from '../definitions/types.js';
-import type { ExecutionRecord } from './records.js';
+import type { ExecutionRecord } from '../model/records.js';
 import { createResolver } from './scope.js';
 
 export interface PlannedAction {

@@ -8,8 +8,8 @@ import { compileSchema, describeAjvError, selectAjvErrors } from '../definitions
 import { phaseCondition, type ActionDef, type LoadedWorkflow, type PhaseDef, type WorkflowDefinition } from '../definitions/types.js';
 import type { EngineDeps } from './deps.js';
 import { collectListHandoff, newHandoff, receivingPhase } from './handoffs.js';
-import type { ActionRecord, AttemptRecord, ErrorInfo, ExecutionRecord, HandoffRecord, PhaseRecord } from './records.js';
-import { isTerminal } from './records.js';
+import type { ActionRecord, AttemptRecord, ErrorInfo, ExecutionRecord, HandoffRecord, PhaseRecord } from '../model/records.js';
+import { isTerminal } from '../model/records.js';
 import { createResolver, secretNamesIn } from './scope.js';
 import { errorInfo, retryPolicy, runAttempts, type AttemptHost } from './attempt.js';
 import { buildSummary } from './summary.js';
