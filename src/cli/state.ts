@@ -36,7 +36,7 @@ export async function openStore(ctx: CommandContext): Promise<ReadOnlyState> {
   const [{ FsStateStore }, { SystemClock }, { Masker }] = await Promise.all([
     import('../adapters/fs-state-store.js'),
     import('../adapters/system-clock.js'),
-    import('../engine/masker.js'),
+    import('../model/masker.js'),
   ]);
   const clock = new SystemClock();
   const host = hostname();

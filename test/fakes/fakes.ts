@@ -6,7 +6,7 @@ import type { AuditEntry, HeldLock, LockManager, LockOwner, StateStore } from '.
 import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../../src/model/records.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
 import type { EngineEvent } from '../../src/engine/events.js';
-import { Masker } from '../../src/engine/masker.js';
+import { Masker } from '../../src/model/masker.js';
 import { StateConflictError } from '../../src/errors.js';
 
 export type Reply = Partial<ProcessResult> | ((args: readonly string[], opts?: RunOptions) => Partial<ProcessResult> | Promise<Partial<ProcessResult>>);

@@ -7,7 +7,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { FsStateStore } from '../../../src/adapters/fs-state-store.js';
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
-import { Masker } from '../../../src/engine/masker.js';
+import { Masker } from '../../../src/model/masker.js';
 import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../../../src/model/records.js';
 import { DefinitionInvalidError, UsageError } from '../../../src/errors.js';
 import { layout } from '../../../src/layout.js';

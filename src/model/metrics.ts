@@ -1,4 +1,4 @@
-import type { ExecutionSummary } from '../model/records.js';
+import type { ExecutionSummary } from './records.js';
 
 /**
  * Pure aggregation of the metrics ledger (one ExecutionSummary per finished execution) into

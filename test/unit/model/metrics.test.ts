@@ -8,7 +8,7 @@ import {
   durationString,
   percentile,
   round,
-} from '../../../src/engine/metrics.js';
+} from '../../../src/model/metrics.js';
 import type { ExecutionSummary } from '../../../src/model/records.js';
 
 const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
