@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import type { Issue } from '../errors.js';
-import type { Catalogue } from '../contractors/types.js';
+import type { Catalogue } from '../model/catalogue.js';
 import { collectRefs, ExpressionSyntaxError, parseCondition, parseTemplate, type Expr } from './expression-parser.js';
 import { checkReference, RESERVED_ROOTS, type RefScope } from './references.js';
 import { compileSchema, describeAjvError, selectAjvErrors, validatorFor } from './schemas.js';

@@ -7,7 +7,7 @@
  */
 import { ActionFailedError, CortexError, InterruptedError } from '../errors.js';
 import type { ActionImpl, ImplementationRegistry, NestedActionRequest } from '../contractors/action-impl.js';
-import type { ActionSpec, Catalogue } from '../contractors/types.js';
+import type { ActionSpec, Catalogue } from '../model/catalogue.js';
 import type { ResolvedConfig } from '../config/config.js';
 import { ExpressionEvalError } from '../definitions/expression-eval.js';
 import { ExpressionSyntaxError } from '../definitions/expression-parser.js';

@@ -1,4 +1,4 @@
-import { masterDir } from '../contractors/types.js';
+import { masterDir } from '../model/catalogue.js';
 import type { PhaseDef, WorkflowDefinition } from '../definitions/types.js';
 import type { ExecutionRecord, HandoffRecord, PhaseRecord } from '../model/records.js';
 

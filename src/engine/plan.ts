@@ -1,5 +1,5 @@
 import type { ImplementationRegistry, PlannedStep } from '../contractors/action-impl.js';
-import type { Catalogue } from '../contractors/types.js';
+import type { Catalogue } from '../model/catalogue.js';
 import type { ResolvedConfig } from '../config/config.js';
 import { evaluateCondition, resolveValue } from '../definitions/expression-eval.js';
 import { phaseCondition, type LoadedWorkflow } from '../definitions/types.js';

@@ -1,6 +1,6 @@
 import { ActionFailedError, InterruptedError, StateConflictError } from '../errors.js';
 import type { ActionImpl, ImplementationRegistry } from '../contractors/action-impl.js';
-import type { ActionSpec, Catalogue } from '../contractors/types.js';
+import type { ActionSpec, Catalogue } from '../model/catalogue.js';
 import type { ResolvedConfig } from '../config/config.js';
 import { evaluateCondition, ExpressionEvalError, resolveValue, type Resolver } from '../definitions/expression-eval.js';
 import { ExpressionSyntaxError } from '../definitions/expression-parser.js';

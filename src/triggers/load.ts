@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { DefinitionInvalidError, type Issue } from '../errors.js';
-import type { Catalogue } from '../contractors/types.js';
+import type { Catalogue } from '../model/catalogue.js';
 import { formatOf, loadDocument, type SourceDocument } from '../definitions/load-document.js';
 import { checkDefinitionFile, duplicateIdIssues, listDefinitionFiles, type CheckedDefinition } from '../definitions/repository.js';
 import { describeAjvError, getAjv, selectAjvErrors, validatorFor } from '../definitions/schemas.js';
