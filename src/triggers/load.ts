@@ -15,8 +15,8 @@ import { describeAjvError, getAjv, selectAjvErrors, validatorFor } from '../defi
 import type { ValidateFunction } from 'ajv';
 import type { TriggerDef, WorkflowDefinition } from '../definitions/types.js';
 import { layout } from '../layout.js';
-import { checkTrigger } from './check.js';
-import { CronSchedule } from './cron.js';
+import { checkTrigger } from '../definitions/check-trigger.js';
+import { CronSchedule } from '../definitions/cron.js';
 
 export type EventSource = 'alertmanager' | 'github' | 'falco' | 'generic';
 export const EVENT_SOURCES: readonly EventSource[] = ['alertmanager', 'github', 'falco', 'generic'];
