@@ -3,7 +3,7 @@ import { readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../model/records.js';
 import type { Masker } from '../model/masker.js';
-import { DefinitionInvalidError, StateConflictError, UsageError } from '../errors.js';
+import { StateConflictError, UsageError } from '../errors.js';
 import { layout, type Layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
 import type { AuditEntry, LockManager, StateStore } from '../ports/state-store.js';

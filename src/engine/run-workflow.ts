@@ -2,9 +2,7 @@ import { ActionFailedError, InterruptedError, StateConflictError } from '../erro
 import type { ActionImpl, ImplementationRegistry } from '../contractors/action-impl.js';
 import type { ActionSpec, Catalogue } from '../model/catalogue.js';
 import type { ResolvedConfig } from '../config/config.js';
-import { evaluateCondition, ExpressionEvalError, resolveValue, type Resolver } from '../definitions/expression-eval.js';
-import { ExpressionSyntaxError } from '../definitions/expression-parser.js';
-import { compileSchema, describeAjvError, selectAjvErrors } from '../definitions/schemas.js';
+import { evaluateCondition, resolveValue, type Resolver } from '../definitions/expression-eval.js';
 import { phaseCondition, type ActionDef, type LoadedWorkflow, type PhaseDef, type WorkflowDefinition } from '../definitions/types.js';
 import type { EngineDeps } from './deps.js';
 import { collectListHandoff, newHandoff, receivingPhase } from './handoffs.js';

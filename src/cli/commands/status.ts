@@ -1,4 +1,4 @@
-import { ExitCode, NotFoundError, UsageError } from '../../errors.js';
+import { ExitCode, NotFoundError } from '../../errors.js';
 import { assertExecutionId, type ExecutionRecord } from '../../model/records.js';
 import { liveStatus } from '../../engine/live-status.js';
 import { hasExpiredApproval } from '../../engine/approvals.js';
