@@ -79,8 +79,13 @@ const ZONES = [
   },
   {
     target: './src/app',
-    from: './src/cli',
-    message: 'The application layer is used by the CLI; it never imports it.',
+    from: ['./src/cli', './src/adapters', './src/lab'],
+    message: 'The application layer is used by the entry points (src/cli) and gets real or lab ports from the composition root; it never imports the CLI, adapters or the lab.',
+  },
+  {
+    target: ['./src/!(cli)/**', './src/!(compose|deps).ts'],
+    from: ['./src/compose.ts', './src/deps.ts'],
+    message: 'src/compose.ts and src/deps.ts are the composition root: only entry points (src/cli) import them.',
   },
   {
     target: ['./src/!(cli)/**', './src/*.ts'],
