@@ -12,7 +12,7 @@ import { SystemClock } from './adapters/system-clock.js';
 import type { EngineDeps } from './engine/deps.js';
 import type { EngineEvent } from './engine/events.js';
 import type { SecretSource } from './ports/secret-source.js';
-import { Masker } from './engine/masker.js';
+import { Masker } from './model/masker.js';
 import { layout } from './layout.js';
 
 export function currentUser(env: Record<string, string | undefined>): string {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { masterDir } from './contractors/types.js';
+import { masterDir } from './model/catalogue.js';
 
 /** Every path cortex reads or writes under a coordination directory (the file contract). */
 export function layout(root: string) {

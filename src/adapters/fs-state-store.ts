@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import { readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ExecutionRecord, HandoffRecord } from '../engine/records.js';
-import type { Masker } from '../engine/masker.js';
-import { DefinitionInvalidError, StateConflictError, UsageError } from '../errors.js';
+import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../model/records.js';
+import type { Masker } from '../model/masker.js';
+import { StateConflictError, UsageError } from '../errors.js';
 import { layout, type Layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
-import type { AuditEntry, ExecutionSummary, LockManager, StateStore } from '../ports/state-store.js';
+import type { AuditEntry, LockManager, StateStore } from '../ports/state-store.js';
 import { appendLine, mkdirPrivate, writeFileAtomic } from './atomic-file.js';
 import { listActiveRecords, readJsonFile } from './record-files.js';
 
@@ -148,7 +148,7 @@ export class FsStateStore implements StateStore {
       }
       // Recomputed even when already counted: repairs the files after a crash between the two steps.
       const now = this.clock.now();
-      const { computeContractorPerformance, computeWorkflowStats } = await import('../engine/metrics.js');
+      const { computeContractorPerformance, computeWorkflowStats } = await import('../model/metrics.js');
       const stats = computeWorkflowStats(summaries, now);
       const performance = computeContractorPerformance(summaries, now);
       if (lock.lost.aborted) {

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefinitionInvalidError } from '../errors.js';
-import type { ExecutionRecord } from '../engine/records.js';
+import type { ExecutionRecord } from '../model/records.js';
 
 // Read side of the execution records, kept free of heavy imports: `cortex status` loads only
 // this. Synchronous reads: many small files are read faster without thread-pool round trips.

@@ -5,7 +5,7 @@
  */
 import { ExitCode, NotFoundError, StateConflictError, UsageError } from '../errors.js';
 import type { EngineEvent } from '../engine/events.js';
-import { isTerminal, type ExecutionRecord } from '../engine/records.js';
+import { isTerminal, type ExecutionRecord } from '../model/records.js';
 import { runRollback } from '../engine/rollback.js';
 import { stopLeftovers } from '../engine/leftovers.js';
 import { prepareResume } from '../engine/run-workflow.js';

@@ -1,6 +1,6 @@
 import { ExitCode } from '../errors.js';
 import type { EngineEvent } from '../engine/events.js';
-import type { ExecutionRecord } from '../engine/records.js';
+import type { ExecutionRecord } from '../model/records.js';
 import { runRollback } from '../engine/rollback.js';
 import { Execution, type RunContext } from '../engine/run-workflow.js';
 import { currentProcess } from '../engine/live-status.js';

@@ -5,7 +5,7 @@ import { parseParamAssignments } from '../definitions/parameters.js';
 import { findWorkflow } from '../definitions/repository.js';
 import type { LoadedWorkflow } from '../definitions/types.js';
 import type { EngineDeps } from '../engine/deps.js';
-import { assertExecutionId, isTerminal, type ExecutionRecord } from '../engine/records.js';
+import { assertExecutionId, isTerminal, type ExecutionRecord } from '../model/records.js';
 import { completeEnded } from '../engine/run-workflow.js';
 import type { HeldLock, LockOwner } from '../ports/state-store.js';
 import { ensureRoot } from '../root.js';
@@ -13,7 +13,7 @@ import type { App } from './context.js';
 import type { DrivePrep } from './drive.js';
 import { loadRootConfig } from './prepare.js';
 
-export { assertExecutionId } from '../engine/records.js';
+export { assertExecutionId } from '../model/records.js';
 
 /** Another process holds the execution's lock: it is working on it now. */
 export class ExecutionLockedError extends StateConflictError {

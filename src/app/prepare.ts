@@ -5,7 +5,7 @@ import { DefinitionInvalidError, ParametersInvalidError, ToolNotFoundError, Usag
 import type { ImplementationRegistry } from '../contractors/action-impl.js';
 import { loadCatalogue } from '../contractors/load-catalogue.js';
 import { createImplementationRegistry } from '../contractors/registry.js';
-import type { ActionSpec, Catalogue } from '../contractors/types.js';
+import type { ActionSpec, Catalogue } from '../model/catalogue.js';
 import { loadConfig, TOOL_NAMES, type ResolvedConfig, type ToolName } from '../config/config.js';
 import { renderTemplate, ExpressionEvalError } from '../definitions/expression-eval.js';
 import { parseTemplate } from '../definitions/expression-parser.js';

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { EngineEvent } from '../engine/events.js';
-import type { ExecutionRecord, TriggerInfo } from '../engine/records.js';
+import type { ExecutionRecord, TriggerInfo } from '../model/records.js';
 import { createExecution } from '../engine/start.js';
 import type { HeldLock } from '../ports/state-store.js';
 import { audit } from './audit.js';

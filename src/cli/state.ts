@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { listActiveRecords } from '../adapters/record-files.js';
 import { layout } from '../layout.js';
 import { isRecordedProcessAlive } from '../adapters/pid.js';
-import type { ProcessRef } from '../engine/records.js';
+import type { ProcessRef } from '../model/records.js';
 import type { LockManager, StateStore } from '../ports/state-store.js';
 import type { CommandContext } from './context.js';
 
@@ -38,7 +38,7 @@ export async function openStore(ctx: CommandContext): Promise<ReadOnlyState> {
   const [{ FsStateStore }, { SystemClock }, { Masker }] = await Promise.all([
     import('../adapters/fs-state-store.js'),
     import('../adapters/system-clock.js'),
-    import('../engine/masker.js'),
+    import('../model/masker.js'),
   ]);
   const clock = new SystemClock();
   const store = new FsStateStore(ctx.root.dir, new Masker(), lazyLocks(ctx.root.dir, clock), clock);

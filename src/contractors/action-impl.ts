@@ -1,7 +1,7 @@
 import type { ResolvedConfig, ToolName } from '../config/config.js';
 import type { ProcessResult } from '../ports/process-runner.js';
 import type { HttpRequest, HttpResponse } from '../ports/http-client.js';
-import type { ActionSpec } from './types.js';
+import type { ActionSpec } from '../model/catalogue.js';
 
 export interface ToolOptions {
   input?: string;

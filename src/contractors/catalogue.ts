@@ -2,7 +2,7 @@
  * The action catalogue: the built-in specs of the four contractors plus the generic `*` actions,
  * and operator-defined specs layered on top.
  */
-import { CONTRACTORS, type ActionSpec, type Catalogue } from './types.js';
+import { CONTRACTORS, type ActionSpec, type Catalogue } from '../model/catalogue.js';
 import { GENERIC, GENERIC_SPECS } from './generic/specs.js';
 import { INFRASTRUCTURE_SPECS } from './infrastructure/specs.js';
 import { TALOS_SPECS } from './talos/specs.js';

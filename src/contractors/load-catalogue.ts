@@ -1,6 +1,6 @@
 import { createCatalogue } from './catalogue.js';
 import { loadOperatorActions } from './operator/load-operator-files.js';
-import type { Catalogue } from './types.js';
+import type { Catalogue } from '../model/catalogue.js';
 
 /**
  * The catalogue for a coordination directory: the built-in actions plus operator-defined ones

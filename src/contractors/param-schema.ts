@@ -3,7 +3,7 @@
  * mode). Every object they build is closed (`additionalProperties: false`) unless it is a map or
  * deliberately open payload (a Kubernetes manifest, Helm values, an n8n node).
  */
-import type { ParamSchema } from './types.js';
+import type { ParamSchema } from '../model/catalogue.js';
 
 export type Schema = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 import type { ActionImpl, ImplementationRegistry } from './action-impl.js';
-import type { ActionSpec } from './types.js';
+import type { ActionSpec } from '../model/catalogue.js';
 import { IMPLEMENTATIONS as INFRASTRUCTURE } from './infrastructure/index.js';
 import { IMPLEMENTATIONS as TALOS } from './talos/index.js';
 import { IMPLEMENTATIONS as N8N } from './n8n/index.js';

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative, isAbsolute } from 'node:path';
 import { DefinitionInvalidError, NotFoundError, UsageError, type Issue } from '../errors.js';
-import type { Catalogue } from '../contractors/types.js';
+import type { Catalogue } from '../model/catalogue.js';
 import { formatOf, loadDocument, type SourceDocument } from './load-document.js';
 import { validateWorkflowDocument, type ValidationResult } from './validate-workflow.js';
 import type { LoadedWorkflow, WorkflowDefinition } from './types.js';

@@ -1,12 +1,12 @@
 import type { ErrorObject } from 'ajv';
 import type { Issue } from '../errors.js';
-import type { Catalogue } from '../contractors/types.js';
+import type { Catalogue } from '../model/catalogue.js';
 import { collectRefs, ExpressionSyntaxError, parseCondition, parseTemplate, type Expr } from './expression-parser.js';
 import { checkReference, RESERVED_ROOTS, type RefScope } from './references.js';
 import { compileSchema, describeAjvError, selectAjvErrors, validatorFor } from './schemas.js';
 import { pathToPointer, pointerToPath, type SourceDocument } from './load-document.js';
 import { checkDefaults } from './parameters.js';
-import { checkTrigger } from '../triggers/check.js';
+import { checkTrigger } from './check-trigger.js';
 import { phaseCondition, type ActionDef, type PhaseDef, type WorkflowDefinition } from './types.js';
 
 /** Result of validating one definition: errors make it unusable, warnings are printed only. */
@@ -302,7 +302,7 @@ class WorkflowChecker {
     });
   }
 
-  /** Trigger checks live with the triggers (src/triggers/check.ts): trigger files use them too. */
+  /** Trigger checks are shared with trigger files (src/triggers/load.ts), so they have a module of their own. */
   private checkTriggers(): void {
     const sink = { error: (p: string, m: string) => this.error(p, m), warn: (p: string, m: string) => this.warn(p, m) };
     this.def.triggers?.forEach((t, i) => checkTrigger(t, { workflowId: this.def.workflow_id, params: this.def.parameters ?? {} }, `/triggers/${i}`, sink));

@@ -1,4 +1,4 @@
-import type { ExecutionRecord } from './records.js';
+import type { ExecutionRecord } from '../model/records.js';
 
 /** Marks approvals whose approval_timeout has passed as expired. Returns true when one expired. */
 export function expireApprovals(record: ExecutionRecord, now: Date): boolean {

@@ -7,14 +7,14 @@
  */
 import { ActionFailedError, CortexError, InterruptedError } from '../errors.js';
 import type { ActionImpl, ImplementationRegistry, NestedActionRequest } from '../contractors/action-impl.js';
-import type { ActionSpec, Catalogue } from '../contractors/types.js';
+import type { ActionSpec, Catalogue } from '../model/catalogue.js';
 import type { ResolvedConfig } from '../config/config.js';
 import { ExpressionEvalError } from '../definitions/expression-eval.js';
 import { ExpressionSyntaxError } from '../definitions/expression-parser.js';
 import { compileSchema, describeAjvError, selectAjvErrors } from '../definitions/schemas.js';
 import type { RetryPolicy as RetryDef } from '../definitions/types.js';
 import type { EngineDeps } from './deps.js';
-import type { ActionRecord, AttemptRecord, ErrorInfo } from './records.js';
+import type { ActionRecord, AttemptRecord, ErrorInfo } from '../model/records.js';
 import { createRuntime, disposeRuntime } from './runtime.js';
 
 /** How often a failed attempt runs again and how long cortex waits in between. */

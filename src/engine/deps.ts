@@ -4,8 +4,8 @@ import type { ProcessRunner } from '../ports/process-runner.js';
 import type { SecretSource } from '../ports/secret-source.js';
 import type { LockManager, StateStore } from '../ports/state-store.js';
 import type { EngineEvent } from './events.js';
-import type { Masker } from './masker.js';
-import type { ProcessRef } from './records.js';
+import type { Masker } from '../model/masker.js';
+import type { ProcessRef } from '../model/records.js';
 
 /** Everything the engine uses to reach the outside world; tests pass fakes. */
 export interface EngineDeps {

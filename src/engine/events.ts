@@ -1,4 +1,4 @@
-import type { ActionStatus, ExecutionStatus, PhaseStatus } from './records.js';
+import type { ActionStatus, ExecutionStatus, PhaseStatus } from '../model/records.js';
 
 /** Progress of an execution, sent through EngineDeps.emit; the CLI renders these, tests collect them. */
 export type EngineEvent =

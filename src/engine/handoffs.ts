@@ -1,6 +1,6 @@
-import { masterDir } from '../contractors/types.js';
+import { masterDir } from '../model/catalogue.js';
 import type { PhaseDef, WorkflowDefinition } from '../definitions/types.js';
-import type { ExecutionRecord, HandoffRecord, PhaseRecord } from './records.js';
+import type { ExecutionRecord, HandoffRecord, PhaseRecord } from '../model/records.js';
 
 export function handoffId(executionId: string, fromPhase: string, toContractor: string): string {
   return `${executionId}-${fromPhase}-to-${masterDir(toContractor)}`;

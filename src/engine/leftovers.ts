@@ -1,5 +1,5 @@
 import type { EngineDeps } from './deps.js';
-import type { ActionRecord, ErrorInfo, ExecutionRecord } from './records.js';
+import type { ActionRecord, ErrorInfo, ExecutionRecord } from '../model/records.js';
 
 /** How long resume waits for the tools of an interrupted attempt to exit before it gives up. */
 export const LEFTOVER_WAIT_MS = 10_000;

@@ -1,5 +1,5 @@
 import type { EngineDeps } from './deps.js';
-import type { ExecutionRecord, ProcessRef } from './records.js';
+import type { ExecutionRecord, ProcessRef } from '../model/records.js';
 
 /** Display status of an active record: `interrupted` when its process is gone. */
 export function liveStatus(rec: ExecutionRecord, deps: { isProcessAlive: (proc: ProcessRef) => boolean }): string {

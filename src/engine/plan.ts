@@ -1,9 +1,9 @@
 import type { ImplementationRegistry, PlannedStep } from '../contractors/action-impl.js';
-import type { Catalogue } from '../contractors/types.js';
+import type { Catalogue } from '../model/catalogue.js';
 import type { ResolvedConfig } from '../config/config.js';
 import { evaluateCondition, resolveValue } from '../definitions/expression-eval.js';
 import { phaseCondition, type LoadedWorkflow } from '../definitions/types.js';
-import type { ExecutionRecord } from './records.js';
+import type { ExecutionRecord } from '../model/records.js';
 import { createResolver } from './scope.js';
 
 export interface PlannedAction {

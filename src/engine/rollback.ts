@@ -1,8 +1,8 @@
 import { ActionFailedError, InterruptedError } from '../errors.js';
 import { resolveValue } from '../definitions/expression-eval.js';
 import type { ActionDef, PhaseDef, RollbackStepDef } from '../definitions/types.js';
-import type { ActionSpec } from '../contractors/types.js';
-import type { ActionRecord, ErrorInfo, ExecutionRecord, RollbackStepRecord } from './records.js';
+import type { ActionSpec } from '../model/catalogue.js';
+import type { ActionRecord, ErrorInfo, ExecutionRecord, RollbackStepRecord } from '../model/records.js';
 import type { Execution } from './run-workflow.js';
 import { COMPENSATION_RETRY, runAttempts } from './attempt.js';
 

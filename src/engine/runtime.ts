@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponse } from '../ports/http-client.js';
 import { HttpTransportError } from '../ports/http-client.js';
 import type { ProcessResult } from '../ports/process-runner.js';
 import type { EngineDeps } from './deps.js';
-import type { AttemptRecord } from './records.js';
+import type { AttemptRecord } from '../model/records.js';
 
 /** Requests kept per attempt in the execution record. */
 export const MAX_RECORDED_REQUESTS = 100;

@@ -3,7 +3,7 @@ import { ExpressionEvalError, getPath, type Resolver } from '../definitions/expr
 import type { PathSegment } from '../definitions/expression-parser.js';
 import { formatPath } from '../definitions/expression-parser.js';
 import type { WorkflowDefinition } from '../definitions/types.js';
-import type { ExecutionRecord } from './records.js';
+import type { ExecutionRecord } from '../model/records.js';
 
 /** Values that are already known when an expression is evaluated, plus how to get the rest. */
 export interface ScopeSources {

@@ -2,7 +2,7 @@ import { StateConflictError } from '../errors.js';
 import type { LoadedWorkflow } from '../definitions/types.js';
 import type { EngineDeps } from './deps.js';
 import type { HeldLock } from '../ports/state-store.js';
-import { isTerminal, makeExecutionId, type ExecutionRecord } from './records.js';
+import { isTerminal, makeExecutionId, type ExecutionRecord } from '../model/records.js';
 import { newExecutionRecord } from './run-workflow.js';
 import { liveStatus } from './live-status.js';
 

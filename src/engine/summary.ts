@@ -1,5 +1,4 @@
-import type { ExecutionSummary } from '../ports/state-store.js';
-import type { ExecutionRecord } from './records.js';
+import type { ExecutionRecord, ExecutionSummary } from '../model/records.js';
 
 function durationOf(from?: string | null, to?: string | null): number {
   if (!from || !to) return 0;

@@ -80,7 +80,7 @@ export function withLock<T>(lab: string, name: string, fn: () => T): T {
       } catch {
         // removed by someone else meanwhile
       }
-      if (Date.now() > deadline) throw new Error(`lab state ${name} is locked (${dir})`);
+      if (Date.now() > deadline) throw new Error(`lab state ${name} is locked (${dir})`, { cause: e });
       sleepSync(5);
     }
   }

@@ -5,26 +5,10 @@ import type { ResolvedConfig } from '../config/config.js';
 import { labPaths, readLabConfig, writeLabConfig, type LabFault } from './lab-dir.js';
 import { LAB_MODULES } from './modules.js';
 import type { RunningService } from './module.js';
+import { LAB_ENDPOINT_SECRETS, labSecretValue } from './secrets.js';
 
-/** Endpoint names the lab serves over HTTP, with the secret name each is configured to use. */
-export const LAB_ENDPOINT_SECRETS: Record<string, string | undefined> = {
-  n8n: 'N8N_API_KEY',
-  slack: undefined,
-  pagerduty: 'PAGERDUTY_ROUTING_KEY',
-  jira: 'JIRA_API_TOKEN',
-  github: 'GITHUB_TOKEN',
-  prometheus: undefined,
-  grafana: 'GRAFANA_TOKEN',
-  alertmanager: undefined,
-  email: 'EMAIL_API_KEY',
-  registry: 'REGISTRY_TOKEN',
-  forensics: 'FORENSICS_TOKEN',
-};
-
-/** The value every lab secret has: deterministic, long enough to be masked. */
-export function labSecretValue(name: string): string {
-  return `lab-secret-${name.toLowerCase()}-0123456789`;
-}
+// compose.ts takes the lab's secrets from here, with startLab.
+export { LAB_ENDPOINT_SECRETS, labSecretValue };
 
 export function isSeeded(lab: string): boolean {
   return existsSync(join(lab, 'state'));

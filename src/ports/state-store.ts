@@ -1,27 +1,4 @@
-import type { ExecutionRecord, HandoffRecord } from '../engine/records.js';
-
-/** One finished execution as the metrics see it (a line of metrics/executions.jsonl). */
-export interface ExecutionSummary {
-  execution_id: string;
-  workflow_id: string;
-  workflow_name: string;
-  status: string;
-  started_at: string;
-  finished_at: string;
-  duration_seconds: number;
-  parameters?: Record<string, unknown>;
-  contractors: Record<string, { duration_seconds: number; errors: number }>;
-  actions: Array<{
-    contractor: string;
-    action: string;
-    status: string;
-    duration_seconds: number;
-    error_code?: string;
-    error_message?: string;
-  }>;
-  errors: Array<{ error: string; contractor: string; message?: string }>;
-  handoffs: Array<{ from: string; to: string; status: string; latency_seconds: number | null }>;
-}
+import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../model/records.js';
 
 /**
  * Durable state under the coordination directory. Every write is atomic (temp file, fsync,

@@ -8,15 +8,15 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { DefinitionInvalidError, type Issue } from '../errors.js';
-import type { Catalogue } from '../contractors/types.js';
+import type { Catalogue } from '../model/catalogue.js';
 import { formatOf, loadDocument, type SourceDocument } from '../definitions/load-document.js';
 import { checkDefinitionFile, duplicateIdIssues, listDefinitionFiles, type CheckedDefinition } from '../definitions/repository.js';
 import { describeAjvError, getAjv, selectAjvErrors, validatorFor } from '../definitions/schemas.js';
 import type { ValidateFunction } from 'ajv';
 import type { TriggerDef, WorkflowDefinition } from '../definitions/types.js';
 import { layout } from '../layout.js';
-import { checkTrigger } from './check.js';
-import { CronSchedule } from './cron.js';
+import { checkTrigger } from '../definitions/check-trigger.js';
+import { CronSchedule } from '../definitions/cron.js';
 
 export type EventSource = 'alertmanager' | 'github' | 'falco' | 'generic';
 export const EVENT_SOURCES: readonly EventSource[] = ['alertmanager', 'github', 'falco', 'generic'];

@@ -24,7 +24,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { TriggerDef } from '../definitions/types.js';
-import { falcoRank, parseMatcher } from './check.js';
+import { falcoRank, parseMatcher } from '../definitions/check-trigger.js';
 import { globMatch } from './glob.js';
 import type { EventSource, TriggerEntry } from './load.js';
 import { BadEventError, conditionsFailure, type TriggerVars } from './render.js';

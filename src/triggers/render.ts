@@ -9,7 +9,7 @@ import { ExpressionEvalError, ExpressionSyntaxError, evaluateCondition, getPath,
 import { coerce, resolveParameters } from '../definitions/parameters.js';
 import { isSecretEnvName, secretEnvMessage } from '../definitions/references.js';
 import type { ParamSpec, WorkflowDefinition } from '../definitions/types.js';
-import { conditionPath } from './check.js';
+import { conditionPath } from '../definitions/check-trigger.js';
 import type { TriggerEntry } from './load.js';
 
 /** An event that is not what its source sends (HTTP 400; exit 2). */

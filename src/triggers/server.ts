@@ -22,7 +22,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { BadEventError } from './render.js';
-import { secretNameOf } from './check.js';
+import { secretNameOf } from '../definitions/check-trigger.js';
 import type { DispatchResult } from './dispatch.js';
 import { EVENT_SOURCES, type EventSource, type TriggerEntry } from './load.js';
 import type { IncomingEvent } from './match.js';

@@ -1,6 +1,6 @@
 /**
  * `cortex tick`: what cron runs every minute. Each schedule's runs are computed in its own time
- * zone (cron.ts, Vixie's DST rules). A tick looks at the window since the schedule was last
+ * zone (definitions/cron.ts, Vixie's DST rules). A tick looks at the window since the schedule was last
  * checked (kept in <root>/state/tick.json):
  *
  * - times due in the last GRACE (5 minutes) are on time: the latest of them starts one run
@@ -24,7 +24,7 @@ import { ExpressionEvalError, ExpressionSyntaxError } from '../definitions/expre
 import { CortexError } from '../errors.js';
 import { layout } from '../layout.js';
 import type { LockManager, LockOwner } from '../ports/state-store.js';
-import { formatLocal } from './cron.js';
+import { formatLocal } from '../definitions/cron.js';
 import type { TriggerEntry } from './load.js';
 import { renderParameters } from './render.js';
 import type { Starter } from './start.js';

@@ -1,8 +1,8 @@
 import { execa } from 'execa';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, cortex, readJson, removeRoot, tempRoot, waitForHistory, type EndedRecord } from './helpers.js';
+import { CLI, cortex, removeRoot, tempRoot, waitForHistory } from './helpers.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach(removeRoot));
@@ -45,7 +45,6 @@ function root(...names: string[]): string {
   return r;
 }
 
-type Rec = EndedRecord;
 const history = waitForHistory;
 
 describe('cortex tick and schedule', () => {

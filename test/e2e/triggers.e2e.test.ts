@@ -1,8 +1,8 @@
 import { execa, type ResultPromise } from 'execa';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, PROJECT, cleanEnv, cortex, readJson, removeRoot, tempRoot, waitForHistory, type EndedRecord } from './helpers.js';
+import { CLI, PROJECT, cleanEnv, cortex, removeRoot, tempRoot, waitForHistory } from './helpers.js';
 
 const FIXTURES = join(PROJECT, 'test', 'unit', 'triggers', 'fixtures');
 const roots: string[] = [];
@@ -82,7 +82,6 @@ function root(): string {
   return r;
 }
 
-type Rec = EndedRecord;
 const history = waitForHistory;
 
 describe('cortex trigger', () => {

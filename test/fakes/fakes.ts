@@ -2,11 +2,11 @@ import type { Clock } from '../../src/ports/clock.js';
 import type { HttpClient, HttpRequest, HttpResponse } from '../../src/ports/http-client.js';
 import type { ProcessResult, ProcessRunner, RunOptions } from '../../src/ports/process-runner.js';
 import type { SecretSource } from '../../src/ports/secret-source.js';
-import type { AuditEntry, ExecutionSummary, HeldLock, LockManager, LockOwner, StateStore } from '../../src/ports/state-store.js';
-import type { ExecutionRecord, HandoffRecord } from '../../src/engine/records.js';
+import type { AuditEntry, HeldLock, LockManager, LockOwner, StateStore } from '../../src/ports/state-store.js';
+import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../../src/model/records.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
 import type { EngineEvent } from '../../src/engine/events.js';
-import { Masker } from '../../src/engine/masker.js';
+import { Masker } from '../../src/model/masker.js';
 import { StateConflictError } from '../../src/errors.js';
 
 export type Reply = Partial<ProcessResult> | ((args: readonly string[], opts?: RunOptions) => Partial<ProcessResult> | Promise<Partial<ProcessResult>>);

@@ -1,6 +1,6 @@
 import { ExitCode, NotFoundError } from '../../errors.js';
 import { loadCatalogue } from '../../contractors/load-catalogue.js';
-import type { ActionSpec } from '../../contractors/types.js';
+import type { ActionSpec } from '../../model/catalogue.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../render/table.js';
 

@@ -10,7 +10,7 @@ import { loadConfig, resolveConfig, TOOL_NAMES, type ResolvedConfig, type ToolNa
 import { createCatalogue } from '../../contractors/catalogue.js';
 import { loadCatalogue } from '../../contractors/load-catalogue.js';
 import { definitionOf } from '../../contractors/operator/operator-action.js';
-import type { Catalogue } from '../../contractors/types.js';
+import type { Catalogue } from '../../model/catalogue.js';
 import { checkDefinitionFile, duplicateIdIssues, listDefinitionFiles } from '../../definitions/repository.js';
 import type { WorkflowDefinition } from '../../definitions/types.js';
 import { liveStatus } from '../../engine/live-status.js';

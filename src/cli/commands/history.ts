@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { ExitCode } from '../../errors.js';
 import { assertWorkflowId } from '../../definitions/repository.js';
 import { layout } from '../../layout.js';
-import type { ExecutionRecord } from '../../engine/records.js';
+import type { ExecutionRecord } from '../../model/records.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../render/table.js';
 import { openStore } from '../state.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ExitCode, NotFoundError } from '../../errors.js';
-import { CONTRACTORS } from '../../contractors/types.js';
+import { CONTRACTORS } from '../../model/catalogue.js';
 import { layout } from '../../layout.js';
 import type { CommandContext } from '../context.js';
 import { openStore } from '../state.js';

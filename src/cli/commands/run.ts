@@ -1,6 +1,6 @@
 import { ExitCode, UsageError } from '../../errors.js';
 import { planExecution } from '../../engine/plan.js';
-import type { ExecutionRecord } from '../../engine/records.js';
+import type { ExecutionRecord } from '../../model/records.js';
 import { newExecutionRecord } from '../../engine/run-workflow.js';
 import { prepareRun, type StartRequest } from '../../app/start.js';
 import type { CommandContext } from '../context.js';

@@ -5,7 +5,7 @@ import { ExitCode, InternalError, UsageError } from '../../errors.js';
 import { splitWords, TOOL_NAMES } from '../../config/config.js';
 import { layout } from '../../layout.js';
 import { ensureRoot } from '../../root.js';
-import { formatLocal } from '../../triggers/cron.js';
+import { formatLocal } from '../../definitions/cron.js';
 import { blockPath, buildBlock, currentBlock, lintCrontab, systemCrontab, withBlock, withoutBlock, type CrontabIO } from '../../triggers/crontab.js';
 import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
 import { CLI_ENTRY } from '../../adapters/detached-launcher.js';

@@ -1,5 +1,5 @@
-import { ExitCode, NotFoundError, UsageError } from '../../errors.js';
-import { assertExecutionId, type ExecutionRecord } from '../../engine/records.js';
+import { ExitCode, NotFoundError } from '../../errors.js';
+import { assertExecutionId, type ExecutionRecord } from '../../model/records.js';
 import { liveStatus } from '../../engine/live-status.js';
 import { hasExpiredApproval } from '../../engine/approvals.js';
 import type { CommandContext } from '../context.js';
@@ -14,7 +14,7 @@ function elapsed(from: string, to: Date): string {
   return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
 }
 
-export { assertExecutionId } from '../../engine/records.js';
+export { assertExecutionId } from '../../model/records.js';
 
 export async function readExecutionOrThrow(state: ReadOnlyState, id: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' }> {
   assertExecutionId(id);

@@ -1,5 +1,5 @@
 import type { PlannedPhase } from '../../engine/plan.js';
-import type { Masker } from '../../engine/masker.js';
+import type { Masker } from '../../model/masker.js';
 import type { WorkflowDefinition } from '../../definitions/types.js';
 import type { Output } from '../output.js';
 

@@ -1,4 +1,4 @@
-import type { ExecutionRecord } from '../../engine/records.js';
+import type { ExecutionRecord } from '../../model/records.js';
 import type { Output } from '../output.js';
 
 function dur(s: number | null | undefined): string {

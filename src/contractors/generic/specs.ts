@@ -3,7 +3,7 @@
  * wait. A contractor-specific action of the same name takes precedence.
  */
 import { atLeastOne, bool, intOrIntList, map, num, params, str, strEnum } from '../param-schema.js';
-import type { ActionSpec } from '../types.js';
+import type { ActionSpec } from '../../model/catalogue.js';
 
 export const GENERIC = '*';
 

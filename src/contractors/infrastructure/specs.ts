@@ -31,7 +31,7 @@ import {
   strEnum,
   type Schema,
 } from '../param-schema.js';
-import type { ActionSpec } from '../types.js';
+import type { ActionSpec } from '../../model/catalogue.js';
 
 const C = 'infrastructure-contractor';
 const PVESH = ['pvesh'];

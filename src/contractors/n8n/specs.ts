@@ -27,7 +27,7 @@ import {
   strEnum,
   type Schema,
 } from '../param-schema.js';
-import type { ActionSpec } from '../types.js';
+import type { ActionSpec } from '../../model/catalogue.js';
 import { ENDPOINT_NAMES } from '../generic/specs.js';
 
 const C = 'n8n-contractor';

@@ -10,7 +10,7 @@ import { TOOL_NAMES, type ToolName } from '../../config/config.js';
 import { collectRefs, ExpressionSyntaxError, formatPath, parseCondition, parseTemplate, type Expr, type PathSegment } from '../../definitions/expression-parser.js';
 import type { SourceDocument } from '../../definitions/load-document.js';
 import { compileSchema } from '../../definitions/schemas.js';
-import type { ActionSpec, ParamSchema } from '../types.js';
+import type { ActionSpec, ParamSchema } from '../../model/catalogue.js';
 import { DEFAULT_ERROR_CODE, type ArgvItem, type OperatorActionDefinition, type OutputFormat, type OutputMapping, type ParsedTemplate } from './operator-action.js';
 
 type Argument = string | number | boolean;

@@ -12,7 +12,7 @@ import { formatOf, loadDocument } from '../../definitions/load-document.js';
 import { describeAjvError, selectAjvErrors, validatorFor } from '../../definitions/schemas.js';
 import { checkActionParameters } from '../../definitions/validate-workflow.js';
 import { builtinSpecs, createCatalogue } from '../catalogue.js';
-import { CONTRACTORS, masterDir, type ActionSpec } from '../types.js';
+import { CONTRACTORS, masterDir, type ActionSpec } from '../../model/catalogue.js';
 import { compileOperatorFile, type CompiledOperatorAction } from './compile.js';
 import { linkDefinition } from './operator-action.js';
 

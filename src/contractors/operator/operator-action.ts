@@ -5,7 +5,7 @@
  */
 import type { ToolName } from '../../config/config.js';
 import type { Expr, PathSegment, Template } from '../../definitions/expression-parser.js';
-import type { ActionSpec } from '../types.js';
+import type { ActionSpec } from '../../model/catalogue.js';
 
 export type OutputFormat = 'json' | 'lines' | 'text' | 'none';
 

@@ -7,7 +7,7 @@ import { ActionFailedError } from '../../errors.js';
 import { evaluate, evaluateCondition, ExpressionEvalError, getPath, renderTemplate, type Resolver } from '../../definitions/expression-eval.js';
 import { collectRefs, formatPath } from '../../definitions/expression-parser.js';
 import type { ActionImpl, ActionRuntime, PlannedStep, ToolOptions } from '../action-impl.js';
-import type { ActionSpec } from '../types.js';
+import type { ActionSpec } from '../../model/catalogue.js';
 import { definitionOf, type OperatorActionDefinition, type ParsedTemplate } from './operator-action.js';
 import { OutputParseError, readOutputs } from './output.js';
 

@@ -8,7 +8,7 @@
  * contractor, in order, through the same catalogue, validation and adapters as workflow actions.
  */
 import { arr, bool, closed, int, openObject, params, str, strEnum } from '../param-schema.js';
-import type { ActionSpec } from '../types.js';
+import type { ActionSpec } from '../../model/catalogue.js';
 
 const C = 'security-master';
 const OPERATOR = ['operator'];

@@ -27,7 +27,7 @@ import {
   strEnum,
   type Schema,
 } from '../param-schema.js';
-import type { ActionSpec } from '../types.js';
+import type { ActionSpec } from '../../model/catalogue.js';
 
 const C = 'talos-contractor';
 const TALOSCTL = ['talosctl'];

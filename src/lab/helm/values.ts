@@ -52,7 +52,7 @@ export function collectValues(files: readonly string[], sets: readonly string[],
     try {
       doc = parse(text);
     } catch (e) {
-      throw new Error(`failed to parse ${f}: error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`);
+      throw new Error(`failed to parse ${f}: error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`, { cause: e });
     }
     if (doc !== null && doc !== undefined) {
       if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`failed to parse ${f}: error unmarshaling JSON: json: cannot unmarshal array into Go value of type map[string]interface {}`);

@@ -6,6 +6,7 @@
  * name LAB_ENDPOINT_SECRETS gives it>) and answers failure injection (--simulate-fail) with 503.
  */
 import type { LabModule, RunningService } from '../module.js';
+import { LAB_ENDPOINT_SECRETS, labSecretValue } from '../secrets.js';
 import { readHttpState, seedHttpState } from './state.js';
 import { startService, stopServer, type ServiceDef, type StartedService } from './server.js';
 import { n8nService } from './n8n.js';
@@ -63,8 +64,6 @@ export const httpModule: LabModule = {
     seedHttpState(lab);
   },
   async start(lab) {
-    // Imported here, not at the top: start-lab imports the module list, which imports this module.
-    const { LAB_ENDPOINT_SECRETS, labSecretValue } = await import('../start-lab.js');
     return startHttpServices(lab, (service) => {
       const name = LAB_ENDPOINT_SECRETS[service];
       // A service without a configured secret accepts no credential at all: use an impossible value.

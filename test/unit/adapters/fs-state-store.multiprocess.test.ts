@@ -8,7 +8,7 @@ import ts from 'typescript';
 import { layout } from '../../../src/layout.js';
 
 const PROJECT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const ENTRIES = ['src/adapters/fs-state-store.ts', 'src/adapters/proper-lock-manager.ts', 'src/engine/masker.ts'];
+const ENTRIES = ['src/adapters/fs-state-store.ts', 'src/adapters/proper-lock-manager.ts', 'src/model/masker.ts'];
 
 /**
  * Transpiles the store and everything it imports into `out` (no type check: tsc does that), so
@@ -39,7 +39,7 @@ import { hostname } from 'node:os';
 const [build, root, id, index] = process.argv.slice(2);
 const { FsStateStore } = await import(build + '/src/adapters/fs-state-store.js');
 const { ProperLockManager } = await import(build + '/src/adapters/proper-lock-manager.js');
-const { Masker } = await import(build + '/src/engine/masker.js');
+const { Masker } = await import(build + '/src/model/masker.js');
 const clock = { now: () => new Date('2025-12-09T10:00:00.000Z'), sleep: async () => {} };
 const store = new FsStateStore(root, new Masker(), new ProperLockManager(root), clock);
 const i = Number(index);

@@ -7,12 +7,11 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { FsStateStore } from '../../../src/adapters/fs-state-store.js';
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
-import { Masker } from '../../../src/engine/masker.js';
-import type { ExecutionRecord, HandoffRecord } from '../../../src/engine/records.js';
+import { Masker } from '../../../src/model/masker.js';
+import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../../../src/model/records.js';
 import { DefinitionInvalidError, UsageError } from '../../../src/errors.js';
 import { layout } from '../../../src/layout.js';
 import type { Clock } from '../../../src/ports/clock.js';
-import type { ExecutionSummary } from '../../../src/ports/state-store.js';
 
 const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
 (((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv2020) => void)(ajv);

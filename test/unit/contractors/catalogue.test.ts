@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { builtinSpecs, createCatalogue } from '../../../src/contractors/catalogue.js';
-import type { ActionSpec } from '../../../src/contractors/types.js';
+import type { ActionSpec } from '../../../src/model/catalogue.js';
 
 const REFERENCE_DIR = fileURLToPath(new URL('../../../../shared/reference/', import.meta.url));
 const WORKFLOWS_DIR = fileURLToPath(new URL('../../../coordination/workflows/', import.meta.url));

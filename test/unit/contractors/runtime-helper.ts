@@ -4,9 +4,9 @@
  */
 import { resolveConfig, type ConfigFile } from '../../../src/config/config.js';
 import type { ActionRuntime } from '../../../src/contractors/action-impl.js';
-import type { ActionSpec } from '../../../src/contractors/types.js';
+import type { ActionSpec } from '../../../src/model/catalogue.js';
 import { compileSchema, describeAjvError, selectAjvErrors } from '../../../src/definitions/schemas.js';
-import type { AttemptRecord } from '../../../src/engine/records.js';
+import type { AttemptRecord } from '../../../src/model/records.js';
 import { createRuntime, disposeRuntime } from '../../../src/engine/runtime.js';
 import { fakeDeps } from '../../fakes/fakes.js';
 import { LabRoutingHttpClient } from '../../../src/lab/routing-http-client.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { builtinSpecs } from '../../../src/contractors/catalogue.js';
-import type { ActionSpec } from '../../../src/contractors/types.js';
+import type { ActionSpec } from '../../../src/model/catalogue.js';
 // @ts-expect-error: a plain ES module script without type declarations
 import { currentSection, renderActions, replaceSection, typeOf } from '../../../scripts/gen-actions-doc.mjs';
 

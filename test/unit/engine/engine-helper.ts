@@ -3,7 +3,7 @@ import { createImplementationRegistry } from '../../../src/contractors/registry.
 import { resolveConfig } from '../../../src/config/config.js';
 import type { LoadedWorkflow, WorkflowDefinition } from '../../../src/definitions/types.js';
 import { Execution, newExecutionRecord, type RunContext } from '../../../src/engine/run-workflow.js';
-import type { ExecutionRecord } from '../../../src/engine/records.js';
+import type { ExecutionRecord } from '../../../src/model/records.js';
 import { fakeDeps } from '../../fakes/fakes.js';
 
 export type TestDeps = ReturnType<typeof fakeDeps>;

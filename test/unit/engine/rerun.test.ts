@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ActionImpl, ImplementationRegistry } from '../../../src/contractors/action-impl.js';
 import { createImplementationRegistry } from '../../../src/contractors/registry.js';
-import type { ActionSpec } from '../../../src/contractors/types.js';
+import type { ActionSpec } from '../../../src/model/catalogue.js';
 import { runRollback } from '../../../src/engine/rollback.js';
 import { Execution } from '../../../src/engine/run-workflow.js';
 import { actionRec, cmd, harness, phase, workflow } from './engine-helper.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TriggerDef, WorkflowDefinition } from '../../../src/definitions/types.js';
-import { CronSchedule } from '../../../src/triggers/cron.js';
+import { CronSchedule } from '../../../src/definitions/cron.js';
 import { sourceOf, normalizeRoute, type TriggerEntry } from '../../../src/triggers/load.js';
 import type { StartRequest, StartResult, Starter } from '../../../src/triggers/start.js';
 

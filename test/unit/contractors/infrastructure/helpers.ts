@@ -1,6 +1,6 @@
 import { INFRASTRUCTURE_SPECS } from '../../../../src/contractors/infrastructure/specs.js';
 import type { ActionImpl } from '../../../../src/contractors/action-impl.js';
-import type { ActionSpec } from '../../../../src/contractors/types.js';
+import type { ActionSpec } from '../../../../src/model/catalogue.js';
 import { IMPLEMENTATIONS } from '../../../../src/contractors/infrastructure/index.js';
 import type { ConfigFile } from '../../../../src/config/config.js';
 import { makeRuntime } from '../runtime-helper.js';

@@ -7,7 +7,7 @@ import type { ConfigFile } from '../../../../src/config/config.js';
 import type { ActionImpl } from '../../../../src/contractors/action-impl.js';
 import { IMPLEMENTATIONS } from '../../../../src/contractors/n8n/index.js';
 import { N8N_SPECS } from '../../../../src/contractors/n8n/specs.js';
-import type { AttemptRecord } from '../../../../src/engine/records.js';
+import type { AttemptRecord } from '../../../../src/model/records.js';
 import type { HttpRequest, HttpResponse } from '../../../../src/ports/http-client.js';
 import { ActionFailedError } from '../../../../src/errors.js';
 import { FakeHttpClient, fakeDeps, MapSecretSource } from '../../../fakes/fakes.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { DefinitionInvalidError, formatIssue } from '../../../../src/errors.js';
 import { loadCatalogue } from '../../../../src/contractors/load-catalogue.js';
-import type { Catalogue } from '../../../../src/contractors/types.js';
+import type { Catalogue } from '../../../../src/model/catalogue.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));

@@ -3,7 +3,7 @@ import type { ConfigFile } from '../../../../src/config/config.js';
 import { resolveConfig } from '../../../../src/config/config.js';
 import type { ActionImpl } from '../../../../src/contractors/action-impl.js';
 import { operatorImplementation } from '../../../../src/contractors/operator/template-action.js';
-import type { ActionSpec } from '../../../../src/contractors/types.js';
+import type { ActionSpec } from '../../../../src/model/catalogue.js';
 import { ActionFailedError } from '../../../../src/errors.js';
 import { fakeDeps, MapSecretSource, type Reply } from '../../../fakes/fakes.js';
 import { makeRuntime } from '../runtime-helper.js';

@@ -8,8 +8,8 @@ import type { ActionImpl, ActionRuntime, ImplementationRegistry } from '../../..
 import { createCatalogue } from '../../../../src/contractors/catalogue.js';
 import { IMPLEMENTATIONS } from '../../../../src/contractors/security/index.js';
 import { SECURITY_SPECS } from '../../../../src/contractors/security/specs.js';
-import type { ActionSpec } from '../../../../src/contractors/types.js';
-import type { ActionRecord } from '../../../../src/engine/records.js';
+import type { ActionSpec } from '../../../../src/model/catalogue.js';
+import type { ActionRecord } from '../../../../src/model/records.js';
 import { NO_RETRY, runAttempts, type AttemptHost } from '../../../../src/engine/attempt.js';
 import { ActionFailedError } from '../../../../src/errors.js';
 import { FakeHttpClient, fakeDeps, MapSecretSource } from '../../../fakes/fakes.js';

@@ -19,7 +19,7 @@ import { readJsonLines, writeLabConfig } from '../../../../src/lab/lab-dir.js';
 import { httpModule } from '../../../../src/lab/http/module.js';
 import { readHttpState, setThrottle } from '../../../../src/lab/http/state.js';
 import type { RunningService } from '../../../../src/lab/module.js';
-import { LAB_ENDPOINT_SECRETS, labSecretValue } from '../../../../src/lab/start-lab.js';
+import { LAB_ENDPOINT_SECRETS, labSecretValue } from '../../../../src/lab/secrets.js';
 import { fakeDeps, MapSecretSource } from '../../../fakes/fakes.js';
 import { makeRuntime } from '../../contractors/runtime-helper.js';
 

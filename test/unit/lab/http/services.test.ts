@@ -10,7 +10,7 @@ import { readJsonLines, writeLabConfig } from '../../../../src/lab/lab-dir.js';
 import { HTTP_SERVICES, httpModule } from '../../../../src/lab/http/module.js';
 import { readHttpState, setHealth, setThrottle } from '../../../../src/lab/http/state.js';
 import type { RunningService } from '../../../../src/lab/module.js';
-import { labSecretValue } from '../../../../src/lab/start-lab.js';
+import { labSecretValue } from '../../../../src/lab/secrets.js';
 
 let lab: string;
 let svc: RunningService;

@@ -60,7 +60,7 @@ afterEach(async () => kube.close());
 
 describe('adapters x stand-ins', () => {
   it('builds prod-k8s-02, installs cilium, snapshots etcd, and rolls the install back', async () => {
-    const { lab, env } = newLab({ kubeUrl: kube.url });
+    const { lab } = newLab({ kubeUrl: kube.url });
     const P = labPaths(lab);
     writeFileSync(P.kubeconfig, 'apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster: {server: "http://127.0.0.1:1"}\ncontexts:\n- name: lab\n  context: {cluster: lab, user: lab}\ncurrent-context: lab\nusers:\n- name: lab\n  user: {token: x}\n');
     // What start-lab's configFor gives every cluster name.

@@ -1,4 +1,4 @@
-import type { ExecutionSummary } from '../ports/state-store.js';
+import type { ExecutionSummary } from './records.js';
 
 /**
  * Pure aggregation of the metrics ledger (one ExecutionSummary per finished execution) into

@@ -3,11 +3,11 @@
  * time zone, the names of the parameters it sets (declared by the workflow), the references in its
  * mapping (only `${event.*}`, `${trigger.*}` and `${env.*}` exist when a trigger fires), its
  * conditions, Falco priorities, matcher regexes and secret names. Used for the `triggers` of a
- * workflow definition (validate-workflow.ts) and for trigger files (load.ts).
+ * workflow definition (validate-workflow.ts) and for trigger files (src/triggers/load.ts).
  */
-import { isSecretEnvName, secretEnvMessage } from '../definitions/references.js';
-import { collectRefs, ExpressionSyntaxError, formatPath, parseCondition, parseTemplate, type Expr, type PathSegment } from '../definitions/expression-parser.js';
-import type { ParamSpec, TriggerDef } from '../definitions/types.js';
+import { isSecretEnvName, secretEnvMessage } from './references.js';
+import { collectRefs, ExpressionSyntaxError, formatPath, parseCondition, parseTemplate, type Expr, type PathSegment } from './expression-parser.js';
+import type { ParamSpec, TriggerDef } from './types.js';
 import { CronSchedule } from './cron.js';
 
 export interface TriggerIssueSink {

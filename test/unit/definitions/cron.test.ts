@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CronSchedule, formatLocal, offsetMinutes } from '../../../src/triggers/cron.js';
+import { CronSchedule, formatLocal, offsetMinutes } from '../../../src/definitions/cron.js';
 
 const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
 const runs = (expr: string, tz: string, from: string, to: string) => new CronSchedule(expr, tz).runsBetween(new Date(from), new Date(to)).map(iso);

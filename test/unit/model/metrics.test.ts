@@ -8,8 +8,8 @@ import {
   durationString,
   percentile,
   round,
-} from '../../../src/engine/metrics.js';
-import type { ExecutionSummary } from '../../../src/ports/state-store.js';
+} from '../../../src/model/metrics.js';
+import type { ExecutionSummary } from '../../../src/model/records.js';
 
 const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv2020) => void;

@@ -1,7 +1,8 @@
 import { UsageError } from '../errors.js';
 /**
- * Shapes of the files the engine writes. `schemas/execution.schema.json` and
- * `schemas/handoff.schema.json` are the source of truth; tests validate every written file.
+ * Shapes of the files cortex writes (execution records, handoffs, metrics ledger lines).
+ * `schemas/execution.schema.json` and `schemas/handoff.schema.json` are the source of truth;
+ * tests validate every written file. Pure types and functions: ports, engine and adapters import them.
  */
 
 export type ExecutionStatus =
@@ -259,6 +260,29 @@ export interface HandoffRecord {
   updated_at: string;
   picked_up_at?: string | null;
   completed_at?: string | null;
+}
+
+/** One finished execution as the metrics see it (a line of metrics/executions.jsonl). */
+export interface ExecutionSummary {
+  execution_id: string;
+  workflow_id: string;
+  workflow_name: string;
+  status: string;
+  started_at: string;
+  finished_at: string;
+  duration_seconds: number;
+  parameters?: Record<string, unknown>;
+  contractors: Record<string, { duration_seconds: number; errors: number }>;
+  actions: Array<{
+    contractor: string;
+    action: string;
+    status: string;
+    duration_seconds: number;
+    error_code?: string;
+    error_message?: string;
+  }>;
+  errors: Array<{ error: string; contractor: string; message?: string }>;
+  handoffs: Array<{ from: string; to: string; status: string; latency_seconds: number | null }>;
 }
 
 /** `<workflow_id>-<UTC yyyymmddThhmmssZ>-<4 hex>`: sortable by start time, readable, unique. */

@@ -1,0 +1,19 @@
+/** Endpoint names the lab serves over HTTP, with the secret name each is configured to use. */
+export const LAB_ENDPOINT_SECRETS: Record<string, string | undefined> = {
+  n8n: 'N8N_API_KEY',
+  slack: undefined,
+  pagerduty: 'PAGERDUTY_ROUTING_KEY',
+  jira: 'JIRA_API_TOKEN',
+  github: 'GITHUB_TOKEN',
+  prometheus: undefined,
+  grafana: 'GRAFANA_TOKEN',
+  alertmanager: undefined,
+  email: 'EMAIL_API_KEY',
+  registry: 'REGISTRY_TOKEN',
+  forensics: 'FORENSICS_TOKEN',
+};
+
+/** The value every lab secret has: deterministic, long enough to be masked. */
+export function labSecretValue(name: string): string {
+  return `lab-secret-${name.toLowerCase()}-0123456789`;
+}
