@@ -175,14 +175,15 @@ export const applyFirewallRulesAction: ActionImpl = {
       await pv.call('create', `${base}/firewall/rules`, ruleParams(r), { errorCode: 'firewall_update_failed', what: `add firewall rule cortex:${r.id} to VM ${vm.vmid}` });
     }
 
-    const before = ((await pv.get<FwOptions>(`${base}/firewall/options`)) ?? {}) as FwOptions;
-    const previous = {
+    const current = ((await pv.get<FwOptions>(`${base}/firewall/options`)) ?? {}) as FwOptions;
+    // The options before the first attempt changed them (a re-run finds that attempt's policy).
+    const previous = await rt.remember('previous_firewall_options', async () => ({
       // null: the option was unset; the undo removes it again instead of pinning the default.
-      previous_policy_in: before.policy_in ?? null,
-      previous_policy_out: before.policy_out ?? null,
-      previous_enable: before.enable === 1,
-    };
-    const wanted = policyParams(p).filter(([k, v]) => v !== undefined && String((before as Record<string, unknown>)[k] ?? (k === 'enable' ? 0 : '')) !== String(v));
+      previous_policy_in: current.policy_in ?? null,
+      previous_policy_out: current.policy_out ?? null,
+      previous_enable: current.enable === 1,
+    }));
+    const wanted = policyParams(p).filter(([k, v]) => v !== undefined && String((current as Record<string, unknown>)[k] ?? (k === 'enable' ? 0 : '')) !== String(v));
     if (wanted.length > 0) {
       await pv.call('set', `${base}/firewall/options`, wanted, { errorCode: 'firewall_update_failed', what: `set the firewall options of VM ${vm.vmid}` });
     }

@@ -95,7 +95,8 @@ export const updateLoadBalancerAction: ActionImpl = {
     const version = cfg.version ?? 'unversioned';
     const name = ipsetName(p.load_balancer, p.backend_pool);
     const set = await readIpset(pv, name);
-    const previous = set.entries.map((e) => ({ ...e }));
+    // The pool before the first attempt: a re-run finds the entries an interrupted attempt wrote.
+    const previous = await rt.remember('previous_entries', async () => set.entries.map((e) => ({ ...e })));
     const hc = hcComment(cfg.health_check);
 
     let added: IpsetEntry[] = [];

@@ -109,12 +109,14 @@ export const createSdnVnetAction: ActionImpl = {
         throw new ActionFailedError(`tag ${p.tag} is already used by VNet ${clash.vnet} in zone ${p.zone}`, { errorCode: 'network_vlan_conflict', retryable: false });
       }
     }
-    let zoneCreated = false;
+    let zones: Zone[] | undefined;
+    const hasZone = async () => (zones ??= (await pv.get<Zone[]>('/cluster/sdn/zones')) ?? []).some((z) => z.zone === p.zone);
+    // What was there before the first attempt: a re-run finds that attempt's VNet and zone, which
+    // are still this action's to delete on rollback.
+    const before = await rt.remember('sdn_before', async () => ({ existed: Boolean(existing), zone_existed: existing ? true : await hasZone() }));
     if (!existing) {
-      const zones = (await pv.get<Zone[]>('/cluster/sdn/zones')) ?? [];
-      if (!zones.some((z) => z.zone === p.zone)) {
+      if (!(await hasZone())) {
         await pv.call('create', '/cluster/sdn/zones', zoneParams(p, p.bridge ?? rt.config.proxmox.bridge ?? 'vmbr0'), { errorCode: 'sdn_update_failed', what: `create SDN zone ${p.zone}` });
-        zoneCreated = true;
       }
       await pv.call('create', '/cluster/sdn/vnets', vnetParams(p), { errorCode: 'sdn_update_failed', what: `create SDN VNet ${p.vnet}` });
     }
@@ -125,7 +127,7 @@ export const createSdnVnetAction: ActionImpl = {
       }
     }
     if (p.apply !== false) await applySdn(pv);
-    return { vnet: p.vnet, zone: p.zone, tag: p.tag ?? (existing?.tag !== undefined ? Number(existing.tag) : null), zone_created: zoneCreated, existed: Boolean(existing) };
+    return { vnet: p.vnet, zone: p.zone, tag: p.tag ?? (existing?.tag !== undefined ? Number(existing.tag) : null), zone_created: !before.zone_existed, existed: before.existed };
   },
 };
 

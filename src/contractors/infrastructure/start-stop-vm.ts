@@ -33,9 +33,10 @@ export const startVmAction: ActionImpl = {
     const pv = new Pvesh(rt);
     const vm = await requireVm(pv, p);
     if (vm.template) throw new ActionFailedError(`VM ${vm.vmid} is a template and cannot be started`, { errorCode: 'vm_is_template', retryable: false });
-    if (vm.status === 'running') return { vmid: vm.vmid, node: vm.node, status: 'running', was_running: true };
-    await startAndCheck(pv, vm.node, vm.vmid);
-    return { vmid: vm.vmid, node: vm.node, status: 'running', was_running: false };
+    // A re-run after an interrupted start finds the VM running: the first attempt's answer decides the undo.
+    const wasRunning = await rt.remember('was_running', async () => vm.status === 'running');
+    if (vm.status !== 'running') await startAndCheck(pv, vm.node, vm.vmid);
+    return { vmid: vm.vmid, node: vm.node, status: 'running', was_running: wasRunning };
   },
 };
 
@@ -56,12 +57,13 @@ export const stopVmAction: ActionImpl = {
     if (p.skip) return skipped(p, 'was_stopped');
     const pv = new Pvesh(rt);
     const vm = await requireVm(pv, p);
-    if (vm.status === 'stopped') return { vmid: vm.vmid, node: vm.node, status: 'stopped', was_stopped: true };
+    const wasStopped = await rt.remember('was_stopped', async () => vm.status === 'stopped');
+    if (vm.status === 'stopped') return { vmid: vm.vmid, node: vm.node, status: 'stopped', was_stopped: wasStopped };
     await stopVm(pv, vm.node, vm.vmid, { graceful: p.graceful ?? true, timeoutSeconds: p.timeout_seconds ?? 120 });
     const st = await currentStatus(pv, vm.node, vm.vmid);
     if (st.status !== 'stopped') {
       throw new ActionFailedError(`VM ${vm.vmid} is ${st.status ?? 'in an unknown state'} after its stop task succeeded`, { errorCode: 'vm_stop_failed', retryable: true });
     }
-    return { vmid: vm.vmid, node: vm.node, status: 'stopped', was_stopped: false };
+    return { vmid: vm.vmid, node: vm.node, status: 'stopped', was_stopped: wasStopped };
   },
 };

@@ -52,6 +52,16 @@ function failureOf(action: string, res: HttpResponse): ActionFailedError {
   });
 }
 
+/**
+ * Outputs that describe the state before the action, which its compensation restores. n8n looks
+ * and changes in one request, so cortex keeps the first answer's value: a re-run's answer would
+ * describe what the earlier attempt left. (A crash between n8n's change and its answer is not
+ * covered; the request carries execution_id and action_id for an n8n workflow that keys on them.)
+ */
+const BEFORE_OUTPUTS: Record<string, readonly string[]> = {
+  update_dns_records: ['previous_records'],
+};
+
 /** Checks an action's outputs beyond their presence (e.g. a failed security scan fails the action). */
 type PostCheck = (rt: ActionRuntime, outputs: Record<string, unknown>) => void;
 
@@ -120,6 +130,10 @@ export function delegatedAction(action: string): ActionImpl {
       const missing = outputs.filter((k) => !(k in obj));
       if (missing.length) rt.debug(`n8n ${action}: answer lacks ${missing.join(', ')} (recorded as null)`);
       const out = Object.fromEntries(outputs.map((k) => [k, obj[k] ?? null]));
+      for (const key of BEFORE_OUTPUTS[action] ?? []) {
+        const answered = out[key];
+        if (answered !== null && answered !== undefined) out[key] = await rt.remember(key, async () => answered);
+      }
       POST_CHECKS[action]?.(rt, out);
       return out;
     },

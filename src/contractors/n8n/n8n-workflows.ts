@@ -116,6 +116,9 @@ export const createN8nWorkflow: ActionImpl = {
     const body = workflowBody(p);
     const api = await N8nApi.connect(rt);
     const existing = (await api.findByName(p.name))[0];
+    // A re-run after an interrupted attempt finds the workflow that attempt created; it is still
+    // this action's to delete on rollback.
+    const existed = await rt.remember('existed', async () => Boolean(existing));
     let wf: N8nWorkflow;
     if (existing) {
       rt.debug(`n8n workflow "${p.name}" exists (${existing.id}): replacing it`);
@@ -136,7 +139,7 @@ export const createN8nWorkflow: ActionImpl = {
       name: wf.name ?? p.name,
       webhook_url: path ? webhookUrl(api.baseUrl, path) : null,
       active,
-      existed: Boolean(existing),
+      existed,
     };
   },
 };
@@ -173,9 +176,10 @@ export const activateN8nWorkflow: ActionImpl = {
     const api = await N8nApi.connect(rt);
     const wf = await resolveOrFail(api, p);
     const id = String(wf.id);
-    if (wf.active === true) return { workflow_id: id, active: true, was_active: true };
+    const wasActive = await rt.remember('was_active', async () => wf.active === true);
+    if (wf.active === true) return { workflow_id: id, active: true, was_active: wasActive };
     const after = await activate(api, id);
-    return { workflow_id: id, active: after.active !== false, was_active: false };
+    return { workflow_id: id, active: after.active !== false, was_active: wasActive };
   },
 };
 
@@ -191,15 +195,15 @@ export const deactivateN8nWorkflow: ActionImpl = {
     const api = await N8nApi.connect(rt);
     const wf = await resolveOrFail(api, p);
     const id = String(wf.id);
-    const wasActive = wf.active === true;
-    if (wasActive) {
+    const wasActive = await rt.remember('was_active', async () => wf.active === true);
+    if (wf.active === true) {
       const after = await api.expect<N8nWorkflow>('POST', `/workflows/${encodeURIComponent(id)}/deactivate`, undefined, {
         repeatable: true,
         what: `n8n deactivate workflow ${id}`,
       });
-      return { workflow_id: id, active: after.active === true, was_active: true };
+      return { workflow_id: id, active: after.active === true, was_active: wasActive };
     }
-    return { workflow_id: id, active: false, was_active: false };
+    return { workflow_id: id, active: false, was_active: wasActive };
   },
 };
 

@@ -64,7 +64,9 @@ export const applyKubernetesManifestAction: ActionImpl = {
     const objects = await loadObjects(p);
     if (objects.length === 0) throw invalidParams('the manifest holds no objects');
     const deployment = firstDeployment(objects);
-    const before = deployment ? await getOptional<KubeObject>(rt, t, `kubectl get deployment ${deployment}`, ['deployment', deployment, '-n', p.namespace]) : undefined;
+    const previousRevision = deployment
+      ? await rt.remember('previous_revision', async () => revisionOf(await getOptional<KubeObject>(rt, t, `kubectl get deployment ${deployment}`, ['deployment', deployment, '-n', p.namespace])))
+      : null;
     const applied = await applyObjects(rt, t, objects, {
       namespace: p.namespace,
       forceConflicts: p.force_conflicts ?? false,
@@ -75,6 +77,6 @@ export const applyKubernetesManifestAction: ActionImpl = {
       const after = await getOptional<KubeObject>(rt, t, `kubectl get deployment ${deployment}`, ['deployment', deployment, '-n', p.namespace]);
       revision = revisionOf(after);
     }
-    return { objects: applied, deployment, previous_revision: deployment ? revisionOf(before) : null, revision };
+    return { objects: applied, deployment, previous_revision: previousRevision, revision };
   },
 };

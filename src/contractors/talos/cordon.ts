@@ -15,6 +15,7 @@ export const cordonNodeAction: ActionImpl = {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
     return [
+      { kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'get', 'node', p.node, '-o', 'json'), note: 'was it cordoned before? (recorded once; a re-run keeps the first answer)' },
       { kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'cordon', p.node) },
       { kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'get', 'node', p.node, '-o', 'json'), note: 'checks spec.unschedulable' },
     ];
@@ -22,8 +23,10 @@ export const cordonNodeAction: ActionImpl = {
   async run(rt) {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
-    const res = await kubectlOk(rt, t, `kubectl cordon ${p.node}`, ['cordon', p.node], { errorCode: 'node_cordon_failed', retryable: true });
-    const wasCordoned = /already cordoned/.test(res.stdout);
+    // Read (and recorded) before cordoning, not from cordon's "already cordoned": a re-run after an
+    // interrupted attempt would take that attempt's own cordon for the node's earlier state.
+    const wasCordoned = await rt.remember('was_cordoned', async () => (await getJson<KubeObject>(rt, t, `kubectl get node ${p.node}`, ['node', p.node])).spec?.unschedulable === true);
+    await kubectlOk(rt, t, `kubectl cordon ${p.node}`, ['cordon', p.node], { errorCode: 'node_cordon_failed', retryable: true });
     const node = await getJson<KubeObject>(rt, t, `kubectl get node ${p.node}`, ['node', p.node]);
     if (node.spec?.unschedulable !== true) {
       throw new ActionFailedError(`node ${p.node} is not unschedulable after kubectl cordon`, { errorCode: 'node_cordon_failed', retryable: true });

@@ -79,8 +79,8 @@ export const drainNodeAction: ActionImpl = {
   async run(rt) {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
-    const before = await getJson<KubeObject>(rt, t, `kubectl get node ${p.node}`, ['node', p.node]);
-    const wasCordoned = before.spec?.unschedulable === true;
+    // kubectl drain cordons first: a re-run would see that attempt's cordon, so the first answer is kept.
+    const wasCordoned = await rt.remember('was_cordoned', async () => (await getJson<KubeObject>(rt, t, `kubectl get node ${p.node}`, ['node', p.node])).spec?.unschedulable === true);
     const forensicsPath = p.preserve_forensics ? await saveNodeForensics(rt, t, p.node) : null;
     const timeout = p.timeout_seconds ?? 300;
     const res = await kubectl(rt, t, drainArgs(p), { timeoutMs: (timeout + 30) * 1000 });

@@ -77,7 +77,9 @@ export const installHelmChartAction: ActionImpl = {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
     const major = await helmMajor(rt);
-    const previous = lastDeployed(await helmHistory(rt, t, p.release, p.namespace));
+    // A re-run after an interrupted attempt finds the revision that attempt installed; the undo
+    // must go back to what was live before the first attempt.
+    const previous = await rt.remember('previous_revision', async () => lastDeployed(await helmHistory(rt, t, p.release, p.namespace)));
     const timeout = p.timeout_seconds ?? 600;
     const stdin = valuesYaml(p.values);
     // helm enforces --timeout itself; the process deadline only catches a hung client.

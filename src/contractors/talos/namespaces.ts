@@ -48,7 +48,7 @@ export const createNamespaceAction: ActionImpl = {
   async run(rt) {
     const p = rt.params as unknown as CreateParams;
     const t = await clusterFor(rt, p.cluster);
-    const existed = await namespaceExists(rt, t, p.namespace);
+    const existed = await rt.remember('existed', () => namespaceExists(rt, t, p.namespace));
     await applyNamespace(rt, t, namespaceManifest(p.namespace, p.labels, p.annotations));
     return { namespace: p.namespace, created: !existed };
   },
@@ -74,7 +74,9 @@ export const verifyNamespaceExistsAction: ActionImpl = {
   async run(rt) {
     const p = rt.params as unknown as VerifyParams;
     const t = await clusterFor(rt, p.cluster);
-    if (await namespaceExists(rt, t, p.namespace)) return { namespace: p.namespace, exists: true, created: false };
+    // Only recorded when the action may create it: a plain check must see a namespace made meanwhile.
+    const existed = p.create_if_missing ? await rt.remember('existed', () => namespaceExists(rt, t, p.namespace)) : await namespaceExists(rt, t, p.namespace);
+    if (existed) return { namespace: p.namespace, exists: true, created: false };
     if (!p.create_if_missing) {
       throw new ActionFailedError(`namespace ${p.namespace} does not exist in cluster ${t.name}`, {
         errorCode: 'namespace_not_found',

@@ -49,10 +49,12 @@ export const scaleDeploymentAction: ActionImpl = {
     if (missing.length > 0) {
       throw new ActionFailedError(`deployments not found in ${p.namespace}: ${missing.join(', ')}`, { errorCode: 'k8s_not_found', retryable: false });
     }
+    // Recorded once, before the first scale: a re-run finds the replicas an earlier attempt set.
+    const before = await rt.remember('previous_replicas', async () => Object.fromEntries(targets.map(([name]) => [name, current.get(name) as number])));
     const previous: Record<string, number> = {};
     const after: Record<string, number> = {};
     for (const [name, n] of targets) {
-      previous[name] = current.get(name) as number;
+      previous[name] = before[name] ?? (current.get(name) as number);
       await kubectlOk(rt, t, `kubectl scale deployment/${name}`, scaleArgs(name, n, p.namespace), { errorCode: 'scale_failed', retryable: true });
       after[name] = n;
     }

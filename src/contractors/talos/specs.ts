@@ -584,8 +584,8 @@ const cordonNode: ActionSpec = {
   contractor: C,
   name: 'cordon_node',
   summary:
-    '`kubectl cordon <node>`, then checks spec.unschedulable. A node that was already cordoned stays cordoned on ' +
-    'rollback (was_cordoned).',
+    'Reads the node (`kubectl get node -o json`), `kubectl cordon <node>`, then checks spec.unschedulable. A node that ' +
+    'was already cordoned stays cordoned on rollback (was_cordoned).',
   kind: 'tool',
   uses: KUBECTL,
   parameters: params({ cluster, node: nodeName }, ['cluster', 'node']),

@@ -45,8 +45,12 @@ export const upgradeTalosNodeAction: ActionImpl = {
   async run(rt) {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
-    const before = await nodeVersion(rt, t, p.node, p.endpoint);
-    if (!before.version) throw toolFailure('talosctl', `talosctl version -n ${p.node}`, before.res, { errorCode: 'talos_upgrade_failed', retryable: true });
+    // A re-run after an interrupted upgrade finds the new version; "unchanged" would then skip the undo.
+    const previousVersion = await rt.remember('previous_version', async () => {
+      const before = await nodeVersion(rt, t, p.node, p.endpoint);
+      if (!before.version) throw toolFailure('talosctl', `talosctl version -n ${p.node}`, before.res, { errorCode: 'talos_upgrade_failed', retryable: true });
+      return before.version;
+    });
     const timeout = p.timeout_seconds ?? 1800;
     await talosOk(rt, `talosctl upgrade -n ${p.node}`, talosArgs(t, ...upgradeArgs(t, p)), { errorCode: 'talos_upgrade_failed', retryable: false }, { timeoutMs: (timeout + 60) * 1000 });
     const after = await nodeVersion(rt, t, p.node, p.endpoint);
@@ -56,6 +60,6 @@ export const upgradeTalosNodeAction: ActionImpl = {
         retryable: true,
       });
     }
-    return { node: p.node, previous_version: before.version, version: after.version, unchanged: after.version === before.version };
+    return { node: p.node, previous_version: previousVersion, version: after.version, unchanged: after.version === previousVersion };
   },
 };

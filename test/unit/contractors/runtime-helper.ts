@@ -5,6 +5,7 @@
 import { resolveConfig, type ConfigFile } from '../../../src/config/config.js';
 import type { ActionRuntime } from '../../../src/contractors/action-impl.js';
 import type { ActionSpec } from '../../../src/model/catalogue.js';
+import { getPath, resolveValue } from '../../../src/definitions/expression-eval.js';
 import { compileSchema, describeAjvError, selectAjvErrors } from '../../../src/definitions/schemas.js';
 import type { AttemptRecord } from '../../../src/model/records.js';
 import { createRuntime, disposeRuntime } from '../../../src/engine/runtime.js';
@@ -28,6 +29,70 @@ export interface MakeRuntimeOptions {
   /** As under --simulate: the lab's HTTP client (passes the action's identity as headers) and config. */
   simulate?: boolean;
   timeoutMs?: number;
+  /**
+   * The action record's `observed` map as the engine hands it to rt.remember. Give two runtimes
+   * the same store to play a re-run of one action (a retry, or a resume after kill -9).
+   */
+  observed?: ObservationStore;
+}
+
+/** What rt.remember keeps for one action record, and how often it was made durable. */
+export interface ObservationStore {
+  get(): Record<string, unknown>;
+  persist(): Promise<void>;
+  /** The map as last persisted (a crash loses what was recorded but not persisted). */
+  readonly persisted: Record<string, unknown>;
+}
+
+/** An empty store for one action record; `persist` snapshots the map, as the engine's durable write does. */
+export function observationStore(initial: Record<string, unknown> = {}): ObservationStore {
+  const live: Record<string, unknown> = structuredClone(initial);
+  let persisted: Record<string, unknown> = structuredClone(initial);
+  return {
+    get: () => live,
+    persist: async () => {
+      persisted = structuredClone(live);
+    },
+    get persisted() {
+      return persisted;
+    },
+  };
+}
+
+/**
+ * A kill -9 of the first attempt: call `mark()` where the action makes its change (in a fake
+ * tool's or service's handler); `disk()` is then the `observed` map the execution record held at
+ * that moment, which `cortex resume` hands to the next attempt.
+ */
+export function killPoint(store: ObservationStore): { mark(): void; disk(): Record<string, unknown> } {
+  let disk: Record<string, unknown> | undefined;
+  return {
+    mark: () => {
+      disk ??= structuredClone(store.persisted);
+    },
+    disk: () => {
+      if (!disk) throw new Error('the first attempt never reached its kill point');
+      return structuredClone(disk);
+    },
+  };
+}
+
+/**
+ * The compensation `cortex rollback` would run for an action that completed with `output`: the
+ * spec's template rendered with `${input.x}`/`${output.y}` and checked against the compensating
+ * action's schema (defaults applied).
+ */
+export function compensationFor(specs: readonly ActionSpec[], name: string, input: Record<string, unknown>, output: Record<string, unknown>): { action: string; spec: ActionSpec; params: Record<string, unknown> } {
+  const forward = specs.find((s) => s.name === name);
+  if (!forward?.compensation) throw new Error(`${name} has no compensation`);
+  const comp = forward.compensation;
+  const spec = specs.find((s) => s.name === comp.action);
+  if (!spec) throw new Error(`no spec ${comp.action}`);
+  const rendered = resolveValue(comp.parameters, (path) => {
+    const [root, ...rest] = path;
+    return getPath(root === 'input' ? input : root === 'output' ? output : undefined, rest) ?? null;
+  }) as Record<string, unknown>;
+  return { action: comp.action, spec, params: checkParams(spec, rendered) };
 }
 
 export interface TestRuntime {
@@ -76,6 +141,7 @@ export function makeRuntime(params: Record<string, unknown>, options: MakeRuntim
     signal: new AbortController().signal,
     debug: () => undefined,
     evaluateCondition: () => true,
+    ...(options.observed ? { observed: options.observed } : {}),
   });
   return { rt, deps, attempt, dispose: () => disposeRuntime(rt) };
 }

@@ -3,7 +3,7 @@ import type { ActionImpl } from '../../../../src/contractors/action-impl.js';
 import type { ActionSpec } from '../../../../src/model/catalogue.js';
 import { IMPLEMENTATIONS } from '../../../../src/contractors/infrastructure/index.js';
 import type { ConfigFile } from '../../../../src/config/config.js';
-import { makeRuntime } from '../runtime-helper.js';
+import { makeRuntime, type ObservationStore } from '../runtime-helper.js';
 import { depsWith, type PveFake } from './pve-fake.js';
 
 export function spec(name: string): ActionSpec {
@@ -19,9 +19,9 @@ export async function impl(name: string): Promise<ActionImpl> {
 }
 
 /** Runs an action against a scripted pvesh; returns outputs or the error, plus the argv seen. */
-export async function runAction(name: string, params: Record<string, unknown>, fake: PveFake, options: { config?: ConfigFile; attempt?: number } = {}) {
+export async function runAction(name: string, params: Record<string, unknown>, fake: PveFake, options: { config?: ConfigFile; attempt?: number; observed?: ObservationStore } = {}) {
   const deps = depsWith(fake);
-  const { rt, dispose } = makeRuntime(params, { spec: spec(name), deps, config: options.config ?? { proxmox: { task_poll_seconds: 1 } }, ...(options.attempt ? { attempt: options.attempt } : {}) });
+  const { rt, dispose } = makeRuntime(params, { spec: spec(name), deps, config: options.config ?? { proxmox: { task_poll_seconds: 1 } }, ...(options.attempt ? { attempt: options.attempt } : {}), ...(options.observed ? { observed: options.observed } : {}) });
   const action = await impl(name);
   try {
     const outputs = await action.run(rt);

@@ -11,7 +11,7 @@ import type { AttemptRecord } from '../../../../src/model/records.js';
 import type { HttpRequest, HttpResponse } from '../../../../src/ports/http-client.js';
 import { ActionFailedError } from '../../../../src/errors.js';
 import { FakeHttpClient, fakeDeps, MapSecretSource } from '../../../fakes/fakes.js';
-import { makeRuntime } from '../runtime-helper.js';
+import { makeRuntime, type ObservationStore } from '../runtime-helper.js';
 
 export const SECRETS = {
   N8N_API_KEY: 'n8n-api-key-SECRET-1111',
@@ -77,7 +77,7 @@ export async function runAction(
   action: string,
   params: Record<string, unknown>,
   http: FakeHttpClient,
-  options: { config?: ConfigFile; secrets?: Record<string, string>; timeoutMs?: number; simulate?: boolean; actionId?: string } = {},
+  options: { config?: ConfigFile; secrets?: Record<string, string>; timeoutMs?: number; simulate?: boolean; actionId?: string; observed?: ObservationStore } = {},
 ): Promise<RunResult> {
   const spec = N8N_SPECS.find((s) => s.name === action);
   if (!spec) throw new Error(`no spec ${action}`);
@@ -91,6 +91,7 @@ export async function runAction(
     actionId: options.actionId ?? 'notify',
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.simulate ? { simulate: true } : {}),
+    ...(options.observed ? { observed: options.observed } : {}),
   });
   const debug: string[] = [];
   (rt as { debug: (m: string) => void }).debug = (m) => debug.push(m);

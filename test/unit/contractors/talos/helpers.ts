@@ -8,7 +8,7 @@ import { IMPLEMENTATIONS } from '../../../../src/contractors/talos/index.js';
 import { TALOS_SPECS } from '../../../../src/contractors/talos/specs.js';
 import type { ProcessResult } from '../../../../src/ports/process-runner.js';
 import { fakeDeps, type FakeHttpClient } from '../../../fakes/fakes.js';
-import { makeRuntime, type TestRuntime } from '../runtime-helper.js';
+import { makeRuntime, type ObservationStore, type TestRuntime } from '../runtime-helper.js';
 
 export const FIXTURES = join(import.meta.dirname, '../../../fixtures');
 
@@ -70,14 +70,14 @@ export interface Harness extends TestRuntime {
 }
 
 /** A runtime for `action` (params checked against its spec, defaults applied) with its own scratch dir. */
-export async function harness(action: string, params: Record<string, unknown>, o: { config?: ConfigFile; scratch?: string; timeoutMs?: number } = {}): Promise<Harness> {
+export async function harness(action: string, params: Record<string, unknown>, o: { config?: ConfigFile; scratch?: string; timeoutMs?: number; observed?: ObservationStore } = {}): Promise<Harness> {
   const spec = TALOS_SPECS.find((s) => s.name === action);
   if (!spec) throw new Error(`no spec ${action}`);
   const load = IMPLEMENTATIONS[action];
   if (!load) throw new Error(`no implementation ${action}`);
   const scratch = o.scratch ?? mkdtempSync(join(tmpdir(), 'talos-test-'));
   const deps = fakeDeps({ scratchDir: async () => scratch });
-  const t = makeRuntime(params, { spec, deps, config: o.config ?? baseConfig(), actionId: 'act-1', ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+  const t = makeRuntime(params, { spec, deps, config: o.config ?? baseConfig(), actionId: 'act-1', ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.observed ? { observed: o.observed } : {}) });
   return {
     ...t,
     scratch,

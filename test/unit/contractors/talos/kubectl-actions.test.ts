@@ -200,13 +200,21 @@ describe('scale_deployment', () => {
 
 describe('cordon / uncordon / drain', () => {
   const node = (unschedulable: boolean) => JSON.stringify({ metadata: { name: 'worker-1' }, spec: unschedulable ? { unschedulable: true } : {} });
-  it('cordon reports was_cordoned from "already cordoned"', async () => {
+  it('cordon reports was_cordoned from spec.unschedulable read before the cordon', async () => {
     for (const [tag, was] of [['80-cordon', false], ['81-cordon-again', true]] as const) {
       const h = await harness('cordon_node', { cluster: 'prod-k8s-01', node: 'worker-1' });
-      h.deps.runner.on('kubectl', [], router([['cordon', kubectlResult(tag)], ['get node', { stdout: node(true) }]]));
+      const gets = [node(was), node(true)];
+      h.deps.runner.on('kubectl', [], router([['cordon', kubectlResult(tag)], ['get node', () => ({ stdout: gets.shift() as string })]]));
       expect(await h.impl.run(h.rt)).toEqual({ node: 'worker-1', status: 'cordoned', was_cordoned: was });
-      expect(h.calls()).toEqual([[...K, 'cordon', 'worker-1'], [...K, 'get', 'node', 'worker-1', '-o', 'json']]);
+      const get = [...K, 'get', 'node', 'worker-1', '-o', 'json'];
+      expect(h.calls()).toEqual([get, [...K, 'cordon', 'worker-1'], get]);
     }
+  });
+  it('cordon of a missing node fails with k8s_not_found before cordoning', async () => {
+    const h = await harness('cordon_node', { cluster: 'prod-k8s-01', node: 'worker-9' });
+    h.deps.runner.on('kubectl', [], kubectlResult('83-cordon-missing'));
+    expect((await failure(h.impl.run(h.rt))).errorCode).toBe('k8s_not_found');
+    expect(h.calls()).toEqual([[...K, 'get', 'node', 'worker-9', '-o', 'json']]);
   });
   it('uncordon: skip does nothing; a missing node needs nothing', async () => {
     const s = await harness('uncordon_node', { cluster: 'prod-k8s-01', node: 'worker-1', skip: true });
