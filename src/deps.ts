@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { EnvFileSecretSource } from './adapters/env-file-secret-source.js';
 import { ExecaProcessRunner } from './adapters/execa-process-runner.js';
 import { FetchHttpClient } from './adapters/fetch-http-client.js';
+import { FsActionFileStore } from './adapters/fs-action-files.js';
 import { FsStateStore } from './adapters/fs-state-store.js';
 import { isRecordedProcessAlive, processStamp } from './adapters/pid.js';
 import { ProperLockManager } from './adapters/proper-lock-manager.js';
@@ -57,6 +58,7 @@ export function createRealDeps(args: {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       return dir;
     },
+    files: new FsActionFileStore(args.root),
     randomHex4: () => randomBytes(2).toString('hex'),
     identity: { pid: process.pid, host, user: currentUser(args.env), ...ownStamp() },
     isProcessAlive: (p) => (p.host === host ? isRecordedProcessAlive(p) : true),

@@ -21,6 +21,10 @@ export function layout(root: string) {
     secrets: join(root, 'secrets'),
     audit: join(root, 'audit', 'audit.jsonl'),
     state: join(root, 'state'),
+    /** Files actions keep after an execution: artifacts/<execution_id>/<action_id>/. */
+    artifacts: join(root, 'state', 'artifacts'),
+    /** Generated cluster files (talosconfig, kubeconfig, machine configs) when no talosconfig is configured. */
+    clusters: join(root, 'clusters'),
     lab: join(root, 'lab'),
     master: (contractor: string) => {
       const base = join(root, 'masters', masterDir(contractor));

@@ -1,4 +1,5 @@
 import type { ResolvedConfig, ToolName } from '../config/config.js';
+import type { ActionFiles } from '../ports/files.js';
 import type { ProcessResult } from '../ports/process-runner.js';
 import type { HttpRequest, HttpResponse } from '../ports/http-client.js';
 import type { ActionSpec } from '../model/catalogue.js';
@@ -49,6 +50,8 @@ export interface ActionRuntime {
   remember<T>(key: string, observe: () => Promise<T>): Promise<T>;
   /** A private scratch directory for files an action hands to a tool (manifests, values files). */
   scratchDir(): Promise<string>;
+  /** Files the action reads and writes itself, and its folders (artifacts, generated cluster files). */
+  readonly files: ActionFiles;
   /** Line for debug.log (written only when debug is on). */
   debug(message: string): void;
   /** Evaluates a condition (used by `wait`'s `until`) against the execution's scope. */

@@ -1,4 +1,5 @@
 import type { Clock } from '../ports/clock.js';
+import type { ActionFileStore } from '../ports/files.js';
 import type { HttpClient } from '../ports/http-client.js';
 import type { ProcessRunner } from '../ports/process-runner.js';
 import type { SecretSource } from '../ports/secret-source.js';
@@ -19,6 +20,8 @@ export interface EngineDeps {
   emit: (event: EngineEvent) => void;
   /** A private directory per execution for files handed to tools. */
   scratchDir: (executionId: string) => Promise<string>;
+  /** The files actions read and write themselves (artifacts, generated cluster files). */
+  files: ActionFileStore;
   /** 4 random hex digits for execution ids. */
   randomHex4: () => string;
   /**

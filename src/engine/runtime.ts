@@ -205,6 +205,7 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
     now: () => deps.clock.now(),
     remainingMs,
     scratchDir: () => deps.scratchDir(init.executionId),
+    files: deps.files.forAction(init.executionId, init.actionId),
     debug: init.debug,
     evaluateCondition: init.evaluateCondition,
     remember: async <T>(key: string, observe: () => Promise<T>): Promise<T> => {

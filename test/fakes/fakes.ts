@@ -1,4 +1,6 @@
+import { dirname, join } from 'node:path';
 import type { Clock } from '../../src/ports/clock.js';
+import type { ActionFiles, ActionFileStore } from '../../src/ports/files.js';
 import type { HttpClient, HttpRequest, HttpResponse } from '../../src/ports/http-client.js';
 import type { ProcessResult, ProcessRunner, RunOptions } from '../../src/ports/process-runner.js';
 import type { SecretSource } from '../../src/ports/secret-source.js';
@@ -214,6 +216,56 @@ export class MapSecretSource implements SecretSource {
   }
 }
 
+/**
+ * In-memory ActionFiles for every action: `files` holds the text of each written (or seeded) file,
+ * `modes` each path's mode, `writes` every write in order with the action that made it.
+ */
+export class MemoryActionFileStore implements ActionFileStore {
+  readonly files = new Map<string, string>();
+  readonly dirs = new Set<string>();
+  readonly modes = new Map<string, number>();
+  readonly writes: Array<{ executionId: string; actionId: string; path: string; data: string }> = [];
+
+  constructor(readonly root = '/coordination') {}
+
+  private mkdirs(dir: string): void {
+    for (let d = dir; !this.dirs.has(d) && d !== dirname(d); d = dirname(d)) {
+      this.dirs.add(d);
+      this.modes.set(d, 0o700);
+    }
+  }
+
+  forAction(executionId: string, actionId: string): ActionFiles {
+    const missing = (path: string) => Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+    return {
+      readText: async (path) => {
+        const text = this.files.get(path);
+        if (text === undefined) throw missing(path);
+        return text;
+      },
+      writePrivate: async (path, data) => {
+        this.mkdirs(dirname(path));
+        this.files.set(path, data);
+        this.modes.set(path, 0o600);
+        this.writes.push({ executionId, actionId, path, data });
+      },
+      mkdirPrivate: async (dir) => this.mkdirs(dir),
+      chmodPrivate: async (path) => {
+        if (this.files.has(path)) this.modes.set(path, 0o600);
+        else if (this.dirs.has(path)) this.modes.set(path, 0o700);
+        else throw missing(path);
+      },
+      exists: async (path) => this.files.has(path) || this.dirs.has(path),
+      artifactsDir: async (sub) => {
+        const dir = join(this.root, 'state', 'artifacts', executionId, actionId, ...(sub ? [sub] : []));
+        this.mkdirs(dir);
+        return dir;
+      },
+      clustersDir: () => join(this.root, 'clusters'),
+    };
+  }
+}
+
 export function fakeDeps(overrides: Partial<EngineDeps> = {}): EngineDeps & { events: EngineEvent[]; store: MemoryStateStore; runner: FakeProcessRunner; clock: ManualClock; http: FakeHttpClient } {
   const masker = overrides.masker ?? new Masker();
   const events: EngineEvent[] = [];
@@ -227,6 +279,7 @@ export function fakeDeps(overrides: Partial<EngineDeps> = {}): EngineDeps & { ev
     masker,
     emit: (e: EngineEvent) => void events.push(e),
     scratchDir: async () => '/tmp/cortex-test-scratch',
+    files: new MemoryActionFileStore(),
     randomHex4: () => 'abcd',
     identity: { pid: 4242, host: 'test-host', user: 'tester' },
     isProcessAlive: () => true,

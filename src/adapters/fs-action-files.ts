@@ -1,0 +1,38 @@
+import { chmod, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { layout } from '../layout.js';
+import type { ActionFiles, ActionFileStore } from '../ports/files.js';
+import { mkdirPrivate, writeFileAtomic } from './atomic-file.js';
+
+/** A sub-folder name that stays inside the action's artifacts folder. */
+const PLAIN_SEGMENT = /^(?!\.\.?$)[^/\\\0]+$/;
+
+/** ActionFiles on the local file system, under one coordination root. */
+export class FsActionFileStore implements ActionFileStore {
+  constructor(private readonly root: string) {}
+
+  forAction(executionId: string, actionId: string): ActionFiles {
+    const paths = layout(this.root);
+    return {
+      readText: (path) => readFile(path, 'utf8'),
+      writePrivate: (path, data) => writeFileAtomic(path, data, 0o600),
+      mkdirPrivate: (dir) => mkdirPrivate(dir),
+      chmodPrivate: async (path) => {
+        const s = await stat(path);
+        await chmod(path, s.isDirectory() ? 0o700 : 0o600);
+      },
+      exists: async (path) =>
+        stat(path).then(
+          () => true,
+          () => false,
+        ),
+      artifactsDir: async (sub) => {
+        if (sub !== undefined && !PLAIN_SEGMENT.test(sub)) throw new Error(`artifacts sub-folder must be one plain name, got "${sub}"`);
+        const dir = join(paths.artifacts, executionId, actionId, ...(sub ? [sub] : []));
+        await mkdirPrivate(dir);
+        return dir;
+      },
+      clustersDir: () => paths.clusters,
+    };
+  }
+}
