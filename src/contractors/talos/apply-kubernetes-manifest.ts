@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import type { ActionImpl, PlannedStep } from '../action-impl.js';
+import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { clusterFor, kubectlPlanArgs, planCluster } from './cluster.js';
 import { applyArgs, applyObjects, getOptional, manifestStream, revisionOf, type KubeObject } from './kube.js';
 import { invalidParams } from './tool-errors.js';
@@ -36,9 +35,9 @@ export function firstDeployment(objects: readonly Obj[]): string | null {
   return d ? (d.metadata?.name as string) : null;
 }
 
-async function loadObjects(p: Params): Promise<Obj[]> {
+async function loadObjects(rt: ActionRuntime, p: Params): Promise<Obj[]> {
   if (p.manifest !== undefined) return flattenObjects(Array.isArray(p.manifest) ? p.manifest : [p.manifest]);
-  const text = await readFile(p.manifest_file as string, 'utf8').catch((e: NodeJS.ErrnoException) => {
+  const text = await rt.files.readText(p.manifest_file as string).catch((e: NodeJS.ErrnoException) => {
     throw invalidParams(`cannot read manifest_file ${p.manifest_file}: ${e.code ?? e.message}`);
   });
   return flattenObjects(parseAllDocuments(text).map((d) => d.toJS() as unknown));
@@ -61,7 +60,7 @@ export const applyKubernetesManifestAction: ActionImpl = {
   async run(rt) {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
-    const objects = await loadObjects(p);
+    const objects = await loadObjects(rt, p);
     if (objects.length === 0) throw invalidParams('the manifest holds no objects');
     const deployment = firstDeployment(objects);
     const previousRevision = deployment

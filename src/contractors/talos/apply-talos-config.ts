@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
@@ -23,8 +22,8 @@ export function machineConfigPath(t: ClusterTarget, configFile: string | undefin
   return join(t.dir, `${machineType === 'controlplane' ? 'controlplane' : 'worker'}.yaml`);
 }
 
-export function requireConfig(path: string): void {
-  if (!existsSync(path)) {
+export async function requireConfig(rt: ActionRuntime, path: string): Promise<void> {
+  if (!(await rt.files.exists(path))) {
     throw new ActionFailedError(`machine config ${path} does not exist`, {
       errorCode: 'talos_config_not_found',
       retryable: false,
@@ -76,7 +75,7 @@ export const applyTalosConfigAction: ActionImpl = {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
     const file = machineConfigPath(t, p.config_file, p.machine_type);
-    requireConfig(file);
+    await requireConfig(rt, file);
     const mode = p.mode ?? 'auto';
     const patches = await patchFiles(rt, p.config_patches, 'patch');
     for (const node of p.nodes) {

@@ -1,4 +1,3 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
@@ -58,7 +57,7 @@ export function logArgs(pod: string, namespace: string, lines: number): string[]
  */
 async function upload(rt: ActionRuntime, dest: string, file: string): Promise<void> {
   const ep = await resolveEndpoint(rt, 'forensics');
-  const body = await readFile(file, 'utf8');
+  const body = await rt.files.readText(file);
   const res = await sendWithRetries(rt, {
     method: 'PUT',
     url: `${ep.url}/api/v1/uploads?location=${encodeURIComponent(dest)}`,
@@ -75,13 +74,13 @@ async function upload(rt: ActionRuntime, dest: string, file: string): Promise<vo
 
 async function captureLogs(rt: ActionRuntime, t: ClusterTarget, dir: string, pods: KubeList, lines: number): Promise<string[]> {
   const files: string[] = [];
-  await mkdir(join(dir, 'logs'), { recursive: true, mode: 0o700 });
+  await rt.files.mkdirPrivate(join(dir, 'logs'));
   for (const pod of pods.items) {
     const ns = pod.metadata.namespace ?? 'default';
     const res = await kubectl(rt, t, logArgs(pod.metadata.name, ns, lines));
     const file = join(dir, 'logs', `${safeName(ns, pod.metadata.name)}.log`);
     // A pod whose logs cannot be read is noted in its file; the rest of the capture goes on.
-    await writeFile(file, res.exitCode === 0 ? res.stdout : `# kubectl logs failed (exit ${res.exitCode}): ${res.stderr.trim()}\n`, { mode: 0o600 });
+    await rt.files.writePrivate(file, res.exitCode === 0 ? res.stdout : `# kubectl logs failed (exit ${res.exitCode}): ${res.stderr.trim()}\n`);
     files.push(file);
   }
   return files;
@@ -110,14 +109,14 @@ export const captureClusterStateAction: ActionImpl = {
     const kinds = p.capture ?? DEFAULT_CAPTURE;
     const remote = isRemote(p.output_location);
     const dir = p.output_location && !remote ? p.output_location : await artifactsDir(rt, 'cluster-state');
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await rt.files.mkdirPrivate(dir);
     const files: string[] = [];
     let pods: KubeList | undefined;
     for (const k of kinds) {
       if (k === 'logs') continue;
       const res = await kubectlOk(rt, t, `kubectl ${captureArgs(k, p).slice(0, 2).join(' ')}`, captureArgs(k, p), READ);
       const file = join(dir, `${k}.json`);
-      await writeFile(file, res.stdout, { mode: 0o600 });
+      await rt.files.writePrivate(file, res.stdout);
       files.push(file);
       if (k === 'pod_list') pods = JSON.parse(res.stdout) as KubeList;
     }

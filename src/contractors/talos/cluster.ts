@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ClusterConfig, ResolvedConfig } from '../../config/config.js';
 import { ActionFailedError } from '../../errors.js';
 import type { ActionRuntime } from '../action-impl.js';
@@ -28,15 +28,6 @@ export interface ClusterTarget {
   base: string;
 }
 
-/** The coordination root when the scratch directory has the engine's `<root>/state/scratch/<id>` shape. */
-export function rootFromScratch(scratch: string): string | undefined {
-  const parts = scratch.split(sep);
-  if (parts.length >= 4 && parts[parts.length - 2] === 'scratch' && parts[parts.length - 3] === 'state') {
-    return parts.slice(0, -3).join(sep) || sep;
-  }
-  return undefined;
-}
-
 /** A talosctl -e value from a configured endpoint: `https://10.0.0.5:6443` -> `10.0.0.5`. */
 export function talosEndpointHost(endpoint: string | undefined): string | undefined {
   if (!endpoint) return undefined;
@@ -50,18 +41,28 @@ function pick(config: ResolvedConfig, name: string): { own: ClusterConfig; fallb
   return { own: config.clusters[name] ?? {}, fallback: config.clusters.default ?? {} };
 }
 
-/**
- * Resolves a cluster synchronously. `root` is needed only when no talosconfig is configured;
- * `exists` decides whether generated files are used (plan passes a check that never touches
- * more than a stat).
- */
-export function resolveClusterWith(config: ResolvedConfig, name: string, root: string | undefined, exists: (p: string) => boolean = existsSync): ClusterTarget {
+/** `<base>/clusters`: next to the configured talosconfig, else `clustersDir` (`<root>/clusters`). */
+function clustersBase(config: ResolvedConfig, name: string, clustersDir: string | undefined): string {
   const { own, fallback } = pick(config, name);
   const configuredTalos = own.talosconfig ?? fallback.talosconfig;
-  const base = configuredTalos ? dirname(configuredTalos) : (root ?? '<root>');
-  const dir = join(base, 'clusters', name);
-  const generatedTalos = join(dir, 'talosconfig');
-  const generatedKube = join(dir, 'kubeconfig');
+  return configuredTalos ? join(dirname(configuredTalos), 'clusters') : (clustersDir ?? join('<root>', 'clusters'));
+}
+
+/** The generated talosconfig and kubeconfig of a cluster, whether or not they exist. */
+function generatedFiles(clusters: string, name: string): { talosconfig: string; kubeconfig: string } {
+  return { talosconfig: join(clusters, name, 'talosconfig'), kubeconfig: join(clusters, name, 'kubeconfig') };
+}
+
+/**
+ * Resolves a cluster synchronously. `clustersDir` is needed only when no talosconfig is
+ * configured; `exists` says which generated files are there (they win over the fallback).
+ */
+export function resolveClusterWith(config: ResolvedConfig, name: string, clustersDir: string | undefined, exists: (p: string) => boolean): ClusterTarget {
+  const { own, fallback } = pick(config, name);
+  const clusters = clustersBase(config, name, clustersDir);
+  const base = dirname(clusters);
+  const dir = join(clusters, name);
+  const { talosconfig: generatedTalos, kubeconfig: generatedKube } = generatedFiles(clusters, name);
   const talosconfig = own.talosconfig ?? (exists(generatedTalos) ? generatedTalos : fallback.talosconfig);
   let kubeconfig: string | undefined;
   let context: string | undefined;
@@ -89,15 +90,16 @@ export function resolveClusterWith(config: ResolvedConfig, name: string, root: s
 
 /** The cluster of an action's `cluster` parameter, at run time. */
 export async function clusterFor(rt: ActionRuntime, name = String(rt.params.cluster ?? 'default')): Promise<ClusterTarget> {
-  const { own, fallback } = pick(rt.config, name);
-  let root: string | undefined;
-  if (!own.talosconfig && !fallback.talosconfig) root = rootFromScratch(await rt.scratchDir());
-  return resolveClusterWith(rt.config, name, root);
+  const clustersDir = rt.files.clustersDir();
+  const generated = generatedFiles(clustersBase(rt.config, name, clustersDir), name);
+  const present = new Set<string>();
+  for (const f of [generated.talosconfig, generated.kubeconfig]) if (await rt.files.exists(f)) present.add(f);
+  return resolveClusterWith(rt.config, name, clustersDir, (p) => present.has(p));
 }
 
 /** For plan(): the same resolution, with `<root>` standing for the coordination root. */
 export function planCluster(config: ResolvedConfig, params: Record<string, unknown>): ClusterTarget {
-  return resolveClusterWith(config, String(params.cluster ?? 'default'), undefined);
+  return resolveClusterWith(config, String(params.cluster ?? 'default'), undefined, existsSync);
 }
 
 function notConfigured(t: ClusterTarget, what: 'kubeconfig' | 'talosconfig'): ActionFailedError {

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { clusterFor, kubectlPlanArgs, planCluster, type ClusterTarget } from './cluster.js';
@@ -53,13 +52,13 @@ export async function saveNodeForensics(rt: ActionRuntime, t: ClusterTarget, nod
   const dir = await artifactsDir(rt, `forensics-${safeName(node)}`);
   const res = await kubectl(rt, t, ['get', 'pods', '--all-namespaces', '--field-selector', `spec.nodeName=${node}`, '-o', 'json']);
   if (res.exitCode !== 0) throw toolFailure('kubectl', `kubectl get pods on ${node}`, res, { errorCode: 'forensics_capture_failed', retryable: true });
-  await writeFile(join(dir, 'pods.json'), res.stdout, { mode: 0o600 });
+  await rt.files.writePrivate(join(dir, 'pods.json'), res.stdout);
   const pods = (JSON.parse(res.stdout) as KubeList).items;
   for (const pod of pods) {
     const ns = pod.metadata.namespace ?? 'default';
     const logs = await kubectl(rt, t, ['logs', pod.metadata.name, '-n', ns, '--all-containers=true', `--tail=${LOG_LINES}`, '--timestamps']);
     const text = logs.exitCode === 0 ? logs.stdout : `# kubectl logs failed (exit ${logs.exitCode}): ${logs.stderr.trim()}\n`;
-    await writeFile(join(dir, `${safeName(ns, pod.metadata.name)}.log`), text, { mode: 0o600 });
+    await rt.files.writePrivate(join(dir, `${safeName(ns, pod.metadata.name)}.log`), text);
   }
   return dir;
 }

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, PlannedStep } from '../action-impl.js';
@@ -34,7 +33,7 @@ export const etcdSnapshotAction: ActionImpl = {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
     const path = p.path ?? defaultSnapshotPath(t, rt.now());
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await rt.files.mkdirPrivate(dirname(path));
     const res = await talosOk(rt, 'talosctl etcd snapshot', talosArgs(t, ...snapshotArgs(t, p, path)), { errorCode: 'etcd_snapshot_failed', retryable: true });
     const info = parseEtcdSnapshot(res.stdout);
     if (!info) {

@@ -1,4 +1,3 @@
-import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
@@ -50,15 +49,6 @@ function genConfigArgs(p: Params, dir: string, secrets: string, patches: { all: 
   ];
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function outputsFor(dir: string) {
   return {
     config_dir: dir,
@@ -91,9 +81,9 @@ export const generateTalosConfigAction: ActionImpl = {
     const dir = p.output_dir ?? (await clusterFor(rt, p.cluster)).dir;
     const o = outputsFor(dir);
     // The directory holds the cluster PKI: owner-only, also when it already existed.
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
-    if (!(await exists(o.secrets))) {
+    await rt.files.mkdirPrivate(dir);
+    await rt.files.chmodPrivate(dir);
+    if (!(await rt.files.exists(o.secrets))) {
       await talosOk(rt, 'talosctl gen secrets', ['gen', 'secrets', '-o', o.secrets, ...(p.talos_version ? ['--talos-version', p.talos_version] : [])], FAILED);
     }
     const patches = {
@@ -103,10 +93,10 @@ export const generateTalosConfigAction: ActionImpl = {
     };
     await talosOk(rt, 'talosctl gen config', genConfigArgs(p, dir, o.secrets, patches), FAILED);
     for (const f of [o.controlplane_config, o.worker_config, o.talosconfig]) {
-      if (!(await exists(f))) {
+      if (!(await rt.files.exists(f))) {
         throw new ActionFailedError(`talosctl gen config exited 0 but ${f} is missing`, { errorCode: 'talos_config_generation_failed', retryable: false });
       }
-      await chmod(f, 0o600);
+      await rt.files.chmodPrivate(f);
     }
     return o;
   },

@@ -1,7 +1,6 @@
-import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
-import type { ActionImpl, PlannedStep } from '../action-impl.js';
+import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
 import { getJson, type KubeList } from './kube.js';
 import { talosOk } from './talos.js';
@@ -19,9 +18,9 @@ function kubeconfigArgs(t: ClusterTarget, p: Params, path: string): string[] {
 }
 
 /** current-context of a kubeconfig (the file holds credentials: only this name leaves it). */
-async function currentContext(path: string): Promise<string | null> {
+async function currentContext(rt: ActionRuntime, path: string): Promise<string | null> {
   try {
-    const doc = parse(await readFile(path, 'utf8')) as { 'current-context'?: unknown } | null;
+    const doc = parse(await rt.files.readText(path)) as { 'current-context'?: unknown } | null;
     return typeof doc?.['current-context'] === 'string' ? doc['current-context'] : null;
   } catch {
     return null;
@@ -41,10 +40,10 @@ export const getKubeconfigAction: ActionImpl = {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
     const path = p.path ?? join(t.dir, 'kubeconfig');
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await rt.files.mkdirPrivate(dirname(path));
     await talosOk(rt, 'talosctl kubeconfig', talosArgs(t, ...kubeconfigArgs(t, p, path)), { errorCode: 'kubeconfig_failed', retryable: true });
-    await chmod(path, 0o600).catch(() => undefined);
-    const context = await currentContext(path);
+    await rt.files.chmodPrivate(path).catch(() => undefined);
+    const context = await currentContext(rt, path);
     let nodes: number | null = null;
     if (p.validate !== false) {
       // Validate the new file itself, not the configured kubeconfig.

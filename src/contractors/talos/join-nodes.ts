@@ -68,7 +68,7 @@ export const joinNodesAction: ActionImpl = {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
     const file = machineConfigPath(t, p.config_file, p.machine_type ?? 'worker');
-    requireConfig(file);
+    await requireConfig(rt, file);
     for (const ip of p.nodes) {
       const res = await talosctl(rt, insecureApplyArgs(ip, file, 'auto', []));
       if (res.exitCode === 0) continue;

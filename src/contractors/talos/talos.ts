@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ActionRuntime, ToolOptions } from '../action-impl.js';
@@ -26,11 +25,11 @@ export async function talosOk(rt: ActionRuntime, what: string, args: string[], f
 export async function patchFiles(rt: ActionRuntime, patches: readonly unknown[] | undefined, prefix: string): Promise<string[]> {
   if (!patches || patches.length === 0) return [];
   const dir = join(await rt.scratchDir(), `talos-patches-${randomBytes(3).toString('hex')}`);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await rt.files.mkdirPrivate(dir);
   const out: string[] = [];
   for (const [i, patch] of patches.entries()) {
     const path = join(dir, `${prefix}-${i}.yaml`);
-    await writeFile(path, stringify(patch), { mode: 0o600 });
+    await rt.files.writePrivate(path, stringify(patch));
     out.push(`@${path}`);
   }
   return out;

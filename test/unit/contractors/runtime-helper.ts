@@ -2,6 +2,9 @@
  * Builds an ActionRuntime for adapter tests the way the engine does (src/engine/run-workflow.ts
  * attemptAction): fake deps, resolved config, the spec's defaults applied to the parameters.
  */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FsActionFileStore } from '../../../src/adapters/fs-action-files.js';
 import { resolveConfig, type ConfigFile } from '../../../src/config/config.js';
 import type { ActionRuntime } from '../../../src/contractors/action-impl.js';
 import type { ActionSpec } from '../../../src/model/catalogue.js';
@@ -15,10 +18,27 @@ import { SIMULATE_MAX_LOAD_SECONDS } from '../../../src/lab/start-lab.js';
 
 export type TestDeps = ReturnType<typeof fakeDeps>;
 
+/**
+ * The file ports of a real coordination root, wired as src/deps.ts does: the actions' files
+ * (FsActionFileStore) and the scratch dir `<root>/state/scratch/<execution_id>` (0700).
+ */
+export function fsFilePorts(root: string): Pick<TestDeps, 'files' | 'scratchDir'> {
+  return {
+    files: new FsActionFileStore(root),
+    scratchDir: async (executionId) => {
+      const dir = join(root, 'state', 'scratch', executionId);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      return dir;
+    },
+  };
+}
+
 export interface MakeRuntimeOptions {
   /** Validate the parameters against this spec and apply its defaults (as the engine does). */
   spec?: ActionSpec;
   deps?: TestDeps;
+  /** Files and scratch dir on the real file system under this coordination root (default: the in-memory fakes). */
+  root?: string;
   config?: ConfigFile;
   env?: Record<string, string | undefined>;
   executionId?: string;
@@ -117,7 +137,7 @@ export function checkParams(spec: ActionSpec, params: Record<string, unknown>): 
 }
 
 export function makeRuntime(params: Record<string, unknown>, options: MakeRuntimeOptions = {}): TestRuntime {
-  const deps = options.deps ?? fakeDeps();
+  const deps = options.deps ?? fakeDeps(options.root ? fsFilePorts(options.root) : {});
   const resolved = options.spec ? checkParams(options.spec, params) : params;
   const attempt: AttemptRecord = { attempt: options.attempt ?? 1, status: 'running', started_at: deps.clock.now().toISOString() };
   const config = resolveConfig(options.config ?? {}, options.env ?? {}, null);

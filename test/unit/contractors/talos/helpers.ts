@@ -7,7 +7,7 @@ import type { ActionImpl } from '../../../../src/contractors/action-impl.js';
 import { IMPLEMENTATIONS } from '../../../../src/contractors/talos/index.js';
 import { TALOS_SPECS } from '../../../../src/contractors/talos/specs.js';
 import type { ProcessResult } from '../../../../src/ports/process-runner.js';
-import { fakeDeps, type FakeHttpClient } from '../../../fakes/fakes.js';
+import type { FakeHttpClient } from '../../../fakes/fakes.js';
 import { makeRuntime, type ObservationStore, type TestRuntime } from '../runtime-helper.js';
 
 export const FIXTURES = join(import.meta.dirname, '../../../fixtures');
@@ -62,6 +62,8 @@ export function router(routes: Array<[string | RegExp, Partial<ProcessResult> | 
 }
 
 export interface Harness extends TestRuntime {
+  /** The coordination root the actions' files live under. */
+  root: string;
   scratch: string;
   impl: ActionImpl;
   calls(): string[][];
@@ -69,17 +71,21 @@ export interface Harness extends TestRuntime {
   http: FakeHttpClient;
 }
 
-/** A runtime for `action` (params checked against its spec, defaults applied) with its own scratch dir. */
-export async function harness(action: string, params: Record<string, unknown>, o: { config?: ConfigFile; scratch?: string; timeoutMs?: number; observed?: ObservationStore } = {}): Promise<Harness> {
+/**
+ * A runtime for `action` (params checked against its spec, defaults applied) whose files and
+ * scratch dir are real, under the coordination root `o.root` (default: a fresh one).
+ */
+export async function harness(action: string, params: Record<string, unknown>, o: { config?: ConfigFile; root?: string; timeoutMs?: number; observed?: ObservationStore } = {}): Promise<Harness> {
   const spec = TALOS_SPECS.find((s) => s.name === action);
   if (!spec) throw new Error(`no spec ${action}`);
   const load = IMPLEMENTATIONS[action];
   if (!load) throw new Error(`no implementation ${action}`);
-  const scratch = o.scratch ?? mkdtempSync(join(tmpdir(), 'talos-test-'));
-  const deps = fakeDeps({ scratchDir: async () => scratch });
-  const t = makeRuntime(params, { spec, deps, config: o.config ?? baseConfig(), actionId: 'act-1', ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.observed ? { observed: o.observed } : {}) });
+  const { root, scratch } = o.root ? { root: o.root, scratch: scratchOf(o.root) } : engineScratch();
+  const t = makeRuntime(params, { spec, root, config: o.config ?? baseConfig(), actionId: 'act-1', ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.observed ? { observed: o.observed } : {}) });
+  const deps = t.deps;
   return {
     ...t,
+    root,
     scratch,
     impl: await load(),
     http: deps.http,
@@ -88,8 +94,12 @@ export async function harness(action: string, params: Record<string, unknown>, o
   };
 }
 
-/** A scratch dir shaped like the engine's (<root>/state/scratch/<id>), so actions can find the root. */
+function scratchOf(root: string): string {
+  return join(root, 'state', 'scratch', 'test-exec-0001');
+}
+
+/** A fresh coordination root and the engine's scratch dir of the harness's execution under it. */
 export function engineScratch(): { root: string; scratch: string } {
   const root = mkdtempSync(join(tmpdir(), 'talos-root-'));
-  return { root, scratch: join(root, 'state', 'scratch', 'test-exec-0001') };
+  return { root, scratch: scratchOf(root) };
 }

@@ -238,8 +238,8 @@ describe('cordon / uncordon / drain', () => {
     expect([e.errorCode, e.retryable]).toEqual(['pod_eviction_timeout', true]);
   });
   it('preserve_forensics saves pods and logs first and never forces', async () => {
-    const { root, scratch } = engineScratch();
-    const h = await harness('drain_node', { cluster: 'prod-k8s-01', node: 'worker-1', preserve_forensics: true, force: true, delete_emptydir_data: true }, { scratch });
+    const { root } = engineScratch();
+    const h = await harness('drain_node', { cluster: 'prod-k8s-01', node: 'worker-1', preserve_forensics: true, force: true, delete_emptydir_data: true }, { root });
     h.deps.runner.on('kubectl', [], router([
       ['get node', { stdout: node(false) }],
       ['get pods', { stdout: kubectlResult('70-get-pods-label').stdout as string }],
@@ -302,9 +302,7 @@ describe('network policies', () => {
 
 describe('capture_cluster_state', () => {
   it('saves JSON and logs, then uploads each file to the forensics service', async () => {
-    const { scratch } = engineScratch();
     const h = await harness('capture_cluster_state', { cluster: 'prod-k8s-01', node: 'worker-1', capture: ['pod_list', 'events', 'logs', 'nodes'], output_location: 's3://cortex-forensics/incidents/INC-1/k8s-state/', log_lines: 50 }, {
-      scratch,
       config: { clusters: { 'prod-k8s-01': { kubeconfig: KC } }, endpoints: { forensics: { url: 'http://forensics.local', secret: 'FORENSICS_TOKEN' } } },
     });
     h.deps.secrets = { get: async () => 'tok-123456', describe: () => 'x' } as never;

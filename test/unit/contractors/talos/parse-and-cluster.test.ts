@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../../src/config/config.js';
-import { kubectlArgs, nodeArgs, resolveClusterWith, rootFromScratch, talosEndpointHost } from '../../../../src/contractors/talos/cluster.js';
+import { kubectlArgs, nodeArgs, resolveClusterWith, talosEndpointHost } from '../../../../src/contractors/talos/cluster.js';
 import { goDuration, imageRepository, objectNames, parseEtcdSnapshot, parseJsonStream, parseServerVersion, parseToolJson } from '../../../../src/contractors/talos/parse.js';
 import { classifyHelm, classifyKubectl, classifyTalos } from '../../../../src/contractors/talos/tool-errors.js';
 import { parseHelmMajor } from '../../../../src/contractors/talos/helm.js';
@@ -89,11 +89,11 @@ describe('cluster resolution', () => {
     expect(t.talosconfig).toBe('/etc/cortex/clusters/prod-k8s-02/talosconfig');
     expect(kubectlArgs(t, 'get', 'nodes')).toEqual(['--kubeconfig', '/etc/cortex/clusters/prod-k8s-02/kubeconfig', 'get', 'nodes']);
   });
-  it('falls back to the coordination root, found from the engine scratch dir', () => {
-    expect(rootFromScratch('/home/op/coord/state/scratch/exec-1')).toBe('/home/op/coord');
-    expect(rootFromScratch('/tmp/elsewhere')).toBeUndefined();
-    const t = resolveClusterWith(resolveConfig({}, {}, null), 'x', '/home/op/coord', () => false);
+  it('falls back to the coordination root\'s clusters directory when no talosconfig is configured', () => {
+    const t = resolveClusterWith(resolveConfig({}, {}, null), 'x', '/home/op/coord/clusters', () => false);
     expect(t.dir).toBe('/home/op/coord/clusters/x');
+    expect(t.base).toBe('/home/op/coord');
+    expect(resolveClusterWith(resolveConfig({}, {}, null), 'x', undefined, () => false)).toMatchObject({ dir: '<root>/clusters/x', base: '<root>' });
     expect(() => kubectlArgs(t)).toThrow(/no kubeconfig for cluster "x"/);
   });
   it('-n/-e: the node is its own endpoint unless one is given', () => {

@@ -41,7 +41,7 @@ describe('generate_talos_config', () => {
       config_patches: [{ cluster: { network: { cni: { name: 'none' } } } }],
       worker_patches: [{ machine: { kubelet: { extraArgs: { 'max-pods': '200' } } } }],
     };
-    const h = await harness('generate_talos_config', params, { config: {}, scratch });
+    const h = await harness('generate_talos_config', params, { config: {}, root });
     const dir = join(root, 'clusters', 'prod-k8s-02');
     h.deps.runner.on(
       'talosctl',
@@ -79,7 +79,7 @@ describe('generate_talos_config', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, 'controlplane.yaml')).mode & 0o777).toBe(0o600);
     // Second run: secrets.yaml exists and is reused (same PKI).
-    const h2 = await harness('generate_talos_config', params, { config: {}, scratch });
+    const h2 = await harness('generate_talos_config', params, { config: {}, root });
     h2.deps.runner.on('talosctl', ['gen', 'config'], {});
     await h2.impl.run(h2.rt);
     expect(h2.calls().map((c) => c.slice(0, 3))).toEqual([['talosctl', 'gen', 'config']]);
@@ -94,11 +94,11 @@ describe('generate_talos_config', () => {
 
 describe('apply_talos_config', () => {
   it('insecure first apply; a node already configured gets the authenticated apply', async () => {
-    const { scratch } = engineScratch();
+    const { root, scratch } = engineScratch();
     mkdirSync(scratch, { recursive: true });
     const cfg = join(scratch, 'cp.yaml');
     writeFileSync(cfg, 'machine: {}\n');
-    const h = await harness('apply_talos_config', { cluster: 'prod-k8s-01', nodes: ['10.10.1.10', '10.10.1.11'], config_file: cfg, insecure: true }, { scratch });
+    const h = await harness('apply_talos_config', { cluster: 'prod-k8s-01', nodes: ['10.10.1.10', '10.10.1.11'], config_file: cfg, insecure: true }, { root });
     h.deps.runner.on(
       'talosctl',
       [],
@@ -177,8 +177,8 @@ describe('talos_health', () => {
 
 describe('get_kubeconfig', () => {
   it('writes the file with --merge=false --force, validates it with kubectl and outputs only the path', async () => {
-    const { root, scratch } = engineScratch();
-    const h = await harness('get_kubeconfig', { cluster: 'prod-k8s-02', node: '10.10.1.10' }, { config: { clusters: { default: { talosconfig: join(root, 'talosconfig'), kubeconfig: join(root, 'kc') } } }, scratch });
+    const { root } = engineScratch();
+    const h = await harness('get_kubeconfig', { cluster: 'prod-k8s-02', node: '10.10.1.10' }, { config: { clusters: { default: { talosconfig: join(root, 'talosconfig'), kubeconfig: join(root, 'kc') } } }, root });
     const path = join(root, 'clusters', 'prod-k8s-02', 'kubeconfig');
     h.deps.runner.on('talosctl', [], (args) => (writeFileSync(args[4] as string, 'apiVersion: v1\nkind: Config\ncurrent-context: admin@prod-k8s-02\nusers: [{name: a, user: {token: secret}}]\n'), {}));
     h.deps.runner.on('kubectl', [], { stdout: NODES_JSON([['prod-k8s-02-cp-01', '10.10.1.10', true]]) });
@@ -199,8 +199,8 @@ describe('etcd_snapshot', () => {
     expect(h.calls()).toEqual([['talosctl', '--talosconfig', TC, 'etcd', 'snapshot', '/backups/prod-k8s-01/etcd-20261125T120000Z.db', '-n', '10.10.1.10', '-e', '10.10.1.10']]);
   });
   it('defaults to <base>/backups/<cluster>/etcd-<timestamp>.db', async () => {
-    const { root, scratch } = engineScratch();
-    const h = await harness('etcd_snapshot', { cluster: 'prod-k8s-01' }, { config: { clusters: { 'prod-k8s-01': { talosconfig: join(root, 'tc') } } }, scratch });
+    const { root } = engineScratch();
+    const h = await harness('etcd_snapshot', { cluster: 'prod-k8s-01' }, { config: { clusters: { 'prod-k8s-01': { talosconfig: join(root, 'tc') } } }, root });
     h.deps.runner.on('talosctl', [], (args) => ({ stdout: `etcd snapshot saved to "${args[4]}" (10 bytes)\n` }));
     const out = await h.impl.run(h.rt);
     expect(out.path).toBe(join(root, 'backups', 'prod-k8s-01', 'etcd-20261125T120000Z.db'));
@@ -238,11 +238,11 @@ describe('upgrade_talos_node / rollback_talos_node', () => {
 
 describe('join_nodes / remove_nodes', () => {
   it('applies the worker config insecurely, waits for Ready nodes, then labels them', async () => {
-    const { root, scratch } = engineScratch();
+    const { root } = engineScratch();
     mkdirSync(join(root, 'clusters', 'prod-k8s-01'), { recursive: true });
     writeFileSync(join(root, 'clusters', 'prod-k8s-01', 'worker.yaml'), 'machine: {}\n');
     const config = { clusters: { 'prod-k8s-01': { kubeconfig: KC, talosconfig: join(root, 'talosconfig'), control_plane_nodes: ['10.10.1.10'] } } };
-    const h = await harness('join_nodes', { cluster: 'prod-k8s-01', nodes: ['10.10.20.11', '10.10.20.12'], labels: { 'cortex.dev/role': 'monitoring' }, taints: ['dedicated=monitoring:NoSchedule'] }, { config, scratch });
+    const h = await harness('join_nodes', { cluster: 'prod-k8s-01', nodes: ['10.10.20.11', '10.10.20.12'], labels: { 'cortex.dev/role': 'monitoring' }, taints: ['dedicated=monitoring:NoSchedule'] }, { config, root });
     h.deps.runner.on('talosctl', [], router([['-n 10.10.20.12', { exitCode: 1, stderr: fixture('talosctl/apply-insecure-configured.stderr') }], ['apply-config', {}], ['get members', { stdout: fixture('talosctl/members.json').replace('"10.10.20.11"', '"10.10.20.12"') }]]));
     h.deps.runner.on('kubectl', [], router([
       ['get nodes', () => ({ stdout: NODES_JSON([['monitoring-node-01', '10.10.20.11', true], ['monitoring-node-02', '10.10.20.12', h.deps.clock.sleeps.length > 0]]) })],
@@ -264,10 +264,10 @@ describe('join_nodes / remove_nodes', () => {
   });
 
   it('times out as node_join_failed', async () => {
-    const { root, scratch } = engineScratch();
+    const { root } = engineScratch();
     mkdirSync(join(root, 'clusters', 'x'), { recursive: true });
     writeFileSync(join(root, 'clusters', 'x', 'worker.yaml'), 'machine: {}\n');
-    const h = await harness('join_nodes', { cluster: 'x', nodes: ['10.9.9.9'], ready_timeout_seconds: 12 }, { config: { clusters: { x: { kubeconfig: KC, talosconfig: join(root, 'tc') } } }, scratch });
+    const h = await harness('join_nodes', { cluster: 'x', nodes: ['10.9.9.9'], ready_timeout_seconds: 12 }, { config: { clusters: { x: { kubeconfig: KC, talosconfig: join(root, 'tc') } } }, root });
     h.deps.runner.on('talosctl', [], {});
     h.deps.runner.on('kubectl', [], { stdout: NODES_JSON([]) });
     const e = await failure(h.impl.run(h.rt));

@@ -17,7 +17,7 @@ import { readTalos } from '../../../../src/lab/talos/state.js';
 import { runTalosctl } from '../../../../src/lab/talos/talosctl.js';
 import type { ProcessResult, ProcessRunner, RunOptions } from '../../../../src/ports/process-runner.js';
 import { fakeDeps } from '../../../fakes/fakes.js';
-import { makeRuntime } from '../../contractors/runtime-helper.js';
+import { fsFilePorts, makeRuntime } from '../../contractors/runtime-helper.js';
 import { startFakeKube, type FakeKube } from './fake-kube.js';
 import { newLab } from './lab-helper.js';
 
@@ -70,7 +70,7 @@ describe('adapters x stand-ins', () => {
     const act = async (name: string, params: Record<string, unknown>) => {
       const spec = TALOS_SPECS.find((s) => s.name === name);
       const impl = await (IMPLEMENTATIONS[name] as () => Promise<{ run: (rt: unknown) => Promise<Record<string, unknown>> }>)();
-      const deps = fakeDeps({ runner: runner as never, scratchDir: async () => join(lab, 'root', 'state', 'scratch', 'exec-1') });
+      const deps = fakeDeps({ runner: runner as never, ...fsFilePorts(join(lab, 'root')) });
       const { rt } = makeRuntime(params, { spec, deps, config, actionId: `${name}-${++n}` });
       return impl.run(rt);
     };
