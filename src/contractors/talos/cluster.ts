@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ClusterConfig, ResolvedConfig } from '../../config/config.js';
 import { ActionFailedError } from '../../errors.js';
@@ -97,9 +96,12 @@ export async function clusterFor(rt: ActionRuntime, name = String(rt.params.clus
   return resolveClusterWith(rt.config, name, clustersDir, (p) => present.has(p));
 }
 
-/** For plan(): the same resolution, with `<root>` standing for the coordination root. */
+/**
+ * For plan(): the same resolution without I/O, with `<root>` standing for the coordination root.
+ * Generated files are not looked for: the configured ones (or `<clusters.NAME.*>`) are shown.
+ */
 export function planCluster(config: ResolvedConfig, params: Record<string, unknown>): ClusterTarget {
-  return resolveClusterWith(config, String(params.cluster ?? 'default'), undefined, existsSync);
+  return resolveClusterWith(config, String(params.cluster ?? 'default'), undefined, () => false);
 }
 
 function notConfigured(t: ClusterTarget, what: 'kubeconfig' | 'talosconfig'): ActionFailedError {

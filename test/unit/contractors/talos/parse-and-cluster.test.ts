@@ -1,6 +1,9 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../../src/config/config.js';
-import { kubectlArgs, nodeArgs, resolveClusterWith, talosEndpointHost } from '../../../../src/contractors/talos/cluster.js';
+import { kubectlArgs, nodeArgs, planCluster, resolveClusterWith, talosEndpointHost } from '../../../../src/contractors/talos/cluster.js';
 import { goDuration, imageRepository, objectNames, parseEtcdSnapshot, parseJsonStream, parseServerVersion, parseToolJson } from '../../../../src/contractors/talos/parse.js';
 import { classifyHelm, classifyKubectl, classifyTalos } from '../../../../src/contractors/talos/tool-errors.js';
 import { parseHelmMajor } from '../../../../src/contractors/talos/helm.js';
@@ -95,6 +98,14 @@ describe('cluster resolution', () => {
     expect(t.base).toBe('/home/op/coord');
     expect(resolveClusterWith(resolveConfig({}, {}, null), 'x', undefined, () => false)).toMatchObject({ dir: '<root>/clusters/x', base: '<root>' });
     expect(() => kubectlArgs(t)).toThrow(/no kubeconfig for cluster "x"/);
+  });
+  it('plans without looking at the disk: a dry-run shows the configured files, not generated ones', () => {
+    const base = mkdtempSync(join(tmpdir(), 'talos-plan-'));
+    mkdirSync(join(base, 'clusters', 'prod-k8s-02'), { recursive: true });
+    for (const f of ['talosconfig', 'kubeconfig']) writeFileSync(join(base, 'clusters', 'prod-k8s-02', f), 'x');
+    const cfg = resolveConfig({ clusters: { default: { talosconfig: join(base, 'talosconfig'), kubeconfig: join(base, 'kc') } } }, {}, null);
+    expect(planCluster(cfg, { cluster: 'prod-k8s-02' })).toMatchObject({ talosconfig: join(base, 'talosconfig'), kubeconfig: join(base, 'kc'), dir: join(base, 'clusters', 'prod-k8s-02') });
+    expect(planCluster(resolveConfig({}, {}, null), { cluster: 'x' })).toMatchObject({ dir: '<root>/clusters/x', base: '<root>' });
   });
   it('-n/-e: the node is its own endpoint unless one is given', () => {
     const t = resolveClusterWith(config, 'prod-k8s-01', undefined, () => false);
