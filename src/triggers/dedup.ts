@@ -1,5 +1,5 @@
 /**
- * Event deduplication, persisted in <root>/state/dedup.json so that one event starts one run even
+ * Event deduplication, persisted in the `dedup` state document (<root>/state/dedup.json) so that one event starts one run even
  * when its sender delivers it again (Alertmanager re-sends a group every group_interval and
  * repeat_interval; GitHub redelivers with the same X-GitHub-Delivery) and across restarts of
  * `cortex serve`. Keys are claimed under the `trigger-dedup` lock before the runs start
@@ -7,11 +7,8 @@
  * expire after 7 days.
  */
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../adapters/atomic-file.js';
-import { readJsonFile } from '../adapters/record-files.js';
-import { layout } from '../layout.js';
 import type { LockManager } from '../ports/state-store.js';
+import type { TriggerStateStore } from '../ports/trigger-state.js';
 
 export const DEDUP_TTL_MS = 7 * 24 * 3600 * 1000;
 
@@ -27,23 +24,19 @@ interface DedupFile {
   entries: Record<string, DedupEntry>;
 }
 
-export function dedupPath(root: string): string {
-  return join(layout(root).state, 'dedup.json');
-}
-
 export class DedupStore {
   /** Serialises claims inside this process (the lock serialises processes). */
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly root: string,
+    private readonly state: TriggerStateStore,
     private readonly locks: LockManager,
     private readonly ttlMs = DEDUP_TTL_MS,
   ) {}
 
-  private read(): DedupFile {
+  private async read(): Promise<DedupFile> {
     try {
-      const f = readJsonFile<DedupFile>(dedupPath(this.root));
+      const f = (await this.state.read('dedup')) as DedupFile | undefined;
       if (f && typeof f === 'object' && f.entries && typeof f.entries === 'object') return f;
     } catch {
       // A damaged file is replaced: deduplication is a safety net, not a record.
@@ -59,7 +52,7 @@ export class DedupStore {
     const run = async () => {
       const lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
       try {
-        const file = this.read();
+        const file = await this.read();
         const t = now.getTime();
         for (const [k, e] of Object.entries(file.entries)) if (!(Date.parse(e.expires_at) > t)) delete file.entries[k];
         const fresh = new Set<string>();
@@ -78,7 +71,7 @@ export class DedupStore {
             configurable: true,
           });
         }
-        if (fresh.size) await writeFileAtomic(dedupPath(this.root), `${JSON.stringify(file, null, 2)}\n`);
+        if (fresh.size) await this.state.write('dedup', file);
         return { fresh, seen };
       } finally {
         await lock.release();
@@ -94,7 +87,7 @@ export class DedupStore {
     const run = async () => {
       const lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
       try {
-        const file = this.read();
+        const file = await this.read();
         let changed = false;
         for (const k of keys) {
           if (Object.prototype.hasOwnProperty.call(file.entries, k)) {
@@ -102,7 +95,7 @@ export class DedupStore {
             changed = true;
           }
         }
-        if (changed) await writeFileAtomic(dedupPath(this.root), `${JSON.stringify(file, null, 2)}\n`);
+        if (changed) await this.state.write('dedup', file);
       } finally {
         await lock.release();
       }
@@ -113,8 +106,8 @@ export class DedupStore {
   }
 
   /** The entry of `key`, if it was seen and has not expired. */
-  lookup(key: string, now: Date): DedupEntry | undefined {
-    const e = this.read().entries[key];
+  async lookup(key: string, now: Date): Promise<DedupEntry | undefined> {
+    const e = (await this.read()).entries[key];
     return e && Date.parse(e.expires_at) > now.getTime() ? e : undefined;
   }
 }

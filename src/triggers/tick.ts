@@ -16,14 +16,11 @@
  * repeating it.
  */
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../adapters/atomic-file.js';
-import { readJsonFile } from '../adapters/record-files.js';
 import { StateConflictError } from '../errors.js';
 import { ExpressionEvalError, ExpressionSyntaxError } from '../definitions/expression-eval.js';
 import { CortexError } from '../errors.js';
-import { layout } from '../layout.js';
 import type { LockManager, LockOwner } from '../ports/state-store.js';
+import type { TriggerStateStore } from '../ports/trigger-state.js';
 import { formatLocal } from '../definitions/cron.js';
 import type { TriggerEntry } from './load.js';
 import { renderParameters } from './render.js';
@@ -51,15 +48,12 @@ export interface TickState {
   schedules: Record<string, ScheduleState>;
 }
 
-export function tickStatePath(root: string): string {
-  return join(layout(root).state, 'tick.json');
-}
-
-export function readTickState(root: string, notes: string[] = []): TickState {
+/** The tick state; a missing or damaged one starts afresh (with a note saying why). */
+export async function readTickState(state: TriggerStateStore, notes: string[] = []): Promise<TickState> {
   try {
-    const s = readJsonFile<TickState>(tickStatePath(root));
+    const s = (await state.read('tick')) as TickState | undefined;
     if (s && typeof s === 'object' && s.schedules && typeof s.schedules === 'object') return s;
-    if (s !== undefined) notes.push(`${tickStatePath(root)} has an unexpected shape: starting afresh`);
+    if (s !== undefined) notes.push(`${state.describe('tick')} has an unexpected shape: starting afresh`);
   } catch (e) {
     notes.push(`${(e as Error).message.split('\n')[0]}: starting afresh`);
   }
@@ -150,7 +144,8 @@ export interface TickResult {
 }
 
 export interface TickOptions {
-  root: string;
+  /** Where tick.json is kept. */
+  state: TriggerStateStore;
   now: Date;
   entries: TriggerEntry[];
   locks: LockManager;
@@ -181,7 +176,7 @@ export async function runTick(o: TickOptions): Promise<TickResult> {
     throw e;
   }
   try {
-    const previous = readTickState(o.root, result.notes);
+    const previous = await readTickState(o.state, result.notes);
     const plan = planTick(o.entries, previous, o.now);
     result.notes.push(...plan.notes);
     for (const s of plan.skips) {
@@ -227,7 +222,7 @@ export async function runTick(o: TickOptions): Promise<TickResult> {
         st.last_result = x.run.status === 'invalid_parameters' ? 'invalid_parameters' : 'starting';
       }
     }
-    await writeFileAtomic(tickStatePath(o.root), `${JSON.stringify(plan.state, null, 2)}\n`);
+    await o.state.write('tick', plan.state);
 
     await Promise.all(
       prepared
@@ -250,7 +245,7 @@ export async function runTick(o: TickOptions): Promise<TickResult> {
           }
         }),
     );
-    if (prepared.length) await writeFileAtomic(tickStatePath(o.root), `${JSON.stringify(plan.state, null, 2)}\n`);
+    if (prepared.length) await o.state.write('tick', plan.state);
     return result;
   } finally {
     await lock.release();

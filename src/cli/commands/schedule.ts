@@ -9,6 +9,7 @@ import { formatLocal } from '../../definitions/cron.js';
 import { blockPath, buildBlock, currentBlock, lintCrontab, systemCrontab, withBlock, withoutBlock, type CrontabIO } from '../../triggers/crontab.js';
 import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
 import { CLI_ENTRY } from '../../adapters/detached-launcher.js';
+import { FsTriggerStateStore } from '../../adapters/fs-trigger-state-store.js';
 import { readTickState } from '../../triggers/tick.js';
 import type { CommandContext } from '../context.js';
 import { loadRootConfig } from '../../app/prepare.js';
@@ -52,7 +53,7 @@ async function list(ctx: CommandContext, opts: ScheduleOptions): Promise<number>
   const now = parseNow(opts.now);
   const loaded = await loadRootTriggers(ctx.root.dir);
   for (const l of problemLines(loaded.problems)) ctx.out.err(l);
-  const state = readTickState(ctx.root.dir);
+  const state = await readTickState(new FsTriggerStateStore(ctx.root.dir));
   const schedules = loaded.entries
     .filter((e) => e.type === 'schedule' && e.schedule)
     .map((e) => {

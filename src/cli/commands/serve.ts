@@ -51,8 +51,8 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
   };
   await reload(true);
 
-  const { ProperLockManager } = await import('../../adapters/proper-lock-manager.js');
-  const dedup = new DedupStore(root, new ProperLockManager(root));
+  const [{ ProperLockManager }, { FsTriggerStateStore }] = await Promise.all([import('../../adapters/proper-lock-manager.js'), import('../../adapters/fs-trigger-state-store.js')]);
+  const dedup = new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root));
   const starter = await triggerStarterFor(ctx, opts);
   const secrets = new EnvFileSecretSource(layout(root).secrets, ctx.env);
 

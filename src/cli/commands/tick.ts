@@ -54,10 +54,10 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
   const now = parseNow(opts.now);
   const loaded = await loadRootTriggers(ctx.root.dir);
   for (const l of problemLines(loaded.problems)) ctx.out.err(l);
-  const { ProperLockManager } = await import('../../adapters/proper-lock-manager.js');
+  const [{ ProperLockManager }, { FsTriggerStateStore }] = await Promise.all([import('../../adapters/proper-lock-manager.js'), import('../../adapters/fs-trigger-state-store.js')]);
   const starter = await triggerStarterFor(ctx, opts);
   const result = await runTick({
-    root: ctx.root.dir,
+    state: new FsTriggerStateStore(ctx.root.dir),
     now,
     entries: loaded.entries,
     locks: new ProperLockManager(ctx.root.dir),

@@ -109,7 +109,7 @@ export async function trigger(ctx: CommandContext, _args: unknown[], opts: Trigg
     const other = candidates.find((e) => e.source !== source);
     if (other) throw new UsageError(`/webhook/${route} receives ${other.source} events, not ${source}`);
   }
-  const { ProperLockManager } = await import('../../adapters/proper-lock-manager.js');
+  const [{ ProperLockManager }, { FsTriggerStateStore }] = await Promise.all([import('../../adapters/proper-lock-manager.js'), import('../../adapters/fs-trigger-state-store.js')]);
   const starter = await triggerStarterFor(ctx, opts);
   const result = await dispatchEvent(
     candidates,
@@ -124,7 +124,7 @@ export async function trigger(ctx: CommandContext, _args: unknown[], opts: Trigg
     {
       env: ctx.env,
       starter,
-      dedup: new DedupStore(ctx.root.dir, new ProperLockManager(ctx.root.dir)),
+      dedup: new DedupStore(new FsTriggerStateStore(ctx.root.dir), new ProperLockManager(ctx.root.dir)),
       dryRun: Boolean(opts.dryRun),
       force: Boolean(opts.force),
     },

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FsTriggerStateStore, triggerStatePath } from '../../../src/adapters/fs-trigger-state-store.js';
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
 import type { TriggerDef } from '../../../src/definitions/types.js';
-import { DedupStore, dedupPath } from '../../../src/triggers/dedup.js';
+import { DedupStore } from '../../../src/triggers/dedup.js';
 import { dispatchEvent } from '../../../src/triggers/dispatch.js';
 import type { IncomingEvent } from '../../../src/triggers/match.js';
 import { entry, fakeStarter, fixture, fixtureJson, removeDir, tempDir, workflow } from './helpers.js';
@@ -23,7 +24,7 @@ describe('dispatchEvent', () => {
   it('starts every matching trigger once per event, reports what cannot start, deduplicates a re-send', async () => {
     const root = tempDir();
     dirs.push(root);
-    const dedup = new DedupStore(root, new ProperLockManager(root));
+    const dedup = new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root));
     const starter = fakeStarter();
     const first = await dispatchEvent(entries, firing(), { env: {}, starter, dedup });
     expect(first.matched).toBe(3);
@@ -38,7 +39,7 @@ describe('dispatchEvent', () => {
       { type: 'event', source: 'alertmanager', trigger_id: 'mem', event_id: 'alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing' },
       { type: 'event', source: 'alertmanager', trigger_id: 'page', event_id: 'alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing' },
     ]);
-    const saved = JSON.parse(readFileSync(dedupPath(root), 'utf8')) as { entries: Record<string, { workflows: string[] }> };
+    const saved = JSON.parse(readFileSync(triggerStatePath(root, 'dedup'), 'utf8')) as { entries: Record<string, { workflows: string[] }> };
     expect(saved.entries['alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing']?.workflows).toEqual(['scale-up', 'page-oncall']);
 
     const again = await dispatchEvent(entries, firing(), { env: {}, starter, dedup });
@@ -53,20 +54,20 @@ describe('dispatchEvent', () => {
     const root = tempDir();
     dirs.push(root);
     const starter = fakeStarter();
-    const dedup = new DedupStore(root, new ProperLockManager(root));
+    const dedup = new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root));
     const r = await dispatchEvent(entries.slice(0, 2), firing(), { env: {}, starter, dedup, dryRun: true });
     expect(r.runs.map((x) => [x.status, x.parameters])).toEqual([
       ['would_start', { instance: 'node-1' }],
       ['would_start', { summary: 'Memory usage above 90% on node-1' }],
     ]);
     expect(starter.calls).toEqual([]);
-    expect(dedup.lookup('alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing', new Date())).toBeUndefined();
+    expect(await dedup.lookup('alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing', new Date())).toBeUndefined();
   });
 
   it('dedup entries expire', async () => {
     const root = tempDir();
     dirs.push(root);
-    const dedup = new DedupStore(root, new ProperLockManager(root), 1000);
+    const dedup = new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root), 1000);
     const t0 = new Date('2026-11-25T12:00:00Z');
     expect((await dedup.claim([{ key: 'k', workflows: ['w'] }], t0)).fresh.has('k')).toBe(true);
     expect((await dedup.claim([{ key: 'k', workflows: ['w'] }], new Date(t0.getTime() + 500))).seen.has('k')).toBe(true);
@@ -77,7 +78,7 @@ describe('dispatchEvent', () => {
     const root = tempDir();
     dirs.push(root);
     const starter = fakeStarter({ fail: () => ({ ok: false, pid: 7, exitCode: 3, message: 'cortex run exited with code 3' }) });
-    const r = await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup: new DedupStore(root, new ProperLockManager(root)) });
+    const r = await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup: new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root)) });
     expect(r.runs[0]).toMatchObject({ status: 'failed', exit_code: 3, execution_id: null });
     expect(r.executions).toEqual([]);
   });

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsTriggerStateStore } from '../../../src/adapters/fs-trigger-state-store.js';
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
 import type { TriggerDef } from '../../../src/definitions/types.js';
 import { DedupStore } from '../../../src/triggers/dedup.js';
@@ -24,7 +25,7 @@ const server = createTriggerServer({
   entries: async () => entries,
   config: { tokenSecret: 'AM_TOKEN', githubSecret: 'UNSET_SECRET', maxBodyBytes: 4096 },
   secret: async (name) => SECRETS[name],
-  dispatch: (list, ev) => dispatchEvent(list, ev, { env: {}, starter, dedup: new DedupStore(root, new ProperLockManager(root)) }),
+  dispatch: (list, ev) => dispatchEvent(list, ev, { env: {}, starter, dedup: new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root)) }),
   log: (l) => logs.push(l),
 });
 let base = '';

@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FsTriggerStateStore, triggerStatePath } from '../../../src/adapters/fs-trigger-state-store.js';
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
-import { planTick, readTickState, runTick, tickStatePath, type TickState } from '../../../src/triggers/tick.js';
+import { planTick, readTickState, runTick, type TickState } from '../../../src/triggers/tick.js';
 import type { TriggerEntry } from '../../../src/triggers/load.js';
 import { entry, fakeStarter, removeDir, scheduleEntry, tempDir, workflow } from './helpers.js';
 
@@ -125,7 +126,7 @@ describe('runTick', () => {
     const def = workflow('nightly', { slot: { type: 'string', required: true }, n: { type: 'integer', default: 1 } });
     const e = entry(def, { type: 'schedule', id: 'night', cron: '30 2 * * *', timezone: 'Europe/Berlin', parameters: { slot: '${event.scheduled_local}', n: 7 } });
     const starter = fakeStarter();
-    const res = await runTick({ ...base, root: r, now: new Date('2026-03-29T01:00:02Z'), entries: [e], locks: new ProperLockManager(r), starter });
+    const res = await runTick({ ...base, state: new FsTriggerStateStore(r), now: new Date('2026-03-29T01:00:02Z'), entries: [e], locks: new ProperLockManager(r), starter });
     expect(starter.calls).toEqual([
       {
         workflowId: 'nightly',
@@ -134,10 +135,10 @@ describe('runTick', () => {
       },
     ]);
     expect(res.runs[0]).toMatchObject({ status: 'started', execution_id: 'nightly-20260101T000000Z-0001', scheduled_local: '2026-03-29T03:00:00+02:00' });
-    const saved = JSON.parse(readFileSync(tickStatePath(r), 'utf8')) as TickState;
+    const saved = JSON.parse(readFileSync(triggerStatePath(r, 'tick'), 'utf8')) as TickState;
     expect(saved.schedules['nightly/night']).toMatchObject({ last_checked: '2026-03-29T01:00:02.000Z', last_execution: 'nightly-20260101T000000Z-0001', last_result: 'started' });
     // No temp files left behind.
-    expect(readTickState(r).schedules['nightly/night']?.last_scheduled_for).toBe('2026-03-29T01:00:00.000Z');
+    expect((await readTickState(new FsTriggerStateStore(r))).schedules['nightly/night']?.last_scheduled_for).toBe('2026-03-29T01:00:00.000Z');
   });
 
   it('two ticks at once start the run once', async () => {
@@ -146,8 +147,8 @@ describe('runTick', () => {
     const starter = fakeStarter({ delayMs: 150 });
     const now = new Date('2026-05-01T12:05:01Z');
     const [a, b] = await Promise.all([
-      runTick({ ...base, root: r, now, entries: [e], locks: new ProperLockManager(r), starter, lockWaitMs: 3000 }),
-      runTick({ ...base, root: r, now, entries: [e], locks: new ProperLockManager(r), starter, lockWaitMs: 3000 }),
+      runTick({ ...base, state: new FsTriggerStateStore(r), now, entries: [e], locks: new ProperLockManager(r), starter, lockWaitMs: 3000 }),
+      runTick({ ...base, state: new FsTriggerStateStore(r), now, entries: [e], locks: new ProperLockManager(r), starter, lockWaitMs: 3000 }),
     ]);
     expect(starter.calls).toHaveLength(1);
     expect([...a.runs, ...b.runs].filter((x) => x.status === 'started')).toHaveLength(1);
@@ -159,10 +160,10 @@ describe('runTick', () => {
     const held = await locks.acquire('tick', { pid: process.pid, host: (await import('node:os')).hostname(), command: 'tick' });
     try {
       const starter = fakeStarter();
-      const res = await runTick({ ...base, root: r, now: new Date('2026-05-01T12:05:01Z'), entries: [scheduleEntry('x', '*/5 * * * *', 'UTC')], locks: new ProperLockManager(r), starter, lockWaitMs: 100 });
+      const res = await runTick({ ...base, state: new FsTriggerStateStore(r), now: new Date('2026-05-01T12:05:01Z'), entries: [scheduleEntry('x', '*/5 * * * *', 'UTC')], locks: new ProperLockManager(r), starter, lockWaitMs: 100 });
       expect(res.busy?.holder?.pid).toBe(process.pid);
       expect(starter.calls).toEqual([]);
-      expect(existsSync(tickStatePath(r))).toBe(false);
+      expect(existsSync(triggerStatePath(r, 'tick'))).toBe(false);
     } finally {
       await held.release();
     }
@@ -173,21 +174,21 @@ describe('runTick', () => {
     const def = workflow('typed', { n: { type: 'integer', required: true } });
     const bad = entry(def, { type: 'schedule', id: 'bad', cron: '* * * * *', parameters: { n: 'not-a-number' } });
     const starter = fakeStarter();
-    const dry = await runTick({ ...base, root: r, now: new Date('2026-05-01T12:05:01Z'), entries: [bad], locks: new ProperLockManager(r), starter, dryRun: true });
+    const dry = await runTick({ ...base, state: new FsTriggerStateStore(r), now: new Date('2026-05-01T12:05:01Z'), entries: [bad], locks: new ProperLockManager(r), starter, dryRun: true });
     expect(dry.runs[0]?.status).toBe('invalid_parameters');
-    expect(existsSync(tickStatePath(r))).toBe(false);
-    const res = await runTick({ ...base, root: r, now: new Date('2026-05-01T12:05:01Z'), entries: [bad], locks: new ProperLockManager(r), starter });
+    expect(existsSync(triggerStatePath(r, 'tick'))).toBe(false);
+    const res = await runTick({ ...base, state: new FsTriggerStateStore(r), now: new Date('2026-05-01T12:05:01Z'), entries: [bad], locks: new ProperLockManager(r), starter });
     expect(res.runs[0]).toMatchObject({ status: 'invalid_parameters', message: expect.stringMatching(/expected integer/) });
     expect(starter.calls).toEqual([]);
-    expect(readTickState(r).schedules['typed/bad']?.last_result).toBe('invalid_parameters');
+    expect((await readTickState(new FsTriggerStateStore(r))).schedules['typed/bad']?.last_result).toBe('invalid_parameters');
   });
 
   it('a damaged tick.json is replaced (and said so)', async () => {
     const r = tempDir({ 'state/tick.json': '{not json' });
     dirs.push(r);
-    const res = await runTick({ ...base, root: r, now: new Date('2026-05-01T12:05:01Z'), entries: [scheduleEntry('x', '*/5 * * * *', 'UTC')], locks: new ProperLockManager(r), starter: fakeStarter() });
+    const res = await runTick({ ...base, state: new FsTriggerStateStore(r), now: new Date('2026-05-01T12:05:01Z'), entries: [scheduleEntry('x', '*/5 * * * *', 'UTC')], locks: new ProperLockManager(r), starter: fakeStarter() });
     expect(res.notes.join()).toMatch(/starting afresh/);
-    expect(readTickState(r).schedules['wf-x/x']).toBeDefined();
+    expect((await readTickState(new FsTriggerStateStore(r))).schedules['wf-x/x']).toBeDefined();
     expect(join(r, 'state')).toBeTruthy();
   });
 });
