@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, cleanEnv, cortex, listFiles, removeRoot } from './helpers.js';
-import { checkRootFiles } from './schema-check.js';
-import { invocationLog, labRoot, labSnapshot, requestLog } from './lab-helpers.js';
+import { CLI, cleanEnv, cortex, listFiles, removeRoot } from '../e2e/helpers.js';
+import { checkRootFiles } from '../e2e/schema-check.js';
+import { invocationLog, labRoot, labSnapshot, requestLog } from '../e2e/lab-helpers.js';
 
 /** Small seeded PRNG (mulberry32): a failing trial is reproduced from its printed seed. */
 export function prng(seed: number): () => number {
