@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 
 export const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(PROJECT, 'dist', 'cli', 'main.js');
-export const SHARED = join(PROJECT, '..', 'shared');
 
 /** A temporary coordination directory, optionally seeded with definition files. */
 export function tempRoot(files: Record<string, string> = {}): string {
