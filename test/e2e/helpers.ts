@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers/wait.js';
 
 export const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(PROJECT, 'dist', 'cli', 'main.js');
@@ -81,11 +82,11 @@ export interface EndedRecord {
 /** Waits until `count` ended executions are in the root's history/ and returns them sorted by file name. */
 export async function waitForHistory(r: string, count: number, timeoutMs = 15_000): Promise<EndedRecord[]> {
   const dir = join(r, 'workflows', 'history');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [];
-    if (names.length >= count) return names.sort().map((n) => readJson<EndedRecord>(join(dir, n)));
-    if (Date.now() > deadline) throw new Error(`expected ${count} ended execution(s) in ${dir}, found ${names.length}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  const ended = () => (existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : []);
+  const names = await waitFor(() => (ended().length >= count ? ended() : undefined), {
+    what: `${count} ended execution(s) in ${dir}`,
+    timeoutMs,
+    detail: () => `${ended().length} there`,
+  });
+  return names.sort().map((n) => readJson<EndedRecord>(join(dir, n)));
 }
