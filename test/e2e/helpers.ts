@@ -79,6 +79,14 @@ export interface EndedRecord {
   parameters: Record<string, unknown>;
 }
 
+/** Waits until the clock is past the approval deadline (approval.expires_at) of an execution awaiting approval. */
+export async function waitPastApprovalDeadline(r: string, id: string): Promise<void> {
+  const rec = readJson<{ phases: Array<{ approval?: { expires_at?: string | null } }> }>(join(r, 'workflows', 'active', `workflow-${id}.json`));
+  const expires = rec.phases.map((p) => p.approval?.expires_at).find((e): e is string => Boolean(e));
+  if (!expires) throw new Error(`execution ${id} records no approval deadline`);
+  await waitFor(() => Date.now() > Date.parse(expires), { what: `the approval deadline ${expires} of ${id} to pass`, timeoutMs: Date.parse(expires) - Date.now() + 5000 });
+}
+
 /** Waits until `count` ended executions are in the root's history/ and returns them sorted by file name. */
 export async function waitForHistory(r: string, count: number, timeoutMs = 15_000): Promise<EndedRecord[]> {
   const dir = join(r, 'workflows', 'history');
