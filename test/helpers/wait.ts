@@ -14,7 +14,7 @@ export interface WaitOptions {
   /** Poll interval; default 50 ms. */
   intervalMs?: number;
   /** The state seen last, appended to the failure message. */
-  detail?: () => string;
+  detail?: () => string | Promise<string>;
 }
 
 type Falsy = undefined | null | false | 0 | '';
@@ -27,7 +27,7 @@ export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitO
     const value = await condition();
     if (value) return value as Exclude<T, Falsy>;
     if (Date.now() > deadline) {
-      const detail = options.detail ? `; last seen: ${options.detail()}` : '';
+      const detail = options.detail ? `; last seen: ${await options.detail()}` : '';
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what}${detail}`);
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
