@@ -94,6 +94,7 @@ export async function trial(root: string, lab: string, seed: number, reference: 
   await waitFor(() => startedActions(root) - before >= killAfterActions || child.exitCode !== null, {
     what: `seed ${seed}: ${killAfterActions} started actions (or the run to end)`,
     timeoutMs: 60_000,
+    intervalMs: 20,
     detail: () => `${startedActions(root) - before} started`,
   });
   await new Promise((r) => setTimeout(r, jitterMs)); // the random part of the kill moment, not a settle
