@@ -1,11 +1,18 @@
 import { defineConfig } from 'vitest/config';
 
+// Three projects, each runnable alone (`vitest run --project unit`); `vitest run` runs them all.
+// e2e and torture run the built CLI in dist/: build first (`npm test` and the test:* scripts do).
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
     env: { NO_COLOR: '1', FORCE_COLOR: '0' },
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
+      // kill -9 and resume, many trials: the slowest part of the suite.
+      { extends: true, test: { name: 'torture', include: ['test/torture/**/*.test.ts'] } },
+    ],
   },
 });

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cortex, listFiles, removeRoot, tempRoot, SHARED } from './helpers.js';
+import { cortex, listFiles, removeRoot, tempRoot } from './helpers.js';
+import { itWithShared, referencePath } from '../helpers/shared.js';
 
 const good = (id: string, extra = '') => `{
   "workflow_id": "${id}",
@@ -107,9 +108,9 @@ describe('validate: bad input', () => {
     }
   });
 
-  it('the upstream reference templates are valid', async () => {
+  itWithShared('the upstream reference templates are valid', async () => {
     const r = root({});
-    const res = await cortex(['validate', join(SHARED, 'reference', 'deployment-workflow.json'), join(SHARED, 'reference', 'incident-response-workflow.json')], { root: r });
+    const res = await cortex(['validate', referencePath('deployment-workflow.json'), referencePath('incident-response-workflow.json')], { root: r });
     expect(res.exitCode, res.stderr).toBe(0);
   });
 

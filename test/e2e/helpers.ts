@@ -3,10 +3,10 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers/wait.js';
 
 export const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(PROJECT, 'dist', 'cli', 'main.js');
-export const SHARED = join(PROJECT, '..', 'shared');
 
 /** A temporary coordination directory, optionally seeded with definition files. */
 export function tempRoot(files: Record<string, string> = {}): string {
@@ -79,14 +79,22 @@ export interface EndedRecord {
   parameters: Record<string, unknown>;
 }
 
+/** Waits until the clock is past the approval deadline (approval.expires_at) of an execution awaiting approval. */
+export async function waitPastApprovalDeadline(r: string, id: string): Promise<void> {
+  const rec = readJson<{ phases: Array<{ approval?: { expires_at?: string | null } }> }>(join(r, 'workflows', 'active', `workflow-${id}.json`));
+  const expires = rec.phases.map((p) => p.approval?.expires_at).find((e): e is string => Boolean(e));
+  if (!expires) throw new Error(`execution ${id} records no approval deadline`);
+  await waitFor(() => Date.now() > Date.parse(expires), { what: `the approval deadline ${expires} of ${id} to pass`, timeoutMs: Date.parse(expires) - Date.now() + 5000 });
+}
+
 /** Waits until `count` ended executions are in the root's history/ and returns them sorted by file name. */
 export async function waitForHistory(r: string, count: number, timeoutMs = 15_000): Promise<EndedRecord[]> {
   const dir = join(r, 'workflows', 'history');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [];
-    if (names.length >= count) return names.sort().map((n) => readJson<EndedRecord>(join(dir, n)));
-    if (Date.now() > deadline) throw new Error(`expected ${count} ended execution(s) in ${dir}, found ${names.length}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  const ended = () => (existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : []);
+  const names = await waitFor(() => (ended().length >= count ? ended() : undefined), {
+    what: `${count} ended execution(s) in ${dir}`,
+    timeoutMs,
+    detail: () => `${ended().length} there`,
+  });
+  return names.sort().map((n) => readJson<EndedRecord>(join(dir, n)));
 }

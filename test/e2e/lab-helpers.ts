@@ -1,7 +1,8 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cortex, PROJECT, SHARED } from './helpers.js';
+import { cortex, PROJECT } from './helpers.js';
+import { referencePath } from '../helpers/shared.js';
 
 /** A temporary root with the built-in workflows (and, on request, the reference templates) and its lab. */
 export function labRoot(options: { reference?: boolean } = {}): { root: string; lab: string } {
@@ -14,7 +15,7 @@ export function labRoot(options: { reference?: boolean } = {}): { root: string; 
   cpSync(join(PROJECT, 'coordination', 'config.yaml'), join(root, 'config.yaml'));
   if (options.reference) {
     mkdirSync(join(root, 'workflows'), { recursive: true });
-    cpSync(join(SHARED, 'reference', 'deployment-workflow.json'), join(root, 'workflows', 'ref-deployment.json'));
+    cpSync(referencePath('deployment-workflow.json'), join(root, 'workflows', 'ref-deployment.json'));
   }
   return { root, lab: join(root, 'lab') };
 }

@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { cortex, removeRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
 import { historyRecords, INCIDENT_PARAMS, invocationLog, labRoot, labShow, REFERENCE_DEPLOY_PARAMS, requestLog } from './lab-helpers.js';
+import { itWithShared } from '../helpers/shared.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach(removeRoot));
@@ -135,7 +136,7 @@ describe('the lab: built-in workflows end to end', () => {
     expect(audit.match(/"command":"approve"/g)?.length).toBeGreaterThanOrEqual(3);
   }, 180_000);
 
-  it('the reference deployment template with -p require_approval=false completes', async () => {
+  itWithShared('the reference deployment template with -p require_approval=false completes', async () => {
     const { root, lab } = fresh({ reference: true });
     const res = await runSim(root, lab, ['app-deployment-template', ...REFERENCE_DEPLOY_PARAMS]);
     expect(res.exitCode, res.stdout.slice(-2000) + res.stderr).toBe(0);

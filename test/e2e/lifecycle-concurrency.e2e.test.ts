@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { CLI, cleanEnv, cortex, listFiles, readJson, removeRoot, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
+import { waitFor } from '../helpers/wait.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach(removeRoot));
@@ -18,15 +19,6 @@ function root(files: (r: string) => Record<string, string>): string {
   roots.push(r);
   for (const [k, v] of Object.entries(files(r))) writeFileSync(join(r, k), v);
   return r;
-}
-
-/** Waits for `cond`, failing with `what` when it does not hold within `ms`. */
-async function waitUntil(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((res) => setTimeout(res, 25));
-  }
 }
 
 interface Rec {
@@ -131,7 +123,7 @@ phases:
     }));
     const child = execa('node', [CLI, '--root', r, 'run', 'long'], { env: cleanEnv(), extendEnv: false, reject: false });
     const log = join(r, 'masters/infrastructure/logs/contractor.log');
-    await waitUntil('the action to start', () => existsSync(log) && readFileSync(log, 'utf8').includes('event=start'));
+    await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('event=start'), { what: 'the action to start', timeoutMs: 20_000, intervalMs: 25 });
     const id = records(r).active[0]?.replace(/^workflow-|\.json$/g, '') as string;
     const [resume, rb, cancel, approve] = await Promise.all(['resume', 'rollback', 'cancel', 'approve'].map((c) => cortex([c, id], { root: r })));
     const ran = await child;
@@ -148,7 +140,7 @@ phases:
     expect(records(r).active).toEqual([]);
     // A new run is not blocked by a ghost record.
     const next = execa('node', [CLI, '--root', r, 'run', 'long'], { env: cleanEnv(), extendEnv: false, reject: false });
-    await waitUntil('the second run to start', () => records(r).active.length === 1);
+    await waitFor(() => records(r).active.length === 1, { what: 'the second run to start', timeoutMs: 20_000, intervalMs: 25 });
     next.kill('SIGTERM');
     expect((await next).exitCode).toBe(130);
   }, 120_000);
@@ -235,7 +227,7 @@ phases:
     expect(res.exitCode).toBe(0);
     const id = (records(r).history[0] as string).replace(/^workflow-|\.json$/g, '');
     const child = execa('node', [CLI, '--root', r, 'rollback', id], { env: cleanEnv(), extendEnv: false, reject: false });
-    await waitUntil('the slow compensation to start', () => !existsSync(join(r, 'one')));
+    await waitFor(() => !existsSync(join(r, 'one')), { what: 'the slow compensation to start', timeoutMs: 20_000, intervalMs: 25 });
     child.kill('SIGKILL');
     await child;
     const mid = theRecord(r, id);

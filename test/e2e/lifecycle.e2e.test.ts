@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, cleanEnv, cortex, listFiles, readJson, removeRoot, tempRoot } from './helpers.js';
+import { CLI, cleanEnv, cortex, listFiles, readJson, removeRoot, tempRoot, waitPastApprovalDeadline } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 import { checkRootFiles } from './schema-check.js';
 
 const roots: string[] = [];
@@ -88,8 +89,7 @@ describe('approvals', () => {
     await cortex(['run', 'gated'], { root: r });
     const id = await onlyId(r);
     const activeFile = join(r, 'workflows', 'active', `workflow-${id}.json`);
-    const expiresAt = Date.parse(readJson<{ phases: Array<{ approval?: { expires_at?: string } }> }>(activeFile).phases[1]?.approval?.expires_at ?? '');
-    await new Promise((res) => setTimeout(res, Math.max(0, expiresAt - Date.now()) + 50));
+    await waitPastApprovalDeadline(r, id);
     const before = readFileSync(activeFile, 'utf8');
     const st = await cortex(['status'], { root: r });
     expect(st.stdout).toMatch(/approval expired/);
@@ -150,9 +150,8 @@ phases:
     }));
     const out = join(r, 'out.txt');
     const child = execa('node', [CLI, '--root', r, 'run', 'steps'], { env: cleanEnv({ OUT: out }), extendEnv: false, reject: false });
-    for (let i = 0; i < 100 && !(existsSync(out) && existsSync(join(r, 'masters/infrastructure/logs/contractor.log')) && readFileSync(join(r, 'masters/infrastructure/logs/contractor.log'), 'utf8').includes('action=slow event=start')); i++) {
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    const log = join(r, 'masters/infrastructure/logs/contractor.log');
+    await waitFor(() => existsSync(out) && existsSync(log) && readFileSync(log, 'utf8').includes('action=slow event=start'), { what: 'the action one to write out.txt and slow to start', timeoutMs: 15_000 });
     child.kill('SIGKILL');
     await child;
     const id = await onlyId(r);
@@ -180,10 +179,8 @@ phases:
 `,
     }));
     const child = execa('node', [CLI, '--root', r, 'run', 'long'], { env: cleanEnv(), extendEnv: false, reject: false });
-    for (let i = 0; i < 100; i++) {
-      if (existsSync(join(r, 'masters/infrastructure/logs/contractor.log')) && readFileSync(join(r, 'masters/infrastructure/logs/contractor.log'), 'utf8').includes('event=start')) break;
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    const log = join(r, 'masters/infrastructure/logs/contractor.log');
+    await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('event=start'), { what: 'the action nap to start', timeoutMs: 15_000 });
     const id = await onlyId(r);
     const res = await cortex(['cancel', id], { root: r });
     expect(res.exitCode, res.stderr).toBe(0);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CLI, cleanEnv, cortex, readJson, removeRoot, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
 import { startTicks } from '../proc.js';
+import { waitFor } from '../helpers/wait.js';
 
 const roots: string[] = [];
 const children: ChildProcess[] = [];
@@ -54,12 +55,19 @@ function runningRecord(r: string, action: string): { execution_id: string } | un
 /** Runs `wf` and kills cortex with SIGKILL once `action` is recorded running and `ready()`; returns the execution id. */
 async function crashDuring(r: string, wf: string, action: string, ready: () => boolean = () => true): Promise<string> {
   const child = execa('node', [CLI, '--root', r, 'run', wf], { env: cleanEnv(), extendEnv: false, reject: false });
-  let rec: { execution_id: string } | undefined;
-  for (let i = 0; i < 400 && !((rec = runningRecord(r, action)) && ready()); i++) await new Promise((res) => setTimeout(res, 50));
-  child.kill('SIGKILL');
-  await child;
-  expect(rec, `${action} never started`).toBeDefined();
-  return rec!.execution_id;
+  try {
+    const rec = await waitFor(
+      () => {
+        const running = runningRecord(r, action);
+        return running && ready() ? running : undefined;
+      },
+      { what: `${action} to be recorded running (and ready to kill)`, timeoutMs: 20_000 },
+    );
+    return rec.execution_id;
+  } finally {
+    child.kill('SIGKILL');
+    await child;
+  }
 }
 
 describe.runIf(process.platform === 'linux')('a crashed execution whose pid was reused', () => {

@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, cleanEnv, cortex, readJson, removeRoot, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
+import { waitFor } from '../helpers/wait.js';
 
 const roots: string[] = [];
 const orphans: number[] = [];
@@ -111,15 +112,6 @@ phases:
   return r;
 }
 
-/** Polls `ready` every 50 ms until it holds; fails with `what` (and the run's output) after `limitMs`. */
-async function waitFor(what: string, ready: () => boolean, limitMs: number, context: () => string): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${limitMs / 1000}s\n${context()}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
-
 interface ActionRec {
   action_id: string;
   status: string;
@@ -140,7 +132,7 @@ describe('resume after kill -9 during install_helm_chart, then rollback', () => 
     const env = { FAKE_HELM_ROOT: r };
     const child = execa('node', [CLI, '--root', r, 'run', 'monitoring'], { env: cleanEnv(env), extendEnv: false, reject: false, stdin: 'ignore' });
     const blocked = join(r, 'helm-blocked.pid');
-    await waitFor('helm upgrade --install to record revision 1', () => existsSync(blocked) || child.exitCode !== null, 60_000, () => `${child.exitCode ?? 'running'}`);
+    await waitFor(() => existsSync(blocked) || child.exitCode !== null, { what: 'helm upgrade --install to record revision 1', timeoutMs: 60_000, detail: () => `${child.exitCode ?? 'running'}` });
     expect(existsSync(blocked), 'cortex ended before helm ran').toBe(true);
     orphans.push(Number(readFileSync(blocked, 'utf8')));
     child.kill('SIGKILL');

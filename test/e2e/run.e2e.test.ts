@@ -4,6 +4,8 @@ import { readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, cleanEnv, cortex, listFiles, readJson, removeRoot, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
+import { childProcesses, isRunning } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const roots: string[] = [];
 function root(files: Record<string, string>): string {
@@ -123,18 +125,7 @@ describe('cortex run: processes', () => {
     expect(res.exitCode).toBe(1);
     expect(res.stdout).toMatch(/timed out after 1s/);
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    let alive = true;
-    for (let i = 0; i < 30 && alive; i++) {
-      try {
-        process.kill(pid, 0);
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        alive = !/\) Z /.test(stat);
-      } catch {
-        alive = false;
-      }
-      if (alive) await new Promise((res2) => setTimeout(res2, 100));
-    }
-    expect(alive).toBe(false);
+    await waitFor(() => !isRunning(pid), { what: `the grandchild ${pid}, which ignores SIGTERM, to be gone`, timeoutMs: 3000 });
   });
 
   it('a 100 KB line of tool output is bounded in the record', async () => {
@@ -174,11 +165,9 @@ describe('cortex run: processes', () => {
       ),
     );
     const child = execa('node', [CLI, '--root', r, 'run', 'slow'], { env: cleanEnv(), extendEnv: false, reject: false });
-    for (let i = 0; i < 100; i++) {
-      if (existsSync(join(r, 'masters/infrastructure/logs/contractor.log')) && readFileSync(join(r, 'masters/infrastructure/logs/contractor.log'), 'utf8').includes('action=nap event=start')) break;
-      await new Promise((res) => setTimeout(res, 50));
-    }
-    await new Promise((res) => setTimeout(res, 200));
+    const log = join(r, 'masters/infrastructure/logs/contractor.log');
+    await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('action=nap event=start'), { what: 'the action nap to start', timeoutMs: 15_000 });
+    await waitFor(() => childProcesses(child.pid!).some((p) => p.argv.join(' ') === 'sleep 30'), { what: 'its tool `sleep 30` to run under cortex', timeoutMs: 15_000 });
     child.kill('SIGINT');
     const res = await child;
     expect(res.exitCode).toBe(130);
@@ -205,7 +194,7 @@ describe('cortex run: concurrency and secrets', () => {
       ),
     );
     const first = execa('node', [CLI, '--root', r, 'run', 'once'], { env: cleanEnv(), extendEnv: false, reject: false });
-    for (let i = 0; i < 100 && !(existsSync(join(r, 'workflows', 'active')) && listFiles(join(r, 'workflows', 'active')).length); i++) await new Promise((res) => setTimeout(res, 50));
+    await waitFor(() => existsSync(join(r, 'workflows', 'active')) && listFiles(join(r, 'workflows', 'active')).length, { what: 'the first run to write its record in workflows/active', timeoutMs: 15_000 });
     const second = await cortex(['run', 'once'], { root: r });
     expect(second.exitCode).toBe(3);
     expect(second.stderr).toMatch(/workflow "once" is already in progress: execution once-\d{8}T\d{6}Z-[0-9a-f]{4} is running \(pid \d+/);

@@ -3,7 +3,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, cortex, listFiles, readJson, removeRoot, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
-import { Terminal, waitFor } from './tmux.js';
+import { Terminal } from './tmux.js';
+import { waitFor } from '../helpers/wait.js';
 
 // What only a real terminal shows: the spinner's effect on the line discipline, Ctrl-C typed at
 // the keyboard, and the terminal going away.
@@ -61,12 +62,12 @@ function onlyRecord(r: string): Rec | undefined {
 /** Until cortex shows the spinner of the sleeping action `nap` (and the tool has started). */
 async function spinnerShows(t: Terminal, r: string): Promise<void> {
   const log = join(r, 'masters/infrastructure/logs/contractor.log');
-  await waitFor(
-    'the spinner of action nap',
-    async () => /nap execute_command/.test(await t.screen()) && existsSync(log) && readFileSync(log, 'utf8').includes('action=nap event=start'),
-    30_000,
-    () => t.screen(),
-  );
+  await waitFor(async () => /nap execute_command/.test(await t.screen()) && existsSync(log) && readFileSync(log, 'utf8').includes('action=nap event=start'), {
+    what: 'the spinner of action nap',
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    detail: () => t.screen(),
+  });
 }
 
 describe('cortex run on a terminal', () => {
@@ -80,9 +81,9 @@ describe('cortex run on a terminal', () => {
     expect(await t.sttyFlags()).toContain('isig');
 
     await t.press('C-c');
-    const exit = await waitFor('cortex to exit after Ctrl-C', async () => /EXIT=(\d+)/.exec(await t.screen())?.[1], 30_000, () => t.screen());
+    const exit = await waitFor(async () => /EXIT=(\d+)/.exec(await t.screen())?.[1], { what: 'cortex to exit after Ctrl-C', timeoutMs: 30_000, intervalMs: 100, detail: () => t.screen() });
     expect(exit).toBe('130');
-    await waitFor('stty -a after cortex', () => existsSync(sttyAfter) && readFileSync(sttyAfter, 'utf8').includes('isig'));
+    await waitFor(() => existsSync(sttyAfter) && readFileSync(sttyAfter, 'utf8').includes('isig'), { what: 'stty -a after cortex', timeoutMs: 20_000 });
     const after = readFileSync(sttyAfter, 'utf8').split(/[\s;]+/);
     expect(after).toEqual(expect.arrayContaining(['isig', 'icanon', 'echo']));
     expect(await t.screen()).not.toMatch(/Error|\n\s+at /);
@@ -110,7 +111,7 @@ describe('cortex run on a terminal', () => {
     await spinnerShows(t, r);
     await t.close();
 
-    const code = await waitFor('cortex to exit after the terminal closed', () => existsSync(codeFile) && readFileSync(codeFile, 'utf8').trim(), 30_000, () => JSON.stringify(onlyRecord(r), null, 1));
+    const code = await waitFor(() => existsSync(codeFile) && readFileSync(codeFile, 'utf8').trim(), { what: 'cortex to exit after the terminal closed', timeoutMs: 30_000, detail: () => JSON.stringify(onlyRecord(r), null, 1) });
     expect(code).toBe('130');
     const rec = onlyRecord(r);
     expect(rec?.status).toBe('paused');

@@ -2,17 +2,7 @@ import { execa } from 'execa';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-/** Polls `check` every 100 ms until it returns a value other than undefined/false; fails naming `what`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, detail?: () => Promise<string> | string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs / 1000}s for ${what}${detail ? `\n${await detail()}` : ''}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * An interactive bash in a real pseudo-terminal (a private tmux server), for what only a terminal
@@ -32,7 +22,7 @@ export class Terminal {
     const shell = ['env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), 'bash', '--norc', '--noprofile', '-i'];
     try {
       await t.tmux(['-f', '/dev/null', 'new-session', '-d', '-x', '200', '-y', '50', '-s', 'cortex', shell.map(shq).join(' ')]);
-      await waitFor('the shell prompt', async () => (await t.screen()).includes('tty>'), 20_000, () => t.screen());
+      await waitFor(async () => (await t.screen()).includes('tty>'), { what: 'the shell prompt', timeoutMs: 20_000, intervalMs: 100, detail: () => t.screen() });
     } catch (e) {
       await t.close();
       throw e;

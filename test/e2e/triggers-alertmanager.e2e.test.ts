@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, PROJECT, cleanEnv, readJson, removeRoot, tempRoot } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'am-bearer-token-7f3a';
 const roots: string[] = [];
@@ -32,16 +33,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const WORKFLOW = `workflow_id: memory-pressure
@@ -83,7 +74,7 @@ describe('Alertmanager -> cortex serve (real clients)', () => {
     children.push(serve);
     let serveOut = '';
     serve.stdout?.on('data', (d: Buffer) => (serveOut += d.toString()));
-    const serveUrl = await until('cortex serve to listen', () => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(serveOut)?.[1], 15_000);
+    const serveUrl = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(serveOut)?.[1], { what: 'cortex serve to listen', timeoutMs: 15_000, detail: () => serveOut });
 
     const amPort = await freePort();
     const amDir = join(root, 'alertmanager');
@@ -115,7 +106,7 @@ receivers:
     );
     children.push(am);
     const amUrl = `http://127.0.0.1:${amPort}`;
-    await until('alertmanager to be ready', async () => (await fetch(`${amUrl}/-/ready`).catch(() => undefined))?.ok || undefined, 15_000);
+    await waitFor(async () => (await fetch(`${amUrl}/-/ready`).catch(() => undefined))?.ok, { what: 'alertmanager to be ready', timeoutMs: 15_000 });
 
     const start = new Date(Date.now() - 30_000).toISOString().replace(/\.\d+Z$/, 'Z');
     const alert = ['HighMemoryUsage', 'severity=critical', 'instance=node-1', 'cluster=prod-k8s-01', '--annotation=summary=Memory usage above 90% on node-1', `--start=${start}`];
@@ -124,12 +115,15 @@ receivers:
 
     const serveLog = join(root, 'state', 'serve.log');
     const log = () => (existsSync(serveLog) ? readFileSync(serveLog, 'utf8') : '');
-    await until('the firing notification', () => (/POST \/webhook\/alertmanager 202 /.test(log()) ? true : undefined));
+    await waitFor(() => /POST \/webhook\/alertmanager 202 /.test(log()), { what: 'the firing notification', timeoutMs: 20_000, detail: log });
     const history = join(root, 'workflows', 'history');
-    const ended = await until('the run to end', () => {
-      const names = existsSync(history) ? readdirSync(history).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [];
-      return names.length ? names : undefined;
-    });
+    const ended = await waitFor(
+      () => {
+        const names = existsSync(history) ? readdirSync(history).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [];
+        return names.length ? names : undefined;
+      },
+      { what: 'the run to end', timeoutMs: 20_000 },
+    );
     const rec = readJson<{ status: string; parameters: Record<string, unknown>; trigger: Record<string, string> }>(join(history, ended[0] as string));
     expect(rec.status).toBe('completed');
     expect(rec.parameters).toEqual({ instance: 'node-1', cluster: 'prod-k8s-01', summary: 'Memory usage above 90% on node-1' });
@@ -139,7 +133,7 @@ receivers:
     const end = new Date(Date.now() - 1000).toISOString().replace(/\.\d+Z$/, 'Z');
     const resolve = await execa('amtool', [`--alertmanager.url=${amUrl}`, 'alert', 'add', ...alert, `--end=${end}`], { reject: false });
     expect(resolve.exitCode, resolve.stderr).toBe(0);
-    await until('the resolved notification', () => (/POST \/webhook\/alertmanager 200 .*matched=0/.test(log()) ? true : undefined));
+    await waitFor(() => /POST \/webhook\/alertmanager 200 .*matched=0/.test(log()), { what: 'the resolved notification', timeoutMs: 20_000, detail: log });
 
     const lines = log().trim().split('\n');
     expect(lines.every((l) => / ua="Alertmanager\//.test(l))).toBe(true);

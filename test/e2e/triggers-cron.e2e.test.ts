@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, cortex, removeRoot, tempRoot, waitForHistory } from './helpers.js';
+import { CLI, cortex, removeRoot, tempRoot, waitForHistory, waitPastApprovalDeadline } from './helpers.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach(removeRoot));
@@ -70,7 +70,7 @@ describe('cortex tick and schedule', () => {
     const run = await cortex(['run', 'needs-ok', '--json'], { root: r });
     expect(run.exitCode, run.stderr).toBe(0);
     const id = (JSON.parse(run.stdout) as { execution_id: string }).execution_id;
-    await new Promise((res) => setTimeout(res, 1200));
+    await waitPastApprovalDeadline(r, id);
     const res = await cortex(['tick'], { root: r });
     expect(res.exitCode, res.stderr).toBe(0);
     expect(res.stdout).toContain(`${id}: approval expired: cortex resume started`);

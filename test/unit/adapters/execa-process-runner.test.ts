@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecaProcessRunner } from '../../../src/adapters/execa-process-runner.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const NODE = process.execPath;
 
@@ -20,15 +21,6 @@ function isGone(pid: number): boolean {
   } catch {
     return true;
   }
-}
-
-async function waitUntil(predicate: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (predicate()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return predicate();
 }
 
 describe('ExecaProcessRunner', () => {
@@ -168,7 +160,7 @@ describe('ExecaProcessRunner', () => {
     const controller = new AbortController();
     const pidFile = join(dir, 'escaped.pids');
     const running = runner.run('sh', ['-c', `(${ESCAPE}) > ${pidFile}`], { signal: controller.signal, killGraceMs: 300 });
-    expect(await waitUntil(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().split('\n').length === 2, 10_000)).toBe(true);
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().split('\n').length === 2, { what: `two pids in ${pidFile}`, timeoutMs: 10_000 });
     controller.abort(new Error('cancelled'));
     expect((await running).aborted).toBe(true);
     const pids = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { describe, it, expect } from 'vitest';
+import { beforeAll, describe, it, expect } from 'vitest';
 import { ParametersInvalidError, UsageError, ExitCode, type Issue } from '../../../src/errors.js';
 import type { ParamSpec, WorkflowDefinition } from '../../../src/definitions/types.js';
 import {
@@ -12,14 +12,20 @@ import {
   type ParametersInput,
 } from '../../../src/definitions/parameters.js';
 import { evaluateCondition, getPath } from '../../../src/definitions/expression-eval.js';
+import { HAVE_SHARED, describeWithShared, itWithShared, referencePath } from '../../helpers/shared.js';
 
 function loadReference(name: string): WorkflowDefinition {
-  const url = new URL(`../../../../shared/reference/${name}`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as WorkflowDefinition;
+  return JSON.parse(readFileSync(referencePath(name), 'utf8')) as WorkflowDefinition;
 }
 
-const incident = loadReference('incident-response-workflow.json');
-const deployment = loadReference('deployment-workflow.json');
+// The upstream reference templates: only the tests declared with itWithShared/describeWithShared use them.
+let incident: WorkflowDefinition;
+let deployment: WorkflowDefinition;
+beforeAll(() => {
+  if (!HAVE_SHARED) return;
+  incident = loadReference('incident-response-workflow.json');
+  deployment = loadReference('deployment-workflow.json');
+});
 
 function def(parameters: Record<string, ParamSpec>, workflow_id = 'test-wf'): WorkflowDefinition {
   return { workflow_id, workflow_name: 'Test', version: '1.0.0', phases: [], parameters };
@@ -150,7 +156,7 @@ describe('coerce', () => {
   });
 });
 
-describe('resolveParameters with the incident-response template', () => {
+describeWithShared('resolveParameters with the incident-response template', () => {
   it('resolves -p assignments, nested dotted keys and defaults', () => {
     const params = resolveParameters(incident, { assignments: validIncident });
     expect(params).toEqual({
@@ -309,7 +315,7 @@ describe('resolveParameters with the incident-response template', () => {
   });
 });
 
-describe('resolveParameters with the deployment template', () => {
+describeWithShared('resolveParameters with the deployment template', () => {
   const required = ['repository=org/app', 'environment=staging', 'cluster=talos-prod', 'namespace=app'];
 
   it('applies defaults and keeps an expression default as is', () => {
@@ -468,7 +474,7 @@ describe('resolveParameters: nested specs, arrays and edge cases', () => {
 });
 
 describe('checkDefaults', () => {
-  it('finds nothing wrong in the reference templates', () => {
+  itWithShared('finds nothing wrong in the reference templates', () => {
     expect(checkDefaults(incident)).toEqual([]);
     expect(checkDefaults(deployment)).toEqual([]);
   });
@@ -558,13 +564,16 @@ describe('maskParameters', () => {
     expect(params).toEqual(before);
   });
 
-  it('masks the incident template without secrets unchanged', () => {
+  itWithShared('masks the incident template without secrets unchanged', () => {
     const p = resolveParameters(incident, { assignments: validIncident });
     expect(maskParameters(incident, p)).toEqual(p);
   });
 
   it('secretParameterValues lists the values to mask elsewhere', () => {
     expect(secretParameterValues(d, params).sort()).toEqual(['abc', 'hunter2', 'k1', 'k2']);
+  });
+
+  itWithShared('secretParameterValues finds nothing to mask in the incident template', () => {
     expect(secretParameterValues(incident, resolveParameters(incident, { assignments: validIncident }))).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import {
@@ -10,6 +11,7 @@ import {
   round,
 } from '../../../src/model/metrics.js';
 import type { ExecutionSummary } from '../../../src/model/records.js';
+import { describeWithShared, referencePath } from '../../helpers/shared.js';
 
 const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv2020) => void;
@@ -316,11 +318,11 @@ describe('computeContractorPerformance', () => {
   });
 });
 
-describe('reference metrics files', () => {
+describeWithShared('reference metrics files', () => {
   it('reference/workflow-stats.json validates against the schema', () => {
-    expectValid(validateStats, readJson(new URL('../../../../shared/reference/workflow-stats.json', import.meta.url)));
+    expectValid(validateStats, readJson(pathToFileURL(referencePath('workflow-stats.json'))));
   });
   it('reference/contractor-performance.json validates against the schema', () => {
-    expectValid(validatePerf, readJson(new URL('../../../../shared/reference/contractor-performance.json', import.meta.url)));
+    expectValid(validatePerf, readJson(pathToFileURL(referencePath('contractor-performance.json'))));
   });
 });

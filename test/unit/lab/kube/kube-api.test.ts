@@ -202,7 +202,7 @@ describe('lab kube: the server over REST (how other lab parts use it)', () => {
     expect(created.status).toBe(201);
     const again = await json(await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
     expect(again).toMatchObject({ status: 409, body: { kind: 'Status', reason: 'AlreadyExists', message: 'deployments.apps "grafana" already exists', code: 409 } });
-    await waitFor(() => s.store.peek('deployments.apps', 'monitoring', 'grafana')?.status?.readyReplicas === 2);
+    await waitFor(() => s.store.peek('deployments.apps', 'monitoring', 'grafana')?.status?.readyReplicas === 2, { what: 'monitoring/grafana to have 2 ready replicas', timeoutMs: 5000 });
 
     // a watch sees the scale-down as MODIFIED events
     const list = await json(await fetch(`${url}?fieldSelector=metadata.name%3Dgrafana`));
@@ -216,7 +216,7 @@ describe('lab kube: the server over REST (how other lab parts use it)', () => {
     const del = await json(await fetch(`${url}/grafana`, { method: 'DELETE' }));
     expect(del).toMatchObject({ status: 200, body: { kind: 'Status', status: 'Success', details: { name: 'grafana', group: 'apps', kind: 'deployments' } } });
     expect(s.store.scan('replicasets.apps', 'monitoring')).toEqual([]);
-    await waitFor(() => s.store.scan('pods', 'monitoring').length === 0);
+    await waitFor(() => s.store.scan('pods', 'monitoring').length === 0, { what: 'the pods of monitoring/grafana to be gone', timeoutMs: 5000 });
     const gone = await json(await fetch(`${url}/grafana`));
     expect(gone).toMatchObject({ status: 404, body: { reason: 'NotFound', message: 'deployments.apps "grafana" not found' } });
 
@@ -229,7 +229,7 @@ describe('lab kube: the server over REST (how other lab parts use it)', () => {
       }),
     );
     expect(node.status).toBe(201);
-    await waitFor(() => s.store.scan('pods', 'kube-system').some((p) => p.spec.nodeName === 'mon-01' && p.status.phase === 'Running'));
+    await waitFor(() => s.store.scan('pods', 'kube-system').some((p) => p.spec.nodeName === 'mon-01' && p.status.phase === 'Running'), { what: 'a running DaemonSet pod on mon-01', timeoutMs: 5000 });
 
     await s.stop();
     server = undefined;

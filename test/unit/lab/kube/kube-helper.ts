@@ -120,16 +120,8 @@ export function run(argv: string[], env: NodeJS.ProcessEnv, stdin?: string): Pro
   });
 }
 
-/** Polls until fn returns a truthy value (the lab controller works asynchronously). */
-export async function waitFor<T>(fn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('waitFor: condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+// The lab controller works asynchronously: tests wait for its effects with the shared waitFor.
+export { waitFor } from '../../../helpers/wait.js';
 
 export function deploymentYaml(name: string, ns: string, image: string, replicas = 2, extraSpec = ''): string {
   return `apiVersion: apps/v1

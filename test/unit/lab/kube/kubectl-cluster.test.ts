@@ -103,7 +103,7 @@ describe.skipIf(!HAS_KUBECTL)('kubectl against the lab API server: cluster', () 
     const polls = k.requests().filter((x) => x.method === 'GET' && x.path === `/api/v1/namespaces/production/pods/${before[0]!.metadata.name}`);
     expect(polls.map((x) => x.status)).toContain(404);
     // replacements land on other, schedulable nodes
-    await waitFor(() => k.server.store.peek('deployments.apps', 'production', 'web-api')?.status?.readyReplicas === 3);
+    await waitFor(() => k.server.store.peek('deployments.apps', 'production', 'web-api')?.status?.readyReplicas === 3, { what: 'production/web-api to have 3 ready replicas', timeoutMs: 5000 });
     expect(k.server.store.scan('pods', 'production').filter((p) => p.spec?.nodeName === 'k8s-worker-02')).toEqual([]);
     expect((await k.kubectl(['uncordon', 'k8s-worker-02'])).code).toBe(0);
   });

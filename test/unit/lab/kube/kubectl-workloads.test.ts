@@ -94,13 +94,13 @@ describe.skipIf(!HAS_KUBECTL)('kubectl against the lab API server: workloads', (
     const undo = await k.kubectl(['rollout', 'undo', 'deployment/web', '-n', 'apps']);
     expect(undo).toEqual({ code: 0, stdout: fixture('50-rollout-undo', WEB).stdout, stderr: '' });
     expect(image()).toBe('nginx:1.26');
-    await waitFor(() => revision() === '3');
+    await waitFor(() => revision() === '3', { what: 'apps/web at revision 3', timeoutMs: 5000 });
     expect((await k.kubectl(['rollout', 'status', 'deployment/web', '-n', 'apps', '--timeout=20s'])).code).toBe(0);
 
     const second = await k.kubectl(['rollout', 'undo', 'deployment/web', '-n', 'apps']);
     expect(second).toEqual({ code: 0, stdout: 'deployment.apps/web rolled back\n', stderr: '' });
     expect(image()).toBe('nginx:1.27');
-    await waitFor(() => revision() === '4');
+    await waitFor(() => revision() === '4', { what: 'apps/web at revision 4', timeoutMs: 5000 });
     const rs = k.server.store.scan('replicasets.apps', 'apps').map((x) => x.metadata.annotations?.['deployment.kubernetes.io/revision']);
     expect(rs.sort()).toEqual(['3', '4']);
 
@@ -118,7 +118,7 @@ describe.skipIf(!HAS_KUBECTL)('kubectl against the lab API server: workloads', (
   it('rollout status and wait time out while pods cannot be scheduled', async () => {
     const yaml = deploymentYaml('stuck', 'apps', 'nginx:1.27', 2, '      nodeSelector: {cortex.dev/cluster: nowhere}\n');
     expect((await k.kubectl(['apply', '--server-side', '--field-manager=cortex', '-f', '-'], { stdin: yaml })).code).toBe(0);
-    await waitFor(() => k.server.store.scan('pods', 'apps').filter((p) => p.metadata.name.startsWith('stuck-')).length === 2);
+    await waitFor(() => k.server.store.scan('pods', 'apps').filter((p) => p.metadata.name.startsWith('stuck-')).length === 2, { what: 'two pods of apps/stuck', timeoutMs: 5000 });
     const r = await k.kubectl(['rollout', 'status', 'deployment/stuck', '-n', 'apps', '--timeout=1s']);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('Waiting for deployment "stuck" rollout to finish: 0 of 2 updated replicas are available...');
@@ -128,7 +128,7 @@ describe.skipIf(!HAS_KUBECTL)('kubectl against the lab API server: workloads', (
     const pod = k.server.store.scan('pods', 'apps').find((p) => p.metadata.name.startsWith('stuck-'))!;
     expect(pod.status.conditions[0]).toMatchObject({ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' });
     expect((await k.kubectl(['delete', 'deployment', 'stuck', '-n', 'apps'])).stdout).toBe('deployment.apps "stuck" deleted\n');
-    await waitFor(() => !k.server.store.scan('pods', 'apps').some((p) => p.metadata.name.startsWith('stuck-')));
+    await waitFor(() => !k.server.store.scan('pods', 'apps').some((p) => p.metadata.name.startsWith('stuck-')), { what: 'the pods of apps/stuck to be gone', timeoutMs: 5000 });
   });
 
   it('get pods -l: the deployment pods, and an empty list', async () => {

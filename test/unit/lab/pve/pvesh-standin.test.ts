@@ -8,6 +8,7 @@ import { labPaths, readJsonLines, readState, writeLabConfig, writeState } from '
 import { pveModule } from '../../../../src/lab/pve/module.js';
 import { runPvesh } from '../../../../src/lab/pve/pvesh.js';
 import type { PveState } from '../../../../src/lab/pve/state.js';
+import { waitFor } from '../../../helpers/wait.js';
 
 const J = ['--output-format', 'json'];
 let lab: string;
@@ -120,8 +121,7 @@ describe('lab pvesh: tasks', () => {
   it('shows the task running while it runs', async () => {
     writeLabConfig(lab, { latency: 10, faults: [] }); // 300 ms task
     const clone = pvesh('create', '/nodes/pve-01/qemu/9000/clone', '--newid', '401', '--name', 'slow', ...J);
-    await new Promise((r) => setTimeout(r, 100));
-    const running = state().tasks.find((t) => t.type === 'qmclone');
+    const running = await waitFor(() => state().tasks.find((t) => t.type === 'qmclone'), { what: 'the clone task in the lab state', timeoutMs: 5000 });
     expect(running?.status).toBe('running');
     const st = JSON.parse((await pvesh('get', `/nodes/pve-01/tasks/${running?.upid}/status`, ...J)).stdout) as Record<string, unknown>;
     expect(st.status).toBe('running');

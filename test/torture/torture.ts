@@ -2,9 +2,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, cleanEnv, cortex, listFiles, removeRoot } from './helpers.js';
-import { checkRootFiles } from './schema-check.js';
-import { invocationLog, labRoot, labSnapshot, requestLog } from './lab-helpers.js';
+import { CLI, cleanEnv, cortex, listFiles, removeRoot } from '../e2e/helpers.js';
+import { checkRootFiles } from '../e2e/schema-check.js';
+import { invocationLog, labRoot, labSnapshot, requestLog } from '../e2e/lab-helpers.js';
+import { processesWithEnv } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Small seeded PRNG (mulberry32): a failing trial is reproduced from its printed seed. */
 export function prng(seed: number): () => number {
@@ -88,13 +90,22 @@ export async function trial(root: string, lab: string, seed: number, reference: 
   expect(reset.exitCode).toBe(0);
   const child = execa('node', [CLI, '--root', root, 'run', WORKFLOW, '--simulate', '--lab', lab], { env: cleanEnv(), extendEnv: false, reject: false });
   const before = startedActions(root);
-  const deadline = Date.now() + 60_000;
-  while (startedActions(root) - before < killAfterActions && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, jitterMs));
+  // Until the chosen number of actions started, or the run ended first (then it is not killed mid-way).
+  await waitFor(() => startedActions(root) - before >= killAfterActions || child.exitCode !== null, {
+    what: `seed ${seed}: ${killAfterActions} started actions (or the run to end)`,
+    timeoutMs: 60_000,
+    intervalMs: 20,
+    detail: () => `${startedActions(root) - before} started`,
+  });
+  await new Promise((r) => setTimeout(r, jitterMs)); // the random part of the kill moment, not a settle
   child.kill('SIGKILL');
   await child;
   // Tools the killed process had started run on; let them finish as they would after a crash.
-  await new Promise((r) => setTimeout(r, 400));
+  await waitFor(() => processesWithEnv('CORTEX_LAB_DIR', lab).length === 0, {
+    what: `seed ${seed}: the lab tools the killed run started to exit`,
+    timeoutMs: 60_000,
+    detail: () => `still running: ${processesWithEnv('CORTEX_LAB_DIR', lab).join(', ')}`,
+  });
 
   const killed = activeRecord(root);
   const id = killed?.execution_id ?? (listFiles(join(root, 'workflows', 'history')).map((f) => f.replace(/^workflow-|\.json$/g, '')).sort().pop() as string);
