@@ -8,13 +8,47 @@ function dur(s: number | null | undefined): string {
   return m < 60 ? `${m}m${Math.round(s % 60)}s` : `${Math.floor(m / 60)}h${m % 60}m`;
 }
 
+/** An action that did not do its work although the execution went on (on_error continue_phase, alert_only, skip_action, skip_phase). */
+export interface Tolerated {
+  phase_id: string;
+  action_id: string;
+  action: string;
+  status: string;
+  on_error: string | null;
+  error: string | null;
+}
+
+/** What failed or was skipped because of a failure, in a run that went on (or ended). */
+export function toleratedFailures(rec: ExecutionRecord): Tolerated[] {
+  const out: Tolerated[] = [];
+  for (const p of rec.phases) {
+    for (const a of p.actions) {
+      const failed = a.status === 'failed' || a.status === 'errored';
+      const skippedAfterFailure = a.status === 'skipped' && (a.on_error_applied !== undefined || /failed/.test(a.skip_reason ?? ''));
+      if (!failed && !skippedAfterFailure) continue;
+      out.push({ phase_id: p.phase_id, action_id: a.action_id, action: a.action, status: a.status, on_error: a.on_error_applied ?? null, error: a.error?.message ?? a.skip_reason ?? null });
+    }
+  }
+  return out;
+}
+
+/** `completed`, or `completed with N errors` when actions failed and on_error let it go on. */
+export function outcomeOf(rec: ExecutionRecord): string {
+  const n = toleratedFailures(rec).filter((t) => t.status !== 'skipped' || t.on_error !== null).length;
+  if (rec.status === 'completed' && n > 0) return `completed with ${n} error${n === 1 ? '' : 's'}`;
+  return rec.status;
+}
+
 /** Compact end-of-run summary: one line per phase, the outcome, and where the record is. */
 export function printSummary(out: Output, rec: ExecutionRecord): void {
+  const tolerated = toleratedFailures(rec);
   if (out.json) {
     out.data({
       execution_id: rec.execution_id,
       workflow_id: rec.workflow_id,
       status: rec.status,
+      outcome: outcomeOf(rec),
+      errors: tolerated,
       status_reason: rec.status_reason ?? null,
       duration_seconds: rec.duration_seconds ?? null,
       error: rec.error ?? null,
@@ -34,12 +68,21 @@ export function printSummary(out: Output, rec: ExecutionRecord): void {
     const counts = new Map<string, number>();
     for (const a of p.actions) counts.set(a.status, (counts.get(a.status) ?? 0) + 1);
     const detail = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
-    out.line(`  ${p.phase_id.padEnd(24)} ${p.status.padEnd(18)} ${dur(p.duration_seconds).padStart(7)}  ${s.dim(detail)}`);
+    const bad = (counts.get('failed') ?? 0) + (counts.get('errored') ?? 0);
+    // A phase whose actions failed under a tolerant on_error did not simply "complete".
+    const shown = p.status === 'completed' && bad > 0 ? `completed, ${bad} failed` : p.status;
+    out.line(`  ${p.phase_id.padEnd(24)} ${shown.padEnd(18)} ${dur(p.duration_seconds).padStart(7)}  ${s.dim(detail)}`);
   }
-  const colour = rec.status === 'completed' ? s.green : rec.status === 'awaiting_approval' || rec.status === 'paused' ? s.yellow : s.red;
+  if (tolerated.length) {
+    out.line('');
+    for (const t of tolerated) out.line(`  ${s.yellow(t.status)} ${t.phase_id}/${t.action_id} (${t.action})${t.on_error ? s.dim(` on_error ${t.on_error}`) : ''}${t.error ? `: ${t.error}` : ''}`);
+  }
+  const outcome = outcomeOf(rec);
+  const colour = outcome === 'completed' ? s.green : rec.status === 'completed' || rec.status === 'awaiting_approval' || rec.status === 'paused' ? s.yellow : s.red;
   out.line('');
-  out.line(`${colour(rec.status)} ${rec.execution_id}${rec.duration_seconds !== null && rec.duration_seconds !== undefined ? ` in ${dur(rec.duration_seconds)}` : ''}`);
+  out.line(`${colour(outcome)} ${rec.execution_id}${rec.duration_seconds !== null && rec.duration_seconds !== undefined ? ` in ${dur(rec.duration_seconds)}` : ''}`);
   if (rec.status_reason && rec.status !== 'completed') out.line(rec.status_reason);
   if (rec.rollback_required && !rec.rollback) out.line(`rollback required: cortex rollback ${rec.execution_id}`);
+  if (rec.status === 'paused' && !/cortex (resume|rollback)/.test(rec.status_reason ?? '')) out.line(`continue: cortex resume ${rec.execution_id}, or undo: cortex rollback ${rec.execution_id}`);
   out.line(s.dim(`details: cortex status ${rec.execution_id}`));
 }
