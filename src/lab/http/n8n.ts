@@ -6,87 +6,24 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { delegatedHandler } from './n8n-delegated.js';
+import { graphProblems, nodeTypeProblem } from './n8n-nodes.js';
+import { n8nBodyError } from './n8n-schema.js';
 import { headerOf, json, LabHttpError, nowIso, type LabReply, type LabRequest, type ServiceDef } from './server.js';
 import { readHttpState, updateHttpState, type HttpLabState, type Json, type N8nWorkflowState } from './state.js';
 
-const WRITABLE = ['name', 'description', 'nodes', 'connections', 'settings', 'staticData', 'pinData', 'shared', 'nodeGroups', 'externalId'];
-const READ_ONLY = ['id', 'active', 'createdAt', 'updatedAt', 'isArchived', 'versionId', 'triggerCount', 'meta', 'tags'];
-const REQUIRED = ['name', 'nodes', 'connections', 'settings'];
-const SETTINGS: Record<string, (v: unknown) => string | undefined> = {
-  saveExecutionProgress: (v) => (typeof v === 'boolean' ? undefined : 'must be boolean'),
-  saveManualExecutions: (v) => (typeof v === 'boolean' ? undefined : 'must be boolean'),
-  saveDataErrorExecution: (v) => (v === 'all' || v === 'none' ? undefined : 'must be equal to one of the allowed values: all, none'),
-  saveDataSuccessExecution: (v) => (v === 'all' || v === 'none' ? undefined : 'must be equal to one of the allowed values: all, none'),
-  executionTimeout: (v) => (typeof v === 'number' ? undefined : 'must be number'),
-  errorWorkflow: (v) => (typeof v === 'string' ? undefined : 'must be string'),
-  timezone: (v) => (typeof v === 'string' ? undefined : 'must be string'),
-  executionOrder: (v) => (v === 'v0' || v === 'v1' ? undefined : 'must be equal to one of the allowed values: v0, v1'),
-  callerPolicy: (v) => (['any', 'none', 'workflowsFromAList', 'workflowsFromSameOwner'].includes(v as string) ? undefined : 'must be equal to one of the allowed values: any, none, workflowsFromAList, workflowsFromSameOwner'),
-  callerIds: (v) => (typeof v === 'string' ? undefined : 'must be string'),
-  timeSavedPerExecution: (v) => (typeof v === 'number' ? undefined : 'must be number'),
-};
-const NODE_KEYS = new Set([
-  'id',
-  'name',
-  'type',
-  'typeVersion',
-  'position',
-  'parameters',
-  'credentials',
-  'webhookId',
-  'disabled',
-  'notes',
-  'notesInFlow',
-  'executeOnce',
-  'alwaysOutputData',
-  'retryOnFail',
-  'maxTries',
-  'waitBetweenTries',
-  'onError',
-  'continueOnFail',
-]);
-
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** express-openapi-validator style messages for a workflow create/update body. */
-export function validateWorkflowBody(body: unknown): string[] {
-  if (!isObject(body)) return ['request/body must be object'];
-  const errors: string[] = [];
-  for (const k of Object.keys(body)) if (READ_ONLY.includes(k)) errors.push(`request/body/${k} is read-only`);
-  for (const k of REQUIRED) if (!(k in body)) errors.push(`request/body must have required property '${k}'`);
-  if (Object.keys(body).some((k) => !WRITABLE.includes(k) && !READ_ONLY.includes(k))) errors.push('request/body must NOT have additional properties');
-  if ('name' in body && typeof body.name !== 'string') errors.push('request/body/name must be string');
-  if ('description' in body && typeof body.description !== 'string' && body.description !== null) errors.push('request/body/description must be string');
-  if ('connections' in body && !isObject(body.connections)) errors.push('request/body/connections must be object');
-  if ('settings' in body) {
-    if (!isObject(body.settings)) errors.push('request/body/settings must be object');
-    else {
-      const s = body.settings;
-      if (Object.keys(s).some((k) => !(k in SETTINGS))) errors.push('request/body/settings must NOT have additional properties');
-      for (const [k, check] of Object.entries(SETTINGS)) {
-        if (k in s) {
-          const e = check(s[k]);
-          if (e) errors.push(`request/body/settings/${k} ${e}`);
-        }
-      }
-    }
-  }
-  if ('nodes' in body) {
-    if (!Array.isArray(body.nodes)) errors.push('request/body/nodes must be array');
-    else {
-      body.nodes.forEach((n, i) => {
-        const at = `request/body/nodes/${i}`;
-        if (!isObject(n)) return void errors.push(`${at} must be object`);
-        if (Object.keys(n).some((k) => !NODE_KEYS.has(k))) errors.push(`${at} must NOT have additional properties`);
-        if ('name' in n && typeof n.name !== 'string') errors.push(`${at}/name must be string`);
-        if ('type' in n && typeof n.type !== 'string') errors.push(`${at}/type must be string`);
-        if ('typeVersion' in n && typeof n.typeVersion !== 'number') errors.push(`${at}/typeVersion must be number`);
-        if ('position' in n && !(Array.isArray(n.position) && n.position.every((x) => typeof x === 'number'))) errors.push(`${at}/position must be array`);
-        if ('parameters' in n && !isObject(n.parameters)) errors.push(`${at}/parameters must be object`);
-      });
-    }
-  }
-  return errors;
+/**
+ * n8n's answer to a workflow create/update body: the first error of its published schema (as
+ * n8n reports it), then the lab's own graph check (connections between existing nodes, [x, y]
+ * positions), which n8n would only trip over when the workflow runs.
+ */
+export function workflowBodyError(op: 'createWorkflow' | 'updateWorkflow', body: unknown): string | undefined {
+  const schemaError = n8nBodyError(op, body);
+  if (schemaError) return schemaError;
+  const b = body as Json;
+  const problems = graphProblems(b.nodes as unknown[], b.connections);
+  return problems.length ? `request/body: ${problems.join('; ')}` : undefined;
 }
 
 function isTrigger(node: Json): boolean {
@@ -156,6 +93,10 @@ function page<T>(items: T[], q: URLSearchParams): LabReply {
 }
 
 function activationProblem(s: HttpLabState, wf: N8nWorkflowState): string | undefined {
+  for (const node of wf.nodes ?? []) {
+    const problem = node.disabled === true ? undefined : nodeTypeProblem(node);
+    if (problem) return problem;
+  }
   if (!(wf.nodes ?? []).some(isTrigger)) {
     return 'Workflow has no node to start the workflow - at least one trigger, poller or webhook node is required';
   }
@@ -169,12 +110,12 @@ function activationProblem(s: HttpLabState, wf: N8nWorkflowState): string | unde
 function api(lab: string, req: LabRequest): LabReply {
   const rest = req.path.slice('/api/v1'.length) || '/';
   const parts = rest.split('/').filter(Boolean);
-  const bodyCheck = (): LabReply | undefined => {
+  const bodyCheck = (op: 'createWorkflow' | 'updateWorkflow' | 'activateWorkflow'): LabReply | undefined => {
     if (req.jsonError) return json(400, { message: 'Invalid JSON in request body' });
     const ct = headerOf(req, 'content-type') ?? '';
     if (req.body && !ct.includes('json')) return json(415, { message: 'Unsupported Media Type' });
-    const errors = validateWorkflowBody(req.json);
-    return errors.length ? json(400, { message: errors.join(', ') }) : undefined;
+    const error = op === 'activateWorkflow' ? n8nBodyError(op, req.json) : workflowBodyError(op, req.json);
+    return error ? json(400, { message: error }) : undefined;
   };
 
   if (parts[0] === 'workflows') {
@@ -196,7 +137,7 @@ function api(lab: string, req: LabRequest): LabReply {
       return page(list.map(publicWorkflow), q);
     }
     if (parts.length === 1 && req.method === 'POST') {
-      const bad = bodyCheck();
+      const bad = bodyCheck('createWorkflow');
       if (bad) return bad;
       const body = req.json as Json;
       return updateHttpState(lab, (s) => {
@@ -210,7 +151,6 @@ function api(lab: string, req: LabRequest): LabReply {
           updatedAt: now,
           versionId: randomUUID(),
           triggerCount: 0,
-          ...(body.description !== undefined ? { description: body.description } : {}),
           nodes: prepareNodes(body.nodes as Json[]),
           connections: body.connections as Json,
           settings: body.settings as Json,
@@ -230,7 +170,7 @@ function api(lab: string, req: LabRequest): LabReply {
         return wf ? json(200, publicWorkflow(wf)) : NOT_FOUND;
       }
       if (req.method === 'PUT') {
-        const bad = bodyCheck();
+        const bad = bodyCheck('updateWorkflow');
         if (bad) return bad;
         const body = req.json as Json;
         return updateHttpState(lab, (s) => {
@@ -262,6 +202,9 @@ function api(lab: string, req: LabRequest): LabReply {
       }
     }
     if (parts.length === 3 && req.method === 'POST' && (parts[2] === 'activate' || parts[2] === 'deactivate')) {
+      // deactivate has no request body in the spec: n8n ignores whatever is sent.
+      const bad = parts[2] === 'activate' ? bodyCheck('activateWorkflow') : undefined;
+      if (bad) return bad;
       return updateHttpState(lab, (s) => {
         const wf = s.n8n.workflows.find((w) => w.id === id);
         if (!wf) return NOT_FOUND;
