@@ -6,7 +6,9 @@ import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { endpointPlaceholder } from '../endpoints.js';
 import { isSuccess, parseJsonBody } from '../http-util.js';
+import type { ResolvedConfig } from '../../config/config.js';
 import { N8N_API, N8nApi, n8nFailure, webhookUrl, workflowNotFound, type N8nWorkflow } from './n8n-api.js';
+import { descriptionNote, handlerGraph, triggerGraph, type GraphContext, type Handler, type N8nConnections, type N8nGraph } from './n8n-graphs.js';
 
 interface CreateParams {
   name: string;
@@ -18,6 +20,7 @@ interface CreateParams {
   nodes?: Array<Record<string, unknown>>;
   connections?: Record<string, unknown>;
   settings?: Record<string, unknown>;
+  handler?: Handler;
   activate?: boolean;
 }
 
@@ -30,51 +33,42 @@ interface RefParams {
 
 const API = `${endpointPlaceholder('n8n')}${N8N_API}`;
 
-/** Nodes for a workflow without explicit `nodes`: a Webhook or a Schedule Trigger. */
-export function generatedNodes(p: CreateParams): Array<Record<string, unknown>> {
-  if (p.webhook_path) {
-    return [
-      {
-        name: 'Webhook',
-        type: 'n8n-nodes-base.webhook',
-        typeVersion: 2,
-        position: [0, 0],
-        parameters: { httpMethod: p.http_method ?? 'POST', path: p.webhook_path.replace(/^\/+/, ''), responseMode: 'onReceived' },
-      },
-    ];
-  }
-  if (p.schedule) {
-    return [
-      {
-        name: 'Schedule Trigger',
-        type: 'n8n-nodes-base.scheduleTrigger',
-        typeVersion: 1.2,
-        position: [0, 0],
-        parameters: { rule: { interval: [{ field: 'cronExpression', expression: p.schedule }] } },
-      },
-    ];
-  }
-  return [];
-}
+/** What a workflow body needs from the configuration (links in generated graphs). */
+type EndpointsConfig = Pick<ResolvedConfig, 'endpoints'>;
 
-/** The create/update body: only the writable fields of n8n's closed workflow schema. */
-export function workflowBody(p: CreateParams): Record<string, unknown> {
-  const nodes = p.nodes ?? generatedNodes(p);
-  if (nodes.length === 0) {
-    throw new ActionFailedError('create_n8n_workflow needs `nodes`, `webhook_path` or `schedule` (a workflow without a trigger cannot run)', {
+/**
+ * The nodes and connections: `nodes` as given, else the graph of `handler`, else a lone
+ * trigger (Webhook or Schedule Trigger); the description goes into a Sticky Note, since n8n's
+ * create schema has no description field.
+ */
+export function workflowGraph(p: CreateParams, config: EndpointsConfig): N8nGraph {
+  const ctx: GraphContext = {
+    trigger: { ...(p.webhook_path ? { webhook_path: p.webhook_path, http_method: p.http_method ?? 'POST' } : {}), ...(p.schedule ? { schedule: p.schedule } : {}) },
+    ...(config.endpoints.jira?.url ? { jiraUrl: config.endpoints.jira.url } : {}),
+    ...(config.endpoints.prometheus?.url ? { prometheusUrl: config.endpoints.prometheus.url } : {}),
+  };
+  let graph: N8nGraph;
+  if (p.nodes) graph = { nodes: p.nodes, connections: (p.connections ?? {}) as N8nConnections };
+  else if (p.handler) graph = handlerGraph(p.handler, ctx);
+  else if (p.webhook_path || p.schedule) graph = triggerGraph(ctx);
+  else {
+    throw new ActionFailedError('create_n8n_workflow needs `nodes`, `handler`, `webhook_path` or `schedule` (a workflow without a trigger cannot run)', {
       errorCode: 'invalid_parameters',
       retryable: false,
     });
   }
+  if (p.description && !graph.nodes.some((n) => n.type === 'n8n-nodes-base.stickyNote' && n.name === 'Description')) {
+    graph = { ...graph, nodes: [...graph.nodes, descriptionNote(p.name, p.description, graph.nodes)] };
+  }
+  return graph;
+}
+
+/** The create/update body: only the fields n8n's createWorkflow schema allows (no description). */
+export function workflowBody(p: CreateParams, config: EndpointsConfig): Record<string, unknown> {
+  const { nodes, connections } = workflowGraph(p, config);
   const settings: Record<string, unknown> = { executionOrder: 'v1', ...(p.settings ?? {}) };
   if (p.timezone) settings.timezone = p.timezone;
-  return {
-    name: p.name,
-    ...(p.description !== undefined ? { description: p.description } : {}),
-    nodes,
-    connections: p.connections ?? {},
-    settings,
-  };
+  return { name: p.name, nodes, connections, settings };
 }
 
 /** The production webhook path of a workflow: webhook_path, else the first Webhook node's path. */
@@ -102,18 +96,18 @@ async function activate(api: N8nApi, id: string): Promise<N8nWorkflow> {
 }
 
 export const createN8nWorkflow: ActionImpl = {
-  plan(params) {
+  plan(params, ctx) {
     const p = params as unknown as CreateParams;
     const steps: PlannedStep[] = [
       { kind: 'request', method: 'GET', url: `${API}/workflows?name=${encodeURIComponent(p.name)}`, note: 'look up by name' },
-      { kind: 'request', method: 'POST', url: `${API}/workflows`, body: safeBody(p), note: 'PUT /workflows/<id> instead when it exists' },
+      { kind: 'request', method: 'POST', url: `${API}/workflows`, body: workflowBody(p, ctx.config), note: 'PUT /workflows/<id> instead when it exists' },
     ];
     if (p.activate !== false) steps.push({ kind: 'request', method: 'POST', url: `${API}/workflows/<id>/activate` });
     return steps;
   },
   async run(rt) {
     const p = rt.params as unknown as CreateParams;
-    const body = workflowBody(p);
+    const body = workflowBody(p, rt.config);
     const api = await N8nApi.connect(rt);
     const existing = (await api.findByName(p.name))[0];
     // A re-run after an interrupted attempt finds the workflow that attempt created; it is still
@@ -143,14 +137,6 @@ export const createN8nWorkflow: ActionImpl = {
     };
   },
 };
-
-function safeBody(p: CreateParams): unknown {
-  try {
-    return workflowBody(p);
-  } catch {
-    return { name: p.name };
-  }
-}
 
 function refPlan(p: RefParams): { url: string; steps: PlannedStep[] } {
   if (p.workflow_id) return { url: `${API}/workflows/${encodeURIComponent(p.workflow_id)}`, steps: [] };

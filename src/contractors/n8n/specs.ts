@@ -228,21 +228,83 @@ const n8nNode: Schema = closed(
   'An n8n node (the public API\'s closed node schema).',
 );
 
+const slackChannel = str('Slack channel for chat.postMessage, e.g. #ops-critical.', { minLength: 1 });
+const n8nHandler: Schema = closed(
+  {
+    kind: strEnum(
+      ['alert_relay', 'alert_digest', 'monitor', 'k8s_health', 'k8s_deploy', 'call_cortex'],
+      'alert_relay: Alertmanager webhook → Slack, PagerDuty (trigger/resolve by groupKey), Jira issue while firing. ' +
+        'alert_digest: webhook → queue; every every_hours → one Slack digest. monitor: schedule → HTTP probes and ' +
+        'Prometheus queries → If anything failed → alert. k8s_health: schedule → Kubernetes API nodes and pods → If ' +
+        'problems (NotReady, pressure, CrashLoopBackOff, ImagePullBackOff, Error) → alert. k8s_deploy: webhook ' +
+        '{namespace, image, replicas[, name]} → If valid (else 400) → 202 → server-side apply of Namespace and ' +
+        'Deployment → Wait → read the rollout → Slack. call_cortex: schedule → POST to a cortex serve webhook → If not ' +
+        'accepted → alert.',
+    ),
+    slack_channel: slackChannel,
+    mention: str('Prefix of Slack texts: a user group is <!subteam^ID>, a user <@U123> (a plain @team is only text).'),
+    pagerduty: closed({ severity: strEnum(['critical', 'error', 'warning', 'info'], 'payload.severity.'), source: str('payload.source.') }, [], 'alert_relay: also a PagerDuty Events v2 event.'),
+    jira: closed(
+      { project: str('Project key.', { minLength: 1 }), issue_type: str('Issue type (default Task).'), url: str('Jira base URL (default config endpoints.jira.url).') },
+      ['project'],
+      'alert_relay: also a Jira issue (POST /rest/api/2/issue) while firing.',
+    ),
+    every_hours: int('alert_digest: hours between digests.', { minimum: 1, maximum: 23 }),
+    probes: arr(closed({ name: str('Node name.', { minLength: 1 }), url: str('URL; a 2xx answer passes.', { minLength: 1 }) }, ['name', 'url']), 'monitor: HTTP probes.'),
+    queries: arr(
+      closed({ name: str('Node name.', { minLength: 1 }), query: str('PromQL; the first sample is compared.', { minLength: 1 }), max: num('Highest passing value.') }, ['name', 'query', 'max']),
+      'monitor: Prometheus instant queries.',
+    ),
+    prometheus_url: str('monitor: Prometheus base URL (default config endpoints.prometheus.url).'),
+    active_for_hours: int('monitor: stop checking this many hours after the first run.', { minimum: 1 }),
+    alert: closed(
+      {
+        webhook_url: str('POST an Alertmanager-style alert here (e.g. the critical handler).'),
+        alertname: str('alertname label.'),
+        labels: map(str('Label value.'), 'More labels.'),
+        slack_channel: slackChannel,
+        mention: str('Slack mention prefix.'),
+      },
+      [],
+      'What a failed check raises (monitor, k8s_health, call_cortex).',
+    ),
+    api_url: str('k8s_health, k8s_deploy: Kubernetes API URL, e.g. https://10.10.1.100:6443.'),
+    rollout_wait_seconds: int('k8s_deploy: seconds before the rollout is read.', { minimum: 1, maximum: 3600 }),
+    url: str('call_cortex: cortex serve webhook URL.'),
+    body: openObject('call_cortex: JSON body.'),
+    credentials: closed(
+      {
+        slack: str('httpHeaderAuth credential with the bot token (default cortex-slack-bot).'),
+        jira: str('httpHeaderAuth credential for Jira (default cortex-jira).'),
+        pagerduty: str('httpCustomAuth credential adding {"body": {"routing_key": ...}} (default cortex-pagerduty).'),
+        kubernetes: str('httpHeaderAuth credential with a service-account bearer token (default cortex-kubernetes).'),
+        cortex: str('httpHeaderAuth credential with the cortex serve token (default cortex-serve).'),
+      },
+      [],
+      'Names of the n8n credentials the nodes use (created once in n8n; no cortex secret is written into a workflow).',
+    ),
+  },
+  ['kind'],
+  'A generated n8n graph (n8n-nodes-base types and typeVersions as published).',
+);
+
 const createN8nWorkflow: ActionSpec = {
   contractor: C,
   name: 'create_n8n_workflow',
   summary:
     'Creates (POST /api/v1/workflows) or, when a workflow of that name exists, updates (PUT) an n8n workflow, then ' +
     'activates it (POST /workflows/{id}/activate) when `activate`. With `nodes`, they and `connections` are sent as ' +
-    'given; without, cortex generates the trigger: a Webhook node (httpMethod, path=webhook_path, responseMode ' +
-    'onReceived) or a Schedule Trigger with `schedule`. webhook_url is <n8n>/webhook/<webhook_path>. Rollback deletes a ' +
-    'workflow this action created (one that existed before is left as it now is).',
+    'given; with `handler`, cortex generates the whole graph (trigger, HTTP calls, If branches, notifications); with ' +
+    'neither, only the trigger: a Webhook node (httpMethod, path=webhook_path) or a Schedule Trigger with `schedule`. ' +
+    'n8n\'s create API has no description field: `description` goes into a Sticky Note node. webhook_url is ' +
+    '<n8n>/webhook/<webhook_path>. Rollback deletes a workflow this action created (one that existed before is left as ' +
+    'it now is).',
   kind: 'http',
   uses: N8N,
   parameters: params(
     {
       name: str('Workflow name (the lookup key).', { minLength: 1, maxLength: 128 }),
-      description: str('Workflow description.'),
+      description: str('Workflow description (kept in a Sticky Note node).'),
       webhook_path: str('Production webhook path, e.g. critical-alerts.', { pattern: '^[A-Za-z0-9][A-Za-z0-9/_.-]*$' }),
       http_method: strEnum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'], 'Webhook method.', { default: 'POST' }),
       schedule: str('5-field cron for a Schedule Trigger, e.g. "*/5 * * * *".', { pattern: '^\\S+(\\s+\\S+){4}$' }),
@@ -250,6 +312,7 @@ const createN8nWorkflow: ActionSpec = {
       nodes: arr(n8nNode, 'Complete node list (trigger included).', { minItems: 1 }),
       connections: openObject('n8n connections object (required by n8n when nodes are linked).'),
       settings: openObject('n8n workflow settings (closed in n8n: saveExecutionProgress, executionOrder, timezone, ...).'),
+      handler: n8nHandler,
       activate: bool('Activate after creating.', true),
     },
     ['name'],

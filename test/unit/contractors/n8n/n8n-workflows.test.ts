@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { n8nBodyError } from '../../../../src/lab/http/n8n-schema.js';
 import { SECRETS, bodyOf, calls, j, leakedSecrets, publicHeaders, routedHttp, runAction } from './helpers.js';
 
 const API = 'https://n8n.example.com/api/v1';
@@ -7,7 +8,7 @@ const LOOKUP = (name: string, cursor?: string) =>
 const wf = (over: Record<string, unknown> = {}) => ({ id: 'Wf1', name: 'critical-alert-handler', active: false, nodes: [], connections: {}, settings: {}, ...over });
 
 describe('create_n8n_workflow', () => {
-  it('looks the name up, creates with only writable fields (200, not 201), activates, and returns the production webhook URL', async () => {
+  it('looks the name up, creates with only the fields n8n\'s create schema has (the description in a Sticky Note), activates, and returns the production webhook URL', async () => {
     const http = routedHttp([
       ['GET', LOOKUP('critical-alert-handler'), j(200, { data: [], nextCursor: null })],
       ['POST', `${API}/workflows`, j(200, wf())],
@@ -21,11 +22,15 @@ describe('create_n8n_workflow', () => {
     expect(publicHeaders(r.requests[1])).toEqual({ 'content-type': 'application/json', accept: 'application/json', 'x-n8n-api-key': '<secret>' });
     expect(bodyOf(r.requests[1])).toEqual({
       name: 'critical-alert-handler',
-      description: 'Alertmanager receiver',
-      nodes: [{ name: 'Webhook', type: 'n8n-nodes-base.webhook', typeVersion: 2, position: [0, 0], parameters: { httpMethod: 'POST', path: 'critical-alerts', responseMode: 'onReceived' } }],
+      nodes: [
+        { name: 'Webhook', type: 'n8n-nodes-base.webhook', typeVersion: 2, position: [0, 0], parameters: { httpMethod: 'POST', path: 'critical-alerts', responseMode: 'onReceived', options: {} } },
+        { name: 'Description', type: 'n8n-nodes-base.stickyNote', typeVersion: 1, position: [0, -260], parameters: { content: '## critical-alert-handler\nAlertmanager receiver', height: 200, width: 480, color: 7 } },
+      ],
       connections: {},
       settings: { executionOrder: 'v1' },
     });
+    // What n8n 2.41.3 accepts: its published createWorkflow schema, the node definitions.
+    expect(n8nBodyError('createWorkflow', bodyOf(r.requests[1]))).toBeUndefined();
     expect(leakedSecrets(r.attempt)).toEqual([]);
   });
 
