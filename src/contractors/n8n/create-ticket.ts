@@ -1,11 +1,12 @@
 /**
- * create_ticket: a Jira issue (POST /rest/api/2/issue) or a GitHub issue, labelled
- * cortex-<execution>-<action> and searched for first, so a retry never opens a duplicate. The
+ * create_ticket: a Jira issue (POST /rest/api/2/issue, labelled cortex-<execution>-<action> and
+ * searched for by that label first) or a GitHub issue (marked in its body, since GitHub drops
+ * labels without push access), so a retry never opens a duplicate. The
  * ${workflow_name}/${status} templating of summary/description happens in the engine.
  */
 import type { ActionImpl } from '../action-impl.js';
 import { endpointPlaceholder } from '../endpoints.js';
-import { GitHubApi } from './github.js';
+import { GitHubApi, issueBody, issueMarker } from './github.js';
 import { createJiraIssueOnce, jiraIssueBody, jiraSearchPath } from './jira.js';
 
 interface Params {
@@ -25,14 +26,15 @@ export const createTicket: ActionImpl = {
     const label = `cortex-${ctx.executionId}-${ctx.actionId}`;
     if (p.system === 'github') {
       const base = `${endpointPlaceholder('github')}/repos/${p.project}/issues`;
+      const rtLike = { executionId: ctx.executionId, actionId: ctx.actionId };
       return [
-        { kind: 'request', method: 'GET', url: `${base}?labels=${label}&state=all`, note: 'an issue this action opened before' },
-        { kind: 'request', method: 'POST', url: base, body: { title: p.summary, body: p.description, labels: [...(p.labels ?? []), label] } },
+        { kind: 'request', method: 'GET', url: `${base}?state=all&sort=created&direction=desc&per_page=100`, note: `an issue whose body carries ${issueMarker(rtLike)}` },
+        { kind: 'request', method: 'POST', url: base, body: issueBody(rtLike, { title: p.summary, ...(p.description !== undefined ? { body: p.description } : {}), ...(p.labels ? { labels: p.labels } : {}), ...(p.assignee ? { assignee: p.assignee } : {}) }) },
       ];
     }
     const base = endpointPlaceholder('jira');
     return [
-      { kind: 'request', method: 'GET', url: `${base}${jiraSearchPath(label)}`, note: 'an issue this action opened before' },
+      { kind: 'request', method: 'GET', url: `${base}${jiraSearchPath(label)}`, note: 'an issue this action opened before (Data Center: /rest/api/2/search)' },
       {
         kind: 'request',
         method: 'POST',

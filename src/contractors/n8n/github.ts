@@ -3,7 +3,7 @@
  * Headers: `Authorization: Bearer <token>` (config endpoints.github secret), `Accept:
  * application/vnd.github+json`, `X-GitHub-Api-Version: 2022-11-28`, `User-Agent`. Nothing here is
  * idempotent at GitHub, so creates look for what this action made before (deployment payload,
- * issue label) and POSTs are retried only on answers where GitHub did not act (429, 503,
+ * issue body marker) and POSTs are retried only on answers where GitHub did not act (429, 503,
  * rate-limit 403).
  */
 import { ActionFailedError } from '../../errors.js';
@@ -129,25 +129,32 @@ export class GitHubApi {
     return { id: Number(s.id), state: s.state ?? input.state };
   }
 
-  /** The issue this action opened before (its label), or a new one. */
+  /**
+   * The issue this action opened before, or a new one. Found by a marker in its body (an HTML
+   * comment naming the execution and action), not by label: GitHub silently drops the labels
+   * of an issue created by a token without push access, so a label search finds nothing and a
+   * retry would open a duplicate. The search lists the repository's 100 newest issues (the
+   * issue list is read from GitHub's database, unlike /search/issues, which is indexed late).
+   */
   async issueOnce(repo: string, input: { title: string; body?: string; labels?: string[]; assignee?: string }): Promise<TicketResult> {
-    const label = dedupLabel(this.rt);
-    const q = new URLSearchParams({ labels: label, state: 'all', per_page: '1' });
-    const found = await this.expect<Array<{ id: number; number: number; html_url?: string }>>('GET', `/repos/${repo}/issues?${q.toString()}`, undefined, 'GitHub list issues');
-    const first = Array.isArray(found) ? found[0] : undefined;
-    if (first) return { key: `${repo}#${first.number}`, id: String(first.id), url: first.html_url ?? '', created: false };
-    const issue = await this.expect<{ id: number; number: number; html_url?: string }>(
+    const marker = issueMarker(this.rt);
+    const q = new URLSearchParams({ state: 'all', sort: 'created', direction: 'desc', per_page: '100' });
+    const recent = await this.expect<Array<{ id: number; number: number; html_url?: string; body?: string | null; pull_request?: unknown }>>('GET', `/repos/${repo}/issues?${q.toString()}`, undefined, 'GitHub list issues');
+    const mine = (Array.isArray(recent) ? recent : []).find((i) => !i.pull_request && typeof i.body === 'string' && i.body.includes(marker));
+    if (mine) {
+      this.rt.debug(`GitHub issue ${repo}#${mine.number} carries ${marker}: not opening another`);
+      return { key: `${repo}#${mine.number}`, id: String(mine.id), url: mine.html_url ?? '', created: false };
+    }
+    const issue = await this.expect<{ id: number; number: number; html_url?: string; labels?: unknown[] }>(
       'POST',
       `/repos/${repo}/issues`,
-      compact({
-        title: cut(input.title, 256),
-        body: input.body,
-        labels: [...new Set([...(input.labels ?? []), label])],
-        assignees: input.assignee ? [input.assignee] : undefined,
-      }),
+      issueBody(this.rt, input),
       `GitHub create issue in ${repo}`,
       [201],
     );
+    if (Array.isArray(issue.labels) && issue.labels.length === 0) {
+      this.rt.debug(`GitHub dropped the labels of ${repo}#${issue.number}: the token has no push access to ${repo}`);
+    }
     return { key: `${repo}#${issue.number}`, id: String(issue.id), url: issue.html_url ?? '', created: true };
   }
 
@@ -155,6 +162,21 @@ export class GitHubApi {
     const c = await this.expect<{ id: number }>('POST', `/repos/${repo}/commits/${encodeURIComponent(sha)}/comments`, { body }, `GitHub comment on ${repo}@${sha}`, [201]);
     return c.id;
   }
+}
+
+/** The marker an issue this action opens carries in its body. */
+export function issueMarker(rt: Pick<ActionRuntime, 'executionId' | 'actionId'>): string {
+  return `<!-- cortex:${rt.executionId}/${rt.actionId} -->`;
+}
+
+/** POST /repos/{repo}/issues body: title (GitHub's limit 256), body ending in the marker, labels. */
+export function issueBody(rt: Pick<ActionRuntime, 'executionId' | 'actionId'>, input: { title: string; body?: string; labels?: string[]; assignee?: string }): Record<string, unknown> {
+  return compact({
+    title: cut(input.title, 256),
+    body: `${input.body ? `${input.body}\n\n` : ''}${issueMarker(rt)}`,
+    labels: [...new Set([...(input.labels ?? []), dedupLabel(rt)])],
+    assignees: input.assignee ? [input.assignee] : undefined,
+  });
 }
 
 function githubMessage(res: HttpResponse): string {

@@ -182,9 +182,13 @@ const createTicket: ActionSpec = {
   contractor: C,
   name: 'create_ticket',
   summary:
-    'Creates a Jira issue (POST /rest/api/2/issue; credentials from config endpoints.jira) or a GitHub issue. The ' +
-    'ticket gets the label cortex-<execution_id>-<action_id>; a retry first searches for that label (JQL / issue ' +
-    'search), so it never opens a duplicate.',
+    'Creates a Jira issue (POST /rest/api/2/issue; credentials from config endpoints.jira) or a GitHub issue, so that ' +
+    'a retry never opens a duplicate. Jira: the issue gets the label cortex-<execution_id>-<action_id>, searched for ' +
+    'first with GET /rest/api/3/search/jql (Cloud; the old /search answers 410 since 2025) or /rest/api/2/search (Data ' +
+    'Center). search/jql is eventually consistent: after an attempt that sent the create, an empty search is repeated ' +
+    '(2, 4, 8, 16 s) before creating again. GitHub: the body ends with <!-- cortex:<execution_id>/<action_id> -->, ' +
+    'looked for among the 100 newest issues (labels are not used to find it: GitHub drops them for a token without ' +
+    'push access).',
   kind: 'http',
   uses: ['jira', 'github'],
   parameters: params(

@@ -2,10 +2,14 @@
  * Lab GitHub REST (HTTP-APIS.md §5): deployments, deployment statuses, issues, commit comments,
  * GET /user. Bearer (or `token`) auth -> 401 Bad credentials; no User-Agent -> 403; an
  * unsupported X-GitHub-Api-Version -> 400; validation 422. Every repository owner/name exists.
- * Rate limiting answers 403 with x-ratelimit-remaining 0 and x-ratelimit-reset.
+ * Rate limiting answers 403 with x-ratelimit-remaining 0 and x-ratelimit-reset. Request bodies
+ * are checked against GitHub's published OpenAPI schemas (upstream/github-rest.json). A token
+ * without push access (setGithubPushAccess(lab, false)) gets its issues created with labels and
+ * assignees silently dropped, as GitHub does.
  */
 import { bearer, headerOf, json, nowIso, type LabReply, type LabRequest, type ServiceDef } from './server.js';
 import { readHttpState, sha1, updateHttpState, type Json } from './state.js';
+import { githubBodyProblems, type GithubOperation } from './upstream-schemas.js';
 
 const DOCS = 'https://docs.github.com/rest';
 const STATES = ['error', 'failure', 'inactive', 'in_progress', 'queued', 'pending', 'success'];
@@ -32,6 +36,17 @@ function body(req: LabRequest): Json | typeof BAD_JSON {
   return req.json as Json;
 }
 
+/**
+ * GitHub's 422 for a body outside the operation's published schema; enum and length problems
+ * are left to the Validation Failed answers below, as GitHub words them.
+ */
+function schemaRefusal(op: GithubOperation, b: Json): LabReply | undefined {
+  const problems = githubBodyProblems(op, b).filter((p) => !/ must be equal to one of the allowed values| is longer than /.test(p));
+  if (problems.length === 0) return undefined;
+  const missing = /^\/(\w+) is required$/.exec(problems[0] as string);
+  return ghError(422, `Invalid request.\n\n${missing ? `"${missing[1]}" wasn't supplied.` : `For 'properties${(problems[0] as string).split(' ')[0]}', ${(problems[0] as string).split(' ').slice(1).join(' ')}.`}`);
+}
+
 function repoRoutes(lab: string, req: LabRequest, repo: string, rest: string[], self: string): LabReply {
   const api = `${self}/repos/${repo}`;
   if (rest[0] === 'deployments') {
@@ -47,8 +62,8 @@ function repoRoutes(lab: string, req: LabRequest, repo: string, rest: string[], 
     if (rest.length === 1 && req.method === 'POST') {
       const b = body(req);
       if (b === BAD_JSON) return ghError(400, 'Problems parsing JSON');
-      if (typeof b.ref !== 'string' || !b.ref) return ghError(422, 'Invalid request.\n\n"ref" wasn\'t supplied.');
-      if (b.required_contexts !== undefined && !Array.isArray(b.required_contexts)) return ghError(422, 'Invalid request.\n\nFor \'properties/required_contexts\', it is not an array.');
+      const refused = schemaRefusal('repos/create-deployment', b);
+      if (refused) return refused;
       return updateHttpState(lab, (s) => {
         const id = s.github.next_id++;
         const environment = typeof b.environment === 'string' ? b.environment : 'production';
@@ -87,8 +102,9 @@ function repoRoutes(lab: string, req: LabRequest, repo: string, rest: string[], 
       if (req.method === 'POST') {
         const b = body(req);
         if (b === BAD_JSON) return ghError(400, 'Problems parsing JSON');
-        if (typeof b.state !== 'string') return ghError(422, 'Invalid request.\n\n"state" wasn\'t supplied.');
-        if (!STATES.includes(b.state)) return validation('DeploymentStatus', 'state', 'state is not included in the list');
+        const refused = schemaRefusal('repos/create-deployment-status', b);
+        if (refused) return refused;
+        if (!STATES.includes(String(b.state))) return validation('DeploymentStatus', 'state', 'state is not included in the list');
         if (typeof b.description === 'string' && b.description.length > 140) return validation('DeploymentStatus', 'description', 'description is too long (maximum is 140 characters)');
         return updateHttpState(lab, (s) => {
           const sid = s.github.next_id++;
@@ -123,15 +139,19 @@ function repoRoutes(lab: string, req: LabRequest, repo: string, rest: string[], 
         .github.issues.filter((i) => i.repo === repo)
         .filter((i) => labels.every((l) => (i.labels as Json[]).some((x) => x.name === l)))
         .filter((i) => state === 'all' || i.state === state)
-        .sort((a, b) => Number(b.number) - Number(a.number));
+        .sort((a, b) => (req.query.get('direction') === 'asc' ? 1 : -1) * (Number(a.number) - Number(b.number)));
       const per = Math.min(100, Number(req.query.get('per_page') ?? 30) || 30);
       return ok(200, list.slice(0, per).map(({ repo: _r, ...i }) => i));
     }
     if (req.method === 'POST') {
       const b = body(req);
       if (b === BAD_JSON) return ghError(400, 'Problems parsing JSON');
-      if (typeof b.title !== 'string' || !b.title) return validation('Issue', 'title', 'title is missing');
+      const refused = schemaRefusal('issues/create', b);
+      if (refused) return refused;
+      if (b.title === '') return validation('Issue', 'title', 'title is missing');
       return updateHttpState(lab, (s) => {
+        // "Only users with push access can set labels for new issues. Labels are silently dropped otherwise."
+        const push = s.github.push_access !== false;
         const id = s.github.next_id++;
         const number = s.github.issues.filter((i) => i.repo === repo).length + 1;
         const issue = {
@@ -140,8 +160,8 @@ function repoRoutes(lab: string, req: LabRequest, repo: string, rest: string[], 
           title: b.title,
           body: typeof b.body === 'string' ? b.body : null,
           state: 'open',
-          labels: (Array.isArray(b.labels) ? b.labels : []).map((l) => ({ name: String(l) })),
-          assignees: (Array.isArray(b.assignees) ? b.assignees : []).map((login) => ({ login })),
+          labels: (push && Array.isArray(b.labels) ? b.labels : []).map((l) => ({ name: String(typeof l === 'object' && l ? (l as Json).name : l) })),
+          assignees: (push && Array.isArray(b.assignees) ? b.assignees : []).map((login) => ({ login })),
           user: BOT,
           url: `${api}/issues/${number}`,
           html_url: `https://github.com/${repo}/issues/${number}`,
@@ -155,7 +175,9 @@ function repoRoutes(lab: string, req: LabRequest, repo: string, rest: string[], 
   if (rest[0] === 'commits' && rest.length === 3 && rest[2] === 'comments' && req.method === 'POST') {
     const b = body(req);
     if (b === BAD_JSON) return ghError(400, 'Problems parsing JSON');
-    if (typeof b.body !== 'string' || !b.body) return validation('CommitComment', 'body', 'body is missing');
+    const refused = schemaRefusal('repos/create-commit-comment', b);
+    if (refused) return refused;
+    if (b.body === '') return validation('CommitComment', 'body', 'body is missing');
     return updateHttpState(lab, (s) => {
       const id = s.github.next_id++;
       const c = { id, body: b.body, commit_id: shaOf(rest[1] as string), user: BOT, html_url: `https://github.com/${repo}/commit/${shaOf(rest[1] as string)}#commitcomment-${id}`, created_at: nowIso() };

@@ -1,8 +1,10 @@
 /**
- * Lab Jira (HTTP-APIS.md §4): POST /rest/api/{2,3}/issue -> 201 {id,key,self}; errors
- * {errorMessages[], errors{}}; GET /rest/api/{2,3}/search (labels/project JQL), GET
- * /rest/api/{2,3}/issue/{key}. Auth: Basic <user>:<token> or Bearer <token>. Duplicates are kept
- * (Jira has no idempotency): a client must search before it creates.
+ * Lab Jira Cloud (HTTP-APIS.md §4): POST /rest/api/{2,3}/issue -> 201 {id,key,self}; errors
+ * {errorMessages[], errors{}}; GET/POST /rest/api/{2,3}/search/jql (labels/project JQL; issue
+ * ids, keys and fields only when `fields` is asked for, {issues, isLast}); the old
+ * /rest/api/{2,3}/search answer 410 Gone with Atlassian's message (removed in 2025, CHANGE-2046);
+ * GET /rest/api/{2,3}/issue/{key|id}. Auth: Basic <user>:<token> or Bearer <token>. Duplicates
+ * are kept (Jira has no idempotency): a client must search before it creates.
  */
 import { basicPassword, bearer, json, nowIso, type LabReply, type LabRequest, type ServiceDef } from './server.js';
 import { readHttpState, updateHttpState, type Json } from './state.js';
@@ -61,11 +63,21 @@ function matches(issue: Json, jql: string): boolean {
   });
 }
 
-function search(lab: string, req: LabRequest, self: string): LabReply {
-  const jql = req.method === 'POST' ? String(((req.json as Json | undefined) ?? {}).jql ?? '') : (req.query.get('jql') ?? '');
-  const max = Number(req.query.get('maxResults') ?? ((req.json as Json | undefined)?.maxResults ?? 50)) || 50;
+/** Atlassian's answer to the removed search endpoints (GET and POST /rest/api/{2,3}/search). */
+export const SEARCH_REMOVED =
+  'The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046';
+
+function searchJql(lab: string, req: LabRequest, self: string, version: string): LabReply {
+  const body = (req.method === 'POST' ? req.json : undefined) as Json | undefined;
+  const jql = body ? String(body.jql ?? '') : (req.query.get('jql') ?? '');
+  if (!jql.trim()) return jiraError(400, ['Unbounded JQL queries are not allowed here. Please add a search restriction to your query.']);
+  const max = Number(body?.maxResults ?? req.query.get('maxResults') ?? 50) || 50;
+  const fields = body?.fields ?? req.query.get('fields');
   const found = readHttpState(lab).jira.issues.filter((i) => matches(i, jql));
-  return json(200, { startAt: 0, maxResults: max, total: found.length, issues: found.slice(0, max).map((i) => ({ id: i.id, key: i.key, self: `${self}/rest/api/2/issue/${String(i.id)}`, fields: i.fields })) });
+  return json(200, {
+    issues: found.slice(0, max).map((i) => (fields ? { id: i.id, key: i.key, self: `${self}/rest/api/${version}/issue/${String(i.id)}`, fields: i.fields } : { id: i.id })),
+    isLast: found.length <= max,
+  });
 }
 
 export function jiraService(lab: string, token: string, selfUrl: () => string): ServiceDef {
@@ -105,7 +117,8 @@ export function jiraService(lab: string, token: string, selfUrl: () => string): 
           return json(201, { id, key, self: `${selfUrl()}/rest/api/${m[1]}/issue/${id}` });
         });
       }
-      if ((rest === 'search' || rest === 'search/jql') && (req.method === 'GET' || req.method === 'POST')) return search(lab, req, selfUrl());
+      if (rest === 'search' && (req.method === 'GET' || req.method === 'POST')) return jiraError(410, [SEARCH_REMOVED]);
+      if (rest === 'search/jql' && (req.method === 'GET' || req.method === 'POST')) return searchJql(lab, req, selfUrl(), m[1] as string);
       const im = /^issue\/([^/]+)$/.exec(rest);
       if (im && req.method === 'GET') {
         const issue = readHttpState(lab).jira.issues.find((i) => i.key === im[1] || i.id === im[1]);

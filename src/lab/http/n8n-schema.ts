@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { forAjv } from './upstream-schemas.js';
 
 const require = createRequire(import.meta.url);
 
@@ -51,21 +52,12 @@ function getAjv(): Ajv {
   return ajv;
 }
 
-/** `{nullable: true}` without a type (n8n's "any value") is `{}` to ajv, which refuses it as is. */
-function anyForNullable(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(anyForNullable);
-  if (!schema || typeof schema !== 'object') return schema;
-  const s = schema as Record<string, unknown>;
-  if (s.nullable === true && s.type === undefined && Object.keys(s).length === 1) return {};
-  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, anyForNullable(v)]));
-}
-
 function validatorOf(op: N8nOperation): ValidateFunction | null {
   if (!compiled.has(op)) {
     const entry = Object.values(N8N_API_DIGEST.operations).find((o) => o.operationId === op);
     if (!entry) throw new Error(`n8n digest has no operation ${op}`);
     const schema = entry.body
-      ? { type: 'object', properties: { body: anyForNullable(entry.body) }, ...(entry.body_required ? { required: ['body'] } : {}) }
+      ? { type: 'object', properties: { body: forAjv(entry.body) }, ...(entry.body_required ? { required: ['body'] } : {}) }
       : null;
     compiled.set(op, schema ? getAjv().compile(schema) : null);
   }

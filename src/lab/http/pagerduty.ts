@@ -1,40 +1,26 @@
 /**
  * Lab PagerDuty Events API v2 (HTTP-APIS.md §3): POST /v2/enqueue -> 202 {status, message,
- * dedup_key}; invalid events 400 {status: "invalid event", message, errors[]}. Alerts are
+ * dedup_key}; invalid events (PagerDuty's published enqueue schema and documented rules,
+ * upstream/pagerduty-events-v2.json) 400 {status: "invalid event", message, errors[]}. Alerts are
  * deduplicated by routing_key + dedup_key: a trigger on an open alert updates it, a trigger
  * after resolve opens a new one, acknowledge/resolve of nothing open are dropped (still 202).
  */
 import { randomBytes } from 'node:crypto';
 import { json, type ServiceDef } from './server.js';
 import { updateHttpState, type Json } from './state.js';
+import { pagerdutyEventProblems } from './upstream-schemas.js';
 
-const ACTIONS = ['trigger', 'acknowledge', 'resolve'];
-const SEVERITIES = ['critical', 'error', 'warning', 'info'];
 
 const invalid = (errors: string[]) => json(400, { status: 'invalid event', message: 'Event object is invalid', errors });
 
+/**
+ * PagerDuty's answer to an event: the problems of its published schema and documented rules
+ * (pagerdutyEventProblems), then the integration key, which must be this lab's.
+ */
 export function validateEvent(e: unknown, routingKey: string): string[] {
-  if (!e || typeof e !== 'object' || Array.isArray(e)) return ['Event object is not a JSON object'];
-  const ev = e as Json;
-  const errors: string[] = [];
-  if (typeof ev.routing_key !== 'string' || !ev.routing_key) errors.push("'routing_key' is missing or blank");
-  else if (ev.routing_key !== routingKey) errors.push('Invalid routing key');
-  if (typeof ev.event_action !== 'string' || !ACTIONS.includes(ev.event_action)) errors.push("'event_action' is missing or invalid (trigger, acknowledge or resolve)");
-  if (ev.dedup_key !== undefined && (typeof ev.dedup_key !== 'string' || ev.dedup_key.length > 255)) errors.push("'dedup_key' must be a string of at most 255 characters");
-  if (ev.event_action === 'acknowledge' || ev.event_action === 'resolve') {
-    if (typeof ev.dedup_key !== 'string' || !ev.dedup_key) errors.push("'dedup_key' is missing or blank");
-  }
-  if (ev.event_action === 'trigger') {
-    const p = ev.payload as Json | undefined;
-    if (!p || typeof p !== 'object' || Array.isArray(p)) errors.push("'payload' is missing or not an object");
-    else {
-      if (typeof p.summary !== 'string' || !p.summary) errors.push("'payload.summary' is missing or blank");
-      else if (p.summary.length > 1024) errors.push("'payload.summary' is longer than 1024 characters");
-      if (typeof p.source !== 'string' || !p.source) errors.push("'payload.source' is missing or blank");
-      if (typeof p.severity !== 'string' || !SEVERITIES.includes(p.severity)) errors.push("'payload.severity' is missing or invalid (critical, error, warning or info)");
-      if (p.custom_details !== undefined && (typeof p.custom_details !== 'object' || p.custom_details === null)) errors.push("'payload.custom_details' must be an object");
-    }
-  }
+  const errors = pagerdutyEventProblems(e);
+  const key = (e as Json | null)?.routing_key;
+  if (errors.length === 0 && key !== routingKey) errors.push('Invalid routing key');
   return errors;
 }
 

@@ -54,7 +54,8 @@ export interface HttpLabState {
   slack: { messages: Json[] };
   pagerduty: { alerts: Json[]; events: number };
   jira: { next_id: number; seq: Record<string, number>; projects: string[]; issues: Json[] };
-  github: { next_id: number; deployments: Json[]; statuses: Json[]; issues: Json[]; comments: Json[] };
+  /** push_access false: the token can only pull (GitHub drops labels and assignees of the issues it opens). */
+  github: { next_id: number; deployments: Json[]; statuses: Json[]; issues: Json[]; comments: Json[]; push_access?: boolean };
   email: { messages: Json[] };
   alertmanager: { alerts: Json[]; silences: Json[] };
   registry: { repositories: Record<string, Record<string, string>> };
@@ -191,6 +192,14 @@ export function setThrottle(lab: string, service: string, count: number, retryAf
   updateHttpState(lab, (s) => {
     if (count <= 0) delete s.throttle[service];
     else s.throttle[service] = { count, retry_after: retryAfterSeconds };
+  });
+}
+
+/** Gives the lab GitHub token push access to every repository (true, the default) or pull access only. */
+export function setGithubPushAccess(lab: string, push: boolean): void {
+  updateHttpState(lab, (s) => {
+    if (push) delete s.github.push_access;
+    else s.github.push_access = false;
   });
 }
 

@@ -77,7 +77,7 @@ export async function runAction(
   action: string,
   params: Record<string, unknown>,
   http: FakeHttpClient,
-  options: { config?: ConfigFile; secrets?: Record<string, string>; timeoutMs?: number; simulate?: boolean; actionId?: string; observed?: ObservationStore } = {},
+  options: { config?: ConfigFile; secrets?: Record<string, string>; timeoutMs?: number; simulate?: boolean; actionId?: string; observed?: ObservationStore; attempt?: number } = {},
 ): Promise<RunResult> {
   const spec = N8N_SPECS.find((s) => s.name === action);
   if (!spec) throw new Error(`no spec ${action}`);
@@ -92,6 +92,7 @@ export async function runAction(
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.simulate ? { simulate: true } : {}),
     ...(options.observed ? { observed: options.observed } : {}),
+    ...(options.attempt ? { attempt: options.attempt } : {}),
   });
   const debug: string[] = [];
   (rt as { debug: (m: string) => void }).debug = (m) => debug.push(m);

@@ -129,7 +129,7 @@ describe('send_notification: email, Jira, GitHub, Teams, several channels', () =
 
   it('jira searches the per-run label, then creates the issue in the configured project', async () => {
     const http = routedHttp([
-      ['GET', /\/rest\/api\/2\/search\?/, j(200, { issues: [], total: 0 })],
+      ['GET', /\/rest\/api\/3\/search\/jql\?/, j(200, { issues: [], total: 0 })],
       ['POST', 'https://ops.atlassian.net/rest/api/2/issue', j(201, { id: '10001', key: 'OPS-7', self: 'https://ops.atlassian.net/rest/api/2/issue/10001' })],
     ]);
     const r = await runAction('send_notification', { channels: ['jira'], title: 'Deploy failed', message: 'details' }, http);

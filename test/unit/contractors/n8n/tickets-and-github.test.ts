@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { observationStore } from '../runtime-helper.js';
 import { SECRETS, bodyOf, calls, j, leakedSecrets, publicHeaders, routedHttp, runAction } from './helpers.js';
 
 const JIRA = 'https://ops.atlassian.net';
 const LABEL = 'cortex-deploy-20261125-120000-abcd-ticket';
-const SEARCH = `${JIRA}/rest/api/2/search?jql=labels+%3D+%22${LABEL}%22&maxResults=1&fields=summary`;
+const SEARCH = `${JIRA}/rest/api/3/search/jql?jql=labels+%3D+%22${LABEL}%22&maxResults=1&fields=summary`;
+const LEGACY_SEARCH = `${JIRA}/rest/api/2/search?jql=labels+%3D+%22${LABEL}%22&maxResults=1&fields=summary`;
 const GH = 'https://api.github.com/repos/cortex-apps/web-api';
 
 describe('create_ticket (Jira)', () => {
@@ -30,6 +32,45 @@ describe('create_ticket (Jira)', () => {
       },
     });
     expect(leakedSecrets(r.attempt)).toEqual([]);
+  });
+
+  it('Data Center (no search/jql: 404) searches /rest/api/2/search instead', async () => {
+    const http = routedHttp([
+      ['GET', SEARCH, j(404, { errorMessages: ['null for uri: /rest/api/3/search/jql'], errors: {} })],
+      ['GET', LEGACY_SEARCH, j(200, { total: 1, issues: [{ id: '10024', key: 'OPS-24' }] })],
+    ]);
+    const r = await runAction('create_ticket', params, http, { actionId: 'ticket' });
+    expect(r.outputs).toMatchObject({ key: 'OPS-24', created: false });
+    expect(calls(r.requests)).toEqual([`GET ${SEARCH}`, `GET ${LEGACY_SEARCH}`]);
+  });
+
+  it('search/jql answers ids only: the key is read from the issue', async () => {
+    const http = routedHttp([
+      ['GET', SEARCH, j(200, { issues: [{ id: '10024' }], isLast: true })],
+      ['GET', `${JIRA}/rest/api/2/issue/10024?fields=summary`, j(200, { id: '10024', key: 'OPS-24', fields: { summary: 's' } })],
+    ]);
+    const r = await runAction('create_ticket', params, http, { actionId: 'ticket' });
+    expect(r.outputs).toEqual({ key: 'OPS-24', id: '10024', url: `${JIRA}/browse/OPS-24`, created: false });
+  });
+
+  it('after an attempt that sent the create, an empty search/jql (eventually consistent) is repeated before creating again', async () => {
+    // Attempt 1 recorded that it reached the create; its answer was lost. Jira indexes the issue late.
+    const late = routedHttp([
+      ['GET', SEARCH, j(200, { issues: [], isLast: true }), j(200, { issues: [], isLast: true }), j(200, { issues: [{ id: '10024', key: 'OPS-24' }], isLast: true })],
+    ]);
+    const r = await runAction('create_ticket', params, late, { actionId: 'ticket', attempt: 2, observed: observationStore({ jira_create_attempt: 1 }) });
+    expect(r.outputs).toMatchObject({ key: 'OPS-24', created: false });
+    expect(r.sleeps).toEqual([2000, 4000]);
+    expect(late.requests.filter((q) => q.method === 'POST')).toEqual([]);
+    expect(r.debug.join('\n')).toMatch(/eventually consistent/);
+
+    // Never found: it creates after the waits; a first attempt creates at once.
+    const never = routedHttp([['GET', SEARCH, j(200, { issues: [] })], ['POST', `${JIRA}/rest/api/2/issue`, j(201, { id: '1', key: 'OPS-1' })]]);
+    const r2 = await runAction('create_ticket', params, never, { actionId: 'ticket', attempt: 2, observed: observationStore({ jira_create_attempt: 1 }) });
+    expect(r2.outputs).toMatchObject({ key: 'OPS-1', created: true });
+    expect(r2.sleeps).toEqual([2000, 4000, 8000, 16000]);
+    const first = routedHttp([['GET', SEARCH, j(200, { issues: [] })], ['POST', `${JIRA}/rest/api/2/issue`, j(201, { id: '1', key: 'OPS-1' })]]);
+    expect((await runAction('create_ticket', params, first, { actionId: 'ticket' })).sleeps).toEqual([]);
   });
 
   it('a retry finds the issue by its label and creates nothing', async () => {
@@ -85,14 +126,23 @@ describe('create_ticket (Jira)', () => {
 });
 
 describe('create_ticket (GitHub)', () => {
-  it('looks for the label, then creates the issue', async () => {
+  const RECENT = `${GH}/issues?state=all&sort=created&direction=desc&per_page=100`;
+  const MARKER = '<!-- cortex:deploy-20261125-120000-abcd/ticket -->';
+
+  it('looks for its body marker among the newest issues (not a label: GitHub may drop labels), then creates the issue', async () => {
     const http = routedHttp([
-      ['GET', `${GH}/issues?labels=${LABEL}&state=all&per_page=1`, j(200, [])],
-      ['POST', `${GH}/issues`, j(201, { id: 555, number: 12, html_url: 'https://github.com/cortex-apps/web-api/issues/12' })],
+      ['GET', RECENT, j(200, [{ id: 1, number: 11, body: 'other <!-- cortex:deploy-20261125-120000-abcd/other -->' }])],
+      ['POST', `${GH}/issues`, j(201, { id: 555, number: 12, html_url: 'https://github.com/cortex-apps/web-api/issues/12', labels: [] })],
     ]);
-    const r = await runAction('create_ticket', { system: 'github', project: 'cortex-apps/web-api', summary: 'Fail back', assignee: 'octocat' }, http, { actionId: 'ticket' });
+    const r = await runAction('create_ticket', { system: 'github', project: 'cortex-apps/web-api', summary: 'Fail back', description: 'details', assignee: 'octocat' }, http, { actionId: 'ticket' });
     expect(r.outputs).toEqual({ key: 'cortex-apps/web-api#12', id: '555', url: 'https://github.com/cortex-apps/web-api/issues/12', created: true });
-    expect(bodyOf(http.requests[1])).toEqual({ title: 'Fail back', labels: [LABEL], assignees: ['octocat'] });
+    expect(bodyOf(http.requests[1])).toEqual({ title: 'Fail back', body: `details\n\n${MARKER}`, labels: [LABEL], assignees: ['octocat'] });
+    expect(r.debug.join('\n')).toContain('GitHub dropped the labels');
+
+    const again = routedHttp([['GET', RECENT, j(200, [{ id: 555, number: 12, html_url: 'u', body: `details\n\n${MARKER}`, labels: [] }])]]);
+    const r2 = await runAction('create_ticket', { system: 'github', project: 'cortex-apps/web-api', summary: 'Fail back' }, again, { actionId: 'ticket' });
+    expect(r2.outputs).toMatchObject({ key: 'cortex-apps/web-api#12', created: false });
+    expect(again.requests).toHaveLength(1);
   });
 });
 

@@ -17,7 +17,7 @@ import { N8N_SPECS } from '../../../../src/contractors/n8n/specs.js';
 import { ActionFailedError } from '../../../../src/errors.js';
 import { readJsonLines, writeLabConfig } from '../../../../src/lab/lab-dir.js';
 import { httpModule } from '../../../../src/lab/http/module.js';
-import { readHttpState, setThrottle } from '../../../../src/lab/http/state.js';
+import { readHttpState, setGithubPushAccess, setThrottle } from '../../../../src/lab/http/state.js';
 import type { RunningService } from '../../../../src/lab/module.js';
 import { LAB_ENDPOINT_SECRETS, labSecretValue } from '../../../../src/lab/secrets.js';
 import { fakeDeps, MapSecretSource } from '../../../fakes/fakes.js';
@@ -203,6 +203,22 @@ describe('notifications, tickets, GitHub', () => {
     const t2 = await run('create_ticket', { system: 'github', project: 'cortex-apps/web-api', summary: 'follow up' }, { actionId: 'gh-ticket' });
     expect(t1.outputs).toMatchObject({ key: 'cortex-apps/web-api#1', created: true });
     expect(t2.outputs).toMatchObject({ key: 'cortex-apps/web-api#1', created: false });
+  });
+
+  it('a GitHub token without push access: labels are dropped, and a retried ticket still opens no duplicate', async () => {
+    setGithubPushAccess(lab, false);
+    try {
+      const p = { system: 'github', project: 'cortex-apps/pull-only', summary: 'investigate', labels: ['incident'] };
+      const t1 = await run('create_ticket', p, { actionId: 'pull-only-ticket' });
+      expect(t1.outputs).toMatchObject({ key: 'cortex-apps/pull-only#1', created: true });
+      const issue = readHttpState(lab).github.issues.find((i) => i.repo === 'cortex-apps/pull-only');
+      expect(issue?.labels).toEqual([]);
+      const t2 = await run('create_ticket', p, { actionId: 'pull-only-ticket' });
+      expect(t2.outputs).toMatchObject({ key: 'cortex-apps/pull-only#1', created: false });
+      expect(readHttpState(lab).github.issues.filter((i) => i.repo === 'cortex-apps/pull-only')).toHaveLength(1);
+    } finally {
+      setGithubPushAccess(lab, true);
+    }
   });
 });
 

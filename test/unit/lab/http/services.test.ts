@@ -239,9 +239,13 @@ describe('Slack, PagerDuty, Jira, GitHub, email', () => {
     const bad = await call(`${u.pagerduty}/v2/enqueue`, { method: 'POST', json: { routing_key: rk, event_action: 'trigger', payload: { summary: 's', severity: 'urgent' } } });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ status: 'invalid event', message: 'Event object is invalid' });
-    expect(bad.body.errors).toEqual(["'payload.source' is missing or blank", "'payload.severity' is missing or invalid (critical, error, warning or info)"]);
-    expect((await call(`${u.pagerduty}/v2/enqueue`, { method: 'POST', json: { ...ev, routing_key: 'wrong' } })).body.errors).toEqual(['Invalid routing key']);
-    expect((await call(`${u.pagerduty}/v2/enqueue`, { method: 'POST', json: { routing_key: rk, event_action: 'resolve' } })).body.errors).toEqual(["'dedup_key' is missing or blank"]);
+    // PagerDuty's published enqueue schema, then its documented rules.
+    expect(bad.body.errors).toEqual(['/payload/source is required', '/payload/severity must be equal to one of the allowed values: "critical", "warning", "error", "info"']);
+    expect((await call(`${u.pagerduty}/v2/enqueue`, { method: 'POST', json: { ...ev, routing_key: 'wrong' } })).body.errors).toEqual(["/routing_key Length of 'routing_key' is incorrect (should be 32 characters)"]);
+    expect((await call(`${u.pagerduty}/v2/enqueue`, { method: 'POST', json: { ...ev, routing_key: 'x'.repeat(32) } })).body.errors).toEqual(['Invalid routing key']);
+    expect((await call(`${u.pagerduty}/v2/enqueue`, { method: 'POST', json: { routing_key: rk, event_action: 'resolve' } })).body.errors).toEqual(['/dedup_key is required for resolve']);
+    expect((await call(`${u.pagerduty}/v2/enqueue`, { method: 'POST', json: { routing_key: rk, event_action: 'trigger' } })).body.errors).toEqual(['/payload is required for trigger']);
+    expect((await call(`${u.pagerduty}/v2/enqueue`, { method: 'POST', json: { ...ev, links: [{ text: 'no href' }] } })).body.errors).toEqual(['/links/0/href is required']);
   });
 
   it('Jira: 401 without credentials, Basic and Bearer accepted, 201 {id,key,self}, field errors, search by label', async () => {
@@ -258,8 +262,17 @@ describe('Slack, PagerDuty, Jira, GitHub, email', () => {
     });
     const v3 = await call(`${u.jira}/rest/api/3/issue`, { method: 'POST', headers: auth('JIRA_API_TOKEN'), json: { fields: { ...fields, description: 'plain' } } });
     expect(v3.body).toMatchObject({ errors: { description: expect.stringContaining('Atlassian Document') } });
-    const found = await call(`${u.jira}/rest/api/2/search?jql=${encodeURIComponent('labels = "cortex-e1-a1"')}`, { headers: auth('JIRA_API_TOKEN') });
-    expect(found.body).toMatchObject({ total: 1, issues: [{ key: created.body.key }] });
+    const jql = encodeURIComponent('labels = "cortex-e1-a1"');
+    const found = await call(`${u.jira}/rest/api/3/search/jql?jql=${jql}&fields=summary`, { headers: auth('JIRA_API_TOKEN') });
+    expect(found.body).toMatchObject({ isLast: true, issues: [{ id: created.body.id, key: created.body.key }] });
+    // Without `fields`, search/jql answers ids only.
+    expect((await call(`${u.jira}/rest/api/3/search/jql?jql=${jql}`, { headers: auth('JIRA_API_TOKEN') })).body).toEqual({ isLast: true, issues: [{ id: created.body.id }] });
+    // The search endpoints Atlassian removed in 2025 answer 410 Gone, GET and POST, v2 and v3.
+    const removed = { errorMessages: [expect.stringMatching(/^The requested API has been removed\. Please migrate to the \/rest\/api\/3\/search\/jql API\./)], errors: {} };
+    for (const v of ['2', '3']) {
+      expect(await call(`${u.jira}/rest/api/${v}/search?jql=${jql}`, { headers: auth('JIRA_API_TOKEN') })).toMatchObject({ status: 410, body: removed });
+      expect(await call(`${u.jira}/rest/api/${v}/search`, { method: 'POST', headers: auth('JIRA_API_TOKEN'), json: { jql: 'labels = x' } })).toMatchObject({ status: 410, body: removed });
+    }
   });
 
   it('GitHub: User-Agent, version and token checks; deployment 201; status enum 422; list by ref', async () => {
@@ -342,7 +355,7 @@ describe('rate limiting, failure injection, recording', () => {
     expect(s.headers.get('retry-after')).toBe('3');
     expect(await call(u.slack as string, { method: 'POST', json: { text: 'x' } })).toMatchObject({ status: 200 });
     setThrottle(lab, 'jira', 1, 2);
-    const jr = await call(`${u.jira}/rest/api/2/search?jql=x`, { headers: auth('JIRA_API_TOKEN') });
+    const jr = await call(`${u.jira}/rest/api/3/search/jql?jql=x`, { headers: auth('JIRA_API_TOKEN') });
     expect(jr.status).toBe(429);
     expect(jr.headers.get('retry-after')).toBe('2');
     setThrottle(lab, 'pagerduty', 1);
