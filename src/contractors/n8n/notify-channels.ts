@@ -10,6 +10,7 @@
  *   own recipient list.
  */
 import { ActionFailedError } from '../../errors.js';
+import type { ResolvedConfig } from '../../config/config.js';
 import type { ActionRuntime } from '../action-impl.js';
 import { endpointSecret, resolveEndpoint } from '../endpoints.js';
 import { compact, httpFailure, isRefusedUnacted, isSuccess, sendWithRetries, tryJson } from '../http-util.js';
@@ -57,24 +58,83 @@ export function baseMessage(rt: Pick<ActionRuntime, 'workflowId' | 'executionId'
   return p.message ?? p.title ?? `cortex: workflow ${rt.workflowId}, execution ${rt.executionId}`;
 }
 
-export function slackBody(rt: Pick<ActionRuntime, 'workflowId' | 'executionId'>, p: NotifyParams): Record<string, unknown> {
+/** The message text: the mention (a Slack mention token such as <!subteam^ID>) and the message. */
+function slackText(rt: Pick<ActionRuntime, 'workflowId' | 'executionId'>, p: NotifyParams): string {
   const c = p.slack_config ?? {};
-  const text = [c.mention, c.message ?? baseMessage(rt, p)].filter(Boolean).join(' ');
-  return compact({ text, channel: c.channel, blocks: c.blocks });
+  return [c.mention, c.message ?? baseMessage(rt, p)].filter(Boolean).join(' ');
+}
+
+/** Incoming-webhook body: no `channel` (Slack's app webhooks ignore it and post to their own channel). */
+export function slackBody(rt: Pick<ActionRuntime, 'workflowId' | 'executionId'>, p: NotifyParams): Record<string, unknown> {
+  return compact({ text: slackText(rt, p), blocks: p.slack_config?.blocks });
+}
+
+/** chat.postMessage body (bot token): the named channel. */
+export function slackPostMessageBody(rt: Pick<ActionRuntime, 'workflowId' | 'executionId'>, p: NotifyParams, channel: string): Record<string, unknown> {
+  return compact({ channel, text: slackText(rt, p), blocks: p.slack_config?.blocks });
+}
+
+const SLACK_API = 'https://slack.com/api';
+
+/**
+ * How a Slack message goes: chat.postMessage with the bot token (endpoints.slack.secret) when a
+ * channel is named and a token is configured, else the incoming webhook (url_secret, or url).
+ * The Web API base is https://slack.com/api, or <url>/api when `url` is not a webhook URL
+ * (the lab, a proxy).
+ */
+export function slackRoute(config: Pick<ResolvedConfig, 'endpoints'>, p: NotifyParams): { kind: 'api'; base: string; channel: string } | { kind: 'webhook'; ignoredChannel?: string } {
+  const ep = config.endpoints?.slack;
+  const channel = p.slack_config?.channel;
+  if (channel && ep?.secret) {
+    const base = ep.url && !/hooks\.slack\.com/.test(ep.url) ? `${ep.url.replace(/\/+$/, '')}/api` : SLACK_API;
+    return { kind: 'api', base, channel };
+  }
+  return channel ? { kind: 'webhook', ignoredChannel: channel } : { kind: 'webhook' };
 }
 
 export async function sendSlack(rt: ActionRuntime, p: NotifyParams): Promise<void> {
+  if (p.slack_config?.template) rt.debug(`slack: no template "${p.slack_config.template}" is defined; sending the message`);
+  const route = slackRoute(rt.config, p);
+  if (route.kind === 'api') return postMessage(rt, route.base, slackPostMessageBody(rt, p, route.channel));
+  if (route.ignoredChannel) {
+    rt.debug(`slack: an incoming webhook posts to its own channel and ignores "${route.ignoredChannel}"; set endpoints.slack.secret (a bot token with chat:write) to post there`);
+  }
   // The webhook URL is the credential: it comes from endpoints.slack url_secret (masked) or url.
   const ep = await resolveEndpoint(rt, 'slack');
-  if (p.slack_config?.template) rt.debug(`slack: no template "${p.slack_config.template}" is defined; sending the message`);
   const res = await sendWithRetries(
     rt,
-    { method: 'POST', url: ep.url, headers: { 'content-type': 'application/json', ...ep.headers }, body: JSON.stringify(slackBody(rt, p)) },
+    { method: 'POST', url: ep.url, headers: { 'content-type': 'application/json' }, body: JSON.stringify(slackBody(rt, p)) },
     // A post is not idempotent: only 429 (Retry-After) and 503 are retried.
     { retryOn: isRefusedUnacted, retryTransport: 'connection' },
   );
   if (!isSuccess(res.status)) {
     throw httpFailure('Slack webhook', res, res.status === 403 || res.status === 404 || res.status === 410 ? { errorCode: 'slack_webhook_rejected', retryable: false } : {});
+  }
+}
+
+/** chat.postMessage: HTTP 200 with {ok: false, error} is a failure too (Slack's Web API convention). */
+async function postMessage(rt: ActionRuntime, base: string, body: Record<string, unknown>): Promise<void> {
+  const token = await endpointSecret(rt, 'slack');
+  const res = await sendWithRetries(
+    rt,
+    { method: 'POST', url: `${base}/chat.postMessage`, headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${token ?? ''}` }, body: JSON.stringify(body) },
+    { retryOn: isRefusedUnacted, retryTransport: 'connection' },
+  );
+  if (!isSuccess(res.status)) throw httpFailure('Slack chat.postMessage', res);
+  const answer = tryJson(res.body) as { ok?: boolean; error?: string } | undefined;
+  if (answer?.ok !== true) {
+    const error = answer?.error ?? 'no answer';
+    const hint =
+      error === 'not_in_channel' || error === 'channel_not_found'
+        ? `invite the bot to ${String(body.channel)} (/invite @<bot>)`
+        : error === 'not_authed' || error === 'invalid_auth' || error === 'missing_scope'
+          ? 'check endpoints.slack.secret: a bot token (xoxb-) with the chat:write scope'
+          : undefined;
+    throw new ActionFailedError(`Slack chat.postMessage to ${String(body.channel)}: ${error}`, {
+      errorCode: 'slack_api_error',
+      retryable: error === 'ratelimited' || error === 'internal_error' || error === 'fatal_error',
+      ...(hint ? { hint } : {}),
+    });
   }
 }
 

@@ -18,6 +18,8 @@ import {
   sendSlack,
   sendTeams,
   slackBody,
+  slackPostMessageBody,
+  slackRoute,
   type NotifyParams,
 } from './notify-channels.js';
 
@@ -98,8 +100,19 @@ export const sendNotification: ActionImpl = {
     const rtLike = { workflowId: ctx.workflowId, executionId: ctx.executionId, actionId: ctx.actionId };
     return p.channels.map((channel): PlannedStep => {
       switch (channel) {
-        case 'slack':
-          return { kind: 'request', method: 'POST', url: endpointPlaceholder('slack'), body: slackBody(rtLike, p), note: 'incoming webhook (the URL is a secret)' };
+        case 'slack': {
+          const route = slackRoute(ctx.config, p);
+          if (route.kind === 'api') return { kind: 'request', method: 'POST', url: `${route.base}/chat.postMessage`, body: slackPostMessageBody(rtLike, p, route.channel), note: 'bot token (endpoints.slack.secret)' };
+          return {
+            kind: 'request',
+            method: 'POST',
+            url: endpointPlaceholder('slack'),
+            body: slackBody(rtLike, p),
+            note: route.ignoredChannel
+              ? `incoming webhook: it posts to its own channel, not ${route.ignoredChannel} (set endpoints.slack.secret, a bot token, to post there)`
+              : 'incoming webhook (the URL is a secret)',
+          };
+        }
         case 'pagerduty':
           return { kind: 'request', method: 'POST', url: `${endpointPlaceholder('pagerduty')}/v2/enqueue`, body: pagerdutyEvent(rtLike, p, '***') };
         case 'email':

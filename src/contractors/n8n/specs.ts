@@ -61,13 +61,18 @@ const SKIP = bool(
   false,
 );
 
+/** Slack's mention tokens: a user group, a user, or a special mention. */
+const SLACK_MENTION = '^<(!subteam\\^[A-Z0-9]+(\\|[^>]*)?|@[UW][A-Z0-9]+|!here|!channel|!everyone)>$';
+
 const GITHUB_STATES = ['error', 'failure', 'inactive', 'in_progress', 'queued', 'pending', 'success'] as const;
 
 const sendNotification: ActionSpec = {
   contractor: C,
   name: 'send_notification',
   summary:
-    'Sends one message to each channel, directly: Slack incoming webhook (URL from config endpoints.slack url_secret), ' +
+    'Sends one message to each channel, directly: Slack chat.postMessage to slack_config.channel with the bot token of ' +
+    'config endpoints.slack.secret, else the incoming webhook (URL from endpoints.slack url_secret; it posts to its own ' +
+    'channel whatever the message names), ' +
     'PagerDuty Events v2 (/v2/enqueue; routing key from config or routing_key_secret; dedup_key defaults to ' +
     'cortex/<workflow_id>/<execution_id> so a later "resolve" in the same execution closes the alert), email through ' +
     'the email relay (config endpoints.email), a GitHub deployment status, a Jira issue, a Microsoft Teams webhook. ' +
@@ -87,9 +92,11 @@ const sendNotification: ActionSpec = {
       data: openObject('Extra values for message templates.'),
       slack_config: closed(
         {
-          channel: str('Channel, e.g. #deployments (app-created webhooks ignore it and post to their own channel).'),
+          channel: str('Channel, e.g. #deployments: posted to with chat.postMessage when endpoints.slack.secret (a bot token) is set; an incoming webhook ignores it and posts to its own channel.'),
           message: str('Message text for Slack.'),
-          mention: str('Prefix mention, e.g. @security-team or <!subteam^ID>.'),
+          mention: str('Prefix mention in Slack\'s syntax: a user group <!subteam^S0123ABCD>, a user <@U0123ABCD>, <!here> or <!channel> (a plain @team is only text and notifies nobody).', {
+            pattern: SLACK_MENTION,
+          }),
           template: str('Message template name; without a template of that name the message is sent.'),
           blocks: arr(openObject('Slack block.'), 'Block Kit blocks (text stays the fallback).'),
         },
@@ -246,7 +253,7 @@ const n8nHandler: Schema = closed(
         'accepted → alert.',
     ),
     slack_channel: slackChannel,
-    mention: str('Prefix of Slack texts: a user group is <!subteam^ID>, a user <@U123> (a plain @team is only text).'),
+    mention: str('Prefix of Slack texts: a user group is <!subteam^ID>, a user <@U123> (a plain @team is only text).', { pattern: SLACK_MENTION }),
     pagerduty: closed({ severity: strEnum(['critical', 'error', 'warning', 'info'], 'payload.severity.'), source: str('payload.source.') }, [], 'alert_relay: also a PagerDuty Events v2 event.'),
     jira: closed(
       { project: str('Project key.', { minLength: 1 }), issue_type: str('Issue type (default Task).'), url: str('Jira base URL (default config endpoints.jira.url).') },
@@ -267,7 +274,7 @@ const n8nHandler: Schema = closed(
         alertname: str('alertname label.'),
         labels: map(str('Label value.'), 'More labels.'),
         slack_channel: slackChannel,
-        mention: str('Slack mention prefix.'),
+        mention: str('Slack mention prefix (<!subteam^ID>, <@U123>).', { pattern: SLACK_MENTION }),
       },
       [],
       'What a failed check raises (monitor, k8s_health, call_cortex).',

@@ -8,17 +8,38 @@ const slackOk = { status: 200, body: 'ok', headers: { 'content-type': 'text/plai
 const pdOk = (key = DEDUP) => j(202, { status: 'success', message: 'Event processed', dedup_key: key });
 
 describe('send_notification: Slack', () => {
-  it('posts {text, channel} to the webhook URL from the url_secret and reports the delivery', async () => {
+  it('posts {text} to the webhook URL from the url_secret (a webhook ignores `channel`: none is sent) and reports the delivery', async () => {
     const http = routedHttp([['POST', SLACK, slackOk]]);
-    const r = await runAction('send_notification', { channels: ['slack'], severity: 'info', slack_config: { channel: '#deployments', message: 'Deployed web-api', mention: '@ops' } }, http);
+    const r = await runAction('send_notification', { channels: ['slack'], severity: 'info', slack_config: { channel: '#deployments', message: 'Deployed web-api', mention: '<!subteam^S0OPS>' } }, http);
     expect(r.error).toBeUndefined();
     expect(r.outputs).toEqual({ delivered: ['slack'], failed: [], pagerduty_dedup_key: null, jira_key: null, github_deployment_id: null });
     expect(calls(r.requests)).toEqual([`POST ${SLACK}`]);
     expect(publicHeaders(r.requests[0])).toEqual({ 'content-type': 'application/json' });
-    expect(bodyOf(r.requests[0])).toEqual({ text: '@ops Deployed web-api', channel: '#deployments' });
+    expect(bodyOf(r.requests[0])).toEqual({ text: '<!subteam^S0OPS> Deployed web-api' });
+    expect(r.debug.join('\n')).toMatch(/incoming webhook posts to its own channel and ignores "#deployments"/);
     // The webhook URL is a secret: the attempt record shows it masked.
     expect(r.attempt.requests?.[0]?.url).toBe('***');
     expect(leakedSecrets(r.attempt)).toEqual([]);
+  });
+
+  it('with a bot token (endpoints.slack.secret) and a channel: chat.postMessage; {ok: false} is a failure', async () => {
+    const config = { endpoints: { slack: { url_secret: 'SLACK_WEBHOOK_URL', secret: 'SLACK_BOT_TOKEN' } } };
+    const secrets = { ...SECRETS, SLACK_BOT_TOKEN: 'xoxb-test-bot-token-123' };
+    const API = 'https://slack.com/api/chat.postMessage';
+    const http = routedHttp([['POST', API, j(200, { ok: true, channel: 'C123', ts: '1.2' })]]);
+    const r = await runAction('send_notification', { channels: ['slack'], message: 'hi', slack_config: { channel: '#ops', mention: '<!subteam^S0OPS|ops>' } }, http, { config, secrets });
+    expect(r.outputs?.delivered).toEqual(['slack']);
+    expect(bodyOf(r.requests[0])).toEqual({ channel: '#ops', text: '<!subteam^S0OPS|ops> hi' });
+    expect(r.requests[0]?.headers?.authorization).toBe('Bearer xoxb-test-bot-token-123');
+    expect(leakedSecrets(r.attempt)).toEqual([]);
+
+    const refused = routedHttp([['POST', API, j(200, { ok: false, error: 'not_in_channel' })]]);
+    const bad = await runAction('send_notification', { channels: ['slack'], message: 'hi', slack_config: { channel: '#ops' } }, refused, { config, secrets });
+    expect(bad.error?.message).toContain('slack (Slack chat.postMessage to #ops: not_in_channel)');
+  });
+
+  it('a plain @team is not a Slack mention: the parameters are refused', async () => {
+    await expect(runAction('send_notification', { channels: ['slack'], message: 'hi', slack_config: { mention: '@ops' } }, routedHttp([]))).rejects.toThrow(/mention/);
   });
 
   it('waits Retry-After on 429 and posts again (Slack did not act)', async () => {

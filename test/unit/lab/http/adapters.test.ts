@@ -26,7 +26,7 @@ import { makeRuntime } from '../../contractors/runtime-helper.js';
 let lab: string;
 let svc: RunningService;
 let config: ConfigFile;
-const secrets = Object.fromEntries(Object.values(LAB_ENDPOINT_SECRETS).filter((n): n is string => Boolean(n)).map((n) => [n, labSecretValue(n)]));
+const secrets = Object.fromEntries([...Object.values(LAB_ENDPOINT_SECRETS), 'SLACK_BOT_TOKEN'].filter((n): n is string => Boolean(n)).map((n) => [n, labSecretValue(n)]));
 
 beforeAll(async () => {
   lab = mkdtempSync(join(tmpdir(), 'cortex-lab-adapters-'));
@@ -44,26 +44,28 @@ afterAll(async () => {
   rmSync(lab, { recursive: true, force: true });
 });
 
-async function run(action: string, params: Record<string, unknown>, options: { actionId?: string; attempt?: number; executionId?: string } = {}) {
+async function run(action: string, params: Record<string, unknown>, options: { actionId?: string; attempt?: number; executionId?: string; endpoints?: Record<string, EndpointConfig> } = {}) {
   const spec = N8N_SPECS.find((s) => s.name === action);
   if (!spec) throw new Error(action);
   const deps = fakeDeps({ http: new FetchHttpClient({ defaultTimeoutMs: 5000 }), secrets: new MapSecretSource(secrets) });
   const { rt, attempt, dispose } = makeRuntime(params, {
     spec,
     deps,
-    config,
+    config: options.endpoints ? { ...config, endpoints: { ...config.endpoints, ...options.endpoints } } : config,
     simulate: true,
     executionId: options.executionId ?? 'lab-exec-0001',
     workflowId: 'lab-workflow',
     actionId: options.actionId ?? action.replace(/_/g, '-'),
     attempt: options.attempt ?? 1,
   });
+  const debug: string[] = [];
+  (rt as { debug: (m: string) => void }).debug = (m) => debug.push(m);
   const impl = await (IMPLEMENTATIONS[action] as () => Promise<ActionImpl>)();
   try {
-    return { outputs: await impl.run(rt), attempt, sleeps: deps.clock.sleeps, error: undefined as ActionFailedError | undefined };
+    return { outputs: await impl.run(rt), attempt, sleeps: deps.clock.sleeps, error: undefined as ActionFailedError | undefined, debug };
   } catch (e) {
     if (!(e instanceof ActionFailedError)) throw e;
-    return { outputs: undefined, attempt, sleeps: deps.clock.sleeps, error: e };
+    return { outputs: undefined, attempt, sleeps: deps.clock.sleeps, error: e, debug };
   } finally {
     dispose();
   }
@@ -155,7 +157,7 @@ describe('notifications, tickets, GitHub', () => {
       severity: 'critical',
       title: 'Security incident SEC-1',
       message: 'node compromise on worker-3',
-      slack_config: { channel: '#security-alerts', mention: '@security-team' },
+      slack_config: { channel: '#security-alerts', mention: '<!subteam^S0SECTEAM>' },
       jira_config: { project: 'SEC' },
       github_config: { repository: 'web-api', state: 'failure', environment: 'production' },
     });
@@ -164,11 +166,22 @@ describe('notifications, tickets, GitHub', () => {
     noSecrets(r.attempt);
     const s = readHttpState(lab);
     expect(s.github.deployments.at(-1)).toMatchObject({ repo: 'cortex-bot/web-api', ref: 'main', environment: 'production' });
-    expect(s.slack.messages.at(-1)).toMatchObject({ text: '@security-team node compromise on worker-3', channel: '#security-alerts' });
+    // An incoming webhook posts to its own channel, whatever the message names.
+    expect(s.slack.messages.at(-1)).toMatchObject({ via: 'webhook', text: '<!subteam^S0SECTEAM> node compromise on worker-3', channel: '#cortex-lab', requested_channel: null });
+    expect(r.debug.join('\n')).toContain('an incoming webhook posts to its own channel and ignores "#security-alerts"');
     expect(s.pagerduty.alerts.find((a) => a.dedup_key === 'cortex/lab-workflow/lab-exec-0001')).toMatchObject({ status: 'triggered' });
 
     await run('send_notification', { channels: ['pagerduty'], pagerduty_config: { action: 'resolve' } });
     expect(readHttpState(lab).pagerduty.alerts.find((a) => a.dedup_key === 'cortex/lab-workflow/lab-exec-0001')).toMatchObject({ status: 'resolved' });
+  });
+
+  it('Slack with a bot token: chat.postMessage to the named channel, with the user-group mention', async () => {
+    const slack: EndpointConfig = { url: svc.urls.slack as string, secret: 'SLACK_BOT_TOKEN' };
+    const r = await run('send_notification', { channels: ['slack'], message: 'node compromise', slack_config: { channel: '#security-alerts', mention: '<!subteam^S0SECTEAM|security-team>' } }, { endpoints: { slack } });
+    expect(r.outputs?.delivered).toEqual(['slack']);
+    expect(readHttpState(lab).slack.messages.at(-1)).toMatchObject({ via: 'chat.postMessage', channel: '#security-alerts', text: '<!subteam^S0SECTEAM|security-team> node compromise' });
+    const bad = await run('send_notification', { channels: ['slack'], message: 'x', slack_config: { channel: 'not a channel' } }, { endpoints: { slack } });
+    expect(bad.error?.message).toContain('Slack chat.postMessage to not a channel: channel_not_found');
   });
 
   it('Slack rate limit: one 429 with Retry-After, then delivered once', async () => {
