@@ -14,11 +14,16 @@ const PRIORITIES = ['Highest', 'High', 'Medium', 'Low', 'Lowest'];
 
 const jiraError = (status: number, errorMessages: string[], errors: Record<string, string> = {}): LabReply => json(status, { errorMessages, errors });
 
-function validate(fields: Json, projects: string[], v3: boolean): Record<string, string> {
+/**
+ * Jira's field errors for an issue create ({field: message}, as Jira answers them); `projects`
+ * undefined accepts any project key (for checking a plan against Jira's rules).
+ */
+export function jiraIssueFieldErrors(fields: Json, projects: string[] | undefined, v3: boolean): Record<string, string> {
   const errors: Record<string, string> = {};
   const project = fields.project as Json | undefined;
   if (!project || typeof project !== 'object') errors.project = 'project is required';
-  else if (!projects.includes(String(project.key ?? '')) && !projects.some((_, i) => String(10000 + i) === String(project.id ?? ''))) errors.project = 'valid project is required';
+  else if (typeof project.key !== 'string' && typeof project.id !== 'string') errors.project = 'valid project is required';
+  else if (projects && !projects.includes(String(project.key ?? '')) && !projects.some((_, i) => String(10000 + i) === String(project.id ?? ''))) errors.project = 'valid project is required';
   if (typeof fields.summary !== 'string' || !fields.summary.trim()) errors.summary = 'You must specify a summary of the issue.';
   else if (fields.summary.length > 254) errors.summary = 'Summary must be less than 255 characters.';
   const it = fields.issuetype as Json | undefined;
@@ -106,7 +111,7 @@ export function jiraService(lab: string, token: string, selfUrl: () => string): 
         const fields = (req.json as Json).fields as Json | undefined;
         if (!fields || typeof fields !== 'object') return jiraError(400, ['Issue fields are required (fields)'], {});
         return updateHttpState(lab, (s) => {
-          const errors = validate(fields, s.jira.projects, v3);
+          const errors = jiraIssueFieldErrors(fields, s.jira.projects, v3);
           if (Object.keys(errors).length) return jiraError(400, [], errors);
           const project = String((fields.project as Json).key ?? s.jira.projects[Number((fields.project as Json).id) - 10000]);
           const n = (s.jira.seq[project] ?? 0) + 1;
