@@ -58,10 +58,25 @@ export function baseMessage(rt: Pick<ActionRuntime, 'workflowId' | 'executionId'
   return p.message ?? p.title ?? `cortex: workflow ${rt.workflowId}, execution ${rt.executionId}`;
 }
 
-/** The message text: the mention (a Slack mention token such as <!subteam^ID>) and the message. */
+/**
+ * A mention as Slack reads it: @here, @channel and @everyone become <!here>, <!channel>,
+ * <!everyone>; a user group must be <!subteam^ID> (a plain @team stays text and notifies nobody).
+ */
+export function slackMention(mention: string | undefined): string | undefined {
+  if (!mention) return undefined;
+  return /^@(here|channel|everyone)$/.test(mention) ? `<!${mention.slice(1)}>` : mention;
+}
+
+/** True when a mention is plain text to Slack (e.g. @security-team). */
+export function isPlainMention(mention: string | undefined): boolean {
+  const m = slackMention(mention);
+  return m !== undefined && !/^<(!subteam\^[A-Z0-9]+(\|[^>]*)?|@[UW][A-Z0-9]+|!here|!channel|!everyone)>$/.test(m);
+}
+
+/** The message text: the mention and the message. */
 function slackText(rt: Pick<ActionRuntime, 'workflowId' | 'executionId'>, p: NotifyParams): string {
   const c = p.slack_config ?? {};
-  return [c.mention, c.message ?? baseMessage(rt, p)].filter(Boolean).join(' ');
+  return [slackMention(c.mention), c.message ?? baseMessage(rt, p)].filter(Boolean).join(' ');
 }
 
 /** Incoming-webhook body: no `channel` (Slack's app webhooks ignore it and post to their own channel). */
@@ -94,6 +109,9 @@ export function slackRoute(config: Pick<ResolvedConfig, 'endpoints'>, p: NotifyP
 
 export async function sendSlack(rt: ActionRuntime, p: NotifyParams): Promise<void> {
   if (p.slack_config?.template) rt.debug(`slack: no template "${p.slack_config.template}" is defined; sending the message`);
+  if (isPlainMention(p.slack_config?.mention)) {
+    rt.debug(`slack: "${String(p.slack_config?.mention)}" is not a Slack mention and notifies nobody; a user group is <!subteam^ID>`);
+  }
   const route = slackRoute(rt.config, p);
   if (route.kind === 'api') return postMessage(rt, route.base, slackPostMessageBody(rt, p, route.channel));
   if (route.ignoredChannel) {

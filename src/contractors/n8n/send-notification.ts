@@ -20,6 +20,7 @@ import {
   slackBody,
   slackPostMessageBody,
   slackRoute,
+  isPlainMention,
   type NotifyParams,
 } from './notify-channels.js';
 
@@ -102,15 +103,18 @@ export const sendNotification: ActionImpl = {
       switch (channel) {
         case 'slack': {
           const route = slackRoute(ctx.config, p);
-          if (route.kind === 'api') return { kind: 'request', method: 'POST', url: `${route.base}/chat.postMessage`, body: slackPostMessageBody(rtLike, p, route.channel), note: 'bot token (endpoints.slack.secret)' };
+          const plain = isPlainMention(p.slack_config?.mention) ? `; "${String(p.slack_config?.mention)}" is plain text to Slack (a user group is <!subteam^ID>)` : '';
+          if (route.kind === 'api') return { kind: 'request', method: 'POST', url: `${route.base}/chat.postMessage`, body: slackPostMessageBody(rtLike, p, route.channel), note: `bot token (endpoints.slack.secret)${plain}` };
           return {
             kind: 'request',
             method: 'POST',
             url: endpointPlaceholder('slack'),
             body: slackBody(rtLike, p),
-            note: route.ignoredChannel
-              ? `incoming webhook: it posts to its own channel, not ${route.ignoredChannel} (set endpoints.slack.secret, a bot token, to post there)`
-              : 'incoming webhook (the URL is a secret)',
+            note: `${
+              route.ignoredChannel
+                ? `incoming webhook: it posts to its own channel, not ${route.ignoredChannel} (set endpoints.slack.secret, a bot token, to post there)`
+                : 'incoming webhook (the URL is a secret)'
+            }${plain}`,
           };
         }
         case 'pagerduty':

@@ -94,9 +94,10 @@ const sendNotification: ActionSpec = {
         {
           channel: str('Channel, e.g. #deployments: posted to with chat.postMessage when endpoints.slack.secret (a bot token) is set; an incoming webhook ignores it and posts to its own channel.'),
           message: str('Message text for Slack.'),
-          mention: str('Prefix mention in Slack\'s syntax: a user group <!subteam^S0123ABCD>, a user <@U0123ABCD>, <!here> or <!channel> (a plain @team is only text and notifies nobody).', {
-            pattern: SLACK_MENTION,
-          }),
+          mention: str(
+            'Prefix mention in Slack\'s syntax: a user group <!subteam^S0123ABCD>, a user <@U0123ABCD>, <!here> or <!channel> ' +
+              '(@here, @channel and @everyone are converted; any other plain @team is sent as text, notifies nobody, and the plan says so).',
+          ),
           template: str('Message template name; without a template of that name the message is sent.'),
           blocks: arr(openObject('Slack block.'), 'Block Kit blocks (text stays the fallback).'),
         },

@@ -38,8 +38,13 @@ describe('send_notification: Slack', () => {
     expect(bad.error?.message).toContain('slack (Slack chat.postMessage to #ops: not_in_channel)');
   });
 
-  it('a plain @team is not a Slack mention: the parameters are refused', async () => {
-    await expect(runAction('send_notification', { channels: ['slack'], message: 'hi', slack_config: { mention: '@ops' } }, routedHttp([]))).rejects.toThrow(/mention/);
+  it('@here becomes <!here>; a plain @team is sent as text, and debug.log says it notifies nobody', async () => {
+    const http = routedHttp([['POST', SLACK, slackOk], ['POST', SLACK, slackOk]]);
+    await runAction('send_notification', { channels: ['slack'], message: 'hi', slack_config: { mention: '@here' } }, http);
+    expect(bodyOf(http.requests[0])).toEqual({ text: '<!here> hi' });
+    const r = await runAction('send_notification', { channels: ['slack'], message: 'hi', slack_config: { mention: '@ops' } }, http);
+    expect(bodyOf(http.requests[1])).toEqual({ text: '@ops hi' });
+    expect(r.debug.join('\n')).toContain('"@ops" is not a Slack mention and notifies nobody');
   });
 
   it('waits Retry-After on 429 and posts again (Slack did not act)', async () => {
