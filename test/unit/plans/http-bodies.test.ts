@@ -7,7 +7,7 @@
  * kubectl calls are checked in their own files.)
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { prepareWorkflow } from '../../../src/app/prepare.js';
 import type { PlannedStep } from '../../../src/contractors/action-impl.js';
@@ -19,9 +19,7 @@ import { jiraIssueFieldErrors, SEARCH_REMOVED } from '../../../src/lab/http/jira
 import { workflowNodeProblems } from '../../../src/lab/http/n8n-nodes.js';
 import { n8nBodyError } from '../../../src/lab/http/n8n-schema.js';
 import { githubBodyProblems, pagerdutyEventProblems } from '../../../src/lab/http/upstream-schemas.js';
-import { PROJECT } from '../../e2e/helpers.js';
-
-const ROOT = join(PROJECT, 'coordination');
+const ROOT = fileURLToPath(new URL('../../../coordination', import.meta.url));
 
 /** Workflows whose required parameters have no default. */
 const PARAMS: Record<string, string[]> = {
