@@ -44,7 +44,7 @@ describe('cortex run: files and exit codes', () => {
     const r = root(simple('simple'));
     const res = await cortex(['run', 'simple'], { root: r });
     expect(res.exitCode, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/completed simple-\d{8}T\d{6}Z-[0-9a-f]{4}/);
+    expect(res.stdout).toMatch(/completed with 1 error simple-\d{8}T\d{6}Z-[0-9a-f]{4}/);
     const files = listFiles(r);
     expect(files.filter((f) => f.startsWith('workflows/history/'))).toHaveLength(1);
     expect(files.filter((f) => f.startsWith('workflows/active/'))).toHaveLength(0);
