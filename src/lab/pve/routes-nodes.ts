@@ -1,6 +1,6 @@
 /** /nodes and /nodes/{node}/...: node status, storage, replication state and tasks. */
 import { fail, pathNode, type Ctx, type Route } from './api.js';
-import { B, E, I, paramError, S } from './params.js';
+import { paramError } from './params.js';
 import { findNode, nodeUsage, storageUsed, type PveTask } from './state.js';
 
 function taskOf(ctx: Ctx): PveTask {
@@ -82,7 +82,6 @@ export const NODE_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/storage',
     get: {
-      schema: { props: { content: S(), enabled: B(), storage: S(), format: B(), target: S() } },
       run(ctx) {
         const node = pathNode(ctx);
         const p = ctx.params;
@@ -114,7 +113,6 @@ export const NODE_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/replication',
     get: {
-      schema: { props: { guest: I({ minimum: 100 }) } },
       run(ctx) {
         const node = pathNode(ctx);
         const out = ctx.state.replication
@@ -148,7 +146,6 @@ export const NODE_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/tasks',
     get: {
-      schema: { props: { limit: I({ minimum: 0 }), start: I({ minimum: 0 }), vmid: I(), typefilter: S(), errors: B(), source: E(['archive', 'active', 'all']), userfilter: S(), since: I(), until: I(), statusfilter: S() } },
       run(ctx) {
         const node = pathNode(ctx);
         const list = ctx.state.tasks
@@ -181,7 +178,6 @@ export const NODE_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/tasks/{upid}/log',
     get: {
-      schema: { props: { start: I({ minimum: 0 }), limit: I({ minimum: 0 }), download: B() } },
       run(ctx) {
         const t = taskOf(ctx);
         const start = Number(ctx.params.start ?? 0);
