@@ -13,7 +13,7 @@ import { childrenOf, matchRoute } from './api.js';
 import { execute, finishTask, readPve, resolve, ROUTES, TASK_MS, verify } from './core.js';
 import { formatResult } from './format.js';
 import { PveError } from './params.js';
-import { findEndpoint, METHOD_OF, methodSchema, parseBoolean, propertyOf, type ApiValue, type MethodSchema, type PropSchema } from './schema.js';
+import { findEndpoint, METHOD_OF, methodSchema, parseBoolean, propertyOf, validateCall, type ApiValue, type MethodSchema, type PropSchema } from './schema.js';
 import type { PveState } from './state.js';
 
 export interface PveshResult {
@@ -279,4 +279,49 @@ async function dispatch(call: CallContext, argv: readonly string[], warnings: st
     if (e instanceof PveError && e.isParamError()) e.usage = usage;
     throw e;
   }
+}
+
+/** A value known only while running (`<nextid>`, `<provision-vm.output.vmid>`): not checked. */
+const PLACEHOLDER = /<[^<>\s]+>/;
+
+/**
+ * What real pvesh would refuse in a planned command line (argv after `pvesh`), without running
+ * it: an unknown path or method, an option Getopt rejects, a value the schema rejects. Values
+ * with placeholders are taken as valid. Returns pvesh's error texts; empty when it would run.
+ */
+export function checkPveshArgv(argv: readonly string[]): string[] {
+  const [cmd, rawPath, ...rest] = argv;
+  const method = cmd ? METHOD_OF[cmd] : undefined;
+  if (!method || rawPath === undefined) return [`not a pvesh API call: ${argv.join(' ')}`];
+  const apiPath = `/${rawPath.split('/').filter(Boolean).join('/')}`;
+  const ep = findEndpoint(apiPath);
+  const ms = ep ? methodSchema(ep.template, method) : undefined;
+  if (!ep || !ms) return [`No '${cmd}' handler defined for '${apiPath}'`];
+  const ps = pathSchema(ms, ep.params);
+  const usage = usageLine(cmd as string, ps);
+  const { opts, rest: extra, warnings } = getopt(rest, ps);
+  if (warnings.length) return warnings;
+  if (extra.length) return [`too many arguments: ${extra.join(' ')}`];
+  const problems: string[] = [];
+  try {
+    const params = normalizeOptions(opts, ps, usage);
+    const apiParams: Record<string, ApiValue> = { ...ep.params };
+    for (const [k, v] of Object.entries(params)) if (!(k in OUTPUT_OPTIONS) || k in ms.params) apiParams[k] = v;
+    const unknownValue = (v: ApiValue) => (Array.isArray(v) ? v.some((x) => PLACEHOLDER.test(String(x))) : PLACEHOLDER.test(String(v ?? '')));
+    for (const [schema, values] of [
+      [ps.schema, params],
+      [ms, apiParams],
+    ] as const) {
+      for (const [k, e] of Object.entries(validateCall(schema, values))) {
+        const top = k.split('.')[0] as string;
+        if (values[top] !== undefined && unknownValue(values[top])) continue;
+        problems.push(`${k}: ${e.trimEnd()}`);
+      }
+      if (problems.length) break;
+    }
+  } catch (e) {
+    if (e instanceof PveError) problems.push(e.message.trimEnd());
+    else throw e;
+  }
+  return problems;
 }
