@@ -75,6 +75,16 @@ function writeKubeconfig(lab: string, server: string, ca?: string): void {
   writeFileSync(P.kubeconfig, text, { mode: 0o600 });
 }
 
+/**
+ * The lab's pvesh command line: the lab's stand-in, through the lab's `ssh` when the configured
+ * one goes through ssh (options, destination and remote words kept, so a rehearsal meets the
+ * remote shell's re-parsing and never a real host).
+ */
+export function labPvesh(configured: readonly string[]): string[] {
+  const i = configured.findIndex((w) => /(^|\/)ssh$/.test(w));
+  return i >= 0 ? ['ssh', ...configured.slice(i + 1)] : ['pvesh'];
+}
+
 export interface StartedLab {
   lab: string;
   urls: Record<string, string>;
@@ -145,7 +155,7 @@ export async function startLab(lab: string, options: StartLabOptions): Promise<S
       }
       return {
         ...config,
-        tools: { pvesh: ['pvesh'], talosctl: ['talosctl'], kubectl: ['kubectl'], helm: ['helm'] },
+        tools: { pvesh: labPvesh(config.tools.pvesh), talosctl: ['talosctl'], kubectl: ['kubectl'], helm: ['helm'] },
         clusters: { default: { kubeconfig: P.kubeconfig, talosconfig: P.talosconfig, context: 'lab' } },
         // The lab has its own Proxmox: its node, storage and template replace the configured ones.
         proxmox: {

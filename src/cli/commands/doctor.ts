@@ -11,6 +11,7 @@ import { createCatalogue } from '../../contractors/catalogue.js';
 import { loadCatalogue } from '../../contractors/load-catalogue.js';
 import { definitionOf } from '../../contractors/operator/operator-action.js';
 import type { Catalogue } from '../../model/catalogue.js';
+import { toolCommandLine } from '../../model/remote-shell.js';
 import { checkDefinitionFile, duplicateIdIssues, listDefinitionFiles } from '../../definitions/repository.js';
 import type { WorkflowDefinition } from '../../definitions/types.js';
 import { liveStatus } from '../../engine/live-status.js';
@@ -279,7 +280,7 @@ class Doctor {
         fix: where.exists ? `chmod +x ${command}, or ${configure}` : configure,
       };
     }
-    const res: ProcessResult = await runner.run(command, [...prefix, ...VERSION_ARGS[tool]], { timeoutMs: this.timeoutMs, cwd: this.ctx.cwd });
+    const res: ProcessResult = await runner.run(command, toolCommandLine(prefix, VERSION_ARGS[tool]), { timeoutMs: this.timeoutMs, cwd: this.ctx.cwd });
     const cmdline = `${shown} ${VERSION_ARGS[tool].join(' ')}`;
     const fail = (why: string, fix: string): DoctorCheck => ({ check: 'tool', name: tool, status, message: `\`${cmdline}\` ${why}${note}`, fix });
     if (res.spawnError) return fail(`could not start (${res.spawnError.code})`, configure);

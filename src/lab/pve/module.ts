@@ -3,13 +3,16 @@ import type { LabModule } from '../module.js';
 import { readState, writeState } from '../lab-dir.js';
 import { seedPveState, type PveState } from './state.js';
 
-/** The lab Proxmox cluster: state `pve`, the `pvesh` stand-in. */
+/**
+ * The lab Proxmox cluster: state `pve`, the `pvesh` stand-in, and an `ssh` that reaches it as a
+ * Proxmox node's shell would (for tools.pvesh through ssh).
+ */
 export const pveModule: LabModule = {
   name: 'pve',
   seed(lab) {
     writeState(lab, 'pve', seedPveState());
   },
-  tools: { pvesh: fileURLToPath(new URL('./pvesh-main.js', import.meta.url)) },
+  tools: { pvesh: fileURLToPath(new URL('./pvesh-main.js', import.meta.url)), ssh: fileURLToPath(new URL('./ssh-main.js', import.meta.url)) },
   describe(lab) {
     const s = readState<PveState | null>(lab, 'pve', () => null);
     if (!s || !Array.isArray(s.vms)) return { seeded: false };
