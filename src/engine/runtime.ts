@@ -180,8 +180,9 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
         if (e instanceof HttpTransportError) {
           if (e.code === 'timeout' || e.code === 'aborted') checkStop();
           throw new ActionFailedError(`${req.method} ${maskedUrl}: ${deps.masker.mask(e.message)}`, {
-            errorCode: e.code === 'timeout' ? 'http_timeout' : 'http_unreachable',
-            retryable: e.code !== 'invalid_url',
+            errorCode: e.code === 'timeout' ? 'http_timeout' : e.code === 'tls' ? 'http_tls_failed' : 'http_unreachable',
+            // A certificate that does not match the pinned CA or fingerprint will not match next time either.
+            retryable: e.code !== 'invalid_url' && e.code !== 'tls',
           });
         }
         throw e;

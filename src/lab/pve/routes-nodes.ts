@@ -183,7 +183,8 @@ export const NODE_ROUTES: Route[] = [
         const start = Number(ctx.params.start ?? 0);
         const limit = Number(ctx.params.limit ?? 50);
         const lines = t.log.length > 0 ? t.log : ['no content'];
-        return { data: lines.slice(start, start + limit).map((text, i) => ({ n: start + i + 1, t: text })) };
+        // PVE::Tools::dump_logfile: limit 0 reads to the end.
+        return { data: lines.slice(start, limit === 0 ? undefined : start + limit).map((text, i) => ({ n: start + i + 1, t: text })) };
       },
     },
   },
