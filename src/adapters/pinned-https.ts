@@ -5,6 +5,7 @@
  * on that verified connection.
  */
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
 import { HttpTransportError, type HttpRequest, type HttpResponse } from '../ports/http-client.js';
@@ -54,15 +55,8 @@ export async function pinnedHttpsRequest(req: HttpRequest, options: { timeoutMs:
   }
   const socket = req.tls?.fingerprint ? await handshake(url, req.tls.fingerprint, signal, () => timeout.aborted) : undefined;
   return new Promise<HttpResponse>((resolve, reject) => {
-    const r = httpsRequest(
-      url,
-      {
-        method: req.method,
-        headers: { ...(req.headers ?? {}), ...(req.body !== undefined ? { 'content-length': String(Buffer.byteLength(req.body)) } : {}) },
-        ...(socket ? { createConnection: () => socket, agent: false } : { ca, agent: false }),
-        signal,
-      },
-      (res) => {
+    const headers = { host: url.host, ...(req.headers ?? {}), ...(req.body !== undefined ? { 'content-length': String(Buffer.byteLength(req.body)) } : {}) };
+    const onResponse = (res: import('node:http').IncomingMessage) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -80,8 +74,12 @@ export async function pinnedHttpsRequest(req: HttpRequest, options: { timeoutMs:
           resolve({ status: res.statusCode ?? 0, ...(res.statusMessage ? { statusText: res.statusMessage } : {}), headers, body: Buffer.concat(chunks).toString('utf8'), durationMs: performance.now() - started });
         });
         res.on('error', (e) => reject(new HttpTransportError(`${where} failed: ${e.message}`, 'connection')));
-      },
-    );
+    };
+    // Over the verified socket (node:http: an https agent would open a connection of its own),
+    // else node:https with the pinned CA.
+    const r = socket
+      ? httpRequest({ method: req.method, path: `${url.pathname}${url.search}`, headers, createConnection: () => socket, signal }, onResponse)
+      : httpsRequest(url, { method: req.method, headers, ca, agent: false, signal }, onResponse);
     r.on('error', (e: NodeJS.ErrnoException) => {
       if (timeout.aborted) reject(new HttpTransportError(`${where} timed out after ${options.timeoutMs} ms`, 'timeout'));
       else if (req.signal?.aborted) reject(new HttpTransportError(`${where} aborted`, 'aborted'));

@@ -13,9 +13,13 @@ export const LAB_ENDPOINT_SECRETS: Record<string, string | undefined> = {
   forensics: 'FORENSICS_TOKEN',
 };
 
-/** The value every lab secret has: deterministic, long enough to be masked. */
+/** The secret a rehearsal's proxmox.api names: an API token of the lab's Proxmox. */
+export const LAB_PVE_TOKEN_SECRET = 'CORTEX_LAB_PVE_API_TOKEN';
+
+/** The value every lab secret has: deterministic, long enough to be masked (the Proxmox one shaped as an API token). */
 export function labSecretValue(name: string): string {
   // A PagerDuty integration key is 32 characters, and the lab PagerDuty checks that as PagerDuty does.
   if (name === 'PAGERDUTY_ROUTING_KEY') return 'lab-secret-pd_routing-0123456789';
-  return `lab-secret-${name.toLowerCase()}-0123456789`;
+  const value = `lab-secret-${name.toLowerCase()}-0123456789`;
+  return name === LAB_PVE_TOKEN_SECRET ? `cortex@pve!lab=${value}` : value;
 }

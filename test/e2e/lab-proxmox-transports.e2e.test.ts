@@ -2,11 +2,11 @@
  * deploy-monitoring-stack in the lab over each way of reaching Proxmox: pvesh through ssh (the
  * lab's ssh re-parses the command line like the node's shell) and the HTTPS API with a token.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cortex, removeRoot } from './helpers.js';
-import { historyRecords, invocationLog, labRoot } from './lab-helpers.js';
+import { historyRecords, invocationLog, labRoot, requestLog } from './lab-helpers.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach(removeRoot));
@@ -42,5 +42,31 @@ describe('Proxmox transports in the lab', () => {
       ['monitoring-node-02', 'running', 'cortex;monitoring;production'],
     ]);
     expect(String(vms[0]?.config.description)).toMatch(/\(cortex deploy-monitoring-stack /);
+  }, 120_000);
+
+  it('the HTTPS API with a token: no pvesh at all, every Proxmox call a recorded request, the configured host never contacted', async () => {
+    const pin = Array.from({ length: 32 }, () => 'AB').join(':');
+    const { root, lab } = rootWithConfig((y) => y.replace(/^ {2}task_poll_seconds: 1$/m, `  task_poll_seconds: 1\n  api: { url: "https://pve01.example.invalid:8006", token_secret: PVE_API_TOKEN, fingerprint: "${pin}" }`));
+    const res = await cortex(['run', 'deploy-monitoring-stack', '--simulate', '--lab', lab], { root, timeoutMs: 120_000 });
+    expect(res.exitCode, res.stdout.slice(-2000) + res.stderr).toBe(0);
+    const [rec] = historyRecords(root);
+    expect(rec).toMatchObject({ status: 'completed' });
+    expect(invocationLog(lab).filter((i) => i.tool === 'pvesh' || i.tool === 'ssh')).toEqual([]);
+    const pve = requestLog(lab).filter((r) => r.service === 'proxmox');
+    expect(pve.length).toBeGreaterThan(20);
+    expect(pve.every((r) => r.path.startsWith('/api2/json/') && r.status === 200 && r.action)).toBe(true);
+    expect(pve.some((r) => r.method === 'POST' && /\/qemu\/9000\/clone$/.test(r.path))).toBe(true);
+    // the execution record shows the requests (to the lab's address, not the configured host)
+    const urls = JSON.stringify(rec).match(/https:\/\/[^"]+\/api2\/json\/[^"]*/g) ?? [];
+    expect(urls.length).toBeGreaterThan(0);
+    expect(urls.every((u) => u.startsWith('https://127.0.0.1:'))).toBe(true);
+    expect(JSON.stringify(rec)).not.toContain('pve01.example.invalid');
+    expect(monitoringVms(lab).map((v) => [v.name, v.status, v.config.tags])).toEqual([
+      ['monitoring-node-01', 'running', 'cortex;monitoring;production'],
+      ['monitoring-node-02', 'running', 'cortex;monitoring;production'],
+    ]);
+    // the token never lands in a file
+    const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
+    expect(files(root).filter((f) => readFileSync(f, 'latin1').includes('lab-secret-cortex_lab_pve_api_token'))).toEqual([]);
   }, 120_000);
 });
