@@ -526,7 +526,8 @@ const createSdnVnet: ActionSpec = {
   summary:
     'Creates the SDN zone when missing (`pvesh create /cluster/sdn/zones --zone --type [--bridge]`), the VNet ' +
     '(`/cluster/sdn/vnets --vnet --zone --tag [--alias]`) and an optional subnet (`/cluster/sdn/vnets/<vnet>/subnets`), ' +
-    'then applies the pending SDN configuration (`pvesh set /cluster/sdn`, waited). An existing VNet with the same zone ' +
+    'then applies the pending SDN configuration (`pvesh set /cluster/sdn`, waited) and waits until the VNet bridge is up on ' +
+    'every node the zone covers (`/nodes/<node>/network --type any_bridge`: the apply task only starts each node\'s reload). An existing VNet with the same zone ' +
     'and tag is reused (existed=true) and then rollback leaves it. VMs attach with bridge=<vnet>.',
   kind: 'tool',
   uses: PVESH,
@@ -542,10 +543,13 @@ const createSdnVnet: ActionSpec = {
       gateway: str('Gateway of the subnet.'),
       snat: bool('Source-NAT the subnet (simple zones).', false),
       apply: bool('Apply the pending SDN configuration (pvesh set /cluster/sdn).', true),
+      nodes: arr(str('Node name.', { pattern: HOSTNAME }), 'Nodes that must have the VNet bridge after the apply (default: every online node the zone covers).', { minItems: 1 }),
+      verify_timeout: int('Seconds to wait, after the apply task, for each node to have the VNet bridge (its own network reload).', { minimum: 1, maximum: 3600, default: 60 }),
     },
     ['zone', 'vnet'],
   ),
   outputs: {
+    nodes: 'Nodes on which the VNet bridge was seen after the apply (empty when not applied).',
     vnet: 'VNet id (use as bridge).',
     zone: 'Zone id.',
     tag: 'VLAN tag or VNI.',

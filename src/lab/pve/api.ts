@@ -18,6 +18,8 @@ export interface Ctx {
   /** --simulate-fail applies to this call: reads report a degraded state. */
   fault: boolean;
   apiPath: string;
+  /** Who calls: root@pam for pvesh, the token's id over HTTPS. */
+  user?: string;
 }
 
 export interface TaskSpec {

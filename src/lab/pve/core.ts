@@ -138,14 +138,14 @@ export type Executed = { kind: 'data'; data: unknown } | { kind: 'task'; upid: s
  * Runs a validated call's handler on the lab state (reads without a lock, changes under it). The
  * handler gets the call's parameters without the path parameters, typed.
  */
-export function execute(call: CallContext, r: Resolved, apiPath: string, apiParams: Record<string, ApiValue>): Executed {
+export function execute(call: CallContext, r: Resolved, apiPath: string, apiParams: Record<string, ApiValue>, user = 'root@pam'): Executed {
   const params = typed(r.schema, Object.fromEntries(Object.entries(apiParams).filter(([k]) => !(k in r.pathParams))));
   const fault = shouldFail(call.lab, call.actionId, call.attempt);
   const now = Math.floor(Date.now() / 1000);
   if (r.method === 'GET') {
     // Reads change nothing: no lock, no write (the state file is replaced atomically).
     const state = readPve(call.lab);
-    const outcome = r.handler.run({ state, path: r.pathParams, params, now, fault: fault && SEMANTIC_READS.has(r.template), apiPath });
+    const outcome = r.handler.run({ state, path: r.pathParams, params, now, fault: fault && SEMANTIC_READS.has(r.template), apiPath, user });
     if (!('data' in outcome)) throw new PveError(`internal: GET ${apiPath} started a task`);
     return { kind: 'data', data: outcome.data };
   }
@@ -153,7 +153,7 @@ export function execute(call: CallContext, r: Resolved, apiPath: string, apiPara
     ensureSeeded(state);
     const draft = structuredClone(state);
     const semantic = fault && r.template.endsWith('/agent/exec');
-    const ctx: Ctx = { state: draft, path: r.pathParams, params, now, fault: semantic, apiPath };
+    const ctx: Ctx = { state: draft, path: r.pathParams, params, now, fault: semantic, apiPath, user };
     const outcome = r.handler.run(ctx); // PveError: nothing is committed
     const key = faultKey(call);
     const inject = fault && !semantic && !state.faulted.includes(key);

@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { latencyMs, recordRequest, type CallContext } from '../lab-dir.js';
 import { selfSignedCertificate } from '../kube/tls.js';
-import { labSecretValue, LAB_PVE_TOKEN_SECRET } from '../secrets.js';
+import { labSecretValue, LAB_PVE_AUDIT_TOKEN_SECRET, LAB_PVE_TOKEN_SECRET } from '../secrets.js';
 import { execute, finishTask, resolve, TASK_MS, verify, type Executed } from './core.js';
 import { PveError, paramError } from './params.js';
 import { validateCall, type ApiValue, type HttpMethod } from './schema.js';
@@ -75,6 +75,8 @@ export async function startPveApi(lab: string): Promise<RunningPveApi> {
   const certificate = selfSignedCertificate('cortex-lab-pve');
   writeFileSync(labCaFile(lab), certificate.cert);
   const token = labSecretValue(LAB_PVE_TOKEN_SECRET);
+  const auditToken = labSecretValue(LAB_PVE_AUDIT_TOKEN_SECRET);
+  const tokenId = (t: string) => t.slice(0, t.indexOf('='));
   const running = new Map<string, { timer: NodeJS.Timeout; done: Extract<Executed, { kind: 'task' }> }>();
 
   const handle = async (method: string, rawUrl: string, headers: Record<string, string | string[] | undefined>, bodyText: string): Promise<{ answer: Answer; call?: CallContext; path: string }> => {
@@ -91,7 +93,7 @@ export async function startPveApi(lab: string): Promise<RunningPveApi> {
     const auth = String(headers.authorization ?? '');
     const given = /^PVEAPIToken=(.+)$/.exec(auth)?.[1];
     if (!given) return { answer: { status: 401, reason: 'No ticket' }, path };
-    if (given !== token) return { answer: { status: 401, reason: 'Authentication failed!' }, path };
+    if (given !== token && given !== auditToken) return { answer: { status: 401, reason: 'Authentication failed!' }, path };
     const one = (h: string) => {
       const v = headers[h];
       return Array.isArray(v) ? v[0] : v;
@@ -125,7 +127,7 @@ export async function startPveApi(lab: string): Promise<RunningPveApi> {
       verify(resolved.schema, apiParams);
       const wait = latencyMs(lab, 2);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const r = execute(call, resolved, rel, apiParams);
+      const r = execute(call, resolved, rel, apiParams, tokenId(given));
       if (r.kind === 'error') throw new PveError(r.message);
       if (r.kind === 'data') return { answer: { status: 200, reason: 'OK', body: { data: r.data } }, call, path };
       // A worker: the UPID now, the task ends later (its status shows it running until then).

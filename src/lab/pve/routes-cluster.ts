@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { fail, type Ctx, type Route } from './api.js';
 import { cidrFormat, paramError, PveError } from './params.js';
-import { disksOf, nodeUsage, storageUsed, type PveIpset, type PveState, type SdnConfig } from './state.js';
+import { disksOf, NODE_RELOAD_MS, nodeUsage, storageUsed, type PveIpset, type PveState, type SdnConfig } from './state.js';
 
 export function digest(value: unknown): string {
   return createHash('sha1').update(JSON.stringify(value)).digest('hex');
@@ -154,6 +154,18 @@ function subnetView(id: string, s: SdnConfig['subnets'][string]) {
 
 
 export const CLUSTER_ROUTES: Route[] = [
+  {
+    // The caller's own privileges (PVE::API2::AccessControl permissions): root and the lab's
+    // token may do everything, the auditor token only read.
+    path: '/access/permissions',
+    get: {
+      run(ctx) {
+        const all = ['Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.Audit', 'SDN.Allocate', 'SDN.Audit', 'SDN.Use', 'Sys.Audit', 'Sys.Modify', 'Sys.PowerMgmt', 'VM.Allocate', 'VM.Audit', 'VM.Backup', 'VM.Clone', 'VM.Config.CDROM', 'VM.Config.CPU', 'VM.Config.Cloudinit', 'VM.Config.Disk', 'VM.Config.HWType', 'VM.Config.Memory', 'VM.Config.Network', 'VM.Config.Options', 'VM.Console', 'VM.GuestAgent.Audit', 'VM.GuestAgent.Unrestricted', 'VM.Migrate', 'VM.PowerMgmt', 'VM.Snapshot', 'VM.Snapshot.Rollback'];
+        const privs = ctx.user?.startsWith('auditor@') ? all.filter((p) => p.endsWith('.Audit')) : all;
+        return { data: { '/': Object.fromEntries(privs.map((p) => [p, 1])) } };
+      },
+    },
+  },
   { path: '/version', get: { run: (ctx) => ({ data: { release: ctx.state.version.split('.').slice(0, 2).join('.'), repoid: 'faa83925c9641325', version: ctx.state.version } }) } },
   { path: '/cluster', get: { run: () => ({ data: ['firewall', 'nextid', 'replication', 'resources', 'sdn', 'status'].map((subdir) => ({ name: subdir })) }) } },
   {
@@ -346,28 +358,33 @@ export const CLUSTER_ROUTES: Route[] = [
     get: { run: () => ({ data: ['controllers', 'ipams', 'dns', 'vnets', 'zones'].map((id) => ({ id })) }) },
     set: {
       run(ctx) {
-        const pendingBridges = Object.entries(ctx.state.sdn.config.zones).filter(([, z]) => (z.type === 'vlan' || z.type === 'qinq') && z.bridge);
         const log = [
           ...ctx.state.nodes.filter((n) => n.online).map((n) => `${n.name}: reload network configuration`),
           ...Object.keys(ctx.state.sdn.config.vnets).sort().map((v) => `vnet ${v}: configured`),
         ];
-        let error: string | undefined;
-        for (const [zone, z] of pendingBridges) {
-          const missing = ctx.state.nodes.find((n) => !n.bridges.includes(z.bridge as string));
-          if (missing) {
-            error = `${missing.name}: zone ${zone}: bridge '${z.bridge}' does not exist`;
-            break;
-          }
-        }
         return {
           task: {
             type: 'reloadnetworkall',
             id: '',
             node: ctx.state.localNode,
             log,
-            ...(error ? { error } : {}),
+            // Like Proxmox: the task starts each node's reload and ends OK; a node whose reload
+            // fails (a vlan zone's bridge missing there) just never gets the vnets.
             finish(state, ok) {
-              if (ok) state.sdn.running = structuredClone(state.sdn.config);
+              if (!ok) return;
+              state.sdn.running = structuredClone(state.sdn.config);
+              const now = Date.now();
+              const nodes: NonNullable<PveState['sdn']['nodes']> = {};
+              for (const n of state.nodes.filter((x) => x.online)) {
+                const vnets = Object.entries(state.sdn.running.vnets).filter(([, v]) => {
+                  const z = state.sdn.running.zones[v.zone];
+                  if (!z) return false;
+                  if (z.nodes && !z.nodes.split(/[,;\s]+/).includes(n.name)) return false;
+                  return !((z.type === 'vlan' || z.type === 'qinq') && z.bridge && !n.bridges.includes(z.bridge));
+                });
+                nodes[n.name] = { vnets: vnets.map(([id]) => id).sort(), readyAt: n.name === state.localNode ? now : now + NODE_RELOAD_MS };
+              }
+              state.sdn.nodes = nodes;
             },
           },
         };

@@ -1,7 +1,7 @@
 /** /nodes and /nodes/{node}/...: node status, storage, replication state and tasks. */
 import { fail, pathNode, type Ctx, type Route } from './api.js';
 import { paramError } from './params.js';
-import { findNode, nodeUsage, storageUsed, type PveTask } from './state.js';
+import { findNode, nodeUsage, nodeVnets, storageUsed, type PveTask } from './state.js';
 
 function taskOf(ctx: Ctx): PveTask {
   const node = pathNode(ctx);
@@ -76,6 +76,24 @@ export const NODE_ROUTES: Route[] = [
             wait: 0.0012,
           },
         };
+      },
+    },
+  },
+  {
+    path: '/nodes/{node}/network',
+    get: {
+      run(ctx) {
+        const n = findNode(ctx.state, pathNode(ctx));
+        if (!n) fail('unreachable');
+        const type = ctx.params.type as string | undefined;
+        const bridges = n.bridges.map((iface, i) => ({ iface, type: 'bridge', active: 1, autostart: 1, families: ['inet'], method: i === 0 ? 'static' : 'manual', bridge_ports: `eno${i + 1}`, bridge_stp: 'off', bridge_fd: '0', ...(i === 0 ? { cidr: `${n.ip}/24`, address: n.ip, netmask: '24' } : {}), priority: i + 3 }));
+        // SDN vnets show up with the bridges only when asked for (any_bridge, include_sdn, vnet).
+        const vnets = nodeVnets(ctx.state, n.name).map((iface) => ({ iface, type: 'vnet', active: 1 }));
+        if (!type) return { data: bridges };
+        if (type === 'bridge' || type === 'any_local_bridge') return { data: bridges };
+        if (type === 'vnet') return { data: vnets };
+        if (type === 'any_bridge' || type === 'include_sdn') return { data: [...bridges, ...vnets] };
+        return { data: [] };
       },
     },
   },

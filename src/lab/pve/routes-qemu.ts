@@ -10,6 +10,7 @@ import {
   formatSize,
   GIB,
   newMac,
+  nodeVnets,
   parseSize,
   storageUsed,
   vmAddress,
@@ -485,8 +486,8 @@ export const QEMU_ROUTES: Route[] = [
         assertUnlocked(vm, ctx.params.skiplock);
         if (vm.status === 'running') fail(`VM ${vm.vmid} already running`);
         const node = findNode(ctx.state, vm.node);
-        const vnets = ctx.state.sdn.running.vnets;
-        const missing = bridgesOf(vm.config).find((b) => !node?.bridges.includes(b) && !vnets[b]);
+        const vnets = nodeVnets(ctx.state, vm.node);
+        const missing = bridgesOf(vm.config).find((b) => !node?.bridges.includes(b) && !vnets.includes(b));
         const log = String(vm.config.ide2 ?? '').includes('cloudinit') ? ['generating cloud-init ISO'] : [];
         if (missing) return task('qmstart', vm, log, { error: `bridge '${missing}' does not exist` });
         vm.status = 'running';

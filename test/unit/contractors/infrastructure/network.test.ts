@@ -139,6 +139,31 @@ describe('sdn-vnet', () => {
   const ZONE = ['create', '/cluster/sdn/zones', '--zone', 'k8s', '--type', 'vlan', '--bridge', 'vmbr0'];
   const VNET = ['create', '/cluster/sdn/vnets', '--vnet', 'k8s10', '--zone', 'k8s', '--tag', '10', '--alias', 'prod-k8s-02 nodes'];
   const SUBNET = ['create', '/cluster/sdn/vnets/k8s10/subnets', '--subnet', '10.10.1.0/24', '--type', 'subnet', '--gateway', '10.10.1.1'];
+  const NODES = [
+    { node: 'pve-01', status: 'online' },
+    { node: 'pve-02', status: 'online' },
+    { node: 'pve-03', status: 'offline' },
+  ];
+  const ANY_BRIDGE = ['--type', 'any_bridge'];
+
+  it('waits until the VNet bridge is up on every node; fails naming a node whose reload never brought it', async () => {
+    const apply = upid('reloadnetworkall', '');
+    const slow = [{ iface: 'vmbr0', type: 'bridge' }];
+    const fake = new PveFake()
+      .get('/cluster/sdn/vnets', [{ vnet: 'k8s10', zone: 'k8s', tag: 10 }])
+      .get('/cluster/sdn/vnets/k8s10/subnets', [{ cidr: '10.10.1.0/24' }])
+      .task(['set', '/cluster/sdn'], apply)
+      .get('/cluster/sdn/zones', [{ zone: 'k8s', type: 'vlan' }])
+      .get('/nodes', NODES)
+      .on(['get', '/nodes/pve-01/network', ...ANY_BRIDGE, ...J], json(slow), json(slow), json([...slow, { iface: 'k8s10', type: 'vnet' }]))
+      .get('/nodes/pve-02/network', slow, ANY_BRIDGE);
+    const r = await runAction('create_sdn_vnet', { ...PARAMS, verify_timeout: 5 }, fake);
+    expect(r.error).toMatchObject({ errorCode: 'sdn_apply_incomplete', retryable: true });
+    expect(r.error?.message).toBe("the SDN apply ended OK, but VNet k8s10 is not on pve-02 after 5s: that node's network reload failed or is still running");
+    // pve-01 got it on the third look and was not asked again; pve-03 (offline) was never asked
+    expect(r.calls.filter((c) => c[1] === '/nodes/pve-01/network')).toHaveLength(3);
+    expect(r.calls.some((c) => c[1] === '/nodes/pve-03/network')).toBe(false);
+  });
 
   describe('create_sdn_vnet', () => {
     it('creates the zone, the VNet and the subnet, then applies (waited)', async () => {
@@ -149,10 +174,13 @@ describe('sdn-vnet', () => {
         .on([...ZONE, ...J], json(null))
         .on([...VNET, ...J], json(null))
         .on([...SUBNET, ...J], json(null))
-        .task(['set', '/cluster/sdn'], apply, { log: ['pve-01: reload network configuration'] });
+        .task(['set', '/cluster/sdn'], apply, { log: ['pve-01: reload network configuration'] })
+        .get('/nodes', NODES)
+        .get('/nodes/pve-01/network', [{ iface: 'vmbr0', type: 'bridge' }, { iface: 'k8s10', type: 'vnet' }], ANY_BRIDGE)
+        .get('/nodes/pve-02/network', [{ iface: 'vmbr0', type: 'bridge' }, { iface: 'k8s10', type: 'vnet' }], ANY_BRIDGE);
       const r = await runAction('create_sdn_vnet', PARAMS, fake);
       expect(r.error).toBeUndefined();
-      expect(r.outputs).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: true, existed: false });
+      expect(r.outputs).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: true, existed: false, nodes: ['pve-01', 'pve-02'] });
       expect(r.calls).toEqual([
         ['get', '/cluster/sdn/vnets', ...J],
         ['get', '/cluster/sdn/zones', ...J],
@@ -161,6 +189,10 @@ describe('sdn-vnet', () => {
         [...SUBNET, ...J],
         ['set', '/cluster/sdn', ...J],
         ['get', `/nodes/pve-01/tasks/${apply}/status`, ...J],
+        ['get', '/nodes', ...J],
+        ['get', '/cluster/sdn/zones', ...J],
+        ['get', '/nodes/pve-01/network', ...ANY_BRIDGE, ...J],
+        ['get', '/nodes/pve-02/network', ...ANY_BRIDGE, ...J],
       ]);
       expect(compensationOf('create_sdn_vnet', PARAMS, r.outputs as Record<string, unknown>)).toEqual({
         action: 'delete_sdn_vnet',
@@ -172,9 +204,12 @@ describe('sdn-vnet', () => {
       const fake = new PveFake()
         .get('/cluster/sdn/vnets', [{ vnet: 'k8s10', zone: 'k8s', tag: 10, type: 'vnet' }])
         .get('/cluster/sdn/vnets/k8s10/subnets', [{ subnet: 'k8s-10.10.1.0-24', cidr: '10.10.1.0/24', vnet: 'k8s10', zone: 'k8s' }])
-        .task(['set', '/cluster/sdn'], upid('reloadnetworkall', ''));
+        .task(['set', '/cluster/sdn'], upid('reloadnetworkall', ''))
+        .get('/cluster/sdn/zones', [{ zone: 'k8s', type: 'vlan', nodes: 'pve-02' }])
+        .get('/nodes', NODES)
+        .get('/nodes/pve-02/network', [{ iface: 'k8s10', type: 'vnet' }], ANY_BRIDGE);
       const r = await runAction('create_sdn_vnet', PARAMS, fake);
-      expect(r.outputs).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: false, existed: true });
+      expect(r.outputs).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: false, existed: true, nodes: ['pve-02'] });
       expect(r.calls.filter((c) => c[0] === 'create')).toEqual([]);
       expect(compensationOf('create_sdn_vnet', PARAMS, r.outputs as Record<string, unknown>).params.skip).toBe(true);
     });

@@ -74,7 +74,7 @@ describe('create_sdn_vnet killed part-way', () => {
       .get('/cluster/sdn/vnets/k8s10/subnets', [])
       .on([...SUBNET, ...J], json(null));
     const r = await resumed('create_sdn_vnet', PARAMS, after, disk);
-    expect(r.outputs).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: true, existed: false });
+    expect(r.outputs).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: true, existed: false, nodes: [] });
     expect(r.calls.filter((c) => c[0] === 'create')).toEqual([[...SUBNET, ...J]]);
     expect(compensationOf('create_sdn_vnet', PARAMS, r.outputs)).toEqual({ action: 'delete_sdn_vnet', params: { vnet: 'k8s10', zone: 'k8s', delete_zone: true, skip: false, apply: true } });
   });

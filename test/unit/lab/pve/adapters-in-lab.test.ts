@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConfigFile } from '../../../../src/config/config.js';
-import { readState, writeLabConfig } from '../../../../src/lab/lab-dir.js';
+import { readState, writeLabConfig, writeState } from '../../../../src/lab/lab-dir.js';
 import { pveModule } from '../../../../src/lab/pve/module.js';
 import { runPvesh } from '../../../../src/lab/pve/pvesh.js';
 import type { PveState } from '../../../../src/lab/pve/state.js';
@@ -128,7 +128,7 @@ describe('infrastructure adapters against the lab pvesh', () => {
     expect(await ok('check_node_capacity', { node: 'pve-01', fallback_nodes: ['pve-02'], storage: 'ceph-rbd', cores: 36, memory_mb: 73728, disk_gb: 900 })).toMatchObject({ node: 'pve-01', sufficient: true });
     const vnetParams = { zone: 'k8s', vnet: 'k8s10', tag: 10, zone_type: 'vlan', bridge: 'vmbr0', alias: 'prod-k8s-02 nodes', subnet: '10.10.1.0/24', gateway: '10.10.1.1' };
     const vnet = await ok('create_sdn_vnet', vnetParams);
-    expect(vnet).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: true, existed: false });
+    expect(vnet).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: true, existed: false, nodes: ['dc2-pve-01', 'dc2-pve-02', 'pve-01', 'pve-02'] });
     expect(pve().sdn.running.vnets.k8s10).toEqual({ zone: 'k8s', tag: 10, alias: 'prod-k8s-02 nodes' });
 
     const cps = await Promise.all(
@@ -155,6 +155,19 @@ describe('infrastructure adapters against the lab pvesh', () => {
     }
     expect(await ok(vnetComp.action, vnetComp.params)).toEqual({ vnet: 'k8s10', deleted: true, zone_deleted: true });
     expect(pve().sdn.running).toEqual({ zones: {}, vnets: {}, subnets: {} });
+  });
+
+  it('an SDN apply whose reload fails on one node: the task ends OK (as on Proxmox), the VNet check fails naming the node, a VM there cannot start on it', async () => {
+    const s = pve();
+    (s.nodes.find((n) => n.name === 'pve-02') as PveState['nodes'][number]).bridges = ['vmbr0'];
+    writeState(lab, 'pve', s);
+    const r = await act('create_sdn_vnet', { zone: 'edge', vnet: 'edge30', tag: 30, zone_type: 'vlan', bridge: 'vmbr1', verify_timeout: 10 });
+    expect(r.error).toMatchObject({ errorCode: 'sdn_apply_incomplete', retryable: true });
+    expect(r.error?.message).toMatch(/^the SDN apply ended OK, but VNet edge30 is not on pve-02 after 10s: that node's network reload failed or is still running$/);
+    const apply = pve().tasks.filter((t) => t.type === 'reloadnetworkall').at(-1);
+    expect(apply).toMatchObject({ status: 'stopped', exitstatus: 'OK' });
+    const started = await act('provision_vm', { name: 'edge-01', node: 'pve-02', template_vmid: 9000, storage: 'ceph-rbd', bridge: 'edge30' });
+    expect(started.error?.message).toMatch(/bridge 'edge30' does not exist/);
   });
 
   it('disaster-recovery-failover: the DR site checks pass with the workflow defaults', async () => {
