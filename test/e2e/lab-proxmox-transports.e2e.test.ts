@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cortex, removeRoot } from './helpers.js';
 import { historyRecords, invocationLog, labRoot, requestLog } from './lab-helpers.js';
+import { labCaFile, startPveApi } from '../../src/lab/pve/https.js';
+import { pveModule } from '../../src/lab/pve/module.js';
+import { labSecretValue, LAB_PVE_TOKEN_SECRET } from '../../src/lab/secrets.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach(removeRoot));
@@ -69,4 +72,24 @@ describe('Proxmox transports in the lab', () => {
     const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
     expect(files(root).filter((f) => readFileSync(f, 'latin1').includes('lab-secret-cortex_lab_pve_api_token'))).toEqual([]);
   }, 120_000);
+
+  it('doctor checks the HTTPS API (version, token privileges) and does not ask for pvesh', async () => {
+    const { root, lab } = labRoot();
+    roots.push(root);
+    pveModule.seed(lab);
+    const api = await startPveApi(lab);
+    try {
+      writeFileSync(join(root, 'config.yaml'), `proxmox:\n  api: { url: "${api.url}", token_secret: PVE_API_TOKEN, ca_file: "${labCaFile(lab)}" }\n`);
+      const res = await cortex(['doctor', '--json'], { root, env: { CORTEX_SECRET_PVE_API_TOKEN: labSecretValue(LAB_PVE_TOKEN_SECRET), PATH: '/usr/bin:/bin' } });
+      const checks = (JSON.parse(res.stdout) as { checks: Array<{ check: string; name: string; status: string; message: string }> }).checks;
+      expect(checks.filter((c) => c.check === 'proxmox-api').map((c) => [c.name, c.status])).toEqual([
+        ['proxmox.api', 'ok'],
+        ['token privileges', 'ok'],
+      ]);
+      expect(checks.find((c) => c.check === 'tool' && c.name === 'pvesh')).toMatchObject({ status: 'ok', message: expect.stringMatching(/^not used/) });
+      expect(res.stdout).not.toContain('lab-secret-');
+    } finally {
+      await api.stop();
+    }
+  });
 });
