@@ -215,7 +215,7 @@ describe('infrastructure adapters against the lab pvesh', () => {
         { source: 'monitoring_server', destination: 'k8s-worker-02', port: 9100, protocol: 'tcp', purpose: 'metrics_collection' },
       ],
     });
-    expect(fw).toEqual({ vmid: 112, node: 'pve-02', rule_ids: ['forensics_access', 'metrics_collection'], rules_added: 2, previous_policy_in: null, previous_policy_out: null, previous_enable: true });
+    expect(fw).toEqual({ vmid: 112, node: 'pve-02', rule_ids: ['forensics_access', 'metrics_collection'], rules_added: 2, previous_policy_in: null, previous_policy_out: null, previous_enable: true, datacenter_firewall_enabled: false, nic_firewall_enabled: [] });
     expect(vm('k8s-worker-02')?.firewall).toMatchObject({ options: { enable: 1, policy_in: 'DROP', policy_out: 'DROP' } });
     // the reference template names the VM by IP
     expect(await ok('apply_firewall_rules', { target: '10.10.1.21', policy: 'deny_all', exceptions: [{ source: '10.10.1.21', destination: 'monitoring_server', port: 9090, protocol: 'tcp', purpose: 'metrics_collection' }] })).toMatchObject({ vmid: 112, rules_added: 1 });
@@ -240,11 +240,15 @@ describe('infrastructure adapters against the lab pvesh', () => {
     // the seeded VM had no policy_in/policy_out set: the undo removes them again instead of pinning defaults
     expect(vm('k8s-worker-02')?.firewall).toEqual({ options: { enable: 1 }, rules: [] });
 
-    // remediation: destroy with a forensic copy, then a hardened replacement of the same name
+    // remediation: the VM holds the forensic memory snapshot, so it is kept (stopped, unplugged,
+    // renamed) rather than cloned and destroyed; then a hardened replacement of the same name
     const gone = await ok('destroy_compromised_resource', { resource: 'k8s-worker-02', preserve_forensic_copy: true });
-    expect(gone).toMatchObject({ vmid: 112, node: 'pve-02', destroyed: true });
-    expect(vm(String(gone.forensic_copy_name))).toMatchObject({ status: 'stopped', config: { tags: 'cortex;forensic', onboot: 0 } });
-    expect(await ok('destroy_compromised_resource', { resource: 'k8s-worker-02' })).toMatchObject({ destroyed: false, forensic_copy_vmid: gone.forensic_copy_vmid });
+    expect(gone).toMatchObject({ vmid: 112, node: 'pve-02', destroyed: false, kept_for_evidence: true, evidence_snapshots: ['SEC-20261125-0001-forensic'], forensic_copy_vmid: 112 });
+    const kept = vm(String(gone.forensic_copy_name));
+    expect(kept).toMatchObject({ vmid: 112, status: 'stopped', config: { tags: 'cortex;forensic', onboot: 0 } });
+    expect(kept?.snapshots.map((x) => [x.name, x.vmstate])).toEqual([['SEC-20261125-0001-forensic', true]]);
+    expect(String(kept?.config.net0)).toMatch(/,link_down=1$/);
+    expect(await ok('destroy_compromised_resource', { resource: 'k8s-worker-02' })).toMatchObject({ destroyed: false, kept_for_evidence: true, forensic_copy_vmid: 112 });
 
     const repl = await ok('provision_replacement_resource', { specs: { name: 'k8s-worker-02', node: 'pve-02', cores: 8, memory_mb: 16384, ip: '10.10.1.21/24', gateway: '10.10.1.1', tags: ['k8s', 'worker'] }, hardened: true, hardened_template_vmid: 9001 });
     expect(repl).toMatchObject({ name: 'k8s-worker-02', node: 'pve-02', ip: '10.10.1.21', hardened: true });
