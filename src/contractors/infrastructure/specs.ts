@@ -197,15 +197,20 @@ const checkReplication: ActionSpec = {
   name: 'check_replication',
   summary:
     'Reads the Proxmox storage-replication jobs of `node` (`pvesh get /nodes/<node>/replication`) and fails when any ' +
-    'job (optionally only those of `guests`) has errors or its lag (now - last_sync) exceeds max_lag_seconds: the RPO ' +
-    'check before a failover. Changes nothing.',
+    'job (optionally only those of `guests`) has errors or its lag (now - last_sync) exceeds max_lag_seconds, or, without ' +
+    'it, the job\'s own schedule interval plus 60 s: the RPO check before a failover. The error names each lagging job ' +
+    'and its schedule. Changes nothing.',
   kind: 'tool',
   uses: PVESH,
   parameters: params(
     {
       node: str('Node whose replication is checked: jobs replicating to it (the DR target side) and jobs of guests running on it.', { pattern: HOSTNAME }),
       guests: arr(int('VMID.', { minimum: 100 }), 'Only consider jobs of these guests.'),
-      max_lag_seconds: int('Largest acceptable lag (the RPO).', { minimum: 1, default: 60 }),
+      max_lag_seconds: {
+        type: ['integer', 'null'],
+        minimum: 1,
+        description: 'Largest acceptable lag (the RPO) for every job. Absent or null: each job may lag its own schedule\'s interval plus 60 s (Proxmox\'s default schedule */15: 960 s).',
+      },
       require_jobs: bool('Fail when no replication job matches.', true),
     },
     ['node'],
@@ -215,6 +220,7 @@ const checkReplication: ActionSpec = {
     jobs: 'Number of jobs examined.',
     failing: 'Ids of jobs with errors or too much lag.',
     lag_by_job: 'Lag in seconds per job id.',
+    allowed_lag_by_job: 'Lag allowed per job id (max_lag_seconds, or the schedule interval plus 60 s).',
   },
   idempotent: true,
 };

@@ -151,7 +151,7 @@ export const NODE_ROUTES: Route[] = [
               source: node,
               last_sync: lastSync,
               last_try: failing ? ctx.now - 30 : lastSync,
-              next_sync: (failing ? ctx.now - 30 : lastSync) + 60,
+              next_sync: (failing ? ctx.now - 30 : lastSync) + (/^\*\/(\d+)$/.test(j.schedule) ? Number(j.schedule.slice(2)) * 60 : 900),
               duration: 2.41,
               fail_count: failing ? (j.failCount ?? 3) : 0,
               ...(failing ? { error: j.error ?? `command 'set -o pipefail && pvesm export local-zfs:vm-${j.guest}-disk-0 zfs - -with-snapshots 1 -snapshot __replicate_${j.id}_${ctx.now}__ | /usr/bin/ssh -e none -o 'BatchMode=yes' -o 'HostKeyAlias=${j.target}' root@10.20.0.11 -- pvesm import local-zfs:vm-${j.guest}-disk-0 zfs - -with-snapshots 1 -allow-rename 0' failed: exit code 255` } : {}),

@@ -324,8 +324,9 @@ export function seedPveState(now = Math.floor(Date.now() / 1000)): PveState {
     guest,
     jobnum: 0,
     target: guest < 110 ? 'dc2-pve-01' : 'dc2-pve-02',
-    schedule: '*/1',
-    lagSeconds: 8 + i * 3,
+    // Proxmox's default schedule: a sync every 15 minutes, so up to ~15 minutes behind.
+    schedule: '*/15',
+    lagSeconds: 240 + i * 90,
   }));
   const hc = (path: string) => `cortex-hc:${path}:5:3:2:3`;
   return {
