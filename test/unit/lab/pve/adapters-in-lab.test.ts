@@ -197,6 +197,18 @@ describe('infrastructure adapters against the lab pvesh', () => {
     expect((await act('verify_load_balancer_health', { load_balancer: 'dr-lb-01', backend_pool: 'dr-k8s-01-ingress-https' }, { actionId: 'check-dr-lb' })).error).toMatchObject({ errorCode: 'lb_backend_unhealthy' });
   });
 
+  it('a pool whose IPSet name would pass 64 characters (Proxmox refuses it) gets a stable shortened name', async () => {
+    const params = { load_balancer: 'prod-lb-01', backend_pool: 'payments-gateway-europe-west-production-ingress-https-canary', action: 'add_backend', backend_config: { version: 'v1', servers: ['10.10.1.40'], port: 443 } };
+    const first = await ok('update_load_balancer', params);
+    const name = pve().ipsets.map((x) => x.name).find((n) => n.startsWith('lb-prod-lb-01-payments')) as string;
+    expect(name).toMatch(/^lb-prod-lb-01-payments-gateway-europe-west-production-i-[0-9a-f]{8}$/);
+    expect(name).toHaveLength(64);
+    expect(first).toMatchObject({ ipset: name, entries: 1 });
+    await ok('update_load_balancer', params);
+    expect(pve().ipsets.filter((x) => x.name.startsWith('lb-prod-lb-01-payments'))).toHaveLength(1);
+    expect(await ok('verify_load_balancer_health', { load_balancer: 'prod-lb-01', backend_pool: params.backend_pool, expected_healthy_backends: 1 })).toMatchObject({ total_count: 1 });
+  });
+
   it('app-deployment: add a version to the web-api pool, verify it, roll it back', async () => {
     const params = { load_balancer: 'prod-lb-01', backend_pool: 'web-api', action: 'add_backend', backend_config: { version: 'abc1234', servers: ['10.10.1.20', '10.10.1.21'], port: 30080, health_check: { path: '/health', interval: 5, timeout: 3, rise: 2, fall: 3 } } };
     const before = pve().ipsets.find((s) => s.name === 'lb-prod-lb-01-web-api')?.entries;
