@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cortex, removeRoot } from './helpers.js';
+import { cortex, removeRoot, tempRoot } from './helpers.js';
 import { historyRecords, invocationLog, labRoot, requestLog } from './lab-helpers.js';
 import { labCaFile, startPveApi } from '../../src/lab/pve/https.js';
 import { pveModule } from '../../src/lab/pve/module.js';
@@ -92,4 +92,33 @@ describe('Proxmox transports in the lab', () => {
       await api.stop();
     }
   });
+
+  it('execute_command running pvesh in the lab meets the same schema checks', async () => {
+    const root = tempRoot({
+      'workflows/raw-pvesh.yaml': [
+        'workflow_id: raw-pvesh',
+        'workflow_name: raw pvesh',
+        'version: 1.0.0',
+        'phases:',
+        '  - phase_id: only',
+        '    contractor: infrastructure-contractor',
+        '    actions:',
+        '      - { action_id: ok, action: execute_command, parameters: { command: [pvesh, get, /cluster/nextid, --output-format, json] } }',
+        '      - { action_id: bad, action: execute_command, parameters: { command: [pvesh, set, /nodes/pve-02/qemu/112/config, --net0, "virtio,bridge=vmbr0,queues=99"] } }',
+        '',
+      ].join('\n'),
+    });
+    roots.push(root);
+    const res = await cortex(['run', 'raw-pvesh', '--simulate', '--json'], { root, timeoutMs: 60_000 });
+    expect(res.exitCode).toBe(1);
+    const rec = historyRecords(root)[0] as { phases: Array<{ actions: Array<{ action_id: string; status: string; attempts?: Array<{ invocations?: Array<{ stderr_tail?: string; exit_code?: number }> }> }> }> };
+    const actions = rec.phases[0]?.actions ?? [];
+    expect(actions.map((a) => [a.action_id, a.status])).toEqual([
+      ['ok', 'completed'],
+      ['bad', 'failed'],
+    ]);
+    const inv = actions[1]?.attempts?.at(-1)?.invocations?.at(-1);
+    expect(inv?.exit_code).toBe(255);
+    expect(inv?.stderr_tail).toBe('400 Parameter verification failed.\nnet0: invalid format - format error\nnet0.queues: value must have a maximum value of 64\n\npvesh set <api_path> [OPTIONS] [FORMAT_OPTIONS]\n');
+  }, 60_000);
 });
