@@ -1,4 +1,5 @@
 import { HttpTransportError, type HttpClient, type HttpRequest, type HttpResponse } from '../ports/http-client.js';
+import { pinnedHttpsRequest } from './pinned-https.js';
 
 export interface FetchHttpClientOptions {
   /** Applied when a request has no timeoutMs (default 30 s). */
@@ -43,6 +44,7 @@ export class FetchHttpClient implements HttpClient {
 
     const timeoutMs = req.timeoutMs ?? this.defaultTimeoutMs;
     const limit = req.maxResponseBytes ?? this.maxResponseBytes;
+    if (req.tls?.caFile || req.tls?.fingerprint) return pinnedHttpsRequest(req, { timeoutMs, maxResponseBytes: limit });
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
     const started = performance.now();
@@ -53,6 +55,7 @@ export class FetchHttpClient implements HttpClient {
       if (req.signal?.aborted) return new HttpTransportError(`${where} aborted`, 'aborted');
       const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
       const detail = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME|ALTNAME/i.test(detail)) return new HttpTransportError(`${where}: the server's certificate is not trusted (${detail})`, 'tls');
       return new HttpTransportError(`${where} failed: ${detail}`, 'connection');
     };
 
@@ -69,7 +72,7 @@ export class FetchHttpClient implements HttpClient {
         headers[name.toLowerCase()] = value;
       });
       const body = await readBounded(response, limit, where);
-      return { status: response.status, headers, body, durationMs: performance.now() - started };
+      return { status: response.status, ...(response.statusText ? { statusText: response.statusText } : {}), headers, body, durationMs: performance.now() - started };
     } catch (error) {
       throw transportError(error);
     }

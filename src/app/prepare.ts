@@ -88,6 +88,8 @@ export function assertToolsPresent(def: WorkflowDefinition, catalogue: Catalogue
       if ((TOOL_NAMES as readonly string[]).includes(u)) needed.set(u as ToolName, [...(needed.get(u as ToolName) ?? []), a.where]);
     }
   }
+  // With proxmox.api set, Proxmox is reached over HTTPS: pvesh need not be installed.
+  if (config.proxmox.api) needed.delete('pvesh');
   const missing = [...needed].filter(([tool]) => !onPath((config.tools[tool] as string[])[0] as string, env));
   if (missing.length) {
     throw new ToolNotFoundError(

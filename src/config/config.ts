@@ -27,6 +27,18 @@ export interface EndpointConfig {
   timeout_seconds?: number;
 }
 
+/** proxmox.api: the REST API over HTTPS with an API token from a secret. */
+export interface ProxmoxApiConfig {
+  url: string;
+  /** Name of the secret whose value is USER@REALM!TOKENID=SECRET. */
+  token_secret: string;
+  /** CA to verify the node's certificate with (instead of the system's). */
+  ca_file?: string;
+  /** SHA-256 fingerprint the node's certificate must have (instead of a CA). */
+  fingerprint?: string;
+  timeout_seconds?: number;
+}
+
 /** config.yaml as written by the operator (schemas/config.schema.json). */
 export interface ConfigFile {
   tools?: Partial<Record<ToolName, string[]>> & { helm_major?: 3 | 4 };
@@ -40,6 +52,8 @@ export interface ConfigFile {
     task_poll_seconds?: number;
     gateway?: string;
     load_balancer_vmid?: number;
+    /** The HTTPS API transport (used instead of pvesh when set). */
+    api?: ProxmoxApiConfig;
   };
   endpoints?: Partial<Record<string, EndpointConfig>>;
   defaults?: {

@@ -6,6 +6,7 @@ import { HttpTransportError } from '../ports/http-client.js';
 import type { ProcessResult } from '../ports/process-runner.js';
 import type { EngineDeps } from './deps.js';
 import type { AttemptRecord } from '../model/records.js';
+import { toolCommandLine } from '../model/remote-shell.js';
 
 /** Requests kept per attempt in the execution record. */
 export const MAX_RECORDED_REQUESTS = 100;
@@ -145,9 +146,10 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
     config,
     signal,
     tool: (name: ToolName, args, options) => {
-      const prefix = config.tools[name];
-      const [cmd, ...rest] = prefix as [string, ...string[]];
-      return exec(cmd, [...rest, ...args], options, [...prefix, ...args]);
+      // Through ssh the remote shell re-parses the words: they are quoted for it.
+      const argv = toolCommandLine(config.tools[name], args);
+      const [cmd, ...rest] = argv as [string, ...string[]];
+      return exec(cmd, rest, options, argv);
     },
     exec: (command, args, options) => exec(command, args, options),
     http: async (req: HttpRequest): Promise<HttpResponse> => {
@@ -178,8 +180,9 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
         if (e instanceof HttpTransportError) {
           if (e.code === 'timeout' || e.code === 'aborted') checkStop();
           throw new ActionFailedError(`${req.method} ${maskedUrl}: ${deps.masker.mask(e.message)}`, {
-            errorCode: e.code === 'timeout' ? 'http_timeout' : 'http_unreachable',
-            retryable: e.code !== 'invalid_url',
+            errorCode: e.code === 'timeout' ? 'http_timeout' : e.code === 'tls' ? 'http_tls_failed' : 'http_unreachable',
+            // A certificate that does not match the pinned CA or fingerprint will not match next time either.
+            retryable: e.code !== 'invalid_url' && e.code !== 'tls',
           });
         }
         throw e;

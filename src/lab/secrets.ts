@@ -13,9 +13,17 @@ export const LAB_ENDPOINT_SECRETS: Record<string, string | undefined> = {
   forensics: 'FORENSICS_TOKEN',
 };
 
-/** The value every lab secret has: deterministic, long enough to be masked. */
+/** The secret a rehearsal's proxmox.api names: an API token of the lab's Proxmox. */
+export const LAB_PVE_TOKEN_SECRET = 'CORTEX_LAB_PVE_API_TOKEN';
+/** A second lab token that may only read (PVEAuditor): what a token without the privileges meets. */
+export const LAB_PVE_AUDIT_TOKEN_SECRET = 'CORTEX_LAB_PVE_AUDIT_TOKEN';
+
+/** The value every lab secret has: deterministic, long enough to be masked (the Proxmox one shaped as an API token). */
 export function labSecretValue(name: string): string {
   // A PagerDuty integration key is 32 characters, and the lab PagerDuty checks that as PagerDuty does.
   if (name === 'PAGERDUTY_ROUTING_KEY') return 'lab-secret-pd_routing-0123456789';
-  return `lab-secret-${name.toLowerCase()}-0123456789`;
+  const value = `lab-secret-${name.toLowerCase()}-0123456789`;
+  if (name === LAB_PVE_TOKEN_SECRET) return `cortex@pve!lab=${value}`;
+  if (name === LAB_PVE_AUDIT_TOKEN_SECRET) return `auditor@pve!lab=${value}`;
+  return value;
 }

@@ -1,11 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResolvedConfig } from '../config/config.js';
 import { labPaths, readLabConfig, writeLabConfig, type LabFault } from './lab-dir.js';
 import { LAB_MODULES } from './modules.js';
 import type { RunningService } from './module.js';
-import { LAB_ENDPOINT_SECRETS, labSecretValue } from './secrets.js';
+import { LAB_ENDPOINT_SECRETS, LAB_PVE_TOKEN_SECRET, labSecretValue } from './secrets.js';
+import { fingerprintOf, labCaFile } from './pve/https.js';
 
 // compose.ts takes the lab's secrets from here, with startLab.
 export { LAB_ENDPOINT_SECRETS, labSecretValue };
@@ -73,6 +74,30 @@ function writeKubeconfig(lab: string, server: string, ca?: string): void {
     '',
   ].join('\n');
   writeFileSync(P.kubeconfig, text, { mode: 0o600 });
+}
+
+/**
+ * The lab's pvesh command line: the lab's stand-in, through the lab's `ssh` when the configured
+ * one goes through ssh (options, destination and remote words kept, so a rehearsal meets the
+ * remote shell's re-parsing and never a real host).
+ */
+export function labPvesh(configured: readonly string[]): string[] {
+  const i = configured.findIndex((w) => /(^|\/)ssh$/.test(w));
+  return i >= 0 ? ['ssh', ...configured.slice(i + 1)] : ['pvesh'];
+}
+
+/**
+ * A rehearsal's proxmox.api: the lab's HTTPS API and token instead of the configured ones (the
+ * configured URL is never contacted), the certificate pinned the way the operator pins theirs.
+ */
+function labProxmoxApi(lab: string, url: string, configured: NonNullable<ResolvedConfig['proxmox']['api']>): NonNullable<ResolvedConfig['proxmox']['api']> {
+  const ca = labCaFile(lab);
+  return {
+    url,
+    token_secret: LAB_PVE_TOKEN_SECRET,
+    ...(configured.fingerprint ? { fingerprint: fingerprintOf(readFileSync(ca, 'utf8')) } : { ca_file: ca }),
+    ...(configured.timeout_seconds ? { timeout_seconds: configured.timeout_seconds } : {}),
+  };
 }
 
 export interface StartedLab {
@@ -145,11 +170,12 @@ export async function startLab(lab: string, options: StartLabOptions): Promise<S
       }
       return {
         ...config,
-        tools: { pvesh: ['pvesh'], talosctl: ['talosctl'], kubectl: ['kubectl'], helm: ['helm'] },
+        tools: { pvesh: labPvesh(config.tools.pvesh), talosctl: ['talosctl'], kubectl: ['kubectl'], helm: ['helm'] },
         clusters: { default: { kubeconfig: P.kubeconfig, talosconfig: P.talosconfig, context: 'lab' } },
         // The lab has its own Proxmox: its node, storage and template replace the configured ones.
         proxmox: {
           ...config.proxmox,
+          ...(config.proxmox.api ? { api: labProxmoxApi(lab, urls.proxmox as string, config.proxmox.api) } : {}),
           node: 'pve-01',
           fallback_node: 'pve-02',
           storage: 'ceph-rbd',

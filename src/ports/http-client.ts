@@ -12,10 +12,17 @@ export interface HttpRequest {
    * passes it on as headers so a lab service can inject faults per action.
    */
   context?: { executionId: string; actionId: string; attempt: number };
+  /**
+   * How to trust an https server instead of the system's CAs: a CA file (PEM), or the SHA-256
+   * fingerprint its certificate must have (checked before anything is sent).
+   */
+  tls?: { caFile?: string; fingerprint?: string };
 }
 
 export interface HttpResponse {
   status: number;
+  /** The reason phrase, when the server sent one (Proxmox puts its error message there). */
+  statusText?: string;
   /** Lower-cased header names. */
   headers: Record<string, string>;
   body: string;
@@ -26,7 +33,7 @@ export interface HttpResponse {
 export class HttpTransportError extends Error {
   constructor(
     message: string,
-    readonly code: 'timeout' | 'aborted' | 'connection' | 'invalid_url' | 'too_large',
+    readonly code: 'timeout' | 'aborted' | 'connection' | 'invalid_url' | 'too_large' | 'tls',
   ) {
     super(message);
     this.name = 'HttpTransportError';

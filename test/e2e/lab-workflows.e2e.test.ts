@@ -209,8 +209,9 @@ describe('the lab stand-ins refuse malformed commands like the real tools', () =
     await runSim(root, lab, ['disaster-recovery-failover', '--simulate-fail', 'update-dns']);
     const env = { CORTEX_LAB_DIR: lab, PATH: `${join(lab, 'bin')}:${process.env.PATH}` };
     const bad = await execa(join(lab, 'bin', 'pvesh'), ['get', '/nodes/pve-01/foo', '--output-format', 'json'], { env, reject: false });
-    expect(bad.exitCode).toBe(255);
-    expect(bad.stderr).toMatch(/no such resource '\/nodes\/pve-01\/foo'/);
+    // pve-manager PVE/CLI/pvesh.pm (extract_path_info): an unknown path fails before anything else, exit 1.
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toMatch(/No 'get' handler defined for '\/nodes\/pve-01\/foo'/);
     const dup = await execa(join(lab, 'bin', 'pvesh'), ['create', '/nodes/pve-01/qemu/9000/clone', '--newid', '101', '--output-format', 'json'], { env, reject: false });
     expect(dup.stderr).toMatch(/400 Parameter verification failed\.\nnewid: VM 101 already exists/);
     const helm = await execa(join(lab, 'bin', 'helm'), ['upgrade', '--install', 'x', 'chart', '--frobnicate'], { env, reject: false });

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { ExecaProcessRunner } from '../../adapters/execa-process-runner.js';
 import { EnvFileSecretSource } from '../../adapters/env-file-secret-source.js';
+import { FetchHttpClient } from '../../adapters/fetch-http-client.js';
 import { isRecordedProcessAlive } from '../../adapters/pid.js';
 import { listActiveRecords } from '../../adapters/record-files.js';
 import { loadConfig, resolveConfig, TOOL_NAMES, type ResolvedConfig, type ToolName } from '../../config/config.js';
@@ -11,6 +12,7 @@ import { createCatalogue } from '../../contractors/catalogue.js';
 import { loadCatalogue } from '../../contractors/load-catalogue.js';
 import { definitionOf } from '../../contractors/operator/operator-action.js';
 import type { Catalogue } from '../../model/catalogue.js';
+import { toolCommandLine } from '../../model/remote-shell.js';
 import { checkDefinitionFile, duplicateIdIssues, listDefinitionFiles } from '../../definitions/repository.js';
 import type { WorkflowDefinition } from '../../definitions/types.js';
 import { liveStatus } from '../../engine/live-status.js';
@@ -20,6 +22,7 @@ import type { ProcessResult } from '../../ports/process-runner.js';
 import type { CommandContext } from '../context.js';
 import { actionsOf } from '../../app/prepare.js';
 import { processCheck } from '../state.js';
+import { checkProxmoxApi } from './doctor-proxmox.js';
 
 /**
  * `cortex doctor [--json] [--timeout S]`: checks the environment cortex runs in and says, for
@@ -137,6 +140,10 @@ class Doctor {
     const definitions = rootOk ? await this.checkWorkflows(catalogue) : [];
     const users = usersOf(definitions, catalogue);
     await this.checkTools(config, users);
+    if (config.proxmox.api) {
+      const secrets = new EnvFileSecretSource(this.l.secrets, this.ctx.env);
+      for (const c of await checkProxmoxApi(config.proxmox.api, { http: new FetchHttpClient(), secrets, timeoutMs: this.timeoutMs })) this.add(c);
+    }
     this.checkPrograms(catalogue, users);
     this.checkClusters(config);
     await this.checkSecrets(config);
@@ -264,6 +271,7 @@ class Doctor {
   }
 
   private async checkTool(tool: ToolName, config: ResolvedConfig, runner: ExecaProcessRunner, users: Set<string> | undefined): Promise<DoctorCheck> {
+    if (tool === 'pvesh' && config.proxmox.api) return { check: 'tool', name: tool, status: 'ok', message: `not used: Proxmox is reached through its HTTPS API (proxmox.api)` };
     const argv = config.tools[tool];
     const [command, ...prefix] = argv as [string, ...string[]];
     const shown = argv.join(' ');
@@ -279,7 +287,7 @@ class Doctor {
         fix: where.exists ? `chmod +x ${command}, or ${configure}` : configure,
       };
     }
-    const res: ProcessResult = await runner.run(command, [...prefix, ...VERSION_ARGS[tool]], { timeoutMs: this.timeoutMs, cwd: this.ctx.cwd });
+    const res: ProcessResult = await runner.run(command, toolCommandLine(prefix, VERSION_ARGS[tool]), { timeoutMs: this.timeoutMs, cwd: this.ctx.cwd });
     const cmdline = `${shown} ${VERSION_ARGS[tool].join(' ')}`;
     const fail = (why: string, fix: string): DoctorCheck => ({ check: 'tool', name: tool, status, message: `\`${cmdline}\` ${why}${note}`, fix });
     if (res.spawnError) return fail(`could not start (${res.spawnError.code})`, configure);

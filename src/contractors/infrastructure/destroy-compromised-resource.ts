@@ -2,14 +2,43 @@ import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime } from '../action-impl.js';
 import { destroyFound } from './destroy-vm.js';
 import { isPveshError, planCall, planTask, Pvesh } from './pvesh.js';
-import { deleteParams, vmPath } from './vm-power.js';
-import { describeSelector, findVm, listVms, type ClusterVm } from './vms.js';
+import { deleteParams, stopVm, vmPath } from './vm-power.js';
+import { describeSelector, findVm, listVms, vmConfig, type ClusterVm } from './vms.js';
 
 interface Params {
   resource: string | number;
   node?: string;
   preserve_forensic_copy?: boolean;
   forensic_storage?: string;
+  evidence_copied?: boolean;
+}
+
+/** The VM's snapshots (not `current`): the evidence a clone would not carry and a destroy would free. */
+async function snapshotsOf(pv: Pvesh, vm: { node: string; vmid: number }): Promise<string[]> {
+  const list = (await pv.get<Array<{ name: string }>>(`${vmPath(vm.node, vm.vmid)}/snapshot`)) ?? [];
+  return list.map((s) => s.name).filter((n) => n !== 'current');
+}
+
+/** A NIC's config with link_down=1 (the rest kept): the guest is off every network. */
+function linkDown(value: string): string {
+  return [...String(value).split(',').filter((p) => !p.startsWith('link_down=')), 'link_down=1'].join(',');
+}
+
+/**
+ * Keeps the compromised VM itself as the forensic copy, because its snapshots (the memory state
+ * above all) exist nowhere else: hard-stopped, every NIC unplugged (link_down=1), never started
+ * with its node, renamed <name>-forensic-<date> (the name is free for the replacement) and tagged.
+ */
+async function quarantine(rt: ActionRuntime, pv: Pvesh, vm: ClusterVm): Promise<{ vmid: number; name: string }> {
+  await stopVm(pv, vm.node, vm.vmid, { graceful: false, timeoutSeconds: 0 });
+  const config = await vmConfig(pv, vm.node, vm.vmid);
+  const name = forensicName(vm.name || `vm${vm.vmid}`, rt.now());
+  const nics = Object.keys(config).filter((k) => /^net\d+$/.test(k)).sort();
+  await pv.call('set', `${vmPath(vm.node, vm.vmid)}/config`, [['name', name], ['tags', 'cortex;forensic'], ['onboot', 0], ...nics.map((k) => [k, linkDown(String(config[k]))] as [string, string])], {
+    errorCode: 'forensic_copy_failed',
+    what: `quarantine VM ${vm.vmid} as forensic evidence`,
+  });
+  return { vmid: vm.vmid, name };
 }
 
 const MAX_VMID_TRIES = 8;
@@ -65,8 +94,13 @@ export const destroyCompromisedResourceAction: ActionImpl = {
       planCall('get', '/cluster/resources', [['type', 'vm']], `find ${describeSelector({ target: p.resource })}`),
     ];
     if (p.preserve_forensic_copy !== false) {
+      if (!p.evidence_copied) {
+        steps.push(
+          planCall('get', `${vmPath(node, '<vmid>')}/snapshot`, [], 'with snapshots (their memory state exists nowhere else) the VM itself is kept: stopped, NICs link_down=1, renamed <name>-forensic-<yyyymmdd>; no clone, no destroy'),
+        );
+      }
       steps.push(
-        planCall('get', '/cluster/nextid'),
+        planCall('get', '/cluster/nextid', [], p.evidence_copied ? undefined : 'without snapshots:'),
         ...planTask('create', `${vmPath(node, '<vmid>')}/clone`, [['newid', '<nextid>'], ['name', `<name>-forensic-<yyyymmdd>`], ['full', 1], ['storage', p.forensic_storage], ['description', '<forensic copy note>']]),
         planCall('set', `${vmPath(node, '<nextid>')}/config`, [['tags', 'cortex;forensic'], ['onboot', 0]]),
       );
@@ -88,11 +122,15 @@ export const destroyCompromisedResourceAction: ActionImpl = {
     if (!vm) {
       const name = typeof p.resource === 'string' ? p.resource : null;
       const copy = name && keepCopy ? existingCopy(vms, name) : undefined;
+      // A re-run after the quarantine finds the kept VM (renamed) with its snapshots.
+      const evidence = copy ? await snapshotsOf(pv, copy) : [];
       return {
         vmid: typeof p.resource === 'number' ? p.resource : null,
         node: p.node ?? null,
         name,
         destroyed: false,
+        kept_for_evidence: evidence.length > 0,
+        evidence_snapshots: evidence,
         forensic_copy_vmid: copy?.vmid ?? null,
         forensic_copy_name: copy?.name ?? null,
       };
@@ -101,6 +139,14 @@ export const destroyCompromisedResourceAction: ActionImpl = {
       throw new ActionFailedError(`VM ${vm.vmid} "${vm.name}" is a template: refusing to destroy it`, { errorCode: 'vm_is_template', retryable: false });
     }
     let copy: { vmid: number; name: string } | undefined;
+    if (keepCopy && !p.evidence_copied) {
+      const evidence = await snapshotsOf(pv, vm);
+      if (evidence.length) {
+        // A clone copies no snapshot and the destroy would free them: keep this VM until the evidence is copied.
+        const kept = await quarantine(rt, pv, vm);
+        return { vmid: vm.vmid, node: vm.node, name: vm.name, destroyed: false, kept_for_evidence: true, evidence_snapshots: evidence, forensic_copy_vmid: kept.vmid, forensic_copy_name: kept.name };
+      }
+    }
     if (keepCopy) {
       copy = existingCopy(vms, vm.name);
       if (copy) rt.debug(`destroy_compromised_resource: forensic copy ${copy.vmid} (${copy.name}) exists already`);
@@ -113,6 +159,8 @@ export const destroyCompromisedResourceAction: ActionImpl = {
       node: vm.node,
       name: vm.name,
       destroyed: true,
+      kept_for_evidence: false,
+      evidence_snapshots: [],
       forensic_copy_vmid: copy?.vmid ?? null,
       forensic_copy_name: copy?.name ?? null,
     };

@@ -1,9 +1,9 @@
 import { ActionFailedError } from '../../errors.js';
-import type { ActionImpl, PlannedStep } from '../action-impl.js';
+import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { ruleComment, ruleIdOf } from './names.js';
 import { planCall, Pvesh, type PveParams } from './pvesh.js';
 import { vmPath } from './vm-power.js';
-import { configuredIps, describeSelector, planVm, requireVm, vmConfig, type ClusterVm, type VmSelector } from './vms.js';
+import { configuredIps, describeSelector, parseNet, planVm, requireVm, vmConfig, type ClusterVm, type VmSelector } from './vms.js';
 
 type Port = number | string;
 
@@ -34,6 +34,7 @@ interface ApplyParams extends VmSelector {
   exceptions?: Exception[];
   rules?: RuleParam[];
   enable_firewall?: boolean;
+  enforce_firewall?: boolean;
 }
 
 interface FwRule {
@@ -107,8 +108,49 @@ function policyParams(p: ApplyParams): PveParams {
   ];
 }
 
-async function targetNamer(pv: Pvesh, vm: ClusterVm, p: VmSelector): Promise<(v: string) => boolean> {
-  const ips = configuredIps(await vmConfig(pv, vm.node, vm.vmid));
+/** The VM's NICs without firewall=1: Proxmox compiles no VM rule for traffic on them. */
+function nicsWithoutFirewall(config: Record<string, unknown>): string[] {
+  return Object.keys(config)
+    .filter((k) => /^net\d+$/.test(k) && parseNet(config[k])?.firewall !== true)
+    .sort();
+}
+
+/** A NIC's config with firewall=<on> (the rest, MAC included, kept). */
+export function withNicFirewall(value: string, on: boolean): string {
+  const parts = String(value).split(',').filter((p) => !p.startsWith('firewall='));
+  return [...parts, ...(on ? ['firewall=1'] : [])].join(',');
+}
+
+const CLUSTER_OPTIONS = '/cluster/firewall/options';
+
+/**
+ * VM rules are only in force when the datacenter firewall is on (off on a new cluster) and the
+ * NIC has firewall=1: otherwise Proxmox compiles no rule at all. Turns them on when asked,
+ * else refuses before changing anything.
+ */
+async function ensureEnforced(rt: ActionRuntime, pv: Pvesh, vm: ClusterVm, p: ApplyParams, config: Record<string, unknown>): Promise<{ datacenter: boolean; nics: string[] }> {
+  const cluster = ((await pv.get<{ enable?: number | string }>(CLUSTER_OPTIONS)) ?? {}) as { enable?: number | string };
+  // What was off before the first attempt turned anything on (a re-run finds it on).
+  const before = await rt.remember('firewall_enforcement', async () => ({ datacenter_off: Number(cluster.enable ?? 0) === 0, nics: nicsWithoutFirewall(config) }));
+  const dcOff = Number(cluster.enable ?? 0) === 0;
+  const nicsOff = nicsWithoutFirewall(config);
+  if ((dcOff || nicsOff.length) && !p.enforce_firewall) {
+    const why = [...(dcOff ? ['the datacenter firewall is disabled (/cluster/firewall/options enable 0)'] : []), ...(nicsOff.length ? [`${nicsOff.join(', ')} of VM ${vm.vmid} lack${nicsOff.length === 1 ? 's' : ''} firewall=1`] : [])];
+    throw new ActionFailedError(`the firewall rules would not be in force on VM ${vm.vmid}: ${why.join(' and ')}`, {
+      errorCode: 'firewall_not_enforced',
+      retryable: false,
+      hint: 'set enforce_firewall: true to turn them on (the datacenter switch affects every node), or enable them in Proxmox (Datacenter > Firewall > Options; the VM\'s network device > Firewall)',
+    });
+  }
+  if (dcOff) await pv.call('set', CLUSTER_OPTIONS, [['enable', 1]], { errorCode: 'firewall_update_failed', what: 'enable the datacenter firewall' });
+  for (const nic of nicsOff) {
+    await pv.call('set', `${vmPath(vm.node, vm.vmid)}/config`, [[nic, withNicFirewall(String(config[nic]), true)]], { errorCode: 'firewall_update_failed', what: `set firewall=1 on ${nic} of VM ${vm.vmid}` });
+  }
+  return { datacenter: before.datacenter_off, nics: before.nics };
+}
+
+async function targetNamer(pv: Pvesh, vm: ClusterVm, p: VmSelector, config?: Record<string, unknown>): Promise<(v: string) => boolean> {
+  const ips = configuredIps(config ?? (await vmConfig(pv, vm.node, vm.vmid)));
   const names = new Set([vm.name, String(vm.vmid), ...ips, ...(p.target !== undefined ? [String(p.target)] : []), ...(p.vm !== undefined ? [String(p.vm)] : [])]);
   return (v: string) => names.has(v) || names.has(v.replace(/\/32$/, ''));
 }
@@ -142,6 +184,10 @@ export const applyFirewallRulesAction: ActionImpl = {
     const steps: PlannedStep[] = [
       planCall('get', '/cluster/resources', [['type', 'vm']], `find ${describeSelector(p)}`),
       planCall('get', `${base}/config`),
+      planCall('get', CLUSTER_OPTIONS, [], p.enforce_firewall ? 'the datacenter firewall must be on' : 'fail unless the datacenter firewall is on and every NIC has firewall=1'),
+      ...(p.enforce_firewall
+        ? [planCall('set', CLUSTER_OPTIONS, [['enable', 1]], 'when it is off'), planCall('set', `${base}/config`, [['net<n>', '<nic>,firewall=1']], 'for each NIC without firewall=1')]
+        : []),
       planCall('get', `${base}/firewall/rules`),
       planCall('delete', `${base}/firewall/rules/<pos>`, [], 'stale rules tagged cortex:<id>, highest pos first'),
     ];
@@ -158,7 +204,9 @@ export const applyFirewallRulesAction: ActionImpl = {
     const pv = new Pvesh(rt);
     const vm = await requireVm(pv, p);
     const base = vmPath(vm.node, vm.vmid);
-    const desired = desiredOf(p, await targetNamer(pv, vm, p));
+    const config = await vmConfig(pv, vm.node, vm.vmid);
+    const desired = desiredOf(p, await targetNamer(pv, vm, p, config));
+    const enforced = await ensureEnforced(rt, pv, vm, p, config);
 
     const existing = await listRules(pv, base);
     const stale: number[] = [];
@@ -196,7 +244,7 @@ export const applyFirewallRulesAction: ActionImpl = {
         retryable: true,
       });
     }
-    return { vmid: vm.vmid, node: vm.node, rule_ids: desired.map((r) => r.id), rules_added: missing.length, ...previous };
+    return { vmid: vm.vmid, node: vm.node, rule_ids: desired.map((r) => r.id), rules_added: missing.length, ...previous, datacenter_firewall_enabled: enforced.datacenter, nic_firewall_enabled: enforced.nics };
   },
 };
 
@@ -205,6 +253,10 @@ interface RemoveParams extends VmSelector {
   policy_in?: string | null;
   policy_out?: string | null;
   enable_firewall?: boolean;
+  /** NICs apply_firewall_rules set firewall=1 on: set back to off. */
+  nic_firewall_off?: string[];
+  /** apply_firewall_rules turned the datacenter firewall on: turn it off again. */
+  disable_datacenter_firewall?: boolean;
 }
 
 function restoreParams(p: RemoveParams): PveParams {
@@ -228,6 +280,8 @@ export const removeFirewallRulesAction: ActionImpl = {
       planCall('delete', `${base}/firewall/rules/<pos>`, [], `rules tagged ${p.rule_ids.map(ruleComment).join(', ') || '(none)'}, highest pos first`),
     ];
     if (restoreParams(p).some(([, v]) => v !== undefined)) steps.push(planCall('set', `${base}/firewall/options`, restoreParams(p)));
+    for (const nic of p.nic_firewall_off ?? []) steps.push(planCall('set', `${base}/config`, [[nic, `<${nic} without firewall=1>`]]));
+    if (p.disable_datacenter_firewall) steps.push(planCall('set', CLUSTER_OPTIONS, [['enable', 0]], 'cortex turned it on'));
     return steps;
   },
 
@@ -243,6 +297,14 @@ export const removeFirewallRulesAction: ActionImpl = {
     if (restore.some(([, v]) => v !== undefined)) {
       await pv.call('set', `${base}/firewall/options`, restore, { errorCode: 'firewall_update_failed', what: `restore the firewall options of VM ${vm.vmid}` });
     }
+    if (p.nic_firewall_off?.length) {
+      const config = await vmConfig(pv, vm.node, vm.vmid);
+      for (const nic of p.nic_firewall_off) {
+        if (typeof config[nic] !== 'string') continue;
+        await pv.call('set', `${base}/config`, [[nic, withNicFirewall(config[nic] as string, false)]], { errorCode: 'firewall_update_failed', what: `turn the firewall of ${nic} of VM ${vm.vmid} off again` });
+      }
+    }
+    if (p.disable_datacenter_firewall) await pv.call('set', CLUSTER_OPTIONS, [['enable', 0]], { errorCode: 'firewall_update_failed', what: 'turn the datacenter firewall off again' });
     return { vmid: vm.vmid, node: vm.node, removed: positions.length };
   },
 };

@@ -1,7 +1,15 @@
 import type { ActionImpl } from '../action-impl.js';
+import { planForTransport } from './pve-transport.js';
 
-/** Implementations of this contractor's actions, keyed by action name, loaded on first use. */
-export const IMPLEMENTATIONS: Record<string, () => Promise<ActionImpl>> = {
+/** The plan shows Proxmox calls as the configured transport makes them (pvesh, or HTTPS requests). */
+function onTransport(load: () => Promise<ActionImpl>): () => Promise<ActionImpl> {
+  return async () => {
+    const impl = await load();
+    return { run: (rt) => impl.run(rt), plan: (params, ctx) => impl.plan(params, ctx).map((s) => planForTransport(s, ctx.config.proxmox.api)) };
+  };
+}
+
+const LOADERS: Record<string, () => Promise<ActionImpl>> = {
   check_node_capacity: async () => (await import('./check-node-capacity.js')).checkNodeCapacityAction,
   check_cluster_status: async () => (await import('./check-cluster-status.js')).checkClusterStatusAction,
   check_storage: async () => (await import('./check-storage.js')).checkStorageAction,
@@ -25,3 +33,6 @@ export const IMPLEMENTATIONS: Record<string, () => Promise<ActionImpl>> = {
   destroy_compromised_resource: async () => (await import('./destroy-compromised-resource.js')).destroyCompromisedResourceAction,
   provision_replacement_resource: async () => (await import('./provision-replacement-resource.js')).provisionReplacementResourceAction,
 };
+
+/** Implementations of this contractor's actions, keyed by action name, loaded on first use. */
+export const IMPLEMENTATIONS: Record<string, () => Promise<ActionImpl>> = Object.fromEntries(Object.entries(LOADERS).map(([name, load]) => [name, onTransport(load)]));

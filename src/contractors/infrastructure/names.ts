@@ -1,4 +1,5 @@
 /** Names and tagged comments the infrastructure actions write into Proxmox. */
+import { createHash } from 'node:crypto';
 
 export const GIB = 1024 ** 3;
 export const MIB = 1024 ** 2;
@@ -15,8 +16,18 @@ export function sanitizeId(raw: string): string {
   return raw.replace(/[^A-Za-z0-9_-]/g, '-');
 }
 
+/** Proxmox IPSet names: `[A-Za-z][A-Za-z0-9\-_]+`, 2 to 64 characters (pve-firewall, the API schema). */
+export const IPSET_NAME_MAX = 64;
+
+/**
+ * The IPSet of a load-balancer pool: `lb-<load_balancer>-<backend_pool>`; a name longer than
+ * Proxmox allows keeps its first 55 characters and ends with 8 hex digits of its SHA-1, so it
+ * stays stable and distinct.
+ */
 export function ipsetName(loadBalancer: string, backendPool: string): string {
-  return `lb-${sanitizeId(loadBalancer)}-${sanitizeId(backendPool)}`;
+  const full = `lb-${sanitizeId(loadBalancer)}-${sanitizeId(backendPool)}`;
+  if (full.length <= IPSET_NAME_MAX) return full;
+  return `${full.slice(0, IPSET_NAME_MAX - 9)}-${createHash('sha1').update(full).digest('hex').slice(0, 8)}`;
 }
 
 export const DEFAULT_WEIGHT = 100;

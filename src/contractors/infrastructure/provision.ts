@@ -82,12 +82,16 @@ function ipconfig(spec: VmSpec, config: ResolvedConfig): string | undefined {
   return `ip=${spec.ip}${gw ? `,gw=${gw}` : ''}`;
 }
 
+/**
+ * net0 of the new VM: the template's NIC (model, MAC, and options such as queues, mtu, rate,
+ * link_down, trunks kept) on the wanted bridge and VLAN, with the firewall flag.
+ */
 function net0(spec: VmSpec, config: ResolvedConfig, current: unknown): string {
   const dev = parseNet(current);
   const bridge = spec.bridge ?? config.proxmox.bridge ?? dev?.bridge ?? 'vmbr0';
   const head = dev?.mac ? `${dev.model}=${dev.mac}` : (dev?.model ?? 'virtio');
   const firewall = spec.firewall ?? true;
-  return [head, `bridge=${bridge}`, ...(spec.vlan !== undefined ? [`tag=${spec.vlan}`] : []), ...(firewall ? ['firewall=1'] : [])].join(',');
+  return [head, `bridge=${bridge}`, ...(spec.vlan !== undefined ? [`tag=${spec.vlan}`] : []), ...(firewall ? ['firewall=1'] : []), ...(dev?.rest ?? [])].join(',');
 }
 
 function configParams(spec: VmSpec, config: ResolvedConfig, opts: ProvisionOptions, currentNet0: unknown): PveParams {

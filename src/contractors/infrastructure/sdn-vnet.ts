@@ -1,11 +1,12 @@
 import { ActionFailedError } from '../../errors.js';
-import type { ActionImpl, PlannedStep } from '../action-impl.js';
+import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { planCall, planTask, Pvesh } from './pvesh.js';
 import { listVms, mapLimited, parseNet, vmConfig } from './vms.js';
 
 interface Zone {
   zone: string;
   type?: string;
+  nodes?: string;
 }
 
 interface Vnet {
@@ -32,12 +33,55 @@ interface CreateParams {
   gateway?: string;
   snat?: boolean;
   apply?: boolean;
+  nodes?: string[];
+  verify_timeout?: number;
 }
 
 const APPLY = ['set', '/cluster/sdn'] as const;
 
 async function applySdn(pv: Pvesh): Promise<void> {
   await pv.task(APPLY[0], APPLY[1], [], { errorCode: 'sdn_apply_failed', what: 'apply the SDN configuration' });
+}
+
+/** The nodes that must have the VNet: the ones asked for, else every online node the zone covers. */
+async function vnetNodes(pv: Pvesh, p: CreateParams): Promise<string[]> {
+  if (p.nodes?.length) return p.nodes;
+  const online = ((await pv.get<Array<{ node: string; status?: string }>>('/nodes')) ?? []).filter((n) => n.status === 'online').map((n) => n.node);
+  const zone = ((await pv.get<Zone[]>('/cluster/sdn/zones')) ?? []).find((z) => z.zone === p.zone);
+  const covered = zone?.nodes ? new Set(zone.nodes.split(/[,;\s]+/).filter(Boolean)) : undefined;
+  return online.filter((n) => !covered || covered.has(n)).sort();
+}
+
+/**
+ * The apply task (reloadnetworkall) only starts each node's network reload and ends OK whatever
+ * they do: a VNet is usable on a node once its bridge shows up there. Polls each node until it
+ * does, or fails naming the nodes that never got it.
+ */
+async function verifyVnet(rt: ActionRuntime, pv: Pvesh, p: CreateParams): Promise<string[]> {
+  const nodes = await vnetNodes(pv, p);
+  const intervalMs = Math.max(10, (rt.config.proxmox.task_poll_seconds ?? 1) * 1000);
+  const deadline = rt.now().getTime() + (p.verify_timeout ?? 60) * 1000;
+  let missing = [...nodes];
+  for (;;) {
+    const still: string[] = [];
+    for (const node of missing) {
+      const ifaces = (await pv.get<Array<{ iface: string }>>(`/nodes/${node}/network`, [['type', 'any_bridge']], { errorCode: 'sdn_apply_failed' })) ?? [];
+      if (!ifaces.some((i) => i.iface === p.vnet)) still.push(node);
+    }
+    missing = still;
+    if (missing.length === 0) return nodes;
+    if (rt.now().getTime() >= deadline) {
+      throw new ActionFailedError(
+        `the SDN apply ended OK, but VNet ${p.vnet} is not on ${missing.join(', ')} after ${p.verify_timeout ?? 60}s: ${missing.length > 1 ? "those nodes'" : "that node's"} network reload failed or is still running`,
+        {
+          errorCode: 'sdn_apply_incomplete',
+          retryable: true,
+          hint: `check the reloadnetwork task on ${missing[0]} (pvesh get /nodes/${missing[0]}/tasks --typefilter reloadnetwork) and that the zone's bridge exists there; cortex resume retries`,
+        },
+      );
+    }
+    await rt.sleep(intervalMs);
+  }
 }
 
 function subnetCidr(s: Subnet): string | undefined {
@@ -88,7 +132,13 @@ export const createSdnVnetAction: ActionImpl = {
       planCall('create', '/cluster/sdn/vnets', vnetParams(p)),
     ];
     if (p.subnet) steps.push(planCall('create', `/cluster/sdn/vnets/${p.vnet}/subnets`, subnetParams(p)));
-    if (p.apply !== false) steps.push(...planTask(...APPLY));
+    if (p.apply !== false) {
+      steps.push(...planTask(...APPLY));
+      if (!p.nodes?.length) steps.push(planCall('get', '/nodes'), planCall('get', '/cluster/sdn/zones', [], `the nodes zone ${p.zone} covers`));
+      for (const node of p.nodes?.length ? p.nodes : ['<node>']) {
+        steps.push(planCall('get', `/nodes/${node}/network`, [['type', 'any_bridge']], `until ${p.vnet} is there (at most ${p.verify_timeout ?? 60}s)${p.nodes?.length ? '' : ', on each online node the zone covers'}`));
+      }
+    }
     return steps;
   },
 
@@ -126,8 +176,12 @@ export const createSdnVnetAction: ActionImpl = {
         await pv.call('create', `/cluster/sdn/vnets/${p.vnet}/subnets`, subnetParams(p), { errorCode: 'sdn_update_failed', what: `add subnet ${p.subnet} to ${p.vnet}` });
       }
     }
-    if (p.apply !== false) await applySdn(pv);
-    return { vnet: p.vnet, zone: p.zone, tag: p.tag ?? (existing?.tag !== undefined ? Number(existing.tag) : null), zone_created: !before.zone_existed, existed: before.existed };
+    let nodes: string[] = [];
+    if (p.apply !== false) {
+      await applySdn(pv);
+      nodes = await verifyVnet(rt, pv, p);
+    }
+    return { vnet: p.vnet, zone: p.zone, tag: p.tag ?? (existing?.tag !== undefined ? Number(existing.tag) : null), zone_created: !before.zone_existed, existed: before.existed, nodes };
   },
 };
 

@@ -197,15 +197,20 @@ const checkReplication: ActionSpec = {
   name: 'check_replication',
   summary:
     'Reads the Proxmox storage-replication jobs of `node` (`pvesh get /nodes/<node>/replication`) and fails when any ' +
-    'job (optionally only those of `guests`) has errors or its lag (now - last_sync) exceeds max_lag_seconds: the RPO ' +
-    'check before a failover. Changes nothing.',
+    'job (optionally only those of `guests`) has errors or its lag (now - last_sync) exceeds max_lag_seconds, or, without ' +
+    'it, the job\'s own schedule interval plus 60 s: the RPO check before a failover. The error names each lagging job ' +
+    'and its schedule. Changes nothing.',
   kind: 'tool',
   uses: PVESH,
   parameters: params(
     {
       node: str('Node whose replication is checked: jobs replicating to it (the DR target side) and jobs of guests running on it.', { pattern: HOSTNAME }),
       guests: arr(int('VMID.', { minimum: 100 }), 'Only consider jobs of these guests.'),
-      max_lag_seconds: int('Largest acceptable lag (the RPO).', { minimum: 1, default: 60 }),
+      max_lag_seconds: {
+        type: ['integer', 'null'],
+        minimum: 1,
+        description: 'Largest acceptable lag (the RPO) for every job. Absent or null: each job may lag its own schedule\'s interval plus 60 s (Proxmox\'s default schedule */15: 960 s).',
+      },
       require_jobs: bool('Fail when no replication job matches.', true),
     },
     ['node'],
@@ -215,6 +220,7 @@ const checkReplication: ActionSpec = {
     jobs: 'Number of jobs examined.',
     failing: 'Ids of jobs with errors or too much lag.',
     lag_by_job: 'Lag in seconds per job id.',
+    allowed_lag_by_job: 'Lag allowed per job id (max_lag_seconds, or the schedule interval plus 60 s).',
   },
   idempotent: true,
 };
@@ -416,7 +422,8 @@ const applyFirewallRules: ActionSpec = {
   summary:
     'VM-level Proxmox firewall. Lists /nodes/<node>/qemu/<vmid>/firewall/rules, deletes stale rules tagged cortex:<id> ' +
     '(highest pos first), adds each missing rule with --comment cortex:<id>, then sets firewall/options --enable 1 and, ' +
-    'for policy deny_all, --policy_in DROP --policy_out DROP. An exception whose destination is the target becomes an ' +
+    'for policy deny_all, --policy_in DROP --policy_out DROP. First it checks that the rules will be in force (the datacenter firewall ' +
+    'on, /cluster/firewall/options; firewall=1 on each NIC of the VM): it fails, or with enforce_firewall turns them on. An exception whose destination is the target becomes an ' +
     '`in` ACCEPT rule from its source; one whose source is the target becomes an `out` ACCEPT rule to its destination ' +
     '(the side naming the target is left out: VM-level rules apply to that VM); its id is its `purpose`. All calls are synchronous; the rules are re-listed to confirm. Re-running is harmless. ' +
     'Rollback removes exactly the rules it added and restores the previous policies.',
@@ -463,11 +470,17 @@ const applyFirewallRules: ActionSpec = {
         'Explicit rules (the general form).',
       ),
       enable_firewall: bool('Enable the VM firewall (options --enable 1).', true),
+      enforce_firewall: bool(
+        'VM rules are in force only when the datacenter firewall is on and the NIC has firewall=1. true: turn on what is off (the datacenter switch affects every node). false: fail (firewall_not_enforced) before changing anything.',
+        false,
+      ),
     },
     [],
     { anyOf: atLeastOne('target', 'vmid', 'name', 'vm') },
   ),
   outputs: {
+    datacenter_firewall_enabled: 'True when this action turned the datacenter firewall on.',
+    nic_firewall_enabled: 'NICs (net<n>) this action set firewall=1 on.',
     vmid: 'VMID the rules were applied to.',
     node: 'Node.',
     rule_ids: 'Ids of the rules cortex now owns on that VM.',
@@ -486,6 +499,8 @@ const applyFirewallRules: ActionSpec = {
       policy_in: '${output.previous_policy_in}',
       policy_out: '${output.previous_policy_out}',
       enable_firewall: '${output.previous_enable}',
+      nic_firewall_off: '${output.nic_firewall_enabled}',
+      disable_datacenter_firewall: '${output.datacenter_firewall_enabled}',
     },
     requires_outputs: ['vmid', 'node', 'rule_ids'],
   },
@@ -507,6 +522,8 @@ const removeFirewallRules: ActionSpec = {
       policy_in: { type: ['string', 'null'], enum: ['ACCEPT', 'DROP', 'REJECT', null], description: 'policy_in to restore; null removes the setting (back to the Proxmox default).' },
       policy_out: { type: ['string', 'null'], enum: ['ACCEPT', 'DROP', 'REJECT', null], description: 'policy_out to restore; null removes the setting (back to the Proxmox default).' },
       enable_firewall: bool('Firewall enable flag to restore.'),
+      nic_firewall_off: arr(str('NIC key.', { pattern: '^net[0-9]+$' }), 'NICs to set back to firewall off (those apply_firewall_rules turned on).'),
+      disable_datacenter_firewall: bool('Turn the datacenter firewall off again (apply_firewall_rules turned it on).', false),
     },
     ['rule_ids'],
     { anyOf: atLeastOne('target', 'vmid', 'name', 'vm') },
@@ -526,7 +543,8 @@ const createSdnVnet: ActionSpec = {
   summary:
     'Creates the SDN zone when missing (`pvesh create /cluster/sdn/zones --zone --type [--bridge]`), the VNet ' +
     '(`/cluster/sdn/vnets --vnet --zone --tag [--alias]`) and an optional subnet (`/cluster/sdn/vnets/<vnet>/subnets`), ' +
-    'then applies the pending SDN configuration (`pvesh set /cluster/sdn`, waited). An existing VNet with the same zone ' +
+    'then applies the pending SDN configuration (`pvesh set /cluster/sdn`, waited) and waits until the VNet bridge is up on ' +
+    'every node the zone covers (`/nodes/<node>/network --type any_bridge`: the apply task only starts each node\'s reload). An existing VNet with the same zone ' +
     'and tag is reused (existed=true) and then rollback leaves it. VMs attach with bridge=<vnet>.',
   kind: 'tool',
   uses: PVESH,
@@ -542,10 +560,13 @@ const createSdnVnet: ActionSpec = {
       gateway: str('Gateway of the subnet.'),
       snat: bool('Source-NAT the subnet (simple zones).', false),
       apply: bool('Apply the pending SDN configuration (pvesh set /cluster/sdn).', true),
+      nodes: arr(str('Node name.', { pattern: HOSTNAME }), 'Nodes that must have the VNet bridge after the apply (default: every online node the zone covers).', { minItems: 1 }),
+      verify_timeout: int('Seconds to wait, after the apply task, for each node to have the VNet bridge (its own network reload).', { minimum: 1, maximum: 3600, default: 60 }),
     },
     ['zone', 'vnet'],
   ),
   outputs: {
+    nodes: 'Nodes on which the VNet bridge was seen after the apply (empty when not applied).',
     vnet: 'VNet id (use as bridge).',
     zone: 'Zone id.',
     tag: 'VLAN tag or VNI.',
@@ -787,7 +808,10 @@ const destroyCompromisedResource: ActionSpec = {
   contractor: C,
   name: 'destroy_compromised_resource',
   summary:
-    'Takes a compromised VM out of service. With preserve_forensic_copy it first makes a stopped full clone named ' +
+    'Takes a compromised VM out of service. With preserve_forensic_copy and a VM that has snapshots (the forensic memory ' +
+    'snapshot: a clone copies no snapshot, a destroy frees them), the VM itself is kept as the evidence until it is copied: ' +
+    'hard-stopped, every NIC link_down=1, onboot 0, renamed <name>-forensic-<date> and tagged cortex, forensic ' +
+    '(kept_for_evidence); run again with evidence_copied once the snapshots are exported. Otherwise it first makes a stopped full clone named ' +
     '<name>-forensic-<date> (tags cortex, forensic; never started) on forensic_storage, waited; then hard-stops (a ' +
     'compromised guest is not trusted to shut down) and destroys the original with --purge. A VM that is already gone ' +
     'counts as destroyed. Irreversible by design.',
@@ -802,14 +826,17 @@ const destroyCompromisedResource: ActionSpec = {
       node: pveNode,
       preserve_forensic_copy: bool('Keep a stopped full clone for forensics.', true),
       forensic_storage: str('Storage for the forensic clone (default the VM\'s own).'),
+      evidence_copied: bool('The VM\'s snapshots have been exported: destroy it (with a clone as the forensic copy) even though it has snapshots.', false),
     },
     ['resource'],
   ),
   outputs: {
-    vmid: 'VMID destroyed.',
+    vmid: 'VMID destroyed (or kept).',
     node: 'Node it was on.',
     name: 'Its name.',
-    destroyed: 'False when it did not exist.',
+    destroyed: 'False when it did not exist, or was kept for its snapshots.',
+    kept_for_evidence: 'True when the VM itself was kept (stopped, unplugged, renamed) because its snapshots hold evidence.',
+    evidence_snapshots: 'Names of the snapshots kept as evidence.',
     forensic_copy_vmid: 'VMID of the forensic clone, or null.',
     forensic_copy_name: 'Name of the forensic clone, or null.',
   },

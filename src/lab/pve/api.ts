@@ -3,7 +3,7 @@
  * declaring its parameters. Handlers change the state they are given (a draft, committed by the
  * caller) and return either data or a task (worker calls).
  */
-import { PveError, type ParamSchema, type ParamValue } from './params.js';
+import { PveError, type ParamValue } from './params.js';
 import { findNode, findVmById, type PveState, type PveVm } from './state.js';
 
 export type Method = 'get' | 'set' | 'create' | 'delete';
@@ -18,6 +18,8 @@ export interface Ctx {
   /** --simulate-fail applies to this call: reads report a degraded state. */
   fault: boolean;
   apiPath: string;
+  /** Who calls: root@pam for pvesh, the token's id over HTTPS. */
+  user?: string;
 }
 
 export interface TaskSpec {
@@ -34,8 +36,8 @@ export interface TaskSpec {
 
 export type Outcome = { data: unknown } | { task: TaskSpec };
 
+/** One method of a route; its parameters are checked against the API digest before it runs. */
 export interface Handler {
-  schema?: ParamSchema;
   run(ctx: Ctx): Outcome;
 }
 
@@ -60,12 +62,9 @@ export function pathNode(ctx: Ctx): string {
   return name;
 }
 
+/** The path's VMID (already checked against the schema: an integer of 100 and more). */
 export function pathVmid(ctx: Ctx): number {
-  const raw = ctx.path.vmid as string;
-  if (!/^\d+$/.test(raw)) throw new PveError(`400 Parameter verification failed.\nvmid: type check ('integer') failed - got '${raw}'`);
-  const n = Number(raw);
-  if (n < 100 || n > 999999999) throw new PveError(`400 Parameter verification failed.\nvmid: value must have a minimum value of 100`);
-  return n;
+  return Number(ctx.path.vmid);
 }
 
 /** The VM of the path on the path's node (its config lives there), like PVE::QemuConfig->load_config. */

@@ -2,14 +2,22 @@ import { fileURLToPath } from 'node:url';
 import type { LabModule } from '../module.js';
 import { readState, writeState } from '../lab-dir.js';
 import { seedPveState, type PveState } from './state.js';
+import { startPveApi } from './https.js';
 
-/** The lab Proxmox cluster: state `pve`, the `pvesh` stand-in. */
+/**
+ * The lab Proxmox cluster: state `pve`, the `pvesh` stand-in, an `ssh` that reaches it as a
+ * Proxmox node's shell would (for tools.pvesh through ssh), and its REST API over HTTPS (urls.proxmox).
+ */
 export const pveModule: LabModule = {
   name: 'pve',
   seed(lab) {
     writeState(lab, 'pve', seedPveState());
   },
-  tools: { pvesh: fileURLToPath(new URL('./pvesh-main.js', import.meta.url)) },
+  async start(lab) {
+    const api = await startPveApi(lab);
+    return { urls: { proxmox: api.url }, stop: () => api.stop() };
+  },
+  tools: { pvesh: fileURLToPath(new URL('./pvesh-main.js', import.meta.url)), ssh: fileURLToPath(new URL('./ssh-main.js', import.meta.url)) },
   describe(lab) {
     const s = readState<PveState | null>(lab, 'pve', () => null);
     if (!s || !Array.isArray(s.vms)) return { seeded: false };

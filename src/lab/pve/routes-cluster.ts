@@ -1,8 +1,8 @@
 /** /cluster/... and /version: inventory, next VMID, quorum, replication, cluster firewall, SDN. */
 import { createHash } from 'node:crypto';
 import { fail, type Ctx, type Route } from './api.js';
-import { B, cidrFormat, E, I, paramError, PveError, req, S, type ParamDef } from './params.js';
-import { disksOf, nodeUsage, storageUsed, type PveIpset, type PveState, type SdnConfig } from './state.js';
+import { cidrFormat, paramError, PveError } from './params.js';
+import { disksOf, NODE_RELOAD_MS, nodeUsage, storageUsed, type PveIpset, type PveState, type SdnConfig } from './state.js';
 
 export function digest(value: unknown): string {
   return createHash('sha1').update(JSON.stringify(value)).digest('hex');
@@ -115,7 +115,6 @@ function ipsetOf(ctx: Ctx): PveIpset {
   return set;
 }
 
-const ipsetName = (v: string) => (/^[A-Za-z][A-Za-z0-9_-]+$/.test(v) && v.length <= 64 ? undefined : `invalid format - IPSet name '${v}' is not valid`);
 
 function entryCidr(ctx: Ctx): string {
   return (ctx.path.cidr as string).replace(/\/32$/, '');
@@ -123,8 +122,6 @@ function entryCidr(ctx: Ctx): string {
 
 // ----------------------------------------------------------------------------------------- SDN
 
-const sdnId = (what: string) => (v: string) =>
-  /^[a-z][a-z0-9]*[a-z0-9]$/i.test(v) && v.length <= 8 ? undefined : `invalid format - ${what} ID '${v}' contains illegal characters or is longer than 8 characters`;
 
 function pendingState(cfg: Record<string, unknown>, running: Record<string, unknown>, id: string): string | undefined {
   if (!(id in running)) return 'new';
@@ -154,37 +151,26 @@ function subnetView(id: string, s: SdnConfig['subnets'][string]) {
   return { subnet: id, cidr: s.cidr, network, mask, type: 'subnet', vnet: s.vnet, zone: s.zone, ...(s.gateway ? { gateway: s.gateway } : {}), ...(s.snat ? { snat: s.snat } : {}) };
 }
 
-const SDN_LIST_PARAMS = { pending: B(), running: B() };
 
-function zoneDef(): Record<string, ParamDef> {
-  return {
-    zone: req(S({ check: sdnId('zone') })),
-    type: req(E(['evpn', 'faucet', 'qinq', 'simple', 'vlan', 'vxlan'])),
-    bridge: S(),
-    tag: I({ minimum: 0 }),
-    mtu: I(),
-    nodes: S(),
-    ipam: S(),
-    dns: S(),
-    reversedns: S(),
-    dnszone: S(),
-    peers: S(),
-    'vlan-protocol': E(['802.1q', '802.1ad']),
-    'vxlan-port': I(),
-    controller: S(),
-    'vrf-vxlan': I(),
-    digest: S(),
-    lock_token: S(),
-  };
-}
 
 export const CLUSTER_ROUTES: Route[] = [
+  {
+    // The caller's own privileges (PVE::API2::AccessControl permissions): root and the lab's
+    // token may do everything, the auditor token only read.
+    path: '/access/permissions',
+    get: {
+      run(ctx) {
+        const all = ['Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.Audit', 'SDN.Allocate', 'SDN.Audit', 'SDN.Use', 'Sys.Audit', 'Sys.Modify', 'Sys.PowerMgmt', 'VM.Allocate', 'VM.Audit', 'VM.Backup', 'VM.Clone', 'VM.Config.CDROM', 'VM.Config.CPU', 'VM.Config.Cloudinit', 'VM.Config.Disk', 'VM.Config.HWType', 'VM.Config.Memory', 'VM.Config.Network', 'VM.Config.Options', 'VM.Console', 'VM.GuestAgent.Audit', 'VM.GuestAgent.Unrestricted', 'VM.Migrate', 'VM.PowerMgmt', 'VM.Snapshot', 'VM.Snapshot.Rollback'];
+        const privs = ctx.user?.startsWith('auditor@') ? all.filter((p) => p.endsWith('.Audit')) : all;
+        return { data: { '/': Object.fromEntries(privs.map((p) => [p, 1])) } };
+      },
+    },
+  },
   { path: '/version', get: { run: (ctx) => ({ data: { release: ctx.state.version.split('.').slice(0, 2).join('.'), repoid: 'faa83925c9641325', version: ctx.state.version } }) } },
   { path: '/cluster', get: { run: () => ({ data: ['firewall', 'nextid', 'replication', 'resources', 'sdn', 'status'].map((subdir) => ({ name: subdir })) }) } },
   {
     path: '/cluster/resources',
     get: {
-      schema: { props: { type: E(['vm', 'storage', 'node', 'sdn']) } },
       run(ctx) {
         const t = ctx.params.type as string | undefined;
         const s = ctx.state;
@@ -200,7 +186,6 @@ export const CLUSTER_ROUTES: Route[] = [
   {
     path: '/cluster/nextid',
     get: {
-      schema: { props: { vmid: I({ minimum: 100, maximum: 999999999 }) } },
       run(ctx) {
         const want = ctx.params.vmid as number | undefined;
         if (want !== undefined) {
@@ -249,7 +234,6 @@ export const CLUSTER_ROUTES: Route[] = [
   {
     path: '/storage',
     get: {
-      schema: { props: { type: S() } },
       run(ctx) {
         return {
           data: ctx.state.storages
@@ -266,7 +250,6 @@ export const CLUSTER_ROUTES: Route[] = [
     path: '/cluster/firewall/options',
     get: { run: (ctx) => ({ data: { ...ctx.state.clusterFirewall, digest: digest(ctx.state.clusterFirewall) } }) },
     set: {
-      schema: { props: { enable: I({ minimum: 0 }), policy_in: E(['ACCEPT', 'REJECT', 'DROP']), policy_out: E(['ACCEPT', 'REJECT', 'DROP']), ebtables: B(), log_ratelimit: S(), delete: S(), digest: S() } },
       run(ctx) {
         for (const [k, v] of Object.entries(ctx.params)) {
           if (k === 'digest') continue;
@@ -281,7 +264,6 @@ export const CLUSTER_ROUTES: Route[] = [
     path: '/cluster/firewall/aliases',
     get: { run: (ctx) => ({ data: withDigest(Object.entries(ctx.state.aliases).map(([name, a]) => ({ name, cidr: a.cidr, ...(a.comment ? { comment: a.comment } : {}) }))) }) },
     create: {
-      schema: { props: { name: req(S()), cidr: req(S({ check: cidrFormat })), comment: S() } },
       run(ctx) {
         const name = ctx.params.name as string;
         if (ctx.state.aliases[name]) fail(`alias '${name}' already exists`);
@@ -294,7 +276,6 @@ export const CLUSTER_ROUTES: Route[] = [
     path: '/cluster/firewall/ipset',
     get: { run: (ctx) => ({ data: withDigest(ctx.state.ipsets.map((s) => ({ name: s.name, ...(s.comment ? { comment: s.comment } : {}) }))) }) },
     create: {
-      schema: { props: { name: req(S({ check: ipsetName })), comment: S(), rename: S({ check: ipsetName }), digest: S() } },
       run(ctx) {
         const name = ctx.params.name as string;
         const rename = ctx.params.rename as string | undefined;
@@ -318,7 +299,6 @@ export const CLUSTER_ROUTES: Route[] = [
     path: '/cluster/firewall/ipset/{name}',
     get: { run: (ctx) => ({ data: withDigest(ipsetOf(ctx).entries.map((e) => ({ ...e }))) }) },
     create: {
-      schema: { props: { cidr: req(S()), comment: S(), nomatch: B() } },
       run(ctx) {
         const set = ipsetOf(ctx);
         const cidr = (ctx.params.cidr as string).replace(/\/32$/, '');
@@ -329,7 +309,6 @@ export const CLUSTER_ROUTES: Route[] = [
       },
     },
     delete: {
-      schema: { props: { force: B() } },
       run(ctx) {
         const set = ipsetOf(ctx);
         if (set.entries.length > 0 && !ctx.params.force) fail(`IPSet '${set.name}' is not empty`);
@@ -348,7 +327,6 @@ export const CLUSTER_ROUTES: Route[] = [
       },
     },
     set: {
-      schema: { props: { comment: S(), nomatch: B(), digest: S() } },
       run(ctx) {
         const e = ipsetOf(ctx).entries.find((x) => x.cidr === entryCidr(ctx));
         if (!e) fail(`no such IP/Network`);
@@ -364,7 +342,6 @@ export const CLUSTER_ROUTES: Route[] = [
       },
     },
     delete: {
-      schema: { props: { digest: S() } },
       run(ctx) {
         const set = ipsetOf(ctx);
         const before = set.entries.length;
@@ -380,30 +357,34 @@ export const CLUSTER_ROUTES: Route[] = [
     path: '/cluster/sdn',
     get: { run: () => ({ data: ['controllers', 'ipams', 'dns', 'vnets', 'zones'].map((id) => ({ id })) }) },
     set: {
-      schema: { props: { lock_token: S(), 'release-lock': B() } },
       run(ctx) {
-        const pendingBridges = Object.entries(ctx.state.sdn.config.zones).filter(([, z]) => (z.type === 'vlan' || z.type === 'qinq') && z.bridge);
         const log = [
           ...ctx.state.nodes.filter((n) => n.online).map((n) => `${n.name}: reload network configuration`),
           ...Object.keys(ctx.state.sdn.config.vnets).sort().map((v) => `vnet ${v}: configured`),
         ];
-        let error: string | undefined;
-        for (const [zone, z] of pendingBridges) {
-          const missing = ctx.state.nodes.find((n) => !n.bridges.includes(z.bridge as string));
-          if (missing) {
-            error = `${missing.name}: zone ${zone}: bridge '${z.bridge}' does not exist`;
-            break;
-          }
-        }
         return {
           task: {
             type: 'reloadnetworkall',
             id: '',
             node: ctx.state.localNode,
             log,
-            ...(error ? { error } : {}),
+            // Like Proxmox: the task starts each node's reload and ends OK; a node whose reload
+            // fails (a vlan zone's bridge missing there) just never gets the vnets.
             finish(state, ok) {
-              if (ok) state.sdn.running = structuredClone(state.sdn.config);
+              if (!ok) return;
+              state.sdn.running = structuredClone(state.sdn.config);
+              const now = Date.now();
+              const nodes: NonNullable<PveState['sdn']['nodes']> = {};
+              for (const n of state.nodes.filter((x) => x.online)) {
+                const vnets = Object.entries(state.sdn.running.vnets).filter(([, v]) => {
+                  const z = state.sdn.running.zones[v.zone];
+                  if (!z) return false;
+                  if (z.nodes && !z.nodes.split(/[,;\s]+/).includes(n.name)) return false;
+                  return !((z.type === 'vlan' || z.type === 'qinq') && z.bridge && !n.bridges.includes(z.bridge));
+                });
+                nodes[n.name] = { vnets: vnets.map(([id]) => id).sort(), readyAt: n.name === state.localNode ? now : now + NODE_RELOAD_MS };
+              }
+              state.sdn.nodes = nodes;
             },
           },
         };
@@ -413,11 +394,9 @@ export const CLUSTER_ROUTES: Route[] = [
   {
     path: '/cluster/sdn/zones',
     get: {
-      schema: { props: { type: E(['evpn', 'faucet', 'qinq', 'simple', 'vlan', 'vxlan']), ...SDN_LIST_PARAMS } },
       run: (ctx) => ({ data: sdnList(ctx, 'zones', 'zone', (z) => !ctx.params.type || z.type === ctx.params.type) }),
     },
     create: {
-      schema: { props: zoneDef() },
       run(ctx) {
         const p = ctx.params;
         const id = p.zone as string;
@@ -438,7 +417,6 @@ export const CLUSTER_ROUTES: Route[] = [
   {
     path: '/cluster/sdn/zones/{zone}',
     get: {
-      schema: { props: SDN_LIST_PARAMS },
       run(ctx) {
         const z = ctx.state.sdn.config.zones[ctx.path.zone as string];
         if (!z) fail(`sdn zone '${ctx.path.zone}' does not exist`);
@@ -446,7 +424,6 @@ export const CLUSTER_ROUTES: Route[] = [
       },
     },
     delete: {
-      schema: { props: { lock_token: S() } },
       run(ctx) {
         const id = ctx.path.zone as string;
         if (!ctx.state.sdn.config.zones[id]) fail(`sdn zone '${id}' does not exist`);
@@ -459,21 +436,8 @@ export const CLUSTER_ROUTES: Route[] = [
   },
   {
     path: '/cluster/sdn/vnets',
-    get: { schema: { props: SDN_LIST_PARAMS }, run: (ctx) => ({ data: sdnList(ctx, 'vnets', 'vnet') }) },
+    get: { run: (ctx) => ({ data: sdnList(ctx, 'vnets', 'vnet') }) },
     create: {
-      schema: {
-        props: {
-          vnet: req(S({ check: sdnId('vnet') })),
-          zone: req(S()),
-          tag: I({ minimum: 1, maximum: 16777215 }),
-          alias: S(),
-          vlanaware: B(),
-          type: E(['vnet']),
-          isolate_ports: B(),
-          digest: S(),
-          lock_token: S(),
-        },
-      },
       run(ctx) {
         const p = ctx.params;
         const id = p.vnet as string;
@@ -493,7 +457,6 @@ export const CLUSTER_ROUTES: Route[] = [
   {
     path: '/cluster/sdn/vnets/{vnet}',
     get: {
-      schema: { props: SDN_LIST_PARAMS },
       run(ctx) {
         const v = ctx.state.sdn.config.vnets[ctx.path.vnet as string];
         if (!v) fail(`sdn vnet '${ctx.path.vnet}' does not exist`);
@@ -501,7 +464,6 @@ export const CLUSTER_ROUTES: Route[] = [
       },
     },
     delete: {
-      schema: { props: { lock_token: S() } },
       run(ctx) {
         const id = ctx.path.vnet as string;
         if (!ctx.state.sdn.config.vnets[id]) fail(`sdn vnet '${id}' does not exist`);
@@ -514,7 +476,6 @@ export const CLUSTER_ROUTES: Route[] = [
   {
     path: '/cluster/sdn/vnets/{vnet}/subnets',
     get: {
-      schema: { props: SDN_LIST_PARAMS },
       run(ctx) {
         const vnet = ctx.path.vnet as string;
         if (!ctx.state.sdn.config.vnets[vnet]) fail(`sdn vnet '${vnet}' does not exist`);
@@ -522,7 +483,6 @@ export const CLUSTER_ROUTES: Route[] = [
       },
     },
     create: {
-      schema: { props: { subnet: req(S({ check: cidrFormat })), type: req(E(['subnet'])), gateway: S(), snat: B(), dnszoneprefix: S(), 'dhcp-range': S({ array: true }), 'dhcp-dns-server': S(), digest: S(), lock_token: S() } },
       run(ctx) {
         const vnet = ctx.path.vnet as string;
         const v = ctx.state.sdn.config.vnets[vnet];
@@ -547,7 +507,6 @@ export const CLUSTER_ROUTES: Route[] = [
       },
     },
     delete: {
-      schema: { props: { lock_token: S() } },
       run(ctx) {
         const s = ctx.state.sdn.config.subnets[ctx.path.subnet as string];
         if (!s || s.vnet !== ctx.path.vnet) fail(`sdn subnet '${ctx.path.subnet}' does not exist`);

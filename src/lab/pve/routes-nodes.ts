@@ -1,7 +1,7 @@
 /** /nodes and /nodes/{node}/...: node status, storage, replication state and tasks. */
 import { fail, pathNode, type Ctx, type Route } from './api.js';
-import { B, E, I, paramError, S } from './params.js';
-import { findNode, nodeUsage, storageUsed, type PveTask } from './state.js';
+import { paramError } from './params.js';
+import { findNode, nodeUsage, nodeVnets, storageUsed, type PveTask } from './state.js';
 
 function taskOf(ctx: Ctx): PveTask {
   const node = pathNode(ctx);
@@ -80,9 +80,26 @@ export const NODE_ROUTES: Route[] = [
     },
   },
   {
+    path: '/nodes/{node}/network',
+    get: {
+      run(ctx) {
+        const n = findNode(ctx.state, pathNode(ctx));
+        if (!n) fail('unreachable');
+        const type = ctx.params.type as string | undefined;
+        const bridges = n.bridges.map((iface, i) => ({ iface, type: 'bridge', active: 1, autostart: 1, families: ['inet'], method: i === 0 ? 'static' : 'manual', bridge_ports: `eno${i + 1}`, bridge_stp: 'off', bridge_fd: '0', ...(i === 0 ? { cidr: `${n.ip}/24`, address: n.ip, netmask: '24' } : {}), priority: i + 3 }));
+        // SDN vnets show up with the bridges only when asked for (any_bridge, include_sdn, vnet).
+        const vnets = nodeVnets(ctx.state, n.name).map((iface) => ({ iface, type: 'vnet', active: 1 }));
+        if (!type) return { data: bridges };
+        if (type === 'bridge' || type === 'any_local_bridge') return { data: bridges };
+        if (type === 'vnet') return { data: vnets };
+        if (type === 'any_bridge' || type === 'include_sdn') return { data: [...bridges, ...vnets] };
+        return { data: [] };
+      },
+    },
+  },
+  {
     path: '/nodes/{node}/storage',
     get: {
-      schema: { props: { content: S(), enabled: B(), storage: S(), format: B(), target: S() } },
       run(ctx) {
         const node = pathNode(ctx);
         const p = ctx.params;
@@ -114,7 +131,6 @@ export const NODE_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/replication',
     get: {
-      schema: { props: { guest: I({ minimum: 100 }) } },
       run(ctx) {
         const node = pathNode(ctx);
         const out = ctx.state.replication
@@ -135,7 +151,7 @@ export const NODE_ROUTES: Route[] = [
               source: node,
               last_sync: lastSync,
               last_try: failing ? ctx.now - 30 : lastSync,
-              next_sync: (failing ? ctx.now - 30 : lastSync) + 60,
+              next_sync: (failing ? ctx.now - 30 : lastSync) + (/^\*\/(\d+)$/.test(j.schedule) ? Number(j.schedule.slice(2)) * 60 : 900),
               duration: 2.41,
               fail_count: failing ? (j.failCount ?? 3) : 0,
               ...(failing ? { error: j.error ?? `command 'set -o pipefail && pvesm export local-zfs:vm-${j.guest}-disk-0 zfs - -with-snapshots 1 -snapshot __replicate_${j.id}_${ctx.now}__ | /usr/bin/ssh -e none -o 'BatchMode=yes' -o 'HostKeyAlias=${j.target}' root@10.20.0.11 -- pvesm import local-zfs:vm-${j.guest}-disk-0 zfs - -with-snapshots 1 -allow-rename 0' failed: exit code 255` } : {}),
@@ -148,7 +164,6 @@ export const NODE_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/tasks',
     get: {
-      schema: { props: { limit: I({ minimum: 0 }), start: I({ minimum: 0 }), vmid: I(), typefilter: S(), errors: B(), source: E(['archive', 'active', 'all']), userfilter: S(), since: I(), until: I(), statusfilter: S() } },
       run(ctx) {
         const node = pathNode(ctx);
         const list = ctx.state.tasks
@@ -181,13 +196,13 @@ export const NODE_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/tasks/{upid}/log',
     get: {
-      schema: { props: { start: I({ minimum: 0 }), limit: I({ minimum: 0 }), download: B() } },
       run(ctx) {
         const t = taskOf(ctx);
         const start = Number(ctx.params.start ?? 0);
         const limit = Number(ctx.params.limit ?? 50);
         const lines = t.log.length > 0 ? t.log : ['no content'];
-        return { data: lines.slice(start, start + limit).map((text, i) => ({ n: start + i + 1, t: text })) };
+        // PVE::Tools::dump_logfile: limit 0 reads to the end.
+        return { data: lines.slice(start, limit === 0 ? undefined : start + limit).map((text, i) => ({ n: start + i + 1, t: text })) };
       },
     },
   },

@@ -1,22 +1,6 @@
 /** /nodes/{node}/qemu/...: VMs, their config, power, snapshots, clone, firewall and guest agent. */
 import { assertUnlocked, fail, pathNode, pathVm, type Ctx, type Outcome, type Route } from './api.js';
-import {
-  B,
-  dnsName,
-  E,
-  I,
-  ipconfigFormat,
-  isCidr,
-  netFormat,
-  paramError,
-  pveConfigId,
-  PveError,
-  req,
-  S,
-  tagsFormat,
-  type ParamSchema,
-  type ParamValue,
-} from './params.js';
+import { isCidr, paramError, PveError, type ParamValue } from './params.js';
 import { digest, vmResource, withDigest } from './routes-cluster.js';
 import {
   bridgesOf,
@@ -26,6 +10,7 @@ import {
   formatSize,
   GIB,
   newMac,
+  nodeVnets,
   parseSize,
   storageUsed,
   vmAddress,
@@ -36,57 +21,6 @@ import {
 } from './state.js';
 
 // ------------------------------------------------------------------------------------- config
-
-const memoryFormat = (v: string) => (/^\d+$/.test(v) || /^current=\d+$/.test(v) ? undefined : `invalid format - value does not match the regex pattern`);
-
-const CONFIG_PROPS: ParamSchema['props'] = {
-  name: S({ check: dnsName }),
-  cores: I({ minimum: 1, maximum: 1024 }),
-  sockets: I({ minimum: 1, maximum: 4 }),
-  vcpus: I({ minimum: 1 }),
-  memory: S({ check: memoryFormat }),
-  balloon: I({ minimum: 0 }),
-  cpu: S(),
-  cpulimit: S(),
-  nameserver: S(),
-  searchdomain: S(),
-  ciuser: S(),
-  cipassword: S(),
-  citype: E(['configdrive2', 'nocloud', 'opennebula']),
-  ciupgrade: B(),
-  sshkeys: S(),
-  tags: S({ check: tagsFormat }),
-  onboot: B(),
-  description: S(),
-  agent: S(),
-  boot: S(),
-  bootdisk: S(),
-  scsihw: E(['lsi', 'lsi53c810', 'virtio-scsi-pci', 'virtio-scsi-single', 'megasas', 'pvscsi']),
-  ostype: E(['other', 'wxp', 'w2k', 'w2k3', 'w2k8', 'wvista', 'win7', 'win8', 'win10', 'win11', 'l24', 'l26', 'solaris']),
-  protection: B(),
-  startup: S(),
-  vga: S(),
-  machine: S(),
-  bios: E(['seabios', 'ovmf']),
-  hotplug: S(),
-  numa: B(),
-  kvm: B(),
-  vmgenid: S(),
-  smbios1: S(),
-};
-
-const CONFIG_PATTERNS: ParamSchema['patterns'] = [
-  [/^net\d+$/, S({ check: netFormat })],
-  [/^ipconfig\d+$/, S({ check: ipconfigFormat })],
-  [/^(scsi|virtio|sata|ide)\d+$/, S()],
-  [/^(serial|usb|hostpci|unused)\d+$/, S()],
-  [/^(efidisk0|tpmstate0)$/, S()],
-];
-
-const CONFIG_SET: ParamSchema = {
-  props: { ...CONFIG_PROPS, delete: S(), digest: S(), skiplock: B(), revert: S(), force: B() },
-  patterns: CONFIG_PATTERNS,
-};
 
 function configValue(v: ParamValue): string | number {
   if (typeof v === 'boolean') return v ? 1 : 0;
@@ -326,24 +260,6 @@ function verifyRule(state: PveState, r: FwRule): void {
   if (Object.keys(errors).length > 0) throw paramError(errors);
 }
 
-const RULE_PROPS: ParamSchema['props'] = {
-  type: E(['in', 'out', 'group', 'forward']),
-  action: S(),
-  enable: I({ minimum: 0 }),
-  proto: S(),
-  dport: S(),
-  sport: S(),
-  source: S(),
-  dest: S(),
-  macro: S(),
-  log: E(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug', 'nolog']),
-  iface: S(),
-  comment: S(),
-  'icmp-type': S(),
-  pos: I({ minimum: 0 }),
-  digest: S(),
-};
-
 function ruleFrom(params: Record<string, ParamValue>, base: Partial<FwRule> = {}): FwRule {
   const r: FwRule = { type: 'in', action: 'ACCEPT', enable: 0, ...base };
   for (const k of ['type', 'action', 'proto', 'dport', 'sport', 'source', 'dest', 'macro', 'log', 'iface', 'comment', 'icmp-type'] as const) {
@@ -404,7 +320,6 @@ export const QEMU_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/qemu',
     get: {
-      schema: { props: { full: B() } },
       run(ctx) {
         const node = pathNode(ctx);
         return {
@@ -436,7 +351,6 @@ export const QEMU_ROUTES: Route[] = [
       },
     },
     create: {
-      schema: { props: { ...CONFIG_PROPS, vmid: req(I({ minimum: 100, maximum: 999999999 })), start: B(), pool: S(), storage: S(), archive: S(), unique: B(), force: B(), 'live-restore': B() }, patterns: CONFIG_PATTERNS },
       run(ctx) {
         const node = pathNode(ctx);
         const vmid = ctx.params.vmid as number;
@@ -479,7 +393,6 @@ export const QEMU_ROUTES: Route[] = [
     path: '/nodes/{node}/qemu/{vmid}',
     get: { run: (ctx) => (pathVm(ctx), { data: VM_INDEX.map((subdir) => ({ subdir })) }) },
     delete: {
-      schema: { props: { purge: B(), 'destroy-unreferenced-disks': B(), skiplock: B() } },
       run(ctx) {
         const vm = pathVm(ctx);
         assertUnlocked(vm, ctx.params.skiplock);
@@ -506,7 +419,6 @@ export const QEMU_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/qemu/{vmid}/config',
     get: {
-      schema: { props: { current: B(), snapshot: S() } },
       run(ctx) {
         const vm = pathVm(ctx);
         if (ctx.params.snapshot) {
@@ -518,7 +430,6 @@ export const QEMU_ROUTES: Route[] = [
       },
     },
     set: {
-      schema: CONFIG_SET,
       run(ctx) {
         const vm = pathVm(ctx);
         assertUnlocked(vm, ctx.params.skiplock);
@@ -527,7 +438,6 @@ export const QEMU_ROUTES: Route[] = [
       },
     },
     create: {
-      schema: { props: { ...CONFIG_SET.props, background_delay: I({ minimum: 1, maximum: 30 }) }, patterns: CONFIG_PATTERNS },
       run(ctx) {
         const vm = pathVm(ctx);
         assertUnlocked(vm, ctx.params.skiplock);
@@ -541,7 +451,6 @@ export const QEMU_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/qemu/{vmid}/resize',
     set: {
-      schema: { props: { disk: req(E(['ide0', 'ide1', 'ide2', 'ide3', 'sata0', 'sata1', 'scsi0', 'scsi1', 'scsi2', 'scsi3', 'virtio0', 'virtio1', 'efidisk0', 'tpmstate0'])), size: req(S({ check: (v) => (/^\+?\d+(\.\d+)?[KMGT]?$/.test(v) ? undefined : 'invalid format - value does not match the regex pattern') })), digest: S(), skiplock: B() } },
       run(ctx) {
         const vm = pathVm(ctx);
         assertUnlocked(vm, ctx.params.skiplock);
@@ -560,20 +469,6 @@ export const QEMU_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/qemu/{vmid}/clone',
     create: {
-      schema: {
-        props: {
-          newid: req(I({ minimum: 100, maximum: 999999999 })),
-          name: S({ check: dnsName }),
-          full: B(),
-          storage: S(),
-          format: E(['raw', 'qcow2', 'vmdk']),
-          target: S(),
-          pool: S(),
-          snapname: S(),
-          description: S(),
-          bwlimit: I({ minimum: 0 }),
-        },
-      },
       run: cloneVm,
     },
   },
@@ -585,15 +480,14 @@ export const QEMU_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/qemu/{vmid}/status/start',
     create: {
-      schema: { props: { skiplock: B(), timeout: I({ minimum: 0 }), machine: S(), migratedfrom: S(), 'force-cpu': S(), stateuri: S(), targetstorage: S() } },
       run(ctx) {
         const vm = pathVm(ctx);
         if (vm.template) fail("you can't start a vm if it's a template");
         assertUnlocked(vm, ctx.params.skiplock);
         if (vm.status === 'running') fail(`VM ${vm.vmid} already running`);
         const node = findNode(ctx.state, vm.node);
-        const vnets = ctx.state.sdn.running.vnets;
-        const missing = bridgesOf(vm.config).find((b) => !node?.bridges.includes(b) && !vnets[b]);
+        const vnets = nodeVnets(ctx.state, vm.node);
+        const missing = bridgesOf(vm.config).find((b) => !node?.bridges.includes(b) && !vnets.includes(b));
         const log = String(vm.config.ide2 ?? '').includes('cloudinit') ? ['generating cloud-init ISO'] : [];
         if (missing) return task('qmstart', vm, log, { error: `bridge '${missing}' does not exist` });
         vm.status = 'running';
@@ -605,7 +499,6 @@ export const QEMU_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/qemu/{vmid}/status/stop',
     create: {
-      schema: { props: { skiplock: B(), timeout: I({ minimum: 0 }), keepActive: B(), 'overrule-shutdown': B(), migratedfrom: S() } },
       run(ctx) {
         const vm = pathVm(ctx);
         assertUnlocked(vm, ctx.params.skiplock);
@@ -619,7 +512,6 @@ export const QEMU_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/qemu/{vmid}/status/shutdown',
     create: {
-      schema: { props: { skiplock: B(), timeout: I({ minimum: 0 }), forceStop: B(), keepActive: B() } },
       run(ctx) {
         const vm = pathVm(ctx);
         assertUnlocked(vm, ctx.params.skiplock);
@@ -647,7 +539,6 @@ export const QEMU_ROUTES: Route[] = [
       },
     },
     create: {
-      schema: { props: { snapname: req(S({ check: pveConfigId })), description: S(), vmstate: B() } },
       run(ctx) {
         const vm = pathVm(ctx);
         const name = ctx.params.snapname as string;
@@ -684,7 +575,6 @@ export const QEMU_ROUTES: Route[] = [
       },
     },
     delete: {
-      schema: { props: { force: B() } },
       run(ctx) {
         const vm = pathVm(ctx);
         const name = ctx.path.snapname as string;
@@ -723,7 +613,6 @@ export const QEMU_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback',
     create: {
-      schema: { props: { start: B() } },
       run(ctx) {
         const vm = pathVm(ctx);
         const name = ctx.path.snapname as string;
@@ -753,7 +642,6 @@ export const QEMU_ROUTES: Route[] = [
       },
     },
     create: {
-      schema: { props: { ...RULE_PROPS, type: req(RULE_PROPS.type as NonNullable<(typeof RULE_PROPS)['type']>), action: req(S()) } },
       run(ctx) {
         const vm = pathVm(ctx);
         checkDigest(vm.firewall.rules.map((r, pos) => ruleView(r, pos)), ctx.params.digest);
@@ -776,7 +664,6 @@ export const QEMU_ROUTES: Route[] = [
       },
     },
     set: {
-      schema: { props: { ...RULE_PROPS, moveto: I({ minimum: 0 }), delete: S() } },
       run(ctx) {
         const rules = rulesOf(ctx);
         const pos = rulePos(ctx, rules);
@@ -795,7 +682,6 @@ export const QEMU_ROUTES: Route[] = [
       },
     },
     delete: {
-      schema: { props: { digest: S() } },
       run(ctx) {
         const rules = rulesOf(ctx);
         const pos = rulePos(ctx, rules);
@@ -814,22 +700,6 @@ export const QEMU_ROUTES: Route[] = [
       },
     },
     set: {
-      schema: {
-        props: {
-          enable: B(),
-          policy_in: E(['ACCEPT', 'REJECT', 'DROP']),
-          policy_out: E(['ACCEPT', 'REJECT', 'DROP']),
-          dhcp: B(),
-          ipfilter: B(),
-          macfilter: B(),
-          ndp: B(),
-          radv: B(),
-          log_level_in: E(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug', 'nolog']),
-          log_level_out: E(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug', 'nolog']),
-          delete: S(),
-          digest: S(),
-        },
-      },
       run(ctx) {
         const o = pathVm(ctx).firewall.options;
         checkDigest(o, ctx.params.digest);
@@ -870,7 +740,6 @@ export const QEMU_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/qemu/{vmid}/agent/exec',
     create: {
-      schema: { props: { command: req(S({ array: true })), 'input-data': S() } },
       run(ctx) {
         const vm = agentVm(ctx);
         const command = ctx.params.command as string[];
@@ -885,7 +754,6 @@ export const QEMU_ROUTES: Route[] = [
   {
     path: '/nodes/{node}/qemu/{vmid}/agent/exec-status',
     get: {
-      schema: { props: { pid: req(I({ minimum: 0 })) } },
       run(ctx) {
         const vm = agentVm(ctx);
         const r = vm.agentExec[String(ctx.params.pid)];

@@ -169,7 +169,16 @@ export interface PveState {
   aliases: Record<string, { cidr: string; comment?: string }>;
   ipsets: PveIpset[];
   clusterFirewall: Config;
-  sdn: { config: SdnConfig; running: SdnConfig };
+  sdn: {
+    config: SdnConfig;
+    running: SdnConfig;
+    /**
+     * What each node's own network reload made of the last apply: the vnet bridges it has, from
+     * `readyAt` (ms) on. The apply task only starts the per-node reloads; a node whose reload
+     * fails (its zone's bridge missing) never gets them.
+     */
+    nodes?: Record<string, { vnets: string[]; readyAt: number }>;
+  };
   replication: ReplicationJob[];
   tasks: PveTask[];
   counters: { pid: number; pstart: number; mac: number; agentPid: number };
@@ -315,8 +324,9 @@ export function seedPveState(now = Math.floor(Date.now() / 1000)): PveState {
     guest,
     jobnum: 0,
     target: guest < 110 ? 'dc2-pve-01' : 'dc2-pve-02',
-    schedule: '*/1',
-    lagSeconds: 8 + i * 3,
+    // Proxmox's default schedule: a sync every 15 minutes, so up to ~15 minutes behind.
+    schedule: '*/15',
+    lagSeconds: 240 + i * 90,
   }));
   const hc = (path: string) => `cortex-hc:${path}:5:3:2:3`;
   return {
@@ -422,6 +432,17 @@ export function configuredIps(config: Config): string[] {
 /** A VM's address: its static ipconfig, else a lab DHCP lease derived from the VMID. */
 export function vmAddress(vm: PveVm): string {
   return configuredIps(vm.config)[0] ?? `10.99.${Math.floor(vm.vmid / 250) % 250}.${(vm.vmid % 250) + 2}`;
+}
+
+/** How long after the apply task a node other than the local one has reloaded its network. */
+export const NODE_RELOAD_MS = 150;
+
+/** The vnet bridges a node has now (see PveState.sdn.nodes). */
+export function nodeVnets(state: PveState, node: string, nowMs = Date.now()): string[] {
+  const n = state.sdn.nodes?.[node];
+  if (n) return nowMs >= n.readyAt ? n.vnets : [];
+  // A state written before per-node reloads were modelled: every applied vnet everywhere.
+  return Object.keys(state.sdn.running.vnets);
 }
 
 export function bridgesOf(config: Config): string[] {

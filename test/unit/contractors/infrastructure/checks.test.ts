@@ -98,19 +98,39 @@ describe('check_replication', () => {
   it('examines the jobs replicating to the node, reading their state on the source node', async () => {
     const fake = base().get('/nodes/pve-01/replication', [state('101-0', 101, 12), state('111-0', 111, 30)]);
     const r = await runAction('check_replication', { node: 'dc2-pve-01', max_lag_seconds: 60 }, fake);
-    expect(r.outputs).toEqual({ max_lag_seconds: 12, jobs: 1, failing: [], lag_by_job: { '101-0': 12 } });
+    expect(r.outputs).toEqual({ max_lag_seconds: 12, jobs: 1, failing: [], lag_by_job: { '101-0': 12 }, allowed_lag_by_job: { '101-0': 60 } });
     expect(r.calls).toEqual([['get', '/cluster/replication', ...J], RES_VM, ['get', '/nodes/pve-01/replication', ...J]]);
   });
 
   it('fails (retryable: replication may catch up) on lag or errors', async () => {
     const r = await runAction('check_replication', { node: 'dc2-pve-01', max_lag_seconds: 60 }, base().get('/nodes/pve-01/replication', [state('101-0', 101, 300)]));
     expect(r.error).toMatchObject({ errorCode: 'replication_lag_exceeded', retryable: true });
-    expect(r.error?.message).toBe('replication behind or failing: 101-0: lag 300s > 60s');
+    expect(r.error?.message).toBe('replication behind or failing: job 101-0 (guest 101 -> dc2-pve-01, schedule */1): lag 300s > 60s allowed');
     const r2 = await runAction('check_replication', { node: 'pve-01' }, base().get('/nodes/pve-01/replication', [state('101-0', 101, 5), state('111-0', 111, 5, { fail_count: 2, error: 'zfs send failed' })]));
-    expect(r2.error?.message).toBe('replication behind or failing: 111-0: zfs send failed');
+    expect(r2.error?.message).toBe('replication behind or failing: job 111-0 (guest 111 -> dc2-pve-02, schedule */1): zfs send failed');
     const r3 = await runAction('check_replication', { node: 'dc2-pve-09' }, base());
     expect(r3.error).toMatchObject({ errorCode: 'replication_not_configured', retryable: false });
     const r4 = await runAction('check_replication', { node: 'dc2-pve-09', require_jobs: false }, base());
-    expect(r4.outputs).toEqual({ max_lag_seconds: 0, jobs: 0, failing: [], lag_by_job: {} });
+    expect(r4.outputs).toEqual({ max_lag_seconds: 0, jobs: 0, failing: [], lag_by_job: {}, allowed_lag_by_job: {} });
+  });
+
+  it('without an RPO each job may lag its own schedule (Proxmox default */15) plus 60 s; the error names the job and its schedule', async () => {
+    const defaults = [
+      { id: '101-0', guest: 101, jobnum: 0, target: 'dc2-pve-01', type: 'local' },
+      { id: '103-0', guest: 103, jobnum: 0, target: 'dc2-pve-01', type: 'local', schedule: 'hourly' },
+      { id: '104-0', guest: 104, jobnum: 0, target: 'dc2-pve-01', type: 'local', schedule: 'mon..fri 22:00' },
+    ];
+    const vms = json([vmRes(101, 'k8s-cp-01', 'pve-01'), vmRes(103, 'k8s-cp-03', 'pve-01'), vmRes(104, 'x', 'pve-01')]);
+    const fake = (lag101: number) =>
+      new PveFake()
+        .get('/cluster/replication', defaults.slice(0, 2))
+        .on(RES_VM, vms)
+        .get('/nodes/pve-01/replication', [state('101-0', 101, lag101), state('103-0', 103, 3000)]);
+    const ok = await runAction('check_replication', { node: 'dc2-pve-01', max_lag_seconds: null }, fake(870));
+    expect(ok.outputs).toEqual({ max_lag_seconds: 3000, jobs: 2, failing: [], lag_by_job: { '101-0': 870, '103-0': 3000 }, allowed_lag_by_job: { '101-0': 960, '103-0': 3660 } });
+    const late = await runAction('check_replication', { node: 'dc2-pve-01' }, fake(1830));
+    expect(late.error?.message).toBe('replication behind or failing: job 101-0 (guest 101 -> dc2-pve-01, schedule */15): lag 1830s > 960s allowed');
+    const odd = await runAction('check_replication', { node: 'dc2-pve-01', guests: [104] }, new PveFake().get('/cluster/replication', defaults).on(RES_VM, vms).get('/nodes/pve-01/replication', [state('104-0', 104, 10)]));
+    expect(odd.error?.message).toBe('replication behind or failing: job 104-0 (guest 104 -> dc2-pve-01, schedule mon..fri 22:00): cannot tell how often the schedule runs; pass max_lag_seconds');
   });
 });

@@ -79,6 +79,7 @@ describe('incident-remediation', () => {
       const CLONE = ['create', '/nodes/pve-02/qemu/112/clone', '--newid', '120', '--name', 'k8s-worker-02-forensic-20261125', '--full', '1', '--storage', 'forensics', '--description', 'Forensic copy of VM 112 (k8s-worker-02) taken by cortex execution test-exec-0001. Never start it on a production network.'];
       const fake = new PveFake()
         .on(RES_VM, json([W2]), json([copy]))
+        .get('/nodes/pve-02/qemu/112/snapshot', [{ name: 'current', description: 'You are here!' }])
         .get('/cluster/nextid', 120)
         .task(CLONE, clone, { log: FIXTURES.clone_log as string[] })
         .on(['set', '/nodes/pve-02/qemu/120/config', '--tags', 'cortex;forensic', '--onboot', '0', ...J], json(null))
@@ -86,9 +87,10 @@ describe('incident-remediation', () => {
         .task(['delete', '/nodes/pve-02/qemu/112', '--purge', '1', '--destroy-unreferenced-disks', '1'], del);
       const r = await runAction('destroy_compromised_resource', { resource: 'k8s-worker-02', forensic_storage: 'forensics' }, fake);
       expect(r.error).toBeUndefined();
-      expect(r.outputs).toEqual({ vmid: 112, node: 'pve-02', name: 'k8s-worker-02', destroyed: true, forensic_copy_vmid: 120, forensic_copy_name: 'k8s-worker-02-forensic-20261125' });
+      expect(r.outputs).toEqual({ vmid: 112, node: 'pve-02', name: 'k8s-worker-02', destroyed: true, kept_for_evidence: false, evidence_snapshots: [], forensic_copy_vmid: 120, forensic_copy_name: 'k8s-worker-02-forensic-20261125' });
       expect(r.calls.map((c) => c.slice(0, 2).join(' '))).toEqual([
         'get /cluster/resources',
+        'get /nodes/pve-02/qemu/112/snapshot',
         'get /cluster/nextid',
         'create /nodes/pve-02/qemu/112/clone',
         `get /nodes/pve-02/tasks/${clone}/status`,
@@ -99,13 +101,31 @@ describe('incident-remediation', () => {
         `get /nodes/pve-02/tasks/${del}/status`,
         'get /cluster/resources',
       ]);
-      expect(r.calls[2]).toEqual([...CLONE, ...J]);
+      expect(r.calls[3]).toEqual([...CLONE, ...J]);
+    });
+
+    it('keeps the VM itself when it has snapshots (a clone copies none, a destroy frees them): stopped, unplugged, renamed', async () => {
+      const stop = upid('qmstop', 112, 'pve-02', 1);
+      const KEEP = ['set', '/nodes/pve-02/qemu/112/config', '--name', 'k8s-worker-02-forensic-20261125', '--tags', 'cortex;forensic', '--onboot', '0', '--net0', 'virtio=BC:24:11:00:00:70,bridge=vmbr0,firewall=1,link_down=1', '--net1', 'virtio=BC:24:11:00:00:71,bridge=vmbr1,link_down=1'];
+      const fake = new PveFake()
+        .on(RES_VM, json([W2]))
+        .get('/nodes/pve-02/qemu/112/snapshot', [{ name: 'SEC-1-forensic', vmstate: 1, snaptime: 1 }, { name: 'current', parent: 'SEC-1-forensic' }])
+        .task(['create', '/nodes/pve-02/qemu/112/status/stop'], stop)
+        .get('/nodes/pve-02/qemu/112/config', { name: 'k8s-worker-02', net0: 'virtio=BC:24:11:00:00:70,bridge=vmbr0,firewall=1', net1: 'virtio=BC:24:11:00:00:71,bridge=vmbr1,link_down=0' })
+        .on([...KEEP, ...J], json(null));
+      const r = await runAction('destroy_compromised_resource', { resource: 'k8s-worker-02' }, fake);
+      expect(r.error).toBeUndefined();
+      expect(r.outputs).toEqual({ vmid: 112, node: 'pve-02', name: 'k8s-worker-02', destroyed: false, kept_for_evidence: true, evidence_snapshots: ['SEC-1-forensic'], forensic_copy_vmid: 112, forensic_copy_name: 'k8s-worker-02-forensic-20261125' });
+      expect(r.calls.some((c) => c[0] === 'delete' || c[1]?.endsWith('/clone'))).toBe(false);
+      // once the evidence is exported, evidence_copied lets it go (clone, then destroy)
+      const later = await runAction('destroy_compromised_resource', { resource: 'k8s-worker-02', evidence_copied: true, preserve_forensic_copy: false }, new PveFake().on(RES_VM, json([W2]), json([])).task(['create', '/nodes/pve-02/qemu/112/status/stop'], stop).task(['delete', '/nodes/pve-02/qemu/112', '--purge', '1', '--destroy-unreferenced-disks', '1'], upid('qmdestroy', 112, 'pve-02', 2)));
+      expect(later.outputs).toMatchObject({ destroyed: true });
     });
 
     it('a re-run finds the VM gone and reports the forensic copy made before', async () => {
       const copy = vmRes(120, 'k8s-worker-02-forensic-20261125', 'pve-02', { status: 'stopped', tags: 'cortex;forensic' });
-      const r = await runAction('destroy_compromised_resource', { resource: 'k8s-worker-02' }, new PveFake().on(RES_VM, json([copy])));
-      expect(r.outputs).toEqual({ vmid: null, node: null, name: 'k8s-worker-02', destroyed: false, forensic_copy_vmid: 120, forensic_copy_name: 'k8s-worker-02-forensic-20261125' });
+      const r = await runAction('destroy_compromised_resource', { resource: 'k8s-worker-02' }, new PveFake().on(RES_VM, json([copy])).get('/nodes/pve-02/qemu/120/snapshot', [{ name: 'current' }]));
+      expect(r.outputs).toEqual({ vmid: null, node: null, name: 'k8s-worker-02', destroyed: false, kept_for_evidence: false, evidence_snapshots: [], forensic_copy_vmid: 120, forensic_copy_name: 'k8s-worker-02-forensic-20261125' });
     });
   });
 

@@ -50,6 +50,17 @@ function happy(fake = new PveFake()) {
 }
 
 describe('provision_vm', () => {
+  it("keeps the template NIC's options (queues, mtu, rate, link_down)", async () => {
+    const nic = 'virtio=BC:24:11:00:00:66,bridge=vmbr1,queues=4,mtu=9000,rate=125.5,link_down=0';
+    const wanted = 'virtio=BC:24:11:00:00:66,bridge=vmbr0,tag=20,firewall=1,queues=4,mtu=9000,rate=125.5,link_down=0';
+    const fake = happy()
+      .on(['get', '/nodes/pve-01/qemu/102/config', ...J], json({ ...CLONED_CONFIG, net0: nic }), json({ ...FINAL_CONFIG, net0: wanted }))
+      .on([...CONFIG_SET.map((a) => (a === 'virtio=BC:24:11:00:00:66,bridge=vmbr0,tag=20,firewall=1' ? wanted : a)), ...J], json(null));
+    const r = await runAction('provision_vm', PARAMS, fake);
+    expect(r.error).toBeUndefined();
+    expect(r.calls.find((c) => c[0] === 'set' && c[1] === '/nodes/pve-01/qemu/102/config')).toContain(wanted);
+  });
+
   it('clones, configures, grows the disk, starts and checks it runs', async () => {
     const fake = happy();
     const r = await runAction('provision_vm', PARAMS, fake);

@@ -46,7 +46,7 @@ export class PveFake {
     this.on(['get', `/nodes/${node}/tasks/${u}/status`, ...J], ...statuses.map((s) => json(taskStatus(u, s))));
     const last = statuses.at(-1);
     const log = opts.taskLog ?? [...(opts.log ?? []), last === 'OK' ? 'TASK OK' : `TASK ERROR: ${last}`];
-    this.on(['get', `/nodes/${node}/tasks/${u}/log`, '--limit', '50', ...J], json(log.map((t, i) => ({ n: i + 1, t }))));
+    this.on(['get', `/nodes/${node}/tasks/${u}/log`, '--start', '0', '--limit', '500', ...J], json(log.map((t, i) => ({ n: i + 1, t }))));
     return this;
   }
 

@@ -86,7 +86,21 @@ describe('Pvesh.task', () => {
     expect(e).toBeInstanceOf(ActionFailedError);
     expect(e).toMatchObject({ errorCode: 'vm_start_failed', retryable: true, upid: u, pveMessage: msg });
     expect((e as Error).message).toBe(`start VM 101: task qmstart failed: ${msg} (log: trying to acquire lock...)`);
-    expect(fake.calls.at(-1)).toEqual(['get', `/nodes/pve-01/tasks/${u}/log`, '--limit', '50', ...J]);
+    expect(fake.calls.at(-1)).toEqual(['get', `/nodes/pve-01/tasks/${u}/log`, '--start', '0', '--limit', '500', ...J]);
+  });
+
+  it('reads the LAST lines of a long task log, page by page (start/limit)', async () => {
+    const u = upid('qmclone', 9000);
+    const lines = Array.from({ length: 1203 }, (_, i) => `transferred ${i} of 1203`);
+    const page = (start: number) => json(lines.slice(start, start + 500).map((t, i) => ({ n: start + i + 1, t })));
+    const fake = new PveFake()
+      .on(['get', `/nodes/pve-01/tasks/${u}/log`, '--start', '0', '--limit', '500', ...J], page(0))
+      .on(['get', `/nodes/pve-01/tasks/${u}/log`, '--start', '500', '--limit', '500', ...J], page(500))
+      .on(['get', `/nodes/pve-01/tasks/${u}/log`, '--start', '1000', '--limit', '500', ...J], page(1000));
+    const { pv, dispose } = runtime(fake);
+    expect(await pv.taskLog(u, 3)).toEqual(['transferred 1200 of 1203', 'transferred 1201 of 1203', 'transferred 1202 of 1203']);
+    expect((await pv.taskLog(u)).length).toBe(50);
+    dispose();
   });
 
   it('turns a non-zero exit into an error carrying the stderr text', async () => {

@@ -74,7 +74,7 @@ describe('create_sdn_vnet killed part-way', () => {
       .get('/cluster/sdn/vnets/k8s10/subnets', [])
       .on([...SUBNET, ...J], json(null));
     const r = await resumed('create_sdn_vnet', PARAMS, after, disk);
-    expect(r.outputs).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: true, existed: false });
+    expect(r.outputs).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: true, existed: false, nodes: [] });
     expect(r.calls.filter((c) => c[0] === 'create')).toEqual([[...SUBNET, ...J]]);
     expect(compensationOf('create_sdn_vnet', PARAMS, r.outputs)).toEqual({ action: 'delete_sdn_vnet', params: { vnet: 'k8s10', zone: 'k8s', delete_zone: true, skip: false, apply: true } });
   });
@@ -102,6 +102,7 @@ describe('apply_firewall_rules killed while setting the options', () => {
     const before = new PveFake()
       .on(RES_VM, json([W2]))
       .get(`${BASE}/config`, CONFIG)
+      .get('/cluster/firewall/options', { enable: 1 })
       .on(['get', `${BASE}/firewall/rules`, ...J], json([]), json([SSH]))
       .on([...ADD, ...J], json(null))
       .get(`${BASE}/firewall/options`, {})
@@ -110,13 +111,34 @@ describe('apply_firewall_rules killed while setting the options', () => {
     const after = new PveFake()
       .on(RES_VM, json([W2]))
       .get(`${BASE}/config`, CONFIG)
+      .get('/cluster/firewall/options', { enable: 1 })
       .get(`${BASE}/firewall/rules`, [SSH])
       .get(`${BASE}/firewall/options`, { enable: 1, policy_in: 'DROP', policy_out: 'DROP' });
     const r = await resumed('apply_firewall_rules', PARAMS, after, disk);
-    expect(r.outputs).toEqual({ vmid: 112, node: 'pve-02', rule_ids: ['ssh'], rules_added: 0, previous_policy_in: null, previous_policy_out: null, previous_enable: false });
+    expect(r.outputs).toEqual({ vmid: 112, node: 'pve-02', rule_ids: ['ssh'], rules_added: 0, previous_policy_in: null, previous_policy_out: null, previous_enable: false, datacenter_firewall_enabled: false, nic_firewall_enabled: [] });
     // The resumed attempt changes nothing: the options it reads fresh are already as wanted.
     expect(r.calls.every((c) => c[0] === 'get')).toBe(true);
     expect(compensationOf('apply_firewall_rules', PARAMS, r.outputs).params).toMatchObject({ enable_firewall: false, policy_in: null, policy_out: null });
+  });
+});
+
+describe('apply_firewall_rules with enforce_firewall killed after turning the datacenter firewall on', () => {
+  it('the re-run still reports it turned it on, so rollback turns it off again', async () => {
+    const CONFIG = { name: 'k8s-worker-02', net0: 'virtio=BC:24:11:00:00:70,bridge=vmbr0,firewall=1' };
+    const PARAMS = { vmid: 112, enforce_firewall: true, rules: [{ id: 'ssh', type: 'in', action: 'ACCEPT', proto: 'tcp', dport: 22 }] };
+    const before = new PveFake().on(RES_VM, json([W2])).get(`${BASE}/config`, CONFIG).get('/cluster/firewall/options', { enable: 0 }).on(['set', '/cluster/firewall/options', '--enable', '1', ...J], json(null));
+    const disk = await killedAt('apply_firewall_rules', PARAMS, before, ['set', '/cluster/firewall/options']);
+    expect(disk).toEqual({ firewall_enforcement: { datacenter_off: true, nics: [] } });
+    const SSH = { pos: 0, type: 'in', action: 'ACCEPT', proto: 'tcp', dport: '22', enable: 1, comment: 'cortex:ssh' };
+    const after = new PveFake()
+      .on(RES_VM, json([W2]))
+      .get(`${BASE}/config`, CONFIG)
+      .get('/cluster/firewall/options', { enable: 1 })
+      .get(`${BASE}/firewall/rules`, [SSH])
+      .get(`${BASE}/firewall/options`, { enable: 1 });
+    const r = await resumed('apply_firewall_rules', PARAMS, after, disk);
+    expect(r.outputs).toMatchObject({ datacenter_firewall_enabled: true, nic_firewall_enabled: [] });
+    expect(r.calls.every((c) => c[0] === 'get')).toBe(true);
   });
 });
 

@@ -95,8 +95,9 @@ describe('operator actions: argv rendering', () => {
       const a = await action(`${body}${HOST}`);
       expect(a.spec.uses).toEqual(['kubectl']);
       const { calls, attempt } = await run(a, { host: 'h', namespace: 'prod; ls' }, { command: 'ssh', config });
-      expect(calls[0]).toMatchObject({ command: 'ssh', args: ['bastion', 'kubectl', 'get', 'pods', '-n', 'prod; ls'] });
-      expect(attempt.invocations?.[0]?.command).toEqual(['ssh', 'bastion', 'kubectl', 'get', 'pods', '-n', 'prod; ls']);
+      // Through ssh the remote shell re-parses the words: the ones cortex appends are quoted for it.
+      expect(calls[0]).toMatchObject({ command: 'ssh', args: ['bastion', 'kubectl', 'get', 'pods', '-n', "'prod; ls'"] });
+      expect(attempt.invocations?.[0]?.command).toEqual(['ssh', 'bastion', 'kubectl', 'get', 'pods', '-n', "'prod; ls'"]);
     }
   });
 

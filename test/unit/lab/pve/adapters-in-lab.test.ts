@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConfigFile } from '../../../../src/config/config.js';
-import { readState, writeLabConfig } from '../../../../src/lab/lab-dir.js';
+import { readState, writeLabConfig, writeState } from '../../../../src/lab/lab-dir.js';
 import { pveModule } from '../../../../src/lab/pve/module.js';
 import { runPvesh } from '../../../../src/lab/pve/pvesh.js';
 import type { PveState } from '../../../../src/lab/pve/state.js';
@@ -128,7 +128,7 @@ describe('infrastructure adapters against the lab pvesh', () => {
     expect(await ok('check_node_capacity', { node: 'pve-01', fallback_nodes: ['pve-02'], storage: 'ceph-rbd', cores: 36, memory_mb: 73728, disk_gb: 900 })).toMatchObject({ node: 'pve-01', sufficient: true });
     const vnetParams = { zone: 'k8s', vnet: 'k8s10', tag: 10, zone_type: 'vlan', bridge: 'vmbr0', alias: 'prod-k8s-02 nodes', subnet: '10.10.1.0/24', gateway: '10.10.1.1' };
     const vnet = await ok('create_sdn_vnet', vnetParams);
-    expect(vnet).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: true, existed: false });
+    expect(vnet).toEqual({ vnet: 'k8s10', zone: 'k8s', tag: 10, zone_created: true, existed: false, nodes: ['dc2-pve-01', 'dc2-pve-02', 'pve-01', 'pve-02'] });
     expect(pve().sdn.running.vnets.k8s10).toEqual({ zone: 'k8s', tag: 10, alias: 'prod-k8s-02 nodes' });
 
     const cps = await Promise.all(
@@ -157,14 +157,29 @@ describe('infrastructure adapters against the lab pvesh', () => {
     expect(pve().sdn.running).toEqual({ zones: {}, vnets: {}, subnets: {} });
   });
 
+  it('an SDN apply whose reload fails on one node: the task ends OK (as on Proxmox), the VNet check fails naming the node, a VM there cannot start on it', async () => {
+    const s = pve();
+    (s.nodes.find((n) => n.name === 'pve-02') as PveState['nodes'][number]).bridges = ['vmbr0'];
+    writeState(lab, 'pve', s);
+    const r = await act('create_sdn_vnet', { zone: 'edge', vnet: 'edge30', tag: 30, zone_type: 'vlan', bridge: 'vmbr1', verify_timeout: 10 });
+    expect(r.error).toMatchObject({ errorCode: 'sdn_apply_incomplete', retryable: true });
+    expect(r.error?.message).toMatch(/^the SDN apply ended OK, but VNet edge30 is not on pve-02 after 10s: that node's network reload failed or is still running$/);
+    const apply = pve().tasks.filter((t) => t.type === 'reloadnetworkall').at(-1);
+    expect(apply).toMatchObject({ status: 'stopped', exitstatus: 'OK' });
+    const started = await act('provision_vm', { name: 'edge-01', node: 'pve-02', template_vmid: 9000, storage: 'ceph-rbd', bridge: 'edge30' });
+    expect(started.error?.message).toMatch(/bridge 'edge30' does not exist/);
+  });
+
   it('disaster-recovery-failover: the DR site checks pass with the workflow defaults', async () => {
     const nodes = ['dc2-pve-01', 'dc2-pve-02'];
     expect(await ok('check_cluster_status', { nodes, require_quorum: true })).toMatchObject({ cluster_name: 'cortex-pve', quorate: true, nodes_offline: [] });
     expect(await ok('check_node_capacity', { nodes, storage: 'ceph-dr', cores: 100, memory_mb: 204800, disk_gb: 5000 })).toMatchObject({ sufficient: true, checked: nodes });
     expect(await ok('check_storage', { node: 'dc2-pve-01', storage: 'ceph-dr', min_free_gb: 5000 })).toMatchObject({ storage: 'ceph-dr', active: true, shared: true });
-    const repl = await ok('check_replication', { node: 'dc2-pve-01', max_lag_seconds: 60 });
-    expect(repl).toMatchObject({ jobs: 3, failing: [] });
-    expect(repl.max_lag_seconds as number).toBeLessThan(60);
+    // The lab replicates on Proxmox's default schedule (*/15): minutes behind, on time.
+    const repl = await ok('check_replication', { node: 'dc2-pve-01', max_lag_seconds: null });
+    expect(repl).toMatchObject({ jobs: 3, failing: [], allowed_lag_by_job: { '101-0': 960, '102-0': 960, '103-0': 960 } });
+    expect(repl.max_lag_seconds as number).toBeGreaterThan(60);
+    expect((await act('check_replication', { node: 'dc2-pve-01', max_lag_seconds: 60 })).error).toMatchObject({ errorCode: 'replication_lag_exceeded' });
     expect(await ok('verify_load_balancer_health', { load_balancer: 'dr-lb-01', backend_pool: 'dr-k8s-01-ingress-https', expected_healthy_backends: 1, health_path: '/healthz', scheme: 'https' })).toMatchObject({
       status: 'healthy',
       healthy_count: 3,
@@ -180,6 +195,18 @@ describe('infrastructure adapters against the lab pvesh', () => {
     expect((await act('check_replication', { node: 'dc2-pve-01' }, { actionId: 'check-replication' })).error).toMatchObject({ errorCode: 'replication_lag_exceeded', retryable: true });
     expect((await act('check_replication', { node: 'dc2-pve-01' }, { actionId: 'check-replication', attempt: 2 })).error).toBeUndefined();
     expect((await act('verify_load_balancer_health', { load_balancer: 'dr-lb-01', backend_pool: 'dr-k8s-01-ingress-https' }, { actionId: 'check-dr-lb' })).error).toMatchObject({ errorCode: 'lb_backend_unhealthy' });
+  });
+
+  it('a pool whose IPSet name would pass 64 characters (Proxmox refuses it) gets a stable shortened name', async () => {
+    const params = { load_balancer: 'prod-lb-01', backend_pool: 'payments-gateway-europe-west-production-ingress-https-canary', action: 'add_backend', backend_config: { version: 'v1', servers: ['10.10.1.40'], port: 443 } };
+    const first = await ok('update_load_balancer', params);
+    const name = pve().ipsets.map((x) => x.name).find((n) => n.startsWith('lb-prod-lb-01-payments')) as string;
+    expect(name).toMatch(/^lb-prod-lb-01-payments-gateway-europe-west-production-i-[0-9a-f]{8}$/);
+    expect(name).toHaveLength(64);
+    expect(first).toMatchObject({ ipset: name, entries: 1 });
+    await ok('update_load_balancer', params);
+    expect(pve().ipsets.filter((x) => x.name.startsWith('lb-prod-lb-01-payments'))).toHaveLength(1);
+    expect(await ok('verify_load_balancer_health', { load_balancer: 'prod-lb-01', backend_pool: params.backend_pool, expected_healthy_backends: 1 })).toMatchObject({ total_count: 1 });
   });
 
   it('app-deployment: add a version to the web-api pool, verify it, roll it back', async () => {
@@ -202,7 +229,7 @@ describe('infrastructure adapters against the lab pvesh', () => {
         { source: 'monitoring_server', destination: 'k8s-worker-02', port: 9100, protocol: 'tcp', purpose: 'metrics_collection' },
       ],
     });
-    expect(fw).toEqual({ vmid: 112, node: 'pve-02', rule_ids: ['forensics_access', 'metrics_collection'], rules_added: 2, previous_policy_in: null, previous_policy_out: null, previous_enable: true });
+    expect(fw).toEqual({ vmid: 112, node: 'pve-02', rule_ids: ['forensics_access', 'metrics_collection'], rules_added: 2, previous_policy_in: null, previous_policy_out: null, previous_enable: true, datacenter_firewall_enabled: false, nic_firewall_enabled: [] });
     expect(vm('k8s-worker-02')?.firewall).toMatchObject({ options: { enable: 1, policy_in: 'DROP', policy_out: 'DROP' } });
     // the reference template names the VM by IP
     expect(await ok('apply_firewall_rules', { target: '10.10.1.21', policy: 'deny_all', exceptions: [{ source: '10.10.1.21', destination: 'monitoring_server', port: 9090, protocol: 'tcp', purpose: 'metrics_collection' }] })).toMatchObject({ vmid: 112, rules_added: 1 });
@@ -227,11 +254,15 @@ describe('infrastructure adapters against the lab pvesh', () => {
     // the seeded VM had no policy_in/policy_out set: the undo removes them again instead of pinning defaults
     expect(vm('k8s-worker-02')?.firewall).toEqual({ options: { enable: 1 }, rules: [] });
 
-    // remediation: destroy with a forensic copy, then a hardened replacement of the same name
+    // remediation: the VM holds the forensic memory snapshot, so it is kept (stopped, unplugged,
+    // renamed) rather than cloned and destroyed; then a hardened replacement of the same name
     const gone = await ok('destroy_compromised_resource', { resource: 'k8s-worker-02', preserve_forensic_copy: true });
-    expect(gone).toMatchObject({ vmid: 112, node: 'pve-02', destroyed: true });
-    expect(vm(String(gone.forensic_copy_name))).toMatchObject({ status: 'stopped', config: { tags: 'cortex;forensic', onboot: 0 } });
-    expect(await ok('destroy_compromised_resource', { resource: 'k8s-worker-02' })).toMatchObject({ destroyed: false, forensic_copy_vmid: gone.forensic_copy_vmid });
+    expect(gone).toMatchObject({ vmid: 112, node: 'pve-02', destroyed: false, kept_for_evidence: true, evidence_snapshots: ['SEC-20261125-0001-forensic'], forensic_copy_vmid: 112 });
+    const kept = vm(String(gone.forensic_copy_name));
+    expect(kept).toMatchObject({ vmid: 112, status: 'stopped', config: { tags: 'cortex;forensic', onboot: 0 } });
+    expect(kept?.snapshots.map((x) => [x.name, x.vmstate])).toEqual([['SEC-20261125-0001-forensic', true]]);
+    expect(String(kept?.config.net0)).toMatch(/,link_down=1$/);
+    expect(await ok('destroy_compromised_resource', { resource: 'k8s-worker-02' })).toMatchObject({ destroyed: false, kept_for_evidence: true, forensic_copy_vmid: 112 });
 
     const repl = await ok('provision_replacement_resource', { specs: { name: 'k8s-worker-02', node: 'pve-02', cores: 8, memory_mb: 16384, ip: '10.10.1.21/24', gateway: '10.10.1.1', tags: ['k8s', 'worker'] }, hardened: true, hardened_template_vmid: 9001 });
     expect(repl).toMatchObject({ name: 'k8s-worker-02', node: 'pve-02', ip: '10.10.1.21', hardened: true });
