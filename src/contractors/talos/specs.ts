@@ -613,9 +613,12 @@ const drainNode: ActionSpec = {
   name: 'drain_node',
   summary:
     '`kubectl drain <node> [--ignore-daemonsets] [--delete-emptydir-data] [--force] --timeout=<s>s`; "node/<n> drained" ' +
-    'is success, "There are pending nodes to be drained" failure. With preserve_forensics, it first saves the node\'s ' +
-    'pod list and each pod\'s last 1000 log lines under the execution\'s artifacts (forensics_path) and never uses ' +
-    '--force or --delete-emptydir-data. Rollback uncordons the node unless it was cordoned before.',
+    'is success, "There are pending nodes to be drained" failure (node_drain_refused when kubectl refuses pods with ' +
+    'emptyDir data or without a controller). With preserve_forensics, it cordons, saves the node\'s pod list and each ' +
+    'pod\'s last 1000 log lines under the execution\'s artifacts (forensics_path), never uses --force or ' +
+    '--delete-emptydir-data, and drains what it can: pods kubectl would refuse (emptyDir data, no controller) get the ' +
+    'label cortex.dev/forensic-hold=true, stay on the node and are listed in left_pods; the drain skips them ' +
+    '(--pod-selector=!cortex.dev/forensic-hold). Rollback uncordons the node unless it was cordoned before.',
   kind: 'tool',
   uses: KUBECTL,
   parameters: params(
@@ -636,6 +639,7 @@ const drainNode: ActionSpec = {
     node: 'Node.',
     evacuated_pods: 'Number of pods evicted.',
     evicted: 'Evicted pods as namespace/name.',
+    left_pods: 'Pods left on the node by a forensic drain: [{pod: namespace/name, reason: "emptyDir data" | "no controller"}].',
     forensics_path: 'Where the pod list and logs were saved, or null.',
     was_cordoned: 'True when the node was cordoned before the drain.',
   },
