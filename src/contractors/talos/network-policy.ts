@@ -1,4 +1,5 @@
 /** Rendering of cortex's network-policy parameters into networking.k8s.io/v1 NetworkPolicy objects. */
+import { createHash } from 'node:crypto';
 
 export interface PeerParam {
   pod_selector?: Record<string, string>;
@@ -21,6 +22,33 @@ export interface EgressRuleParam {
 }
 
 export const ISOLATE_LABEL = 'cortex.dev/isolate';
+/** Annotation beside the isolation label with the policy's full name (the label may hold a hash). */
+export const ISOLATE_POLICY_ANNOTATION = 'cortex.dev/isolate-policy';
+
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const LABEL_VALUE_MAX = 63;
+const HASH_CHARS = 10;
+
+/**
+ * The cortex.dev/isolate label value that stands for a policy. A label value is at most 63
+ * characters (a NetworkPolicy name may have 253): a name that fits is used as it is; a longer one
+ * becomes its first 52 characters, '-' and 10 hex digits of its SHA-256, stable across runs and
+ * hosts so that the policy's selector, the labelled pods and a later delete all agree.
+ */
+export function isolationLabelValue(policyName: string): string {
+  if (policyName.length <= LABEL_VALUE_MAX && LABEL_VALUE.test(policyName)) return policyName;
+  const hash = createHash('sha256').update(policyName).digest('hex').slice(0, HASH_CHARS);
+  const prefix = policyName
+    .replace(/[^-A-Za-z0-9_.]/g, '-')
+    .slice(0, LABEL_VALUE_MAX - HASH_CHARS - 1)
+    .replace(/^[^A-Za-z0-9]+/, '');
+  return prefix ? `${prefix}-${hash}` : hash;
+}
+
+/** `cortex.dev/isolate=<value>`: the label (and selector) of a policy's isolated pods. */
+export function isolationLabel(policyName: string): string {
+  return `${ISOLATE_LABEL}=${isolationLabelValue(policyName)}`;
+}
 
 /** kube-dns in kube-system, the target of dns_selector peers. */
 export const DNS_PEER = {

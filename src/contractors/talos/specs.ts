@@ -675,8 +675,11 @@ const applyNetworkPolicy: ActionSpec = {
   summary:
     'Renders a networking.k8s.io/v1 NetworkPolicy named policy_name and applies it like apply_kubernetes_manifest. ' +
     'target_selector.match_labels selects pods directly; target_selector.node selects the pods running on that node: ' +
-    'they are labelled cortex.dev/isolate=<policy_name> and the policy (one per namespace that has such pods, or only ' +
-    '`namespace`) selects that label. ingress_rules/egress_rules absent: that direction is not restricted; an empty ' +
+    'they are labelled cortex.dev/isolate=<value> and annotated cortex.dev/isolate-policy=<policy_name>, and the policy ' +
+    '(one per namespace that has such pods, or only `namespace`) selects that label. <value> is policy_name when it is ' +
+    'a valid label value (at most 63 characters), else its first 52 characters, "-" and 10 hex digits of its SHA-256. ' +
+    'The same for a pod target. ' +
+    'ingress_rules/egress_rules absent: that direction is not restricted; an empty ' +
     'list: deny all. dns_selector peers mean kube-dns. Enforcement depends on the CNI. Rollback deletes the policies and ' +
     'the labels.',
   kind: 'tool',
@@ -704,7 +707,8 @@ const applyNetworkPolicy: ActionSpec = {
     policy_name: 'Policy name.',
     namespaces: 'Namespaces a policy was applied in.',
     policies: 'Applied policies as namespace/name.',
-    labelled_pods: 'Pods labelled for a node target.',
+    labelled_pods: 'Pods labelled for a node or pod target.',
+    isolation_label: 'The label the policy selects (cortex.dev/isolate=<value>) for a node or pod target, else null.',
   },
   idempotent: true,
   compensation: {
@@ -719,7 +723,8 @@ const deleteNetworkPolicy: ActionSpec = {
   name: 'delete_network_policy',
   summary:
     '`kubectl delete networkpolicy <name> -n <ns> --ignore-not-found` in `namespace`/`namespaces` (default: every namespace ' +
-    'holding one of that name), and removes the cortex.dev/isolate=<name> pod label.',
+    'holding one of that name), and removes the cortex.dev/isolate pod label and cortex.dev/isolate-policy annotation ' +
+    'apply_network_policy set for that name.',
   kind: 'tool',
   uses: KUBECTL,
   parameters: params(

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ActionFailedError } from '../../../../src/errors.js';
+import { isolationLabelValue } from '../../../../src/contractors/talos/network-policy.js';
 import { engineScratch, harness, KC, kubectlResult, router } from './helpers.js';
 
 async function failure(p: Promise<unknown>): Promise<ActionFailedError> {
@@ -308,20 +309,23 @@ describe('network policies', () => {
       { metadata: { name: 'agent', namespace: 'kube-system' } },
     ] });
     const h = await harness('apply_network_policy', { cluster: 'prod-k8s-01', policy_name: 'cortex-isolate-k8s-worker-02', target_selector: { node: 'k8s-worker-02' }, ingress_rules: [], egress_rules: [{ to: [{ dns_selector: true }], ports: [{ port: 53, protocol: 'UDP' }] }] });
-    h.deps.runner.on('kubectl', [], router([['get pods', { stdout: podsOnNode }], ['label pod', {}], ['apply', { stdout: 'networkpolicy.networking.k8s.io/cortex-isolate-k8s-worker-02\n' }]]));
+    h.deps.runner.on('kubectl', [], router([['get pods', { stdout: podsOnNode }], ['label pod', {}], ['annotate pod', {}], ['apply', { stdout: 'networkpolicy.networking.k8s.io/cortex-isolate-k8s-worker-02\n' }]]));
     expect(await h.impl.run(h.rt)).toEqual({
       policy_name: 'cortex-isolate-k8s-worker-02',
       namespaces: ['production', 'kube-system'],
       policies: ['production/cortex-isolate-k8s-worker-02', 'kube-system/cortex-isolate-k8s-worker-02'],
       labelled_pods: ['production/web-1', 'production/web-2', 'kube-system/agent'],
+      isolation_label: 'cortex.dev/isolate=cortex-isolate-k8s-worker-02',
     });
     expect(h.calls()).toEqual([
       [...K, 'get', 'pods', '--all-namespaces', '--field-selector', 'spec.nodeName=k8s-worker-02', '-o', 'json'],
       [...K, 'label', 'pod', 'web-1', 'web-2', '-n', 'production', 'cortex.dev/isolate=cortex-isolate-k8s-worker-02', '--overwrite'],
+      [...K, 'annotate', 'pod', 'web-1', 'web-2', '-n', 'production', 'cortex.dev/isolate-policy=cortex-isolate-k8s-worker-02', '--overwrite'],
       [...K, 'label', 'pod', 'agent', '-n', 'kube-system', 'cortex.dev/isolate=cortex-isolate-k8s-worker-02', '--overwrite'],
+      [...K, 'annotate', 'pod', 'agent', '-n', 'kube-system', 'cortex.dev/isolate-policy=cortex-isolate-k8s-worker-02', '--overwrite'],
       [...K, 'apply', '--server-side', '--field-manager=cortex', '-f', '-', '-o', 'name'],
     ]);
-    const policies = (h.inputs()[3] as string).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const policies = (h.inputs()[5] as string).split('\n').filter(Boolean).map((l) => JSON.parse(l));
     expect(policies[0]).toEqual({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
@@ -336,13 +340,27 @@ describe('network policies', () => {
   });
   it('delete: finds the namespaces, deletes, removes labels', async () => {
     const h = await harness('delete_network_policy', { cluster: 'prod-k8s-01', policy_name: 'iso' });
-    h.deps.runner.on('kubectl', [], router([['get networkpolicies', { stdout: JSON.stringify({ items: [{ metadata: { name: 'iso', namespace: 'production' } }] }) }], ['delete', { stdout: 'networkpolicy.networking.k8s.io/iso\n' }], ['label pods', { exitCode: 1, stderr: 'error: no objects passed to label\n' }]]));
+    h.deps.runner.on('kubectl', [], router([['get networkpolicies', { stdout: JSON.stringify({ items: [{ metadata: { name: 'iso', namespace: 'production' } }] }) }], ['delete', { stdout: 'networkpolicy.networking.k8s.io/iso\n' }], ['annotate pods', {}], ['label pods', { exitCode: 1, stderr: 'error: no objects passed to label\n' }]]));
     expect(await h.impl.run(h.rt)).toEqual({ deleted: ['production/iso'] });
     expect(h.calls()).toEqual([
       [...K, 'get', 'networkpolicies', '--all-namespaces', '--field-selector', 'metadata.name=iso', '-o', 'json'],
       [...K, 'delete', 'networkpolicy', 'iso', '-n', 'production', '--ignore-not-found', '-o', 'name'],
+      [...K, 'annotate', 'pods', '-n', 'production', '-l', 'cortex.dev/isolate=iso', 'cortex.dev/isolate-policy-'],
       [...K, 'label', 'pods', '-n', 'production', '-l', 'cortex.dev/isolate=iso', 'cortex.dev/isolate-'],
     ]);
+  });
+  it('a policy name over 63 characters is labelled by a stable short value (names that fit stay as they are)', () => {
+    const long = `cortex-isolate-${'kube-prometheus-stack-prometheus-node-exporter-x8z2k'}`;
+    const v = isolationLabelValue(long);
+    expect(v).toMatch(/^cortex-isolate-kube-prometheus-stack-prometheus-node-[0-9a-f]{10}$/);
+    expect(v.length).toBe(63);
+    expect(isolationLabelValue(long)).toBe(v);
+    expect(isolationLabelValue(`${long}x`)).not.toBe(v);
+    expect(isolationLabelValue('cortex-isolate-k8s-worker-02')).toBe('cortex-isolate-k8s-worker-02');
+    expect(isolationLabelValue('a'.repeat(63))).toBe('a'.repeat(63));
+    expect(isolationLabelValue('a'.repeat(64))).toMatch(/^a{52}-[0-9a-f]{10}$/);
+    // cut after a dot or dash: still a valid label value (it ends with the hash)
+    expect(isolationLabelValue(`${'a'.repeat(51)}.${'b'.repeat(20)}`)).toMatch(/^a{51}\.-[0-9a-f]{10}$/);
   });
 });
 

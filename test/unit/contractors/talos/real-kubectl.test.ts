@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { imagePatch } from '../../../../src/contractors/talos/apply-security-patches.js';
 import { captureArgs, logArgs } from '../../../../src/contractors/talos/capture-cluster-state.js';
+import { isolateArgs } from '../../../../src/contractors/talos/apply-network-policy.js';
+import { unlabelArgs } from '../../../../src/contractors/talos/delete-network-policy.js';
 import { drainArgs, holdArgs } from '../../../../src/contractors/talos/drain-node.js';
 import { applyArgs, manifestStream } from '../../../../src/contractors/talos/kube.js';
 import { getNamespaceArgs, namespaceManifest } from '../../../../src/contractors/talos/namespaces.js';
@@ -134,6 +136,8 @@ describe.skipIf(!HAVE)('real kubectl parses every argv shape the adapters use', 
     ['label', 'node', 'w1', 'w2', 'cortex.dev/role=monitoring', '--overwrite'],
     ['label', 'pod', 'p1', '-n', 'production', 'cortex.dev/isolate=iso', '--overwrite'],
     ['label', 'pods', '-n', 'production', '-l', 'cortex.dev/isolate=iso', 'cortex.dev/isolate-'],
+    ...isolateArgs(`cortex-isolate-${'x'.repeat(60)}`, 'production', ['p1', 'p2']),
+    ...unlabelArgs(`cortex-isolate-${'x'.repeat(60)}`, 'production'),
     ['label', 'namespace', 'default', 'production', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite'],
     ['taint', 'node', 'w1', 'dedicated=monitoring:NoSchedule', '--overwrite'],
     ['get', 'nodes', '-o', 'json'],

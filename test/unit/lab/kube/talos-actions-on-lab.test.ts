@@ -1,7 +1,7 @@
 /**
  * talos-contractor actions with the REAL kubectl against the lab API server: what the actions
  * send, real kubectl and the lab's validation accept or refuse as a cluster would (the forensic
- * drain around emptyDir and bare pods, isolation labels over 63 characters).
+ * drain around emptyDir and bare pods, isolation of a pod whose policy name is over 63 characters).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { TALOS_SPECS } from '../../../../src/contractors/talos/specs.js';
 import { ActionFailedError } from '../../../../src/errors.js';
 import { mustResource } from '../../../../src/lab/kube/resources.js';
 import { NODE_DEBUGGER_POD } from '../../../../src/lab/kube/seed.js';
+import { labelSelectorRequirements, matchesRequirements } from '../../../../src/lab/kube/selectors.js';
 import { fakeDeps } from '../../../fakes/fakes.js';
 import { fsFilePorts, makeRuntime } from '../../contractors/runtime-helper.js';
 import { deploymentYaml, HAS_KUBECTL, startLabKube, waitFor, type LabKube } from './kube-helper.js';
@@ -78,5 +79,37 @@ describe.skipIf(!HAS_KUBECTL)('talos-contractor actions, real kubectl, lab API s
 
     expect((await k.kubectl(['uncordon', 'k8s-worker-02'])).code).toBe(0);
     k.server.api.delete(mustResource('deployments.apps'), 'production', 'forensic-probe');
+  });
+
+  it('isolating a pod whose policy name is over 63 characters: a short label value the policy selects, the name in an annotation', async () => {
+    // a pod name as long as real ones get (kube-prometheus-stack's node exporter): cortex-isolate-<pod> is 67 characters
+    const podName = 'kube-prometheus-stack-prometheus-node-exporter-x8z2k';
+    k.server.api.create(mustResource('pods'), 'production', { apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, namespace: 'production', labels: { app: 'node-exporter' } }, spec: { containers: [{ name: 'c', image: 'example/x:1' }] } });
+    const policyName = `cortex-isolate-${podName}`;
+    const out = await act('apply_network_policy', {
+      cluster: 'prod-k8s-01',
+      namespace: 'production',
+      policy_name: policyName,
+      target_selector: { pod: podName },
+      ingress_rules: [],
+      egress_rules: [{ to: [{ dns_selector: true }], ports: [{ port: 53, protocol: 'UDP' }] }],
+    });
+    expect(out).toMatchObject({ policies: [`production/${policyName}`], labelled_pods: [`production/${podName}`] });
+    const pod = k.server.store.peek('pods', 'production', podName)!;
+    const value = pod.metadata.labels!['cortex.dev/isolate']!;
+    expect(value.length).toBeLessThanOrEqual(63);
+    expect(out.isolation_label).toBe(`cortex.dev/isolate=${value}`);
+    expect(pod.metadata.annotations!['cortex.dev/isolate-policy']).toBe(policyName);
+    const policy = k.server.store.peek('networkpolicies.networking.k8s.io', 'production', policyName)!;
+    const selected = matchesRequirements(pod.metadata.labels, labelSelectorRequirements(policy.spec.podSelector));
+    expect([policy.spec.podSelector, selected]).toEqual([{ matchLabels: { 'cortex.dev/isolate': value } }, true]);
+    // no other pod is caught by the selector
+    expect(k.server.store.scan('pods', 'production').filter((p) => matchesRequirements(p.metadata.labels, labelSelectorRequirements(policy.spec.podSelector))).map((p) => p.metadata.name)).toEqual([podName]);
+
+    // the rollback finds the same label, and removes it and the annotation
+    expect(await act('delete_network_policy', { cluster: 'prod-k8s-01', policy_name: policyName, namespaces: ['production'] })).toEqual({ deleted: [`production/${policyName}`] });
+    const after = k.server.store.peek('pods', 'production', podName)!;
+    expect([after.metadata.labels?.['cortex.dev/isolate'], after.metadata.annotations?.['cortex.dev/isolate-policy']]).toEqual([undefined, undefined]);
+    expect(k.server.store.peek('networkpolicies.networking.k8s.io', 'production', policyName)).toBeUndefined();
   });
 });
