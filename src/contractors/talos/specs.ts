@@ -823,8 +823,10 @@ const uninstallHelmRelease: ActionSpec = {
   contractor: C,
   name: 'uninstall_helm_release',
   summary:
-    '`helm uninstall <release> -n <ns> --wait --timeout <s>s --ignore-not-found [--keep-history]`, then checks `helm list ' +
-    '--filter ^<release>$` is empty. PVCs are kept unless preserve_pvcs is false (then PVCs labelled ' +
+    '`helm status <release> -n <ns> -o json` decides whether the release exists ("release: not found": nothing to do, ' +
+    'uninstalled false); then `helm uninstall <release> -n <ns> --wait --timeout <s>s [--keep-history]` (no ' +
+    '--ignore-not-found: Helm < 3.13 lacks it, and Helm prints "uninstalled" even for a missing release), then checks ' +
+    '`helm list --filter ^<release>$` is empty. PVCs are kept unless preserve_pvcs is false (then PVCs labelled ' +
     'app.kubernetes.io/instance=<release> are deleted). Irreversible.',
   kind: 'tool',
   uses: HELM,
@@ -849,7 +851,8 @@ const rollbackHelmRelease: ActionSpec = {
   name: 'rollback_helm_release',
   summary:
     '`helm rollback <release> [<revision>] -n <ns> --wait --timeout <s>s`. revision "previous" (helm\'s default) or N; 0 ' +
-    'means there was no earlier revision, so the release is uninstalled (`helm uninstall --ignore-not-found`).',
+    'means there was no earlier revision, so the release is uninstalled when `helm status` finds it (as ' +
+    'uninstall_helm_release does).',
   kind: 'tool',
   uses: HELM,
   parameters: params(
@@ -863,7 +866,7 @@ const rollbackHelmRelease: ActionSpec = {
     },
     ['cluster', 'release', 'namespace'],
   ),
-  outputs: { release: 'Release.', revision: 'Revision after the rollback (0 when uninstalled).', uninstalled: 'True when revision was 0.' },
+  outputs: { release: 'Release.', revision: 'Revision after the rollback (0 when uninstalled).', uninstalled: 'True when revision was 0 and a live release was removed.' },
   idempotent: false,
 };
 
