@@ -258,8 +258,10 @@ export function writeSeedFiles(lab: string, state: TalosState): void {
     writeFileSync(join(dir, 'secrets.yaml'), stringify(secrets), { mode: 0o600 });
     writeFileSync(join(dir, 'controlplane.yaml'), stringify(machineConfig('controlplane', inputs)), { mode: 0o600 });
     writeFileSync(join(dir, 'worker.yaml'), stringify(machineConfig('worker', inputs)), { mode: 0o600 });
-    writeFileSync(join(dir, 'talosconfig'), talosconfigText(c.name, [{ name: c.name, endpoints: cps, nodes: cps.slice(0, 1) }]), { mode: 0o600 });
-    contexts.push({ name: c.name, endpoints: cps, nodes: cps.slice(0, 1) });
+    // as operators set them up (`talosctl config endpoint/node <control planes>`): a command without
+    // -n then goes to every control plane, and one that needs a single node fails, as talosctl does
+    writeFileSync(join(dir, 'talosconfig'), talosconfigText(c.name, [{ name: c.name, endpoints: cps, nodes: cps }]), { mode: 0o600 });
+    contexts.push({ name: c.name, endpoints: cps, nodes: cps });
   }
   const first = contexts[0]?.name ?? 'lab';
   writeFileSync(labPaths(lab).talosconfig, talosconfigText(first, contexts), { mode: 0o600 });
