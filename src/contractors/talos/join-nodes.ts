@@ -1,6 +1,6 @@
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
-import { clusterFor, defaultNode, kubectlPlanArgs, planCluster, type ClusterTarget } from './cluster.js';
+import { clusterFor, kubectlPlanArgs, planCluster, requireNode, type ClusterTarget } from './cluster.js';
 import { insecureApplyArgs, machineConfigPath, requireConfig } from './apply-talos-config.js';
 import { getJson, kubectlOk, type KubeList, type KubeObject } from './kube.js';
 import { getMembers, isConfiguredNode, talosctl } from './talos.js';
@@ -74,7 +74,7 @@ export const joinNodesAction: ActionImpl = {
       if (res.exitCode === 0) continue;
       if (!isConfiguredNode(res.stderr)) throw toolFailure('talosctl', `talosctl apply-config --insecure -n ${ip}`, res, JOIN_FAILED);
       // Configured already (an earlier attempt): fine when it is a member of this cluster.
-      const members = await getMembers(rt, t, defaultNode(t, undefined));
+      const members = await getMembers(rt, t, requireNode(t, undefined, 'get members'));
       if (!members.some((m) => m.spec.addresses?.includes(ip))) {
         throw new ActionFailedError(`node ${ip} is configured but is not a member of cluster ${t.name}`, {
           errorCode: 'node_join_failed',

@@ -166,7 +166,7 @@ const talosHealth: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('Node the check runs on (default the first control-plane node).', { minLength: 1 }),
+      node: str('Node the check runs on (default: the first of control_plane_nodes, else config clusters.<name>.control_plane_nodes, else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
       endpoint,
       control_plane_nodes: arr(talosNode, 'Control-plane node addresses.'),
       worker_nodes: arr(talosNode, 'Worker node addresses.'),
@@ -194,7 +194,7 @@ const getKubeconfig: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('Control-plane node (default the first one).', { minLength: 1 }),
+      node: str('Control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
       endpoint,
       path: str('Where to write it (default <base>/clusters/<cluster>/kubeconfig).', { minLength: 1 }),
       validate: bool('Check it with kubectl get nodes.', true),
@@ -216,7 +216,7 @@ const etcdSnapshot: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('One control-plane node (default the first one).', { minLength: 1 }),
+      node: str('One control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
       endpoint,
       path: str('Snapshot file (default <base>/backups/<cluster>/etcd-<timestamp>.db).', { minLength: 1 }),
     },

@@ -53,6 +53,21 @@ export function readTalos(lab: string): TalosState {
   return readState(lab, TALOS_STATE, emptyTalosState);
 }
 
+/**
+ * config.yaml `clusters.<name>` entries for the lab's Talos clusters: their control planes and
+ * workers, as an operator configures them (talosctl gets -n from them when no node is given).
+ */
+export function labClusterNodes(lab: string): Record<string, { control_plane_nodes: string[]; worker_nodes: string[] }> {
+  const out: Record<string, { control_plane_nodes: string[]; worker_nodes: string[] }> = {};
+  for (const c of Object.values(readTalos(lab).clusters)) {
+    out[c.name] = {
+      control_plane_nodes: c.nodes.filter((n) => n.machine_type === 'controlplane').map((n) => n.ip),
+      worker_nodes: c.nodes.filter((n) => n.machine_type === 'worker').map((n) => n.ip),
+    };
+  }
+  return out;
+}
+
 export function nodeId(ip: string, cluster: string): string {
   return createHash('sha256').update(`${cluster}/${ip}`).digest('base64url').slice(0, 43);
 }

@@ -13,7 +13,7 @@ import { TALOS_SPECS } from '../../../../src/contractors/talos/specs.js';
 import { labPaths, writeState } from '../../../../src/lab/lab-dir.js';
 import { runHelm } from '../../../../src/lab/helm/helm.js';
 import { emptyHelmState, HELM_STATE, readHelm } from '../../../../src/lab/helm/state.js';
-import { readTalos } from '../../../../src/lab/talos/state.js';
+import { labClusterNodes, readTalos } from '../../../../src/lab/talos/state.js';
 import { runTalosctl } from '../../../../src/lab/talos/talosctl.js';
 import type { ProcessResult, ProcessRunner, RunOptions } from '../../../../src/ports/process-runner.js';
 import { fakeDeps } from '../../../fakes/fakes.js';
@@ -128,6 +128,19 @@ describe('adapters x stand-ins', () => {
 
     // there is no cilium release any more: the rollback finds none, and says so
     expect(await act('rollback_helm_release', { cluster: 'prod-k8s-02', release: 'cilium', namespace: 'kube-system', revision: 0 })).toEqual({ release: 'cilium', revision: 0, uninstalled: false });
+
+    // a cluster given without node: -n/-e from its configured control planes (never the talosconfig context)
+    const cfgDr: ConfigFile = { clusters: { ...labClusterNodes(lab), ...config.clusters } };
+    const dr = async (name: string, extra: Record<string, unknown> = {}) => {
+      const spec = TALOS_SPECS.find((s) => s.name === name);
+      const impl = await (IMPLEMENTATIONS[name] as () => Promise<{ run: (rt: unknown) => Promise<Record<string, unknown>> }>)();
+      const deps = fakeDeps({ runner: runner as never, ...fsFilePorts(join(lab, 'root')) });
+      return impl.run(makeRuntime({ cluster: 'dr-k8s-01', ...extra }, { spec, deps, config: cfgDr, actionId: `${name}-dr` }).rt);
+    };
+    expect((await dr('talos_health', { wait_timeout_seconds: 60 })).healthy).toBe(true);
+    expect(runner.calls.filter((c) => c.includes('health')).at(-1)).toEqual(expect.arrayContaining(['-n', '10.20.1.10', '-e', '10.20.1.10']));
+    await dr('etcd_snapshot');
+    expect(readTalos(lab).clusters['dr-k8s-01']?.snapshots.map((x) => x.node)).toEqual(['10.20.1.10']);
 
     const joined = await act('join_nodes', { cluster: 'prod-k8s-01', nodes: ['10.10.20.11'], labels: { 'cortex.dev/role': 'monitoring' } });
     expect(joined).toEqual({ nodes: ['k8s-worker-04'], ips: ['10.10.20.11'], ready: 1 });
