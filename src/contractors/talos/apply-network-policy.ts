@@ -3,6 +3,7 @@ import { clusterFor, kubectlPlanArgs, planCluster, type ClusterTarget } from './
 import { applyArgs, applyObjects, getJson, kubectlOk, manifestStream, type KubeList } from './kube.js';
 import { ISOLATE_LABEL, ISOLATE_POLICY_ANNOTATION, isolationLabel, isolationLabelValue, renderNetworkPolicy, type EgressRuleParam, type IngressRuleParam } from './network-policy.js';
 import { invalidParams } from './tool-errors.js';
+import { placeholderNote } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -65,11 +66,13 @@ export const applyNetworkPolicyAction: ActionImpl = {
   plan(params, ctx): PlannedStep[] {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
-    const ts = p.target_selector;
+    // a target an earlier action supplies: shown as for a node or pod target, which it may be
+    const later = placeholderNote('target', p.target_selector);
+    const ts = later ? {} : p.target_selector;
     if (ts.match_labels) {
       return [{ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, ...applyArgs({})), stdin: manifestStream([policyFor(p, p.namespace as string, ts.match_labels)]) }];
     }
-    const steps: PlannedStep[] = [];
+    const steps: PlannedStep[] = later ? [{ kind: 'wait', note: `${later}: a node or pod target labels its pods as below; match_labels needs no labels` }] : [];
     if (ts.node) steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'get', 'pods', ...(p.namespace ? ['-n', p.namespace] : ['--all-namespaces']), '--field-selector', `spec.nodeName=${ts.node}`, '-o', 'json') });
     for (const args of isolateArgs(p.policy_name, p.namespace ?? '<namespace>', [ts.pod ?? '<pods>'])) steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, ...args), note: 'per namespace' });
     steps.push({

@@ -3,6 +3,7 @@ import { clusterFor, kubectlPlanArgs, planCluster } from './cluster.js';
 import { getJson, kubectl, kubectlOk, type KubeList } from './kube.js';
 import { ISOLATE_LABEL, ISOLATE_POLICY_ANNOTATION, isolationLabel } from './network-policy.js';
 import { toolFailure } from './tool-errors.js';
+import { planList } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -30,7 +31,7 @@ export const deleteNetworkPolicyAction: ActionImpl = {
   plan(params, ctx): PlannedStep[] {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
-    const namespaces = p.namespaces ?? (p.namespace ? [p.namespace] : ['<each namespace holding it>']);
+    const namespaces = p.namespaces !== undefined ? planList<string>(p.namespaces) : p.namespace ? [p.namespace] : ['<each namespace holding it>'];
     const steps: PlannedStep[] = [];
     if (!p.namespaces && !p.namespace) steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'get', 'networkpolicies', '--all-namespaces', '--field-selector', `metadata.name=${p.policy_name}`, '-o', 'json') });
     for (const ns of namespaces) {

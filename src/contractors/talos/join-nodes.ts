@@ -5,6 +5,7 @@ import { insecureApplyArgs, machineConfigPath, requireConfig } from './apply-tal
 import { getJson, kubectlOk, type KubeList, type KubeObject } from './kube.js';
 import { getMembers, isConfiguredNode, talosctl } from './talos.js';
 import { toolFailure } from './tool-errors.js';
+import { isPlaceholder, placeholderNote, planList, planRecord } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -57,11 +58,17 @@ export const joinNodesAction: ActionImpl = {
     const t = planCluster(ctx.config, params);
     const file = machineConfigPath(t, p.config_file, p.machine_type ?? 'worker');
     const kc = kubectlPlanArgs(t);
-    const steps: PlannedStep[] = p.nodes.map((ip) => ({ kind: 'command' as const, tool: 'talosctl', args: insecureApplyArgs(ip, file, 'auto', []), note: 'a node already configured is checked with talosctl get members instead' }));
+    const each = placeholderNote('for each node of', p.nodes);
+    const steps: PlannedStep[] = planList<string>(p.nodes).map((ip) => ({
+      kind: 'command' as const,
+      tool: 'talosctl',
+      args: insecureApplyArgs(ip, file, 'auto', []),
+      note: `${each ? `${each}; ` : ''}a node already configured is checked with talosctl get members instead`,
+    }));
     steps.push({ kind: 'command', tool: 'kubectl', args: [...kc, 'get', 'nodes', '-o', 'json'], note: `repeated until every new node is Ready (${p.ready_timeout_seconds ?? 600}s)` });
-    const labels = Object.entries(p.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+    const labels = isPlaceholder(p.labels) ? [p.labels] : Object.entries(planRecord(p.labels)).map(([k, v]) => `${k}=${v}`);
     if (labels.length > 0) steps.push({ kind: 'command', tool: 'kubectl', args: [...kc, 'label', 'node', '<node names>', ...labels, '--overwrite'] });
-    for (const taint of p.taints ?? []) steps.push({ kind: 'command', tool: 'kubectl', args: [...kc, 'taint', 'node', '<node name>', taint, '--overwrite'] });
+    for (const taint of planList<string>(p.taints)) steps.push({ kind: 'command', tool: 'kubectl', args: [...kc, 'taint', 'node', '<node name>', taint, '--overwrite'], ...(isPlaceholder(p.taints) ? { note: 'for each taint' } : {}) });
     return steps;
   },
   async run(rt) {

@@ -1,5 +1,6 @@
 /** Rendering of cortex's network-policy parameters into networking.k8s.io/v1 NetworkPolicy objects. */
 import { createHash } from 'node:crypto';
+import { isPlaceholder } from './plan-values.js';
 
 export interface PeerParam {
   pod_selector?: Record<string, string>;
@@ -80,11 +81,16 @@ export function renderPorts(ports: readonly PortParam[]): Array<Record<string, u
   }));
 }
 
-function renderRule(peersKey: 'from' | 'to', peers: PeerParam[] | undefined, ports: PortParam[] | undefined): Record<string, unknown> {
-  return {
-    ...(peers && peers.length > 0 ? { [peersKey]: renderPeers(peers) } : {}),
-    ...(ports && ports.length > 0 ? { ports: renderPorts(ports) } : {}),
-  };
+/** A rule's peers or ports; a dry run's placeholder (an earlier action supplies them) is shown as it is. */
+function renderList<T>(v: T[] | string | undefined, render: (v: T[]) => unknown[]): unknown {
+  if (isPlaceholder(v)) return v;
+  return Array.isArray(v) && v.length > 0 ? render(v) : undefined;
+}
+
+function renderRule(peersKey: 'from' | 'to', peers: PeerParam[] | string | undefined, ports: PortParam[] | string | undefined): Record<string, unknown> {
+  const p = renderList(peers, renderPeers);
+  const q = renderList(ports, renderPorts);
+  return { ...(p !== undefined ? { [peersKey]: p } : {}), ...(q !== undefined ? { ports: q } : {}) };
 }
 
 /**
@@ -94,20 +100,22 @@ function renderRule(peersKey: 'from' | 'to', peers: PeerParam[] | undefined, por
 export function renderNetworkPolicy(o: {
   name: string;
   namespace: string;
-  podSelector: Record<string, string>;
-  ingress?: IngressRuleParam[];
-  egress?: EgressRuleParam[];
+  /** Match labels, or (in a dry run) the placeholder of an earlier action's output. */
+  podSelector: Record<string, string> | string;
+  ingress?: IngressRuleParam[] | string;
+  egress?: EgressRuleParam[] | string;
   labels?: Record<string, string>;
 }): Record<string, unknown> {
   const policyTypes: string[] = [];
-  const spec: Record<string, unknown> = { podSelector: Object.keys(o.podSelector).length > 0 ? { matchLabels: { ...o.podSelector } } : {} };
+  const selector = isPlaceholder(o.podSelector) ? { matchLabels: o.podSelector } : Object.keys(o.podSelector).length > 0 ? { matchLabels: { ...(o.podSelector as Record<string, string>) } } : {};
+  const spec: Record<string, unknown> = { podSelector: selector };
   if (o.ingress) {
     policyTypes.push('Ingress');
-    spec.ingress = o.ingress.map((r) => renderRule('from', r.from, r.ports));
+    spec.ingress = isPlaceholder(o.ingress) ? o.ingress : (o.ingress as IngressRuleParam[]).map((r) => renderRule('from', r.from, r.ports));
   }
   if (o.egress) {
     policyTypes.push('Egress');
-    spec.egress = o.egress.map((r) => renderRule('to', r.to, r.ports));
+    spec.egress = isPlaceholder(o.egress) ? o.egress : (o.egress as EgressRuleParam[]).map((r) => renderRule('to', r.to, r.ports));
   }
   if (policyTypes.length === 0) {
     policyTypes.push('Ingress');

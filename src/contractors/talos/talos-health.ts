@@ -3,6 +3,7 @@ import { clusterFor, defaultNode, nodeArgs, planCluster, planNode, requireNode, 
 import { lines } from './parse.js';
 import { talosctl } from './talos.js';
 import { toolFailure } from './tool-errors.js';
+import { planList } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -16,12 +17,12 @@ interface Params {
 
 /** -n: the node parameter, else the first control plane named (parameter, then config), else the configured endpoint. */
 function healthNode(t: ClusterTarget, p: Params): unknown {
-  return p.node ?? p.control_plane_nodes?.[0] ?? defaultNode(t, undefined);
+  return p.node ?? planList<string>(p.control_plane_nodes)[0] ?? defaultNode(t, undefined);
 }
 
 function healthArgs(t: ClusterTarget, p: Params, node: string): string[] {
-  const cps = p.control_plane_nodes ?? t.controlPlaneNodes;
-  const workers = p.worker_nodes ?? t.workerNodes;
+  const cps = p.control_plane_nodes !== undefined ? planList<string>(p.control_plane_nodes) : t.controlPlaneNodes;
+  const workers = p.worker_nodes !== undefined ? planList<string>(p.worker_nodes) : t.workerNodes;
   return [
     'health',
     ...nodeArgs(t, node, p.endpoint),
