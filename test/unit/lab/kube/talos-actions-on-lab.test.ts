@@ -46,7 +46,9 @@ describe.skipIf(!HAS_KUBECTL)('talos-contractor actions, real kubectl, lab API s
     // a plain workload on the node, next to the seeded emptyDir (web-api) and bare (node-debugger) pods
     const pinned = deploymentYaml('forensic-probe', 'production', 'example/probe:1', 1, "      nodeSelector: {kubernetes.io/hostname: k8s-worker-02}\n");
     expect((await k.kubectl(['apply', '--server-side', '-f', '-'], { stdin: pinned })).code).toBe(0);
-    const probe = await waitFor(() => podsOn('k8s-worker-02').find((p) => p.metadata.name.startsWith('forensic-probe-') && p.status?.phase === 'Running'));
+    const probe = await waitFor(() => podsOn('k8s-worker-02').find((p) => p.metadata.name.startsWith('forensic-probe-') && p.status?.phase === 'Running'), {
+      what: 'a running forensic-probe pod on k8s-worker-02',
+    });
     const web = podsOn('k8s-worker-02').find((p) => p.metadata.name.startsWith('web-api-'))!;
 
     const out = await act('drain_node', { cluster: 'prod-k8s-01', node: 'k8s-worker-02', ignore_daemonsets: true, delete_emptydir_data: false, preserve_forensics: true, timeout_seconds: 60 });
