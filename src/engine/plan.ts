@@ -1,7 +1,7 @@
 import type { ImplementationRegistry, PlannedStep } from '../contractors/action-impl.js';
 import type { Catalogue } from '../model/catalogue.js';
 import type { ResolvedConfig } from '../config/config.js';
-import { evaluateCondition, resolveValue } from '../definitions/expression-eval.js';
+import { evaluateCondition, resolveValue, type Resolver } from '../definitions/expression-eval.js';
 import { phaseCondition, type LoadedWorkflow } from '../definitions/types.js';
 import type { ExecutionRecord } from '../model/records.js';
 import { createResolver } from './scope.js';
@@ -14,6 +14,8 @@ export interface PlannedAction {
   on_error: string;
   timeout_seconds: number;
   retry?: { max_attempts: number; fallback: boolean };
+  /** The action's condition and what it evaluates to now ('unknown' when it needs run-time values). */
+  condition?: { expression: string; value: boolean | 'unknown' };
   parameters: Record<string, unknown>;
   steps: PlannedStep[];
   error?: string;
@@ -26,6 +28,26 @@ export interface PlannedPhase {
   requires_approval?: boolean | 'unknown';
   actions: PlannedAction[];
   handoff_to?: string;
+}
+
+/**
+ * A condition's value before the run: true/false, or 'unknown' when it reads a value known only
+ * at run time (an earlier action's output resolves to a "<...>" placeholder, which would compare
+ * as a string and give a wrong false).
+ */
+function planCondition(expression: string, resolver: Resolver): { expression: string; value: boolean | 'unknown' } {
+  let later = false;
+  const watching: Resolver = (path, text) => {
+    const v = resolver(path, text);
+    if (typeof v === 'string' && /^<.*>$/.test(v)) later = true;
+    return v;
+  };
+  try {
+    const value = evaluateCondition(expression, watching);
+    return { expression, value: later ? 'unknown' : value };
+  } catch {
+    return { expression, value: 'unknown' };
+  }
 }
 
 /**
@@ -57,15 +79,7 @@ export async function planExecution(args: {
   for (const phase of def.phases) {
     const planned: PlannedPhase = { phase_id: phase.phase_id, contractor: phase.contractor, actions: [] };
     const cond = phaseCondition(phase);
-    if (cond !== undefined) {
-      let value: boolean | 'unknown';
-      try {
-        value = cond.includes('<') ? 'unknown' : evaluateCondition(cond, resolver);
-      } catch {
-        value = 'unknown';
-      }
-      planned.condition = { expression: cond, value };
-    }
+    if (cond !== undefined) planned.condition = planCondition(cond, resolver);
     if (phase.requires_approval !== undefined) {
       try {
         planned.requires_approval = typeof phase.requires_approval === 'boolean' ? phase.requires_approval : evaluateCondition(phase.requires_approval, resolver);
@@ -84,6 +98,7 @@ export async function planExecution(args: {
         on_error: a.on_error ?? 'fail_workflow',
         timeout_seconds: a.timeout ?? args.config.defaults.actionTimeoutSeconds,
         ...(a.retry ? { retry: { max_attempts: a.retry.max_attempts, fallback: Boolean(a.retry.fallback_parameters) } } : {}),
+        ...(a.condition !== undefined ? { condition: planCondition(a.condition, resolver) } : {}),
         parameters: {},
         steps: [],
       };

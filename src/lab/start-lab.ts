@@ -7,6 +7,7 @@ import { LAB_MODULES } from './modules.js';
 import type { RunningService } from './module.js';
 import { LAB_ENDPOINT_SECRETS, LAB_PVE_TOKEN_SECRET, labSecretValue } from './secrets.js';
 import { fingerprintOf, labCaFile } from './pve/https.js';
+import { labClusterNodes } from './talos/state.js';
 
 // compose.ts takes the lab's secrets from here, with startLab.
 export { LAB_ENDPOINT_SECRETS, labSecretValue };
@@ -171,7 +172,8 @@ export async function startLab(lab: string, options: StartLabOptions): Promise<S
       return {
         ...config,
         tools: { pvesh: labPvesh(config.tools.pvesh), talosctl: ['talosctl'], kubectl: ['kubectl'], helm: ['helm'] },
-        clusters: { default: { kubeconfig: P.kubeconfig, talosconfig: P.talosconfig, context: 'lab' } },
+        // every cluster name shares the lab's kubeconfig and talosconfig; the seeded Talos clusters name their nodes
+        clusters: { ...labClusterNodes(lab), default: { kubeconfig: P.kubeconfig, talosconfig: P.talosconfig, context: 'lab' } },
         // The lab has its own Proxmox: its node, storage and template replace the configured ones.
         proxmox: {
           ...config.proxmox,

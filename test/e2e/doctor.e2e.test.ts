@@ -124,6 +124,27 @@ describe('cortex doctor', () => {
     expect(report.checks).toContainEqual(expect.objectContaining({ check: 'tool', name: 'pvesh', status: 'warning', message: '/nonexistent/pvesh not found (no workflow in this root uses it)' }));
   });
 
+  it('a helm older than the oldest cortex works with is a problem; an older 3.x without --ignore-not-found is fine', async () => {
+    const { root, env } = healthyRoot();
+    const helmAt = (version: string) => {
+      const path = join(root, 'bin', `helm-${version}`);
+      writeFileSync(path, `#!/bin/sh\n[ "$*" = "version --short" ] || exit 2\necho '${version}'\n`);
+      chmodSync(path, 0o755);
+      return path;
+    };
+    const old = await doctorJson(root, { ...env, CORTEX_HELM: helmAt('v3.6.3+gd506314') });
+    expect(old.exitCode).toBe(4);
+    expect(problems(old.report)).toEqual([
+      expect.objectContaining({
+        name: 'helm',
+        message: expect.stringMatching(/^helm v3\.6\.3 is older than v3\.7\.0, the oldest Helm cortex's command lines work with \(helm uninstall --wait\) \(used by /),
+        fix: 'install Helm v3.7.0 or newer (or set tools.helm to one)',
+      }),
+    ]);
+    const fine = await doctorJson(root, { ...env, CORTEX_HELM: helmAt('v3.12.3+g3a31588') });
+    expect([fine.exitCode, problems(fine.report)]).toEqual([0, []]);
+  });
+
   it('a tool that fails its version check is a problem', async () => {
     const { root, env } = healthyRoot();
     const broken = join(root, 'bin', 'broken-pvesh');

@@ -95,6 +95,12 @@ describe('the lab: built-in workflows end to end', () => {
     const reqs = requestLog(lab);
     expect(reqs.some((r) => r.service === 'n8n' && r.path === '/webhook/cortex/update_dns_records' && r.status === 200)).toBe(true);
     expect(reqs.some((r) => r.service === 'slack' && r.status === 200)).toBe(true);
+    // dr-health and dr-etcd-backup name no node: cortex passes the DR control plane (config), never the talosconfig context's nodes
+    const talos = invocationLog(lab).filter((i) => i.tool === 'talosctl' && ['dr-health', 'dr-etcd-backup'].includes(i.action_id ?? ''));
+    expect(talos.map((i) => [i.action_id, i.args.slice(i.args.indexOf('-n'), i.args.indexOf('-n') + 4)])).toEqual([
+      ['dr-health', ['-n', '10.20.1.10', '-e', '10.20.1.10']],
+      ['dr-etcd-backup', ['-n', '10.20.1.10', '-e', '10.20.1.10']],
+    ]);
   }, 120_000);
 
   it('app-deployment: image built and pushed, deployed at the pushed digest, load balancer pool filled, GitHub status success', async () => {

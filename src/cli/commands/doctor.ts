@@ -9,6 +9,7 @@ import { isRecordedProcessAlive } from '../../adapters/pid.js';
 import { listActiveRecords } from '../../adapters/record-files.js';
 import { loadConfig, resolveConfig, TOOL_NAMES, type ResolvedConfig, type ToolName } from '../../config/config.js';
 import { createCatalogue } from '../../contractors/catalogue.js';
+import { formatHelmVersion, HELM_MINIMUM, helmTooOld, parseHelmVersion } from '../../contractors/talos/helm.js';
 import { loadCatalogue } from '../../contractors/load-catalogue.js';
 import { definitionOf } from '../../contractors/operator/operator-action.js';
 import type { Catalogue } from '../../model/catalogue.js';
@@ -264,6 +265,12 @@ class Doctor {
     const results = await Promise.all(TOOL_NAMES.map((t) => this.checkTool(t, config, runner, users.get(t))));
     results.forEach((c) => this.add(c));
     const helm = results.find((c) => c.name === 'helm');
+    const helmVersion = helm?.status === 'ok' ? parseHelmVersion(helm.message) : undefined;
+    const tooOld = helmVersion ? helmTooOld(helmVersion) : undefined;
+    if (tooOld) {
+      const { status, note } = this.needed(users.get('helm'));
+      this.add({ check: 'tool', name: 'helm', status, message: `${tooOld}${note}`, fix: `install Helm ${formatHelmVersion(HELM_MINIMUM)} or newer (or set tools.helm to one)` });
+    }
     const major = /^v(\d+)\./.exec(helm?.status === 'ok' ? helm.message : '')?.[1];
     if (config.helmMajor !== undefined && major !== undefined && Number(major) !== config.helmMajor) {
       this.add({ check: 'tool', name: 'helm', status: 'warning', message: `config.yaml says tools.helm_major: ${config.helmMajor}, but helm is ${helm?.message.split(' ')[0]}`, fix: 'correct tools.helm_major (or remove it: cortex detects the version)' });

@@ -22,7 +22,8 @@ export function printPlan(out: Output, def: WorkflowDefinition, params: Record<s
     const appr = p.requires_approval === true ? '  [approval required]' : p.requires_approval === 'unknown' ? '  [approval: decided at run time]' : '';
     out.line(`${s.bold(`phase ${p.phase_id}`)} [${p.contractor}]${cond}${appr}`);
     for (const a of p.actions) {
-      out.line(`  ${a.action_id}: ${s.cyan(a.action)} ${s.dim(`(timeout ${a.timeout_seconds}s, on_error ${a.on_error}${a.retry ? `, retry ${a.retry.max_attempts}x${a.retry.fallback ? ' + fallback' : ''}` : ''})`)}`);
+      const when = a.condition ? `  if ${a.condition.expression} (${String(a.condition.value)})` : '';
+      out.line(`  ${a.action_id}: ${s.cyan(a.action)} ${s.dim(`(timeout ${a.timeout_seconds}s, on_error ${a.on_error}${a.retry ? `, retry ${a.retry.max_attempts}x${a.retry.fallback ? ' + fallback' : ''}` : ''})`)}${when}`);
       if (a.error) out.line(`    ${s.red('!')} ${masker.mask(a.error)}`);
       for (const step of a.steps) {
         switch (step.kind) {

@@ -3,6 +3,7 @@ import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { clusterFor, kubectlPlanArgs, planCluster } from './cluster.js';
 import { applyArgs, applyObjects, getOptional, manifestStream, revisionOf, type KubeObject } from './kube.js';
 import { invalidParams } from './tool-errors.js';
+import { isPlaceholder } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -47,14 +48,16 @@ export const applyKubernetesManifestAction: ActionImpl = {
   plan(params, ctx): PlannedStep[] {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
-    const objects = p.manifest !== undefined ? flattenObjects(Array.isArray(p.manifest) ? p.manifest : [p.manifest]) : [];
+    // a manifest an earlier action supplies is shown as its placeholder
+    const objects = isPlaceholder(p.manifest) ? [] : p.manifest !== undefined ? flattenObjects(Array.isArray(p.manifest) ? p.manifest : [p.manifest]) : [];
     const deployment = firstDeployment(objects);
     const steps: PlannedStep[] = [];
-    if (deployment || p.manifest_file) {
+    if (deployment || p.manifest_file || isPlaceholder(p.manifest)) {
       steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'get', 'deployment', deployment ?? '<first Deployment>', '-n', p.namespace, '--ignore-not-found', '-o', 'json'), note: 'revision before the apply (for rollback)' });
     }
     const opts = { namespace: p.namespace, forceConflicts: p.force_conflicts ?? false, ...(p.manifest === undefined ? { file: p.manifest_file as string } : {}) };
-    steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, ...applyArgs(opts)), ...(p.manifest !== undefined ? { stdin: manifestStream(objects) } : {}) });
+    const stdin = isPlaceholder(p.manifest) ? `${p.manifest}\n` : manifestStream(objects);
+    steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, ...applyArgs(opts)), ...(p.manifest !== undefined ? { stdin } : {}) });
     return steps;
   },
   async run(rt) {

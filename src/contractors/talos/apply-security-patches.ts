@@ -3,6 +3,7 @@ import { clusterFor, kubectlPlanArgs, planCluster, type ClusterTarget } from './
 import { applyArgs, applyObjects, getJson, getOptional, type KubeList, type KubeObject } from './kube.js';
 import { imageRepository } from './parse.js';
 import { rolloutStatus } from './rollout.js';
+import { isPlaceholder } from './plan-values.js';
 
 type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
 
@@ -88,6 +89,11 @@ export const applySecurityPatchesAction: ActionImpl = {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, { cluster: p.cluster ?? 'default' });
     const steps: PlannedStep[] = [];
+    if (isPlaceholder(p.vulnerabilities)) {
+      steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'get', 'deployments,statefulsets,daemonsets', '--all-namespaces', '-o', 'json'), note: `for each vulnerability in ${p.vulnerabilities} with a fixed_image: the containers running its image` });
+      steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, ...applyArgs({ fieldManager: SECURITY_FIELD_MANAGER, forceConflicts: true })), note: 'sets the fixed image' });
+      return steps;
+    }
     for (const v of p.vulnerabilities) {
       if (!v.fixed_image) {
         steps.push({ kind: 'wait', note: `${v.id}: no fixed_image, skipped` });

@@ -4,6 +4,7 @@ import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { clusterFor, nodeArgs, planCluster, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
 import { isConfiguredNode, patchFiles, talosctl } from './talos.js';
 import { toolFailure } from './tool-errors.js';
+import { isPlaceholder, planList } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -64,8 +65,8 @@ export const applyTalosConfigAction: ActionImpl = {
     const t = planCluster(ctx.config, params);
     const file = machineConfigPath(t, p.config_file, p.machine_type);
     const mode = p.mode ?? 'auto';
-    const patches = (p.config_patches ?? []).map((_, i) => `@<scratch>/patch-${i}.yaml`);
-    return p.nodes.map((node) =>
+    const patches = isPlaceholder(p.config_patches) ? [`@<scratch>/patch-<each of ${p.config_patches}>.yaml`] : planList(p.config_patches).map((_, i) => `@<scratch>/patch-${i}.yaml`);
+    return planList<string>(p.nodes).map((node) =>
       p.insecure
         ? { kind: 'command' as const, tool: 'talosctl', args: insecureApplyArgs(node, file, mode, patches), note: 'a node already out of maintenance mode gets the authenticated apply-config instead' }
         : { kind: 'command' as const, tool: 'talosctl', args: talosPlanArgs(t, 'apply-config', ...nodeArgs(t, node, p.endpoint), '--file', file, '--mode', mode, ...patches.flatMap((f) => ['--config-patch', f])) },

@@ -6,6 +6,7 @@ import { sendWithRetries } from '../http-util.js';
 import { artifactsDir, safeName } from './artifacts.js';
 import { clusterFor, kubectlPlanArgs, planCluster, type ClusterTarget } from './cluster.js';
 import { kubectl, kubectlOk, type KubeList } from './kube.js';
+import { isPlaceholder } from './plan-values.js';
 
 type Capture = 'pod_list' | 'events' | 'logs' | 'nodes' | 'deployments' | 'services' | 'network_policies';
 
@@ -19,6 +20,7 @@ interface Params {
 }
 
 const DEFAULT_CAPTURE: Capture[] = ['pod_list', 'events', 'logs'];
+const CAPTURE_KINDS: Capture[] = ['pod_list', 'events', 'logs', 'nodes', 'deployments', 'services', 'network_policies'];
 const READ = { errorCode: 'forensics_capture_failed', retryable: true };
 
 export function isRemote(location: string | undefined): boolean {
@@ -90,8 +92,9 @@ export const captureClusterStateAction: ActionImpl = {
   plan(params, ctx): PlannedStep[] {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
-    const kinds = p.capture ?? DEFAULT_CAPTURE;
-    const steps: PlannedStep[] = [];
+    // a list an earlier action supplies: every kind it may name is shown
+    const kinds = isPlaceholder(p.capture) ? CAPTURE_KINDS : (p.capture ?? DEFAULT_CAPTURE);
+    const steps: PlannedStep[] = isPlaceholder(p.capture) ? [{ kind: 'wait', note: `captures the kinds in ${p.capture}; each would run:` }] : [];
     for (const k of kinds) {
       if (k === 'logs') {
         if (!kinds.includes('pod_list')) steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, ...captureArgs('pod_list', p)) });

@@ -130,20 +130,38 @@ export function talosArgs(t: ClusterTarget, ...rest: string[]): string[] {
   return ['--talosconfig', t.talosconfig, ...rest];
 }
 
-/** The node a talosctl command targets: the parameter, else the first configured control plane. */
+/**
+ * The node a talosctl command targets: the parameter, else the first configured control plane
+ * (clusters.<name>.control_plane_nodes), else the configured talosctl endpoint.
+ */
 export function defaultNode(t: ClusterTarget, node: unknown): string | undefined {
-  return typeof node === 'string' && node ? node : t.controlPlaneNodes[0];
+  return typeof node === 'string' && node ? node : (t.controlPlaneNodes[0] ?? t.endpoint);
 }
 
 /**
- * `-n <node> -e <endpoint>`: the endpoint parameter, else the node itself. Without a node the
- * talosconfig context decides (its nodes/endpoints), or the configured endpoint is used.
+ * defaultNode, or a failure when nothing names a node: without -n talosctl would send the request
+ * to the talosconfig context's nodes (another cluster's, or several, which health and etcd
+ * snapshot refuse), so cortex never leaves the choice to the context.
  */
-export function nodeArgs(t: ClusterTarget, node: string | undefined, endpoint: unknown): string[] {
+export function requireNode(t: ClusterTarget, node: unknown, what: string): string {
+  const n = defaultNode(t, node);
+  if (n) return n;
+  throw new ActionFailedError(`no node to run talosctl ${what} on for cluster "${t.name}"`, {
+    errorCode: 'cluster_not_configured',
+    retryable: false,
+    hint: `pass node, or set clusters.${t.name}.control_plane_nodes (or clusters.${t.name}.endpoint) in config.yaml`,
+  });
+}
+
+/** For plan(): defaultNode, or a placeholder naming where it would come from. */
+export function planNode(t: ClusterTarget, node: unknown): string {
+  return defaultNode(t, node) ?? `<clusters.${t.name}.control_plane_nodes[0]>`;
+}
+
+/** `-n <node> -e <endpoint>`: always both, so the talosconfig context never decides; -e is the endpoint parameter, else the node. */
+export function nodeArgs(_t: ClusterTarget, node: string, endpoint: unknown): string[] {
   const ep = typeof endpoint === 'string' && endpoint ? talosEndpointHost(endpoint) : undefined;
-  if (node) return ['-n', node, '-e', ep ?? node];
-  const fallback = ep ?? t.endpoint;
-  return fallback ? ['-e', fallback] : [];
+  return ['-n', node, '-e', ep ?? node];
 }
 
 /** kubectlArgs for plan(): a placeholder when no kubeconfig is configured. */

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, PlannedStep } from '../action-impl.js';
-import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
+import { clusterFor, nodeArgs, planCluster, planNode, requireNode, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
 import { parseEtcdSnapshot } from './parse.js';
 import { talosOk } from './talos.js';
 
@@ -18,8 +18,8 @@ export function defaultSnapshotPath(t: ClusterTarget, now: Date): string {
   return join(t.base, 'backups', t.name, `etcd-${stamp}.db`);
 }
 
-function snapshotArgs(t: ClusterTarget, p: Params, path: string): string[] {
-  return ['etcd', 'snapshot', path, ...nodeArgs(t, defaultNode(t, p.node), p.endpoint)];
+function snapshotArgs(t: ClusterTarget, p: Params, path: string, node: string): string[] {
+  return ['etcd', 'snapshot', path, ...nodeArgs(t, node, p.endpoint)];
 }
 
 export const etcdSnapshotAction: ActionImpl = {
@@ -27,14 +27,15 @@ export const etcdSnapshotAction: ActionImpl = {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
     const path = p.path ?? join(t.base, 'backups', t.name, 'etcd-<timestamp>.db');
-    return [{ kind: 'command', tool: 'talosctl', args: talosPlanArgs(t, ...snapshotArgs(t, p, path)) }];
+    return [{ kind: 'command', tool: 'talosctl', args: talosPlanArgs(t, ...snapshotArgs(t, p, path, planNode(t, p.node))) }];
   },
   async run(rt) {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
+    const node = requireNode(t, p.node, 'etcd snapshot');
     const path = p.path ?? defaultSnapshotPath(t, rt.now());
     await rt.files.mkdirPrivate(dirname(path));
-    const res = await talosOk(rt, 'talosctl etcd snapshot', talosArgs(t, ...snapshotArgs(t, p, path)), { errorCode: 'etcd_snapshot_failed', retryable: true });
+    const res = await talosOk(rt, 'talosctl etcd snapshot', talosArgs(t, ...snapshotArgs(t, p, path, node)), { errorCode: 'etcd_snapshot_failed', retryable: true });
     const info = parseEtcdSnapshot(res.stdout);
     if (!info) {
       throw new ActionFailedError(`talosctl etcd snapshot exited 0 without "etcd snapshot saved to" in its output`, { errorCode: 'etcd_snapshot_failed', retryable: true });

@@ -3,6 +3,7 @@ import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { clusterFor, planCluster } from './cluster.js';
 import { patchFiles, talosOk } from './talos.js';
+import { isPlaceholder, planList } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -42,7 +43,7 @@ function genConfigArgs(p: Params, dir: string, secrets: string, patches: { all: 
     ...(p.kubernetes_version ? ['--kubernetes-version', p.kubernetes_version] : []),
     ...(p.install_disk ? ['--install-disk', p.install_disk] : []),
     ...(p.install_image ? ['--install-image', p.install_image] : []),
-    ...(p.additional_sans && p.additional_sans.length > 0 ? ['--additional-sans', p.additional_sans.join(',')] : []),
+    ...(planList(p.additional_sans).length > 0 ? ['--additional-sans', planList(p.additional_sans).join(',')] : []),
     ...patches.all.flatMap((f) => ['--config-patch', f]),
     ...patches.cp.flatMap((f) => ['--config-patch-control-plane', f]),
     ...patches.worker.flatMap((f) => ['--config-patch-worker', f]),
@@ -66,7 +67,8 @@ export const generateTalosConfigAction: ActionImpl = {
     const p = params as unknown as Params;
     const dir = p.output_dir ?? planCluster(ctx.config, params).dir;
     const o = outputsFor(dir);
-    const patch = (list: unknown[] | undefined, kind: string) => (list ?? []).map((_, i) => `@<scratch>/${kind}-${i}.yaml`);
+    // a patch list an earlier action supplies: one file per patch in it
+    const patch = (list: unknown, kind: string) => (isPlaceholder(list) ? [`@<scratch>/${kind}-<each of ${list}>.yaml`] : planList(list).map((_, i) => `@<scratch>/${kind}-${i}.yaml`));
     return [
       { kind: 'command', tool: 'talosctl', args: ['gen', 'secrets', '-o', o.secrets, ...(p.talos_version ? ['--talos-version', p.talos_version] : [])], note: 'only when secrets.yaml does not exist yet (it is reused)' },
       {

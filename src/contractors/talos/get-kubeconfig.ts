@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
-import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
+import { clusterFor, nodeArgs, planCluster, planNode, requireNode, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
 import { getJson, type KubeList } from './kube.js';
 import { talosOk } from './talos.js';
 
@@ -13,8 +13,8 @@ interface Params {
   validate?: boolean;
 }
 
-function kubeconfigArgs(t: ClusterTarget, p: Params, path: string): string[] {
-  return ['kubeconfig', '--merge=false', path, ...nodeArgs(t, defaultNode(t, p.node), p.endpoint), '--force'];
+function kubeconfigArgs(t: ClusterTarget, p: Params, path: string, node: string): string[] {
+  return ['kubeconfig', '--merge=false', path, ...nodeArgs(t, node, p.endpoint), '--force'];
 }
 
 /** current-context of a kubeconfig (the file holds credentials: only this name leaves it). */
@@ -32,7 +32,7 @@ export const getKubeconfigAction: ActionImpl = {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
     const path = p.path ?? join(t.dir, 'kubeconfig');
-    const steps: PlannedStep[] = [{ kind: 'command', tool: 'talosctl', args: talosPlanArgs(t, ...kubeconfigArgs(t, p, path)) }];
+    const steps: PlannedStep[] = [{ kind: 'command', tool: 'talosctl', args: talosPlanArgs(t, ...kubeconfigArgs(t, p, path, planNode(t, p.node))) }];
     if (p.validate !== false) steps.push({ kind: 'command', tool: 'kubectl', args: ['--kubeconfig', path, 'get', 'nodes', '-o', 'json'] });
     return steps;
   },
@@ -41,7 +41,7 @@ export const getKubeconfigAction: ActionImpl = {
     const t = await clusterFor(rt, p.cluster);
     const path = p.path ?? join(t.dir, 'kubeconfig');
     await rt.files.mkdirPrivate(dirname(path));
-    await talosOk(rt, 'talosctl kubeconfig', talosArgs(t, ...kubeconfigArgs(t, p, path)), { errorCode: 'kubeconfig_failed', retryable: true });
+    await talosOk(rt, 'talosctl kubeconfig', talosArgs(t, ...kubeconfigArgs(t, p, path, requireNode(t, p.node, 'kubeconfig'))), { errorCode: 'kubeconfig_failed', retryable: true });
     await rt.files.chmodPrivate(path).catch(() => undefined);
     const context = await currentContext(rt, path);
     let nodes: number | null = null;

@@ -4,6 +4,7 @@ import { applyArgs, applyObjects, kubectlOk, manifestStream } from './kube.js';
 import { defaultDenyPolicy } from './network-policy.js';
 import { lines } from './parse.js';
 import { invalidParams } from './tool-errors.js';
+import { isPlaceholder } from './plan-values.js';
 
 interface Control {
   type: 'pod_security_standard' | 'default_deny_network_policy' | 'network_policy' | 'namespace_labels';
@@ -56,6 +57,7 @@ export const implementSecurityControlsAction: ActionImpl = {
   plan(params, ctx): PlannedStep[] {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, { cluster: p.cluster ?? 'default' });
+    if (isPlaceholder(p.controls)) return [{ kind: 'wait', note: `applies each control in ${p.controls}: Pod Security labels (kubectl label namespace) or NetworkPolicies (kubectl apply --server-side)` }];
     return p.controls.map((c): PlannedStep => {
       const ns = c.namespace ?? '<namespace>';
       switch (c.type) {

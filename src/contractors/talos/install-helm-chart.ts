@@ -5,6 +5,7 @@ import { clusterFor, helmPlanArgs, planCluster } from './cluster.js';
 import { helm, helmHistory, helmMajor, lastDeployed } from './helm.js';
 import { goDuration, parseToolJson } from './parse.js';
 import { toolFailure } from './tool-errors.js';
+import { planList } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -45,7 +46,7 @@ export function upgradeInstallArgs(p: Params, major: 3 | 4): string[] {
     ...((p.create_namespace ?? true) ? ['--create-namespace'] : []),
     ...(p.repo_url && !oci ? ['--repo', p.repo_url] : []),
     ...(p.version ? ['--version', p.version] : []),
-    ...(p.values_files ?? []).flatMap((f) => ['-f', f]),
+    ...planList<string>(p.values_files).flatMap((f) => ['-f', f]),
     ...(hasValues ? ['-f', '-'] : []),
     ...((p.wait ?? true) ? ['--wait'] : []),
     '--timeout',

@@ -1,10 +1,11 @@
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
-import { clusterFor, defaultNode, kubectlPlanArgs, planCluster, type ClusterTarget } from './cluster.js';
+import { clusterFor, kubectlPlanArgs, planCluster, requireNode, type ClusterTarget } from './cluster.js';
 import { insecureApplyArgs, machineConfigPath, requireConfig } from './apply-talos-config.js';
 import { getJson, kubectlOk, type KubeList, type KubeObject } from './kube.js';
 import { getMembers, isConfiguredNode, talosctl } from './talos.js';
 import { toolFailure } from './tool-errors.js';
+import { isPlaceholder, placeholderNote, planList, planRecord } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -57,11 +58,17 @@ export const joinNodesAction: ActionImpl = {
     const t = planCluster(ctx.config, params);
     const file = machineConfigPath(t, p.config_file, p.machine_type ?? 'worker');
     const kc = kubectlPlanArgs(t);
-    const steps: PlannedStep[] = p.nodes.map((ip) => ({ kind: 'command' as const, tool: 'talosctl', args: insecureApplyArgs(ip, file, 'auto', []), note: 'a node already configured is checked with talosctl get members instead' }));
+    const each = placeholderNote('for each node of', p.nodes);
+    const steps: PlannedStep[] = planList<string>(p.nodes).map((ip) => ({
+      kind: 'command' as const,
+      tool: 'talosctl',
+      args: insecureApplyArgs(ip, file, 'auto', []),
+      note: `${each ? `${each}; ` : ''}a node already configured is checked with talosctl get members instead`,
+    }));
     steps.push({ kind: 'command', tool: 'kubectl', args: [...kc, 'get', 'nodes', '-o', 'json'], note: `repeated until every new node is Ready (${p.ready_timeout_seconds ?? 600}s)` });
-    const labels = Object.entries(p.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+    const labels = isPlaceholder(p.labels) ? [p.labels] : Object.entries(planRecord(p.labels)).map(([k, v]) => `${k}=${v}`);
     if (labels.length > 0) steps.push({ kind: 'command', tool: 'kubectl', args: [...kc, 'label', 'node', '<node names>', ...labels, '--overwrite'] });
-    for (const taint of p.taints ?? []) steps.push({ kind: 'command', tool: 'kubectl', args: [...kc, 'taint', 'node', '<node name>', taint, '--overwrite'] });
+    for (const taint of planList<string>(p.taints)) steps.push({ kind: 'command', tool: 'kubectl', args: [...kc, 'taint', 'node', '<node name>', taint, '--overwrite'], ...(isPlaceholder(p.taints) ? { note: 'for each taint' } : {}) });
     return steps;
   },
   async run(rt) {
@@ -74,7 +81,7 @@ export const joinNodesAction: ActionImpl = {
       if (res.exitCode === 0) continue;
       if (!isConfiguredNode(res.stderr)) throw toolFailure('talosctl', `talosctl apply-config --insecure -n ${ip}`, res, JOIN_FAILED);
       // Configured already (an earlier attempt): fine when it is a member of this cluster.
-      const members = await getMembers(rt, t, defaultNode(t, undefined));
+      const members = await getMembers(rt, t, requireNode(t, undefined, 'get members'));
       if (!members.some((m) => m.spec.addresses?.includes(ip))) {
         throw new ActionFailedError(`node ${ip} is configured but is not a member of cluster ${t.name}`, {
           errorCode: 'node_join_failed',

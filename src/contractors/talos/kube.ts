@@ -12,7 +12,7 @@ export interface KubeMeta {
   annotations?: Record<string, string>;
   deletionTimestamp?: string;
   generation?: number;
-  ownerReferences?: Array<{ kind: string; name: string }>;
+  ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }>;
 }
 export interface KubeObject {
   apiVersion?: string;

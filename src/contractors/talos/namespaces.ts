@@ -2,12 +2,16 @@ import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { clusterFor, kubectlPlanArgs, planCluster, type ClusterTarget } from './cluster.js';
 import { applyArgs, applyObjects, kubectlOk, manifestStream } from './kube.js';
+import { isPlaceholder } from './plan-values.js';
 
 /** The Namespace object cortex applies (server-side apply; `kubectl create namespace` would send protobuf). */
 export function namespaceManifest(name: string, labels?: Record<string, string>, annotations?: Record<string, string>): Record<string, unknown> {
   const metadata: Record<string, unknown> = { name };
-  if (labels && Object.keys(labels).length > 0) metadata.labels = { ...labels };
-  if (annotations && Object.keys(annotations).length > 0) metadata.annotations = { ...annotations };
+  // (a dry run's placeholder for a map an earlier action supplies is shown as it is)
+  if (isPlaceholder(labels)) metadata.labels = labels;
+  else if (labels && Object.keys(labels).length > 0) metadata.labels = { ...labels };
+  if (isPlaceholder(annotations)) metadata.annotations = annotations;
+  else if (annotations && Object.keys(annotations).length > 0) metadata.annotations = { ...annotations };
   return { apiVersion: 'v1', kind: 'Namespace', metadata };
 }
 

@@ -1,4 +1,6 @@
 /** Rendering of cortex's network-policy parameters into networking.k8s.io/v1 NetworkPolicy objects. */
+import { createHash } from 'node:crypto';
+import { isPlaceholder } from './plan-values.js';
 
 export interface PeerParam {
   pod_selector?: Record<string, string>;
@@ -21,6 +23,33 @@ export interface EgressRuleParam {
 }
 
 export const ISOLATE_LABEL = 'cortex.dev/isolate';
+/** Annotation beside the isolation label with the policy's full name (the label may hold a hash). */
+export const ISOLATE_POLICY_ANNOTATION = 'cortex.dev/isolate-policy';
+
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const LABEL_VALUE_MAX = 63;
+const HASH_CHARS = 10;
+
+/**
+ * The cortex.dev/isolate label value that stands for a policy. A label value is at most 63
+ * characters (a NetworkPolicy name may have 253): a name that fits is used as it is; a longer one
+ * becomes its first 52 characters, '-' and 10 hex digits of its SHA-256, stable across runs and
+ * hosts so that the policy's selector, the labelled pods and a later delete all agree.
+ */
+export function isolationLabelValue(policyName: string): string {
+  if (policyName.length <= LABEL_VALUE_MAX && LABEL_VALUE.test(policyName)) return policyName;
+  const hash = createHash('sha256').update(policyName).digest('hex').slice(0, HASH_CHARS);
+  const prefix = policyName
+    .replace(/[^-A-Za-z0-9_.]/g, '-')
+    .slice(0, LABEL_VALUE_MAX - HASH_CHARS - 1)
+    .replace(/^[^A-Za-z0-9]+/, '');
+  return prefix ? `${prefix}-${hash}` : hash;
+}
+
+/** `cortex.dev/isolate=<value>`: the label (and selector) of a policy's isolated pods. */
+export function isolationLabel(policyName: string): string {
+  return `${ISOLATE_LABEL}=${isolationLabelValue(policyName)}`;
+}
 
 /** kube-dns in kube-system, the target of dns_selector peers. */
 export const DNS_PEER = {
@@ -52,11 +81,16 @@ export function renderPorts(ports: readonly PortParam[]): Array<Record<string, u
   }));
 }
 
-function renderRule(peersKey: 'from' | 'to', peers: PeerParam[] | undefined, ports: PortParam[] | undefined): Record<string, unknown> {
-  return {
-    ...(peers && peers.length > 0 ? { [peersKey]: renderPeers(peers) } : {}),
-    ...(ports && ports.length > 0 ? { ports: renderPorts(ports) } : {}),
-  };
+/** A rule's peers or ports; a dry run's placeholder (an earlier action supplies them) is shown as it is. */
+function renderList<T>(v: T[] | string | undefined, render: (v: T[]) => unknown[]): unknown {
+  if (isPlaceholder(v)) return v;
+  return Array.isArray(v) && v.length > 0 ? render(v) : undefined;
+}
+
+function renderRule(peersKey: 'from' | 'to', peers: PeerParam[] | string | undefined, ports: PortParam[] | string | undefined): Record<string, unknown> {
+  const p = renderList(peers, renderPeers);
+  const q = renderList(ports, renderPorts);
+  return { ...(p !== undefined ? { [peersKey]: p } : {}), ...(q !== undefined ? { ports: q } : {}) };
 }
 
 /**
@@ -66,20 +100,22 @@ function renderRule(peersKey: 'from' | 'to', peers: PeerParam[] | undefined, por
 export function renderNetworkPolicy(o: {
   name: string;
   namespace: string;
-  podSelector: Record<string, string>;
-  ingress?: IngressRuleParam[];
-  egress?: EgressRuleParam[];
+  /** Match labels, or (in a dry run) the placeholder of an earlier action's output. */
+  podSelector: Record<string, string> | string;
+  ingress?: IngressRuleParam[] | string;
+  egress?: EgressRuleParam[] | string;
   labels?: Record<string, string>;
 }): Record<string, unknown> {
   const policyTypes: string[] = [];
-  const spec: Record<string, unknown> = { podSelector: Object.keys(o.podSelector).length > 0 ? { matchLabels: { ...o.podSelector } } : {} };
+  const selector = isPlaceholder(o.podSelector) ? { matchLabels: o.podSelector } : Object.keys(o.podSelector).length > 0 ? { matchLabels: { ...(o.podSelector as Record<string, string>) } } : {};
+  const spec: Record<string, unknown> = { podSelector: selector };
   if (o.ingress) {
     policyTypes.push('Ingress');
-    spec.ingress = o.ingress.map((r) => renderRule('from', r.from, r.ports));
+    spec.ingress = isPlaceholder(o.ingress) ? o.ingress : (o.ingress as IngressRuleParam[]).map((r) => renderRule('from', r.from, r.ports));
   }
   if (o.egress) {
     policyTypes.push('Egress');
-    spec.egress = o.egress.map((r) => renderRule('to', r.to, r.ports));
+    spec.egress = isPlaceholder(o.egress) ? o.egress : (o.egress as EgressRuleParam[]).map((r) => renderRule('to', r.to, r.ports));
   }
   if (policyTypes.length === 0) {
     policyTypes.push('Ingress');

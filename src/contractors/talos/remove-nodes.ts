@@ -4,6 +4,7 @@ import { getJson, kubectl, kubectlOk, type KubeList } from './kube.js';
 import { nodesByIp } from './join-nodes.js';
 import { talosctl } from './talos.js';
 import { classifyTalos, toolFailure } from './tool-errors.js';
+import { planList } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -31,11 +32,12 @@ export const removeNodesAction: ActionImpl = {
     const kc = kubectlPlanArgs(t);
     const tc = talosPlanArgs(t);
     const steps: PlannedStep[] = [];
-    p.nodes.forEach((n, i) => {
+    const ips = planList<string>(p.ips);
+    planList<string>(p.nodes).forEach((n, i) => {
       if (p.drain !== false) steps.push({ kind: 'command', tool: 'kubectl', args: [...kc, ...drainArgs(n, p.timeout_seconds ?? 600)] });
       steps.push({ kind: 'command', tool: 'kubectl', args: [...kc, 'delete', 'node', n, '--ignore-not-found'] });
       if (p.reset !== false) {
-        const ip = p.ips?.[i] ?? `<InternalIP of ${n}>`;
+        const ip = ips[i] ?? `<InternalIP of ${n}>`;
         steps.push({ kind: 'command', tool: 'talosctl', args: [...tc, ...resetArgs(ip, t.endpoint ?? t.controlPlaneNodes[0] ?? ip)] });
       }
     });

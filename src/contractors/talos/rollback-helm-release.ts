@@ -3,7 +3,7 @@ import { clusterFor, helmPlanArgs, planCluster } from './cluster.js';
 import { helm } from './helm.js';
 import { goDuration, parseToolJson } from './parse.js';
 import { toolFailure } from './tool-errors.js';
-import { uninstallArgs, uninstallRelease } from './uninstall-helm-release.js';
+import { uninstallPlan, uninstallRelease } from './uninstall-helm-release.js';
 
 interface Params {
   cluster: string;
@@ -36,7 +36,7 @@ export const rollbackHelmReleaseAction: ActionImpl = {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
     if (p.revision === 0) {
-      return [{ kind: 'command', tool: 'helm', args: helmPlanArgs(t, ...uninstallArgs(p.release, p.namespace, { wait: p.wait, timeoutSeconds: p.timeout_seconds })), note: 'revision 0: there was no earlier revision' }];
+      return uninstallPlan(t, p.release, p.namespace, { wait: p.wait, timeoutSeconds: p.timeout_seconds }).map((s) => ({ ...s, note: `revision 0, there was no earlier revision: ${s.note ?? ''}` }));
     }
     return [
       { kind: 'command', tool: 'helm', args: helmPlanArgs(t, ...rollbackArgs(p)) },
@@ -47,8 +47,8 @@ export const rollbackHelmReleaseAction: ActionImpl = {
     const p = rt.params as unknown as Params;
     const t = await clusterFor(rt, p.cluster);
     if (p.revision === 0) {
-      await uninstallRelease(rt, t, p.release, p.namespace, { wait: p.wait, timeoutSeconds: p.timeout_seconds });
-      return { release: p.release, revision: 0, uninstalled: true };
+      const uninstalled = await uninstallRelease(rt, t, p.release, p.namespace, { wait: p.wait, timeoutSeconds: p.timeout_seconds });
+      return { release: p.release, revision: 0, uninstalled };
     }
     const timeout = p.timeout_seconds ?? 600;
     const res = await helm(rt, t, rollbackArgs(p), { timeoutMs: (timeout + 60) * 1000 });

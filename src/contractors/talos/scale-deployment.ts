@@ -3,6 +3,7 @@ import type { ActionImpl, PlannedStep } from '../action-impl.js';
 import { clusterFor, kubectlPlanArgs, planCluster } from './cluster.js';
 import { getJson, kubectlOk, num, type KubeList } from './kube.js';
 import { rolloutStatus, rolloutStatusArgs } from './rollout.js';
+import { isPlaceholder } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -15,7 +16,7 @@ interface Params {
   timeout_seconds?: number;
 }
 
-function scaleArgs(name: string, replicas: number, namespace: string): string[] {
+function scaleArgs(name: string, replicas: number | string, namespace: string): string[] {
   return ['scale', `deployment/${name}`, `--replicas=${replicas}`, '-n', namespace];
 }
 
@@ -26,7 +27,11 @@ export const scaleDeploymentAction: ActionImpl = {
     const steps: PlannedStep[] = [
       { kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'get', 'deployments', '-n', p.namespace, ...(p.selector && !p.replicas_by_deployment && !p.deployment ? ['-l', p.selector] : []), '-o', 'json'), note: 'current replicas (for rollback)' },
     ];
-    const targets = p.replicas_by_deployment ? Object.entries(p.replicas_by_deployment) : [[p.deployment ?? '<each match>', p.replicas ?? 0] as [string, number]];
+    const targets: Array<[string, number | string]> = isPlaceholder(p.replicas_by_deployment)
+      ? [[`<each deployment of ${p.replicas_by_deployment}>`, '<its replicas>']]
+      : p.replicas_by_deployment
+        ? Object.entries(p.replicas_by_deployment)
+        : [[p.deployment ?? '<each match>', p.replicas ?? 0]];
     for (const [name, n] of targets) steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, ...scaleArgs(name, n, p.namespace)) });
     if (p.wait) for (const [name] of targets) steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, ...rolloutStatusArgs('deployment', name, p.namespace, p.timeout_seconds ?? 600)) });
     return steps;

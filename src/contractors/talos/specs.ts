@@ -166,7 +166,7 @@ const talosHealth: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('Node the check runs on (default the first control-plane node).', { minLength: 1 }),
+      node: str('Node the check runs on (default: the first of control_plane_nodes, else config clusters.<name>.control_plane_nodes, else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
       endpoint,
       control_plane_nodes: arr(talosNode, 'Control-plane node addresses.'),
       worker_nodes: arr(talosNode, 'Worker node addresses.'),
@@ -194,7 +194,7 @@ const getKubeconfig: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('Control-plane node (default the first one).', { minLength: 1 }),
+      node: str('Control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
       endpoint,
       path: str('Where to write it (default <base>/clusters/<cluster>/kubeconfig).', { minLength: 1 }),
       validate: bool('Check it with kubectl get nodes.', true),
@@ -216,7 +216,7 @@ const etcdSnapshot: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('One control-plane node (default the first one).', { minLength: 1 }),
+      node: str('One control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
       endpoint,
       path: str('Snapshot file (default <base>/backups/<cluster>/etcd-<timestamp>.db).', { minLength: 1 }),
     },
@@ -613,9 +613,12 @@ const drainNode: ActionSpec = {
   name: 'drain_node',
   summary:
     '`kubectl drain <node> [--ignore-daemonsets] [--delete-emptydir-data] [--force] --timeout=<s>s`; "node/<n> drained" ' +
-    'is success, "There are pending nodes to be drained" failure. With preserve_forensics, it first saves the node\'s ' +
-    'pod list and each pod\'s last 1000 log lines under the execution\'s artifacts (forensics_path) and never uses ' +
-    '--force or --delete-emptydir-data. Rollback uncordons the node unless it was cordoned before.',
+    'is success, "There are pending nodes to be drained" failure (node_drain_refused when kubectl refuses pods with ' +
+    'emptyDir data or without a controller). With preserve_forensics, it cordons, saves the node\'s pod list and each ' +
+    'pod\'s last 1000 log lines under the execution\'s artifacts (forensics_path), never uses --force or ' +
+    '--delete-emptydir-data, and drains what it can: pods kubectl would refuse (emptyDir data, no controller) get the ' +
+    'label cortex.dev/forensic-hold=true, stay on the node and are listed in left_pods; the drain skips them ' +
+    '(--pod-selector=!cortex.dev/forensic-hold). Rollback uncordons the node unless it was cordoned before.',
   kind: 'tool',
   uses: KUBECTL,
   parameters: params(
@@ -636,6 +639,7 @@ const drainNode: ActionSpec = {
     node: 'Node.',
     evacuated_pods: 'Number of pods evicted.',
     evicted: 'Evicted pods as namespace/name.',
+    left_pods: 'Pods left on the node by a forensic drain: [{pod: namespace/name, reason: "emptyDir data" | "no controller"}].',
     forensics_path: 'Where the pod list and logs were saved, or null.',
     was_cordoned: 'True when the node was cordoned before the drain.',
   },
@@ -671,8 +675,11 @@ const applyNetworkPolicy: ActionSpec = {
   summary:
     'Renders a networking.k8s.io/v1 NetworkPolicy named policy_name and applies it like apply_kubernetes_manifest. ' +
     'target_selector.match_labels selects pods directly; target_selector.node selects the pods running on that node: ' +
-    'they are labelled cortex.dev/isolate=<policy_name> and the policy (one per namespace that has such pods, or only ' +
-    '`namespace`) selects that label. ingress_rules/egress_rules absent: that direction is not restricted; an empty ' +
+    'they are labelled cortex.dev/isolate=<value> and annotated cortex.dev/isolate-policy=<policy_name>, and the policy ' +
+    '(one per namespace that has such pods, or only `namespace`) selects that label. <value> is policy_name when it is ' +
+    'a valid label value (at most 63 characters), else its first 52 characters, "-" and 10 hex digits of its SHA-256. ' +
+    'The same for a pod target. ' +
+    'ingress_rules/egress_rules absent: that direction is not restricted; an empty ' +
     'list: deny all. dns_selector peers mean kube-dns. Enforcement depends on the CNI. Rollback deletes the policies and ' +
     'the labels.',
   kind: 'tool',
@@ -700,7 +707,8 @@ const applyNetworkPolicy: ActionSpec = {
     policy_name: 'Policy name.',
     namespaces: 'Namespaces a policy was applied in.',
     policies: 'Applied policies as namespace/name.',
-    labelled_pods: 'Pods labelled for a node target.',
+    labelled_pods: 'Pods labelled for a node or pod target.',
+    isolation_label: 'The label the policy selects (cortex.dev/isolate=<value>) for a node or pod target, else null.',
   },
   idempotent: true,
   compensation: {
@@ -715,7 +723,8 @@ const deleteNetworkPolicy: ActionSpec = {
   name: 'delete_network_policy',
   summary:
     '`kubectl delete networkpolicy <name> -n <ns> --ignore-not-found` in `namespace`/`namespaces` (default: every namespace ' +
-    'holding one of that name), and removes the cortex.dev/isolate=<name> pod label.',
+    'holding one of that name), and removes the cortex.dev/isolate pod label and cortex.dev/isolate-policy annotation ' +
+    'apply_network_policy set for that name.',
   kind: 'tool',
   uses: KUBECTL,
   parameters: params(
@@ -814,8 +823,10 @@ const uninstallHelmRelease: ActionSpec = {
   contractor: C,
   name: 'uninstall_helm_release',
   summary:
-    '`helm uninstall <release> -n <ns> --wait --timeout <s>s --ignore-not-found [--keep-history]`, then checks `helm list ' +
-    '--filter ^<release>$` is empty. PVCs are kept unless preserve_pvcs is false (then PVCs labelled ' +
+    '`helm status <release> -n <ns> -o json` decides whether the release exists ("release: not found": nothing to do, ' +
+    'uninstalled false); then `helm uninstall <release> -n <ns> --wait --timeout <s>s [--keep-history]` (no ' +
+    '--ignore-not-found: Helm < 3.13 lacks it, and Helm prints "uninstalled" even for a missing release), then checks ' +
+    '`helm list --filter ^<release>$` is empty. PVCs are kept unless preserve_pvcs is false (then PVCs labelled ' +
     'app.kubernetes.io/instance=<release> are deleted). Irreversible.',
   kind: 'tool',
   uses: HELM,
@@ -840,7 +851,8 @@ const rollbackHelmRelease: ActionSpec = {
   name: 'rollback_helm_release',
   summary:
     '`helm rollback <release> [<revision>] -n <ns> --wait --timeout <s>s`. revision "previous" (helm\'s default) or N; 0 ' +
-    'means there was no earlier revision, so the release is uninstalled (`helm uninstall --ignore-not-found`).',
+    'means there was no earlier revision, so the release is uninstalled when `helm status` finds it (as ' +
+    'uninstall_helm_release does).',
   kind: 'tool',
   uses: HELM,
   parameters: params(
@@ -854,7 +866,7 @@ const rollbackHelmRelease: ActionSpec = {
     },
     ['cluster', 'release', 'namespace'],
   ),
-  outputs: { release: 'Release.', revision: 'Revision after the rollback (0 when uninstalled).', uninstalled: 'True when revision was 0.' },
+  outputs: { release: 'Release.', revision: 'Revision after the rollback (0 when uninstalled).', uninstalled: 'True when revision was 0 and a live release was removed.' },
   idempotent: false,
 };
 

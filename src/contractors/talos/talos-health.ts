@@ -1,8 +1,9 @@
 import type { ActionImpl, PlannedStep } from '../action-impl.js';
-import { clusterFor, defaultNode, nodeArgs, planCluster, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
+import { clusterFor, defaultNode, nodeArgs, planCluster, planNode, requireNode, talosArgs, talosPlanArgs, type ClusterTarget } from './cluster.js';
 import { lines } from './parse.js';
 import { talosctl } from './talos.js';
 import { toolFailure } from './tool-errors.js';
+import { planList } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -14,12 +15,17 @@ interface Params {
   wait_timeout_seconds?: number;
 }
 
-function healthArgs(t: ClusterTarget, p: Params): string[] {
-  const cps = p.control_plane_nodes ?? t.controlPlaneNodes;
-  const workers = p.worker_nodes ?? t.workerNodes;
+/** -n: the node parameter, else the first control plane named (parameter, then config), else the configured endpoint. */
+function healthNode(t: ClusterTarget, p: Params): unknown {
+  return p.node ?? planList<string>(p.control_plane_nodes)[0] ?? defaultNode(t, undefined);
+}
+
+function healthArgs(t: ClusterTarget, p: Params, node: string): string[] {
+  const cps = p.control_plane_nodes !== undefined ? planList<string>(p.control_plane_nodes) : t.controlPlaneNodes;
+  const workers = p.worker_nodes !== undefined ? planList<string>(p.worker_nodes) : t.workerNodes;
   return [
     'health',
-    ...nodeArgs(t, defaultNode(t, p.node) ?? cps[0], p.endpoint),
+    ...nodeArgs(t, node, p.endpoint),
     '--wait-timeout',
     `${p.wait_timeout_seconds ?? 600}s`,
     ...(cps.length > 0 ? ['--control-plane-nodes', cps.join(',')] : []),
@@ -43,7 +49,7 @@ export const talosHealthAction: ActionImpl = {
   plan(params, ctx): PlannedStep[] {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
-    const args = healthArgs(t, p);
+    const args = healthArgs(t, p, planNode(t, healthNode(t, p)));
     return [{ kind: 'command', tool: 'talosctl', args: talosPlanArgs(t, ...args) }];
   },
   async run(rt) {
@@ -52,7 +58,8 @@ export const talosHealthAction: ActionImpl = {
     const wait = p.wait_timeout_seconds ?? 600;
     const started = rt.now().getTime();
     // talosctl enforces --wait-timeout itself; the process deadline only catches a hung client.
-    const res = await talosctl(rt, talosArgs(t, ...healthArgs(t, p)), { timeoutMs: (wait + 30) * 1000 });
+    const node = requireNode(t, healthNode(t, p), 'health');
+    const res = await talosctl(rt, talosArgs(t, ...healthArgs(t, p, node)), { timeoutMs: (wait + 30) * 1000 });
     const duration = Math.round((rt.now().getTime() - started) / 100) / 10;
     if (res.exitCode !== 0) throw toolFailure('talosctl', 'talosctl health', res, { errorCode: 'cluster_unhealthy', retryable: true }, 'action');
     return { healthy: true, checks: healthChecks(res.stderr), duration_seconds: duration };

@@ -42,7 +42,7 @@ export interface TalosMember {
   spec: { nodeId?: string; addresses?: string[]; hostname?: string; machineType?: string; operatingSystem?: string };
 }
 
-export async function getMembers(rt: ActionRuntime, t: ClusterTarget, node: string | undefined): Promise<TalosMember[]> {
+export async function getMembers(rt: ActionRuntime, t: ClusterTarget, node: string): Promise<TalosMember[]> {
   const res = await talosOk(rt, 'talosctl get members', talosArgs(t, 'get', 'members', '-o', 'json', ...nodeArgs(t, node, undefined)), {
     errorCode: 'talosctl_failed',
     retryable: true,

@@ -21,6 +21,14 @@ export function stderrSummary(res: Pick<ProcessResult, 'stderr' | 'stdout'>, lin
 
 /** kubectl error texts (TOOLS.md §3, KUBE-LAB.md §13) -> stable error codes. */
 export function classifyKubectl(stderr: string): ErrorClass | undefined {
+  // drain's refusals also end in "There are pending nodes": a retry meets them again
+  if (/cannot delete (cannot delete )?(Pods with local storage|Pods that declare no controller|DaemonSet-managed Pods)/.test(stderr)) {
+    return {
+      errorCode: 'node_drain_refused',
+      retryable: false,
+      hint: 'allow it with delete_emptydir_data (emptyDir data), force (pods without a controller) or ignore_daemonsets; preserve_forensics drains around such pods and lists them',
+    };
+  }
   if (/There are pending nodes to be drained|global timeout reached/.test(stderr)) return { errorCode: 'pod_eviction_timeout', retryable: true };
   if (/exceeded its progress deadline/.test(stderr)) return { errorCode: 'deployment_progress_deadline_exceeded', retryable: false };
   if (/timed out waiting for the condition/.test(stderr)) return { errorCode: 'deployment_rollout_timeout', retryable: true };

@@ -3,6 +3,7 @@ import type { ActionImpl, PlannedStep } from '../action-impl.js';
 import { clusterFor, kubectlPlanArgs, planCluster } from './cluster.js';
 import { kubectlOk } from './kube.js';
 import { lines } from './parse.js';
+import { isPlaceholder, placeholderNote, planRecord } from './plan-values.js';
 
 interface Params {
   cluster: string;
@@ -20,8 +21,10 @@ export const verifySecretsAction: ActionImpl = {
   plan(params, ctx): PlannedStep[] {
     const p = params as unknown as Params;
     const t = planCluster(ctx.config, params);
-    const steps: PlannedStep[] = [{ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'get', 'secrets', '-n', p.namespace, '-o', 'name') }];
-    for (const name of Object.keys(p.required_keys ?? {})) {
+    const wanted = [placeholderNote('required secrets', p.required_secrets), placeholderNote('required keys', p.required_keys)].filter(Boolean).join('; ');
+    const steps: PlannedStep[] = [{ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'get', 'secrets', '-n', p.namespace, '-o', 'name'), ...(wanted ? { note: wanted } : {}) }];
+    const keyed = isPlaceholder(p.required_keys) ? [`<each secret of ${p.required_keys}>`] : Object.keys(planRecord(p.required_keys));
+    for (const name of keyed) {
       steps.push({ kind: 'command', tool: 'kubectl', args: kubectlPlanArgs(t, 'get', 'secret', name, '-n', p.namespace, '-o', `go-template=${KEY_NAMES_TEMPLATE}`), note: 'key names only' });
     }
     return steps;

@@ -16,13 +16,15 @@ export interface HelmCtx {
   cwd: string;
   stdin: () => string;
   major: 3 | 4;
+  minor: number;
 }
 
 export interface HelmCommand {
   name: string;
   aliases?: string[];
   use: string;
-  flags: (major: 3 | 4) => FlagSpec[];
+  /** The command's flags in that Helm version (flags arrive with minor releases: --ignore-not-found in 3.13). */
+  flags: (major: 3 | 4, minor: number) => FlagSpec[];
   /** Checks the positional count; returns helm's `"helm x" requires ...` text. */
   args?: (n: number) => string | undefined;
   /** Reads or changes releases (needs the cluster). */

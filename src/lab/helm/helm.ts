@@ -6,7 +6,7 @@ import type { StandInResult } from '../talos/command.js';
 import { delay, globalFlags, HelmError, type HelmCommand, type HelmCtx } from './common.js';
 import { installCommand, upgradeCommand } from './install.js';
 import { historyCommand, listCommand, repoCommand, rollbackCommand, statusCommand, uninstallCommand, versionCommand } from './releases.js';
-import { helmMajorOf, readHelm } from './state.js';
+import { helmMajorOf, helmMinorOf, readHelm } from './state.js';
 
 const COMMANDS: HelmCommand[] = [upgradeCommand, installCommand, uninstallCommand, rollbackCommand, statusCommand, historyCommand, listCommand, versionCommand, repoCommand];
 
@@ -57,6 +57,7 @@ export async function runHelm(argv: readonly string[], env: NodeJS.ProcessEnv, o
   recordInvocation(call, 'helm', argv);
   const state = readHelm(call.lab);
   const major = helmMajorOf(state);
+  const minor = helmMinorOf(state);
   const globals = globalFlags(major);
   const valued = new Set(globals.filter((g) => g.type !== 'bool').flatMap((g) => [`--${g.name}`, ...(g.short ? [`-${g.short}`] : [])]));
   const idx = commandIndex(argv, valued);
@@ -76,7 +77,7 @@ export async function runHelm(argv: readonly string[], env: NodeJS.ProcessEnv, o
   try {
     p = parseFlags(
       argv.filter((_, i) => i !== idx),
-      [...cmd.flags(major), ...globals, { name: 'help', short: 'h', type: 'bool' }],
+      [...cmd.flags(major, minor), ...globals, { name: 'help', short: 'h', type: 'bool' }],
     );
     if (p.values.get('help') === true) {
       out.push(`Usage:\n  helm ${cmd.use}`);
@@ -101,6 +102,7 @@ export async function runHelm(argv: readonly string[], env: NodeJS.ProcessEnv, o
     cwd: options.cwd ?? process.cwd(),
     stdin: options.stdin ?? (() => ''),
     major,
+    minor,
   };
   try {
     const kubeconfig = str(p, 'kubeconfig');

@@ -138,11 +138,12 @@ export const uninstallCommand: HelmCommand = {
   name: 'uninstall',
   aliases: ['un', 'delete', 'del'],
   use: 'uninstall RELEASE_NAME [...] [flags]',
-  flags: (major) => [
+  flags: (major, minor) => [
     { name: 'cascade', type: 'string', default: 'background' },
     { name: 'description', type: 'string' },
     { name: 'dry-run', type: 'bool' },
-    { name: 'ignore-not-found', type: 'bool' },
+    // added in Helm 3.13.0 (cmd/helm/uninstall.go); 3.12 answers "unknown flag: --ignore-not-found"
+    ...(major === 4 || minor >= 13 ? [{ name: 'ignore-not-found', type: 'bool' as const }] : []),
     { name: 'keep-history', type: 'bool' },
     { name: 'no-hooks', type: 'bool' },
     { name: 'timeout', type: 'duration', default: 300_000 },
@@ -157,9 +158,19 @@ export const uninstallCommand: HelmCommand = {
     for (const name of ctx.p.positionals) {
       const revs = revisionsOf(ctx, name);
       const last = latest(revs);
-      if (!last || last.status === 'uninstalled') {
-        if (bool(ctx.p, 'ignore-not-found')) continue;
-        throw new HelmError(`uninstall: Release not loaded: ${name}: ${NOT_FOUND}`);
+      if (!last) {
+        // pkg/action/uninstall.go returns nothing for a missing release with IgnoreNotFound, and
+        // cmd/helm/uninstall.go then prints `release "x" uninstalled` all the same.
+        if (!ctx.p.values.get('ignore-not-found')) throw new HelmError(`uninstall: Release not loaded: ${name}: ${NOT_FOUND}`);
+        ctx.out.push(`release "${name}" uninstalled`);
+        continue;
+      }
+      if (last.status === 'uninstalled') {
+        // kept history of an uninstalled release: purged, unless history is to be kept again
+        if (bool(ctx.p, 'keep-history')) throw new HelmError(`the release named "${name}" is already deleted`);
+        updateState(ctx.lab, HELM_STATE, emptyHelmState, (st) => void delete st.releases[ns]?.[name]);
+        ctx.out.push(`release "${name}" uninstalled`);
+        continue;
       }
       if (bool(ctx.p, 'dry-run')) {
         ctx.out.push(`release "${name}" uninstalled`);

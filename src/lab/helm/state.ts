@@ -42,6 +42,11 @@ export function helmMajorOf(state: HelmState): 3 | 4 {
   return /^v4\./.test(state.version) ? 4 : 3;
 }
 
+/** The minor version of `version` (v3.12.3 -> 12): flags arrive with minor releases. */
+export function helmMinorOf(state: HelmState): number {
+  return Number(/^v\d+\.(\d+)/.exec(state.version)?.[1] ?? 0);
+}
+
 export function latest(revs: readonly HelmRevision[] | undefined): HelmRevision | undefined {
   return revs && revs.length > 0 ? revs[revs.length - 1] : undefined;
 }

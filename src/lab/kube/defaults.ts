@@ -6,9 +6,8 @@
 import { clone, invalid, isPlainObject, type KObject } from './object.js';
 import type { ResourceDef } from './resources.js';
 import { labelSelectorRequirements, matchesRequirements } from './selectors.js';
+import { errorBody, isDNS1035Label, isDNS1123Label, isDNS1123Subdomain, validateLabels, validateLabelSelector, validateMetaMaps, type FieldError } from './validation.js';
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Kinds whose spec changes bump metadata.generation (the lab's rollout logic relies on it). */
 export function usesGeneration(r: ResourceDef): boolean {
@@ -250,25 +249,86 @@ function defaultService(obj: KObject, ctx: DefaultContext): void {
   obj.status ??= { loadBalancer: {} };
 }
 
-function nameMessage(label: boolean, name: string): string {
-  return label
-    ? `Invalid value: "${name}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`
-    : `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`;
-}
-
 function goMap(m: Record<string, string> | undefined): string {
   return `map[string]string{${Object.entries(m ?? {})
     .map(([k, v]) => `"${k}":"${v}"`)
     .join(', ')}}`;
 }
 
-/** Validation a real server would do that the lab's behaviour depends on; throws 422 Invalid. */
+const RBAC_KINDS = new Set(['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']);
+
+/** ValidatePathSegmentName: RBAC names ("system:controller:x") need only be a path segment. */
+function pathSegmentName(name: string): string[] {
+  if (name === '.' || name === '..') return [`may not be '${name}'`];
+  return ['/', '%'].filter((c) => name.includes(c)).map((c) => `may not contain '${c}'`);
+}
+
+/** The name rule of a kind: namespaces are DNS-1123 labels, services DNS-1035 labels, most others subdomains. */
+function nameErrors(kind: string, name: string): string[] {
+  if (kind === 'Namespace') return isDNS1123Label(name);
+  if (kind === 'Service') return isDNS1035Label(name);
+  if (RBAC_KINDS.has(kind)) return pathSegmentName(name);
+  return isDNS1123Subdomain(name);
+}
+
+/** Selectors and templates whose labels the API server validates, by kind (field paths as its own). */
+function nestedLabelErrors(kind: string, spec: Record<string, unknown> | undefined): FieldError[] {
+  if (!spec) return [];
+  const out: FieldError[] = [];
+  const template = (t: unknown, path: string) => out.push(...validateMetaMaps((t as { metadata?: unknown } | undefined)?.metadata, `${path}.metadata`));
+  switch (kind) {
+    case 'Deployment':
+    case 'ReplicaSet':
+    case 'StatefulSet':
+    case 'DaemonSet':
+      out.push(...validateLabelSelector(spec.selector, 'spec.selector'));
+      template(spec.template, 'spec.template');
+      break;
+    case 'Job':
+      template(spec.template, 'spec.template');
+      break;
+    case 'CronJob':
+      template((spec.jobTemplate as { spec?: { template?: unknown } } | undefined)?.spec?.template, 'spec.jobTemplate.spec.template');
+      break;
+    case 'Service':
+      out.push(...validateLabels(spec.selector, 'spec.selector'));
+      break;
+    case 'PodDisruptionBudget':
+      out.push(...validateLabelSelector(spec.selector, 'spec.selector'));
+      break;
+    case 'NetworkPolicy': {
+      out.push(...validateLabelSelector(spec.podSelector, 'spec.podSelector'));
+      for (const [dir, peersKey] of [['ingress', 'from'], ['egress', 'to']] as const) {
+        const rules = Array.isArray(spec[dir]) ? (spec[dir] as Array<Record<string, unknown>>) : [];
+        rules.forEach((rule, i) => {
+          const peers = Array.isArray(rule?.[peersKey]) ? (rule[peersKey] as Array<Record<string, unknown>>) : [];
+          peers.forEach((peer, j) => {
+            const at = `spec.${dir}[${i}].${peersKey}[${j}]`;
+            out.push(...validateLabelSelector(peer?.podSelector, `${at}.podSelector`), ...validateLabelSelector(peer?.namespaceSelector, `${at}.namespaceSelector`));
+          });
+        });
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
+const asCause = (e: FieldError) => ({ field: e.field, message: errorBody(e), type: e.type });
+
+/**
+ * Validation a real server would do that the lab's behaviour depends on; throws 422 Invalid.
+ * Names, labels, annotations and label selectors follow k8s.io/apimachinery (./validation.ts).
+ */
 export function validate(r: ResourceDef, obj: KObject, old: KObject | undefined): void {
   const name = obj.metadata.name;
-  const causes: { field: string; message: string }[] = [];
-  const isLabel = r.kind === 'Namespace' || r.kind === 'Service';
+  const causes: { field: string; message: string; type?: string }[] = [];
   if (!name) causes.push({ field: 'metadata.name', message: 'Required value: name or generateName is required' });
-  else if (!(isLabel ? DNS_LABEL : DNS_SUBDOMAIN).test(name) || name.length > (isLabel ? 63 : 253)) causes.push({ field: 'metadata.name', message: nameMessage(isLabel, name) });
+  else for (const m of nameErrors(r.kind, name)) causes.push(asCause({ type: 'FieldValueInvalid', field: 'metadata.name', value: name, detail: m }));
+  causes.push(...validateMetaMaps(obj.metadata, 'metadata').map(asCause));
+  causes.push(...nestedLabelErrors(r.kind, isPlainObject(obj.spec) ? (obj.spec as Record<string, unknown>) : undefined).map(asCause));
   const spec = obj.spec as Record<string, unknown> | undefined;
   if (['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet'].includes(r.kind)) {
     const sel = spec?.selector;

@@ -167,14 +167,28 @@ export function conflict(resource: string, group: string, name: string): ApiErro
   );
 }
 
-export function invalid(kind: string, group: string, name: string, causes: { field: string; message: string }[]): ApiError {
+const CAUSE_TYPES: Array<[string, string]> = [
+  ['Required value', 'FieldValueRequired'],
+  ['Forbidden', 'FieldValueForbidden'],
+  ['Too long', 'FieldValueTooLong'],
+  ['Unsupported value', 'FieldValueNotSupported'],
+  ['Duplicate value', 'FieldValueDuplicate'],
+];
+
+/**
+ * 422 Invalid, as apierrors.NewInvalid builds it: `<Kind>[.<group>] "<name>" is invalid: <errors>`
+ * (one error as is, several as `[a, b]`, duplicates dropped), one cause per field error whose
+ * `reason` is the field error type and whose `message` is the error body (`Invalid value: ...`).
+ */
+export function invalid(kind: string, group: string, name: string, causes: { field: string; message: string; type?: string }[]): ApiError {
   const what = group ? `${kind}.${group}` : kind;
-  const text = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
+  const msgs = [...new Set(causes.map((c) => `${c.field}: ${c.message}`))];
+  const text = msgs.length === 1 ? msgs[0] : `[${msgs.join(', ')}]`;
   return new ApiError(422, 'Invalid', `${what} "${name}" is invalid: ${text}`, {
     name,
     ...(group ? { group } : {}),
     kind,
-    causes: causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })),
+    causes: causes.map((c) => ({ reason: c.type ?? CAUSE_TYPES.find(([p]) => c.message.startsWith(p))?.[1] ?? 'FieldValueInvalid', message: c.message, field: c.field })),
   });
 }
 

@@ -9,10 +9,12 @@
  *   all Ready (the same names and addresses as the talos and pve lab seeds); namespace staging
  *   pins its pods to the staging nodes (scheduler.alpha.kubernetes.io/node-selector);
  * - kube-system: DaemonSet node-exporter (a pod on every node), Deployment coredns + Service kube-dns;
- * - production: web-api (3) and payments-api (2) on the prod workers (so k8s-worker-02 has pods to
- *   evict), a PodDisruptionBudget for payments-api, their Services, and the warm-standby
+ * - production: web-api (3, with an emptyDir cache) and payments-api (2) on the prod workers (so
+ *   k8s-worker-02 has pods to evict), a PodDisruptionBudget for payments-api, their Services, and the warm-standby
  *   web-api-dr / payments-api-dr (replicas 0, `cortex.dev/failover=true`, pinned to the DR
  *   workers) that disaster-recovery-failover scales up;
+ * - default: a bare pod on k8s-worker-02 (node-debugger-..., no controller), so `kubectl drain` meets
+ *   both of its refusals: emptyDir data and pods without a controller;
  * - Secrets db-credentials and api-keys in default, production and staging.
  */
 import { KubeApi } from './api.js';
@@ -24,6 +26,8 @@ import { KubeStore, type KubeState } from './store.js';
 
 export const SEED_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease', 'production', 'staging'];
 export const APP_SECRET_NAMESPACES = ['default', 'production', 'staging'];
+/** A pod without a controller on k8s-worker-02 (left by `kubectl debug node/...`). */
+export const NODE_DEBUGGER_POD = 'node-debugger-k8s-worker-02-7x2kq';
 
 interface NodeSeed {
   name: string;
@@ -235,6 +239,28 @@ export function seedObjects(): { resource: string; object: KObject }[] {
     ['payments-api-dr', 'harbor.cortex.local/cortex-apps/payments-api:v2.1.0', 8080],
   ] as const)
     add('deployments.apps', deployment('production', name, { replicas: 0, image, port, labels: { 'cortex.dev/failover': 'true', tier: 'api' }, nodeSelector: dr }));
+  // web-api keeps a scratch cache in an emptyDir: `kubectl drain` refuses its pods without --delete-emptydir-data
+  (() => {
+    const web = out.find((o) => o.object.metadata.name === 'web-api' && o.resource === 'deployments.apps')!.object;
+    web.spec.template.spec.volumes = [{ name: 'cache', emptyDir: {} }];
+    web.spec.template.spec.containers[0].volumeMounts = [{ name: 'cache', mountPath: '/var/cache/web-api' }];
+  })();
+  // what `kubectl debug node/k8s-worker-02` leaves behind: a pod without a controller (drain needs --force)
+  add('pods', {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: NODE_DEBUGGER_POD, namespace: 'default', labels: { 'app.kubernetes.io/managed-by': 'kubectl-debug' } },
+    spec: {
+      nodeName: 'k8s-worker-02',
+      hostIPC: true,
+      hostNetwork: true,
+      hostPID: true,
+      restartPolicy: 'Never',
+      tolerations: [{ operator: 'Exists' }],
+      containers: [{ name: 'debugger', image: 'busybox:1.36', stdin: true, tty: true, volumeMounts: [{ name: 'host-root', mountPath: '/host' }] }],
+      volumes: [{ name: 'host-root', hostPath: { path: '/', type: '' } }],
+    },
+  });
   add('services', service('production', 'web-api', 80, 'NodePort'));
   add('services', service('production', 'payments-api', 80));
   add('services', service('production', 'web-api-dr', 80, 'NodePort'));

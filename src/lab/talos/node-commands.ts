@@ -210,6 +210,8 @@ export const healthCmd: Command = {
   ],
   async run(ctx) {
     const t = resolveTarget(ctx, readTalos(ctx.lab));
+    // --server (the default) runs the check on one node: several in the context are refused
+    if (ctx.p.values.get('server') !== false) singleNode(t, 'health');
     if (!t.cluster) throw new CommandError(unavailable(t.nodes[0] as string, 'no route to host'));
     const c = t.cluster;
     let cps = list(ctx.p, 'control-plane-nodes');

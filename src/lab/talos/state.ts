@@ -53,6 +53,21 @@ export function readTalos(lab: string): TalosState {
   return readState(lab, TALOS_STATE, emptyTalosState);
 }
 
+/**
+ * config.yaml `clusters.<name>` entries for the lab's Talos clusters: their control planes and
+ * workers, as an operator configures them (talosctl gets -n from them when no node is given).
+ */
+export function labClusterNodes(lab: string): Record<string, { control_plane_nodes: string[]; worker_nodes: string[] }> {
+  const out: Record<string, { control_plane_nodes: string[]; worker_nodes: string[] }> = {};
+  for (const c of Object.values(readTalos(lab).clusters)) {
+    out[c.name] = {
+      control_plane_nodes: c.nodes.filter((n) => n.machine_type === 'controlplane').map((n) => n.ip),
+      worker_nodes: c.nodes.filter((n) => n.machine_type === 'worker').map((n) => n.ip),
+    };
+  }
+  return out;
+}
+
 export function nodeId(ip: string, cluster: string): string {
   return createHash('sha256').update(`${cluster}/${ip}`).digest('base64url').slice(0, 43);
 }
@@ -258,8 +273,10 @@ export function writeSeedFiles(lab: string, state: TalosState): void {
     writeFileSync(join(dir, 'secrets.yaml'), stringify(secrets), { mode: 0o600 });
     writeFileSync(join(dir, 'controlplane.yaml'), stringify(machineConfig('controlplane', inputs)), { mode: 0o600 });
     writeFileSync(join(dir, 'worker.yaml'), stringify(machineConfig('worker', inputs)), { mode: 0o600 });
-    writeFileSync(join(dir, 'talosconfig'), talosconfigText(c.name, [{ name: c.name, endpoints: cps, nodes: cps.slice(0, 1) }]), { mode: 0o600 });
-    contexts.push({ name: c.name, endpoints: cps, nodes: cps.slice(0, 1) });
+    // as operators set them up (`talosctl config endpoint/node <control planes>`): a command without
+    // -n then goes to every control plane, and one that needs a single node fails, as talosctl does
+    writeFileSync(join(dir, 'talosconfig'), talosconfigText(c.name, [{ name: c.name, endpoints: cps, nodes: cps }]), { mode: 0o600 });
+    contexts.push({ name: c.name, endpoints: cps, nodes: cps });
   }
   const first = contexts[0]?.name ?? 'lab';
   writeFileSync(labPaths(lab).talosconfig, talosconfigText(first, contexts), { mode: 0o600 });

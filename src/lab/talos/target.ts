@@ -66,8 +66,9 @@ export function reach(t: Target, ip: string): TalosNodeState {
   return n;
 }
 
+/** helpers.FailIfMultiNodes (cmd/talosctl/pkg/talos/helpers): one node, from -n or the context. */
 export function singleNode(t: Target, what: string): string {
-  if (t.nodes.length > 1) throw new CommandError(`error: "${what}" is not supported with multiple nodes`);
+  if (t.nodes.length > 1) throw new CommandError(`command "${what}" is not supported with multiple nodes`);
   return t.nodes[0] as string;
 }
 

@@ -89,11 +89,45 @@ describe('install_helm_chart argv', () => {
 });
 
 describe('rollback_helm_release / uninstall_helm_release', () => {
-  it('revision 0 uninstalls with --ignore-not-found', async () => {
+  it('revision 0 uninstalls the release helm status finds (no --ignore-not-found: Helm < 3.13 lacks it)', async () => {
     const h = await harness('rollback_helm_release', { cluster: 'prod-k8s-01', release: 'kube-prometheus-stack', namespace: 'monitoring', revision: 0 });
-    h.deps.runner.on('helm', [], { stdout: 'release "kube-prometheus-stack" uninstalled\n' });
+    h.deps.runner.on('helm', [], router([['status', { stdout: fixture('helm/status.json') }], ['uninstall', { stdout: 'release "kube-prometheus-stack" uninstalled\n' }]]));
     expect(await h.impl.run(h.rt)).toEqual({ release: 'kube-prometheus-stack', revision: 0, uninstalled: true });
-    expect(h.calls()).toEqual([[...H, 'uninstall', 'kube-prometheus-stack', '--namespace', 'monitoring', '--wait', '--timeout', '10m0s', '--ignore-not-found']]);
+    expect(h.calls()).toEqual([
+      [...H, 'status', 'kube-prometheus-stack', '--namespace', 'monitoring', '-o', 'json'],
+      [...H, 'uninstall', 'kube-prometheus-stack', '--namespace', 'monitoring', '--wait', '--timeout', '10m0s'],
+    ]);
+  });
+  it('a release helm status does not find is not uninstalled, whatever an uninstall would print', async () => {
+    const h = await harness('rollback_helm_release', { cluster: 'prod-k8s-01', release: 'kube-prometheus-stack', namespace: 'monitoring', revision: 0 });
+    h.deps.runner.on('helm', [], router([['status', { exitCode: 1, stderr: fixture('helm/release-not-found.stderr') }], ['uninstall', { stdout: 'release "kube-prometheus-stack" uninstalled\n' }]]));
+    expect(await h.impl.run(h.rt)).toEqual({ release: 'kube-prometheus-stack', revision: 0, uninstalled: false });
+    expect(h.calls().map((c) => c[3])).toEqual(['status']);
+    // gone between status and uninstall: still "not uninstalled", not a failure
+    const race = await harness('uninstall_helm_release', { cluster: 'prod-k8s-01', release: 'cilium', namespace: 'kube-system' });
+    race.deps.runner.on('helm', [], router([['status', { stdout: fixture('helm/status.json') }], ['uninstall', { exitCode: 1, stderr: 'Error: uninstall: Release not loaded: cilium: release: not found\n' }], [' list ', { stdout: '[]' }]]));
+    expect(await race.impl.run(race.rt)).toEqual({ release: 'cilium', uninstalled: false, deleted_pvcs: [] });
+    // kept history (status uninstalled): purged without --keep-history, left alone with it
+    const kept = (keep: boolean) => harness('uninstall_helm_release', { cluster: 'prod-k8s-01', release: 'cilium', namespace: 'kube-system', keep_history: keep });
+    const status = JSON.stringify({ ...JSON.parse(fixture('helm/status.json')), info: { status: 'uninstalled' } });
+    for (const keep of [false, true]) {
+      const k = await kept(keep);
+      k.deps.runner.on('helm', [], router([['status', { stdout: status }], ['uninstall', { stdout: 'release "cilium" uninstalled\n' }], [' list ', { stdout: '[]' }]]));
+      expect(await k.impl.run(k.rt)).toEqual({ release: 'cilium', uninstalled: false, deleted_pvcs: [] });
+      expect(k.calls().some((c) => c[3] === 'uninstall')).toBe(!keep);
+    }
+  });
+  it('a helm older than 3.7 is refused before it is used (uninstall --wait); 3.7.0 and v4 are fine', async () => {
+    const run = async (version: string) => {
+      resetHelmMajorCache();
+      const h = await harness('install_helm_chart', { ...kps, create_namespace: true });
+      h.deps.runner.on('helm', [], router([['version --short', { stdout: `${version}\n` }], [' history ', { stdout: '[]' }], ['upgrade --install', { stdout: fixture('helm/upgrade-v3.json') }]]));
+      return h.impl.run(h.rt).then(() => h.calls().length, (e: ActionFailedError) => e);
+    };
+    const e = (await run('v3.6.3+gd506314')) as ActionFailedError;
+    expect([e.errorCode, e.retryable, e.message]).toEqual(['tool_not_working', false, "helm v3.6.3 is older than v3.7.0, the oldest Helm cortex's command lines work with (helm uninstall --wait)"]);
+    expect(await run('v3.7.0+geeac838')).toBe(3);
+    expect(await run('v4.0.0+g99cd196')).toBe(3);
   });
   it('rolls back to N and reads the new revision from helm status', async () => {
     const h = await harness('rollback_helm_release', { cluster: 'prod-k8s-01', release: 'cilium', namespace: 'kube-system', revision: 2, timeout_seconds: 120 });
@@ -112,16 +146,17 @@ describe('rollback_helm_release / uninstall_helm_release', () => {
   });
   it('uninstall checks helm list (revision is a string there) and can delete the PVCs', async () => {
     const h = await harness('uninstall_helm_release', { cluster: 'prod-k8s-01', release: 'cilium', namespace: 'kube-system', preserve_pvcs: false, keep_history: true });
-    h.deps.runner.on('helm', [], router([['uninstall', { stdout: 'release "cilium" uninstalled\n' }], [' list ', { stdout: '[]' }]]));
+    h.deps.runner.on('helm', [], router([['status', { stdout: fixture('helm/status.json') }], ['uninstall', { stdout: 'release "cilium" uninstalled\n' }], [' list ', { stdout: '[]' }]]));
     h.deps.runner.on('kubectl', [], { stdout: 'persistentvolumeclaim/data-0\n' });
     expect(await h.impl.run(h.rt)).toEqual({ release: 'cilium', uninstalled: true, deleted_pvcs: ['data-0'] });
     expect(h.calls()).toEqual([
-      [...H, 'uninstall', 'cilium', '--namespace', 'kube-system', '--wait', '--timeout', '5m0s', '--ignore-not-found', '--keep-history'],
+      [...H, 'status', 'cilium', '--namespace', 'kube-system', '-o', 'json'],
+      [...H, 'uninstall', 'cilium', '--namespace', 'kube-system', '--wait', '--timeout', '5m0s', '--keep-history'],
       [...H, 'list', '--namespace', 'kube-system', '--filter', '^cilium$', '-o', 'json'],
       ['kubectl', '--kubeconfig', KC, 'delete', 'pvc', '-n', 'kube-system', '-l', 'app.kubernetes.io/instance=cilium', '--ignore-not-found', '-o', 'name'],
     ]);
     const still = await harness('uninstall_helm_release', { cluster: 'prod-k8s-01', release: 'cilium', namespace: 'kube-system' });
-    still.deps.runner.on('helm', [], router([['uninstall', {}], [' list ', { stdout: fixture('helm/list.json') }]]));
+    still.deps.runner.on('helm', [], router([['status', { stdout: fixture('helm/status.json') }], ['uninstall', {}], [' list ', { stdout: fixture('helm/list.json') }]]));
     expect((await failure(still.impl.run(still.rt))).message).toBe('release cilium is still listed after helm uninstall (status deployed)');
     expect(kubectlResult('10-get-ns-missing').exitCode).toBe(0);
   });

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ActionFailedError } from '../../../../src/errors.js';
+import { isolationLabelValue } from '../../../../src/contractors/talos/network-policy.js';
 import { engineScratch, harness, KC, kubectlResult, router } from './helpers.js';
 
 async function failure(p: Promise<unknown>): Promise<ActionFailedError> {
@@ -230,7 +231,7 @@ describe('cordon / uncordon / drain', () => {
   it('drain parses the real output; pending nodes is pod_eviction_timeout', async () => {
     const h = await harness('drain_node', { cluster: 'prod-k8s-01', node: 'worker-1', delete_emptydir_data: true, timeout_seconds: 30 });
     h.deps.runner.on('kubectl', [], router([['get node', { stdout: node(false) }], ['drain', kubectlResult('90-drain')]]));
-    expect(await h.impl.run(h.rt)).toEqual({ node: 'worker-1', evacuated_pods: 1, evicted: ['monitoring/web-7b9f8c5d4f-abcde'], forensics_path: null, was_cordoned: false });
+    expect(await h.impl.run(h.rt)).toEqual({ node: 'worker-1', evacuated_pods: 1, evicted: ['monitoring/web-7b9f8c5d4f-abcde'], left_pods: [], forensics_path: null, was_cordoned: false });
     expect(h.calls()[1]).toEqual([...K, 'drain', 'worker-1', '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=30s']);
     const f = await harness('drain_node', { cluster: 'prod-k8s-01', node: 'worker-1' });
     f.deps.runner.on('kubectl', [], router([['get node', { stdout: node(true) }], ['drain', kubectlResult('92-drain-pdb-429')]]));
@@ -242,15 +243,61 @@ describe('cordon / uncordon / drain', () => {
     const h = await harness('drain_node', { cluster: 'prod-k8s-01', node: 'worker-1', preserve_forensics: true, force: true, delete_emptydir_data: true }, { root });
     h.deps.runner.on('kubectl', [], router([
       ['get node', { stdout: node(false) }],
+      ['cordon', kubectlResult('80-cordon')],
       ['get pods', { stdout: kubectlResult('70-get-pods-label').stdout as string }],
       ['logs', { stdout: '2026-11-25T12:00:00Z hello\n' }],
+      ['label pod', {}],
       ['drain', kubectlResult('90-drain')],
     ]));
     const out = await h.impl.run(h.rt);
     expect(out.forensics_path).toBe(join(root, 'state', 'artifacts', 'test-exec-0001', 'act-1', 'forensics-worker-1'));
     expect(readdirSync(out.forensics_path as string).sort()).toEqual(['monitoring_web-7b9f8c5d4f-abcde.log', 'monitoring_web-7b9f8c5d4f-fghij.log', 'pods.json']);
-    expect(h.calls().map((c) => c.slice(3, 5))).toEqual([['get', 'node'], ['get', 'pods'], ['logs', 'web-7b9f8c5d4f-abcde'], ['logs', 'web-7b9f8c5d4f-fghij'], ['drain', 'worker-1']]);
-    expect(h.calls()[4]).toEqual([...K, 'drain', 'worker-1', '--ignore-daemonsets', '--timeout=300s']);
+    // one recorded pod keeps an emptyDir cache: held back (labelled) instead of deleted
+    expect(h.calls().map((c) => c.slice(3, 5))).toEqual([['get', 'node'], ['cordon', 'worker-1'], ['get', 'pods'], ['logs', 'web-7b9f8c5d4f-abcde'], ['logs', 'web-7b9f8c5d4f-fghij'], ['label', 'pod'], ['drain', 'worker-1']]);
+    expect(h.calls()[5]).toEqual([...K, 'label', 'pod', 'web-7b9f8c5d4f-abcde', '-n', 'monitoring', 'cortex.dev/forensic-hold=true', '--overwrite']);
+    expect(h.calls()[6]).toEqual([...K, 'drain', 'worker-1', '--ignore-daemonsets', '--pod-selector=!cortex.dev/forensic-hold', '--timeout=300s']);
+    expect(out.left_pods).toEqual([{ pod: 'monitoring/web-7b9f8c5d4f-abcde', reason: 'emptyDir data' }]);
+  });
+  it('preserve_forensics holds pods with emptyDir data or no controller (labelled, listed) and drains the rest', async () => {
+    const pod = (ns: string, name: string, extra: Record<string, unknown>) => ({ metadata: { name, namespace: ns, ...((extra.metadata as object) ?? {}) }, spec: extra.spec ?? {}, status: { phase: extra.phase ?? 'Running' } });
+    const rs = { ownerReferences: [{ kind: 'ReplicaSet', name: 'web-1', controller: true }] };
+    const pods = JSON.stringify({ items: [
+      pod('production', 'web-1-a', { metadata: rs, spec: { volumes: [{ name: 'cache', emptyDir: {} }] } }),
+      pod('production', 'api-1-b', { metadata: rs }),
+      pod('default', 'debugger', { spec: { volumes: [{ name: 'host', hostPath: { path: '/' } }] } }),
+      pod('default', 'scratch', { spec: { volumes: [{ name: 't', emptyDir: {} }] } }),
+      pod('default', 'done', { phase: 'Succeeded' }),
+      pod('kube-system', 'node-exporter-x', { metadata: { ownerReferences: [{ kind: 'DaemonSet', name: 'node-exporter', controller: true }] }, spec: { volumes: [{ name: 't', emptyDir: {} }] } }),
+      pod('kube-system', 'kube-apiserver-n1', { metadata: { annotations: { 'kubernetes.io/config.mirror': 'abc' } } }),
+    ] });
+    const h = await harness('drain_node', { cluster: 'prod-k8s-01', node: 'worker-1', preserve_forensics: true, pod_selector: 'tier=api' });
+    h.deps.runner.on('kubectl', [], router([['get node', { stdout: node(true) }], ['get pods', { stdout: pods }], ['logs', {}], ['label pod', {}], ['cordon', {}], ['drain', { stdout: 'node/worker-1 already cordoned\nevicting pod production/api-1-b\npod/api-1-b evicted\nnode/worker-1 drained\n' }]]));
+    const out = await h.impl.run(h.rt);
+    expect(out).toMatchObject({
+      evicted: ['production/api-1-b'],
+      was_cordoned: true,
+      left_pods: [
+        { pod: 'production/web-1-a', reason: 'emptyDir data' },
+        { pod: 'default/debugger', reason: 'no controller' },
+        { pod: 'default/scratch', reason: 'emptyDir data, no controller' },
+      ],
+    });
+    const labels = h.calls().filter((c) => c[3] === 'label');
+    expect(labels).toEqual([
+      [...K, 'label', 'pod', 'web-1-a', '-n', 'production', 'cortex.dev/forensic-hold=true', '--overwrite'],
+      [...K, 'label', 'pod', 'debugger', 'scratch', '-n', 'default', 'cortex.dev/forensic-hold=true', '--overwrite'],
+    ]);
+    expect(h.calls().at(-1)).toEqual([...K, 'drain', 'worker-1', '--ignore-daemonsets', '--pod-selector=tier=api,!cortex.dev/forensic-hold', '--timeout=300s']);
+  });
+  it('a drain kubectl refuses (emptyDir data, no controller) is node_drain_refused, not retried', async () => {
+    const h = await harness('drain_node', { cluster: 'prod-k8s-01', node: 'k8s-worker-02' });
+    const stderr =
+      'error: unable to drain node "k8s-worker-02" due to error: cannot delete cannot delete Pods that declare no controller (use --force to override): default/node-debugger-k8s-worker-02-7x2kq, continuing command...\n' +
+      'There are pending nodes to be drained:\n k8s-worker-02\ncannot delete cannot delete Pods that declare no controller (use --force to override): default/node-debugger-k8s-worker-02-7x2kq\n';
+    h.deps.runner.on('kubectl', [], router([['get node', { stdout: node(false) }], ['drain', { exitCode: 1, stdout: 'node/k8s-worker-02 cordoned\n', stderr }]]));
+    const e = await failure(h.impl.run(h.rt));
+    expect([e.errorCode, e.retryable]).toEqual(['node_drain_refused', false]);
+    expect(e.hint).toMatch(/force \(pods without a controller\)/);
   });
 });
 
@@ -262,20 +309,23 @@ describe('network policies', () => {
       { metadata: { name: 'agent', namespace: 'kube-system' } },
     ] });
     const h = await harness('apply_network_policy', { cluster: 'prod-k8s-01', policy_name: 'cortex-isolate-k8s-worker-02', target_selector: { node: 'k8s-worker-02' }, ingress_rules: [], egress_rules: [{ to: [{ dns_selector: true }], ports: [{ port: 53, protocol: 'UDP' }] }] });
-    h.deps.runner.on('kubectl', [], router([['get pods', { stdout: podsOnNode }], ['label pod', {}], ['apply', { stdout: 'networkpolicy.networking.k8s.io/cortex-isolate-k8s-worker-02\n' }]]));
+    h.deps.runner.on('kubectl', [], router([['get pods', { stdout: podsOnNode }], ['label pod', {}], ['annotate pod', {}], ['apply', { stdout: 'networkpolicy.networking.k8s.io/cortex-isolate-k8s-worker-02\n' }]]));
     expect(await h.impl.run(h.rt)).toEqual({
       policy_name: 'cortex-isolate-k8s-worker-02',
       namespaces: ['production', 'kube-system'],
       policies: ['production/cortex-isolate-k8s-worker-02', 'kube-system/cortex-isolate-k8s-worker-02'],
       labelled_pods: ['production/web-1', 'production/web-2', 'kube-system/agent'],
+      isolation_label: 'cortex.dev/isolate=cortex-isolate-k8s-worker-02',
     });
     expect(h.calls()).toEqual([
       [...K, 'get', 'pods', '--all-namespaces', '--field-selector', 'spec.nodeName=k8s-worker-02', '-o', 'json'],
       [...K, 'label', 'pod', 'web-1', 'web-2', '-n', 'production', 'cortex.dev/isolate=cortex-isolate-k8s-worker-02', '--overwrite'],
+      [...K, 'annotate', 'pod', 'web-1', 'web-2', '-n', 'production', 'cortex.dev/isolate-policy=cortex-isolate-k8s-worker-02', '--overwrite'],
       [...K, 'label', 'pod', 'agent', '-n', 'kube-system', 'cortex.dev/isolate=cortex-isolate-k8s-worker-02', '--overwrite'],
+      [...K, 'annotate', 'pod', 'agent', '-n', 'kube-system', 'cortex.dev/isolate-policy=cortex-isolate-k8s-worker-02', '--overwrite'],
       [...K, 'apply', '--server-side', '--field-manager=cortex', '-f', '-', '-o', 'name'],
     ]);
-    const policies = (h.inputs()[3] as string).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const policies = (h.inputs()[5] as string).split('\n').filter(Boolean).map((l) => JSON.parse(l));
     expect(policies[0]).toEqual({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
@@ -290,13 +340,27 @@ describe('network policies', () => {
   });
   it('delete: finds the namespaces, deletes, removes labels', async () => {
     const h = await harness('delete_network_policy', { cluster: 'prod-k8s-01', policy_name: 'iso' });
-    h.deps.runner.on('kubectl', [], router([['get networkpolicies', { stdout: JSON.stringify({ items: [{ metadata: { name: 'iso', namespace: 'production' } }] }) }], ['delete', { stdout: 'networkpolicy.networking.k8s.io/iso\n' }], ['label pods', { exitCode: 1, stderr: 'error: no objects passed to label\n' }]]));
+    h.deps.runner.on('kubectl', [], router([['get networkpolicies', { stdout: JSON.stringify({ items: [{ metadata: { name: 'iso', namespace: 'production' } }] }) }], ['delete', { stdout: 'networkpolicy.networking.k8s.io/iso\n' }], ['annotate pods', {}], ['label pods', { exitCode: 1, stderr: 'error: no objects passed to label\n' }]]));
     expect(await h.impl.run(h.rt)).toEqual({ deleted: ['production/iso'] });
     expect(h.calls()).toEqual([
       [...K, 'get', 'networkpolicies', '--all-namespaces', '--field-selector', 'metadata.name=iso', '-o', 'json'],
       [...K, 'delete', 'networkpolicy', 'iso', '-n', 'production', '--ignore-not-found', '-o', 'name'],
+      [...K, 'annotate', 'pods', '-n', 'production', '-l', 'cortex.dev/isolate=iso', 'cortex.dev/isolate-policy-'],
       [...K, 'label', 'pods', '-n', 'production', '-l', 'cortex.dev/isolate=iso', 'cortex.dev/isolate-'],
     ]);
+  });
+  it('a policy name over 63 characters is labelled by a stable short value (names that fit stay as they are)', () => {
+    const long = `cortex-isolate-${'kube-prometheus-stack-prometheus-node-exporter-x8z2k'}`;
+    const v = isolationLabelValue(long);
+    expect(v).toMatch(/^cortex-isolate-kube-prometheus-stack-prometheus-node-[0-9a-f]{10}$/);
+    expect(v.length).toBe(63);
+    expect(isolationLabelValue(long)).toBe(v);
+    expect(isolationLabelValue(`${long}x`)).not.toBe(v);
+    expect(isolationLabelValue('cortex-isolate-k8s-worker-02')).toBe('cortex-isolate-k8s-worker-02');
+    expect(isolationLabelValue('a'.repeat(63))).toBe('a'.repeat(63));
+    expect(isolationLabelValue('a'.repeat(64))).toMatch(/^a{52}-[0-9a-f]{10}$/);
+    // cut after a dot or dash: still a valid label value (it ends with the hash)
+    expect(isolationLabelValue(`${'a'.repeat(51)}.${'b'.repeat(20)}`)).toMatch(/^a{51}\.-[0-9a-f]{10}$/);
   });
 });
 

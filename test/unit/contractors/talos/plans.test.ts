@@ -6,7 +6,7 @@ import { baseConfig } from './helpers.js';
 import { checkParams } from '../runtime-helper.js';
 
 /** Minimal valid parameters of every action (checked against its schema). */
-const SAMPLES: Record<string, Record<string, unknown>> = {
+export const SAMPLES: Record<string, Record<string, unknown>> = {
   generate_talos_config: { cluster: 'prod-k8s-02', endpoint: '10.10.1.100', config_patches: [{ a: 1 }] },
   apply_talos_config: { cluster: 'prod-k8s-01', nodes: ['10.10.1.20'], machine_type: 'worker' },
   bootstrap_talos_cluster: { cluster: 'prod-k8s-01', node: '10.10.1.10' },
@@ -53,6 +53,37 @@ describe('talos-contractor catalogue coverage', () => {
       expect(['talosctl', 'kubectl', 'helm']).toContain(s.tool);
       // get_kubeconfig validates the file it just wrote, not the configured kubeconfig.
       if ((s.tool === 'kubectl' && name !== 'get_kubeconfig') || (s.tool === 'helm' && s.args?.[0] !== 'version')) expect(s.args?.slice(0, 2)).toEqual(['--kubeconfig', '/etc/cortex/prod.kubeconfig']);
+    }
+  });
+});
+
+describe('talos-contractor plans with values an earlier action supplies', () => {
+  /** What `run --dry-run` passes for `${earlier.output.key}`: a "<earlier.output.key>" string, whatever the type. */
+  const placeholder = (param: string) => `<earlier.output.${param}>`;
+  const structured = (schema: { type?: unknown; oneOf?: unknown[]; anyOf?: unknown[] } | undefined): boolean => {
+    const types = [schema?.type, ...[...(schema?.oneOf ?? []), ...(schema?.anyOf ?? [])].map((s) => (s as { type?: unknown }).type)].flat();
+    return types.includes('array') || types.includes('object');
+  };
+
+  it.each(TALOS_SPECS.map((s) => [s.name]))('%s: a placeholder for each list or object parameter is shown, without an error', async (name) => {
+    const spec = TALOS_SPECS.find((s) => s.name === name)!;
+    const sample = checkParams(spec as never, SAMPLES[name] as Record<string, unknown>);
+    const props = (spec.parameters as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
+    const lists = Object.keys(props).filter((k) => structured(props[k]));
+    const impl = await (IMPLEMENTATIONS[name] as () => Promise<{ plan: (p: Record<string, unknown>, c: unknown) => Array<{ kind: string; args?: string[]; note?: string }> }>)();
+    const ctx = { config: resolveConfig(baseConfig(), {}, null), executionId: 'e', workflowId: 'w', actionId: 'a', contractor: 'talos-contractor' };
+    for (const param of lists) {
+      const params = { ...sample, [param]: placeholder(param) };
+      let steps: Array<{ kind: string; args?: string[]; note?: string }> = [];
+      expect(() => (steps = impl.plan(params, ctx)), `${name}.${param}`).not.toThrow();
+      expect(steps.length, `${name}.${param}`).toBeGreaterThan(0);
+      // the plan says where the value comes from, and never takes the placeholder apart (a string
+      // spread into an object, iterated as a list of characters) or shows "[object Object]"
+      const text = JSON.stringify(steps);
+      expect(text, `${name}.${param}`).toContain(placeholder(param));
+      expect(text, `${name}.${param}`).not.toMatch(/\[object Object\]|"0":"<"|undefined/);
+      const args = steps.flatMap((st) => st.args ?? []);
+      expect(args.filter((a) => a === '<' || /[=/]<$|\/0$/.test(a)), `${name}.${param}`).toEqual([]);
     }
   });
 });

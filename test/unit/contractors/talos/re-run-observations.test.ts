@@ -72,9 +72,12 @@ describe('install_helm_chart: kill -9 during helm upgrade --install, then resume
     const comp = compensationFor(TALOS_SPECS, 'install_helm_chart', kps, r.outputs);
     expect(comp.params).toMatchObject({ release: 'kube-prometheus-stack', namespace: 'monitoring', revision: 0 });
     const undo = await harness(comp.action, comp.params);
-    undo.deps.runner.on('helm', [], { stdout: 'release "kube-prometheus-stack" uninstalled\n' });
+    undo.deps.runner.on('helm', [], router([['status', { stdout: fixture('helm/status.json') }], ['uninstall', { stdout: 'release "kube-prometheus-stack" uninstalled\n' }]]));
     expect(await undo.impl.run(undo.rt)).toEqual({ release: 'kube-prometheus-stack', revision: 0, uninstalled: true });
-    expect(undo.calls()).toEqual([[...H, 'uninstall', 'kube-prometheus-stack', '--namespace', 'monitoring', '--wait', '--timeout', '10m0s', '--ignore-not-found']]);
+    expect(undo.calls()).toEqual([
+      [...H, 'status', 'kube-prometheus-stack', '--namespace', 'monitoring', '-o', 'json'],
+      [...H, 'uninstall', 'kube-prometheus-stack', '--namespace', 'monitoring', '--wait', '--timeout', '10m0s'],
+    ]);
   });
 
   it('an upgrade keeps the revision that was live before the first attempt', async () => {

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { imagePatch } from '../../../../src/contractors/talos/apply-security-patches.js';
 import { captureArgs, logArgs } from '../../../../src/contractors/talos/capture-cluster-state.js';
-import { drainArgs } from '../../../../src/contractors/talos/drain-node.js';
+import { isolateArgs } from '../../../../src/contractors/talos/apply-network-policy.js';
+import { unlabelArgs } from '../../../../src/contractors/talos/delete-network-policy.js';
+import { drainArgs, holdArgs } from '../../../../src/contractors/talos/drain-node.js';
 import { applyArgs, manifestStream } from '../../../../src/contractors/talos/kube.js';
 import { getNamespaceArgs, namespaceManifest } from '../../../../src/contractors/talos/namespaces.js';
 import { defaultDenyPolicy, renderNetworkPolicy } from '../../../../src/contractors/talos/network-policy.js';
@@ -111,6 +113,8 @@ describe.skipIf(!HAVE)('real kubectl parses every argv shape the adapters use', 
     rolloutStatusArgs('deployment', 'web', 'production', 300),
     rolloutStatusArgs('statefulset', 'prometheus', 'monitoring', 600),
     drainArgs({ cluster: 'c', node: 'w1', delete_emptydir_data: true, force: true, grace_period_seconds: 30, pod_selector: 'app=web', timeout_seconds: 60 } as never),
+    drainArgs({ cluster: 'c', node: 'w1', preserve_forensics: true, pod_selector: 'tier=api' } as never),
+    holdArgs([{ pod: 'production/web-1', reason: 'emptyDir data' }, { pod: 'production/debug', reason: 'no controller' }])[0]!.args,
     logArgs('web-1', 'production', 1000),
     captureArgs('pod_list', { cluster: 'c', node: 'w1' } as never),
     captureArgs('events', { cluster: 'c', namespace: 'production' } as never),
@@ -132,6 +136,8 @@ describe.skipIf(!HAVE)('real kubectl parses every argv shape the adapters use', 
     ['label', 'node', 'w1', 'w2', 'cortex.dev/role=monitoring', '--overwrite'],
     ['label', 'pod', 'p1', '-n', 'production', 'cortex.dev/isolate=iso', '--overwrite'],
     ['label', 'pods', '-n', 'production', '-l', 'cortex.dev/isolate=iso', 'cortex.dev/isolate-'],
+    ...isolateArgs(`cortex-isolate-${'x'.repeat(60)}`, 'production', ['p1', 'p2']),
+    ...unlabelArgs(`cortex-isolate-${'x'.repeat(60)}`, 'production'),
     ['label', 'namespace', 'default', 'production', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite'],
     ['taint', 'node', 'w1', 'dedicated=monitoring:NoSchedule', '--overwrite'],
     ['get', 'nodes', '-o', 'json'],

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ActionFailedError } from '../../../../src/errors.js';
-import { engineScratch, fixture, harness, kubectlResult, router, TC, KC } from './helpers.js';
+import { baseConfig, engineScratch, fixture, harness, kubectlResult, router, TC, KC } from './helpers.js';
 
 async function failure(p: Promise<unknown>): Promise<ActionFailedError> {
   try {
@@ -166,11 +166,18 @@ describe('talos_health', () => {
     ]);
     expect(out.healthy).toBe(true);
   });
-  it('without a node in config or params, the talosconfig context decides', async () => {
-    const h = await harness('talos_health', { cluster: 'dr-k8s-01' });
-    h.deps.runner.on('talosctl', [], { exitCode: 1, stderr: 'waiting for etcd to be healthy: ...\nhealthcheck error: rpc error: code = DeadlineExceeded desc = context deadline exceeded\n' });
-    const e = await failure(h.impl.run(h.rt));
-    expect(h.calls()[0]).toEqual(['talosctl', '--talosconfig', '/etc/cortex/default.talosconfig', 'health', '--wait-timeout', '600s']);
+  it('never leaves the node to the talosconfig context: without one in params or config it fails before talosctl runs', async () => {
+    for (const action of ['talos_health', 'etcd_snapshot', 'get_kubeconfig']) {
+      const h = await harness(action, { cluster: 'dr-k8s-01' });
+      const e = await failure(h.impl.run(h.rt));
+      expect([e.errorCode, e.retryable, e.hint]).toEqual(['cluster_not_configured', false, 'pass node, or set clusters.dr-k8s-01.control_plane_nodes (or clusters.dr-k8s-01.endpoint) in config.yaml']);
+      expect(h.calls()).toEqual([]);
+    }
+    // a configured talosctl endpoint is used as node and endpoint
+    const withEndpoint = await harness('talos_health', { cluster: 'dr-k8s-01' }, { config: { clusters: { ...baseConfig().clusters, 'dr-k8s-01': { endpoint: 'https://10.20.1.10:6443' } } } });
+    withEndpoint.deps.runner.on('talosctl', [], { exitCode: 1, stderr: 'waiting for etcd to be healthy: ...\nhealthcheck error: rpc error: code = DeadlineExceeded desc = context deadline exceeded\n' });
+    const e = await failure(withEndpoint.impl.run(withEndpoint.rt));
+    expect(withEndpoint.calls()[0]).toEqual(['talosctl', '--talosconfig', '/etc/cortex/default.talosconfig', 'health', '-n', '10.20.1.10', '-e', '10.20.1.10', '--wait-timeout', '600s']);
     expect([e.errorCode, e.retryable]).toEqual(['cluster_unhealthy', true]);
   });
 });
@@ -200,9 +207,10 @@ describe('etcd_snapshot', () => {
   });
   it('defaults to <base>/backups/<cluster>/etcd-<timestamp>.db', async () => {
     const { root } = engineScratch();
-    const h = await harness('etcd_snapshot', { cluster: 'prod-k8s-01' }, { config: { clusters: { 'prod-k8s-01': { talosconfig: join(root, 'tc') } } }, root });
+    const h = await harness('etcd_snapshot', { cluster: 'prod-k8s-01' }, { config: { clusters: { 'prod-k8s-01': { talosconfig: join(root, 'tc'), control_plane_nodes: ['10.10.1.11', '10.10.1.12'] } } }, root });
     h.deps.runner.on('talosctl', [], (args) => ({ stdout: `etcd snapshot saved to "${args[4]}" (10 bytes)\n` }));
     const out = await h.impl.run(h.rt);
+    expect(h.calls()[0]?.slice(6)).toEqual(['-n', '10.10.1.11', '-e', '10.10.1.11']);
     expect(out.path).toBe(join(root, 'backups', 'prod-k8s-01', 'etcd-20261125T120000Z.db'));
     expect(existsSync(join(root, 'backups', 'prod-k8s-01'))).toBe(true);
     expect(out.revision).toBeNull();

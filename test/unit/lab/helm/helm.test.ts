@@ -16,9 +16,9 @@ afterEach(async () => {
   await kube.close();
 });
 
-function setup(o: { v4?: boolean; faults?: Array<{ action_id: string; attempts: number | null }> } = {}) {
+function setup(o: { v4?: boolean; version?: string; faults?: Array<{ action_id: string; attempts: number | null }> } = {}) {
   const l = newLab({ kubeUrl: kube.url, ...(o.faults ? { faults: o.faults } : {}) });
-  if (o.v4) writeState(l.lab, HELM_STATE, { ...emptyHelmState(), version: 'v4.0.0+g1c4a3b2' });
+  if (o.v4 || o.version) writeState(l.lab, HELM_STATE, { ...emptyHelmState(), version: o.version ?? 'v4.0.0+g1c4a3b2' });
   const kc = join(l.lab, 'kubeconfig');
   writeFileSync(kc, 'apiVersion: v1\nkind: Config\n');
   const helm = (args: string[], action = 'act-1', stdin = '', attempt = 1) => runHelm(['--kubeconfig', kc, ...args], l.env(action, attempt), { stdin: () => stdin });
@@ -122,10 +122,29 @@ describe('helm stand-in: releases', () => {
     expect(kube.objects.has(path)).toBe(false);
     expect(kube.requests.some((q) => q.method === 'DELETE' && q.path === path)).toBe(true);
     expect(readHelm(lab).releases.default?.web).toBeUndefined();
-    expect(await helm(['uninstall', 'web', '-n', 'default', '--ignore-not-found'])).toEqual({ exitCode: 0, stdout: '', stderr: '' });
+    // helm prints "uninstalled" for a release that did not exist (v3.13.0 cmd/helm/uninstall.go): the text proves nothing
+    expect(await helm(['uninstall', 'web', '-n', 'default', '--ignore-not-found'])).toEqual({ exitCode: 0, stdout: 'release "web" uninstalled\n', stderr: '' });
     expect((await helm(['uninstall', 'web', '-n', 'default'])).stderr).toBe('Error: uninstall: Release not loaded: web: release: not found\n');
     expect((await helm(['history', 'web', '-n', 'default', '-o', 'json'])).stderr).toBe('Error: release: not found\n');
     expect((await helm(['status', 'web', '-n', 'default'])).stderr).toBe('Error: release: not found\n');
+  });
+
+  it('--ignore-not-found arrived in Helm 3.13: 3.12 refuses the flag as cobra does', async () => {
+    const { helm } = setup({ version: 'v3.12.3+g3a31588' });
+    expect((await helm(['version', '--short'])).stdout).toBe('v3.12.3+g3a31588\n');
+    expect(await helm(['uninstall', 'web', '-n', 'default', '--wait', '--ignore-not-found'])).toEqual({ exitCode: 1, stdout: '', stderr: 'Error: unknown flag: --ignore-not-found\n' });
+    expect((await helm(['uninstall', 'web', '-n', 'default'])).stderr).toBe('Error: uninstall: Release not loaded: web: release: not found\n');
+    expect((await setup({ version: 'v3.13.0+g825e86f' }).helm(['uninstall', 'web', '-n', 'default', '--ignore-not-found'])).exitCode).toBe(0);
+  });
+
+  it('an uninstalled release kept with --keep-history: status says uninstalled; uninstall purges it, --keep-history again is refused', async () => {
+    const { lab, helm } = setup();
+    await helm(['upgrade', '--install', 'web', 'repo/web', '-n', 'default']);
+    expect((await helm(['uninstall', 'web', '-n', 'default', '--keep-history'])).stdout).toBe('release "web" uninstalled\n');
+    expect(JSON.parse((await helm(['status', 'web', '-n', 'default', '-o', 'json'])).stdout).info.status).toBe('uninstalled');
+    expect(await helm(['uninstall', 'web', '-n', 'default', '--keep-history'])).toEqual({ exitCode: 1, stdout: '', stderr: 'Error: the release named "web" is already deleted\n' });
+    expect(await helm(['uninstall', 'web', '-n', 'default'])).toEqual({ exitCode: 0, stdout: 'release "web" uninstalled\n', stderr: '' });
+    expect(readHelm(lab).releases.default?.web).toBeUndefined();
   });
 });
 

@@ -10,11 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeApi } from '../../../../src/lab/kube/api.js';
+import { ApiError } from '../../../../src/lab/kube/object.js';
+import { isQualifiedName, isValidLabelValue } from '../../../../src/lab/kube/validation.js';
 import { LabController } from '../../../../src/lab/kube/controller.js';
 import { decodeProtobufObject } from '../../../../src/lab/kube/protobuf.js';
 import { jsonPatch, strategicMergePatch } from '../../../../src/lab/kube/patch.js';
 import { mustResource } from '../../../../src/lab/kube/resources.js';
-import { seedKubeState } from '../../../../src/lab/kube/seed.js';
+import { NODE_DEBUGGER_POD, seedKubeState } from '../../../../src/lab/kube/seed.js';
 import { matchesRequirements, parseFieldSelector, parseLabelSelector } from '../../../../src/lab/kube/selectors.js';
 import { startKubeServer, parseLabToken, type KubeServer } from '../../../../src/lab/kube/server.js';
 import { KubeStore, type KubeState } from '../../../../src/lab/kube/store.js';
@@ -84,6 +86,10 @@ describe('lab kube: registry', () => {
     expect(pods.filter((p) => p.metadata.name.startsWith('node-exporter-'))).toHaveLength(15);
     expect(pods.every((p) => p.status.phase === 'Running')).toBe(true);
     expect(pods.filter((p) => p.spec.nodeName === 'k8s-worker-02' && p.metadata.namespace === 'production').length).toBeGreaterThan(0);
+    // what kubectl drain refuses without --delete-emptydir-data / --force is on k8s-worker-02
+    const onNode = pods.filter((p) => p.spec.nodeName === 'k8s-worker-02');
+    expect(onNode.some((p) => (p.spec.volumes ?? []).some((v: { emptyDir?: unknown }) => v.emptyDir) && p.metadata.ownerReferences?.[0]?.kind === 'ReplicaSet')).toBe(true);
+    expect(onNode.filter((p) => !p.metadata.ownerReferences).map((p) => `${p.metadata.namespace}/${p.metadata.name}`)).toEqual([`default/${NODE_DEBUGGER_POD}`]);
     const dr = all('deployments.apps').filter((d) => d.metadata.labels?.['cortex.dev/failover'] === 'true');
     expect(dr.map((d) => [d.metadata.name, d.spec.replicas])).toEqual([
       ['web-api-dr', 0],
@@ -164,6 +170,88 @@ describe('lab kube: registry', () => {
     expect(() => api.create(DEPLOY, 'production', bad)).toThrow('`selector` does not match template `labels`');
     expect(() => api.create(DEPLOY, 'nosuchns', bad)).toThrow('namespaces "nosuchns" not found');
     expect(() => api.create(mustResource('secrets'), 'production', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'api-keys' } })).toThrow('secrets "api-keys" already exists');
+  });
+
+  it('label keys and values follow apimachinery: qualified names, values up to 63 of the label pattern', () => {
+    expect(isValidLabelValue('')).toEqual([]);
+    expect(isValidLabelValue('a'.repeat(63))).toEqual([]);
+    expect(isValidLabelValue('a'.repeat(64))).toEqual(['must be no more than 63 characters']);
+    expect(isValidLabelValue('-x')).toEqual([
+      "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+    ]);
+    expect(isQualifiedName('cortex.dev/isolate')).toEqual([]);
+    expect(isQualifiedName(`${'a'.repeat(253)}/x`)).toEqual([]);
+    expect(isQualifiedName(`${'a'.repeat(254)}/x`)).toEqual(['prefix part must be no more than 253 characters']);
+    expect(isQualifiedName(`x/${'a'.repeat(64)}`)).toEqual(['name part must be no more than 63 characters']);
+    expect(isQualifiedName('/x')).toEqual(['prefix part must be non-empty']);
+    expect(isQualifiedName('Cortex.dev/x')[0]).toMatch(/^prefix part a lowercase RFC 1123 subdomain must consist of/);
+    expect(isQualifiedName('a/b/c')[0]).toMatch(/^a qualified name must consist of .* with an optional DNS subdomain prefix and '\/' \(e\.g\. 'example\.com\/MyName'\)$/);
+  });
+
+  it('refuses a label value over 63 characters with 422 Invalid, causes as the API server sends them (in a NetworkPolicy selector too)', () => {
+    const api = memoryApi();
+    const long = `cortex-isolate-${'k8s-worker-02-'.repeat(4)}x`; // 72 characters
+    const policy = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: long, namespace: 'production' },
+      spec: { podSelector: { matchLabels: { 'cortex.dev/isolate': long } }, policyTypes: ['Ingress'], ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'team/': 'x' } } }] }] },
+    };
+    let err: ApiError | undefined;
+    try {
+      api.create(mustResource('networkpolicies.networking.k8s.io'), 'production', policy);
+    } catch (e) {
+      err = e as ApiError;
+    }
+    expect(err?.toStatus()).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: `NetworkPolicy.networking.k8s.io "${long}" is invalid: [spec.podSelector.matchLabels: Invalid value: "${long}": must be no more than 63 characters, spec.ingress[0].from[0].namespaceSelector.matchLabels: Invalid value: "team/": name part must be non-empty, spec.ingress[0].from[0].namespaceSelector.matchLabels: Invalid value: "team/": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')]`,
+      reason: 'Invalid',
+      details: {
+        name: long,
+        group: 'networking.k8s.io',
+        kind: 'NetworkPolicy',
+        causes: [
+          { reason: 'FieldValueInvalid', message: `Invalid value: "${long}": must be no more than 63 characters`, field: 'spec.podSelector.matchLabels' },
+          { reason: 'FieldValueInvalid', message: 'Invalid value: "team/": name part must be non-empty', field: 'spec.ingress[0].from[0].namespaceSelector.matchLabels' },
+          {
+            reason: 'FieldValueInvalid',
+            message: expect.stringMatching(/^Invalid value: "team\/": name part must consist of alphanumeric characters/),
+            field: 'spec.ingress[0].from[0].namespaceSelector.matchLabels',
+          },
+        ],
+      },
+      code: 422,
+    });
+    // labels on the object itself and on a pod template, and a pod label set by a PATCH
+    const pod = api.list(mustResource('pods'), 'production')[0]!;
+    expect(() => api.patch(mustResource('pods'), 'production', pod.metadata.name, 'merge', JSON.stringify({ metadata: { labels: { 'cortex.dev/isolate': long } } }))).toThrow(
+      `Pod "${pod.metadata.name}" is invalid: metadata.labels: Invalid value: "${long}": must be no more than 63 characters`,
+    );
+    const d = api.get(DEPLOY, 'production', 'web-api');
+    d.spec.template.metadata.labels['bad key'] = 'x';
+    expect(() => api.update(DEPLOY, 'production', 'web-api', d)).toThrow(/^Deployment\.apps "web-api" is invalid: spec\.template\.metadata\.labels: Invalid value: "bad key": name part must consist of/);
+  });
+
+  it('refuses annotations over 256 KiB in total (keys and values), and badly formed annotation keys', () => {
+    const api = memoryApi();
+    const cm = (annotations: Record<string, string>) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'notes', namespace: 'production', annotations } });
+    const limit = 256 * 1024;
+    expect(() => api.create(mustResource('configmaps'), 'production', cm({ a: 'x'.repeat(limit - 1) }))).not.toThrow();
+    let err: ApiError | undefined;
+    try {
+      api.create(mustResource('configmaps'), 'production', { ...cm({ a: 'x'.repeat(limit - 1), b: '' }), metadata: { ...cm({}).metadata, name: 'notes2', annotations: { a: 'x'.repeat(limit - 1), b: '' } } });
+    } catch (e) {
+      err = e as ApiError;
+    }
+    expect(err?.message).toBe('ConfigMap "notes2" is invalid: metadata.annotations: Too long: may not be more than 262144 bytes');
+    expect(err?.details?.causes).toEqual([{ reason: 'FieldValueTooLong', message: 'Too long: may not be more than 262144 bytes', field: 'metadata.annotations' }]);
+    // keys are checked case-insensitively (Kubernetes lower-cases them first), and shown as given
+    expect(() => api.create(mustResource('configmaps'), 'production', { ...cm({ 'Example.COM/Owner': 'a' }), metadata: { name: 'n3', annotations: { 'Example.COM/Owner': 'a' } } })).not.toThrow();
+    expect(() => api.create(mustResource('configmaps'), 'production', { ...cm({}), metadata: { name: 'n4', annotations: { 'a/b/c': 'v' } } })).toThrow(/^ConfigMap "n4" is invalid: metadata\.annotations: Invalid value: "a\/b\/c": a qualified name must consist of/);
   });
 });
 

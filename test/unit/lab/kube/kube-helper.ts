@@ -42,6 +42,10 @@ export interface LabKube {
   kubectl(args: string[], opts?: { action?: string; attempt?: number; stdin?: string; cache?: string }): Promise<KubectlResult>;
   /** A fresh cache dir (one per test). */
   cache(): string;
+  /** The kubeconfig file kubectl gets for `action` (its token names the action, as the lab's exec plugin does). */
+  kubeconfigFor(action?: string, attempt?: number): string;
+  /** Environment for a kubectl the test does not start itself (cortex's process runner). */
+  env(): NodeJS.ProcessEnv;
   requests(): Record<string, unknown>[];
   stop(): Promise<void>;
 }
@@ -95,6 +99,8 @@ export async function startLabKube(options: { faults?: LabFault[]; stepMs?: numb
     lab,
     server,
     cache,
+    kubeconfigFor: (action = 'none', attempt = 1) => kubeconfig(`lab.${action}.${attempt}.exec-test`),
+    env: () => ({ KUBECACHEDIR: cache(), HOME: home, PATH: process.env.PATH ?? '' }),
     kubectl(args, opts = {}) {
       const token = `lab.${opts.action ?? 'none'}.${opts.attempt ?? 1}.exec-test`;
       return run([KUBECTL, '--kubeconfig', kubeconfig(token), ...args], { KUBECACHEDIR: opts.cache ?? cache(), HOME: home, PATH: process.env.PATH ?? '' }, opts.stdin);

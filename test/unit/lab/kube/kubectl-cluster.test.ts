@@ -1,7 +1,8 @@
 /**
  * The real kubectl against the lab API server: namespaces (get --ignore-not-found, protobuf create,
- * server-side apply), NotFound errors, cordon/uncordon, drain (DaemonSet pod ignored, pods evicted,
- * PodDisruptionBudget 429), NetworkPolicy apply, Tables, logs, the exec credential plugin the lab
+ * server-side apply), NotFound errors, cordon/uncordon, drain (refused for emptyDir data and pods
+ * without a controller, DaemonSet pod ignored, pods evicted, PodDisruptionBudget 429), NetworkPolicy
+ * apply (and its 422 for a selector value over 63 characters), Tables, logs, the exec credential plugin the lab
  * kubeconfig uses, and that the server only listens on 127.0.0.1.
  */
 import { chmodSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mustResource } from '../../../../src/lab/kube/resources.js';
+import { NODE_DEBUGGER_POD } from '../../../../src/lab/kube/seed.js';
 import { HAS_KUBECTL, KUBECTL, fixture, run, startLabKube, waitFor, type LabKube } from './kube-helper.js';
 
 const NODE = { 'worker-1': 'k8s-worker-02' };
@@ -84,22 +86,42 @@ describe.skipIf(!HAS_KUBECTL)('kubectl against the lab API server: cluster', () 
     expect(await k.kubectl(['cordon', 'k8s-worker-02'], { cache, action: 'cordon' })).toEqual({ code: 1, stdout: '', stderr: fixture('B-get-500').stderr });
   });
 
+  it('drain: the seeded emptyDir pod and pod without a controller make kubectl refuse, as a real cluster would', async () => {
+    const web = k.server.store.scan('pods', 'production').find((p) => p.spec?.nodeName === 'k8s-worker-02' && p.metadata.name.startsWith('web-api-'))!;
+    const emptyDir = `cannot delete Pods with local storage (use --delete-emptydir-data to override): production/${web.metadata.name}`;
+    // (kubectl 1.32 does say "cannot delete cannot delete" for pods without a controller)
+    const bare = `cannot delete cannot delete Pods that declare no controller (use --force to override): default/${NODE_DEBUGGER_POD}`;
+    const pending = 'There are pending nodes to be drained:\n k8s-worker-02\n';
+    const plain = await k.kubectl(['drain', 'k8s-worker-02', '--ignore-daemonsets', '--timeout=30s']);
+    expect([plain.code, plain.stdout]).toEqual([1, 'node/k8s-worker-02 cordoned\n']);
+    // kubectl collects the refusals in a Go map: their order varies from run to run
+    const [first, second] = plain.stderr.includes(`[${emptyDir}, `) ? [emptyDir, bare] : [bare, emptyDir];
+    expect(plain.stderr).toBe(`error: unable to drain node "k8s-worker-02" due to error: [${first}, ${second}], continuing command...\n${pending}${first}\n${second}\n`);
+    const emptyDirOnly = await k.kubectl(['drain', 'k8s-worker-02', '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=30s']);
+    expect(emptyDirOnly.stderr).toBe(`error: unable to drain node "k8s-worker-02" due to error: ${bare}, continuing command...\n${pending}${bare}\n`);
+    expect(k.requests().filter((x) => x.method === 'POST' && String(x.path).endsWith('/eviction'))).toEqual([]);
+    expect((await k.kubectl(['uncordon', 'k8s-worker-02'])).code).toBe(0);
+  });
+
   it('drain: DaemonSet pod ignored, the other pods evicted (polled until gone) and recreated elsewhere', async () => {
     const before = k.server.store.scan('pods').filter((p) => p.spec?.nodeName === 'k8s-worker-02' && p.metadata.namespace === 'production');
     expect(before.length).toBeGreaterThan(0);
     const ds = k.server.store.scan('pods', 'kube-system').find((p) => p.spec?.nodeName === 'k8s-worker-02' && p.metadata.name.startsWith('node-exporter-'))!;
-    const r = await k.kubectl(['drain', 'k8s-worker-02', '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=30s']);
+    const r = await k.kubectl(['drain', 'k8s-worker-02', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=30s']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe('node/k8s-worker-02 cordoned');
     expect(lines.at(-1)).toBe('node/k8s-worker-02 drained');
-    for (const p of before) {
-      expect(lines).toContain(`evicting pod production/${p.metadata.name}`);
-      expect(lines).toContain(`pod/${p.metadata.name} evicted`);
+    for (const p of [...before.map((x) => `production/${x.metadata.name}`), `default/${NODE_DEBUGGER_POD}`]) {
+      expect(lines).toContain(`evicting pod ${p}`);
+      expect(lines).toContain(`pod/${p.split('/')[1]} evicted`);
     }
-    expect(r.stderr).toBe(fixture('90-drain').stderr.replace('node-exporter-x1', ds.metadata.name));
+    // one Warning line whose parts come from a Go map (any order)
+    const warnings = [`deleting Pods that declare no controller: default/${NODE_DEBUGGER_POD}`, fixture('90-drain').stderr.trim().replace('Warning: ', '').replace('node-exporter-x1', ds.metadata.name)];
+    expect(r.stderr.startsWith('Warning: ') && r.stderr.endsWith('\n')).toBe(true);
+    expect(r.stderr.slice('Warning: '.length, -1).split('; ').sort()).toEqual(warnings.sort());
     const evictions = k.requests().filter((x) => x.method === 'POST' && String(x.path).endsWith('/eviction'));
-    expect(evictions.map((x) => x.status)).toEqual(before.map(() => 201));
+    expect(evictions.map((x) => x.status)).toEqual([...before, 1].map(() => 201));
     const polls = k.requests().filter((x) => x.method === 'GET' && x.path === `/api/v1/namespaces/production/pods/${before[0]!.metadata.name}`);
     expect(polls.map((x) => x.status)).toContain(404);
     // replacements land on other, schedulable nodes
@@ -150,6 +172,15 @@ spec:
     const del = ['delete', 'networkpolicy', 'web-allow-ingress', '-n', 'production', '--ignore-not-found'];
     expect(await k.kubectl(del)).toEqual({ code: 0, stdout: 'networkpolicy.networking.k8s.io "web-allow-ingress" deleted\n', stderr: '' });
     expect(await k.kubectl(del)).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('NetworkPolicy: a selector value over 63 characters is refused (422), as the API server does', async () => {
+    const long = `cortex-isolate-${'x'.repeat(49)}`;
+    const policy = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: long, namespace: 'production' }, spec: { podSelector: { matchLabels: { 'cortex.dev/isolate': long } }, policyTypes: ['Ingress'], ingress: [] } };
+    const r = await k.kubectl(['apply', '--server-side', '--field-manager=cortex', '-f', '-', '-o', 'name'], { stdin: JSON.stringify(policy) });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: `The NetworkPolicy "${long}" is invalid: spec.podSelector.matchLabels: Invalid value: "${long}": must be no more than 63 characters\n` });
+    expect(k.requests().filter((x) => x.method === 'PATCH' && String(x.path).includes('/networkpolicies/')).at(-1)).toMatchObject({ status: 422 });
+    expect(k.server.store.peek('networkpolicies.networking.k8s.io', 'production', long)).toBeUndefined();
   });
 
   it('plain get prints server-side Tables; secrets by name; pod logs', async () => {

@@ -10,10 +10,10 @@ import type { ConfigFile } from '../../../../src/config/config.js';
 import { resetHelmMajorCache } from '../../../../src/contractors/talos/helm.js';
 import { IMPLEMENTATIONS } from '../../../../src/contractors/talos/index.js';
 import { TALOS_SPECS } from '../../../../src/contractors/talos/specs.js';
-import { labPaths } from '../../../../src/lab/lab-dir.js';
+import { labPaths, writeState } from '../../../../src/lab/lab-dir.js';
 import { runHelm } from '../../../../src/lab/helm/helm.js';
-import { readHelm } from '../../../../src/lab/helm/state.js';
-import { readTalos } from '../../../../src/lab/talos/state.js';
+import { emptyHelmState, HELM_STATE, readHelm } from '../../../../src/lab/helm/state.js';
+import { labClusterNodes, readTalos } from '../../../../src/lab/talos/state.js';
 import { runTalosctl } from '../../../../src/lab/talos/talosctl.js';
 import type { ProcessResult, ProcessRunner, RunOptions } from '../../../../src/ports/process-runner.js';
 import { fakeDeps } from '../../../fakes/fakes.js';
@@ -58,6 +58,31 @@ beforeEach(async () => {
 });
 afterEach(async () => kube.close());
 
+describe('adapters x stand-ins: helm uninstall on the Helm versions in the field', () => {
+  for (const version of ['v3.12.3+g3a31588', 'v3.16.2+g13654a5', 'v4.0.0+g99cd196']) {
+    it(`${version}: uninstall decides from helm status; a missing release is not "uninstalled"`, async () => {
+      const { lab } = newLab({ kubeUrl: kube.url });
+      writeState(lab, HELM_STATE, { ...emptyHelmState(), version });
+      const P = labPaths(lab);
+      writeFileSync(P.kubeconfig, 'apiVersion: v1\nkind: Config\n');
+      const config: ConfigFile = { clusters: { default: { kubeconfig: P.kubeconfig, talosconfig: P.talosconfig, context: 'lab' } } };
+      const runner = new StandInRunner({ CORTEX_LAB_DIR: lab, TALOSCONFIG: P.talosconfig, PATH: process.env.PATH ?? '' }, kube);
+      const act = async (name: string, params: Record<string, unknown>) => {
+        const spec = TALOS_SPECS.find((s) => s.name === name);
+        const impl = await (IMPLEMENTATIONS[name] as () => Promise<{ run: (rt: unknown) => Promise<Record<string, unknown>> }>)();
+        const deps = fakeDeps({ runner: runner as never, ...fsFilePorts(join(lab, 'root')) });
+        return impl.run(makeRuntime(params, { spec, deps, config, actionId: `${name}-1` }).rt);
+      };
+      await act('install_helm_chart', { cluster: 'prod-k8s-01', release: 'web', chart: 'web', repo_url: 'https://charts.example.com/', namespace: 'default', timeout_seconds: 60 });
+      expect(await act('uninstall_helm_release', { cluster: 'prod-k8s-01', release: 'web', namespace: 'default' })).toEqual({ release: 'web', uninstalled: true, deleted_pvcs: [] });
+      expect(readHelm(lab).releases.default?.web).toBeUndefined();
+      expect(await act('uninstall_helm_release', { cluster: 'prod-k8s-01', release: 'web', namespace: 'default' })).toEqual({ release: 'web', uninstalled: false, deleted_pvcs: [] });
+      expect(await act('rollback_helm_release', { cluster: 'prod-k8s-01', release: 'web', namespace: 'default', revision: 0 })).toEqual({ release: 'web', revision: 0, uninstalled: false });
+      expect(runner.calls.filter((c) => c[0] === 'helm').every((c) => !c.includes('--ignore-not-found'))).toBe(true);
+    });
+  }
+});
+
 describe('adapters x stand-ins', () => {
   it('builds prod-k8s-02, installs cilium, snapshots etcd, and rolls the install back', async () => {
     const { lab } = newLab({ kubeUrl: kube.url });
@@ -100,6 +125,22 @@ describe('adapters x stand-ins', () => {
     expect(kube.objects.has('/apis/apps/v1/namespaces/kube-system/daemonsets/cilium')).toBe(true);
     expect(await act('rollback_helm_release', { cluster: 'prod-k8s-02', release: 'cilium', namespace: 'kube-system', revision: installed.previous_revision })).toEqual({ release: 'cilium', revision: 0, uninstalled: true });
     expect(kube.objects.has('/apis/apps/v1/namespaces/kube-system/daemonsets/cilium')).toBe(false);
+
+    // there is no cilium release any more: the rollback finds none, and says so
+    expect(await act('rollback_helm_release', { cluster: 'prod-k8s-02', release: 'cilium', namespace: 'kube-system', revision: 0 })).toEqual({ release: 'cilium', revision: 0, uninstalled: false });
+
+    // a cluster given without node: -n/-e from its configured control planes (never the talosconfig context)
+    const cfgDr: ConfigFile = { clusters: { ...labClusterNodes(lab), ...config.clusters } };
+    const dr = async (name: string, extra: Record<string, unknown> = {}) => {
+      const spec = TALOS_SPECS.find((s) => s.name === name);
+      const impl = await (IMPLEMENTATIONS[name] as () => Promise<{ run: (rt: unknown) => Promise<Record<string, unknown>> }>)();
+      const deps = fakeDeps({ runner: runner as never, ...fsFilePorts(join(lab, 'root')) });
+      return impl.run(makeRuntime({ cluster: 'dr-k8s-01', ...extra }, { spec, deps, config: cfgDr, actionId: `${name}-dr` }).rt);
+    };
+    expect((await dr('talos_health', { wait_timeout_seconds: 60 })).healthy).toBe(true);
+    expect(runner.calls.filter((c) => c.includes('health')).at(-1)).toEqual(expect.arrayContaining(['-n', '10.20.1.10', '-e', '10.20.1.10']));
+    await dr('etcd_snapshot');
+    expect(readTalos(lab).clusters['dr-k8s-01']?.snapshots.map((x) => x.node)).toEqual(['10.20.1.10']);
 
     const joined = await act('join_nodes', { cluster: 'prod-k8s-01', nodes: ['10.10.20.11'], labels: { 'cortex.dev/role': 'monitoring' } });
     expect(joined).toEqual({ nodes: ['k8s-worker-04'], ips: ['10.10.20.11'], ready: 1 });

@@ -144,7 +144,12 @@ describe('talosctl stand-in: clusters', () => {
     expect(ok.exitCode).toBe(0);
     expect(ok.stdout).toBe('');
     expect(ok.stderr.split('\n').slice(0, 4)).toEqual(['waiting for etcd to be healthy: ...', 'waiting for etcd to be healthy: OK', 'waiting for etcd members to be consistent across nodes: ...', 'waiting for etcd members to be consistent across nodes: OK']);
-    const dr = await runTalosctl(['--talosconfig', join(lab, 'clusters', 'dr-k8s-01', 'talosconfig'), 'health', '--wait-timeout', '5m'], env());
+    // without -n the talosconfig context decides: the seeded one names every control plane, so
+    // talosctl refuses (helpers.FailIfMultiNodes), as it does with such a context
+    const drTc = ['--talosconfig', join(lab, 'clusters', 'dr-k8s-01', 'talosconfig')];
+    expect(await runTalosctl([...drTc, 'health', '--wait-timeout', '5m'], env())).toEqual({ exitCode: 1, stdout: '', stderr: 'command "health" is not supported with multiple nodes\n' });
+    expect((await runTalosctl([...drTc, 'etcd', 'snapshot', join(lab, 'snap.db')], env())).stderr).toBe('command "etcd snapshot" is not supported with multiple nodes\n');
+    const dr = await runTalosctl([...drTc, 'health', '-n', '10.20.1.10', '-e', '10.20.1.10', '--wait-timeout', '5m'], env());
     expect([dr.exitCode, dr.stderr.split('\n')[0]]).toEqual([0, 'discovered nodes: ["10.20.1.10" "10.20.1.11" "10.20.1.12" "10.20.1.20" "10.20.1.21" "10.20.1.22"]']);
     const bad = await runTalosctl([...prodTc(lab), 'health', '-n', '10.10.1.10', '--wait-timeout', '1s', '--worker-nodes', '10.10.1.99'], env());
     expect(bad.exitCode).toBe(1);
