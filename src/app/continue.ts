@@ -152,7 +152,7 @@ export async function decideExecution(app: App, req: DecideRequest): Promise<Con
         action.person_task = {
           ...draft,
           outputs_from: approval.from,
-          ...(req.dataFile ? { data_file: req.dataFile } : {}),
+          ...(approval.dataFile ? { data_file: approval.dataFile } : {}),
           ...done,
           result: approval.failed ? 'failed' : 'done',
           ...(approval.failed ? { error: { code: 'task_failed', message: held.deps.masker.mask(approval.failed) } } : {}),
@@ -163,7 +163,7 @@ export async function decideExecution(app: App, req: DecideRequest): Promise<Con
           action.finished_at = now.toISOString();
           action.duration_seconds = action.started_at ? Math.round((now.getTime() - Date.parse(action.started_at)) / 10) / 100 : null;
         }
-        details = { ...details, outputs_from: approval.from, ...(req.dataFile ? { data_file: req.dataFile } : {}), outputs, ...(approval.failed ? { failed: held.deps.masker.mask(approval.failed) } : {}) };
+        details = { ...details, outputs_from: approval.from, ...(approval.dataFile ? { data_file: approval.dataFile } : {}), outputs, ...(approval.failed ? { failed: held.deps.masker.mask(approval.failed) } : {}) };
       } else {
         action.person_task = { ...draft, ...done, result: 'rejected' };
       }

@@ -16,6 +16,8 @@ import type { HeldExecution } from './existing.js';
 export interface TaskApproval {
   outputs: Record<string, unknown>;
   from: NonNullable<PersonTask['outputs_from']>;
+  /** The --data file, absolute. */
+  dataFile?: string;
   /** Set when the person's outputs say the task did not succeed. */
   failed?: string;
 }
@@ -99,5 +101,5 @@ export async function approvedTaskOutputs(
   const spec = prep.catalogue.get(held.record.phases.find((p) => p.actions.includes(action))?.contractor ?? '', action.action);
   const impl = spec ? await prep.impls.get(spec) : undefined;
   const done = impl?.complete?.(outputs, action.parameters ?? {});
-  return { outputs: done?.outputs ?? outputs, from, ...(done?.failed ? { failed: done.failed } : {}) };
+  return { outputs: done?.outputs ?? outputs, from, ...(request.dataFile ? { dataFile: resolve(app.cwd, request.dataFile) } : {}), ...(done?.failed ? { failed: done.failed } : {}) };
 }

@@ -100,7 +100,7 @@ export interface PersonTask {
   draft_error?: ErrorInfo;
   /** Where the recorded outputs came from: the draft approved as is, or a file given with --data (plus --output keys). */
   outputs_from?: 'draft' | 'data' | 'output';
-  /** The --data file, as given. */
+  /** The --data file (absolute path). */
   data_file?: string;
   completed_by?: string;
   completed_at?: string;
