@@ -162,10 +162,25 @@ describe('the lab: built-in workflows end to end', () => {
     return (show.state.pve?.vms as string[]).filter((v) => re.test(v));
   }
 
-  it('security-incident-response: the drafted remediation plan, approved as is, replaces the compromised node', async () => {
+  it('security-incident-response: the drafted remediation plan, approved as is, replaces the compromised node (a failed remediation pauses first)', async () => {
     const { root, lab } = fresh();
-    const { id } = await incidentAtReview(root, lab);
-    const review = await cortex(['approve', id, '--action', 'review-findings'], { root, timeoutMs: 120_000 });
+    const { id, draftFile } = await incidentAtReview(root, lab);
+    // A draft edited in place is not approved "as is" silently.
+    const draftText = readFileSync(draftFile, 'utf8');
+    writeFileSync(draftFile, draftText.replace(/^ {2}cores: 8$/m, '  cores: 4'));
+    const edited = await cortex(['approve', id, '--action', 'review-findings'], { root });
+    expect(edited.exitCode).toBe(2);
+    expect(edited.stderr).toContain(`the draft file ${draftFile} was edited after cortex wrote it`);
+    expect(edited.stderr).toContain(`--data ${draftFile}`);
+    writeFileSync(draftFile, draftText);
+    // A remediation that fails stops the run (paused, exit 1) with the containment in force, instead of completing.
+    const failing = await cortex(['approve', id, '--action', 'review-findings', '--simulate-fail', 'coordinate-remediation'], { root, timeoutMs: 120_000 });
+    expect(failing.exitCode, failing.stdout.slice(-2000) + failing.stderr).toBe(1);
+    expect(failing.stdout).toMatch(/paused security-incident-response-/);
+    let show = await labShow(root, lab);
+    expect(show.state.kube?.nodes).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'k8s-worker-02', cordoned: true })]));
+    expect(vmsNamed(show, /k8s-worker-02-forensic/)).toEqual([]);
+    const review = await cortex(['resume', id], { root, timeoutMs: 120_000 });
     expect(review.exitCode, review.stdout.slice(-2000) + review.stderr).toBe(0);
     expect(review.stdout).toMatch(/ok +coordinate-remediation execute_remediation_plan completed/);
     expect(review.stdout).toMatch(/action "verify-remediation" \(verify_remediation_complete\) waits for a person/);
@@ -179,7 +194,7 @@ describe('the lab: built-in workflows end to end', () => {
     expect(task).toMatchObject({ outputs_from: 'draft', result: 'done' });
     expect(task?.data_file).toBeUndefined();
     // Remediated in the lab: the compromised VM kept stopped as evidence, a replacement of the drafted spec running.
-    const show = await labShow(root, lab);
+    show = await labShow(root, lab);
     expect(vmsNamed(show, /k8s-worker-02-forensic/)).toEqual([expect.stringMatching(/stopped/)]);
     expect(vmsNamed(show, /^\d+ k8s-worker-02 on pve-02: running/)).toHaveLength(1);
     const audit = readFileSync(join(root, 'audit', 'audit.jsonl'), 'utf8');
