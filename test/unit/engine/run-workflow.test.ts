@@ -331,7 +331,7 @@ describe('engine: approvals, person tasks, resume', () => {
     const file = '/coordination/state/artifacts/wf-20261125T120000Z-abcd/review/draft.yaml';
     expect(review.person_task?.draft_file).toBe(file);
     expect(deps.files.modes.get(file)).toBe(0o600);
-    expect(deps.files.files.get(file)).toMatch(/^# Draft outputs of the task "review"[\s\S]*\nreplacement_specs:\n  name: web-01\n/);
+    expect(deps.files.files.get(file)).toMatch(/^# Draft outputs of the task "review"[\s\S]*\nreplacement_specs:\n {2}name: web-01\n/);
     expect(review.person_task?.draft_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(rec.status_reason).toContain(`file ${file}`);
     expect(rec.status_reason).toContain('cortex approve wf-20261125T120000Z-abcd --action review --data FILE');
