@@ -8,6 +8,7 @@
 import { ActionFailedError } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { planCall, Pvesh } from '../infrastructure/pvesh.js';
+import { planForTransport } from '../infrastructure/pve-transport.js';
 import { findVm, parseNet, RESOURCES_VM, splitTags, vmConfig, type ClusterVm } from '../infrastructure/vms.js';
 
 interface Resource {
@@ -121,14 +122,15 @@ function iocRules(iocs: unknown): Array<Record<string, unknown>> {
 }
 
 export const reviewInvestigationFindingsAction: ActionImpl = {
-  plan(params) {
+  plan(params, ctx) {
     const p = params as unknown as Params;
     if (p.generate_remediation_plan === false || !isVmLike(p.affected_resource)) return [];
     const steps: PlannedStep[] = [
       planCall('get', '/cluster/resources', RESOURCES_VM, `find the affected VM "${p.affected_resource.identifier ?? p.affected_resource.ip_address}" to draft replacement_specs`),
       planCall('get', '/nodes/<node>/qemu/<vmid>/config', [], 'its current config becomes the replacement\'s specs'),
     ];
-    return steps;
+    // Shown as the configured Proxmox transport makes them (pvesh, or HTTPS requests), like the infrastructure actions.
+    return steps.map((s) => planForTransport(s, ctx.config.proxmox.api));
   },
 
   async run(rt) {
