@@ -14,7 +14,8 @@ import { expireApprovals, hasExpiredApproval } from '../engine/approvals.js';
 export { expireApprovals, hasExpiredApproval } from '../engine/approvals.js';
 import { audit } from './audit.js';
 import type { App, LabRequest } from './context.js';
-import { driveExecution, exitCodeFor } from './drive.js';
+import { driveExecution, exitCodeFor, type DrivePrep } from './drive.js';
+import { approvedTaskOutputs } from './person-task.js';
 import { ExecutionLockedError, loadForContinue, withExecution, type HeldExecution } from './existing.js';
 
 export interface ContinueRequest {
@@ -44,12 +45,23 @@ async function carryOn(
   app: App,
   held: HeldExecution,
   req: ContinueRequest,
-  options: { command: string; body?: Parameters<typeof driveExecution>[3]['body']; resume?: { retryAction?: string; skipAction?: string }; audit?: { comment?: string; details?: Record<string, unknown> } },
+  options: {
+    command: string;
+    body?: Parameters<typeof driveExecution>[3]['body'];
+    resume?: { retryAction?: string; skipAction?: string };
+    audit?: { comment?: string; details?: Record<string, unknown> };
+    /** The definition etc., when the caller loaded them already (and reported their warnings). */
+    loaded?: { prep: DrivePrep };
+  },
 ): Promise<ExecutionRecord> {
   const { record } = held;
   if (req.lab && !record.simulate) throw new UsageError(`execution ${record.execution_id} ran against the real tools: --simulate, --lab and --simulate-fail apply only to a simulated execution`);
-  const { prep, warnings } = await loadForContinue(app, record, req.params);
-  for (const w of warnings) req.onWarning?.(w);
+  let prep = options.loaded?.prep;
+  if (!prep) {
+    const loaded = await loadForContinue(app, record, req.params);
+    for (const w of loaded.warnings) req.onWarning?.(w);
+    prep = loaded.prep;
+  }
   if (held.location === 'history') {
     // One record per execution: it moves back to active/ (one rename) while it changes again.
     await held.deps.store.reopenExecution(record.execution_id);
@@ -92,25 +104,15 @@ export async function resumeExecution(app: App, req: ContinueRequest & { retryAc
   });
 }
 
-function parseOutputs(list: Array<{ key: string; raw: string }>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const { key, raw } of list) {
-    try {
-      out[key] = JSON.parse(raw);
-    } catch {
-      out[key] = raw;
-    }
-  }
-  return out;
-}
-
 export interface DecideRequest extends ContinueRequest {
   decision: 'approved' | 'rejected';
   comment?: string;
   /** A task for a person instead of the phase approval. */
   action?: string;
-  /** Outputs of that task. */
+  /** Outputs of that task (`--output key=value`), over the draft or the --data file. */
   outputs?: Array<{ key: string; raw: string }>;
+  /** `--data FILE`: the task's outputs as a JSON or YAML file, replacing the draft. */
+  dataFile?: string;
 }
 
 /** `cortex approve` / `cortex reject`: decide the waiting phase (or a person's task), then continue. */
@@ -125,21 +127,49 @@ export async function decideExecution(app: App, req: DecideRequest): Promise<Con
     const user = held.deps.identity.user;
     const host = held.deps.identity.host;
     const comment = req.comment ? { comment: req.comment } : {};
+    let loaded: { prep: DrivePrep } | undefined;
+    let details: Record<string, unknown> | undefined;
     if (req.action) {
       const phase = rec.phases.find((p) => p.actions.some((a) => a.action_id === req.action));
       const action = phase?.actions.find((a) => a.action_id === req.action);
       if (!phase || !action) throw new NotFoundError(`execution ${rec.execution_id} has no action "${req.action}"`);
       if (action.status !== 'awaiting_input') throw new StateConflictError(`action "${req.action}" is ${action.status}, not waiting for a person`);
-      action.person_task = { completed_by: user, completed_at: now.toISOString(), ...comment, result: req.decision === 'approved' ? 'done' : 'rejected' };
+      if (req.decision === 'rejected' && (req.dataFile || req.outputs?.length)) throw new UsageError('--data and --output go with approve (a rejected task records no outputs)');
+      const task = action.person_task ?? {};
+      const draft = { ...(task.draft ? { draft: task.draft } : {}), ...(task.draft_file ? { draft_file: task.draft_file } : {}), ...(task.draft_sha256 ? { draft_sha256: task.draft_sha256 } : {}), ...(task.draft_error ? { draft_error: task.draft_error } : {}) };
+      const done = { completed_by: user, completed_at: now.toISOString(), ...comment };
+      details = { action: action.action_id };
       if (req.decision === 'approved') {
-        action.status = 'completed';
-        action.outputs = parseOutputs(req.outputs ?? []);
-        action.finished_at = now.toISOString();
-        action.duration_seconds = action.started_at ? Math.round((now.getTime() - Date.parse(action.started_at)) / 10) / 100 : null;
+        // Checked before anything is recorded: a bad file changes nothing.
+        const prepared = await loadForContinue(app, rec, req.params);
+        for (const w of prepared.warnings) req.onWarning?.(w);
+        loaded = { prep: prepared.prep };
+        const approval = await approvedTaskOutputs(app, held, prepared.prep, action, { ...(req.dataFile ? { dataFile: req.dataFile } : {}), ...(req.outputs ? { outputs: req.outputs } : {}) });
+        // Secrets cortex knows never reach the record or the audit trail.
+        for (const v of prepared.prep.secretValues ?? []) held.deps.masker.add(v);
+        for (const v of (await held.deps.secrets.all?.()) ?? []) held.deps.masker.add(v);
+        const outputs = held.deps.masker.maskValue(approval.outputs);
+        action.person_task = {
+          ...draft,
+          outputs_from: approval.from,
+          ...(approval.dataFile ? { data_file: approval.dataFile } : {}),
+          ...done,
+          result: approval.failed ? 'failed' : 'done',
+          ...(approval.failed ? { error: { code: 'task_failed', message: held.deps.masker.mask(approval.failed) } } : {}),
+        };
+        action.outputs = outputs;
+        if (!approval.failed) {
+          action.status = 'completed';
+          action.finished_at = now.toISOString();
+          action.duration_seconds = action.started_at ? Math.round((now.getTime() - Date.parse(action.started_at)) / 10) / 100 : null;
+        }
+        details = { ...details, outputs_from: approval.from, ...(approval.dataFile ? { data_file: approval.dataFile } : {}), outputs, ...(approval.failed ? { failed: held.deps.masker.mask(approval.failed) } : {}) };
+      } else {
+        action.person_task = { ...draft, ...done, result: 'rejected' };
       }
       (rec.approvals ??= []).push({ time: now.toISOString(), decision: req.decision === 'approved' ? 'task_done' : 'task_rejected', phase_id: phase.phase_id, action_id: action.action_id, user, host, ...comment });
     } else {
-      if (req.outputs?.length) throw new UsageError('--output goes with --action (the outputs of a task done by a person)');
+      if (req.outputs?.length || req.dataFile) throw new UsageError('--data and --output go with --action (the outputs of a task done by a person)');
       const phase = rec.phases.find((p) => p.status === 'awaiting_approval' && !p.approval?.decision);
       if (!phase && !expired) {
         const task = rec.phases.flatMap((p) => p.actions).find((a) => a.status === 'awaiting_input');
@@ -152,7 +182,8 @@ export async function decideExecution(app: App, req: DecideRequest): Promise<Con
     }
     await carryOn(app, held, req, {
       command: req.decision === 'approved' ? 'approve' : 'reject',
-      audit: { ...comment, ...(req.action ? { details: { action: req.action } } : {}) },
+      audit: { ...comment, ...(details ? { details } : {}) },
+      ...(loaded ? { loaded } : {}),
     });
     return { record: rec, exitCode: exitCodeFor(rec, app.signal.aborted), changed: true, expired };
   });

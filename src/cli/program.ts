@@ -89,7 +89,7 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   );
   add(
     'show <workflow_id>',
-    'show a workflow: parameters, phases, actions, handoffs, rollback',
+    'show a workflow: parameters, phases, actions, handoffs, rollback (given an execution id: its status)',
     ['cortex show deploy-monitoring-stack', 'cortex show app-deployment --json'],
     async () => (await import('./commands/show.js')).show,
   );
@@ -143,14 +143,20 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   );
   add(
     'approve <execution_id>',
-    'approve the phase waiting for approval (or, with --action, mark a task for a person done) and continue',
-    ['cortex approve <id> --comment "change window CHG-1234"', 'cortex approve <id> --action review-findings --output remediation_plan=rebuild-node'],
+    'approve the phase waiting for approval (or, with --action, a task for a person: its draft as is, or --data FILE) and continue',
+    [
+      'cortex approve <id> --comment "change window CHG-1234"',
+      'cortex status <id>   # a waiting task shows its draft and the draft file',
+      'cortex approve <id> --action review-findings',
+      'cp <draft file> plan.yaml && $EDITOR plan.yaml && cortex approve <id> --action review-findings --data plan.yaml',
+    ],
     async () => (await import('./commands/approve.js')).approve as Handler,
     (c) =>
       continueOptions(c)
         .option('--comment <text>', 'why (recorded in the execution and the audit trail)')
-        .option('--action <action_id>', 'a task for a person instead of the phase approval')
-        .option('--output <key=value>', 'an output of that task (repeatable; JSON values are parsed)', collect, []),
+        .option('--action <action_id>', 'a task for a person instead of the phase approval (without --data: its draft as is)')
+        .option('--data <file>', "that task's outputs from a JSON or YAML file, replacing the draft (checked before anything is recorded)")
+        .option('--output <key=value>', 'one output of that task, over the draft or --data (repeatable; JSON values are parsed)', collect, []),
   );
   add(
     'reject <execution_id>',

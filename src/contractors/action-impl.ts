@@ -95,10 +95,19 @@ export interface PlanContext {
 
 /** The code behind one catalogue action. */
 export interface ActionImpl {
-  /** Does the work; returns the declared outputs. Throws ActionFailedError when it did not succeed. */
+  /**
+   * Does the work; returns the declared outputs. Throws ActionFailedError when it did not succeed.
+   * For a task for a person (kind person) it drafts the outputs that approving as is records.
+   */
   run(rt: ActionRuntime): Promise<Record<string, unknown>>;
   /** Dry-run: the steps it would take, in order, with <placeholders> for values known only at run time. */
   plan(params: Record<string, unknown>, ctx: PlanContext): PlannedStep[];
+  /**
+   * Person tasks only: the outputs to record once a person approved `outputs` (the draft, or
+   * theirs), completed (e.g. `verified` from `failed_checks`); `failed` says the task did not
+   * succeed (its on_error applies).
+   */
+  complete?(outputs: Record<string, unknown>, params: Record<string, unknown>): { outputs: Record<string, unknown>; failed?: string };
 }
 
 export interface ImplementationRegistry {

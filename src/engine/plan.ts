@@ -104,12 +104,16 @@ export async function planExecution(args: {
       };
       try {
         entry.parameters = resolveValue(a.parameters ?? {}, resolver) as Record<string, unknown>;
-        if (spec?.kind === 'person') entry.steps = [{ kind: 'person', note: `waits for a person: cortex approve <execution> --action ${a.action_id}` }];
-        else {
-          const impl = spec ? await args.impls.get(spec) : undefined;
-          entry.steps = impl
-            ? impl.plan(entry.parameters, { config: args.config, executionId: args.record.execution_id, workflowId: def.workflow_id, actionId: a.action_id, contractor: phase.contractor })
-            : [];
+        const impl = spec ? await args.impls.get(spec) : undefined;
+        const ctx = { config: args.config, executionId: args.record.execution_id, workflowId: def.workflow_id, actionId: a.action_id, contractor: phase.contractor };
+        if (spec?.kind === 'person') {
+          // What cortex reads to draft the task, then the wait.
+          entry.steps = [
+            ...(impl ? impl.plan(entry.parameters, ctx) : []),
+            { kind: 'person', note: `waits for a person: cortex approve <execution> --action ${a.action_id} [--data FILE]${impl ? ' (approving as is records the draft)' : ''}` },
+          ];
+        } else {
+          entry.steps = impl ? impl.plan(entry.parameters, ctx) : [];
           if (!impl) entry.error = 'no implementation';
         }
       } catch (e) {

@@ -13,6 +13,7 @@ import { errorInfo, retryPolicy, runAttempts, type AttemptHost } from './attempt
 import { buildSummary } from './summary.js';
 import { currentProcess } from './live-status.js';
 import { checkLeftovers } from './leftovers.js';
+import { taskCommands, writeDraftFile } from './person-task.js';
 
 /** Everything one execution needs besides the ports. */
 export interface RunContext {
@@ -426,11 +427,13 @@ export class Execution implements AttemptHost {
     this.record.current_action = def.action_id;
 
     if (ar.status === 'awaiting_input') {
-      if (ar.person_task?.result === 'rejected') {
-        const by = ar.person_task.completed_by ? ` by ${ar.person_task.completed_by}` : '';
-        return this.applyOnError(phase, def, ar, { code: 'task_rejected', message: `the task was rejected${by}${ar.person_task.comment ? `: ${ar.person_task.comment}` : ''}` });
+      const task = ar.person_task;
+      if (task?.result === 'rejected') {
+        const by = task.completed_by ? ` by ${task.completed_by}` : '';
+        return this.applyOnError(phase, def, ar, { code: 'task_rejected', message: `the task was rejected${by}${task.comment ? `: ${task.comment}` : ''}` });
       }
-      return { kind: 'awaiting', reason: `action "${def.action_id}" is waiting for a person: cortex approve ${this.record.execution_id} --action ${def.action_id}` };
+      if (task?.result === 'failed') return this.applyOnError(phase, def, ar, task.error ?? { code: 'task_failed', message: 'the person said the task did not succeed' });
+      return { kind: 'awaiting', reason: this.taskReason(def, ar) };
     }
     if (ar.status === 'running' || ar.status === 'interrupted') {
       // The process died (or was stopped) while this action ran: its effect is unknown.
@@ -470,18 +473,23 @@ export class Execution implements AttemptHost {
     }
 
     if (spec.kind === 'person') {
-      ar.status = 'awaiting_input';
       ar.started_at ??= this.now();
       ar.person_task = {};
+      let params: Record<string, unknown>;
       try {
         await this.loadSecrets(def.parameters ?? {});
-        ar.parameters = this.deps.masker.maskValue(resolveValue(def.parameters ?? {}, this.resolver()) as Record<string, unknown>);
+        params = resolveValue(def.parameters ?? {}, this.resolver()) as Record<string, unknown>;
+        ar.parameters = this.deps.masker.maskValue(params);
       } catch (e) {
         return this.applyOnError(phase, def, ar, errorInfo(e));
       }
+      const impl = await this.ctx.impls.get(spec);
+      if (impl && (await this.draftTask(phase, def, ar, spec, impl, params)) === 'interrupted') return { kind: 'interrupted', reason: this.abortReason() };
+      ar.status = 'awaiting_input';
+      await this.persist();
       this.deps.emit({ kind: 'approval-wait', phaseId: phase.phase_id, actionId: def.action_id, role: phase.approval_role });
-      await this.log(phase.contractor, phase.phase_id, def.action_id, 'awaiting_person');
-      return { kind: 'awaiting', reason: `action "${def.action_id}" (${def.action}) is a task for a person: when done, cortex approve ${this.record.execution_id} --action ${def.action_id} [--output key=value ...]` };
+      await this.log(phase.contractor, phase.phase_id, def.action_id, 'awaiting_person', ar.person_task.draft_file ? { draft: ar.person_task.draft_file } : {});
+      return { kind: 'awaiting', reason: this.taskReason(def, ar) };
     }
 
     const impl = await this.ctx.impls.get(spec);
@@ -492,6 +500,61 @@ export class Execution implements AttemptHost {
     if (result === 'interrupted') return { kind: 'interrupted', reason: this.abortReason() };
     if (result === 'ok') return undefined;
     return this.applyOnError(phase, def, ar, result);
+  }
+
+  /** What a waiting task asks of the person, with its draft file when there is one. */
+  private taskReason(def: ActionDef, ar: ActionRecord): string {
+    const cmd = taskCommands(this.record.execution_id, def.action_id);
+    const task = ar.person_task ?? {};
+    if (task.draft_file) {
+      return `action "${def.action_id}" (${def.action}) waits for a person: review the draft (cortex status ${this.record.execution_id}; file ${task.draft_file}), then approve it as is: ${cmd.asIs}, or approve your edited copy: ${cmd.withData}`;
+    }
+    const why = task.draft_error ? ` (cortex could not draft it: ${task.draft_error.message})` : '';
+    return `action "${def.action_id}" (${def.action}) is a task for a person${why}: when done, ${cmd.withData} (JSON or YAML outputs) or --output key=value ...`;
+  }
+
+  /**
+   * Drafts a person's task with its implementation (attempts recorded like an action's; it only
+   * reads): the draft goes into the record and a file the person can edit. A draft that fails
+   * leaves the task waiting without one (the person gives the outputs); only an interruption stops.
+   */
+  private async draftTask(phase: PhaseDef, def: ActionDef, ar: ActionRecord, spec: ActionSpec, impl: ActionImpl, params: Record<string, unknown>): Promise<'ok' | 'interrupted'> {
+    ar.status = 'running';
+    await this.persist();
+    const debug = await this.isDebug(phase.contractor);
+    const outcome = await runAttempts(this, {
+      target: ar,
+      spec,
+      impl,
+      phaseId: phase.phase_id,
+      actionId: def.action_id,
+      contractor: phase.contractor,
+      action: def.action,
+      policy: retryPolicy(def.retry),
+      timeoutMs: (def.timeout ?? this.ctx.config.defaults.actionTimeoutSeconds) * 1000,
+      signal: this.ctx.signal,
+      parameters: async () => JSON.parse(JSON.stringify(params)) as Record<string, unknown>,
+      debug: (m) => {
+        if (debug) this.debugLine(phase.contractor, `${this.now()} ${this.record.execution_id} ${phase.phase_id}/${def.action_id} draft ${this.deps.masker.mask(m)}\n`);
+      },
+    });
+    if (outcome.kind === 'interrupted') return 'interrupted';
+    const task = (ar.person_task ??= {});
+    if (outcome.kind === 'failed') {
+      task.draft_error = { code: outcome.error.code, message: this.deps.masker.mask(outcome.error.message) };
+      await this.log(phase.contractor, phase.phase_id, def.action_id, 'draft_failed', { error: outcome.error.code });
+      return 'ok';
+    }
+    task.draft = this.deps.masker.maskValue(outcome.outputs);
+    try {
+      const file = await writeDraftFile(this.deps, this.record.execution_id, def.action_id, def.action, task.draft);
+      task.draft_file = file.path;
+      task.draft_sha256 = file.sha256;
+    } catch (e) {
+      // The draft is in the record (cortex status shows it); only the editable copy is missing.
+      this.deps.emit({ kind: 'warning', message: `could not write the draft file of "${def.action_id}": ${(e as Error).message}` });
+    }
+    return 'ok';
   }
 
   private closeOpenAttempt(ar: ActionRecord, status: AttemptRecord['status']): void {

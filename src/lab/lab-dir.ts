@@ -145,10 +145,13 @@ export function callContextFromEnv(env: NodeJS.ProcessEnv): CallContext {
   };
 }
 
-/** True when --simulate-fail asks this action's current attempt to fail. */
+/**
+ * True when --simulate-fail asks this action's current attempt to fail. The steps of a plan an
+ * action runs call as ACTION_ID/STEP_ID: a fault on the action fails its steps too.
+ */
 export function shouldFail(lab: string, actionId: string | undefined, attempt: number): boolean {
   if (!actionId) return false;
-  const f = readLabConfig(lab).faults.find((x) => x.action_id === actionId);
+  const f = readLabConfig(lab).faults.find((x) => x.action_id === actionId || actionId.startsWith(`${x.action_id}/`));
   return Boolean(f && (f.attempts === null || attempt <= f.attempts));
 }
 

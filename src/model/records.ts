@@ -90,10 +90,25 @@ export interface AttemptRecord {
 }
 
 export interface PersonTask {
+  /** What approving as is records: the outputs cortex drafted for the person (masked). */
+  draft?: Record<string, unknown>;
+  /** The draft as a file the person can edit and give back with --data (0600, under the execution's artifacts). */
+  draft_file?: string;
+  /** sha256 of the draft file as cortex wrote it: an edited file is not taken as the draft. */
+  draft_sha256?: string;
+  /** Why there is no draft (the person gives the outputs with --data). */
+  draft_error?: ErrorInfo;
+  /** Where the recorded outputs came from: the draft approved as is, or a file given with --data (plus --output keys). */
+  outputs_from?: 'draft' | 'data' | 'output';
+  /** The --data file (absolute path). */
+  data_file?: string;
   completed_by?: string;
   completed_at?: string;
   comment?: string;
-  result?: 'done' | 'rejected';
+  /** failed: the person's outputs say the task did not succeed (e.g. failed_checks); its on_error applies. */
+  result?: 'done' | 'rejected' | 'failed';
+  /** Why the task failed. */
+  error?: ErrorInfo;
 }
 
 export interface ActionRecord {

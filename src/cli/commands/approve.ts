@@ -8,6 +8,7 @@ export interface ApproveOptions extends ContinueOptions {
   comment?: string;
   action?: string;
   output?: string[];
+  data?: string;
 }
 
 async function decide(ctx: CommandContext, args: unknown[], opts: ApproveOptions, decision: 'approved' | 'rejected'): Promise<number> {
@@ -18,6 +19,7 @@ async function decide(ctx: CommandContext, args: unknown[], opts: ApproveOptions
       decision,
       ...(opts.comment ? { comment: opts.comment } : {}),
       ...(opts.action ? { action: opts.action } : {}),
+      ...(opts.data ? { dataFile: opts.data } : {}),
       outputs,
     }),
   );
@@ -25,7 +27,7 @@ async function decide(ctx: CommandContext, args: unknown[], opts: ApproveOptions
   return r.exitCode;
 }
 
-/** `cortex approve EXECUTION_ID [--comment T] [--action ID --output k=v ...]`. */
+/** `cortex approve EXECUTION_ID [--comment T] [--action ID [--data FILE] [--output k=v ...]]`. */
 export async function approve(ctx: CommandContext, args: unknown[], opts: ApproveOptions): Promise<number> {
   return decide(ctx, args, opts, 'approved');
 }

@@ -6,10 +6,19 @@ import { ensureRoot } from '../../root.js';
 import type { CommandContext } from '../context.js';
 import type { Styler } from '../output.js';
 import { chain } from './list.js';
+import { status } from './status.js';
+import { EXECUTION_ID_PATTERN } from '../../model/records.js';
 
-/** `cortex show WORKFLOW_ID`: the definition as an operator reads it before running it. */
+/**
+ * `cortex show WORKFLOW_ID`: the definition as an operator reads it before running it. Given an
+ * execution id, it shows that execution as `cortex status ID` does (and says so).
+ */
 export async function show(ctx: CommandContext, args: unknown[]): Promise<number> {
   const id = args[0] as string;
+  if (EXECUTION_ID_PATTERN.test(id)) {
+    if (!ctx.out.json) ctx.out.err(ctx.out.style.dim(`${id} is an execution: showing cortex status ${id}`));
+    return status(ctx, [id]);
+  }
   await ensureRoot(ctx.root);
   const catalogue = await loadCatalogue(ctx.root.dir);
   const wf = await findWorkflow(ctx.root.dir, id, catalogue);

@@ -4,6 +4,7 @@ import { liveStatus } from '../../engine/live-status.js';
 import { hasExpiredApproval } from '../../engine/approvals.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../render/table.js';
+import { personTaskLines } from '../render/person-task.js';
 import { openStore, processCheck, readActive, type ReadOnlyState } from '../state.js';
 import type { Styler } from '../output.js';
 
@@ -98,6 +99,7 @@ export function renderTree(r: ExecutionRecord, shown: string, location: string, 
       lines.push(`  ${a.action_id} ${s.dim(a.action)}: ${a.status}${a.duration_seconds != null ? ` ${a.duration_seconds}s` : ''}${attempts}${a.on_error_applied && a.status !== 'completed' ? s.dim(` on_error ${a.on_error_applied}`) : ''}`);
       if (a.error) lines.push(`    ${s.red('error')} ${a.error.code}: ${a.error.message}${a.error.hint ? `\n    hint: ${a.error.hint}` : ''}`);
       if (a.skip_reason && a.status === 'skipped') lines.push(s.dim(`    ${a.skip_reason}`));
+      lines.push(...personTaskLines(r.execution_id, a, s));
       for (const at of a.attempts) {
         if (a.attempts.length < 2 && !at.error) continue;
         lines.push(s.dim(`    #${at.attempt} ${at.status}${at.fallback ? ' (fallback)' : ''}${at.exit_code != null ? ` exit ${at.exit_code}` : ''}${at.error ? `: ${at.error.message}` : ''}`));

@@ -2,12 +2,14 @@
  * security-master: the human security lead's decisions inside an incident workflow, and the
  * remediation plan that fans out to the other contractors.
  *
- * `person` actions pause the execution (status awaiting_approval on the action) until
- * `cortex approve <execution> --action <action_id> [--data outputs.json]` (or `reject`); the JSON
- * given with --data supplies the declared outputs. `plan` runs its steps, each an action of another
- * contractor, in order, through the same catalogue, validation and adapters as workflow actions.
+ * `person` actions pause the execution (status awaiting_input on the action) until
+ * `cortex approve <execution> --action <action_id> [--data outputs.yaml]` (or `reject`). cortex
+ * drafts their outputs first (`cortex status` shows the draft and its file); approving without
+ * --data records the draft, --data FILE replaces it (checked before anything is recorded).
+ * `plan` runs its steps, each an action of another contractor, in order, through the same
+ * catalogue, validation and adapters as workflow actions.
  */
-import { arr, bool, closed, int, openObject, params, str, strEnum } from '../param-schema.js';
+import { arr, bool, closed, int, map, openObject, params, str, strEnum } from '../param-schema.js';
 import type { ActionSpec } from '../../model/catalogue.js';
 
 const C = 'security-master';
@@ -18,16 +20,22 @@ const reviewInvestigationFindings: ActionSpec = {
   name: 'review_investigation_findings',
   summary:
     'A person (approval_role of the phase, e.g. security_lead) reads the investigation report and decides. When ' +
-    'generate_remediation_plan is true cortex first drafts the outputs from the investigation handoff (the affected ' +
-    'VM\'s current config as replacement_specs, a destroy/replace/patch/controls plan) and shows them with `cortex show`; ' +
-    'the reviewer approves them as they are or supplies corrected outputs with `cortex approve --action ... --data`. ' +
+    'generate_remediation_plan is true cortex first drafts the outputs from the findings: remediation_plan (summary, ' +
+    'detection rules from the IoCs, procedures for the attack vector), replacement_specs (the affected VM\'s current ' +
+    'config, read with pvesh), vulnerabilities (those the findings name) and recommended_controls (Pod Security ' +
+    'restricted in warn and audit mode, for a node or pod). `cortex status ID` shows the draft and the path of its ' +
+    'file (YAML, 0600); `cortex approve ID --action ACTION_ID` records it as is, `--data FILE` (JSON or YAML) ' +
+    'replaces it, checked first against the parameters of the actions that use it (exit 2 naming file:line:column). ' +
     'Reject fails the action.',
   kind: 'person',
-  uses: OPERATOR,
+  uses: [...OPERATOR, 'pvesh'],
   parameters: params(
     {
       report: str('Report location (generate_investigation_report\'s location).', { minLength: 1 }),
-      findings: openObject('Extra findings to show the reviewer (attack_vector, scope, iocs, ...).'),
+      findings: openObject('Findings to show the reviewer and draft from (attack_vector, scope, iocs, vulnerabilities, ...).'),
+      affected_resource: openObject(
+        'The affected resource ({type: node|vm|pod|network, identifier, ip_address, cluster, namespace}); for a node or VM its current config drafts replacement_specs.',
+      ),
       generate_remediation_plan: bool('Draft a remediation plan for the reviewer.', true),
       reviewers: arr(str('Person or role.'), 'Who may approve (default: the phase\'s approval_role).'),
     },
@@ -57,8 +65,24 @@ const executeRemediationPlan: ActionSpec = {
   parameters: params(
     {
       plan: {
-        type: ['object', 'string'],
-        description: 'The approved plan (review_investigation_findings\'s remediation_plan) or a link to it.',
+        description:
+          'The approved plan (review_investigation_findings\'s remediation_plan) or a link to it. Its new_detection_rules, ' +
+          'updated_thresholds and new_procedures go into `summary` for the post-incident phase.',
+        anyOf: [
+          str('Link to the plan.', { minLength: 1 }),
+          {
+            type: 'object',
+            properties: {
+              summary: str('What the plan does.'),
+              new_detection_rules: arr({ type: ['object', 'string'], description: 'A rule (object) or a rule name.' }, 'Rules for enhance_monitoring.'),
+              updated_thresholds: map({ type: ['number', 'string'] }, 'Alert name -> threshold, for enhance_monitoring.'),
+              new_procedures: {
+                description: 'Procedures for update_incident_runbooks: a list of steps (strings or objects) or a text.',
+                anyOf: [{ type: 'string' }, { type: 'array', items: { type: ['string', 'object'] } }],
+              },
+            },
+          },
+        ],
       },
       steps: arr(
         closed(
@@ -92,8 +116,9 @@ const verifyRemediationComplete: ActionSpec = {
   contractor: C,
   name: 'verify_remediation_complete',
   summary:
-    'A person confirms each check (shown with the remediation results) with `cortex approve --action ... [--data ' +
-    '{"notes": ..., "failed_checks": [...]}]`; verified is false when any check is listed as failed, and then the action fails.',
+    'A person confirms each check against the remediation results (`cortex status ID`). The draft confirms them all: ' +
+    '`cortex approve ID --action ACTION_ID` records verified true; `--data FILE` with `failed_checks: [...]` (and ' +
+    'notes) records verified false, and then the action fails (its on_error applies).',
   kind: 'person',
   uses: OPERATOR,
   parameters: params(

@@ -312,6 +312,71 @@ describe('engine: approvals, person tasks, resume', () => {
     expect(deps.runner.calls.at(-1)?.args).toEqual(['rebuild the node']);
   });
 
+  it('drafts a person task first: the draft is in the record and in a 0600 file, and the wait names both', async () => {
+    const deps = okRunner();
+    deps.runner.on('pvesh', ['get', '/cluster/resources'], { exitCode: 0, stdout: `${JSON.stringify([{ type: 'qemu', vmid: 112, name: 'web-01', node: 'pve-02', status: 'running', template: 0 }])}\n` });
+    deps.runner.on('pvesh', ['get', '/nodes/pve-02/qemu/112/config'], { exitCode: 0, stdout: `${JSON.stringify({ name: 'web-01', cores: 2, memory: 4096, ipconfig0: 'ip=10.0.0.5/24' })}\n` });
+    const def = workflow([
+      {
+        phase_id: 'rem',
+        contractor: 'security-master',
+        actions: [{ action_id: 'review', action: 'review_investigation_findings', parameters: { report: 's3://x', findings: { attack_vector: 'ssh_key_compromise' }, affected_resource: { type: 'vm', identifier: 'web-01' } } }],
+      },
+    ]);
+    const rec = await harness(def, { deps }).run();
+    expect(rec.status).toBe('awaiting_approval');
+    const review = actionRec(rec, 'review');
+    expect(review.status).toBe('awaiting_input');
+    expect(review.person_task?.draft?.replacement_specs).toEqual({ name: 'web-01', node: 'pve-02', cores: 2, memory_mb: 4096, ip: '10.0.0.5/24' });
+    const file = '/coordination/state/artifacts/wf-20261125T120000Z-abcd/review/draft.yaml';
+    expect(review.person_task?.draft_file).toBe(file);
+    expect(deps.files.modes.get(file)).toBe(0o600);
+    expect(deps.files.files.get(file)).toMatch(/^# Draft outputs of the task "review"[\s\S]*\nreplacement_specs:\n {2}name: web-01\n/);
+    expect(review.person_task?.draft_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(rec.status_reason).toContain(`file ${file}`);
+    expect(rec.status_reason).toContain('cortex approve wf-20261125T120000Z-abcd --action review --data FILE');
+    expect(review.attempts.map((a) => a.status)).toEqual(['succeeded']);
+  });
+
+  it('a draft that fails leaves the task waiting without one, saying why', async () => {
+    const def = workflow([{ phase_id: 'rem', contractor: 'security-master', actions: [{ action_id: 'review', action: 'review_investigation_findings', parameters: { report: '' } }] }]);
+    const rec = await harness(def, { deps: okRunner() }).run();
+    const review = actionRec(rec, 'review');
+    expect(review.status).toBe('awaiting_input');
+    expect(review.person_task?.draft).toBeUndefined();
+    expect(review.person_task?.draft_error).toMatchObject({ code: 'invalid_parameters', message: expect.stringContaining('/report') });
+    expect(rec.status_reason).toMatch(/cortex could not draft it: .*--data FILE/);
+  });
+
+  it('a drafter that cannot read the VM drafts the rest; a task the person failed applies its on_error', async () => {
+    const deps = okRunner();
+    deps.runner.on('pvesh', [], { exitCode: 0, stdout: 'not json\n' });
+    const def = workflow([
+      {
+        phase_id: 'rem',
+        contractor: 'security-master',
+        actions: [
+          { action_id: 'review', action: 'review_investigation_findings', parameters: { report: 's3://x', affected_resource: { type: 'vm', identifier: 'web-01' } } },
+          { action_id: 'verify', action: 'verify_remediation_complete', parameters: { checks: ['done'] }, on_error: 'alert_only' },
+        ],
+      },
+    ]);
+    let rec = await harness(def, { deps }).run();
+    const review = actionRec(rec, 'review');
+    // pvesh printing no JSON is caught by the drafter: the draft says why there are no specs.
+    expect(review.person_task?.draft?.replacement_specs).toBeNull();
+    expect((review.person_task?.draft?.remediation_plan as { notes: string[] }).notes[0]).toMatch(/could not read the VM "web-01"/);
+    review.status = 'completed';
+    review.outputs = review.person_task?.draft ?? {};
+    rec = await harness(def, { deps, record: rec }).run();
+    const verify = actionRec(rec, 'verify');
+    expect(verify.status).toBe('awaiting_input');
+    verify.person_task = { ...verify.person_task, result: 'failed', error: { code: 'task_failed', message: 'remediation not verified: done not confirmed' } };
+    rec = await harness(def, { deps, record: rec }).run();
+    expect(actionRec(rec, 'verify')).toMatchObject({ status: 'failed', on_error_applied: 'alert_only', error: { code: 'task_failed' } });
+    expect(rec.status).toBe('completed');
+  });
+
   it('on resume, does not re-run a non-idempotent action whose outcome is unknown unless told', async () => {
     const deps = okRunner();
     const def = workflow([phase('p', [cmd('a1', ['ok']), cmd('a2', ['ok', 'second'])])]);

@@ -211,11 +211,11 @@ describe('execute_remediation_plan', () => {
     expect(r.error?.errorCode).toBe('nested_actions_unsupported');
   });
 
-  it('plan lists the steps; person actions have no implementation (the engine waits for cortex approve)', async () => {
+  it('plan lists the steps; person actions have implementations that draft their outputs (the engine then waits for cortex approve)', async () => {
     const impl = await (IMPLEMENTATIONS.execute_remediation_plan as () => Promise<ActionImpl>)();
     const steps = impl.plan({ steps: [removeNode, destroy] }, { config: {} as never, executionId: 'e', workflowId: 'w', actionId: 'a', contractor: 'security-master' });
     expect(steps.map((s) => (s as { note: string }).note.split(':')[0])).toEqual(['step remove-node', 'step destroy-compromised']);
-    expect(Object.keys(IMPLEMENTATIONS)).toEqual(['execute_remediation_plan']);
+    expect(Object.keys(IMPLEMENTATIONS).sort()).toEqual(['execute_remediation_plan', 'review_investigation_findings', 'verify_remediation_complete']);
     expect(SECURITY_SPECS.filter((s) => s.kind === 'person').map((s) => s.name)).toEqual(['review_investigation_findings', 'verify_remediation_complete']);
   });
 });
