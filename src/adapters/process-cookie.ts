@@ -89,7 +89,32 @@ export async function killMarked(cookie: string, graceMs: number): Promise<numbe
     await sleep(Math.min(50, Math.max(1, deadline - performance.now())));
   }
   await reapMarked(cookie, seen);
+  await untilExited(seen);
   return [...seen].sort((a, b) => a - b);
+}
+
+/**
+ * A process that is exiting releases its memory (so its environment reads empty and findMarked no
+ * longer lists it) before it becomes a zombie: wait, bounded, until each signalled pid is gone or a
+ * zombie, so that "stopped" means stopped when kill() returns.
+ */
+async function untilExited(pids: ReadonlySet<number>): Promise<void> {
+  for (let round = 0; round < 250; round++) {
+    if ([...pids].every(hasExited)) return;
+    await sleep(20);
+  }
+}
+
+/** True when `pid` no longer runs: no such process, or a zombie waiting for its parent. */
+export function hasExited(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return true;
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
 }
 
 function sleep(ms: number): Promise<void> {

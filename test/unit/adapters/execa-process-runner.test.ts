@@ -4,6 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecaProcessRunner } from '../../../src/adapters/execa-process-runner.js';
+import { hasExited } from '../../../src/adapters/process-cookie.js';
+import { spawn } from 'node:child_process';
 import { waitFor } from '../../helpers/wait.js';
 
 const NODE = process.execPath;
@@ -184,6 +186,20 @@ describe('ExecaProcessRunner', () => {
     expect(await runner.survivors(cookie)).toEqual([]);
   });
 
+  it.runIf(process.platform === 'linux')('hasExited: a running process has not; a zombie and a vanished pid have (kill() waits for that, not for the environment to read empty)', async () => {
+    // sleep 5 never reaps the `sleep 0` it inherits from sh: a zombie for as long as sleep 5 lives.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = Number(await new Promise<string>((res) => parent.stdout.once('data', (d: Buffer) => res(d.toString()))));
+      await waitFor(() => readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z '), { what: `pid ${zombie} to be a zombie` });
+      expect(hasExited(zombie)).toBe(true);
+      expect(hasExited(parent.pid!)).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+    expect(hasExited(2 ** 22 + 1)).toBe(true);
+  });
+
   it('marks every tool with its own cookie, which the caller cannot override', async () => {
     const read = ['-e', 'process.stdout.write(process.env.CORTEX_PROCESS_COOKIE ?? "")'];
     const a = await runner.run(NODE, read, { cookie: 'abcdef0123456789abcdef01', env: { CORTEX_PROCESS_COOKIE: 'forged' } });
@@ -196,9 +212,11 @@ describe('ExecaProcessRunner', () => {
 
   it('returns when the child exits even if a background process keeps its pipes open', async () => {
     const marker = join(dir, 'bg.pid');
-    const r = await runner.run('sh', ['-c', `sleep 5 & echo $! > ${marker}; echo done`]);
+    const r = await runner.run('sh', ['-c', `sleep 60 & echo $! > ${marker}; echo done`]);
     expect(r).toMatchObject({ exitCode: 0, stdout: 'done\n' });
-    expect(r.durationMs).toBeLessThan(3000);
-    process.kill(Number((await readFile(marker, 'utf8')).trim()), 'SIGKILL');
+    // run() came back while the background process still holds the pipes (no wall-clock bound needed).
+    const bg = Number((await readFile(marker, 'utf8')).trim());
+    expect(hasExited(bg)).toBe(false);
+    process.kill(bg, 'SIGKILL');
   });
 });
