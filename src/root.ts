@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
-import { cp, mkdir, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { UsageError } from './errors.js';
+import { mkdirPrivate, writeFileAtomic } from './adapters/atomic-file.js';
 import { EMBEDDED_ROOT } from './paths.js';
 
 export type RootSource = 'flag' | 'env' | 'cwd' | 'home';
@@ -67,9 +68,10 @@ export async function ensureRoot(root: ResolvedRoot): Promise<void> {
   await seedRoot(root.dir);
 }
 
-/** Creates a coordination directory holding the built-in workflows, templates and default config. */
+/** Creates a coordination directory holding the built-in workflows, templates and default config (folders 0700, files 0600). */
 export async function seedRoot(dir: string): Promise<string[]> {
-  await mkdir(join(dir, 'workflows', 'templates'), { recursive: true });
+  await mkdirPrivate(join(dir, 'workflows', 'templates'));
+  const copy = async (from: string, to: string) => writeFileAtomic(to, await readFile(from, 'utf8'), 0o600);
   const written: string[] = [];
   for (const sub of ['workflows', join('workflows', 'templates')]) {
     const from = join(EMBEDDED_ROOT, sub);
@@ -77,13 +79,13 @@ export async function seedRoot(dir: string): Promise<string[]> {
       if (!/\.(json|ya?ml)$/.test(name)) continue;
       const target = join(dir, sub, name);
       if (existsSync(target)) continue;
-      await cp(join(from, name), target);
+      await copy(join(from, name), target);
       written.push(target);
     }
   }
   const config = join(EMBEDDED_ROOT, 'config.yaml');
   if (existsSync(config) && !existsSync(join(dir, 'config.yaml'))) {
-    await cp(config, join(dir, 'config.yaml'));
+    await copy(config, join(dir, 'config.yaml'));
     written.push(join(dir, 'config.yaml'));
   }
   return written;

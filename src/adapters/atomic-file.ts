@@ -72,6 +72,12 @@ export async function appendLine(path: string, line: string, options: { durable?
   }
 }
 
+/** Creates `path` empty (0600, its folder 0700) unless it exists; an existing file is left as it is. */
+export async function touchPrivate(path: string): Promise<void> {
+  mkdirPrivateSync(dirname(path));
+  closeSync(openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600));
+}
+
 /** Makes a rename durable; some file systems refuse to open or fsync directories, so best effort. */
 function syncDir(dir: string): void {
   try {

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { mkdir, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,12 @@ const FRESH_LOCK_MS = 1000;
 
 export { isPidAlive } from './pid.js';
 
+/** node:fs for proper-lockfile, whose mkdir of the lock directory would otherwise be 0777 less the umask. */
+const PRIVATE_LOCK_FS = {
+  ...fs,
+  mkdir: (path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) => fs.mkdir(path, { mode: 0o700 }, callback),
+};
+
 /**
  * Cross-process locks on proper-lockfile: `<locks>/<name>.lock` is a directory (mkdir is atomic,
  * NFS included) whose mtime the holder refreshes; `<locks>/<name>.owner.json` says who holds it.
@@ -53,6 +60,7 @@ export class ProperLockManager implements LockManager {
     const controller = new AbortController();
     const lockOptions: lockfile.LockOptions = {
       realpath: false,
+      fs: PRIVATE_LOCK_FS,
       lockfilePath: paths.lockDir,
       stale: this.staleMs,
       update: this.updateMs,

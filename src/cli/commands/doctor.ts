@@ -384,8 +384,8 @@ class Doctor {
     const file = join(this.l.state, `.doctor-${process.pid}-${Date.now()}`);
     const existed = isDir(this.l.state);
     try {
-      await mkdir(this.l.state, { recursive: true });
-      await writeFile(file, 'cortex doctor\n');
+      await mkdir(this.l.state, { recursive: true, mode: 0o700 });
+      await writeFile(file, 'cortex doctor\n', { mode: 0o600 });
       await unlink(file);
       // Leave the root as it was: state/ is created by the commands that need it.
       if (!existed) await rmdir(this.l.state).catch(() => undefined);
