@@ -3,6 +3,7 @@ import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResolvedConfig } from '../config/config.js';
 import { labPaths, mkdirLab, readLabConfig, writeLabConfig, writeLabFile, type LabFault } from './lab-dir.js';
+import { claimLabDir, isLabDir } from './lab-guard.js';
 import { LAB_MODULES } from './modules.js';
 import type { RunningService } from './module.js';
 import { LAB_ENDPOINT_SECRETS, LAB_PVE_TOKEN_SECRET, labSecretValue } from './secrets.js';
@@ -12,12 +13,17 @@ import { labClusterNodes } from './talos/state.js';
 // compose.ts takes the lab's secrets from here, with startLab.
 export { LAB_ENDPOINT_SECRETS, labSecretValue };
 
+/** True when `lab` is a lab (it has the marker) with state. */
 export function isSeeded(lab: string): boolean {
-  return existsSync(join(lab, 'state'));
+  return isLabDir(lab) && existsSync(join(lab, 'state'));
 }
 
-/** Writes every module's initial state (wiping what was there) and the lab config. */
-export function seedLab(lab: string, options: { keepConfig?: boolean } = {}): void {
+/**
+ * Writes every module's initial state (wiping what was there) and the lab config. Only on a
+ * directory claimLabDir accepted: never the coordination root or a directory that is not a lab.
+ */
+export function seedLab(lab: string, options: { root: string; keepConfig?: boolean }): void {
+  claimLabDir(lab, options.root);
   const config = options.keepConfig ? readLabConfig(lab) : { latency: 1, faults: [] };
   rmSync(join(lab, 'state'), { recursive: true, force: true });
   for (const f of ['invocations.jsonl', 'requests.jsonl', 'services.json']) rmSync(join(lab, f), { force: true });
@@ -111,6 +117,8 @@ export interface StartedLab {
 export const SIMULATE_MAX_LOAD_SECONDS = 2;
 
 export interface StartLabOptions {
+  /** The coordination root: the lab is never it, one of its ancestors or one of its folders. */
+  root: string;
   faults?: LabFault[];
   latency?: number;
   baseEnv: NodeJS.ProcessEnv;
@@ -121,8 +129,8 @@ export interface StartLabOptions {
  * starts the servers on 127.0.0.1, and records their ports in services.json.
  */
 export async function startLab(lab: string, options: StartLabOptions): Promise<StartedLab> {
-  mkdirLab(lab);
-  if (!isSeeded(lab)) seedLab(lab);
+  claimLabDir(lab, options.root);
+  if (!isSeeded(lab)) seedLab(lab, { root: options.root });
   const cfg = readLabConfig(lab);
   writeLabConfig(lab, { latency: options.latency ?? cfg.latency, faults: options.faults ?? [] });
   writeBin(lab);

@@ -11,7 +11,7 @@ export async function lab(ctx: CommandContext, args: unknown[], opts: { lab?: st
   const { LAB_MODULES } = await import('../../lab/modules.js');
   const { labPaths, readJsonLines, readLabConfig } = await import('../../lab/lab-dir.js');
   if (verb === 'reset') {
-    seedLab(dir);
+    seedLab(dir, { root: ctx.root.dir });
     if (ctx.out.json) ctx.out.data({ lab: dir, reset: true });
     else ctx.out.line(`lab ${dir} reset to its initial state`);
     return ExitCode.OK;
