@@ -70,8 +70,8 @@ export async function ensureRoot(root: ResolvedRoot): Promise<void> {
 
 /** Creates a coordination directory holding the built-in workflows, templates and default config (folders 0700, files 0600). */
 export async function seedRoot(dir: string): Promise<string[]> {
-  await mkdirPrivate(join(dir, 'workflows', 'templates'));
-  const copy = async (from: string, to: string) => writeFileAtomic(to, await readFile(from, 'utf8'), 0o600);
+  await mkdirPrivate(join(dir, 'workflows', 'templates'), { root: dir });
+  const copy = async (from: string, to: string) => writeFileAtomic(to, await readFile(from, 'utf8'), 0o600, { root: dir });
   const written: string[] = [];
   for (const sub of ['workflows', join('workflows', 'templates')]) {
     const from = join(EMBEDDED_ROOT, sub);

@@ -73,13 +73,14 @@ export class FsStateStore implements StateStore {
     // The final state goes to active/ first, then one rename moves it to history/: at every
     // instant (a kill included) exactly one of the two holds the record.
     await this.writeJson(this.paths.activeRecord(id), record);
-    await mkdirPrivate(this.paths.history);
+    await mkdirPrivate(this.paths.history, { root: this.root });
     await rename(this.paths.activeRecord(id), this.paths.historyRecord(id));
     await this.removeTempFiles(id);
   }
 
   async reopenExecution(executionId: string): Promise<void> {
     const id = checkId('execution id', executionId);
+    await mkdirPrivate(this.paths.active, { root: this.root });
     try {
       await rename(this.paths.historyRecord(id), this.paths.activeRecord(id));
     } catch (error) {
@@ -115,11 +116,11 @@ export class FsStateStore implements StateStore {
   async appendContractorLog(contractor: string, line: string): Promise<void> {
     // Mask before flattening: a multi-line secret (a PEM key) only matches in its original form.
     const flat = this.masker.mask(line).replace(/\r?\n$/, '').replace(/\r?\n/g, '\\n');
-    await appendLine(this.master(contractor).contractorLog, flat);
+    await appendLine(this.master(contractor).contractorLog, flat, { root: this.root });
   }
 
   async appendDebugLog(contractor: string, text: string): Promise<void> {
-    await appendLine(this.master(contractor).debugLog, this.masker.mask(text));
+    await appendLine(this.master(contractor).debugLog, this.masker.mask(text), { root: this.root });
   }
 
   async isDebug(contractor: string): Promise<boolean> {
@@ -143,7 +144,7 @@ export class FsStateStore implements StateStore {
       if (!summaries.some((s) => s.execution_id === summary.execution_id)) {
         const line = this.masker.mask(JSON.stringify(summary));
         // A torn last line (a crash mid-append) must not swallow this one: start a new line.
-        await appendLine(this.paths.ledger, endsWithNewline ? line : `\n${line}`, { durable: true });
+        await appendLine(this.paths.ledger, endsWithNewline ? line : `\n${line}`, { durable: true, root: this.root });
         summaries.push(JSON.parse(line) as ExecutionSummary);
       }
       // Recomputed even when already counted: repairs the files after a crash between the two steps.
@@ -190,7 +191,7 @@ export class FsStateStore implements StateStore {
   }
 
   private async writeJson(path: string, value: unknown): Promise<void> {
-    await writeFileAtomic(path, this.masker.mask(`${JSON.stringify(value, null, 2)}\n`));
+    await writeFileAtomic(path, this.masker.mask(`${JSON.stringify(value, null, 2)}\n`), 0o600, { root: this.root });
   }
 
   /** Parsed JSON, or undefined when the file does not exist. */
@@ -200,7 +201,7 @@ export class FsStateStore implements StateStore {
 
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    await appendLine(this.paths.audit, this.masker.mask(JSON.stringify(entry)), { durable: true });
+    await appendLine(this.paths.audit, this.masker.mask(JSON.stringify(entry)), { durable: true, root: this.root });
   }
 
   private cancelMarker(executionId: string): string {
@@ -217,7 +218,7 @@ export class FsStateStore implements StateStore {
   }
 
   async requestCancel(executionId: string, requested: boolean): Promise<void> {
-    if (requested) await writeFileAtomic(this.cancelMarker(executionId), `${new Date().toISOString()}\n`);
+    if (requested) await writeFileAtomic(this.cancelMarker(executionId), `${new Date().toISOString()}\n`, 0o600, { root: this.root });
     else await unlink(this.cancelMarker(executionId)).catch(() => undefined);
   }
 

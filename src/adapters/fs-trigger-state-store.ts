@@ -18,7 +18,7 @@ export class FsTriggerStateStore implements TriggerStateStore {
   }
 
   async write(name: TriggerStateName, document: unknown): Promise<void> {
-    await writeFileAtomic(triggerStatePath(this.root, name), `${JSON.stringify(document, null, 2)}\n`, 0o600);
+    await writeFileAtomic(triggerStatePath(this.root, name), `${JSON.stringify(document, null, 2)}\n`, 0o600, { root: this.root });
   }
 
   describe(name: TriggerStateName): string {

@@ -1,6 +1,6 @@
-import { mkdirSync, readFileSync, rmSync, appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomicSync } from '../adapters/atomic-file.js';
+import { appendLineSync, mkdirPrivateSync, writeFileAtomicSync } from '../adapters/atomic-file.js';
 
 /**
  * The lab directory: persistent state shared by the stand-in tools (separate processes), the
@@ -58,8 +58,9 @@ export function writeLabFile(path: string, data: string | Buffer, mode = 0o600):
   writeFileSync(path, data, { mode });
 }
 
-function writeAtomic(path: string, text: string): void {
-  writeFileAtomicSync(path, text, 0o600);
+/** The lab's own files: replaced atomically, owner-only, never through a link inside the lab. */
+function writeAtomic(lab: string, path: string, text: string): void {
+  writeFileAtomicSync(path, text, 0o600, { root: lab });
 }
 
 function sleepSync(ms: number): void {
@@ -73,7 +74,7 @@ function sleepSync(ms: number): void {
  */
 export function withLock<T>(lab: string, name: string, fn: () => T): T {
   const dir = labPaths(lab).lockDir(name);
-  mkdirLab(dirname(dir));
+  mkdirPrivateSync(dirname(dir), { root: lab });
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
@@ -106,7 +107,7 @@ export function readState<T>(lab: string, name: string, fallback: () => T): T {
 }
 
 export function writeState(lab: string, name: string, value: unknown): void {
-  writeAtomic(labPaths(lab).state(name), `${JSON.stringify(value, null, 2)}\n`);
+  writeAtomic(lab, labPaths(lab).state(name), `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Read-modify-write of one state file under its lock. */
@@ -129,7 +130,7 @@ export function readLabConfig(lab: string): LabConfig {
 }
 
 export function writeLabConfig(lab: string, config: LabConfig): void {
-  writeAtomic(labPaths(lab).config, `${JSON.stringify(config, null, 2)}\n`);
+  writeAtomic(lab, labPaths(lab).config, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /** What a stand-in knows about the call it serves (set by cortex in the tool's environment). */
@@ -169,11 +170,11 @@ export function latencyMs(lab: string, baseMs: number): number {
 export function recordInvocation(ctx: CallContext, tool: string, args: readonly string[], extra: Record<string, unknown> = {}): void {
   const line = JSON.stringify({ time: new Date().toISOString(), tool, args, execution_id: ctx.executionId ?? null, action_id: ctx.actionId ?? null, attempt: ctx.attempt, ...extra });
   mkdirLab(ctx.lab);
-  appendFileSync(labPaths(ctx.lab).invocations, `${line}\n`, { mode: 0o600 });
+  appendLineSync(labPaths(ctx.lab).invocations, line, { root: ctx.lab });
 }
 
 export function recordRequest(lab: string, entry: Record<string, unknown>): void {
-  appendFileSync(labPaths(lab).requests, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`, { mode: 0o600 });
+  appendLineSync(labPaths(lab).requests, JSON.stringify({ time: new Date().toISOString(), ...entry }), { root: lab });
 }
 
 export function readJsonLines<T>(path: string): T[] {

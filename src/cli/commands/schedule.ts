@@ -121,7 +121,7 @@ async function install(ctx: CommandContext, opts: ScheduleOptions): Promise<numb
   const current = await io.read();
   const { text, changed } = withBlock(current, block, ctx.root.dir);
   // Created here, owner-only: the shell cron runs would create it 0644 (state/ is 0700 anyway).
-  await touchPrivate(join(layout(ctx.root.dir).state, 'cron.log'));
+  await touchPrivate(join(layout(ctx.root.dir).state, 'cron.log'), { root: ctx.root.dir });
   if (changed) await io.write(text);
   if (ctx.out.json) ctx.out.data({ root: ctx.root.dir, installed: true, changed, block, crontab: io.describe() });
   else {
