@@ -270,8 +270,9 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'init [dir]',
     'create a coordination directory with the built-in workflows and a default config',
-    ['cortex init ~/ops/coordination'],
-    async () => (await import('./commands/init.js')).init,
+    ['cortex init ~/ops/coordination', 'cortex init ~/ops/coordination --force'],
+    async () => (await import('./commands/init.js')).init as Handler,
+    (c) => c.option('--force', 'write every built-in afresh: overwrite existing copies and recreate the ones you removed'),
   );
   return program;
 }
