@@ -14,6 +14,8 @@
 import {
   DNS_LABEL,
   DNS_SUBDOMAIN,
+  HOST_OR_IP,
+  HOST_OR_IP_PORT,
   arr,
   atLeastOne,
   bool,
@@ -48,9 +50,14 @@ const cluster = str(
 const namespace = str('Kubernetes namespace.', { pattern: DNS_LABEL, maxLength: 63 });
 const k8sName = (what: string) => str(`${what} name.`, { pattern: DNS_SUBDOMAIN, maxLength: 253 });
 const nodeName = str('Kubernetes node name.', { pattern: DNS_SUBDOMAIN, maxLength: 253 });
-const talosNode = str('Talos node address (IP or DNS name) for -n.', { minLength: 1 });
+/** Exactly one node: talosctl -n takes a comma-separated list, and one parameter must never name several nodes. */
+const oneNode = (description: string) => str(`${description} One IP address or DNS name.`, { pattern: HOST_OR_IP, maxLength: 253 });
+const talosNode = oneNode('Talos node address for -n.');
 const talosNodes = (description: string) => arr(talosNode, description, { minItems: 1 });
-const endpoint = str('talosctl -e endpoint (default: the node itself, or config clusters.<name>.endpoint).', { minLength: 1 });
+const endpoint = str('talosctl -e endpoint (default: the node itself, or config clusters.<name>.endpoint): one address or DNS name, with an optional :port.', {
+  pattern: HOST_OR_IP_PORT,
+  maxLength: 260,
+});
 const labels = map({ type: 'string' }, 'Labels, key -> value.');
 const selector = str('Label selector, e.g. app=web-api or tier in (web,api).', { minLength: 1 });
 const revision = {
@@ -166,7 +173,7 @@ const talosHealth: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('Node the check runs on (default: the first of control_plane_nodes, else config clusters.<name>.control_plane_nodes, else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
+      node: oneNode('Node the check runs on (default: the first of control_plane_nodes, else config clusters.<name>.control_plane_nodes, else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).'),
       endpoint,
       control_plane_nodes: arr(talosNode, 'Control-plane node addresses.'),
       worker_nodes: arr(talosNode, 'Worker node addresses.'),
@@ -194,7 +201,7 @@ const getKubeconfig: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('Control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
+      node: oneNode('Control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).'),
       endpoint,
       path: str('Where to write it (default <base>/clusters/<cluster>/kubeconfig).', { minLength: 1 }),
       validate: bool('Check it with kubectl get nodes.', true),
@@ -216,7 +223,7 @@ const etcdSnapshot: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('One control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
+      node: oneNode('One control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).'),
       endpoint,
       path: str('Snapshot file (default <base>/backups/<cluster>/etcd-<timestamp>.db).', { minLength: 1 }),
     },
