@@ -48,7 +48,7 @@ export class DedupStore {
    * Claims `keys` at `now`: returns those not seen before (now recorded) and the entries of those
    * already seen. With `force`, every key counts as new (and is recorded again).
    */
-  claim(keys: Array<{ key: string; workflows: string[] }>, now: Date, options: { force?: boolean } = {}): Promise<{ fresh: Set<string>; seen: Map<string, DedupEntry> }> {
+  claim(keys: Array<{ key: string; workflows: string[]; aliases?: string[] }>, now: Date, options: { force?: boolean } = {}): Promise<{ fresh: Set<string>; seen: Map<string, DedupEntry> }> {
     const run = async () => {
       const lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
       try {
@@ -57,19 +57,17 @@ export class DedupStore {
         for (const [k, e] of Object.entries(file.entries)) if (!(Date.parse(e.expires_at) > t)) delete file.entries[k];
         const fresh = new Set<string>();
         const seen = new Map<string, DedupEntry>();
-        for (const { key, workflows } of keys) {
-          const prev = Object.prototype.hasOwnProperty.call(file.entries, key) ? file.entries[key] : undefined;
+        const has = (k: string) => (Object.prototype.hasOwnProperty.call(file.entries, k) ? file.entries[k] : undefined);
+        for (const { key, workflows, aliases = [] } of keys) {
+          // Seen under its own key or any alias (a signed body under another delivery id).
+          const prev = [key, ...aliases].map(has).find((e) => e !== undefined);
           if (prev && !options.force) {
             seen.set(key, prev);
             continue;
           }
           fresh.add(key);
-          Object.defineProperty(file.entries, key, {
-            value: { first_seen: now.toISOString(), expires_at: new Date(t + this.ttlMs).toISOString(), workflows: [...new Set(workflows)] },
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
+          const entry = { first_seen: now.toISOString(), expires_at: new Date(t + this.ttlMs).toISOString(), workflows: [...new Set(workflows)] };
+          for (const k of [key, ...aliases]) Object.defineProperty(file.entries, k, { value: entry, enumerable: true, writable: true, configurable: true });
         }
         if (fresh.size) await this.state.write('dedup', file);
         return { fresh, seen };

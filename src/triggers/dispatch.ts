@@ -65,14 +65,14 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
     runs: [],
     not_matched: misses.map((m) => ({ trigger: m.entry.key, workflow_id: m.entry.workflowId, reason: m.reason, ...(m.unit ? { unit: m.unit } : {}) })),
   };
-  const ready: Array<{ run: DispatchedRun; assignments: string[]; dedup: boolean; kind: TriggerInfoArg['type'] }> = [];
+  const ready: Array<{ run: DispatchedRun; assignments: string[]; dedup: boolean; aliases: string[]; kind: TriggerInfoArg['type'] }> = [];
   for (const m of matches) {
     const run: DispatchedRun = { trigger: m.entry.key, workflow_id: m.entry.workflowId, event_id: m.eventId, status: 'would_start' };
     result.runs.push(run);
     try {
       const r = renderParameters(m.entry.def, m.entry.trigger.parameters as Record<string, unknown> | undefined, m.event, m.vars, options.env);
       run.parameters = r.values;
-      ready.push({ run, assignments: r.assignments, dedup: m.dedup, kind: triggerKind(m.entry.type) });
+      ready.push({ run, assignments: r.assignments, dedup: m.dedup, aliases: m.aliases ?? [], kind: triggerKind(m.entry.type) });
     } catch (e) {
       run.status = 'invalid_parameters';
       run.message = message(e);
@@ -80,12 +80,18 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
   }
   if (options.dryRun || ready.length === 0) return result;
 
-  const toClaim = new Map<string, string[]>();
-  for (const r of ready) if (r.dedup) toClaim.set(r.run.event_id, [...(toClaim.get(r.run.event_id) ?? []), r.run.workflow_id]);
+  const toClaim = new Map<string, { workflows: string[]; aliases: string[] }>();
+  for (const r of ready) {
+    if (!r.dedup) continue;
+    const c = toClaim.get(r.run.event_id) ?? { workflows: [], aliases: [] };
+    c.workflows.push(r.run.workflow_id);
+    c.aliases = [...new Set([...c.aliases, ...r.aliases])];
+    toClaim.set(r.run.event_id, c);
+  }
   let fresh = new Set<string>(toClaim.keys());
   if (options.dedup && toClaim.size) {
     const claimed = await options.dedup.claim(
-      [...toClaim].map(([key, workflows]) => ({ key, workflows })),
+      [...toClaim].map(([key, c]) => ({ key, workflows: c.workflows, aliases: c.aliases })),
       options.now?.() ?? new Date(),
       { force: options.force },
     );
@@ -123,7 +129,7 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
     const byEvent = new Map<string, DispatchedRun[]>();
     for (const r of claimedNow) byEvent.set(r.run.event_id, [...(byEvent.get(r.run.event_id) ?? []), r.run]);
     const forget = [...byEvent].filter(([, runs]) => runs.every((x) => x.status === 'busy')).map(([k]) => k);
-    if (forget.length) await options.dedup.release(forget);
+    if (forget.length) await options.dedup.release(forget.flatMap((k) => [k, ...(toClaim.get(k)?.aliases ?? [])]));
   }
   result.executions = result.runs.flatMap((r) => (r.status === 'started' && r.execution_id ? [r.execution_id] : []));
   return result;

@@ -15,11 +15,14 @@
  * when nothing matched or everything was a duplicate, 422 when matches could not start (their
  * parameters do not fit, or the run refused to start: the body says why; resending will not help).
  *
- * Secrets are compared in constant time (crypto.timingSafeEqual after a length check). Every
+ * Secrets are compared in constant time: the SHA-256 digests of both sides (equal lengths, so the
+ * comparison says nothing about the secret's length) through crypto.timingSafeEqual. A request
+ * authenticated by an HMAC over its body is marked `signed`: its runs are deduplicated on the
+ * body's digest too, so a replayed body starts nothing whatever its delivery header says. Every
  * request is one line in <root>/state/serve.log: time, client, method, path (no query), status,
  * duration, and what happened; never a header value, a secret or a body.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { BadEventError } from './render.js';
 import { secretNameOf } from '../definitions/check-trigger.js';
@@ -94,9 +97,13 @@ export function authOf(entry: TriggerEntry | undefined, source: EventSource, con
   return secretName ? { kind, secretName } : { kind };
 }
 
-function equalConstantTime(a: Buffer, b: Buffer): boolean {
-  if (a.length !== b.length) return false;
-  return timingSafeEqual(a, b);
+/**
+ * Whether `given` equals `expected`, in time that depends on neither: both are hashed first, so
+ * the constant-time comparison always sees two 32-byte buffers (a length check would return early).
+ */
+export function secretsEqual(given: string, expected: string, compare: (a: Buffer, b: Buffer) => boolean = timingSafeEqual): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return compare(digest(given), digest(expected));
 }
 
 function bearerOf(req: IncomingMessage): string | undefined {
@@ -157,7 +164,7 @@ export function createTriggerServer(deps: ServerDeps): Server {
   const maxBody = deps.config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const now = deps.now ?? (() => new Date());
 
-  async function authenticate(route: Route, req: IncomingMessage, body: Buffer | undefined): Promise<{ entries: TriggerEntry[]; needBody: boolean; reason?: string }> {
+  async function authenticate(route: Route, req: IncomingMessage, body: Buffer | undefined): Promise<{ entries: TriggerEntry[]; needBody: boolean; signed?: boolean; reason?: string }> {
     const specs = new Map<string, { spec: AuthSpec; entries: TriggerEntry[] }>();
     const list: Array<TriggerEntry | undefined> = route.entries.length ? route.entries : [undefined];
     for (const e of list) {
@@ -170,6 +177,7 @@ export function createTriggerServer(deps: ServerDeps): Server {
     if (!body && [...specs.values()].some((g) => g.spec.kind === 'hmac')) return { entries: [], needBody: true };
     const ok: TriggerEntry[] = [];
     let passed = false;
+    let signed = false;
     let reason = 'no credentials';
     for (const { spec, entries } of specs.values()) {
       if (spec.kind === 'none') {
@@ -192,7 +200,7 @@ export function createTriggerServer(deps: ServerDeps): Server {
           reason = 'no bearer token';
           continue;
         }
-        if (!equalConstantTime(Buffer.from(token, 'utf8'), Buffer.from(secret, 'utf8'))) {
+        if (!secretsEqual(token, secret)) {
           reason = 'wrong bearer token';
           continue;
         }
@@ -202,16 +210,17 @@ export function createTriggerServer(deps: ServerDeps): Server {
           reason = 'no X-Hub-Signature-256';
           continue;
         }
-        const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(body as Buffer).digest('hex')}`, 'utf8');
-        if (!equalConstantTime(Buffer.from(sig.trim().toLowerCase(), 'utf8'), expected)) {
+        const expected = `sha256=${createHmac('sha256', secret).update(body as Buffer).digest('hex')}`;
+        if (!secretsEqual(sig.trim().toLowerCase(), expected)) {
           reason = 'X-Hub-Signature-256 does not match the body';
           continue;
         }
+        signed = true;
       }
       ok.push(...entries);
       passed = true;
     }
-    return passed ? { entries: ok, needBody: false } : { entries: [], needBody: false, reason };
+    return passed ? { entries: ok, needBody: false, signed } : { entries: [], needBody: false, reason };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, note: Record<string, string | number>): Promise<number> {
@@ -253,6 +262,7 @@ export function createTriggerServer(deps: ServerDeps): Server {
       payload,
       rawBody: body,
       receivedAt: now(),
+      ...(auth.signed ? { signed: true } : {}),
       ...(route.source === 'github' ? { githubEvent: header(req, 'x-github-event'), delivery: header(req, 'x-github-delivery') } : {}),
       ...(route.source === 'generic' && header(req, 'idempotency-key') ? { delivery: header(req, 'idempotency-key') } : {}),
     };
