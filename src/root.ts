@@ -53,6 +53,19 @@ function isDir(p: string): boolean {
 }
 
 /**
+ * Refuses a root no command can use: one that is not a directory, or a --root / $CORTEX_HOME
+ * that does not exist (a typo must not read as "nothing here"). ~/.cortex may be missing: it is
+ * created on first use. Throws UsageError (exit 2).
+ */
+export function assertRootUsable(root: ResolvedRoot): void {
+  if (isDir(root.dir)) return;
+  if (existsSync(root.dir)) throw new UsageError(`coordination directory ${root.dir} is not a directory`, { hint: 'give --root (or CORTEX_HOME) a directory' });
+  if (root.source === 'flag' || root.source === 'env') {
+    throw new UsageError(`coordination directory ${root.dir} does not exist`, { hint: `create it with: cortex init ${root.dir}` });
+  }
+}
+
+/**
  * Makes sure the root exists. ~/.cortex is created and seeded with the built-in workflows and
  * config on first use; a --root or $CORTEX_HOME that does not exist is an error (a typo must not
  * silently start an empty root).
@@ -121,6 +134,7 @@ function readMarker(dir: string): InitMarker | undefined {
  */
 export async function seedRoot(dir: string, options: { force?: boolean } = {}): Promise<SeedResult> {
   const force = options.force ?? false;
+  if (existsSync(dir) && !isDir(dir)) throw new UsageError(`${dir} is not a directory`, { hint: 'cortex init takes a directory (new or existing)' });
   const isFresh = !existsSync(dir) || readdirSync(dir).length === 0;
   const marker = readMarker(dir);
   await mkdirPrivate(join(dir, 'workflows', 'templates'), { root: dir });

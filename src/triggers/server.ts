@@ -24,7 +24,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { BadEventError } from './render.js';
+import { BadEventError, parseEventJson } from './render.js';
 import { secretNameOf } from '../definitions/check-trigger.js';
 import type { DispatchResult } from './dispatch.js';
 import { EVENT_SOURCES, type EventSource, type TriggerEntry } from './load.js';
@@ -253,9 +253,10 @@ export function createTriggerServer(deps: ServerDeps): Server {
     body ??= await readBody(req, maxBody);
     let payload: unknown;
     try {
-      payload = JSON.parse(body.toString('utf8'));
+      payload = parseEventJson(body.toString('utf8'));
     } catch (e) {
-      throw new HttpError(400, `malformed JSON: ${(e as Error).message}`);
+      if (e instanceof BadEventError) throw new HttpError(400, e.message);
+      throw e;
     }
     const ev: IncomingEvent = {
       source: route.source,

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import { appFor } from '../app.js';
@@ -7,6 +7,7 @@ import { appFor } from '../app.js';
 export async function lab(ctx: CommandContext, args: unknown[], opts: { lab?: string; requests?: boolean }): Promise<number> {
   const verb = args[0] as string;
   const dir = appFor(ctx).sessions.labDirFor(opts.lab ? { dir: opts.lab } : undefined);
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`lab ${dir} is not a directory`, { hint: 'give --lab a directory (the default is <root>/lab)' });
   const { seedLab, isSeeded } = await import('../../lab/start-lab.js');
   const { LAB_MODULES } = await import('../../lab/modules.js');
   const { labPaths, readJsonLines, readLabConfig } = await import('../../lab/lab-dir.js');

@@ -155,6 +155,13 @@ describe('cortex serve: Alertmanager, Falco, generic', () => {
     expect((await post('/webhook/signed', other, { 'X-Hub-Signature-256': sign(other) })).status).toBe(202);
   });
 
+  it('a body nested deeper than 100 levels is 400 with one reason, and starts nothing', async () => {
+    const before = starter.calls.length;
+    const r = await post('/webhook/open', `${'['.repeat(150)}${']'.repeat(150)}`);
+    expect(r).toEqual({ status: 400, json: { error: 'the event nests deeper than 100 levels', status: 400 } });
+    expect(starter.calls.length).toBe(before);
+  });
+
   it('healthz; a generic hook with auth none; the log has no secrets and no bodies', async () => {
     const h = await fetch(`${base}/healthz`);
     expect(h.status).toBe(200);
