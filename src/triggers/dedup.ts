@@ -4,9 +4,12 @@
  * repeat_interval; GitHub redelivers with the same X-GitHub-Delivery) and across restarts of
  * `cortex serve`. Keys are claimed under the `trigger-dedup` lock before the runs start
  * (at most once: a crash after the claim loses the run rather than starting it twice). Entries
- * expire after 7 days.
+ * expire after 7 days. A damaged file is never replaced: what it held cannot be told apart from
+ * nothing, so every claim is refused (DedupDamagedError) until a person repairs or removes it; a
+ * copy is kept aside (`dedup.json.damaged-<time>`) the first time.
  */
 import { hostname } from 'node:os';
+import { CortexError, ExitCode } from '../errors.js';
 import type { LockManager } from '../ports/state-store.js';
 import type { TriggerStateStore } from '../ports/trigger-state.js';
 
@@ -24,6 +27,16 @@ interface DedupFile {
   entries: Record<string, DedupEntry>;
 }
 
+/**
+ * state/dedup.json cannot be read: deduplicated runs are refused (serve: 503, trigger: exit 4)
+ * rather than risk starting an event that was already handled.
+ */
+export class DedupDamagedError extends CortexError {
+  readonly code = 'CORTEX_DEDUP_DAMAGED';
+  readonly exitCode = ExitCode.ENVIRONMENT;
+}
+Object.defineProperty(DedupDamagedError.prototype, 'name', { value: 'DedupDamagedError', enumerable: false });
+
 export class DedupStore {
   /** Serialises claims inside this process (the lock serialises processes). */
   private chain: Promise<unknown> = Promise.resolve();
@@ -34,14 +47,23 @@ export class DedupStore {
     private readonly ttlMs = DEDUP_TTL_MS,
   ) {}
 
+  /** The seen events; none when there is no file. Throws DedupDamagedError when it cannot be read. */
   private async read(): Promise<DedupFile> {
+    let why: string;
     try {
       const f = (await this.state.read('dedup')) as DedupFile | undefined;
-      if (f && typeof f === 'object' && f.entries && typeof f.entries === 'object') return f;
-    } catch {
-      // A damaged file is replaced: deduplication is a safety net, not a record.
+      if (f === undefined) return { version: 1, entries: {} };
+      if (f && typeof f === 'object' && f.entries && typeof f.entries === 'object' && !Array.isArray(f.entries)) return f;
+      why = 'it does not hold {"version": 1, "entries": {...}}';
+    } catch (e) {
+      why = (e as Error).message.split('\n')[0] as string;
     }
-    return { version: 1, entries: {} };
+    const path = this.state.describe('dedup');
+    const kept = await this.state.keepDamaged('dedup').catch(() => undefined);
+    throw new DedupDamagedError(
+      `${path} is damaged (${why}): the events already handled cannot be told from new ones, so no deduplicated event starts a run until it is repaired${kept ? `; a copy is kept at ${kept}` : ''}`,
+      { hint: `repair the JSON, or remove ${path} to accept that events of the last 7 days may start runs again` },
+    );
   }
 
   /**

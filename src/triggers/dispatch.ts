@@ -5,7 +5,7 @@
  */
 import { CortexError } from '../errors.js';
 import { ExpressionEvalError, ExpressionSyntaxError } from '../definitions/expression-eval.js';
-import type { DedupStore } from './dedup.js';
+import { DedupDamagedError, type DedupStore } from './dedup.js';
 import type { TriggerEntry } from './load.js';
 import { matchEvent, type IncomingEvent } from './match.js';
 import { renderParameters } from './render.js';
@@ -25,8 +25,11 @@ export interface DispatchedRun {
   exit_code?: number | null;
   message?: string;
   first_seen?: string;
-  /** For `busy`: why (conflict: the workflow is in progress; overloaded: too many starts at once). */
-  busy?: 'conflict' | 'overloaded';
+  /**
+   * For `busy`: why (conflict: the workflow is in progress; overloaded: too many starts at once;
+   * unavailable: the dedup state is damaged, so whether the event was handled cannot be known).
+   */
+  busy?: 'conflict' | 'overloaded' | 'unavailable';
 }
 
 export interface DispatchResult {
@@ -90,11 +93,20 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
   }
   let fresh = new Set<string>(toClaim.keys());
   if (options.dedup && toClaim.size) {
-    const claimed = await options.dedup.claim(
-      [...toClaim].map(([key, c]) => ({ key, workflows: c.workflows, aliases: c.aliases })),
-      options.now?.() ?? new Date(),
-      { force: options.force },
-    );
+    let claimed;
+    try {
+      claimed = await options.dedup.claim(
+        [...toClaim].map(([key, c]) => ({ key, workflows: c.workflows, aliases: c.aliases })),
+        options.now?.() ?? new Date(),
+        { force: options.force },
+      );
+    } catch (e) {
+      if (!(e instanceof DedupDamagedError)) throw e;
+      // Nothing that needs deduplication starts: the sender's next delivery can, once repaired.
+      for (const r of ready.filter((x) => x.dedup)) Object.assign(r.run, { status: 'busy', busy: 'unavailable', exit_code: e.exitCode, message: `${e.message} (${e.hint})` });
+      claimed = { fresh: new Set<string>(), seen: new Map() };
+      toClaim.clear();
+    }
     fresh = claimed.fresh;
     for (const r of ready) {
       const prev = claimed.seen.get(r.run.event_id);
@@ -107,7 +119,7 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
   }
   await Promise.all(
     ready
-      .filter((r) => !r.dedup || fresh.has(r.run.event_id))
+      .filter((r) => r.run.status === 'would_start' && (!r.dedup || fresh.has(r.run.event_id)))
       .map(async (r) => {
         const res = await options.starter({
           workflowId: r.run.workflow_id,

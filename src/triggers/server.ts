@@ -10,8 +10,8 @@
  * limit 413; bearer-token routes 401 before the body is read; body over the limit 413; GitHub (and
  * hmac-sha256) routes: X-Hub-Signature-256 over the raw bytes, 401; JSON 400; not the source's
  * payload shape 400. Then: 202 {"executions": [...], "matched": n, ...} when a run started (its
- * execution record exists), 429 (workflow at its concurrency limit) or 503 (too many runs starting)
- * with Retry-After when none could start for now (the event is not marked seen), 200
+ * execution record exists), 429 (workflow at its concurrency limit) or 503 (too many runs starting,
+ * or state/dedup.json is damaged) with Retry-After when none could start for now (the event is not marked seen), 200
  * when nothing matched or everything was a duplicate, 422 when matches could not start (their
  * parameters do not fit, or the run refused to start: the body says why; resending will not help).
  *
@@ -29,6 +29,9 @@ import { secretNameOf } from '../definitions/check-trigger.js';
 import type { DispatchResult } from './dispatch.js';
 import { EVENT_SOURCES, type EventSource, type TriggerEntry } from './load.js';
 import type { IncomingEvent } from './match.js';
+
+/** Why serve answers 503 while state/dedup.json cannot be read (the log names the file and the copy). */
+const DEDUP_DAMAGED = 'state/dedup.json is damaged: no deduplicated event starts a run until an operator repairs it';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -288,7 +291,10 @@ export function createTriggerServer(deps: ServerDeps): Server {
     if (busy.length) note.busy = busy.length;
     // 202 only for runs whose record exists; runs refused for now get 429 (the workflow is at its
     // concurrency limit) or 503 (too many starting), with Retry-After, and the event stays unseen.
-    const overloaded = busy.some((r) => r.busy === 'overloaded');
+    // 503 too when the dedup state is damaged: nothing deduplicated starts until it is repaired.
+    const unavailable = busy.some((r) => r.busy === 'unavailable');
+    if (unavailable) note.reason = busy.find((r) => r.busy === 'unavailable')?.message ?? DEDUP_DAMAGED;
+    const overloaded = unavailable || busy.some((r) => r.busy === 'overloaded');
     const status = started > 0 ? 202 : busy.length ? (overloaded ? 503 : 429) : failed.length ? 422 : 200;
     send(
       res,
@@ -298,10 +304,12 @@ export function createTriggerServer(deps: ServerDeps): Server {
         matched: result.matched,
         duplicates,
         // Parameter values are never echoed: a route without auth must not become a way to read them.
-        runs: result.runs.map(({ parameters: _parameters, ...rest }) => rest),
+        // Nor the coordination directory's paths: the damaged file is named in serve.log only.
+        runs: result.runs.map(({ parameters: _parameters, ...rest }) => (rest.busy === 'unavailable' ? { ...rest, message: DEDUP_DAMAGED } : rest)),
         ...(ev.githubEvent === 'ping' ? { message: 'pong' } : {}),
+        ...(unavailable ? { reason: DEDUP_DAMAGED } : {}),
       },
-      busy.length && !started ? { 'Retry-After': overloaded ? '5' : '30' } : {},
+      busy.length && !started ? { 'Retry-After': unavailable ? '60' : overloaded ? '5' : '30' } : {},
     );
     return status;
   }

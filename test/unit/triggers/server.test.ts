@@ -1,8 +1,10 @@
 import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsTriggerStateStore } from '../../../src/adapters/fs-trigger-state-store.js';
+import { FsTriggerStateStore, triggerStatePath } from '../../../src/adapters/fs-trigger-state-store.js';
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
 import type { TriggerDef } from '../../../src/definitions/types.js';
 import { DedupStore } from '../../../src/triggers/dedup.js';
@@ -153,6 +155,26 @@ describe('cortex serve: Alertmanager, Falco, generic', () => {
     }
     const other = '{"who":"erin","at":"2026-01-01T10:05:00Z"}';
     expect((await post('/webhook/signed', other, { 'X-Hub-Signature-256': sign(other) })).status).toBe(202);
+  });
+
+  it('a damaged state/dedup.json: 503 with Retry-After, nothing starts, the file is left for a person to repair', async () => {
+    const path = triggerStatePath(root, 'dedup');
+    const good = readFileSync(path, 'utf8');
+    writeFileSync(path, good.slice(0, 30));
+    try {
+      const before = starter.calls.length;
+      // The group handled in the first test: it must not start again.
+      const res = await fetch(`${base}/webhook/alertmanager`, { method: 'POST', body: firing, headers: { 'content-type': 'application/json', ...bearer } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('60');
+      expect(await res.json()).toMatchObject({ executions: [], reason: expect.stringContaining('state/dedup.json is damaged'), runs: [expect.objectContaining({ status: 'busy', busy: 'unavailable', message: expect.not.stringContaining(root) })] });
+      expect(logs.at(-1)).toContain(path);
+      expect(starter.calls.length).toBe(before);
+      expect(readFileSync(path, 'utf8')).toBe(good.slice(0, 30));
+      expect(readdirSync(join(root, 'state')).some((n) => n.startsWith('dedup.json.damaged-'))).toBe(true);
+    } finally {
+      writeFileSync(path, good);
+    }
   });
 
   it('a body nested deeper than 100 levels is 400 with one reason, and starts nothing', async () => {
