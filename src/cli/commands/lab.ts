@@ -7,7 +7,6 @@ import { appFor } from '../app.js';
 export async function lab(ctx: CommandContext, args: unknown[], opts: { lab?: string; requests?: boolean }): Promise<number> {
   const verb = args[0] as string;
   const dir = appFor(ctx).sessions.labDirFor(opts.lab ? { dir: opts.lab } : undefined);
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`lab ${dir} is not a directory`, { hint: 'give --lab a directory (the default is <root>/lab)' });
   const { seedLab, isSeeded } = await import('../../lab/start-lab.js');
   const { LAB_MODULES } = await import('../../lab/modules.js');
   const { labPaths, readJsonLines, readLabConfig } = await import('../../lab/lab-dir.js');
@@ -18,6 +17,8 @@ export async function lab(ctx: CommandContext, args: unknown[], opts: { lab?: st
     return ExitCode.OK;
   }
   if (verb !== 'show') throw new UsageError(`cortex lab expects "show" or "reset", got "${verb}"`);
+  // reset refuses a file through the lab guard (seedLab), with the reason it gives every refusal.
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`lab ${dir} is not a directory`, { hint: 'give --lab a directory (the default is <root>/lab)' });
   if (!isSeeded(dir)) {
     if (ctx.out.json) ctx.out.data({ lab: dir, exists: false });
     else ctx.out.line(`no lab at ${dir} yet: cortex run <workflow> --simulate creates it`);
