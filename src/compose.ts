@@ -73,7 +73,7 @@ export function createSessionFactory(root: string, cwd: string, env: Record<stri
         import('./adapters/system-clock.js'),
       ]);
       const dir = labDirFor(request.lab);
-      const lab = await startLab(dir, { faults, ...(latency !== undefined ? { latency } : {}), baseEnv: env as NodeJS.ProcessEnv });
+      const lab = await startLab(dir, { root, faults, ...(latency !== undefined ? { latency } : {}), baseEnv: env as NodeJS.ProcessEnv });
       const deps = createRealDeps({ root, env, emit: request.emit, toolEnv: lab.toolEnv, secrets: new LabSecretSource(labSecretValue, new EnvFileSecretSource(layout(root).secrets, env)) });
       // The lab is a swap of ports: its tools on PATH, its secrets, its HTTP routing (every host
       // answered by the lab), and a clock whose back-off and polling waits are 100x shorter.

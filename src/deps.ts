@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdirPrivate } from './adapters/atomic-file.js';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { EnvFileSecretSource } from './adapters/env-file-secret-source.js';
@@ -55,7 +55,7 @@ export function createRealDeps(args: {
     scratchDir: async (executionId) => {
       // Under the root (nothing outside it is touched); removed when the execution ends.
       const dir = join(layout(args.root).state, 'scratch', executionId);
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await mkdirPrivate(dir, { root: args.root });
       return dir;
     },
     files: new FsActionFileStore(args.root),

@@ -103,6 +103,26 @@ export class EnvironmentError extends CortexError {
   readonly exitCode = ExitCode.ENVIRONMENT;
 }
 
+/**
+ * A path cortex would write through is not what it must be: a symbolic link (or a file where a
+ * folder belongs) inside the coordination directory, which could send a write outside it.
+ * Nothing was written. Exit 4: the directory needs a person to look at it.
+ */
+export class UnsafePathError extends CortexError {
+  readonly code = 'CORTEX_UNSAFE_PATH';
+  readonly exitCode = ExitCode.ENVIRONMENT;
+
+  constructor(
+    readonly path: string,
+    why: string,
+    root?: string,
+  ) {
+    super(`refusing to write through ${path}: it ${why}${root ? ` (inside ${root}, where cortex follows no link)` : ''}`, {
+      hint: `look at it (ls -l ${path}) and put the real file or folder there instead, or remove it`,
+    });
+  }
+}
+
 /** The workflow ran and failed; the record says why. */
 export class WorkflowFailedError extends CortexError {
   readonly code = 'CORTEX_WORKFLOW_FAILED';
@@ -164,6 +184,7 @@ for (const cls of [
   StateConflictError,
   ToolNotFoundError,
   EnvironmentError,
+  UnsafePathError,
   WorkflowFailedError,
   InterruptedError,
   ActionFailedError,

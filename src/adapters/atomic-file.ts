@@ -1,33 +1,79 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { UnsafePathError } from '../errors.js';
 
 // Synchronous system calls on purpose: each one is a few microseconds, while the promise API
 // costs a thread-pool round trip per call, which dominated the per-action overhead.
 
 /**
+ * Where a write is confined: `root` is the coordination directory (or the lab). Every folder
+ * between it and the file must be a real folder, never a symbolic link, so a link planted in
+ * the root cannot send a write outside it. The root itself may be reached through links.
+ */
+export interface Confinement {
+  root?: string;
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+/**
+ * Creates `dir` and its missing parents owner-only (0700, narrowed further by a stricter umask).
+ * Under `root`, each existing folder between them is checked: a symbolic link or a file there
+ * throws UnsafePathError and nothing is created below it.
+ */
+export function mkdirPrivateSync(dir: string, confinement: Confinement = {}): void {
+  const root = confinement.root;
+  const rel = root === undefined ? '' : relative(root, dir);
+  if (root === undefined || rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return;
+  }
+  let current = root;
+  for (const [i, part] of rel.split(sep).entries()) {
+    current = join(current, part);
+    let st;
+    try {
+      st = lstatSync(current);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      try {
+        // The root itself (and what leads to it) is taken as given: created when missing.
+        if (i === 0) mkdirSync(root, { recursive: true, mode: 0o700 });
+        mkdirSync(current, { mode: 0o700 });
+        continue;
+      } catch (e) {
+        // Made by another process meanwhile: check what it is.
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        st = lstatSync(current);
+      }
+    }
+    if (st.isSymbolicLink()) throw new UnsafePathError(current, 'is a symbolic link', root);
+    if (!st.isDirectory()) throw new UnsafePathError(current, 'is not a directory', root);
+  }
+}
+
+export async function mkdirPrivate(dir: string, confinement: Confinement = {}): Promise<void> {
+  mkdirPrivateSync(dir, confinement);
+}
+
+/**
  * Replaces `path` with `data` so that a reader or a crash sees either the old or the new
  * content, never a mix: temp file in the same directory, fsync, rename. (`durableDir` also
  * fsyncs the directory so the rename itself survives a power cut; the execution record skips
- * it: the next write repeats the whole state anyway.)
- * Creates parent directories. Throws the underlying fs error (the temp file is removed).
+ * it: the next write repeats the whole state anyway.) A symbolic link at `path` is replaced,
+ * never followed. Creates parent directories (see mkdirPrivateSync for `root`).
+ * Throws the underlying fs error (the temp file is removed), UnsafePathError for a link on the way.
  */
-export async function writeFileAtomic(path: string, data: string, mode?: number, options: { durableDir?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: string, mode?: number, options: { durableDir?: boolean } & Confinement = {}): Promise<void> {
   writeFileAtomicSync(path, data, mode, options);
 }
 
-/** Creates a directory (and its parents) owner-only: 0700, narrowed further by a stricter umask. */
-export function mkdirPrivateSync(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-}
-
-export async function mkdirPrivate(dir: string): Promise<void> {
-  mkdirPrivateSync(dir);
-}
-
-export function writeFileAtomicSync(path: string, data: string, mode = 0o600, options: { durableDir?: boolean } = {}): void {
+export function writeFileAtomicSync(path: string, data: string, mode = 0o600, options: { durableDir?: boolean } & Confinement = {}): void {
   const dir = dirname(path);
-  mkdirPrivateSync(dir);
+  mkdirPrivateSync(dir, options);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const fd = openSync(temp, 'wx', mode);
@@ -56,20 +102,43 @@ function writeAll(fd: number, buf: Buffer): void {
 }
 
 /**
+ * Opens `path` to append (created 0600), never through a symbolic link: a link there throws
+ * UnsafePathError. Folders as mkdirPrivateSync. The caller closes the descriptor.
+ */
+export function openAppendSync(path: string, confinement: Confinement = {}): number {
+  mkdirPrivateSync(dirname(path), confinement);
+  try {
+    return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link', confinement.root);
+    throw error;
+  }
+}
+
+/**
  * Appends one line (a newline is added when missing) with O_APPEND in a single write;
  * concurrent appenders on a local file system never interleave inside a line. `durable`
- * fsyncs too (the audit trail and the metrics ledger); logs skip it.
+ * fsyncs too (the audit trail and the metrics ledger); logs skip it. A symbolic link at `path`
+ * (or, under `root`, on the way to it) throws UnsafePathError: nothing is appended.
  */
-export async function appendLine(path: string, line: string, options: { durable?: boolean } = {}): Promise<void> {
-  mkdirPrivateSync(dirname(path));
+export async function appendLine(path: string, line: string, options: { durable?: boolean } & Confinement = {}): Promise<void> {
+  appendLineSync(path, line, options);
+}
+
+export function appendLineSync(path: string, line: string, options: { durable?: boolean } & Confinement = {}): void {
   const buf = Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8');
-  const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  const fd = openAppendSync(path, options);
   try {
     writeAll(fd, buf);
     if (options.durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Creates `path` empty (0600, its folder 0700) unless it exists; an existing file is left as it is. */
+export async function touchPrivate(path: string, confinement: Confinement = {}): Promise<void> {
+  closeSync(openAppendSync(path, confinement));
 }
 
 /** Makes a rename durable; some file systems refuse to open or fsync directories, so best effort. */

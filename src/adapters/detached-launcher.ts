@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Launcher } from '../ports/launcher.js';
-import { appendLine, mkdirPrivateSync } from './atomic-file.js';
+import { appendLine, openAppendSync } from './atomic-file.js';
 
 /** The cortex entry point of this installation (dist/cli/main.js). */
 export const CLI_ENTRY = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -27,11 +26,10 @@ export class DetachedLauncher implements Launcher {
 
   async launch(executionId: string): Promise<{ ok: boolean; pid?: number; message?: string }> {
     const { root, logFile } = this.options;
-    mkdirPrivateSync(dirname(logFile));
     let fd: number | undefined;
     let child;
     try {
-      fd = openSync(logFile, 'a', 0o600);
+      fd = openAppendSync(logFile, { root });
       child = spawn(process.execPath, [this.options.entry ?? CLI_ENTRY, '--root', root, 'resume', executionId, '--ready-fd', String(READY_FD)], {
         detached: true,
         stdio: ['ignore', fd, fd, 'pipe'],
@@ -57,7 +55,7 @@ export class DetachedLauncher implements Launcher {
     });
     (ready as unknown as { destroy?: () => void } | null)?.destroy?.();
     child.unref();
-    await appendLine(logFile, `${new Date().toISOString()} cortex: launched pid ${pid ?? '-'}: resume ${executionId}${outcome.ready ? '' : ` (${outcome.error ? outcome.error.message : outcome.code !== undefined ? `exited ${outcome.code}` : 'not ready yet'})`}`).catch(() => undefined);
+    await appendLine(logFile, `${new Date().toISOString()} cortex: launched pid ${pid ?? '-'}: resume ${executionId}${outcome.ready ? '' : ` (${outcome.error ? outcome.error.message : outcome.code !== undefined ? `exited ${outcome.code}` : 'not ready yet'})`}`, { root }).catch(() => undefined);
     if (outcome.error || pid === undefined) return { ok: false, message: `cannot start cortex resume: ${outcome.error?.message ?? 'no process id'}` };
     if (outcome.ready) return { ok: true, pid };
     if (outcome.code === undefined) return { ok: true, pid, message: `started (pid ${pid}); it has not taken the execution yet` };

@@ -7,7 +7,9 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * `${secrets.NAME}`: the environment variable CORTEX_SECRET_<NAME> first, else the file
- * <root>/secrets/<NAME>, which must not be readable by group or others (like ssh keys).
+ * <root>/secrets/<NAME>, which must be a regular file not readable by group or others (like ssh
+ * keys). The file may be a symbolic link (to a mounted secret, say): what it points to is what
+ * must be a private regular file. cortex never writes under secrets/.
  */
 export class EnvFileSecretSource implements SecretSource {
   constructor(
@@ -46,12 +48,14 @@ export class EnvFileSecretSource implements SecretSource {
     const fromEnv = this.env[`CORTEX_SECRET_${name.toUpperCase()}`] ?? this.env[`CORTEX_SECRET_${name}`];
     if (fromEnv !== undefined) return fromEnv;
     const path = join(this.secretsDir, name);
-    let mode: number;
+    let st;
     try {
-      mode = (await stat(path)).mode;
+      st = await stat(path);
     } catch {
       return undefined;
     }
+    const mode = st.mode;
+    if (!st.isFile()) throw new EnvironmentError(`secret file ${path} is not a regular file`, { hint: `put the secret's value in ${path}` });
     if ((mode & 0o077) !== 0) {
       throw new EnvironmentError(`secret file ${path} is readable by group or others (mode ${(mode & 0o777).toString(8)})`, {
         hint: `chmod 600 ${path}`,

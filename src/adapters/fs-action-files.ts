@@ -15,8 +15,9 @@ export class FsActionFileStore implements ActionFileStore {
     const paths = layout(this.root);
     return {
       readText: (path) => readFile(path, 'utf8'),
-      writePrivate: (path, data) => writeFileAtomic(path, data, 0o600),
-      mkdirPrivate: (dir) => mkdirPrivate(dir),
+      // Under the root no link is followed; elsewhere (a path the operator chose) as given.
+      writePrivate: (path, data) => writeFileAtomic(path, data, 0o600, { root: this.root }),
+      mkdirPrivate: (dir) => mkdirPrivate(dir, { root: this.root }),
       chmodPrivate: async (path) => {
         const s = await stat(path);
         await chmod(path, s.isDirectory() ? 0o700 : 0o600);
@@ -29,7 +30,7 @@ export class FsActionFileStore implements ActionFileStore {
       artifactsDir: async (sub) => {
         if (sub !== undefined && !PLAIN_SEGMENT.test(sub)) throw new Error(`artifacts sub-folder must be one plain name, got "${sub}"`);
         const dir = join(paths.artifacts, executionId, actionId, ...(sub ? [sub] : []));
-        await mkdirPrivate(dir);
+        await mkdirPrivate(dir, { root: this.root });
         return dir;
       },
       clustersDir: () => paths.clusters,

@@ -8,6 +8,7 @@ import { layout, type Layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
 import type { AuditEntry, LockManager, StateStore } from '../ports/state-store.js';
 import { appendLine, mkdirPrivate, writeFileAtomic } from './atomic-file.js';
+import { keepDamagedLines } from './damaged-copy.js';
 import { listActiveRecords, readJsonFile } from './record-files.js';
 
 /** Ids that become file names: no separators, no dot-dot, nothing hidden. */
@@ -24,6 +25,34 @@ function checkId(kind: string, id: string): string {
 
 function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+/**
+ * The summaries of a ledger text, and its lines that are not one: a line cut by a crashed writer
+ * (that execution appends a whole line when it is completed again) or a damaged one.
+ */
+export function parseLedger(text: string): { summaries: ExecutionSummary[]; unreadable: string[] } {
+  const summaries: ExecutionSummary[] = [];
+  const unreadable: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const value = JSON.parse(line) as ExecutionSummary;
+      if (value && typeof value === 'object' && typeof value.execution_id === 'string') {
+        summaries.push(value);
+        continue;
+      }
+    } catch {
+      // below
+    }
+    unreadable.push(line);
+  }
+  return { summaries, unreadable };
+}
+
+/** What an operator is told about unreadable ledger lines. */
+export function ledgerWarning(ledger: string, count: number, keptAt: string): string {
+  return `${count} line(s) of ${ledger} cannot be read and are not counted in the metrics (kept in ${keptAt}); remove them from the ledger once looked at (a line cut by a crash is counted again when its execution completes)`;
 }
 
 /**
@@ -73,13 +102,14 @@ export class FsStateStore implements StateStore {
     // The final state goes to active/ first, then one rename moves it to history/: at every
     // instant (a kill included) exactly one of the two holds the record.
     await this.writeJson(this.paths.activeRecord(id), record);
-    await mkdirPrivate(this.paths.history);
+    await mkdirPrivate(this.paths.history, { root: this.root });
     await rename(this.paths.activeRecord(id), this.paths.historyRecord(id));
     await this.removeTempFiles(id);
   }
 
   async reopenExecution(executionId: string): Promise<void> {
     const id = checkId('execution id', executionId);
+    await mkdirPrivate(this.paths.active, { root: this.root });
     try {
       await rename(this.paths.historyRecord(id), this.paths.activeRecord(id));
     } catch (error) {
@@ -115,11 +145,11 @@ export class FsStateStore implements StateStore {
   async appendContractorLog(contractor: string, line: string): Promise<void> {
     // Mask before flattening: a multi-line secret (a PEM key) only matches in its original form.
     const flat = this.masker.mask(line).replace(/\r?\n$/, '').replace(/\r?\n/g, '\\n');
-    await appendLine(this.master(contractor).contractorLog, flat);
+    await appendLine(this.master(contractor).contractorLog, flat, { root: this.root });
   }
 
   async appendDebugLog(contractor: string, text: string): Promise<void> {
-    await appendLine(this.master(contractor).debugLog, this.masker.mask(text));
+    await appendLine(this.master(contractor).debugLog, this.masker.mask(text), { root: this.root });
   }
 
   async isDebug(contractor: string): Promise<boolean> {
@@ -131,7 +161,7 @@ export class FsStateStore implements StateStore {
     }
   }
 
-  async recordMetrics(summary: ExecutionSummary): Promise<void> {
+  async recordMetrics(summary: ExecutionSummary): Promise<{ warnings: string[] }> {
     checkId('execution id', summary.execution_id);
     const lock = await this.locks.acquire(
       METRICS_LOCK,
@@ -139,11 +169,11 @@ export class FsStateStore implements StateStore {
       { waitMs: METRICS_LOCK_WAIT_MS },
     );
     try {
-      const { summaries, endsWithNewline } = await this.readLedger();
+      const { summaries, endsWithNewline, unreadable } = await this.readLedger();
       if (!summaries.some((s) => s.execution_id === summary.execution_id)) {
         const line = this.masker.mask(JSON.stringify(summary));
         // A torn last line (a crash mid-append) must not swallow this one: start a new line.
-        await appendLine(this.paths.ledger, endsWithNewline ? line : `\n${line}`, { durable: true });
+        await appendLine(this.paths.ledger, endsWithNewline ? line : `\n${line}`, { durable: true, root: this.root });
         summaries.push(JSON.parse(line) as ExecutionSummary);
       }
       // Recomputed even when already counted: repairs the files after a crash between the two steps.
@@ -158,31 +188,24 @@ export class FsStateStore implements StateStore {
       }
       await this.writeJson(this.paths.workflowStats, stats);
       await this.writeJson(this.paths.contractorPerformance, performance);
+      if (unreadable.length === 0) return { warnings: [] };
+      const kept = keepDamagedLines(this.paths.ledger, unreadable, { root: this.root });
+      return { warnings: [ledgerWarning(this.paths.ledger, unreadable.length, kept)] };
     } finally {
       await lock.release();
     }
   }
 
-  /** Every parseable ledger line; an unparseable line (a torn write) is skipped. */
-  private async readLedger(): Promise<{ summaries: ExecutionSummary[]; endsWithNewline: boolean }> {
+  /** Every readable ledger line, and the unreadable ones (not counted; see ledgerWarning). */
+  private async readLedger(): Promise<{ summaries: ExecutionSummary[]; endsWithNewline: boolean; unreadable: string[] }> {
     let text: string;
     try {
       text = await readFile(this.paths.ledger, 'utf8');
     } catch (error) {
-      if (isNotFound(error)) return { summaries: [], endsWithNewline: true };
+      if (isNotFound(error)) return { summaries: [], endsWithNewline: true, unreadable: [] };
       throw error;
     }
-    const summaries: ExecutionSummary[] = [];
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        const value = JSON.parse(line) as ExecutionSummary;
-        if (value && typeof value === 'object' && typeof value.execution_id === 'string') summaries.push(value);
-      } catch {
-        // Torn line from a crashed writer: that execution retries and appends a whole line.
-      }
-    }
-    return { summaries, endsWithNewline: text.length === 0 || text.endsWith('\n') };
+    return { ...parseLedger(text), endsWithNewline: text.length === 0 || text.endsWith('\n') };
   }
 
   private master(contractor: string): ReturnType<Layout['master']> {
@@ -190,7 +213,7 @@ export class FsStateStore implements StateStore {
   }
 
   private async writeJson(path: string, value: unknown): Promise<void> {
-    await writeFileAtomic(path, this.masker.mask(`${JSON.stringify(value, null, 2)}\n`));
+    await writeFileAtomic(path, this.masker.mask(`${JSON.stringify(value, null, 2)}\n`), 0o600, { root: this.root });
   }
 
   /** Parsed JSON, or undefined when the file does not exist. */
@@ -200,7 +223,7 @@ export class FsStateStore implements StateStore {
 
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    await appendLine(this.paths.audit, this.masker.mask(JSON.stringify(entry)), { durable: true });
+    await appendLine(this.paths.audit, this.masker.mask(JSON.stringify(entry)), { durable: true, root: this.root });
   }
 
   private cancelMarker(executionId: string): string {
@@ -217,7 +240,7 @@ export class FsStateStore implements StateStore {
   }
 
   async requestCancel(executionId: string, requested: boolean): Promise<void> {
-    if (requested) await writeFileAtomic(this.cancelMarker(executionId), `${new Date().toISOString()}\n`);
+    if (requested) await writeFileAtomic(this.cancelMarker(executionId), `${new Date().toISOString()}\n`, 0o600, { root: this.root });
     else await unlink(this.cancelMarker(executionId)).catch(() => undefined);
   }
 

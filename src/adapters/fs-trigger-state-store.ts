@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { layout } from '../layout.js';
 import type { TriggerStateName, TriggerStateStore } from '../ports/trigger-state.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { keepDamagedCopy } from './damaged-copy.js';
 import { readJsonFile } from './record-files.js';
 
 /** `<root>/state/<name>.json`: tick.json, dedup.json. */
@@ -18,7 +19,11 @@ export class FsTriggerStateStore implements TriggerStateStore {
   }
 
   async write(name: TriggerStateName, document: unknown): Promise<void> {
-    await writeFileAtomic(triggerStatePath(this.root, name), `${JSON.stringify(document, null, 2)}\n`, 0o600);
+    await writeFileAtomic(triggerStatePath(this.root, name), `${JSON.stringify(document, null, 2)}\n`, 0o600, { root: this.root });
+  }
+
+  async keepDamaged(name: TriggerStateName): Promise<string | undefined> {
+    return keepDamagedCopy(triggerStatePath(this.root, name), { root: this.root });
   }
 
   describe(name: TriggerStateName): string {

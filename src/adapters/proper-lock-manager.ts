@@ -1,4 +1,5 @@
-import { mkdir, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -6,7 +7,7 @@ import { StateConflictError, UsageError } from '../errors.js';
 import { layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
 import type { HeldLock, LockManager, LockOwner } from '../ports/state-store.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { mkdirPrivate, writeFileAtomic } from './atomic-file.js';
 import { isRecordedProcessAlive, processStamp } from './pid.js';
 
 export interface ProperLockManagerOptions {
@@ -27,6 +28,12 @@ const FRESH_LOCK_MS = 1000;
 
 export { isPidAlive } from './pid.js';
 
+/** node:fs for proper-lockfile, whose mkdir of the lock directory would otherwise be 0777 less the umask. */
+const PRIVATE_LOCK_FS = {
+  ...fs,
+  mkdir: (path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) => fs.mkdir(path, { mode: 0o700 }, callback),
+};
+
 /**
  * Cross-process locks on proper-lockfile: `<locks>/<name>.lock` is a directory (mkdir is atomic,
  * NFS included) whose mtime the holder refreshes; `<locks>/<name>.owner.json` says who holds it.
@@ -39,7 +46,10 @@ export class ProperLockManager implements LockManager {
   private readonly updateMs: number;
   private readonly clock: Clock | undefined;
 
-  constructor(root: string, options: ProperLockManagerOptions = {}) {
+  constructor(
+    private readonly root: string,
+    options: ProperLockManagerOptions = {},
+  ) {
     this.dir = layout(root).locks;
     this.staleMs = options.staleMs ?? 30_000;
     this.updateMs = options.updateMs ?? 5000;
@@ -48,11 +58,12 @@ export class ProperLockManager implements LockManager {
 
   async acquire(name: string, owner: Omit<LockOwner, 'acquired_at'>, options: { waitMs?: number } = {}): Promise<HeldLock> {
     const paths = this.paths(name);
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await mkdirPrivate(this.dir, { root: this.root });
     const deadline = performance.now() + Math.max(0, options.waitMs ?? 0);
     const controller = new AbortController();
     const lockOptions: lockfile.LockOptions = {
       realpath: false,
+      fs: PRIVATE_LOCK_FS,
       lockfilePath: paths.lockDir,
       stale: this.staleMs,
       update: this.updateMs,
@@ -68,7 +79,7 @@ export class ProperLockManager implements LockManager {
         // The start time tells this owner apart from a later process that gets the same pid.
         const full: LockOwner = { ...processStamp(owner.pid), ...owner, acquired_at: (this.clock?.now() ?? new Date()).toISOString() };
         try {
-          await writeFileAtomic(paths.ownerFile, `${JSON.stringify(full, null, 2)}\n`);
+          await writeFileAtomic(paths.ownerFile, `${JSON.stringify(full, null, 2)}\n`, 0o600, { root: this.root });
         } catch (error) {
           await unlock().catch(() => undefined);
           throw error;

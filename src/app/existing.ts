@@ -1,7 +1,8 @@
 import { NotFoundError, StateConflictError, UsageError } from '../errors.js';
 import { loadCatalogue } from '../contractors/load-catalogue.js';
 import { createImplementationRegistry } from '../contractors/registry.js';
-import { parseParamAssignments } from '../definitions/parameters.js';
+import { parseParamAssignments, unrecordableText } from '../definitions/parameters.js';
+import { parseJsonBounded, TooDeepError } from '../definitions/load-document.js';
 import { findWorkflow } from '../definitions/repository.js';
 import type { LoadedWorkflow } from '../definitions/types.js';
 import type { EngineDeps } from '../engine/deps.js';
@@ -125,10 +126,13 @@ export async function loadForContinue(app: App, record: ExecutionRecord, paramOv
     const spec = loaded.definition.parameters?.[key.split('.')[0] as string];
     if (!spec) throw new UsageError(`unknown parameter "${key}" for ${record.workflow_id}`);
     try {
-      params[key] = spec.type === 'string' ? raw : JSON.parse(raw);
-    } catch {
+      params[key] = spec.type === 'string' ? raw : parseJsonBounded(raw);
+    } catch (e) {
+      if (e instanceof TooDeepError) throw new UsageError(`parameter "${key}": ${e.message}`);
       throw new UsageError(`parameter "${key}" expects a ${spec.type} value (JSON), got ${JSON.stringify(raw)}`);
     }
+    const bad = unrecordableText(params[key]);
+    if (bad) throw new UsageError(`parameter "${key}"${bad}`);
     if (spec.secret) secretValues.push(raw);
   }
   for (const [name, spec] of Object.entries(loaded.definition.parameters ?? {})) {

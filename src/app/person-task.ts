@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { DefinitionInvalidError, UsageError, type Issue } from '../errors.js';
-import { loadDocument, pointerToPath, type SourceDocument } from '../definitions/load-document.js';
+import { loadDocument, parseJsonBounded, pointerToPath, TooDeepError, type SourceDocument } from '../definitions/load-document.js';
+import { unrecordableText } from '../definitions/parameters.js';
 import { checkTaskOutputs } from '../definitions/task-outputs.js';
 import { sha256 } from '../engine/person-task.js';
 import type { ActionRecord, PersonTask } from '../model/records.js';
@@ -26,15 +27,18 @@ function isMapping(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** `--output key=value`: JSON values are parsed, anything else is a string. */
+/** `--output key=value`: JSON values are parsed, anything else is a string; refused (exit 2) when too deep or not recordable text. */
 export function parseOutputAssignments(list: Array<{ key: string; raw: string }>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const { key, raw } of list) {
     try {
-      out[key] = JSON.parse(raw);
-    } catch {
+      out[key] = parseJsonBounded(raw);
+    } catch (e) {
+      if (e instanceof TooDeepError) throw new UsageError(`--output ${key}: ${e.message}`);
       out[key] = raw;
     }
+    const bad = unrecordableText(out[key]);
+    if (bad) throw new UsageError(`--output ${key}${bad}`);
   }
   return out;
 }

@@ -1,10 +1,15 @@
 import type { App, LabRequest } from '../app/context.js';
 import { createApp } from '../compose.js';
 import { UsageError } from '../errors.js';
+import { assertNoLinksInRoot } from '../adapters/root-links.js';
 import type { CommandContext } from './context.js';
 
-/** The application layer for this command, with the real ports. */
+/**
+ * The application layer for this command, with the real ports. Throws UnsafePathError when a
+ * folder or log of the root is a symbolic link: refused before anything is written.
+ */
 export function appFor(ctx: CommandContext): App {
+  assertNoLinksInRoot(ctx.root.dir);
   return createApp({ root: ctx.root, env: ctx.env, cwd: ctx.cwd, signal: ctx.signal, command: ctx.command });
 }
 

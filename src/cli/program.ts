@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CortexError, ExitCode, InternalError, formatIssue, DefinitionInvalidError } from '../errors.js';
-import { resolveRoot } from '../root.js';
+import { assertRootUsable, resolveRoot } from '../root.js';
 import { createOutput, sinkFor } from './output.js';
 import type { CommandContext } from './context.js';
 
@@ -270,8 +270,9 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'init [dir]',
     'create a coordination directory with the built-in workflows and a default config',
-    ['cortex init ~/ops/coordination'],
-    async () => (await import('./commands/init.js')).init,
+    ['cortex init ~/ops/coordination', 'cortex init ~/ops/coordination --force'],
+    async () => (await import('./commands/init.js')).init as Handler,
+    (c) => c.option('--force', 'write every built-in afresh: overwrite existing copies and recreate the ones you removed'),
   );
   return program;
 }
@@ -332,6 +333,8 @@ export async function runCli(io: CliIO): Promise<number> {
       stderr: io.stderr,
     });
     const root = resolveRoot({ flag: globals.root, env: io.env, cwd: io.cwd, home: io.home });
+    // init creates the root; doctor reports on it.
+    if (!['init', 'doctor'].includes(cmd.name())) assertRootUsable(root);
     const ctx: CommandContext = { root, out, env: io.env, cwd: io.cwd, argv: io.argv, command: cmd.name(), signal: controller.signal };
     exitCode = await handler(ctx, args, cmd.opts());
   });

@@ -89,5 +89,26 @@ export const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 export const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$';
 /** Proxmox VM name / node name: a DNS name. */
 export const HOSTNAME = '^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$';
+const IPV4_PART = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+const IPV4 = `${IPV4_PART}(?:\\.${IPV4_PART}){3}`;
+const IPV6 = '[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}';
+/** A DNS name whose last label is not all digits (so `10.10.1.300` is neither an address nor a name). */
+const DNS_NAME = '(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+/**
+ * Exactly one machine: an IPv4 or IPv6 address or a DNS name. No list (`a,b` would make talosctl
+ * act on several nodes at once), no spaces, nothing starting with `-`.
+ */
+export const HOST_OR_IP = `^(?:${IPV4}|${IPV6}|${DNS_NAME})$`;
+/** One machine with an optional port: `10.10.1.10`, `cp1.lab:50000`, `[fd00::1]:50000`. */
+export const HOST_OR_IP_PORT = `^(?:${IPV4}|${DNS_NAME}|\\[${IPV6}\\]|${IPV6})(?::[0-9]{1,5})?$`;
+/**
+ * Not an option: a value a tool gets as a positional argument (a chart, a path) must not start
+ * with `-`, or the tool would read it as a flag.
+ */
+export const NOT_AN_OPTION = '^[^-\\s]';
+/** Kubernetes label key: [prefix/]name (a leading `-` would make `kubectl label` read a flag). */
+export const LABEL_KEY = '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$';
+/** Kubernetes label value: empty, or alphanumerics with - _ . inside. */
+export const LABEL_VALUE = '^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$';
 /** IPv4 or IPv6 address with a prefix length, e.g. `10.10.1.10/24`. */
 export const CIDR = '^[0-9A-Fa-f:.]+/[0-9]{1,3}$';

@@ -54,8 +54,8 @@ function lineCol(text: string, offset: number): { line: number; column: number }
   return { line, column: offset - last };
 }
 
-/** Max bracket depth of JSON text, ignoring brackets inside strings. Cheap guard before JSON.parse. */
-function jsonDepth(text: string): { depth: number; offset: number } {
+/** Max bracket depth of JSON text, ignoring brackets inside strings (stops counting past MAX_DOCUMENT_DEPTH). Cheap guard before JSON.parse. */
+export function jsonDepth(text: string): { depth: number; offset: number } {
   let depth = 0;
   let max = 0;
   let at = 0;
@@ -75,6 +75,19 @@ function jsonDepth(text: string): { depth: number; offset: number } {
     } else if (c === 125 || c === 93) depth--;
   }
   return { depth: max, offset: at };
+}
+
+/** A value nested deeper than MAX_DOCUMENT_DEPTH (walking it could exhaust the stack). */
+export class TooDeepError extends Error {
+  constructor() {
+    super(`nesting deeper than ${MAX_DOCUMENT_DEPTH} levels is not accepted`);
+  }
+}
+
+/** JSON.parse for a value given on the command line: throws TooDeepError past MAX_DOCUMENT_DEPTH, SyntaxError when not JSON. */
+export function parseJsonBounded(text: string): unknown {
+  if (jsonDepth(text).depth > MAX_DOCUMENT_DEPTH) throw new TooDeepError();
+  return JSON.parse(text) as unknown;
 }
 
 /**
@@ -169,6 +182,33 @@ export function jsonErrorOffset(text: string): { offset: number; message: string
   }
 }
 
+/**
+ * The first key repeated within one object of valid JSON text (JSON.parse keeps the last one
+ * silently; YAML refuses the same file). Iterative: deep nesting cannot overflow the stack.
+ */
+export function jsonDuplicateKey(text: string): { offset: number; key: string } | undefined {
+  const stack: Array<Set<string> | null> = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '{') stack.push(new Set());
+    else if (c === '[') stack.push(null);
+    else if (c === '}' || c === ']') stack.pop();
+    else if (c === '"') {
+      const start = i;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      let j = i + 1;
+      while (j < text.length && /\s/.test(text[j] as string)) j++;
+      const keys = stack[stack.length - 1];
+      if (text[j] === ':' && keys) {
+        const key = JSON.parse(text.slice(start, i + 1)) as string;
+        if (keys.has(key)) return { offset: start, key };
+        keys.add(key);
+      }
+    }
+  }
+  return undefined;
+}
+
 function checkTree(value: unknown, file: string, issueAt: (p: string, m: string) => Issue): void {
   const stack: Array<{ v: unknown; path: Array<string | number>; depth: number }> = [{ v: value, path: [], depth: 0 }];
   while (stack.length) {
@@ -253,6 +293,8 @@ export function parseDocumentText(text: string, format: DocumentFormat, displayP
       const why = located?.message ?? (e as Error).message.split('\n')[0];
       throw new DefinitionInvalidError([{ file: displayPath, ...where, message: `malformed JSON: ${why}` }]);
     }
+    const dup = jsonDuplicateKey(text);
+    if (dup) throw new DefinitionInvalidError([{ file: displayPath, ...lineCol(text, dup.offset), message: `duplicate key ${JSON.stringify(dup.key)} in one object (only one may be given)` }]);
   } else {
     const d = jsonDepth(text);
     if (d.depth > MAX_DOCUMENT_DEPTH) {

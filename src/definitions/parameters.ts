@@ -14,6 +14,7 @@
  */
 import { ParametersInvalidError, UsageError, type Issue } from '../errors.js';
 import type { ParamSpec, ParamType, WorkflowDefinition } from './types.js';
+import { parseJsonBounded, TooDeepError } from './load-document.js';
 
 /** One `-p key=value`: `key` may be dotted (`affected_resource.type`), `raw` is the text after the first `=`. */
 export interface ParamAssignment {
@@ -239,8 +240,9 @@ export function coerce(raw: string, spec: ParamSpec): CoerceResult {
       const example = spec.type === 'array' ? `'["a","b"]'` : `'{"key":"value"}'`;
       let parsed: unknown;
       try {
-        parsed = JSON.parse(text);
-      } catch {
+        parsed = parseJsonBounded(text);
+      } catch (e) {
+        if (e instanceof TooDeepError) return { ok: false, message: `expected ${spec.type}: ${e.message}` };
         return { ok: false, message: `expected ${spec.type}, got ${shown} (give it as JSON, e.g. ${example})` };
       }
       if (!typeMatches(spec.type, parsed)) {
@@ -435,11 +437,47 @@ export function resolveParameters(def: WorkflowDefinition, input: ParametersInpu
     }
     value = withNestedDefaults(value, spec);
     checkValue(value, spec, [name], { allowExpressions: origin === 'default', file: origin === 'file' ? input.fileName : undefined, skip: failed }, issues);
+    checkText(value, [name], origin === 'file' ? input.fileName : undefined, issues);
     setOwn(out, name, value);
   }
 
   if (issues.length > 0) throw new ParametersInvalidError(issues, def.workflow_id);
   return out;
+}
+
+/** A UTF-16 surrogate without its pair: not Unicode, so no UTF-8 file (or jq) can hold it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Strings (and keys) a parameter may not hold: a NUL byte (no program argument or file name can
+ * carry it) or a lone surrogate. Iterative: a deep value cannot overflow the stack.
+ */
+function checkText(value: unknown, path: Segment[], file: string | undefined, issues: Issue[]): void {
+  const stack: Array<{ v: unknown; path: Segment[] }> = [{ v: value, path }];
+  while (stack.length) {
+    const { v, path: at } = stack.pop() as { v: unknown; path: Segment[] };
+    const texts: Array<{ s: string; at: Segment[]; what: string }> = [];
+    if (typeof v === 'string') texts.push({ s: v, at, what: 'the value' });
+    else if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, path: [...at, i] }));
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        texts.push({ s: k, at: [...at, k], what: 'the key' });
+        stack.push({ v: x, path: [...at, k] });
+      }
+    }
+    for (const t of texts) {
+      if (t.s.includes('\u0000')) issues.push(issue(t.at, `${t.what} contains a NUL byte (\\u0000), which no argument or file can carry`, file));
+      else if (LONE_SURROGATE.test(t.s)) issues.push(issue(t.at, `${t.what} contains a lone UTF-16 surrogate: it is not valid Unicode text`, file));
+    }
+  }
+}
+
+/** Why `value` cannot be recorded: its first NUL byte or lone surrogate (pointer: message), else undefined. */
+export function unrecordableText(value: unknown): string | undefined {
+  const issues: Issue[] = [];
+  checkText(value, [], undefined, issues);
+  const first = issues[0];
+  return first ? `${first.pointer ?? ''}: ${first.message}` : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -97,12 +97,14 @@ export async function findWorkflow(root: string, id: string, catalogue: Catalogu
   assertWorkflowId(id);
   const files = await listDefinitionFiles(root);
   const matches: CheckedDefinition[] = [];
+  const unreadable: string[] = [];
   for (const f of files) {
     // Cheap pre-filter: parse only; full validation only for files that define this id.
     let doc: SourceDocument;
     try {
       doc = await loadDocument(f.path, f.displayPath);
     } catch {
+      unreadable.push(f.displayPath);
       continue;
     }
     if ((doc.data as { workflow_id?: unknown })?.workflow_id === id) {
@@ -111,8 +113,9 @@ export async function findWorkflow(root: string, id: string, catalogue: Catalogu
   }
   if (matches.length === 0) {
     const known = (await listAllIds(files)).filter((k) => k !== id);
+    const hint = known.length ? `known workflows: ${known.join(', ')}` : 'cortex list shows the workflows';
     throw new NotFoundError(`no workflow "${id}" in ${join(root, 'workflows')}`, {
-      hint: known.length ? `known workflows: ${known.join(', ')}` : 'cortex list shows the workflows',
+      hint: unreadable.length ? `${hint}; ${unreadable.join(', ')} cannot be read (cortex validate says why)` : hint,
     });
   }
   const dup = duplicateIdIssues(matches);

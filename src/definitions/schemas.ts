@@ -23,7 +23,8 @@ const compiled = new Map<string, ValidateFunction>();
 /** The shared ajv instance: draft 2020-12, strict mode, formats. */
 export function getAjv(): Ajv2020 {
   if (!ajv) {
-    ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true, verbose: false });
+    // verbose: errors carry their schema, so a long pattern is explained by its description.
+    ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true, verbose: true });
     const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
     (addFormats as unknown as (a: Ajv2020) => void)(ajv);
   }
@@ -49,7 +50,7 @@ let runtimeAjv: Ajv2020 | undefined;
 /** Like getAjv, but fills in schema defaults: used on resolved action parameters at run time. */
 function getRuntimeAjv(): Ajv2020 {
   if (!runtimeAjv) {
-    runtimeAjv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true, useDefaults: true });
+    runtimeAjv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true, useDefaults: true, verbose: true });
     const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
     (addFormats as unknown as (a: Ajv2020) => void)(runtimeAjv);
   }
@@ -89,8 +90,12 @@ export function describeAjvError(e: ErrorObject): { pointer: string; message: st
       return { pointer: e.instancePath, message: `expected ${JSON.stringify(p.allowedValue)}` };
     case 'type':
       return { pointer: e.instancePath, message: `expected ${String(p.type).replace(',', ' or ')}` };
-    case 'pattern':
+    case 'pattern': {
+      // A long pattern says little to a person: its schema's description says what is expected.
+      const description = (e.parentSchema as { description?: unknown } | undefined)?.description;
+      if (String(p.pattern).length > 60 && typeof description === 'string') return { pointer: e.instancePath, message: `is not of the expected form: ${description}` };
       return { pointer: e.instancePath, message: `does not match the expected form ${String(p.pattern)}` };
+    }
     case 'format':
       return { pointer: e.instancePath, message: `expected a ${String(p.format)}` };
     default:

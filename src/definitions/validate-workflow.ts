@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { Issue } from '../errors.js';
-import type { Catalogue } from '../model/catalogue.js';
+import type { ActionSpec, Catalogue } from '../model/catalogue.js';
+import { CommandTemplateError, splitCommandTemplate } from './command-template.js';
 import { collectRefs, ExpressionSyntaxError, parseCondition, parseTemplate, type Expr } from './expression-parser.js';
 import { checkReference, RESERVED_ROOTS, type RefScope } from './references.js';
 import { compileSchema, describeAjvError, selectAjvErrors, validatorFor } from './schemas.js';
@@ -163,8 +164,29 @@ class WorkflowChecker {
     }
   }
 
+  /**
+   * Splits the string form of the spec's command-line parameters into argument arrays (in place:
+   * the definition the engine gets), so that each `${…}` stays one argument.
+   */
+  private splitArgv(spec: ActionSpec | undefined, params: Record<string, unknown> | undefined, pointer: string): void {
+    if (!spec?.argvParameters || !params) return;
+    for (const key of spec.argvParameters) {
+      const value = params[key];
+      if (typeof value !== 'string' || !value.includes('${')) continue;
+      try {
+        params[key] = splitCommandTemplate(value);
+      } catch (e) {
+        if (!(e instanceof CommandTemplateError)) throw e;
+        this.error(`${pointer}/${key}`, `cannot split the command into arguments: ${e.message}`);
+      }
+    }
+  }
+
   private checkAction(action: ActionDef, contractor: string, pointer: string, scope: RefScope): void {
     const spec = this.catalogue.get(contractor, action.action);
+    this.splitArgv(spec, action.parameters, `${pointer}/parameters`);
+    this.splitArgv(spec, action.retry?.fallback_parameters, `${pointer}/retry/fallback_parameters`);
+    if (action.compensation) this.splitArgv(this.catalogue.get(contractor, action.compensation.action), action.compensation.parameters, `${pointer}/compensation/parameters`);
     if (!spec) {
       const known = this.catalogue.actionsOf(contractor).map((a) => a.name);
       const guess = closest(action.action, known);
@@ -208,6 +230,7 @@ class WorkflowChecker {
         return;
       }
       const p = (s.parameters ?? {}) as Record<string, unknown>;
+      this.splitArgv(spec, p, `${at}/parameters`);
       for (const e of checkActionParameters(spec.parameters, p)) this.error(`${at}/parameters${e.pointer}`, e.message);
       void scope;
     });
@@ -296,6 +319,7 @@ class WorkflowChecker {
           this.error(`${at}/action`, `unknown action "${a.action}" for ${entry.contractor}`);
           return;
         }
+        this.splitArgv(spec, a.parameters, `${at}/parameters`);
         for (const p of checkActionParameters(spec.parameters, a.parameters ?? {})) this.error(`${at}/parameters${p.pointer}`, p.message);
         this.checkValue(a.parameters ?? {}, `${at}/parameters`, scope);
       });

@@ -876,7 +876,8 @@ export class Execution implements AttemptHost {
  */
 export async function completeEnded(deps: EngineDeps, rec: ExecutionRecord): Promise<void> {
   if (!rec.metrics_recorded) {
-    await deps.store.recordMetrics(buildSummary(rec));
+    const { warnings } = await deps.store.recordMetrics(buildSummary(rec));
+    for (const message of warnings) deps.emit({ kind: 'warning', message });
     rec.metrics_recorded = true;
   }
   rec.updated_at = deps.clock.now().toISOString();

@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, appendFileSync, existsSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { appendLineSync, mkdirPrivateSync, writeFileAtomicSync } from '../adapters/atomic-file.js';
 
 /**
  * The lab directory: persistent state shared by the stand-in tools (separate processes), the
@@ -43,17 +44,23 @@ export interface LabConfig {
   faults: LabFault[];
 }
 
-function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`;
-  writeFileSync(tmp, text);
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+/** Lab folders are owner-only like the rest of the root: 0700 (a stricter umask narrows it). */
+export function mkdirLab(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Writes a lab file in place (not atomically: for files a stand-in tool writes as the real tool
+ * would), creating its folder; owner-only 0600 (0700 for an executable) when it is created.
+ */
+export function writeLabFile(path: string, data: string | Buffer, mode = 0o600): void {
+  mkdirLab(dirname(path));
+  writeFileSync(path, data, { mode });
+}
+
+/** The lab's own files: replaced atomically, owner-only, never through a link inside the lab. */
+function writeAtomic(lab: string, path: string, text: string): void {
+  writeFileAtomicSync(path, text, 0o600, { root: lab });
 }
 
 function sleepSync(ms: number): void {
@@ -67,11 +74,11 @@ function sleepSync(ms: number): void {
  */
 export function withLock<T>(lab: string, name: string, fn: () => T): T {
   const dir = labPaths(lab).lockDir(name);
-  mkdirSync(dirname(dir), { recursive: true });
+  mkdirPrivateSync(dirname(dir), { root: lab });
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
-      mkdirSync(dir);
+      mkdirSync(dir, { mode: 0o700 });
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -100,7 +107,7 @@ export function readState<T>(lab: string, name: string, fallback: () => T): T {
 }
 
 export function writeState(lab: string, name: string, value: unknown): void {
-  writeAtomic(labPaths(lab).state(name), `${JSON.stringify(value, null, 2)}\n`);
+  writeAtomic(lab, labPaths(lab).state(name), `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Read-modify-write of one state file under its lock. */
@@ -123,7 +130,7 @@ export function readLabConfig(lab: string): LabConfig {
 }
 
 export function writeLabConfig(lab: string, config: LabConfig): void {
-  writeAtomic(labPaths(lab).config, `${JSON.stringify(config, null, 2)}\n`);
+  writeAtomic(lab, labPaths(lab).config, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /** What a stand-in knows about the call it serves (set by cortex in the tool's environment). */
@@ -162,12 +169,12 @@ export function latencyMs(lab: string, baseMs: number): number {
 /** One line per stand-in invocation, so tests can assert what ran (and that nothing ran twice). */
 export function recordInvocation(ctx: CallContext, tool: string, args: readonly string[], extra: Record<string, unknown> = {}): void {
   const line = JSON.stringify({ time: new Date().toISOString(), tool, args, execution_id: ctx.executionId ?? null, action_id: ctx.actionId ?? null, attempt: ctx.attempt, ...extra });
-  mkdirSync(ctx.lab, { recursive: true });
-  appendFileSync(labPaths(ctx.lab).invocations, `${line}\n`);
+  mkdirLab(ctx.lab);
+  appendLineSync(labPaths(ctx.lab).invocations, line, { root: ctx.lab });
 }
 
 export function recordRequest(lab: string, entry: Record<string, unknown>): void {
-  appendFileSync(labPaths(lab).requests, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+  appendLineSync(labPaths(lab).requests, JSON.stringify({ time: new Date().toISOString(), ...entry }), { root: lab });
 }
 
 export function readJsonLines<T>(path: string): T[] {

@@ -1,8 +1,9 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResolvedConfig } from '../config/config.js';
-import { labPaths, readLabConfig, writeLabConfig, type LabFault } from './lab-dir.js';
+import { labPaths, mkdirLab, readLabConfig, writeLabConfig, writeLabFile, type LabFault } from './lab-dir.js';
+import { claimLabDir, isLabDir } from './lab-guard.js';
 import { LAB_MODULES } from './modules.js';
 import type { RunningService } from './module.js';
 import { LAB_ENDPOINT_SECRETS, LAB_PVE_TOKEN_SECRET, labSecretValue } from './secrets.js';
@@ -12,41 +13,42 @@ import { labClusterNodes } from './talos/state.js';
 // compose.ts takes the lab's secrets from here, with startLab.
 export { LAB_ENDPOINT_SECRETS, labSecretValue };
 
+/** True when `lab` is a lab (it has the marker) with state. */
 export function isSeeded(lab: string): boolean {
-  return existsSync(join(lab, 'state'));
+  return isLabDir(lab) && existsSync(join(lab, 'state'));
 }
 
-/** Writes every module's initial state (wiping what was there) and the lab config. */
-export function seedLab(lab: string, options: { keepConfig?: boolean } = {}): void {
+/**
+ * Writes every module's initial state (wiping what was there) and the lab config. Only on a
+ * directory claimLabDir accepted: never the coordination root or a directory that is not a lab.
+ */
+export function seedLab(lab: string, options: { root: string; keepConfig?: boolean }): void {
+  claimLabDir(lab, options.root);
   const config = options.keepConfig ? readLabConfig(lab) : { latency: 1, faults: [] };
   rmSync(join(lab, 'state'), { recursive: true, force: true });
   for (const f of ['invocations.jsonl', 'requests.jsonl', 'services.json']) rmSync(join(lab, f), { force: true });
   rmSync(join(lab, 'files'), { recursive: true, force: true });
-  mkdirSync(join(lab, 'state'), { recursive: true });
+  mkdirLab(join(lab, 'state'));
   for (const m of LAB_MODULES) m.seed(lab);
   writeLabConfig(lab, config);
 }
 
 function writeBin(lab: string): void {
   const P = labPaths(lab);
-  mkdirSync(P.bin, { recursive: true });
   for (const m of LAB_MODULES) {
     for (const [tool, entry] of Object.entries(m.tools ?? {})) {
-      const path = join(P.bin, tool);
-      writeFileSync(path, `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(entry).href)});\n`);
-      chmodSync(path, 0o755);
+      writeLabFile(join(P.bin, tool), `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(entry).href)});\n`, 0o700);
     }
   }
   // kubectl is the real client; its credential plugin tells the lab API server which action
   // (and attempt) is calling, so --simulate-fail can target kubectl calls too.
-  const token = join(P.bin, 'kube-token');
-  writeFileSync(
-    token,
+  writeLabFile(
+    join(P.bin, 'kube-token'),
     '#!/bin/sh\n' +
       'printf \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"lab.%s.%s.%s"}}\\n\' ' +
       '"${CORTEX_ACTION_ID:-none}" "${CORTEX_ATTEMPT:-1}" "${CORTEX_EXECUTION_ID:-none}"\n',
+    0o700,
   );
-  chmodSync(token, 0o755);
 }
 
 function writeKubeconfig(lab: string, server: string, ca?: string): void {
@@ -74,7 +76,7 @@ function writeKubeconfig(lab: string, server: string, ca?: string): void {
     '      interactiveMode: Never',
     '',
   ].join('\n');
-  writeFileSync(P.kubeconfig, text, { mode: 0o600 });
+  writeLabFile(P.kubeconfig, text);
 }
 
 /**
@@ -115,6 +117,8 @@ export interface StartedLab {
 export const SIMULATE_MAX_LOAD_SECONDS = 2;
 
 export interface StartLabOptions {
+  /** The coordination root: the lab is never it, one of its ancestors or one of its folders. */
+  root: string;
   faults?: LabFault[];
   latency?: number;
   baseEnv: NodeJS.ProcessEnv;
@@ -125,8 +129,8 @@ export interface StartLabOptions {
  * starts the servers on 127.0.0.1, and records their ports in services.json.
  */
 export async function startLab(lab: string, options: StartLabOptions): Promise<StartedLab> {
-  mkdirSync(lab, { recursive: true });
-  if (!isSeeded(lab)) seedLab(lab);
+  claimLabDir(lab, options.root);
+  if (!isSeeded(lab)) seedLab(lab, { root: options.root });
   const cfg = readLabConfig(lab);
   writeLabConfig(lab, { latency: options.latency ?? cfg.latency, faults: options.faults ?? [] });
   writeBin(lab);
@@ -144,11 +148,13 @@ export async function startLab(lab: string, options: StartLabOptions): Promise<S
     throw e;
   }
   const P = labPaths(lab);
-  writeFileSync(P.services, `${JSON.stringify({ pid: process.pid, started_at: new Date().toISOString(), urls }, null, 2)}\n`);
+  writeLabFile(P.services, `${JSON.stringify({ pid: process.pid, started_at: new Date().toISOString(), urls }, null, 2)}\n`);
   // kubectl only sends credentials over TLS, and the exec credential plugin is how the lab API
   // server learns the calling action (for --simulate-fail): use the server's https face.
   if (urls.kubernetes_https) writeKubeconfig(lab, urls.kubernetes_https, join(lab, 'kube-ca.crt'));
   else if (urls.kubernetes) writeKubeconfig(lab, urls.kubernetes);
+  // kubectl makes its cache folders 0750: inside an owner-only folder they stay private.
+  mkdirLab(join(lab, 'kube-cache'));
   const toolEnv: NodeJS.ProcessEnv = {
     ...options.baseEnv,
     PATH: `${P.bin}${delimiter}${options.baseEnv.PATH ?? ''}`,

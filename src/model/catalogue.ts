@@ -61,6 +61,12 @@ export interface ActionSpec {
   compensation?: CompensationTemplate;
   /** Parameters passed to the implementation unevaluated (e.g. wait's `until`, re-evaluated on each poll). */
   rawParameters?: string[];
+  /**
+   * Parameters whose string form is a command line (execute_command's `command`): a definition's
+   * string holding `${…}` is split into an argument array when the definition is validated, so
+   * each `${…}` stays inside one argument.
+   */
+  argvParameters?: string[];
   /** Declared by an operator file under coordination/contractors/ rather than built in. */
   operatorDefined?: boolean;
 }

@@ -1,4 +1,30 @@
-/** Replaces every known secret value (and its JSON, URL and base64 encodings) with `***`. */
+/**
+ * The parts of the base64 (and base64url) text of `secret` that are the same wherever the secret
+ * sits in a longer encoded value (`user:token` in a Basic header, a token inside a JSON document
+ * then encoded): for each of the three byte alignments, the 4-character groups made of the
+ * secret's bytes only. Groups shared with the bytes around it are left (they hold at most two
+ * bytes of the secret, mixed with others).
+ */
+function base64Cores(secret: string): string[] {
+  const bytes = Buffer.from(secret);
+  const out: string[] = [];
+  for (const offset of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64');
+    const start = offset === 0 ? 0 : 4;
+    const end = 4 * Math.floor((offset + bytes.length) / 3);
+    const core = encoded.slice(start, end);
+    if (core.length >= Masker.MIN_ENCODED_CORE) out.push(core, core.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return out;
+}
+
+/**
+ * Replaces every known secret value and its common encodings with `***`: JSON string escapes,
+ * URL encoding (either case of hex digits; `+` for a space, as in forms), base64 and base64url
+ * (whole, and inside a longer encoded value at any alignment; see base64Cores).
+ * Not masked (cannot be, without masking everything): a secret transformed otherwise (hashed,
+ * encrypted, hex-dumped, split by the tool that prints it) and pieces shorter than the minimums.
+ */
 export class Masker {
   private readonly needles = new Set<string>();
   /** The secrets as given (a piece of one can be left where output was cut). */
@@ -7,16 +33,24 @@ export class Masker {
 
   /** Shortest secret accepted: masking shorter strings would mangle unrelated text. */
   static readonly MIN_SECRET_LENGTH = 4;
+  /** Shortest base64 piece masked on its own (a piece of a secret inside a longer encoded value). */
+  static readonly MIN_ENCODED_CORE = 8;
 
   add(secret: string): void {
     if (secret.length < Masker.MIN_SECRET_LENGTH) return;
     this.raw.add(secret);
+    const url = encodeURIComponent(secret);
+    const base64 = Buffer.from(secret).toString('base64');
     const variants = [
       secret,
       JSON.stringify(secret).slice(1, -1),
-      encodeURIComponent(secret),
-      Buffer.from(secret).toString('base64'),
-      Buffer.from(secret).toString('base64').replace(/=+$/, ''),
+      url,
+      url.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+      url.replace(/%20/g, '+'),
+      base64,
+      base64.replace(/=+$/, ''),
+      base64.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'),
+      ...base64Cores(secret),
     ];
     for (const v of variants) if (v.length >= Masker.MIN_SECRET_LENGTH) this.needles.add(v);
     this.sorted = undefined;

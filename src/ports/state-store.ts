@@ -35,8 +35,9 @@ export interface StateStore {
   /**
    * Records a finished execution in the metrics ledger (once per execution id) and recomputes
    * workflow-stats.json and contractor-performance.json, under a lock shared by every process.
+   * `warnings`: ledger lines that could not be read (kept aside, not counted), for the operator.
    */
-  recordMetrics(summary: ExecutionSummary): Promise<void>;
+  recordMetrics(summary: ExecutionSummary): Promise<{ warnings: string[] }>;
   /** Appends one line to audit/audit.jsonl (append-only, fsynced). */
   appendAudit(entry: AuditEntry): Promise<void>;
   /** True when `cortex cancel` asked the process running this execution to stop. */

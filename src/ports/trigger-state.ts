@@ -10,6 +10,11 @@ export interface TriggerStateStore {
   /** The parsed document, or undefined when there is none. Throws a CortexError (CORTEX_STATE_INVALID) when it is not JSON. */
   read(name: TriggerStateName): Promise<unknown>;
   write(name: TriggerStateName, document: unknown): Promise<void>;
+  /**
+   * Keeps a damaged document aside (a copy `<name>.json.damaged-<time>`, once per content) before
+   * it is repaired or replaced; returns where, or undefined when there is no document.
+   */
+  keepDamaged(name: TriggerStateName): Promise<string | undefined>;
   /** Where the document is kept, for messages. */
   describe(name: TriggerStateName): string;
 }

@@ -4,9 +4,12 @@
  * repeat_interval; GitHub redelivers with the same X-GitHub-Delivery) and across restarts of
  * `cortex serve`. Keys are claimed under the `trigger-dedup` lock before the runs start
  * (at most once: a crash after the claim loses the run rather than starting it twice). Entries
- * expire after 7 days.
+ * expire after 7 days. A damaged file is never replaced: what it held cannot be told apart from
+ * nothing, so every claim is refused (DedupDamagedError) until a person repairs or removes it; a
+ * copy is kept aside (`dedup.json.damaged-<time>`) the first time.
  */
 import { hostname } from 'node:os';
+import { CortexError, ExitCode } from '../errors.js';
 import type { LockManager } from '../ports/state-store.js';
 import type { TriggerStateStore } from '../ports/trigger-state.js';
 
@@ -24,6 +27,16 @@ interface DedupFile {
   entries: Record<string, DedupEntry>;
 }
 
+/**
+ * state/dedup.json cannot be read: deduplicated runs are refused (serve: 503, trigger: exit 4)
+ * rather than risk starting an event that was already handled.
+ */
+export class DedupDamagedError extends CortexError {
+  readonly code = 'CORTEX_DEDUP_DAMAGED';
+  readonly exitCode = ExitCode.ENVIRONMENT;
+}
+Object.defineProperty(DedupDamagedError.prototype, 'name', { value: 'DedupDamagedError', enumerable: false });
+
 export class DedupStore {
   /** Serialises claims inside this process (the lock serialises processes). */
   private chain: Promise<unknown> = Promise.resolve();
@@ -34,21 +47,30 @@ export class DedupStore {
     private readonly ttlMs = DEDUP_TTL_MS,
   ) {}
 
+  /** The seen events; none when there is no file. Throws DedupDamagedError when it cannot be read. */
   private async read(): Promise<DedupFile> {
+    let why: string;
     try {
       const f = (await this.state.read('dedup')) as DedupFile | undefined;
-      if (f && typeof f === 'object' && f.entries && typeof f.entries === 'object') return f;
-    } catch {
-      // A damaged file is replaced: deduplication is a safety net, not a record.
+      if (f === undefined) return { version: 1, entries: {} };
+      if (f && typeof f === 'object' && f.entries && typeof f.entries === 'object' && !Array.isArray(f.entries)) return f;
+      why = 'it does not hold {"version": 1, "entries": {...}}';
+    } catch (e) {
+      why = (e as Error).message.split('\n')[0] as string;
     }
-    return { version: 1, entries: {} };
+    const path = this.state.describe('dedup');
+    const kept = await this.state.keepDamaged('dedup').catch(() => undefined);
+    throw new DedupDamagedError(
+      `${path} is damaged (${why}): the events already handled cannot be told from new ones, so no deduplicated event starts a run until it is repaired${kept ? `; a copy is kept at ${kept}` : ''}`,
+      { hint: `repair the JSON, or remove ${path} to accept that events of the last 7 days may start runs again` },
+    );
   }
 
   /**
    * Claims `keys` at `now`: returns those not seen before (now recorded) and the entries of those
    * already seen. With `force`, every key counts as new (and is recorded again).
    */
-  claim(keys: Array<{ key: string; workflows: string[] }>, now: Date, options: { force?: boolean } = {}): Promise<{ fresh: Set<string>; seen: Map<string, DedupEntry> }> {
+  claim(keys: Array<{ key: string; workflows: string[]; aliases?: string[] }>, now: Date, options: { force?: boolean } = {}): Promise<{ fresh: Set<string>; seen: Map<string, DedupEntry> }> {
     const run = async () => {
       const lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
       try {
@@ -57,19 +79,17 @@ export class DedupStore {
         for (const [k, e] of Object.entries(file.entries)) if (!(Date.parse(e.expires_at) > t)) delete file.entries[k];
         const fresh = new Set<string>();
         const seen = new Map<string, DedupEntry>();
-        for (const { key, workflows } of keys) {
-          const prev = Object.prototype.hasOwnProperty.call(file.entries, key) ? file.entries[key] : undefined;
+        const has = (k: string) => (Object.prototype.hasOwnProperty.call(file.entries, k) ? file.entries[k] : undefined);
+        for (const { key, workflows, aliases = [] } of keys) {
+          // Seen under its own key or any alias (a signed body under another delivery id).
+          const prev = [key, ...aliases].map(has).find((e) => e !== undefined);
           if (prev && !options.force) {
             seen.set(key, prev);
             continue;
           }
           fresh.add(key);
-          Object.defineProperty(file.entries, key, {
-            value: { first_seen: now.toISOString(), expires_at: new Date(t + this.ttlMs).toISOString(), workflows: [...new Set(workflows)] },
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
+          const entry = { first_seen: now.toISOString(), expires_at: new Date(t + this.ttlMs).toISOString(), workflows: [...new Set(workflows)] };
+          for (const k of [key, ...aliases]) Object.defineProperty(file.entries, k, { value: entry, enumerable: true, writable: true, configurable: true });
         }
         if (fresh.size) await this.state.write('dedup', file);
         return { fresh, seen };

@@ -5,7 +5,7 @@
  */
 import { CortexError } from '../errors.js';
 import { ExpressionEvalError, ExpressionSyntaxError } from '../definitions/expression-eval.js';
-import type { DedupStore } from './dedup.js';
+import { DedupDamagedError, type DedupStore } from './dedup.js';
 import type { TriggerEntry } from './load.js';
 import { matchEvent, type IncomingEvent } from './match.js';
 import { renderParameters } from './render.js';
@@ -25,8 +25,11 @@ export interface DispatchedRun {
   exit_code?: number | null;
   message?: string;
   first_seen?: string;
-  /** For `busy`: why (conflict: the workflow is in progress; overloaded: too many starts at once). */
-  busy?: 'conflict' | 'overloaded';
+  /**
+   * For `busy`: why (conflict: the workflow is in progress; overloaded: too many starts at once;
+   * unavailable: the dedup state is damaged, so whether the event was handled cannot be known).
+   */
+  busy?: 'conflict' | 'overloaded' | 'unavailable';
 }
 
 export interface DispatchResult {
@@ -65,14 +68,14 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
     runs: [],
     not_matched: misses.map((m) => ({ trigger: m.entry.key, workflow_id: m.entry.workflowId, reason: m.reason, ...(m.unit ? { unit: m.unit } : {}) })),
   };
-  const ready: Array<{ run: DispatchedRun; assignments: string[]; dedup: boolean; kind: TriggerInfoArg['type'] }> = [];
+  const ready: Array<{ run: DispatchedRun; assignments: string[]; dedup: boolean; aliases: string[]; kind: TriggerInfoArg['type'] }> = [];
   for (const m of matches) {
     const run: DispatchedRun = { trigger: m.entry.key, workflow_id: m.entry.workflowId, event_id: m.eventId, status: 'would_start' };
     result.runs.push(run);
     try {
       const r = renderParameters(m.entry.def, m.entry.trigger.parameters as Record<string, unknown> | undefined, m.event, m.vars, options.env);
       run.parameters = r.values;
-      ready.push({ run, assignments: r.assignments, dedup: m.dedup, kind: triggerKind(m.entry.type) });
+      ready.push({ run, assignments: r.assignments, dedup: m.dedup, aliases: m.aliases ?? [], kind: triggerKind(m.entry.type) });
     } catch (e) {
       run.status = 'invalid_parameters';
       run.message = message(e);
@@ -80,15 +83,30 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
   }
   if (options.dryRun || ready.length === 0) return result;
 
-  const toClaim = new Map<string, string[]>();
-  for (const r of ready) if (r.dedup) toClaim.set(r.run.event_id, [...(toClaim.get(r.run.event_id) ?? []), r.run.workflow_id]);
+  const toClaim = new Map<string, { workflows: string[]; aliases: string[] }>();
+  for (const r of ready) {
+    if (!r.dedup) continue;
+    const c = toClaim.get(r.run.event_id) ?? { workflows: [], aliases: [] };
+    c.workflows.push(r.run.workflow_id);
+    c.aliases = [...new Set([...c.aliases, ...r.aliases])];
+    toClaim.set(r.run.event_id, c);
+  }
   let fresh = new Set<string>(toClaim.keys());
   if (options.dedup && toClaim.size) {
-    const claimed = await options.dedup.claim(
-      [...toClaim].map(([key, workflows]) => ({ key, workflows })),
-      options.now?.() ?? new Date(),
-      { force: options.force },
-    );
+    let claimed;
+    try {
+      claimed = await options.dedup.claim(
+        [...toClaim].map(([key, c]) => ({ key, workflows: c.workflows, aliases: c.aliases })),
+        options.now?.() ?? new Date(),
+        { force: options.force },
+      );
+    } catch (e) {
+      if (!(e instanceof DedupDamagedError)) throw e;
+      // Nothing that needs deduplication starts: the sender's next delivery can, once repaired.
+      for (const r of ready.filter((x) => x.dedup)) Object.assign(r.run, { status: 'busy', busy: 'unavailable', exit_code: e.exitCode, message: `${e.message} (${e.hint})` });
+      claimed = { fresh: new Set<string>(), seen: new Map() };
+      toClaim.clear();
+    }
     fresh = claimed.fresh;
     for (const r of ready) {
       const prev = claimed.seen.get(r.run.event_id);
@@ -101,7 +119,7 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
   }
   await Promise.all(
     ready
-      .filter((r) => !r.dedup || fresh.has(r.run.event_id))
+      .filter((r) => r.run.status === 'would_start' && (!r.dedup || fresh.has(r.run.event_id)))
       .map(async (r) => {
         const res = await options.starter({
           workflowId: r.run.workflow_id,
@@ -123,7 +141,7 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
     const byEvent = new Map<string, DispatchedRun[]>();
     for (const r of claimedNow) byEvent.set(r.run.event_id, [...(byEvent.get(r.run.event_id) ?? []), r.run]);
     const forget = [...byEvent].filter(([, runs]) => runs.every((x) => x.status === 'busy')).map(([k]) => k);
-    if (forget.length) await options.dedup.release(forget);
+    if (forget.length) await options.dedup.release(forget.flatMap((k) => [k, ...(toClaim.get(k)?.aliases ?? [])]));
   }
   result.executions = result.runs.flatMap((r) => (r.status === 'started' && r.execution_id ? [r.execution_id] : []));
   return result;

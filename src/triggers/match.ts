@@ -12,7 +12,8 @@
  * - github: the X-GitHub-Event value in `events` (default push; ping never matches), `deleted: true`
  *   pushes ignored, `refs/heads/<branch>` (pull requests: pull_request.base.ref) against `branches`,
  *   repository.full_name against the `repository` glob (case-insensitive), payload `action` against
- *   `actions`. Event id: `github:<X-GitHub-Delivery>` (a redelivery carries the same id).
+ *   `actions`. Event id: `github:<X-GitHub-Delivery>` (a redelivery carries the same id); the
+ *   body's digest is a second dedup key, since the delivery id is not signed.
  * - falco: priority at or above the trigger's `priority` (case-insensitive), `rule` in `rules`
  *   (names or globs), `source`, `tags`. Event id: `falco:<uuid>` (falcosidekick), else a hash of
  *   time, rule, hostname and output. `${event.time}` is the top-level RFC 3339 time with
@@ -36,8 +37,10 @@ export interface IncomingEvent {
   rawBody: Buffer;
   /** X-GitHub-Event. */
   githubEvent?: string;
-  /** X-GitHub-Delivery, or the Idempotency-Key of a generic webhook. */
+  /** X-GitHub-Delivery, or the Idempotency-Key of a generic webhook (neither is signed). */
   delivery?: string;
+  /** The body was authenticated by an HMAC over it (serve): it is deduplicated on its digest too. */
+  signed?: boolean;
   receivedAt: Date;
 }
 
@@ -50,6 +53,11 @@ export interface Match {
   /** Recorded in the run's trigger.event_id; also the deduplication key when `dedup`. */
   eventId: string;
   dedup: boolean;
+  /**
+   * More deduplication keys of the same event: `body:<sha256>` for a signed body (GitHub always),
+   * whose delivery id is not signed. The event is a duplicate when any of its keys was seen.
+   */
+  aliases?: string[];
 }
 
 export interface Miss {
@@ -327,5 +335,19 @@ export function matchEvent(entries: TriggerEntry[], ev: IncomingEvent, env: Reco
       break;
     }
   }
+  // What is signed is the body, not the delivery id: the same signed body under another (or no)
+  // X-GitHub-Delivery or Idempotency-Key is the same event replayed.
+  if (ev.source === 'github' || ev.signed) {
+    const key = bodyKey(ev.rawBody);
+    for (const m of out.matches) {
+      m.dedup = true;
+      m.aliases = [key];
+    }
+  }
   return out;
+}
+
+/** The deduplication key of a body: its full SHA-256. */
+export function bodyKey(body: Buffer): string {
+  return `body:${createHash('sha256').update(body).digest('hex')}`;
 }

@@ -10,12 +10,28 @@ import { coerce, resolveParameters } from '../definitions/parameters.js';
 import { isSecretEnvName, secretEnvMessage } from '../definitions/references.js';
 import type { ParamSpec, WorkflowDefinition } from '../definitions/types.js';
 import { conditionPath } from '../definitions/check-trigger.js';
+import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../definitions/load-document.js';
 import type { TriggerEntry } from './load.js';
 
 /** An event that is not what its source sends (HTTP 400; exit 2). */
 export class BadEventError extends CortexError {
   readonly code = 'CORTEX_EVENT_INVALID';
   readonly exitCode = ExitCode.INVALID_INPUT;
+}
+
+/**
+ * Parses an event body: JSON nested at most MAX_DOCUMENT_DEPTH levels (matching, hashing and
+ * recording walk it; a 50 000-level body would exhaust the stack). Throws BadEventError (exit 2,
+ * HTTP 400) with one line.
+ */
+export function parseEventJson(text: string): unknown {
+  const { depth } = jsonDepth(text);
+  if (depth > MAX_DOCUMENT_DEPTH) throw new BadEventError(`the event nests deeper than ${MAX_DOCUMENT_DEPTH} levels`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new BadEventError(`the event is not JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
 }
 
 /** What `${trigger.*}` reads. */

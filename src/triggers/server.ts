@@ -10,22 +10,28 @@
  * limit 413; bearer-token routes 401 before the body is read; body over the limit 413; GitHub (and
  * hmac-sha256) routes: X-Hub-Signature-256 over the raw bytes, 401; JSON 400; not the source's
  * payload shape 400. Then: 202 {"executions": [...], "matched": n, ...} when a run started (its
- * execution record exists), 429 (workflow at its concurrency limit) or 503 (too many runs starting)
- * with Retry-After when none could start for now (the event is not marked seen), 200
+ * execution record exists), 429 (workflow at its concurrency limit) or 503 (too many runs starting,
+ * or state/dedup.json is damaged) with Retry-After when none could start for now (the event is not marked seen), 200
  * when nothing matched or everything was a duplicate, 422 when matches could not start (their
  * parameters do not fit, or the run refused to start: the body says why; resending will not help).
  *
- * Secrets are compared in constant time (crypto.timingSafeEqual after a length check). Every
+ * Secrets are compared in constant time: the SHA-256 digests of both sides (equal lengths, so the
+ * comparison says nothing about the secret's length) through crypto.timingSafeEqual. A request
+ * authenticated by an HMAC over its body is marked `signed`: its runs are deduplicated on the
+ * body's digest too, so a replayed body starts nothing whatever its delivery header says. Every
  * request is one line in <root>/state/serve.log: time, client, method, path (no query), status,
  * duration, and what happened; never a header value, a secret or a body.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { BadEventError } from './render.js';
+import { BadEventError, parseEventJson } from './render.js';
 import { secretNameOf } from '../definitions/check-trigger.js';
 import type { DispatchResult } from './dispatch.js';
 import { EVENT_SOURCES, type EventSource, type TriggerEntry } from './load.js';
 import type { IncomingEvent } from './match.js';
+
+/** Why serve answers 503 while state/dedup.json cannot be read (the log names the file and the copy). */
+const DEDUP_DAMAGED = 'state/dedup.json is damaged: no deduplicated event starts a run until an operator repairs it';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -94,9 +100,13 @@ export function authOf(entry: TriggerEntry | undefined, source: EventSource, con
   return secretName ? { kind, secretName } : { kind };
 }
 
-function equalConstantTime(a: Buffer, b: Buffer): boolean {
-  if (a.length !== b.length) return false;
-  return timingSafeEqual(a, b);
+/**
+ * Whether `given` equals `expected`, in time that depends on neither: both are hashed first, so
+ * the constant-time comparison always sees two 32-byte buffers (a length check would return early).
+ */
+export function secretsEqual(given: string, expected: string, compare: (a: Buffer, b: Buffer) => boolean = timingSafeEqual): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return compare(digest(given), digest(expected));
 }
 
 function bearerOf(req: IncomingMessage): string | undefined {
@@ -157,7 +167,7 @@ export function createTriggerServer(deps: ServerDeps): Server {
   const maxBody = deps.config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const now = deps.now ?? (() => new Date());
 
-  async function authenticate(route: Route, req: IncomingMessage, body: Buffer | undefined): Promise<{ entries: TriggerEntry[]; needBody: boolean; reason?: string }> {
+  async function authenticate(route: Route, req: IncomingMessage, body: Buffer | undefined): Promise<{ entries: TriggerEntry[]; needBody: boolean; signed?: boolean; reason?: string }> {
     const specs = new Map<string, { spec: AuthSpec; entries: TriggerEntry[] }>();
     const list: Array<TriggerEntry | undefined> = route.entries.length ? route.entries : [undefined];
     for (const e of list) {
@@ -170,6 +180,7 @@ export function createTriggerServer(deps: ServerDeps): Server {
     if (!body && [...specs.values()].some((g) => g.spec.kind === 'hmac')) return { entries: [], needBody: true };
     const ok: TriggerEntry[] = [];
     let passed = false;
+    let signed = false;
     let reason = 'no credentials';
     for (const { spec, entries } of specs.values()) {
       if (spec.kind === 'none') {
@@ -192,7 +203,7 @@ export function createTriggerServer(deps: ServerDeps): Server {
           reason = 'no bearer token';
           continue;
         }
-        if (!equalConstantTime(Buffer.from(token, 'utf8'), Buffer.from(secret, 'utf8'))) {
+        if (!secretsEqual(token, secret)) {
           reason = 'wrong bearer token';
           continue;
         }
@@ -202,16 +213,17 @@ export function createTriggerServer(deps: ServerDeps): Server {
           reason = 'no X-Hub-Signature-256';
           continue;
         }
-        const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(body as Buffer).digest('hex')}`, 'utf8');
-        if (!equalConstantTime(Buffer.from(sig.trim().toLowerCase(), 'utf8'), expected)) {
+        const expected = `sha256=${createHmac('sha256', secret).update(body as Buffer).digest('hex')}`;
+        if (!secretsEqual(sig.trim().toLowerCase(), expected)) {
           reason = 'X-Hub-Signature-256 does not match the body';
           continue;
         }
+        signed = true;
       }
       ok.push(...entries);
       passed = true;
     }
-    return passed ? { entries: ok, needBody: false } : { entries: [], needBody: false, reason };
+    return passed ? { entries: ok, needBody: false, signed } : { entries: [], needBody: false, reason };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, note: Record<string, string | number>): Promise<number> {
@@ -244,15 +256,17 @@ export function createTriggerServer(deps: ServerDeps): Server {
     body ??= await readBody(req, maxBody);
     let payload: unknown;
     try {
-      payload = JSON.parse(body.toString('utf8'));
+      payload = parseEventJson(body.toString('utf8'));
     } catch (e) {
-      throw new HttpError(400, `malformed JSON: ${(e as Error).message}`);
+      if (e instanceof BadEventError) throw new HttpError(400, e.message);
+      throw e;
     }
     const ev: IncomingEvent = {
       source: route.source,
       payload,
       rawBody: body,
       receivedAt: now(),
+      ...(auth.signed ? { signed: true } : {}),
       ...(route.source === 'github' ? { githubEvent: header(req, 'x-github-event'), delivery: header(req, 'x-github-delivery') } : {}),
       ...(route.source === 'generic' && header(req, 'idempotency-key') ? { delivery: header(req, 'idempotency-key') } : {}),
     };
@@ -277,7 +291,10 @@ export function createTriggerServer(deps: ServerDeps): Server {
     if (busy.length) note.busy = busy.length;
     // 202 only for runs whose record exists; runs refused for now get 429 (the workflow is at its
     // concurrency limit) or 503 (too many starting), with Retry-After, and the event stays unseen.
-    const overloaded = busy.some((r) => r.busy === 'overloaded');
+    // 503 too when the dedup state is damaged: nothing deduplicated starts until it is repaired.
+    const unavailable = busy.some((r) => r.busy === 'unavailable');
+    if (unavailable) note.reason = busy.find((r) => r.busy === 'unavailable')?.message ?? DEDUP_DAMAGED;
+    const overloaded = unavailable || busy.some((r) => r.busy === 'overloaded');
     const status = started > 0 ? 202 : busy.length ? (overloaded ? 503 : 429) : failed.length ? 422 : 200;
     send(
       res,
@@ -287,10 +304,12 @@ export function createTriggerServer(deps: ServerDeps): Server {
         matched: result.matched,
         duplicates,
         // Parameter values are never echoed: a route without auth must not become a way to read them.
-        runs: result.runs.map(({ parameters: _parameters, ...rest }) => rest),
+        // Nor the coordination directory's paths: the damaged file is named in serve.log only.
+        runs: result.runs.map(({ parameters: _parameters, ...rest }) => (rest.busy === 'unavailable' ? { ...rest, message: DEDUP_DAMAGED } : rest)),
         ...(ev.githubEvent === 'ping' ? { message: 'pong' } : {}),
+        ...(unavailable ? { reason: DEDUP_DAMAGED } : {}),
       },
-      busy.length && !started ? { 'Retry-After': overloaded ? '5' : '30' } : {},
+      busy.length && !started ? { 'Retry-After': unavailable ? '60' : overloaded ? '5' : '30' } : {},
     );
     return status;
   }

@@ -48,15 +48,22 @@ export interface TickState {
   schedules: Record<string, ScheduleState>;
 }
 
-/** The tick state; a missing or damaged one starts afresh (with a note saying why). */
+/**
+ * The tick state; a missing one starts afresh, and so does a damaged one, kept aside first
+ * (`tick.json.damaged-<time>`) with a note saying why and where.
+ */
 export async function readTickState(state: TriggerStateStore, notes: string[] = []): Promise<TickState> {
+  let why: string;
   try {
     const s = (await state.read('tick')) as TickState | undefined;
+    if (s === undefined) return { version: 1, schedules: {} };
     if (s && typeof s === 'object' && s.schedules && typeof s.schedules === 'object') return s;
-    if (s !== undefined) notes.push(`${state.describe('tick')} has an unexpected shape: starting afresh`);
+    why = `${state.describe('tick')} has an unexpected shape`;
   } catch (e) {
-    notes.push(`${(e as Error).message.split('\n')[0]}: starting afresh`);
+    why = (e as Error).message.split('\n')[0] as string;
   }
+  const kept = await state.keepDamaged('tick').catch(() => undefined);
+  notes.push(`${why}: starting afresh${kept ? ` (the damaged file is kept at ${kept})` : ''}`);
   return { version: 1, schedules: {} };
 }
 

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, cortex, removeRoot, tempRoot, waitForHistory, waitPastApprovalDeadline } from './helpers.js';
@@ -112,6 +112,7 @@ describe('cortex tick and schedule', () => {
     expect(ran.exitCode, ran.stderr).toBe(0);
     expect(existsSync(join(r, 'state', 'tick.json'))).toBe(true);
     expect(existsSync(join(r, 'state', 'cron.log'))).toBe(true);
+    expect(statSync(join(r, 'state', 'cron.log')).mode & 0o777).toBe(0o600);
 
     const listed = await cortex(['schedule', 'list'], { root: r, env });
     expect(listed.stdout).toMatch(/cron: cortex tick runs every minute/);

@@ -2,7 +2,7 @@ import { execa, type ResultPromise } from 'execa';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, PROJECT, cleanEnv, cortex, removeRoot, tempRoot, waitForHistory } from './helpers.js';
+import { CLI, PROJECT, cleanEnv, cortex, listFiles, removeRoot, tempRoot, waitForHistory } from './helpers.js';
 
 const FIXTURES = join(PROJECT, 'test', 'unit', 'triggers', 'fixtures');
 const roots: string[] = [];
@@ -112,6 +112,25 @@ describe('cortex trigger', () => {
       trigger: { type: 'event', source: 'alertmanager', trigger_id: 'high-mem', event_id: 'alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing' },
     });
     expect(readFileSync(join(r, 'state', 'runs.log'), 'utf8')).toContain(`completed ${out.executions[0]}`);
+  });
+
+  it('a truncated state/dedup.json: exit 4 with one message, nothing starts again, the file is kept for the operator', async () => {
+    const r = root();
+    const event = ['trigger', '--source', 'alertmanager', '--event', join(FIXTURES, 'alertmanager/firing.json')];
+    const first = await cortex(event, { root: r });
+    expect(first.exitCode, first.stderr).toBe(0);
+    await history(r, 1);
+    const path = join(r, 'state', 'dedup.json');
+    const torn = readFileSync(path, 'utf8').slice(0, 25);
+    writeFileSync(path, torn);
+    const again = await cortex(event, { root: r });
+    expect(again.exitCode, again.stderr).toBe(4);
+    expect(again.stdout).toContain(`not started on-alert (trigger on-alert/high-mem, event alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing): ${path} is damaged`);
+    expect(again.stdout).toMatch(/a copy is kept at .*dedup\.json\.damaged-/);
+    expect(`${again.stdout}${again.stderr}`).not.toMatch(/\n\s+at /);
+    expect(readFileSync(path, 'utf8')).toBe(torn);
+    // Only the first delivery's run exists (a run starts by writing its active record).
+    expect([...listFiles(join(r, 'workflows', 'active')), ...listFiles(join(r, 'workflows', 'history'))].filter((f) => f.endsWith('.json'))).toHaveLength(1);
   });
 
   it('falco from stdin: hostname and rule become the incident parameters', async () => {

@@ -173,8 +173,9 @@ export class MemoryStateStore implements StateStore {
   async isDebug(contractor: string): Promise<boolean> {
     return this.debugContractors.has(contractor);
   }
-  async recordMetrics(s: ExecutionSummary): Promise<void> {
+  async recordMetrics(s: ExecutionSummary): Promise<{ warnings: string[] }> {
     if (!this.summaries.some((x) => x.execution_id === s.execution_id)) this.summaries.push(this.clone(s));
+    return { warnings: [] };
   }
   readonly audit: AuditEntry[] = [];
   readonly cancels = new Set<string>();

@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
@@ -161,7 +161,7 @@ class Doctor {
       this.add({ check: 'root', name: 'coordination directory', status: 'ok', message: `${dir} (from ${source === 'flag' ? '--root' : source === 'env' ? '$CORTEX_HOME' : source === 'cwd' ? './coordination' : '~/.cortex'})` });
       return true;
     }
-    const missing = `${dir} does not exist`;
+    const missing = existsSync(dir) ? `${dir} is not a directory` : `${dir} does not exist`;
     if (source === 'home') {
       this.add({ check: 'root', name: 'coordination directory', status: 'warning', message: `${missing}; it is created with the built-in workflows on first use`, fix: `cortex init ${dir}` });
     } else {
@@ -384,8 +384,8 @@ class Doctor {
     const file = join(this.l.state, `.doctor-${process.pid}-${Date.now()}`);
     const existed = isDir(this.l.state);
     try {
-      await mkdir(this.l.state, { recursive: true });
-      await writeFile(file, 'cortex doctor\n');
+      await mkdir(this.l.state, { recursive: true, mode: 0o700 });
+      await writeFile(file, 'cortex doctor\n', { mode: 0o600 });
       await unlink(file);
       // Leave the root as it was: state/ is created by the commands that need it.
       if (!existed) await rmdir(this.l.state).catch(() => undefined);

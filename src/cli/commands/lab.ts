@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import { appFor } from '../app.js';
@@ -11,12 +11,14 @@ export async function lab(ctx: CommandContext, args: unknown[], opts: { lab?: st
   const { LAB_MODULES } = await import('../../lab/modules.js');
   const { labPaths, readJsonLines, readLabConfig } = await import('../../lab/lab-dir.js');
   if (verb === 'reset') {
-    seedLab(dir);
+    seedLab(dir, { root: ctx.root.dir });
     if (ctx.out.json) ctx.out.data({ lab: dir, reset: true });
     else ctx.out.line(`lab ${dir} reset to its initial state`);
     return ExitCode.OK;
   }
   if (verb !== 'show') throw new UsageError(`cortex lab expects "show" or "reset", got "${verb}"`);
+  // reset refuses a file through the lab guard (seedLab), with the reason it gives every refusal.
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`lab ${dir} is not a directory`, { hint: 'give --lab a directory (the default is <root>/lab)' });
   if (!isSeeded(dir)) {
     if (ctx.out.json) ctx.out.data({ lab: dir, exists: false });
     else ctx.out.line(`no lab at ${dir} yet: cortex run <workflow> --simulate creates it`);

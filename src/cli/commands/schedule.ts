@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { ExitCode, InternalError, UsageError } from '../../errors.js';
 import { splitWords, TOOL_NAMES } from '../../config/config.js';
@@ -10,6 +9,7 @@ import { blockPath, buildBlock, currentBlock, lintCrontab, systemCrontab, withBl
 import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
 import { CLI_ENTRY } from '../../adapters/detached-launcher.js';
 import { FsTriggerStateStore } from '../../adapters/fs-trigger-state-store.js';
+import { touchPrivate } from '../../adapters/atomic-file.js';
 import { readTickState } from '../../triggers/tick.js';
 import type { CommandContext } from '../context.js';
 import { loadRootConfig } from '../../app/prepare.js';
@@ -120,7 +120,8 @@ async function install(ctx: CommandContext, opts: ScheduleOptions): Promise<numb
   const io = crontabOf(ctx);
   const current = await io.read();
   const { text, changed } = withBlock(current, block, ctx.root.dir);
-  await mkdir(layout(ctx.root.dir).state, { recursive: true });
+  // Created here, owner-only: the shell cron runs would create it 0644 (state/ is 0700 anyway).
+  await touchPrivate(join(layout(ctx.root.dir).state, 'cron.log'), { root: ctx.root.dir });
   if (changed) await io.write(text);
   if (ctx.out.json) ctx.out.data({ root: ctx.root.dir, installed: true, changed, block, crontab: io.describe() });
   else {

@@ -71,7 +71,7 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
     },
     dispatch: (list, ev) => dispatchEvent(list, ev, { env: ctx.env, starter, dedup }),
     log: (line) => {
-      void appendLine(serveLog, line).catch(() => undefined);
+      void appendLine(serveLog, line, { root }).catch(() => undefined);
       if (ctx.out.verbose) ctx.out.err(line);
     },
   });
@@ -99,7 +99,7 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
   const expire = async () => {
     try {
       for (const id of await expireDueApprovals(app, (id) => launcher.launch(id))) {
-        void appendLine(serveLog, `${new Date().toISOString()} approval of ${id} expired: cortex resume started to reject and roll back`).catch(() => undefined);
+        void appendLine(serveLog, `${new Date().toISOString()} approval of ${id} expired: cortex resume started to reject and roll back`, { root }).catch(() => undefined);
       }
     } catch (e) {
       ctx.out.err(`approval expiry: ${(e as Error).message}`);

@@ -5,7 +5,7 @@ import { ensureRoot } from '../../root.js';
 import { DedupStore } from '../../triggers/dedup.js';
 import { dispatchEvent, type DispatchResult } from '../../triggers/dispatch.js';
 import { EVENT_SOURCES, normalizeRoute, type EventSource } from '../../triggers/load.js';
-import { BadEventError } from '../../triggers/render.js';
+import { parseEventJson } from '../../triggers/render.js';
 import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
 import type { CommandContext } from '../context.js';
 import { triggerStarterFor } from '../app.js';
@@ -94,12 +94,7 @@ export async function trigger(ctx: CommandContext, _args: unknown[], opts: Trigg
       throw new UsageError(`cannot read the event ${opts.event}: ${(e as Error).message}`);
     }
   }
-  let payload: unknown;
-  try {
-    payload = JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    throw new BadEventError(`the event is not JSON: ${(e as Error).message}`);
-  }
+  const payload = parseEventJson(raw.toString('utf8'));
   const loaded = await loadRootTriggers(ctx.root.dir);
   for (const l of problemLines(loaded.problems)) ctx.out.err(l);
   let candidates = loaded.entries.filter((e) => e.source === source);

@@ -2,8 +2,7 @@ import { ActionFailedError } from '../../errors.js';
 import { splitWords } from '../../config/config.js';
 import type { ActionImpl } from '../action-impl.js';
 import { tailText } from '../http-util.js';
-
-const SHELL_OPERATORS = new Set(['|', '||', '&&', ';', '>', '>>', '<', '<<', '&', '2>', '2>&1']);
+import { SHELL_OPERATORS } from '../../definitions/command-template.js';
 
 /** The argv an execute_command runs: an array as given, a string split into words (no shell). */
 export function commandArgv(command: unknown): string[] {

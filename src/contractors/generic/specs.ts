@@ -27,14 +27,15 @@ const executeCommand: ActionSpec = {
   name: 'execute_command',
   summary:
     'Runs one program on the cortex host with an argument array (no shell). A string `command` is split into words on ' +
-    'whitespace (single and double quotes group words; no globbing, pipes or variables). Succeeds when the exit code is ' +
+    'whitespace (single and double quotes group words; no globbing, pipes or variables) before its `${…}` are resolved, ' +
+    'so each `${…}` stays inside one argument whatever its value holds. Succeeds when the exit code is ' +
     'in `success_exit_codes` (default [0]). The process tree is killed at the action timeout.',
   kind: 'tool',
   uses: ['process'],
   parameters: params(
     {
       command: {
-        description: 'Program and arguments: an array (numbers and booleans become their text), or one string split into words (e.g. "npm test").',
+        description: 'Program and arguments: an array (numbers and booleans become their text), or one string split into words (e.g. "npm test"); a ${…} in the string is one argument, never split.',
         anyOf: [
           { type: 'string', minLength: 1 },
           { type: 'array', items: { type: ['string', 'number', 'boolean'] }, minItems: 1 },
@@ -59,6 +60,7 @@ const executeCommand: ActionSpec = {
     stderr: 'Standard error (the last 64 KiB; secrets masked).',
     json: 'stdout parsed as JSON when expect_json is true, else null.',
   },
+  argvParameters: ['command'],
   idempotent: false,
 };
 

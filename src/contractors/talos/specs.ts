@@ -14,6 +14,11 @@
 import {
   DNS_LABEL,
   DNS_SUBDOMAIN,
+  HOST_OR_IP,
+  HOST_OR_IP_PORT,
+  LABEL_KEY,
+  LABEL_VALUE,
+  NOT_AN_OPTION,
   arr,
   atLeastOne,
   bool,
@@ -48,10 +53,24 @@ const cluster = str(
 const namespace = str('Kubernetes namespace.', { pattern: DNS_LABEL, maxLength: 63 });
 const k8sName = (what: string) => str(`${what} name.`, { pattern: DNS_SUBDOMAIN, maxLength: 253 });
 const nodeName = str('Kubernetes node name.', { pattern: DNS_SUBDOMAIN, maxLength: 253 });
-const talosNode = str('Talos node address (IP or DNS name) for -n.', { minLength: 1 });
+/** Exactly one node: talosctl -n takes a comma-separated list, and one parameter must never name several nodes. */
+const oneNode = (description: string) => str(`${description} One IP address or DNS name.`, { pattern: HOST_OR_IP, maxLength: 253 });
+const talosNode = oneNode('Talos node address for -n.');
 const talosNodes = (description: string) => arr(talosNode, description, { minItems: 1 });
-const endpoint = str('talosctl -e endpoint (default: the node itself, or config clusters.<name>.endpoint).', { minLength: 1 });
-const labels = map({ type: 'string' }, 'Labels, key -> value.');
+const endpoint = str('talosctl -e endpoint (default: the node itself, or config clusters.<name>.endpoint): one address or DNS name, with an optional :port.', {
+  pattern: HOST_OR_IP_PORT,
+  maxLength: 260,
+});
+/** Kubernetes labels: keys and values in Kubernetes' own syntax (they become `key=value` arguments of kubectl label). */
+const labelMap = (description: string): Schema => ({
+  type: 'object',
+  description,
+  propertyNames: { pattern: LABEL_KEY, maxLength: 317 },
+  additionalProperties: { type: 'string', pattern: LABEL_VALUE, maxLength: 63 },
+});
+const labels = labelMap('Labels, key -> value.');
+/** A file path talosctl gets as a positional argument. */
+const positionalPath = (description: string) => str(`${description} Must not start with "-".`, { minLength: 1, pattern: NOT_AN_OPTION });
 const selector = str('Label selector, e.g. app=web-api or tier in (web,api).', { minLength: 1 });
 const revision = {
   description: '"previous", or a revision number (0: there was no previous revision; see the summary).',
@@ -76,13 +95,13 @@ const generateTalosConfig: ActionSpec = {
   parameters: params(
     {
       cluster,
-      endpoint: str('Control-plane endpoint: https://<vip-or-host>:6443 (a bare host gets https:// and :6443).', { minLength: 1 }),
+      endpoint: str('Control-plane endpoint: https://<vip-or-host>:6443 (a bare host gets https:// and :6443).', { minLength: 1, pattern: NOT_AN_OPTION }),
       output_dir: str('Directory for the generated files.', { minLength: 1 }),
       talos_version: str('Talos version the configs target, e.g. v1.6.1 (--talos-version).', { pattern: '^v?[0-9]+\\.[0-9]+' }),
       kubernetes_version: str('Kubernetes version, e.g. v1.29.1.', { pattern: '^v?[0-9]+\\.[0-9]+\\.[0-9]+' }),
       install_disk: str('Install disk, e.g. /dev/sda.', { pattern: '^/dev/' }),
       install_image: str('Installer image, e.g. ghcr.io/siderolabs/installer:v1.6.1.', { minLength: 1 }),
-      additional_sans: arr(str('SAN.'), 'Extra certificate SANs (e.g. the API VIP).'),
+      additional_sans: arr(str('SAN: one address or DNS name.', { pattern: HOST_OR_IP, maxLength: 253 }), 'Extra certificate SANs (e.g. the API VIP).'),
       config_patches: arr(openObject('Strategic-merge patch (machine config fragment).'), 'Patches for every machine.'),
       control_plane_patches: arr(openObject('Strategic-merge patch.'), 'Patches for control-plane machines.'),
       worker_patches: arr(openObject('Strategic-merge patch.'), 'Patches for workers.'),
@@ -166,7 +185,7 @@ const talosHealth: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('Node the check runs on (default: the first of control_plane_nodes, else config clusters.<name>.control_plane_nodes, else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
+      node: oneNode('Node the check runs on (default: the first of control_plane_nodes, else config clusters.<name>.control_plane_nodes, else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).'),
       endpoint,
       control_plane_nodes: arr(talosNode, 'Control-plane node addresses.'),
       worker_nodes: arr(talosNode, 'Worker node addresses.'),
@@ -194,9 +213,9 @@ const getKubeconfig: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('Control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
+      node: oneNode('Control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).'),
       endpoint,
-      path: str('Where to write it (default <base>/clusters/<cluster>/kubeconfig).', { minLength: 1 }),
+      path: positionalPath('Where to write it (default <base>/clusters/<cluster>/kubeconfig).'),
       validate: bool('Check it with kubectl get nodes.', true),
     },
     ['cluster'],
@@ -216,9 +235,9 @@ const etcdSnapshot: ActionSpec = {
   parameters: params(
     {
       cluster,
-      node: str('One control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).', { minLength: 1 }),
+      node: oneNode('One control-plane node (default: config clusters.<name>.control_plane_nodes[0], else clusters.<name>.endpoint; -n is always passed, never left to the talosconfig context).'),
       endpoint,
-      path: str('Snapshot file (default <base>/backups/<cluster>/etcd-<timestamp>.db).', { minLength: 1 }),
+      path: positionalPath('Snapshot file (default <base>/backups/<cluster>/etcd-<timestamp>.db).'),
     },
     ['cluster'],
   ),
@@ -292,7 +311,12 @@ const joinNodes: ActionSpec = {
       machine_type: strEnum(['worker', 'controlplane'], 'Role of the new machines.', { default: 'worker' }),
       config_file: str('Machine config (default the cluster\'s generated one for machine_type).', { minLength: 1 }),
       labels,
-      taints: arr(str('Taint key=value:Effect.', { pattern: '^[^=:]+(=[^:]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$' }), 'Taints to set.'),
+      taints: arr(
+        str('Taint key=value:Effect (the key in label-key syntax).', {
+          pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?(=[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?:(NoSchedule|PreferNoSchedule|NoExecute)$',
+        }),
+        'Taints to set.',
+      ),
       ready_timeout_seconds: timeoutSeconds(600),
     },
     ['cluster', 'nodes'],
@@ -365,7 +389,7 @@ const verifyNamespaceExists: ActionSpec = {
       cluster,
       namespace,
       create_if_missing: bool('Create the namespace when it does not exist.', false),
-      labels: map({ type: 'string' }, 'Labels for a namespace created here.'),
+      labels: labelMap('Labels for a namespace created here.'),
     },
     ['cluster', 'namespace'],
   ),
@@ -784,7 +808,7 @@ const installHelmChart: ActionSpec = {
     {
       cluster,
       release: str('Release name.', { pattern: DNS_LABEL, maxLength: 53 }),
-      chart: str('Chart: repo/name, an OCI reference, or a path (with repo_url: the bare chart name).', { minLength: 1 }),
+      chart: str('Chart: repo/name, an OCI reference, or a path (with repo_url: the bare chart name); must not start with "-".', { minLength: 1, pattern: NOT_AN_OPTION }),
       repo_url: str('Chart repository URL (--repo), so no `helm repo add` is needed.', { pattern: '^(https?|oci)://' }),
       version: str('Chart version (--version).', { minLength: 1 }),
       namespace,

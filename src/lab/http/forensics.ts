@@ -15,9 +15,8 @@
  * Uploaded bodies are kept under <lab>/files/forensics/.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { labPaths } from '../lab-dir.js';
+import { join } from 'node:path';
+import { labPaths, writeLabFile } from '../lab-dir.js';
 import { bearer, json, nowIso, type LabReply, type ServiceDef } from './server.js';
 import { readHttpState, updateHttpState, type Json } from './state.js';
 
@@ -99,8 +98,7 @@ export function forensicsService(lab: string, token: string): ServiceDef {
         const bytes = Buffer.byteLength(req.body);
         const sha = createHash('sha256').update(req.body).digest('hex');
         const file = join(labPaths(lab).files, 'forensics', location.replace(/^[a-z0-9]+:\/\//i, '').replace(/\.\.+/g, '_'));
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(file, req.body);
+        writeLabFile(file, req.body);
         updateHttpState(lab, (s) => {
           s.forensics.uploads.push({ location, bytes, sha256: sha, time: nowIso(), action: req.action ?? null });
         });

@@ -4,9 +4,9 @@
  * reviews). clone_repository makes a REAL checkout directory under <lab>/files/workspace/<repo>
  * in which `npm ci` and `npm test` run offline (no dependencies).
  */
-import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { rmSync, existsSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { labPaths } from '../lab-dir.js';
+import { labPaths, mkdirLab, writeLabFile } from '../lab-dir.js';
 import { LabHttpError, nowIso } from './server.js';
 import { sha1, sha256, updateHttpState, type Json } from './state.js';
 
@@ -54,7 +54,7 @@ const cloneRepository: Handler = ({ lab, params }) => {
   const commit = /^[0-9a-f]{40}$/i.test(ref) ? ref.toLowerCase() : ref === 'HEAD' ? sha1(`${parts.join('/')}@${branch}`) : sha1(`${parts.join('/')}@${ref}`);
   const name = npmName(parts[parts.length - 1] as string);
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  mkdirLab(dir);
   const pkg = {
     name,
     version: '1.0.0',
@@ -64,9 +64,9 @@ const cloneRepository: Handler = ({ lab, params }) => {
     scripts: { test: 'node -e ""', start: 'node server.js' },
   };
   const lock = { name, version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name, version: '1.0.0' } } };
-  writeFileSync(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
-  writeFileSync(join(dir, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
-  writeFileSync(
+  writeLabFile(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  writeLabFile(join(dir, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
+  writeLabFile(
     join(dir, 'server.js'),
     [
       "const http = require('node:http');",
@@ -79,8 +79,8 @@ const cloneRepository: Handler = ({ lab, params }) => {
       '',
     ].join('\n'),
   );
-  writeFileSync(join(dir, 'Dockerfile'), 'FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci --omit=dev\nCOPY . .\nUSER node\nEXPOSE 3000\nCMD ["node", "server.js"]\n');
-  writeFileSync(join(dir, 'REVISION'), `${commit}\n`);
+  writeLabFile(join(dir, 'Dockerfile'), 'FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci --omit=dev\nCOPY . .\nUSER node\nEXPOSE 3000\nCMD ["node", "server.js"]\n');
+  writeLabFile(join(dir, 'REVISION'), `${commit}\n`);
   return { path: dir, commit, branch };
 };
 

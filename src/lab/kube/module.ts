@@ -1,9 +1,8 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabModule } from '../module.js';
 import { kubeNode } from '../talos/target.js';
 import { emptyTalosState, TALOS_STATE, type TalosState } from '../talos/state.js';
-import { readState, writeState } from '../lab-dir.js';
+import { readState, writeLabFile, writeState } from '../lab-dir.js';
 import type { KObject } from './object.js';
 import { seedKubeState } from './seed.js';
 import { startKubeServer } from './server.js';
@@ -63,7 +62,7 @@ export const kubeModule: LabModule = {
     // kubectl sends its credentials (the exec plugin's action token) only over TLS: the kubeconfig
     // should use kubernetes_https with certificate-authority <lab>/kube-ca.crt. REST clients can use
     // plain http on the same port.
-    writeFileSync(kubeCaPath(lab), server.certificate!.cert);
+    writeLabFile(kubeCaPath(lab), server.certificate!.cert);
     await registerTalosMembers(lab, server.url);
     return { urls: { kubernetes: server.url, kubernetes_https: server.httpsUrl }, stop: () => server.stop() };
   },

@@ -13,11 +13,10 @@
  * Every request is recorded in <lab>/requests.jsonl with service "proxmox".
  */
 import { X509Certificate } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { latencyMs, recordRequest, type CallContext } from '../lab-dir.js';
+import { latencyMs, recordRequest, writeLabFile, type CallContext } from '../lab-dir.js';
 import { selfSignedCertificate } from '../kube/tls.js';
 import { labSecretValue, LAB_PVE_AUDIT_TOKEN_SECRET, LAB_PVE_TOKEN_SECRET } from '../secrets.js';
 import { execute, finishTask, resolve, TASK_MS, verify, type Executed } from './core.js';
@@ -73,7 +72,7 @@ export interface RunningPveApi {
 /** Starts the API on 127.0.0.1 (a free port); writes the certificate to <lab>/pve-ca.crt. */
 export async function startPveApi(lab: string): Promise<RunningPveApi> {
   const certificate = selfSignedCertificate('cortex-lab-pve');
-  writeFileSync(labCaFile(lab), certificate.cert);
+  writeLabFile(labCaFile(lab), certificate.cert);
   const token = labSecretValue(LAB_PVE_TOKEN_SECRET);
   const auditToken = labSecretValue(LAB_PVE_AUDIT_TOKEN_SECRET);
   const tokenId = (t: string) => t.slice(0, t.indexOf('='));

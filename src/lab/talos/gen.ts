@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeLabFile } from '../lab-dir.js';
+import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { bool, list, str } from './cobra.js';
 import { CLIENT_VERSION, machineConfig, newSecretsBundle, talosconfigText, type ConfigInputs, type LabSecrets, type MachineType } from './state.js';
@@ -7,8 +8,7 @@ import { CommandError, exactArgs, noArgs, type Command, type Ctx } from './comma
 
 export function writeGenerated(ctx: Ctx, path: string, text: string, mode: number): void {
   if (!bool(ctx.p, 'force') && existsSync(path)) throw new CommandError(`file "${path}" already exists, use --force to overwrite`);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text, { mode });
+  writeLabFile(path, text, mode);
 }
 
 export function validateClusterEndpoint(endpoint: string): void {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { labPaths, latencyMs, updateState } from '../lab-dir.js';
+import { labPaths, latencyMs, updateState, writeLabFile } from '../lab-dir.js';
 import { bool, list, ms, str } from './cobra.js';
 import { kubeRequest } from './kube-api.js';
 import { CLIENT_VERSION, emptyTalosState, newNode, readTalos, TALOS_STATE, type TalosClusterState, type TalosNodeState } from './state.js';
@@ -298,8 +298,7 @@ export const kubeconfigCmd: Command = {
     const path = resolve(ctx.cwd, arg ?? join(labPaths(ctx.lab).files, 'home', '.kube', 'config'));
     if (!merge || !existsSync(path)) {
       if (!merge && existsSync(path) && !bool(ctx.p, 'force')) throw new CommandError(`kubeconfig file already exists, use --force to overwrite: ${path}`);
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, text, { mode: 0o600 });
+      writeLabFile(path, text);
       return;
     }
     const existing = (parse(readFileSync(path, 'utf8')) ?? {}) as Record<string, Array<{ name: string }>>;
@@ -339,10 +338,9 @@ export const etcdSnapshotCmd: Command = {
     });
     const body = Buffer.alloc(16_384 + (info.revision % 4096), 0x20);
     body.write(`cortex-lab etcd snapshot cluster=${info.c} revision=${info.revision} node=${ip}\n`);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(`${path}.part`, body);
+    writeLabFile(`${path}.part`, body);
     // talosctl writes <path>.part and renames it when the stream is complete.
-    writeFileSync(path, body);
+    writeLabFile(path, body);
     rmSync(`${path}.part`, { force: true });
     const hash = createHash('sha256').update(body).digest('hex').slice(0, 8);
     updateState(ctx.lab, TALOS_STATE, emptyTalosState, (state) => {

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { labPaths, readState } from '../lab-dir.js';
+import { labPaths, mkdirLab, readState } from '../lab-dir.js';
 
 export type MachineType = 'controlplane' | 'worker';
 
@@ -257,7 +257,7 @@ export function writeSeedFiles(lab: string, state: TalosState): void {
   const contexts: Array<{ name: string; endpoints: string[]; nodes: string[] }> = [];
   for (const c of Object.values(state.clusters)) {
     const dir = clusterDir(lab, c.name);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirLab(dir);
     const secrets = newSecretsBundle();
     const inputs: ConfigInputs = {
       cluster: c.name,

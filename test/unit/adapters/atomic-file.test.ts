@@ -1,8 +1,9 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { appendLine, writeFileAtomic } from '../../../src/adapters/atomic-file.js';
+import { appendLine, mkdirPrivateSync, writeFileAtomic } from '../../../src/adapters/atomic-file.js';
+import { UnsafePathError } from '../../../src/errors.js';
 
 describe('writeFileAtomic', () => {
   let dir: string;
@@ -83,5 +84,52 @@ describe('appendLine', () => {
     expect(lines).toHaveLength(60);
     const seen = lines.map((l) => (JSON.parse(l) as { i: number }).i).sort((a, b) => a - b);
     expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i));
+  });
+});
+
+describe('writes never follow a symbolic link out of the root', () => {
+  let base: string;
+  let root: string;
+  let outside: string;
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), 'cortex-links-'));
+    root = join(base, 'root');
+    outside = join(base, 'outside');
+    await mkdir(root);
+    await mkdir(outside);
+  });
+  afterEach(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('appendLine refuses a link at the file (with or without a root) and appends nothing', async () => {
+    await writeFile(join(outside, 'victim.log'), 'before\n');
+    await mkdir(join(root, 'logs'));
+    await symlink(join(outside, 'victim.log'), join(root, 'logs', 'contractor.log'));
+    await expect(appendLine(join(root, 'logs', 'contractor.log'), 'x', { root })).rejects.toThrow(UnsafePathError);
+    await expect(appendLine(join(root, 'logs', 'contractor.log'), 'x')).rejects.toThrow(/is a symbolic link/);
+    expect(await readFile(join(outside, 'victim.log'), 'utf8')).toBe('before\n');
+  });
+
+  it('a linked folder between the root and the file is refused: no record lands outside', async () => {
+    await mkdir(join(root, 'workflows'));
+    await symlink(outside, join(root, 'workflows', 'history'));
+    await expect(writeFileAtomic(join(root, 'workflows', 'history', 'workflow-x.json'), '{}', 0o600, { root })).rejects.toThrow(
+      /refusing to write through .*workflows\/history: it is a symbolic link/,
+    );
+    await expect(appendLine(join(root, 'workflows', 'history', 'deeper', 'x.log'), 'x', { root })).rejects.toThrow(UnsafePathError);
+    expect(() => mkdirPrivateSync(join(root, 'workflows', 'history', 'sub'), { root })).toThrow(UnsafePathError);
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it('the root itself may be reached through a link, and a link at the file is replaced, not followed', async () => {
+    await symlink(root, join(base, 'root-link'));
+    await writeFile(join(outside, 'target.json'), 'outside\n');
+    await mkdir(join(root, 'state'));
+    await symlink(join(outside, 'target.json'), join(root, 'state', 'dedup.json'));
+    await writeFileAtomic(join(base, 'root-link', 'state', 'dedup.json'), '{}\n', 0o600, { root: join(base, 'root-link') });
+    expect(await readFile(join(root, 'state', 'dedup.json'), 'utf8')).toBe('{}\n');
+    expect((await lstat(join(root, 'state', 'dedup.json'))).isSymbolicLink()).toBe(false);
+    expect(await readFile(join(outside, 'target.json'), 'utf8')).toBe('outside\n');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -247,6 +247,26 @@ describe('FsStateStore', () => {
     const lines = (await readFile(paths.ledger, 'utf8')).split('\n');
     expect(lines).toEqual([first, '{"execution_id":"wf-2025120', expect.stringContaining('"wf-20251209T091000Z-bbbb"'), '']);
     expect(JSON.parse(await readFile(paths.workflowStats, 'utf8')).summary.total_workflow_executions).toBe(2);
+  });
+
+  it('garbled ledger lines are not counted but said so, and kept in executions.jsonl.damaged (once each, 0600)', async () => {
+    const paths = layout(root);
+    await mkdir(paths.metrics, { recursive: true });
+    const first = JSON.stringify(execSummary('wf-20251209T090000Z-aaaa'));
+    await writeFile(paths.ledger, `${first}\n\u0000\u0000garbled\n[1,2]\n`);
+    const r = await store.recordMetrics(execSummary('wf-20251209T091000Z-bbbb'));
+    const aside = `${paths.ledger}.damaged`;
+    expect(r.warnings).toEqual([expect.stringContaining(`2 line(s) of ${paths.ledger} cannot be read and are not counted in the metrics (kept in ${aside})`)]);
+    expect(await readFile(aside, 'utf8')).toBe('\u0000\u0000garbled\n[1,2]\n');
+    expect((await stat(aside)).mode & 0o777).toBe(0o600);
+    // The ledger itself is never rewritten; the lines are not kept twice.
+    expect((await readFile(paths.ledger, 'utf8')).split('\n')).toHaveLength(5);
+    expect((await store.recordMetrics(execSummary('wf-20251209T092000Z-cccc'))).warnings).toHaveLength(1);
+    expect(await readFile(aside, 'utf8')).toBe('\u0000\u0000garbled\n[1,2]\n');
+    expect(JSON.parse(await readFile(paths.workflowStats, 'utf8')).summary.total_workflow_executions).toBe(3);
+    // A clean ledger warns of nothing.
+    await writeFile(paths.ledger, `${first}\n`);
+    expect((await store.recordMetrics(execSummary('wf-20251209T093000Z-dddd'))).warnings).toEqual([]);
   });
 
   it('20 concurrent recordMetrics through separate stores and lock managers lose no count', async () => {

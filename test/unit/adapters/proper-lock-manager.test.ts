@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isPidAlive, ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
@@ -48,6 +48,16 @@ describe('ProperLockManager', () => {
     expect(await readdir(layout(root).locks)).toEqual([]);
     const again = await locks.acquire('run-deploy', OWNER);
     await again.release();
+  });
+
+  it('the locks folder and a held lock (its directory and owner file) are owner-only', async () => {
+    const held = await new ProperLockManager(root).acquire('run-deploy', OWNER);
+    const dir = layout(root).locks;
+    const modes = Object.fromEntries(
+      await Promise.all(['', 'run-deploy.lock', 'run-deploy.owner.json'].map(async (n) => [n, ((await lstat(join(dir, n))).mode & 0o777).toString(8)])),
+    );
+    expect(modes).toEqual({ '': '700', 'run-deploy.lock': '700', 'run-deploy.owner.json': '600' });
+    await held.release();
   });
 
   it('a second acquire throws StateConflictError naming the holder', async () => {

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FsTriggerStateStore, triggerStatePath } from '../../../src/adapters/fs-trigger-state-store.js';
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
@@ -81,5 +82,42 @@ describe('dispatchEvent', () => {
     const r = await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup: new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root)) });
     expect(r.runs[0]).toMatchObject({ status: 'failed', exit_code: 3, execution_id: null });
     expect(r.executions).toEqual([]);
+  });
+
+  it('a damaged dedup.json is kept, copied aside once and said so; nothing deduplicated starts until it is repaired', async () => {
+    const root = tempDir();
+    dirs.push(root);
+    const dedup = new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root));
+    const starter = fakeStarter();
+    expect((await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup })).runs[0]?.status).toBe('started');
+    // A crash or a full disk cut the file: the event seen above must not start a run again.
+    const path = triggerStatePath(root, 'dedup');
+    const torn = readFileSync(path, 'utf8').slice(0, 40);
+    writeFileSync(path, torn);
+    for (let i = 0; i < 2; i++) {
+      const r = await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup });
+      expect(r.runs[0]).toMatchObject({ status: 'busy', busy: 'unavailable', exit_code: 4, message: expect.stringContaining(`${path} is damaged`) });
+      expect(r.executions).toEqual([]);
+    }
+    expect(starter.calls).toHaveLength(1);
+    expect(readFileSync(path, 'utf8')).toBe(torn);
+    const copies = readdirSync(join(root, 'state')).filter((n) => n.startsWith('dedup.json.damaged-'));
+    expect(copies).toHaveLength(1);
+    expect(readFileSync(join(root, 'state', copies[0] as string), 'utf8')).toBe(torn);
+    expect(statSync(join(root, 'state', copies[0] as string)).mode & 0o777).toBe(0o600);
+    // --force does not replace it either: the hint says to repair or remove it.
+    expect((await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup, force: true })).runs[0]?.status).toBe('busy');
+    // Removed by the operator: events start again.
+    writeFileSync(path, '{"version": 1, "entries": {}}');
+    expect((await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup })).runs[0]?.status).toBe('started');
+  });
+
+  it('a dedup.json of the wrong shape is damaged too', async () => {
+    const root = tempDir({ 'state/dedup.json': '{"version": 1, "entries": []}' });
+    dirs.push(root);
+    const starter = fakeStarter();
+    const r = await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup: new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root)) });
+    expect(r.runs[0]).toMatchObject({ status: 'busy', busy: 'unavailable', message: expect.stringMatching(/does not hold/) });
+    expect(starter.calls).toEqual([]);
   });
 });

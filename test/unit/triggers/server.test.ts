@@ -1,13 +1,15 @@
 import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsTriggerStateStore } from '../../../src/adapters/fs-trigger-state-store.js';
+import { FsTriggerStateStore, triggerStatePath } from '../../../src/adapters/fs-trigger-state-store.js';
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
 import type { TriggerDef } from '../../../src/definitions/types.js';
 import { DedupStore } from '../../../src/triggers/dedup.js';
 import { dispatchEvent } from '../../../src/triggers/dispatch.js';
-import { createTriggerServer, parseListen, routesOf, authOf } from '../../../src/triggers/server.js';
+import { createTriggerServer, parseListen, routesOf, authOf, secretsEqual } from '../../../src/triggers/server.js';
 import { entry, fakeStarter, fixture, removeDir, tempDir, workflow } from './helpers.js';
 
 const SECRETS: Record<string, string> = { GH_SECRET: 'test-secret', AM_TOKEN: 'am-token-123', FALCO_TOKEN: 'falco-token-456' };
@@ -20,6 +22,7 @@ const entries = [
   entry(workflow('scale-up', { instance: { type: 'string' } }), { type: 'prometheus_alert', id: 'mem', alert_name: 'HighMemoryUsage', parameters: { instance: '${event.labels.instance}' } } as TriggerDef),
   entry(workflow('incident', { host: { type: 'string' } }), { type: 'falco', id: 'crit', priority: 'Critical', path: 'security-alert', auth: { type: 'bearer', secret: 'FALCO_TOKEN' }, parameters: { host: '${event.hostname}' } } as TriggerDef),
   entry(workflow('open-hook', { who: { type: 'string', default: '' } }), { type: 'webhook', id: 'open', path: '/webhook/open', auth: { type: 'none' }, parameters: { who: '${event.who}' } } as TriggerDef),
+  entry(workflow('signed-hook', { who: { type: 'string', default: '' } }), { type: 'webhook', id: 'signed', path: '/webhook/signed', auth: { type: 'hmac-sha256', secret: 'GH_SECRET' }, parameters: { who: '${event.who}' } } as TriggerDef),
 ];
 const server = createTriggerServer({
   entries: async () => entries,
@@ -60,6 +63,16 @@ describe('cortex serve: GitHub', () => {
     const r = await post('/webhook/github', pushBody, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': 'd-1', 'X-Hub-Signature-256': goodSig });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ matched: 1, duplicates: 1, executions: [] });
+    expect(starter.calls.length).toBe(before);
+  });
+
+  it('a replay of the signed body under another delivery id, or none, is a duplicate: the delivery id is not signed', async () => {
+    const before = starter.calls.length;
+    for (const delivery of ['d-9', undefined]) {
+      const r = await post('/webhook/github', pushBody, { 'X-GitHub-Event': 'push', ...(delivery ? { 'X-GitHub-Delivery': delivery } : {}), 'X-Hub-Signature-256': goodSig });
+      expect(r.status, `delivery ${delivery}`).toBe(200);
+      expect(r.json).toMatchObject({ matched: 1, duplicates: 1, executions: [] });
+    }
     expect(starter.calls.length).toBe(before);
   });
 
@@ -132,6 +145,45 @@ describe('cortex serve: Alertmanager, Falco, generic', () => {
     expect(status).toBe(413);
   });
 
+  it('a generic hook signed with hmac-sha256: the same body again is a duplicate whatever its Idempotency-Key; another body starts', async () => {
+    const sign = (b: string) => `sha256=${createHmac('sha256', 'test-secret').update(b).digest('hex')}`;
+    const body = '{"who":"erin","at":"2026-01-01T10:00:00Z"}';
+    expect((await post('/webhook/signed', body, { 'X-Hub-Signature-256': sign(body), 'Idempotency-Key': 's-1' })).status).toBe(202);
+    for (const key of ['s-2', undefined]) {
+      const again = await post('/webhook/signed', body, { 'X-Hub-Signature-256': sign(body), ...(key ? { 'Idempotency-Key': key } : {}) });
+      expect(again, `Idempotency-Key ${key}`).toMatchObject({ status: 200, json: { duplicates: 1, executions: [] } });
+    }
+    const other = '{"who":"erin","at":"2026-01-01T10:05:00Z"}';
+    expect((await post('/webhook/signed', other, { 'X-Hub-Signature-256': sign(other) })).status).toBe(202);
+  });
+
+  it('a damaged state/dedup.json: 503 with Retry-After, nothing starts, the file is left for a person to repair', async () => {
+    const path = triggerStatePath(root, 'dedup');
+    const good = readFileSync(path, 'utf8');
+    writeFileSync(path, good.slice(0, 30));
+    try {
+      const before = starter.calls.length;
+      // The group handled in the first test: it must not start again.
+      const res = await fetch(`${base}/webhook/alertmanager`, { method: 'POST', body: firing, headers: { 'content-type': 'application/json', ...bearer } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('60');
+      expect(await res.json()).toMatchObject({ executions: [], reason: expect.stringContaining('state/dedup.json is damaged'), runs: [expect.objectContaining({ status: 'busy', busy: 'unavailable', message: expect.not.stringContaining(root) })] });
+      expect(logs.at(-1)).toContain(path);
+      expect(starter.calls.length).toBe(before);
+      expect(readFileSync(path, 'utf8')).toBe(good.slice(0, 30));
+      expect(readdirSync(join(root, 'state')).some((n) => n.startsWith('dedup.json.damaged-'))).toBe(true);
+    } finally {
+      writeFileSync(path, good);
+    }
+  });
+
+  it('a body nested deeper than 100 levels is 400 with one reason, and starts nothing', async () => {
+    const before = starter.calls.length;
+    const r = await post('/webhook/open', `${'['.repeat(150)}${']'.repeat(150)}`);
+    expect(r).toEqual({ status: 400, json: { error: 'the event nests deeper than 100 levels', status: 400 } });
+    expect(starter.calls.length).toBe(before);
+  });
+
   it('healthz; a generic hook with auth none; the log has no secrets and no bodies', async () => {
     const h = await fetch(`${base}/healthz`);
     expect(h.status).toBe(200);
@@ -148,7 +200,7 @@ describe('cortex serve: Alertmanager, Falco, generic', () => {
 
 describe('routing and auth decisions', () => {
   it('fixed source paths plus trigger paths', () => {
-    expect([...routesOf(entries).keys()].sort()).toEqual(['alertmanager', 'falco', 'github', 'open', 'security-alert']);
+    expect([...routesOf(entries).keys()].sort()).toEqual(['alertmanager', 'falco', 'github', 'open', 'security-alert', 'signed']);
   });
 
   it('github uses HMAC with the trigger secret else serve.github_secret; others a bearer token', () => {
@@ -165,5 +217,20 @@ describe('routing and auth decisions', () => {
     expect(parseListen(':0')).toEqual({ host: '127.0.0.1', port: 0 });
     expect(parseListen('8081')).toEqual({ host: '127.0.0.1', port: 8081 });
     expect(() => parseListen('host:http')).toThrow();
+  });
+});
+
+describe('secretsEqual', () => {
+  it('compares digests of equal length, so a token of another length is no faster to refuse', () => {
+    const seen: Array<[number, number]> = [];
+    const compare = (a: Buffer, b: Buffer) => {
+      seen.push([a.length, b.length]);
+      return a.equals(b);
+    };
+    expect(secretsEqual('am-token-123', 'am-token-123', compare)).toBe(true);
+    expect(secretsEqual('x', 'am-token-123', compare)).toBe(false);
+    expect(secretsEqual('am-token-123-and-more', 'am-token-123', compare)).toBe(false);
+    expect(secretsEqual('', 'am-token-123', compare)).toBe(false);
+    expect(seen).toEqual([[32, 32], [32, 32], [32, 32], [32, 32]]);
   });
 });

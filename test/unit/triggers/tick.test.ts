@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FsTriggerStateStore, triggerStatePath } from '../../../src/adapters/fs-trigger-state-store.js';
@@ -183,12 +183,21 @@ describe('runTick', () => {
     expect((await readTickState(new FsTriggerStateStore(r))).schedules['typed/bad']?.last_result).toBe('invalid_parameters');
   });
 
-  it('a damaged tick.json is replaced (and said so)', async () => {
+  it('a damaged tick.json is kept aside (once), then replaced, and said so with where the copy is', async () => {
     const r = tempDir({ 'state/tick.json': '{not json' });
     dirs.push(r);
     const res = await runTick({ ...base, state: new FsTriggerStateStore(r), now: new Date('2026-05-01T12:05:01Z'), entries: [scheduleEntry('x', '*/5 * * * *', 'UTC')], locks: new ProperLockManager(r), starter: fakeStarter() });
-    expect(res.notes.join()).toMatch(/starting afresh/);
+    const copies = readdirSync(join(r, 'state')).filter((n) => n.startsWith('tick.json.damaged-'));
+    expect(copies).toHaveLength(1);
+    const copy = join(r, 'state', copies[0] as string);
+    expect(readFileSync(copy, 'utf8')).toBe('{not json');
+    expect(statSync(copy).mode & 0o777).toBe(0o600);
+    expect(res.notes.join()).toContain(`starting afresh (the damaged file is kept at ${copy})`);
     expect((await readTickState(new FsTriggerStateStore(r))).schedules['wf-x/x']).toBeDefined();
-    expect(join(r, 'state')).toBeTruthy();
+    // Damaged the same way again: no second copy of the same content.
+    writeFileSync(triggerStatePath(r, 'tick'), '{not json');
+    await readTickState(new FsTriggerStateStore(r));
+    expect(readdirSync(join(r, 'state')).filter((n) => n.startsWith('tick.json.damaged-'))).toEqual(copies);
   });
+
 });

@@ -1,0 +1,166 @@
+/**
+ * Nothing outside the coordination directory is touched, and the lab never wipes what is not a
+ * lab (issue 12, cases 5 and 6).
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cortex, removeRoot, tempRoot } from './helpers.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeRoot));
+
+const NOOP = `workflow_id: noop
+workflow_name: noop
+version: 1.0.0
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: say, action: execute_command, parameters: { command: [echo, hi] } }
+`;
+
+function scratch(): string {
+  const d = mkdtempSync(join(tmpdir(), 'cortex-outside-'));
+  dirs.push(d);
+  return d;
+}
+
+/** Writes files (relative path -> text) under dir and returns a function that reads them all back. */
+function plant(dir: string, files: Record<string, string>): () => Record<string, string | undefined> {
+  for (const [p, text] of Object.entries(files)) {
+    mkdirSync(join(dir, p, '..'), { recursive: true });
+    writeFileSync(join(dir, p), text);
+  }
+  return () => Object.fromEntries(Object.keys(files).map((p) => [p, existsSync(join(dir, p)) ? readFileSync(join(dir, p), 'utf8') : undefined]));
+}
+
+/** exit 2, one CORTEX_USAGE line (and a hint), no stack trace. */
+function expectRefused(res: { exitCode?: number; stderr: string }, why: RegExp): void {
+  expect(res.exitCode, res.stderr).toBe(2);
+  const lines = res.stderr.trim().split('\n');
+  expect(lines[0]).toMatch(why);
+  expect(lines.filter((l) => !l.startsWith('hint: '))).toHaveLength(1);
+  expect(res.stderr).not.toMatch(/^\s+at /m);
+}
+
+describe('the lab only seeds or resets an empty directory or a lab', () => {
+  it('--lab on a directory that is not a lab: run --simulate and lab reset refuse it and delete nothing', async () => {
+    const r = tempRoot({ 'workflows/noop.yaml': NOOP });
+    dirs.push(r);
+    const other = scratch();
+    const read = plant(other, { 'state/keep': 'state', 'files/keep': 'files', 'requests.jsonl': 'request line\n' });
+    const before = read();
+    expectRefused(await cortex(['run', 'noop', '--simulate', '--lab', other], { root: r }), /^CORTEX_USAGE: refusing to use .* as the lab: it is not empty and is not a lab/);
+    expectRefused(await cortex(['lab', 'reset', '--lab', other], { root: r }), /it is not empty and is not a lab/);
+    expect(read()).toEqual(before);
+  });
+
+  it('lab reset refuses the coordination root, its ancestors, its own folders and a file (/: test/unit/lab/lab-guard.test.ts)', async () => {
+    const parent = scratch();
+    const r = join(parent, 'coordination');
+    mkdirSync(join(r, 'workflows'), { recursive: true });
+    const read = plant(r, { 'state/dedup.json': '{"version":1,"events":{}}\n', 'state/tick.json': '{}\n', 'state/runs.log': 'x\n', 'state/serve.log': 'y\n' });
+    const before = read();
+    expectRefused(await cortex(['lab', 'reset', '--lab', r], { root: r }), /it is the coordination directory/);
+    expectRefused(await cortex(['lab', 'reset', '--lab', parent], { root: r }), /it contains the coordination directory/);
+    expectRefused(await cortex(['lab', 'reset', '--lab', join(r, 'state')], { root: r }), /inside the coordination directory's state\//);
+    writeFileSync(join(parent, 'a-file'), 'x');
+    expectRefused(await cortex(['lab', 'reset', '--lab', join(parent, 'a-file')], { root: r }), /it is not a directory/);
+    expect(read()).toEqual(before);
+    const show = await cortex(['lab', 'show', '--lab', r], { root: r });
+    expect(show.stdout).toMatch(/^no lab at /);
+  });
+
+  it('an empty or new directory becomes a lab (it gets the marker) and can be reset again', async () => {
+    const r = tempRoot({ 'workflows/noop.yaml': NOOP });
+    dirs.push(r);
+    const empty = scratch();
+    expect((await cortex(['lab', 'reset', '--lab', empty], { root: r })).exitCode).toBe(0);
+    expect(existsSync(join(empty, '.cortex-lab'))).toBe(true);
+    writeFileSync(join(empty, 'requests.jsonl'), 'old\n');
+    const again = await cortex(['lab', 'reset', '--lab', empty], { root: r });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(existsSync(join(empty, 'requests.jsonl'))).toBe(false);
+    const fresh = join(scratch(), 'new', 'lab');
+    expect((await cortex(['lab', 'reset', '--lab', fresh], { root: r })).exitCode).toBe(0);
+    expect(existsSync(join(fresh, '.cortex-lab'))).toBe(true);
+  });
+});
+
+const BOTH = `workflow_id: both
+workflow_name: both
+version: 1.0.0
+phases:
+  - phase_id: infra
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: say, action: execute_command, parameters: { command: [echo, hi] } }
+    handoff_to: n8n-contractor
+    handoff_data: { greeting: hi }
+  - phase_id: notify
+    contractor: n8n-contractor
+    actions:
+      - { action_id: say-too, action: execute_command, parameters: { command: [echo, hi] } }
+`;
+
+describe('symbolic links planted in the coordination directory are never followed', () => {
+  // Each: a path in the root made a link to a file or folder outside, and what a command must not do through it.
+  const CASES: Array<{ at: string; kind: 'file' | 'dir'; command: string[] }> = [
+    { at: 'masters/n8n/logs/contractor.log', kind: 'file', command: ['run', 'both'] },
+    { at: 'masters/infrastructure/logs/debug.log', kind: 'file', command: ['run', 'both', '--debug'] },
+    { at: 'audit/audit.jsonl', kind: 'file', command: ['run', 'both'] },
+    { at: 'workflows/metrics/executions.jsonl', kind: 'file', command: ['run', 'both'] },
+    { at: 'workflows/history', kind: 'dir', command: ['run', 'both'] },
+    { at: 'workflows/active', kind: 'dir', command: ['run', 'both'] },
+    { at: 'workflows/locks', kind: 'dir', command: ['run', 'both'] },
+    { at: 'masters/n8n/handoffs', kind: 'dir', command: ['run', 'both'] },
+    { at: 'state', kind: 'dir', command: ['run', 'both'] },
+    { at: 'state/runs.log', kind: 'file', command: ['trigger', '--source', 'generic', '--path', 'both', '--event', '-'] },
+    { at: 'state', kind: 'dir', command: ['tick'] },
+  ];
+  for (const c of CASES) {
+    it(`${c.at} as a link to a ${c.kind} outside: cortex ${c.command[0]} refuses (exit 4) and writes nothing there`, async () => {
+      const r = tempRoot({ 'workflows/both.yaml': `${BOTH}triggers:\n  - { type: webhook, id: hook, path: both, auth: { type: none } }\n` });
+      dirs.push(r);
+      const outside = scratch();
+      const target = c.kind === 'file' ? join(outside, 'victim') : outside;
+      if (c.kind === 'file') writeFileSync(target, 'before\n');
+      mkdirSync(join(r, c.at, '..'), { recursive: true });
+      symlinkSync(target, join(r, c.at));
+      const res = await cortex(c.command, { root: r, input: '{}' });
+      expect(res.exitCode, res.stderr).toBe(4);
+      expect(res.stderr.split('\n')[0]).toBe(
+        `CORTEX_UNSAFE_PATH: refusing to write through ${join(r, c.at)}: it is a symbolic link (inside ${r}, where cortex follows no link)`,
+      );
+      expect(res.stderr).not.toMatch(/^\s+at /m);
+      if (c.kind === 'file') expect(readFileSync(target, 'utf8')).toBe('before\n');
+      else expect(readdirSync(outside)).toEqual([]);
+    });
+  }
+
+  it('a link planted while the run goes on (by one of its own actions) is refused at the write: nothing lands outside', async () => {
+    const outside = scratch();
+    const r = tempRoot({
+      'workflows/plant.yaml': `workflow_id: plant
+workflow_name: plant
+version: 1.0.0
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: plant, action: execute_command, parameters: { command: [sh, -c, 'mkdir -p "$0/workflows" && ln -s "$1" "$0/workflows/history" && ln -s "$1/victim.log" "$0/masters/infrastructure/logs/contractor.log.new" && mv -T "$0/masters/infrastructure/logs/contractor.log.new" "$0/masters/infrastructure/logs/contractor.log"', "\${env.ROOT}", "\${env.OUTSIDE}"] } }
+      - { action_id: after, action: execute_command, parameters: { command: [echo, after] } }
+`,
+    });
+    dirs.push(r);
+    writeFileSync(join(outside, 'victim.log'), 'before\n');
+    const res = await cortex(['run', 'plant'], { root: r, env: { ROOT: r, OUTSIDE: outside } });
+    expect(res.stderr).toMatch(new RegExp(`^CORTEX_UNSAFE_PATH: refusing to write through ${join(r, 'workflows', 'history')}: it is a symbolic link`, 'm'));
+    expect(res.exitCode).toBe(4);
+    expect(res.stderr).not.toMatch(/^\s+at /m);
+    expect(readdirSync(outside)).toEqual(['victim.log']);
+    expect(readFileSync(join(outside, 'victim.log'), 'utf8')).toBe('before\n');
+  });
+});

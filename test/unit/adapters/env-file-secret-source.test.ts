@@ -1,0 +1,36 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EnvFileSecretSource } from '../../../src/adapters/env-file-secret-source.js';
+import { EnvironmentError } from '../../../src/errors.js';
+
+describe('EnvFileSecretSource', () => {
+  let dir: string;
+  let secrets: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cortex-secrets-'));
+    secrets = join(dir, 'secrets');
+    mkdirSync(secrets);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const file = (name: string, value: string, mode: number) => {
+    const p = join(dir, name);
+    writeFileSync(p, value);
+    chmodSync(p, mode);
+    return p;
+  };
+
+  it('a secret file may be a symbolic link: what it points to must be a private regular file', async () => {
+    symlinkSync(file('mounted', 'mounted-value\n', 0o600), join(secrets, 'MOUNTED'));
+    symlinkSync(file('open', 'open-value', 0o644), join(secrets, 'OPEN'));
+    symlinkSync(dir, join(secrets, 'FOLDER'));
+    const source = new EnvFileSecretSource(secrets, {});
+    expect(await source.get('MOUNTED')).toBe('mounted-value');
+    await expect(source.get('OPEN')).rejects.toThrow(/readable by group or others \(mode 644\)/);
+    await expect(source.get('FOLDER')).rejects.toThrow(EnvironmentError);
+    await expect(source.get('FOLDER')).rejects.toThrow(/is not a regular file/);
+    expect(await source.all()).toEqual(['mounted-value']);
+  });
+});
