@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // Three projects, each runnable alone (`vitest run --project unit`); `vitest run` runs them all.
@@ -7,6 +8,9 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Vitest's default on 2 cores is one worker, so the whole suite ran one file at a time while an
+    // e2e file mostly waits on one CLI process (one core): two files at a time use both cores.
+    maxWorkers: Math.max(2, availableParallelism()),
     env: { NO_COLOR: '1', FORCE_COLOR: '0' },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
