@@ -1,6 +1,7 @@
 import { ExitCode, UsageError } from '../../errors.js';
 import { ensureRoot } from '../../root.js';
-import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
+import { formatIssue } from '../../errors.js';
+import { PROBLEMS_HINT, problemLines, loadRootTriggers } from '../../triggers/setup.js';
 import { runTick } from '../../triggers/tick.js';
 import { hasExpiredApproval } from '../../engine/approvals.js';
 import type { CommandContext } from '../context.js';
@@ -53,7 +54,13 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
   await ensureRoot(ctx.root);
   const now = parseNow(opts.now);
   const loaded = await loadRootTriggers(ctx.root.dir);
-  for (const l of problemLines(loaded.problems)) ctx.out.err(l);
+  // The valid schedules still run; the invalid files are reported and the tick exits 2 (cron.log keeps the lines).
+  const stamp = now.toISOString();
+  if (!ctx.out.json) {
+    for (const l of problemLines(loaded.problems)) ctx.out.err(`${stamp} ${l}`);
+    if (loaded.problems.length) ctx.out.err(`${stamp} hint: ${PROBLEMS_HINT}`);
+  }
+  const problems = loaded.problems.map(formatIssue);
   const [{ ProperLockManager }, { FsTriggerStateStore }] = await Promise.all([import('../../adapters/proper-lock-manager.js'), import('../../adapters/fs-trigger-state-store.js')]);
   const starter = await triggerStarterFor(ctx, opts);
   const result = await runTick({
@@ -65,17 +72,16 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
     env: ctx.env,
     dryRun: Boolean(opts.dryRun),
   });
-  const stamp = now.toISOString();
   if (result.busy) {
     const h = result.busy.holder;
     const msg = `another tick is running${h ? ` (pid ${h.pid} on ${h.host} since ${h.acquired_at})` : ''}; this one does nothing`;
-    if (ctx.out.json) ctx.out.data({ ...result, message: msg });
+    if (ctx.out.json) ctx.out.data({ ...result, message: msg, problems });
     else ctx.out.line(`${stamp} ${msg}`);
-    return ExitCode.OK;
+    return problems.length ? ExitCode.INVALID_INPUT : ExitCode.OK;
   }
   const approvals = await expireDue(ctx, now, Boolean(opts.dryRun));
   if (ctx.out.json) {
-    ctx.out.data({ ...result, approvals, ...(opts.dryRun ? { dry_run: true } : {}) });
+    ctx.out.data({ ...result, approvals, problems, ...(opts.dryRun ? { dry_run: true } : {}) });
   } else {
     for (const n of result.notes) ctx.out.err(`${stamp} note: ${n}`);
     for (const r of result.runs) {
@@ -90,5 +96,6 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
     }
     if (ctx.out.verbose && !result.runs.length && !result.skipped.length && !approvals.length) ctx.out.line(`${stamp} nothing due (${loaded.entries.filter((e) => e.type === 'schedule').length} schedule(s))`);
   }
-  return result.runs.some((r) => r.status === 'failed' || r.status === 'invalid_parameters') ? ExitCode.WORKFLOW_FAILED : ExitCode.OK;
+  if (result.runs.some((r) => r.status === 'failed' || r.status === 'invalid_parameters')) return ExitCode.WORKFLOW_FAILED;
+  return problems.length ? ExitCode.INVALID_INPUT : ExitCode.OK;
 }
