@@ -195,9 +195,12 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'metrics [workflow_id]',
     'per-workflow and per-contractor aggregates (also in Prometheus text format)',
-    ['cortex metrics', 'cortex metrics --prometheus | promtool check metrics'],
+    ['cortex metrics', 'cortex metrics --prometheus | promtool check metrics', 'cortex metrics --textfile /var/lib/prometheus/node-exporter/cortex.prom   # from cron, for node_exporter'],
     async () => (await import('./commands/metrics.js')).metrics as Handler,
-    (c) => c.option('--prometheus', 'Prometheus text exposition format'),
+    (c) =>
+      c
+        .option('--prometheus', 'Prometheus text exposition format')
+        .option('--textfile <file.prom>', "write that format atomically to a file for node_exporter's textfile collector (mode 644)"),
   );
   add(
     'lab <show|reset>',
