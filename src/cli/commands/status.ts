@@ -32,7 +32,7 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
     const { record, location } = await readExecutionOrThrow(state, id);
     const shown = location === 'active' ? liveStatus(record, state) : record.status;
     if (ctx.out.json) ctx.out.data({ ...record, location, display_status: shown });
-    else ctx.out.line(renderTree(record, shown, location, ctx.out.style));
+    else ctx.out.line(renderTree(record, shown, location, ctx.out.style, ctx.out.verbose));
     return ExitCode.OK;
   }
   const problems: string[] = [];
@@ -83,7 +83,13 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
   return ExitCode.OK;
 }
 
-export function renderTree(r: ExecutionRecord, shown: string, location: string, s: Styler): string {
+/** An action's outputs on one line, cut at `max` characters (--verbose: whole). */
+function outputsLine(outputs: Record<string, unknown>, max: number): string {
+  const text = JSON.stringify(outputs);
+  return text.length <= max ? text : `${text.slice(0, max)}… (--verbose or --json: all of it)`;
+}
+
+export function renderTree(r: ExecutionRecord, shown: string, location: string, s: Styler, isVerbose = false): string {
   const lines: string[] = [];
   lines.push(`${s.bold(r.execution_id)}  ${r.workflow_name} (${r.workflow_id} v${r.definition.version})`);
   lines.push(`status: ${shown}${shown !== r.status ? ` (recorded ${r.status})` : ''}   started ${r.started_at}${r.finished_at ? `   finished ${r.finished_at}` : ''}${r.duration_seconds ? `   ${r.duration_seconds}s` : ''}   [${location}]`);
@@ -100,6 +106,7 @@ export function renderTree(r: ExecutionRecord, shown: string, location: string, 
       if (a.error) lines.push(`    ${s.red('error')} ${a.error.code}: ${a.error.message}${a.error.hint ? `\n    hint: ${a.error.hint}` : ''}`);
       if (a.skip_reason && a.status === 'skipped') lines.push(s.dim(`    ${a.skip_reason}`));
       lines.push(...personTaskLines(r.execution_id, a, s));
+      if (a.outputs && Object.keys(a.outputs).length) lines.push(s.dim(`    outputs: ${outputsLine(a.outputs, isVerbose ? Number.POSITIVE_INFINITY : 160)}`));
       for (const at of a.attempts) {
         if (a.attempts.length < 2 && !at.error) continue;
         lines.push(s.dim(`    #${at.attempt} ${at.status}${at.fallback ? ' (fallback)' : ''}${at.exit_code != null ? ` exit ${at.exit_code}` : ''}${at.error ? `: ${at.error.message}` : ''}`));

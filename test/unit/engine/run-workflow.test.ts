@@ -3,7 +3,7 @@ import { actionRec, cmd, harness, phase, workflow } from './engine-helper.js';
 import { fakeDeps, MapSecretSource } from '../../fakes/fakes.js';
 
 function okRunner(deps = fakeDeps()) {
-  deps.runner.on('ok', [], { exitCode: 0, stdout: 'fine\n' });
+  deps.runner.on('ok', [], { exitCode: 0, stdout: 'fine' });
   deps.runner.on('bad', [], { exitCode: 1, stderr: 'it broke\n' });
   return deps;
 }
@@ -15,7 +15,7 @@ describe('engine: phases and actions', () => {
     expect(rec.status).toBe('completed');
     expect(h.deps.runner.calls.map((c) => c.args[0])).toEqual(['1', '2', '3']);
     expect(rec.phases.map((p) => p.status)).toEqual(['completed', 'completed']);
-    expect(actionRec(rec, 'a1').outputs).toMatchObject({ exit_code: 0, stdout: 'fine\n' });
+    expect(actionRec(rec, 'a1').outputs).toMatchObject({ exit_code: 0, stdout: 'fine' });
     expect(h.deps.store.history.has(rec.execution_id)).toBe(true);
     expect(h.deps.store.active.has(rec.execution_id)).toBe(false);
     expect(h.deps.store.summaries).toHaveLength(1);
@@ -220,7 +220,7 @@ describe('engine: handoffs', () => {
     const rec = await h.run();
     const id = `${rec.execution_id}-infra-to-talos`;
     const hand = deps.store.handoffs.get(`talos-contractor/${id}`);
-    expect(hand).toMatchObject({ status: 'completed', from_contractor: 'infrastructure-contractor', to_contractor: 'talos-contractor', task_id: rec.execution_id, from_phase: 'infra', to_phase: 'k8s', data: { out: 'fine\n', n: 3 } });
+    expect(hand).toMatchObject({ status: 'completed', from_contractor: 'infrastructure-contractor', to_contractor: 'talos-contractor', task_id: rec.execution_id, from_phase: 'infra', to_phase: 'k8s', data: { out: 'fine', n: 3 } });
     expect(hand?.picked_up_at).toBeTruthy();
     expect(rec.phases[1]?.handoff_in).toBe(id);
     expect(deps.runner.calls[1]?.args).toEqual(['3', 'n=3']);
@@ -233,7 +233,7 @@ describe('engine: handoffs', () => {
       { phase_id: 'k8s', contractor: 'talos-contractor', actions: [cmd('use', ['ok'])] },
     ]);
     const rec = await harness(def, { deps }).run();
-    expect(rec.phases[0]?.handoff_data).toEqual({ exit_code: 0, stdout: 'fine\n' });
+    expect(rec.phases[0]?.handoff_data).toEqual({ exit_code: 0, stdout: 'fine' });
   });
 
   it('a conditional handoff goes to the contractor the decision picks, and a skipped receiver passes it on', async () => {
