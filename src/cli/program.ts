@@ -27,6 +27,11 @@ function version(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
+/** `cortex --version --json`. */
+function versionInfo(): { version: string; node: string } {
+  return { version: version(), node: process.versions.node };
+}
+
 /** Collects repeatable options (-p k=v -p k2=v2). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -36,9 +41,11 @@ export function collect(value: string, previous: string[] = []): string[] {
 export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd: Command) => Promise<void>): Command {
   const stdout = sinkFor(io.stdout);
   const stderr = sinkFor(io.stderr);
+  // --json anywhere on the line: usage errors and --version answer in JSON too (runCli prints them).
+  const isJson = io.argv.includes('--json');
   const program = new Command('cortex')
     .description('Workflow orchestrator for infrastructure operators: Proxmox (pvesh), Talos/Kubernetes (talosctl, kubectl, helm), n8n and notifications.')
-    .version(version(), '-V, --version')
+    .version(isJson ? JSON.stringify(versionInfo()) : version(), '-V, --version')
     .option('--root <dir>', 'coordination directory (default: $CORTEX_HOME, ./coordination, ~/.cortex)')
     .option('--json', 'machine-readable JSON output')
     .option('--no-color', 'no colour (also NO_COLOR=1)')
@@ -47,6 +54,10 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     .configureOutput({
       writeOut: (s) => stdout.write(s),
       writeErr: (s) => stderr.write(s),
+      // Under --json, runCli writes the error as JSON instead.
+      outputError: (s, write) => {
+        if (!isJson) write(s);
+      },
     })
     .exitOverride();
 
@@ -289,7 +300,7 @@ async function reportError(e: unknown, io: CliIO, json: boolean, verbose: boolea
     if (err instanceof DefinitionInvalidError) body.issues = err.issues;
     stderr.write(`${JSON.stringify({ error: body })}\n`);
   } else {
-    const color = Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined;
+    const color = Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined && !io.argv.includes('--no-color') && io.env.TERM !== 'dumb';
     const red = color ? (s: string) => `\u001b[31m${s}\u001b[39m` : (s: string) => s;
     stderr.write(`${red(`${err.code}:`)} ${err.message}\n`);
     if (err.hint) stderr.write(`hint: ${err.hint}\n`);
@@ -347,6 +358,14 @@ export async function runCli(io: CliIO): Promise<number> {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.OK;
       if (e.code === 'commander.executeSubCommandAsync') return ExitCode.OK;
+      if (io.argv.includes('--json')) {
+        // The same shape as every other error under --json; commander's text without its "error: ",
+        // its suggestion ("(Did you mean logs?)") as the hint.
+        const [message = '', ...rest] = e.message.replace(/^error: /, '').split('\n');
+        const suggestion = rest.join(' ').replace(/^\((.*)\)$/, '$1').trim();
+        const body = { code: 'CORTEX_USAGE', message, exit_code: ExitCode.INVALID_INPUT, hint: suggestion || 'cortex <command> --help' };
+        sinkFor(io.stderr).write(`${JSON.stringify({ error: body })}\n`);
+      }
       return ExitCode.INVALID_INPUT;
     }
     return reportError(e, io, Boolean(globals.json ?? io.argv.includes('--json')), Boolean(globals.verbose ?? io.argv.includes('--verbose')));

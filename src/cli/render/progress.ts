@@ -1,7 +1,7 @@
 import type { EngineEvent } from '../../engine/events.js';
 import type { Output } from '../output.js';
 
-type Spinner = { text: string; start(): Spinner; succeed(t?: string): void; fail(t?: string): void; warn(t?: string): void; info(t?: string): void; stop(): void };
+type Spinner = { text: string; start(): Spinner; stopAndPersist(o: { symbol: string; text: string }): void; stop(): void };
 
 function secs(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
@@ -25,8 +25,11 @@ export async function createProgress(out: Output): Promise<{ emit: (e: EngineEve
     // discardStdin: false. ora's discarder puts the terminal in raw mode (no ISIG), so Ctrl-C is no
     // longer SIGINT, and the byte it should forward is never read (stdin is not made to flow).
     // Without it the terminal stays as the shell left it: Ctrl-C works, and a kill -9 leaves it sane.
-    oraFactory = (text) => ora({ text, stream: out.stdout, isEnabled: true, color: 'cyan', discardStdin: false }) as unknown as Spinner;
+    // Colour only as out.color says (NO_COLOR, --no-color, TERM=dumb): the frame and the end symbols
+    // (ora's own symbols colour themselves whatever we say).
+    oraFactory = (text) => ora({ text, stream: out.stdout, isEnabled: true, color: out.color ? 'cyan' : false, discardStdin: false }) as unknown as Spinner;
   }
+  const symbol = { ok: s.green('✔'), fail: s.red('✖'), warn: s.yellow('⚠') };
   const spinners = new Map<string, Spinner>();
   const line = (text: string) => out.line(oraFactory ? text : `${clock()} ${text}`);
   const stop = () => {
@@ -69,9 +72,9 @@ export async function createProgress(out: Output): Promise<{ emit: (e: EngineEve
         const sp = spinners.get(e.actionId);
         spinners.delete(e.actionId);
         if (sp) {
-          if (e.status === 'completed') sp.succeed(text);
-          else if (e.status === 'skipped' || e.onError === 'alert_only' || e.onError === 'continue_phase') sp.warn(text);
-          else sp.fail(text);
+          if (e.status === 'completed') sp.stopAndPersist({ symbol: symbol.ok, text });
+          else if (e.status === 'skipped' || e.onError === 'alert_only' || e.onError === 'continue_phase') sp.stopAndPersist({ symbol: symbol.warn, text });
+          else sp.stopAndPersist({ symbol: symbol.fail, text });
         } else line(`  ${e.status === 'completed' ? s.green('ok   ') : s.red('fail ')} ${text}`);
         break;
       }
