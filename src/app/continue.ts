@@ -71,6 +71,7 @@ async function carryOn(
   await driveExecution(app, prep, record, {
     emit: req.emit,
     resumed: true,
+    command: options.command,
     debug: req.debug,
     ...(req.lab ? { lab: req.lab } : {}),
     ...(options.resume ? { resume: options.resume } : {}),

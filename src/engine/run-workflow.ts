@@ -620,7 +620,10 @@ export class Execution implements AttemptHost {
         await this.log(phase.contractor, phase.phase_id, def.action_id, 'attempt_failed', { attempt: attempt.attempt, error: error.code, exit: attempt.exit_code, message: this.deps.masker.mask(error.message).slice(0, 300) });
       },
       onRetry: (next, delayMs, error) => {
-        this.deps.emit({ kind: 'action-retry', phaseId: phase.phase_id, actionId: def.action_id, attempt: next, delayMs, error: this.deps.masker.mask(error.message) });
+        // The wait as it really happens (the lab's clock shortens it), and the nominal one beside it.
+        const scale = this.deps.clock.scale ?? 1;
+        const real = { delayMs: Math.round(delayMs * scale), ...(scale !== 1 ? { nominalDelayMs: delayMs } : {}) };
+        this.deps.emit({ kind: 'action-retry', phaseId: phase.phase_id, actionId: def.action_id, attempt: next, ...real, error: this.deps.masker.mask(error.message) });
       },
     });
     const attemptNo = ar.attempts.length;

@@ -21,6 +21,8 @@ export async function logs(ctx: CommandContext, args: unknown[], opts: { contrac
   const state = await openStore(ctx);
   const { record } = await readExecutionOrThrow(state, id);
   const involved = [...new Set(record.phases.map((p) => p.contractor))];
+  // The short name the output prints ("talos") is accepted for talos-contractor.
+  if (opts.contractor && !opts.contractor.endsWith('-contractor') && (CONTRACTORS as readonly string[]).includes(`${opts.contractor}-contractor`)) opts = { ...opts, contractor: `${opts.contractor}-contractor` };
   if (opts.contractor && !involved.includes(opts.contractor) && !(CONTRACTORS as readonly string[]).includes(opts.contractor)) {
     throw new NotFoundError(`contractor "${opts.contractor}" took no part in ${id}`, { hint: `involved: ${involved.join(', ')}` });
   }

@@ -89,16 +89,21 @@ function outputsLine(outputs: Record<string, unknown>, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (--verbose or --json: all of it)`;
 }
 
-export function renderTree(r: ExecutionRecord, shown: string, location: string, s: Styler, isVerbose = false): string {
+export function renderTree(r: ExecutionRecord, shown: string, location: string, s: Styler, isVerbose = false, now = new Date()): string {
   const lines: string[] = [];
+  // An approval past its approval_timeout can no longer be given: say what happens instead.
+  const isExpired = location === 'active' && hasExpiredApproval(r, now);
   lines.push(`${s.bold(r.execution_id)}  ${r.workflow_name} (${r.workflow_id} v${r.definition.version})`);
   lines.push(`status: ${shown}${shown !== r.status ? ` (recorded ${r.status})` : ''}   started ${r.started_at}${r.finished_at ? `   finished ${r.finished_at}` : ''}${r.duration_seconds ? `   ${r.duration_seconds}s` : ''}   [${location}]`);
-  if (r.status_reason) lines.push(`reason: ${r.status_reason}`);
+  if (isExpired) lines.push(`reason: the approval expired: the next cortex tick rejects it and rolls back what completed (or now: cortex resume ${r.execution_id})`);
+  else if (r.status_reason) lines.push(`reason: ${r.status_reason}`);
   lines.push(s.dim(`trigger: ${r.trigger.type}${r.trigger.user ? ` by ${r.trigger.user}` : ''}${r.trigger.host ? `@${r.trigger.host}` : ''}${r.trigger.source ? ` from ${r.trigger.source}` : ''}${r.simulate ? '   (simulated in the lab)' : ''}`));
   lines.push(s.dim(`parameters: ${JSON.stringify(r.parameters)}`));
   for (const p of r.phases) {
     lines.push(`${s.bold(p.phase_id)} [${p.contractor}] ${p.status}${p.duration_seconds != null ? ` ${p.duration_seconds}s` : ''}${p.skip_reason ? s.dim(` (${p.skip_reason})`) : ''}`);
-    if (p.approval) lines.push(`  approval: ${p.approval.decision ?? 'pending'}${p.approval.role ? ` (${p.approval.role})` : ''}${p.approval.decided_by ? ` by ${p.approval.decided_by}` : ''}${p.approval.expires_at && !p.approval.decision ? `, expires ${p.approval.expires_at}` : ''}`);
+    const isPhaseExpired = isExpired && p.status === 'awaiting_approval' && !p.approval?.decision && Boolean(p.approval?.expires_at) && Date.parse(p.approval?.expires_at ?? '') <= now.getTime();
+    if (isPhaseExpired) lines.push(`  approval: ${s.yellow(`expired at ${p.approval?.expires_at}`)}${p.approval?.role ? ` (${p.approval.role})` : ''}`);
+    else if (p.approval) lines.push(`  approval: ${p.approval.decision ?? 'pending'}${p.approval.role ? ` (${p.approval.role})` : ''}${p.approval.decided_by ? ` by ${p.approval.decided_by}` : ''}${p.approval.expires_at && !p.approval.decision ? `, expires ${p.approval.expires_at}` : ''}`);
     if (p.handoff_in) lines.push(s.dim(`  handoff in: ${p.handoff_in}`));
     for (const a of p.actions) {
       const attempts = a.attempts.length > 1 ? `, ${a.attempts.length} attempts` : '';

@@ -11,6 +11,9 @@ function clock(): string {
   return new Date().toISOString().slice(11, 19);
 }
 
+/** What the first line says when an operator command continues an execution. */
+const VERBS: Record<string, string> = { resume: 'resuming', approve: 'approved, continuing', reject: 'rejected, ending', rollback: 'rolling back', cancel: 'cancelling' };
+
 /**
  * Turns engine events into terminal output: an ora spinner per action on a terminal, plain
  * timestamped lines otherwise (cron, CI, pipes). Nothing under --json (the result is printed at
@@ -41,7 +44,7 @@ export async function createProgress(out: Output): Promise<{ emit: (e: EngineEve
     if (out.isStdoutGone) return stop();
     switch (e.kind) {
       case 'execution-start':
-        line(`${s.bold(e.resumed ? 'resuming' : 'starting')} ${e.executionId}`);
+        line(`${s.bold(e.resumed ? (VERBS[e.command ?? 'resume'] ?? 'resuming') : 'starting')} ${e.executionId}`);
         break;
       case 'phase-start':
         line(`${s.bold('phase')} ${e.phaseId}${e.phaseName ? ` (${e.phaseName})` : ''} [${e.contractor}]`);
@@ -60,13 +63,15 @@ export async function createProgress(out: Output): Promise<{ emit: (e: EngineEve
         } else line(`  run   ${text}`);
         break;
       }
-      case 'action-retry':
-        if (!oraFactory) line(`  retry ${e.actionId} in ${secs(e.delayMs)}: ${e.error}`);
+      case 'action-retry': {
+        const wait = `${secs(e.delayMs)}${e.nominalDelayMs !== undefined ? s.dim(` (lab; ${secs(e.nominalDelayMs)} outside it)`) : ''}`;
+        if (!oraFactory) line(`  retry ${e.actionId} in ${wait}: ${e.error}`);
         else {
           const sp = spinners.get(e.actionId);
-          if (sp) sp.text = `${e.actionId} retrying in ${secs(e.delayMs)}: ${e.error}`;
+          if (sp) sp.text = `${e.actionId} retrying in ${wait}: ${e.error}`;
         }
         break;
+      }
       case 'action-end': {
         const text = `${e.actionId} ${s.dim(e.action)} ${e.status} in ${secs(e.durationMs)}${e.attempts > 1 ? ` after ${e.attempts} attempts` : ''}${e.error ? `: ${e.error}` : ''}${e.onError && e.status !== 'completed' ? s.dim(` (on_error ${e.onError})`) : ''}`;
         const sp = spinners.get(e.actionId);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { actionRec, cmd, harness, phase, workflow } from './engine-helper.js';
-import { fakeDeps, MapSecretSource } from '../../fakes/fakes.js';
+import { fakeDeps, ManualClock, MapSecretSource } from '../../fakes/fakes.js';
+import { ScaledClock } from '../../../src/adapters/system-clock.js';
 
 function okRunner(deps = fakeDeps()) {
   deps.runner.on('ok', [], { exitCode: 0, stdout: 'fine' });
@@ -140,6 +141,21 @@ describe('engine: retry', () => {
     expect(a.attempts.map((x) => x.status)).toEqual(['failed', 'failed', 'succeeded']);
     expect(deps.clock.sleeps).toEqual([1000, 2000]);
     expect(deps.events.filter((e) => e.kind === 'action-retry')).toHaveLength(2);
+  });
+
+  it('a retry event gives the wait as it happens under the lab\'s shortened clock, and the nominal one beside it', async () => {
+    const deps = fakeDeps({ clock: new ScaledClock(new ManualClock(), 0.01) });
+    deps.runner.on('flaky', [], { exitCode: 1, stderr: 'no' }, { exitCode: 0 });
+    const def = workflow([phase('p', [cmd('a', ['flaky'], { retry: { max_attempts: 2, delay_seconds: 60 } })])]);
+    await harness(def, { deps }).run();
+    expect(deps.events.filter((e) => e.kind === 'action-retry')).toEqual([expect.objectContaining({ delayMs: 600, nominalDelayMs: 60_000 })]);
+    // Outside the lab: the one wait, no nominal one.
+    const real = fakeDeps();
+    real.runner.on('flaky', [], { exitCode: 1, stderr: 'no' }, { exitCode: 0 });
+    await harness(def, { deps: real }).run();
+    const [retry] = real.events.filter((e) => e.kind === 'action-retry');
+    expect(retry).toMatchObject({ delayMs: 60_000 });
+    expect(retry).not.toHaveProperty('nominalDelayMs');
   });
 
   it('uses fallback_parameters on the last attempt (retry_with_fallback_host)', async () => {
