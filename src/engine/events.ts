@@ -20,6 +20,9 @@ export type EngineEvent =
       error?: string;
       onError?: string;
     }
+  /** A step of a remediation plan (execute_remediation_plan), inside the action `actionId`. */
+  | { kind: 'step-start'; phaseId: string; actionId: string; stepId: string; contractor: string; action: string }
+  | { kind: 'step-end'; phaseId: string; actionId: string; stepId: string; contractor: string; action: string; status: ActionStatus; durationMs: number; error?: string }
   | { kind: 'command'; phaseId: string; actionId: string; argv: string[] }
   | { kind: 'request'; phaseId: string; actionId: string; method: string; url: string; status?: number | null }
   | { kind: 'handoff'; handoffId: string; from: string; to: string; toPhase: string | null }

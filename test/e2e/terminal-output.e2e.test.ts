@@ -81,3 +81,45 @@ describe('colour on a terminal', () => {
     }
   }, 180_000);
 });
+
+describe('a spinner on a terminal', () => {
+  it('shows its elapsed time as it runs, and the plan step running; finished steps stay as lines above it', async () => {
+    const r = tempRoot();
+    roots.push(r);
+    const go = join(r, 'go');
+    writeFileSync(
+      join(r, 'workflows', 'plan.yaml'),
+      `workflow_id: plan
+workflow_name: plan
+version: 1.0.0
+phases:
+  - phase_id: fix
+    contractor: security-master
+    actions:
+      - action_id: remediate
+        action: execute_remediation_plan
+        parameters:
+          steps:
+            - { step_id: first, contractor: infrastructure-contractor, action: execute_command, parameters: { command: ["true"] } }
+            - { step_id: second, contractor: infrastructure-contractor, action: execute_command, parameters: { command: [sh, -c, 'while [ ! -e "$0" ]; do sleep 0.1; done', '${go}'] }, timeout: 600 }
+            - { step_id: third, contractor: infrastructure-contractor, action: execute_command, parameters: { command: ["true"] } }
+`,
+    );
+    const t = await Terminal.open({ NO_COLOR: '1' });
+    terminals.push(t);
+    await t.type(`node ${CLI} --root ${r} run plan; echo "EXIT=$?"`);
+    const elapsedOf = (screen: string) => /remediate execute_remediation_plan step second \((\d+(?:\.\d)?)s\)/.exec(screen)?.[1];
+    const first = await waitFor(async () => elapsedOf(await t.screen()), { what: 'the spinner of remediate at step second, with its elapsed time', timeoutMs: 30_000, intervalMs: 100, detail: () => t.screen() });
+    // The elapsed time moves on while the step runs.
+    await waitFor(async () => { const now = elapsedOf(await t.screen()); return now !== undefined && Number(now) > Number(first); }, { what: `the elapsed time to move past ${first}s`, timeoutMs: 30_000, intervalMs: 200, detail: () => t.screen() });
+    expect(await t.screen()).toMatch(/^ {3}✔ step first infrastructure\/execute_command completed in /m);
+    writeFileSync(go, '');
+    const screen = await waitFor(async () => { const s = await t.screen(); return /EXIT=0/.test(s) ? s : undefined; }, { what: 'the run to end', timeoutMs: 30_000, intervalMs: 100, detail: () => t.screen() });
+    const lines = screen.split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    expect(at(/^ {3}✔ step first /)).toBeGreaterThan(-1);
+    expect(at(/^ {3}✔ step second /)).toBeGreaterThan(at(/^ {3}✔ step first /));
+    expect(at(/^ {3}✔ step third /)).toBeGreaterThan(at(/^ {3}✔ step second /));
+    expect(at(/^✔ remediate execute_remediation_plan completed in /)).toBeGreaterThan(at(/^ {3}✔ step third /));
+  }, 120_000);
+});

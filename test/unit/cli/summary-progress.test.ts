@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Output, Styler } from '../../../src/cli/output.js';
 import { printSummary } from '../../../src/cli/render/summary.js';
 import { createProgress } from '../../../src/cli/render/progress.js';
@@ -72,5 +72,46 @@ describe('progress lines', () => {
     const p = await createProgress(out);
     p.emit({ kind: 'action-retry', phaseId: 'p', actionId: 'a', attempt: 2, delayMs: 600, nominalDelayMs: 60_000, error: 'boom' });
     expect(lines[0]).toMatch(/retry a in 0\.6s \(lab; 60s outside it\): boom$/);
+  });
+});
+
+describe('progress under a pipe: heartbeats and plan steps', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a running action prints a heartbeat line every 30 s with its elapsed time and step, and none once it ended', async () => {
+    vi.useFakeTimers();
+    const { out, lines } = capture();
+    const p = await createProgress(out);
+    p.emit({ kind: 'action-start', phaseId: 'p', actionId: 'plan', action: 'execute_remediation_plan', attempt: 1, fallback: false });
+    vi.advanceTimersByTime(29_000);
+    expect(lines.filter((l) => l.includes('still running'))).toEqual([]);
+    vi.advanceTimersByTime(1_000);
+    expect(lines.at(-1)).toMatch(/ {2}\.\.\. {3}plan still running \(30s\)$/);
+    p.emit({ kind: 'step-start', phaseId: 'p', actionId: 'plan', stepId: 'isolate', contractor: 'infrastructure-contractor', action: 'execute_command' });
+    expect(lines.at(-1)).toMatch(/step isolate infrastructure\/execute_command$/);
+    vi.advanceTimersByTime(30_000);
+    expect(lines.at(-1)).toMatch(/plan still running \(60s\), step isolate$/);
+    p.emit({ kind: 'step-end', phaseId: 'p', actionId: 'plan', stepId: 'isolate', contractor: 'infrastructure-contractor', action: 'execute_command', status: 'completed', durationMs: 31_000 });
+    expect(lines.at(-1)).toMatch(/ok {4}step isolate infrastructure\/execute_command completed in 31s$/);
+    p.emit({ kind: 'action-end', phaseId: 'p', actionId: 'plan', action: 'execute_remediation_plan', status: 'completed', durationMs: 61_000, attempts: 1 });
+    const count = lines.length;
+    vi.advanceTimersByTime(120_000);
+    expect(lines).toHaveLength(count);
+    p.stop();
+  });
+
+  it('stop() ends the heartbeats of actions still running (an interrupted run)', async () => {
+    vi.useFakeTimers();
+    const { out, lines } = capture();
+    const p = await createProgress(out, { heartbeatMs: 5_000 });
+    p.emit({ kind: 'action-start', phaseId: 'p', actionId: 'a', action: 'execute_command', attempt: 1, fallback: false });
+    vi.advanceTimersByTime(5_000);
+    expect(lines.at(-1)).toMatch(/a still running \(5\.0s\)$/);
+    p.stop();
+    const count = lines.length;
+    vi.advanceTimersByTime(60_000);
+    expect(lines).toHaveLength(count);
   });
 });
