@@ -51,6 +51,8 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     .option('--no-color', 'no colour (also NO_COLOR=1)')
     .option('--verbose', 'more detail; stack traces on errors')
     .showSuggestionAfterError(true)
+    // `cortex run --help` lists --root, --json, --no-color and --verbose too.
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
       writeOut: (s) => stdout.write(s),
       writeErr: (s) => stderr.write(s),
@@ -67,6 +69,15 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
       .option('--lab <dir>', 'lab directory (default <root>/lab)')
       .option('--simulate-fail <action_id[:n]>', 'make that action fail in the lab (its first n attempts; all when n is omitted); repeatable', collect, [])
       .option('--simulate-latency <factor>', 'scale the lab\'s task and rollout durations');
+  // reject and cancel --rollback run only a rollback: what they take is said in those words.
+  const rollbackOnlyOptions = (c: Command, when: string) =>
+    c
+      .option('-p, --param <key=value>', `give a secret parameter again: the rollback${when} needs the secret parameters of the execution (they are not recorded)`, collect, [])
+      .option('--debug', 'write debug.log for this rollback')
+      .option('--lab <dir>', 'a simulated execution: lab directory (default the one it ran in)')
+      .option('--simulate-fail <step_id[:n]>', `a simulated execution: make that rollback step fail in the lab${when}; repeatable`, collect, [])
+      .addOption(new Option('--simulate', 'a simulated execution stays simulated (no effect)').hideHelp())
+      .addOption(new Option('--simulate-latency <factor>', 'scale the lab\'s durations').hideHelp());
   const add = (
     name: string,
     description: string,
@@ -174,14 +185,14 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     'reject the phase waiting for approval (the execution ends and what completed is rolled back), or a task for a person',
     ['cortex reject <id> --comment "not during the freeze"'],
     async () => (await import('./commands/approve.js')).reject as Handler,
-    (c) => continueOptions(c).option('--comment <text>', 'why').option('--action <action_id>', 'reject a task for a person instead'),
+    (c) => rollbackOnlyOptions(c, '').option('--comment <text>', 'why').option('--action <action_id>', 'reject a task for a person instead'),
   );
   add(
     'cancel <execution_id>',
     'stop an execution (in another process too) and record it cancelled',
     ['cortex cancel <id>', 'cortex cancel <id> --rollback'],
     async () => (await import('./commands/cancel.js')).cancel as Handler,
-    (c) => continueOptions(c).option('--rollback', 'then undo what it completed'),
+    (c) => rollbackOnlyOptions(c, ' (--rollback)').option('--rollback', 'then undo what it completed'),
   );
   add(
     'status [execution_id]',
