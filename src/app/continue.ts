@@ -231,7 +231,7 @@ async function waitForRelease(app: App, id: string, timeoutMs: number): Promise<
  * cancelled. One that is paused, waiting or not started is marked cancelled here. A rollback in
  * progress is never cancelled.
  */
-export async function cancelExecution(app: App, req: ContinueRequest & { rollback?: boolean }): Promise<ContinueResult> {
+export async function cancelExecution(app: App, req: ContinueRequest & { rollback?: boolean; /** Recorded as the status_reason (default: by an operator). */ reason?: string }): Promise<ContinueResult> {
   const act = () =>
     withExecution(app, req.executionId, async (held) => {
       const rec = held.record;
@@ -254,7 +254,7 @@ export async function cancelExecution(app: App, req: ContinueRequest & { rollbac
           if (req.rollback) await runRollback(exec, 'workflow', 'cancelled by an operator', undefined, user);
           if (!isTerminal(exec.record.status)) {
             exec.record.status = 'cancelled';
-            exec.record.status_reason = 'cancelled by an operator (cortex cancel)';
+            exec.record.status_reason = req.reason ?? 'cancelled by an operator (cortex cancel)';
           }
           await exec.deps.store.requestCancel(rec.execution_id, false);
           await exec.finalize();

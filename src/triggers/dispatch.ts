@@ -30,6 +30,8 @@ export interface DispatchedRun {
    * unavailable: the dedup state is damaged, so whether the event was handled cannot be known).
    */
   busy?: 'conflict' | 'overloaded' | 'unavailable';
+  /** Older executions cancelled to start this one (on_conflict: cancel_older). */
+  cancelled?: string[];
 }
 
 export interface DispatchResult {
@@ -132,6 +134,7 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
         if (res.pid !== undefined) r.run.pid = res.pid;
         if (res.exitCode !== undefined) r.run.exit_code = res.exitCode;
         if (res.message) r.run.message = res.message;
+        if (res.cancelled?.length) r.run.cancelled = res.cancelled;
       }),
   );
   // An event none of whose runs could start for now is forgotten, so its sender's next delivery
