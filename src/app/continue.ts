@@ -314,3 +314,49 @@ export async function expireDueApprovals(app: App, launch: (executionId: string)
   for (const id of expired) await launch(id);
   return expired;
 }
+
+/**
+ * Starts the queued runs (on_conflict: queue) of each workflow that is under its concurrency now,
+ * oldest first (tick, serve): under the workflow's lock (as a new run is counted), each is taken
+ * out of the queue under its own lock, then `launch` drives it elsewhere. Returns their ids.
+ */
+export async function startQueuedRuns(app: App, launch: (executionId: string) => Promise<unknown>): Promise<string[]> {
+  const deps = app.sessions.base();
+  const isWaiting = (r: ExecutionRecord) => r.status === 'pending' && r.queued !== undefined;
+  const workflows = [...new Set((await deps.store.listActive()).filter(isWaiting).map((r) => r.workflow_id))];
+  const started: string[] = [];
+  for (const workflowId of workflows) {
+    const owner = { pid: deps.identity.pid, host: deps.identity.host, command: app.command };
+    const lock = await deps.locks.acquire(`workflow-${workflowId}`, owner, { waitMs: 10_000 });
+    try {
+      const mine = (await deps.store.listActive()).filter((r) => r.workflow_id === workflowId && !isTerminal(r.status));
+      let inFlight = mine.filter((r) => !isWaiting(r)).length;
+      const queue = mine.filter(isWaiting).sort((a, b) => (a.queued?.since ?? '').localeCompare(b.queued?.since ?? '') || a.started_at.localeCompare(b.started_at));
+      for (const q of queue) {
+        if (inFlight >= (q.queued?.concurrency ?? 1)) break;
+        let isTaken = false;
+        try {
+          await withExecution(app, q.execution_id, async (held) => {
+            if (held.location !== 'active' || !isWaiting(held.record)) return;
+            delete held.record.queued;
+            delete held.record.status_reason;
+            held.record.updated_at = held.deps.clock.now().toISOString();
+            await held.deps.store.writeExecution(held.record);
+            await audit(held.deps, { command: app.command, execution_id: q.execution_id, workflow_id: workflowId, result: 'dequeued' });
+            isTaken = true;
+          });
+        } catch (e) {
+          // Held by another process (an operator resuming it): it is not waiting any more.
+          if (!(e instanceof StateConflictError)) throw e;
+        }
+        if (!isTaken) continue;
+        inFlight++;
+        started.push(q.execution_id);
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+  for (const id of started) await launch(id);
+  return started;
+}

@@ -42,11 +42,13 @@ export function createRunStarter(app: App, launcher: Launcher, options: { lab?: 
   };
   /**
    * on_conflict: cancel_older: cancels (without rollback) the executions of the workflow still in
-   * flight, as `cortex cancel` does, and returns their ids; nothing when the definition says refuse.
+   * flight, as `cortex cancel` does, and returns their ids.
    */
-  const cancelOlder = async (req: StartRequest): Promise<string[]> => {
+  const onConflict = async (req: StartRequest) => {
     const prep = await prepareRun(app, { workflowId: req.workflowId, assignments: req.assignments, trigger: { ...req.triggerInfo } }, { checkTools: false });
-    if (prep.loaded.definition.on_conflict !== 'cancel_older') return [];
+    return prep.loaded.definition.on_conflict ?? 'refuse';
+  };
+  const cancelOlder = async (req: StartRequest): Promise<string[]> => {
     const t = req.triggerInfo;
     const reason = `superseded by a newer ${t.source} event (${t.event_id}, trigger ${t.trigger_id}): on_conflict cancel_older`;
     const older = (await app.sessions.base().store.listActive()).filter((r) => r.workflow_id === req.workflowId && !isTerminal(r.status));
@@ -69,11 +71,17 @@ export function createRunStarter(app: App, launcher: Launcher, options: { lab?: 
         created = await createRun(app, runReq, { drive: false });
       } catch (e) {
         if (!(e instanceof StateConflictError)) throw e;
-        cancelled = await cancelOlder(req);
-        if (!cancelled.length) throw e;
-        created = await createRun(app, runReq, { drive: false });
+        const policy = await onConflict(req);
+        if (policy === 'queue') {
+          created = await createRun(app, runReq, { drive: false, queue: true });
+        } else {
+          cancelled = policy === 'cancel_older' ? await cancelOlder(req) : [];
+          if (!cancelled.length) throw e;
+          created = await createRun(app, runReq, { drive: false });
+        }
       }
       const { record } = created;
+      if (record.queued) return { ok: true, executionId: record.execution_id, queued: true, message: record.status_reason ?? 'queued' };
       const launched = await launcher.launch(record.execution_id);
       return {
         ok: true,

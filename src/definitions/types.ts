@@ -114,7 +114,7 @@ export interface WorkflowDefinition {
   trigger_types?: string[];
   concurrency?: number;
   /** A triggered run at the concurrency limit: refuse it (default) or cancel the older executions and start it. */
-  on_conflict?: 'refuse' | 'cancel_older';
+  on_conflict?: 'refuse' | 'queue' | 'cancel_older';
   parameters?: Record<string, ParamSpec>;
   phases: PhaseDef[];
   rollback_procedure?: RollbackProcedure;

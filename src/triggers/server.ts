@@ -290,7 +290,8 @@ export function createTriggerServer(deps: ServerDeps): Server {
       if (e instanceof BadEventError) throw new HttpError(400, e.message);
       throw e;
     }
-    const started = result.runs.filter((r) => r.status === 'started').length;
+    // A queued run's record exists too: accepted like a started one.
+    const started = result.runs.filter((r) => r.status === 'started' || r.status === 'queued').length;
     const duplicates = result.runs.filter((r) => r.status === 'duplicate').length;
     const failed = result.runs.filter((r) => r.status === 'failed' || r.status === 'invalid_parameters');
     note.matched = result.matched;

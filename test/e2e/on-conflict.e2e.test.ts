@@ -39,6 +39,7 @@ interface Rec {
   execution_id: string;
   status: string;
   status_reason?: string;
+  queued?: { behind: string[]; concurrency: number };
 }
 
 function record(r: string, id: string): Rec | undefined {
@@ -81,6 +82,35 @@ describe('on_conflict', () => {
     expect(old?.status).toBe('cancelled');
     expect(old?.status_reason).toMatch(/superseded by a newer github event \(.*d-2.*\).*on_conflict cancel_older/);
     await awaitingApproval(r, newer!);
+  }, 90_000);
+
+  it('queue: the second push is queued (pending, not driven); once the first ends, tick starts it; status shows it queued', async () => {
+    const r = deployRoot('on_conflict: queue\n');
+    const first = await push(r, 'a'.repeat(40), 'd-1');
+    const [older] = first.body.executions;
+    await awaitingApproval(r, older!);
+
+    const second = await push(r, 'b'.repeat(40), 'd-2');
+    expect(second.res.exitCode, second.res.stdout + second.res.stderr).toBe(0);
+    expect(second.body.runs[0]).toMatchObject({ status: 'queued' });
+    const [queued] = second.body.executions;
+    expect(record(r, queued!)).toMatchObject({ status: 'pending', queued: { behind: [older], concurrency: 1 } });
+    const st = await cortex(['status'], { root: r });
+    expect(st.stdout).toMatch(new RegExp(`^${queued}\\s+deploy\\s+queued\\s`, 'm'));
+    expect(st.stdout).toContain(`queued behind ${older}`);
+
+    // A tick while the first is still waiting starts nothing.
+    const early = JSON.parse((await cortex(['tick', '--json'], { root: r })).stdout) as { dequeued: unknown[] };
+    expect(early.dequeued).toEqual([]);
+    expect(record(r, queued!)?.status).toBe('pending');
+
+    const approved = await cortex(['approve', older!], { root: r });
+    expect(approved.exitCode, approved.stderr).toBe(0);
+    expect(record(r, older!)?.status).toBe('completed');
+    const tick = JSON.parse((await cortex(['tick', '--json'], { root: r })).stdout) as { dequeued: Array<{ execution_id: string }> };
+    expect(tick.dequeued.map((d) => d.execution_id)).toEqual([queued]);
+    await awaitingApproval(r, queued!);
+    expect(record(r, queued!)).not.toHaveProperty('queued');
   }, 90_000);
 
   it('refuse (the default): the second push is refused for now (busy) and the first run is left alone', async () => {

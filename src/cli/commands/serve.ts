@@ -113,7 +113,7 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
   }
 
   // serve is long-lived: it also enforces approval timeouts (as tick does) every 30 s.
-  const { expireDueApprovals } = await import('../../app/continue.js');
+  const { expireDueApprovals, startQueuedRuns } = await import('../../app/continue.js');
   const app = appFor(ctx);
   const launcher = await launcherFor(ctx);
   const expire = async () => {
@@ -121,8 +121,12 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
       for (const id of await expireDueApprovals(app, (id) => launcher.launch(id))) {
         void appendLine(serveLog, `${new Date().toISOString()} approval of ${id} expired: cortex resume started to reject and roll back`, { root }).catch(() => undefined);
       }
+      // and starts queued runs (on_conflict: queue) whose workflow has room.
+      for (const id of await startQueuedRuns(app, (id) => launcher.launch(id))) {
+        void appendLine(serveLog, `${new Date().toISOString()} queued run ${id} started`).catch(() => undefined);
+      }
     } catch (e) {
-      ctx.out.err(`approval expiry: ${(e as Error).message}`);
+      ctx.out.err(`approval expiry / queued runs: ${(e as Error).message}`);
     }
   };
   void expire();

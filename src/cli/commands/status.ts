@@ -68,7 +68,7 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
         records.map((r) => {
           const st = liveStatus(r, state);
           const colour = st === 'running' ? s.cyan : st === 'interrupted' || st === 'failed' ? s.red : s.yellow;
-          return [r.execution_id, r.workflow_id, colour(expired.includes(r) ? 'approval expired' : st), r.current_phase ?? '-', r.current_action ?? '-', elapsed(r.started_at, now)];
+          return [r.execution_id, r.workflow_id, colour(expired.includes(r) ? 'approval expired' : st === 'pending' && r.queued ? 'queued' : st), r.current_phase ?? '-', r.current_action ?? '-', elapsed(r.started_at, now)];
         }),
       ),
     );
@@ -76,7 +76,7 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
       const st = liveStatus(r, state);
       if (st === 'interrupted') ctx.out.line(s.dim(`${r.execution_id}: its process (pid ${r.process?.pid} on ${r.process?.host}) is gone: cortex resume ${r.execution_id} or cortex rollback ${r.execution_id}`));
       else if (expired.includes(r)) ctx.out.line(s.dim(`${r.execution_id}: its approval_timeout has passed: it is rejected and rolled back by the next cortex tick (or cortex resume ${r.execution_id})`));
-      else if (st === 'awaiting_approval' || st === 'paused') ctx.out.line(s.dim(`${r.execution_id}: ${r.status_reason ?? st}`));
+      else if (st === 'awaiting_approval' || st === 'paused' || (st === 'pending' && r.queued)) ctx.out.line(s.dim(`${r.execution_id}: ${r.status_reason ?? st}`));
     }
   }
   for (const p of problems) ctx.out.err(`unreadable record ${p}`);

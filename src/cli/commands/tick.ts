@@ -49,6 +49,18 @@ async function expireDue(ctx: CommandContext, now: Date, dryRun: boolean): Promi
   return out;
 }
 
+/** Starts the queued runs (on_conflict: queue) whose workflow has room now. */
+async function startQueued(ctx: CommandContext): Promise<Array<{ execution_id: string; pid?: number }>> {
+  const { startQueuedRuns } = await import('../../app/continue.js');
+  const launcher = await launcherFor(ctx);
+  const out: Array<{ execution_id: string; pid?: number }> = [];
+  await startQueuedRuns(appFor(ctx), async (id) => {
+    const r = await launcher.launch(id);
+    out.push({ execution_id: id, ...(r.pid !== undefined ? { pid: r.pid } : {}) });
+  });
+  return out;
+}
+
 /** `cortex tick [--now ISO] [--dry-run]`: what cron runs every minute. */
 export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOptions): Promise<number> {
   await ensureRoot(ctx.root);
@@ -80,8 +92,9 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
     return problems.length ? ExitCode.INVALID_INPUT : ExitCode.OK;
   }
   const approvals = await expireDue(ctx, now, Boolean(opts.dryRun));
+  const dequeued = opts.dryRun ? [] : await startQueued(ctx);
   if (ctx.out.json) {
-    ctx.out.data({ ...result, approvals, problems, ...(opts.dryRun ? { dry_run: true } : {}) });
+    ctx.out.data({ ...result, approvals, dequeued, problems, ...(opts.dryRun ? { dry_run: true } : {}) });
   } else {
     for (const n of result.notes) ctx.out.err(`${stamp} note: ${n}`);
     for (const r of result.runs) {
@@ -94,7 +107,8 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
     for (const a of approvals) {
       ctx.out.line(`${stamp} ${a.execution_id}: approval expired: ${a.action === 'resuming' ? `cortex resume started (pid ${a.pid}) to reject and roll back` : 'it would be rejected (not acted on)'}`);
     }
-    if (ctx.out.verbose && !result.runs.length && !result.skipped.length && !approvals.length) ctx.out.line(`${stamp} nothing due (${loaded.entries.filter((e) => e.type === 'schedule').length} schedule(s))`);
+    for (const d of dequeued) ctx.out.line(`${stamp} ${d.execution_id}: queued run started${d.pid !== undefined ? ` (pid ${d.pid})` : ''}`);
+    if (ctx.out.verbose && !result.runs.length && !result.skipped.length && !approvals.length && !dequeued.length) ctx.out.line(`${stamp} nothing due (${loaded.entries.filter((e) => e.type === 'schedule').length} schedule(s))`);
   }
   if (result.runs.some((r) => r.status === 'failed' || r.status === 'invalid_parameters')) return ExitCode.WORKFLOW_FAILED;
   return problems.length ? ExitCode.INVALID_INPUT : ExitCode.OK;
