@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefinitionInvalidError } from '../errors.js';
-import type { ExecutionRecord } from '../model/records.js';
+import type { ExecutionRecord, ExecutionSummary } from '../model/records.js';
 
 // Read side of the execution records, kept free of heavy imports: `cortex status` loads only
 // this. Synchronous reads: many small files are read faster without thread-pool round trips.
@@ -53,4 +53,26 @@ export function listActiveRecords(activeDir: string, onError?: (file: string, er
     }
   }
   return records;
+}
+
+/** The metrics ledger (one ExecutionSummary per line); a torn line is skipped, a missing file is empty. */
+export function readLedgerFile(path: string): ExecutionSummary[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+  const out: ExecutionSummary[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const v = JSON.parse(line) as ExecutionSummary;
+      if (v && typeof v === 'object' && typeof v.execution_id === 'string') out.push(v);
+    } catch {
+      // a torn line from a crashed writer; that execution appends a whole line when it retries
+    }
+  }
+  return out;
 }

@@ -71,6 +71,7 @@ async function carryOn(
   await driveExecution(app, prep, record, {
     emit: req.emit,
     resumed: true,
+    command: options.command,
     debug: req.debug,
     ...(req.lab ? { lab: req.lab } : {}),
     ...(options.resume ? { resume: options.resume } : {}),
@@ -230,7 +231,7 @@ async function waitForRelease(app: App, id: string, timeoutMs: number): Promise<
  * cancelled. One that is paused, waiting or not started is marked cancelled here. A rollback in
  * progress is never cancelled.
  */
-export async function cancelExecution(app: App, req: ContinueRequest & { rollback?: boolean }): Promise<ContinueResult> {
+export async function cancelExecution(app: App, req: ContinueRequest & { rollback?: boolean; /** Recorded as the status_reason (default: by an operator). */ reason?: string }): Promise<ContinueResult> {
   const act = () =>
     withExecution(app, req.executionId, async (held) => {
       const rec = held.record;
@@ -253,7 +254,7 @@ export async function cancelExecution(app: App, req: ContinueRequest & { rollbac
           if (req.rollback) await runRollback(exec, 'workflow', 'cancelled by an operator', undefined, user);
           if (!isTerminal(exec.record.status)) {
             exec.record.status = 'cancelled';
-            exec.record.status_reason = 'cancelled by an operator (cortex cancel)';
+            exec.record.status_reason = req.reason ?? 'cancelled by an operator (cortex cancel)';
           }
           await exec.deps.store.requestCancel(rec.execution_id, false);
           await exec.finalize();
@@ -312,4 +313,50 @@ export async function expireDueApprovals(app: App, launch: (executionId: string)
   }
   for (const id of expired) await launch(id);
   return expired;
+}
+
+/**
+ * Starts the queued runs (on_conflict: queue) of each workflow that is under its concurrency now,
+ * oldest first (tick, serve): under the workflow's lock (as a new run is counted), each is taken
+ * out of the queue under its own lock, then `launch` drives it elsewhere. Returns their ids.
+ */
+export async function startQueuedRuns(app: App, launch: (executionId: string) => Promise<unknown>): Promise<string[]> {
+  const deps = app.sessions.base();
+  const isWaiting = (r: ExecutionRecord) => r.status === 'pending' && r.queued !== undefined;
+  const workflows = [...new Set((await deps.store.listActive()).filter(isWaiting).map((r) => r.workflow_id))];
+  const started: string[] = [];
+  for (const workflowId of workflows) {
+    const owner = { pid: deps.identity.pid, host: deps.identity.host, command: app.command };
+    const lock = await deps.locks.acquire(`workflow-${workflowId}`, owner, { waitMs: 10_000 });
+    try {
+      const mine = (await deps.store.listActive()).filter((r) => r.workflow_id === workflowId && !isTerminal(r.status));
+      let inFlight = mine.filter((r) => !isWaiting(r)).length;
+      const queue = mine.filter(isWaiting).sort((a, b) => (a.queued?.since ?? '').localeCompare(b.queued?.since ?? '') || a.started_at.localeCompare(b.started_at));
+      for (const q of queue) {
+        if (inFlight >= (q.queued?.concurrency ?? 1)) break;
+        let isTaken = false;
+        try {
+          await withExecution(app, q.execution_id, async (held) => {
+            if (held.location !== 'active' || !isWaiting(held.record)) return;
+            delete held.record.queued;
+            delete held.record.status_reason;
+            held.record.updated_at = held.deps.clock.now().toISOString();
+            await held.deps.store.writeExecution(held.record);
+            await audit(held.deps, { command: app.command, execution_id: q.execution_id, workflow_id: workflowId, result: 'dequeued' });
+            isTaken = true;
+          });
+        } catch (e) {
+          // Held by another process (an operator resuming it): it is not waiting any more.
+          if (!(e instanceof StateConflictError)) throw e;
+        }
+        if (!isTaken) continue;
+        inFlight++;
+        started.push(q.execution_id);
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+  for (const id of started) await launch(id);
+  return started;
 }

@@ -15,6 +15,8 @@ export interface DriveOptions {
   emit: (event: EngineEvent) => void;
   /** A fresh run (false) or a continued one. */
   resumed: boolean;
+  /** The command continuing it (resume, approve, reject, rollback, cancel), for the progress output. */
+  command?: string;
   debug?: boolean;
   /** Lab options; the lab is used when the record says simulate. */
   lab?: LabRequest;
@@ -66,7 +68,7 @@ export async function driveExecution(app: App, prep: DrivePrep, record: Executio
     };
     const exec = new Execution(deps, ctx, record);
     await exec.checkHandoffs();
-    deps.emit({ kind: 'execution-start', executionId: record.execution_id, workflowId: record.workflow_id, resumed: options.resumed });
+    deps.emit({ kind: 'execution-start', executionId: record.execution_id, workflowId: record.workflow_id, resumed: options.resumed, ...(options.command ? { command: options.command } : {}) });
     if (options.body) {
       record.process = currentProcess(deps.identity, exec.now());
       await exec.persist();

@@ -54,7 +54,7 @@ export async function prepareRun(app: App, req: StartRequest, options: { checkTo
  * concurrency limit (exit 3 otherwise). With `drive: true` the caller keeps the execution's lock
  * and drives it now; otherwise the lock is released for the process that will.
  */
-export async function createRun(app: App, req: StartRequest, options: { drive: boolean }): Promise<CreatedRun> {
+export async function createRun(app: App, req: StartRequest, options: { drive: boolean; /** At the limit, queue it (on_conflict: queue). */ queue?: boolean }): Promise<CreatedRun> {
   const prep = await prepareRun(app, req);
   const deps = app.sessions.base();
   const user = deps.identity.user;
@@ -65,6 +65,7 @@ export async function createRun(app: App, req: StartRequest, options: { drive: b
     trigger,
     command: app.command,
     keepLock: options.drive,
+    ...(options.queue ? { queue: true } : {}),
     ...(req.lab ? { simulate: true, labDir: app.sessions.labDirFor(req.lab) } : {}),
   });
   await audit(deps, {
@@ -72,7 +73,7 @@ export async function createRun(app: App, req: StartRequest, options: { drive: b
     execution_id: created.record.execution_id,
     workflow_id: created.record.workflow_id,
     parameters: prep.maskedParams,
-    result: options.drive ? 'started' : 'created',
+    result: created.record.queued ? 'queued' : options.drive ? 'started' : 'created',
     ...(req.lab ? { details: { simulate: true } } : {}),
     ...(req.trigger ? { details: { trigger: req.trigger } } : {}),
   });

@@ -1,4 +1,7 @@
 import { CortexError, StateConflictError } from '../errors.js';
+import { isTerminal } from '../model/records.js';
+import { cancelExecution } from './continue.js';
+import { prepareRun } from './start.js';
 import type { Launcher } from '../ports/launcher.js';
 import type { Starter, StartRequest, StartResult } from '../triggers/start.js';
 import type { App, LabRequest } from './context.js';
@@ -37,31 +40,59 @@ export function createRunStarter(app: App, launcher: Launcher, options: { lab?: 
     if (next) next();
     else starting--;
   };
+  /**
+   * on_conflict: cancel_older: cancels (without rollback) the executions of the workflow still in
+   * flight, as `cortex cancel` does, and returns their ids.
+   */
+  const onConflict = async (req: StartRequest) => {
+    const prep = await prepareRun(app, { workflowId: req.workflowId, assignments: req.assignments, trigger: { ...req.triggerInfo } }, { checkTools: false });
+    return prep.loaded.definition.on_conflict ?? 'refuse';
+  };
+  const cancelOlder = async (req: StartRequest): Promise<string[]> => {
+    const t = req.triggerInfo;
+    const reason = `superseded by a newer ${t.source} event (${t.event_id}, trigger ${t.trigger_id}): on_conflict cancel_older`;
+    const older = (await app.sessions.base().store.listActive()).filter((r) => r.workflow_id === req.workflowId && !isTerminal(r.status));
+    const done: string[] = [];
+    for (const r of older) {
+      await cancelExecution(app, { executionId: r.execution_id, emit: () => undefined, reason });
+      done.push(r.execution_id);
+    }
+    return done;
+  };
   return async (req: StartRequest): Promise<StartResult> => {
     if (!(await acquire())) {
       return { ok: false, busy: 'overloaded', exitCode: 3, message: `too many runs are starting (${maxStarting} starting, ${maxWaiting} waiting); send it again later` };
     }
+    const runReq = { workflowId: req.workflowId, assignments: req.assignments, trigger: { ...req.triggerInfo }, ...(options.lab ? { lab: options.lab } : {}) };
+    let cancelled: string[] = [];
     try {
-      const { record } = await createRun(
-        app,
-        {
-          workflowId: req.workflowId,
-          assignments: req.assignments,
-          trigger: { ...req.triggerInfo },
-          ...(options.lab ? { lab: options.lab } : {}),
-        },
-        { drive: false },
-      );
+      let created;
+      try {
+        created = await createRun(app, runReq, { drive: false });
+      } catch (e) {
+        if (!(e instanceof StateConflictError)) throw e;
+        const policy = await onConflict(req);
+        if (policy === 'queue') {
+          created = await createRun(app, runReq, { drive: false, queue: true });
+        } else {
+          cancelled = policy === 'cancel_older' ? await cancelOlder(req) : [];
+          if (!cancelled.length) throw e;
+          created = await createRun(app, runReq, { drive: false });
+        }
+      }
+      const { record } = created;
+      if (record.queued) return { ok: true, executionId: record.execution_id, queued: true, message: record.status_reason ?? 'queued' };
       const launched = await launcher.launch(record.execution_id);
       return {
         ok: true,
         executionId: record.execution_id,
+        ...(cancelled.length ? { cancelled } : {}),
         ...(launched.pid !== undefined ? { pid: launched.pid } : {}),
         ...(launched.ok ? (launched.message ? { message: launched.message } : {}) : { message: `created, but not started: ${launched.message ?? 'launch failed'}; cortex resume ${record.execution_id} starts it` }),
       };
     } catch (e) {
       if (!(e instanceof CortexError)) throw e;
-      return { ok: false, exitCode: e.exitCode, message: e.message, ...(e instanceof StateConflictError ? { busy: 'conflict' as const } : {}) };
+      return { ok: false, exitCode: e.exitCode, message: e.message, ...(e instanceof StateConflictError ? { busy: 'conflict' as const } : {}), ...(cancelled.length ? { cancelled } : {}) };
     } finally {
       release();
     }

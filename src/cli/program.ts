@@ -27,6 +27,11 @@ function version(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
+/** `cortex --version --json`. */
+function versionInfo(): { version: string; node: string } {
+  return { version: version(), node: process.versions.node };
+}
+
 /** Collects repeatable options (-p k=v -p k2=v2). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -36,17 +41,25 @@ export function collect(value: string, previous: string[] = []): string[] {
 export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd: Command) => Promise<void>): Command {
   const stdout = sinkFor(io.stdout);
   const stderr = sinkFor(io.stderr);
+  // --json anywhere on the line: usage errors and --version answer in JSON too (runCli prints them).
+  const isJson = io.argv.includes('--json');
   const program = new Command('cortex')
     .description('Workflow orchestrator for infrastructure operators: Proxmox (pvesh), Talos/Kubernetes (talosctl, kubectl, helm), n8n and notifications.')
-    .version(version(), '-V, --version')
+    .version(isJson ? JSON.stringify(versionInfo()) : version(), '-V, --version')
     .option('--root <dir>', 'coordination directory (default: $CORTEX_HOME, ./coordination, ~/.cortex)')
     .option('--json', 'machine-readable JSON output')
     .option('--no-color', 'no colour (also NO_COLOR=1)')
     .option('--verbose', 'more detail; stack traces on errors')
     .showSuggestionAfterError(true)
+    // `cortex run --help` lists --root, --json, --no-color and --verbose too.
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
       writeOut: (s) => stdout.write(s),
       writeErr: (s) => stderr.write(s),
+      // Under --json, runCli writes the error as JSON instead.
+      outputError: (s, write) => {
+        if (!isJson) write(s);
+      },
     })
     .exitOverride();
 
@@ -56,6 +69,15 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
       .option('--lab <dir>', 'lab directory (default <root>/lab)')
       .option('--simulate-fail <action_id[:n]>', 'make that action fail in the lab (its first n attempts; all when n is omitted); repeatable', collect, [])
       .option('--simulate-latency <factor>', 'scale the lab\'s task and rollout durations');
+  // reject and cancel --rollback run only a rollback: what they take is said in those words.
+  const rollbackOnlyOptions = (c: Command, when: string) =>
+    c
+      .option('-p, --param <key=value>', `give a secret parameter again: the rollback${when} needs the secret parameters of the execution (they are not recorded)`, collect, [])
+      .option('--debug', 'write debug.log for this rollback')
+      .option('--lab <dir>', 'a simulated execution: lab directory (default the one it ran in)')
+      .option('--simulate-fail <step_id[:n]>', `a simulated execution: make that rollback step fail in the lab${when}; repeatable`, collect, [])
+      .addOption(new Option('--simulate', 'a simulated execution stays simulated (no effect)').hideHelp())
+      .addOption(new Option('--simulate-latency <factor>', 'scale the lab\'s durations').hideHelp());
   const add = (
     name: string,
     description: string,
@@ -163,14 +185,14 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     'reject the phase waiting for approval (the execution ends and what completed is rolled back), or a task for a person',
     ['cortex reject <id> --comment "not during the freeze"'],
     async () => (await import('./commands/approve.js')).reject as Handler,
-    (c) => continueOptions(c).option('--comment <text>', 'why').option('--action <action_id>', 'reject a task for a person instead'),
+    (c) => rollbackOnlyOptions(c, '').option('--comment <text>', 'why').option('--action <action_id>', 'reject a task for a person instead'),
   );
   add(
     'cancel <execution_id>',
     'stop an execution (in another process too) and record it cancelled',
     ['cortex cancel <id>', 'cortex cancel <id> --rollback'],
     async () => (await import('./commands/cancel.js')).cancel as Handler,
-    (c) => continueOptions(c).option('--rollback', 'then undo what it completed'),
+    (c) => rollbackOnlyOptions(c, ' (--rollback)').option('--rollback', 'then undo what it completed'),
   );
   add(
     'status [execution_id]',
@@ -195,9 +217,12 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'metrics [workflow_id]',
     'per-workflow and per-contractor aggregates (also in Prometheus text format)',
-    ['cortex metrics', 'cortex metrics --prometheus | promtool check metrics'],
+    ['cortex metrics', 'cortex metrics --prometheus | promtool check metrics', 'cortex metrics --textfile /var/lib/prometheus/node-exporter/cortex.prom   # from cron, for node_exporter'],
     async () => (await import('./commands/metrics.js')).metrics as Handler,
-    (c) => c.option('--prometheus', 'Prometheus text exposition format'),
+    (c) =>
+      c
+        .option('--prometheus', 'Prometheus text exposition format')
+        .option('--textfile <file.prom>', "write that format atomically to a file for node_exporter's textfile collector (mode 644)"),
   );
   add(
     'lab <show|reset>',
@@ -286,7 +311,7 @@ async function reportError(e: unknown, io: CliIO, json: boolean, verbose: boolea
     if (err instanceof DefinitionInvalidError) body.issues = err.issues;
     stderr.write(`${JSON.stringify({ error: body })}\n`);
   } else {
-    const color = Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined;
+    const color = Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined && !io.argv.includes('--no-color') && io.env.TERM !== 'dumb';
     const red = color ? (s: string) => `\u001b[31m${s}\u001b[39m` : (s: string) => s;
     stderr.write(`${red(`${err.code}:`)} ${err.message}\n`);
     if (err.hint) stderr.write(`hint: ${err.hint}\n`);
@@ -344,6 +369,14 @@ export async function runCli(io: CliIO): Promise<number> {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.OK;
       if (e.code === 'commander.executeSubCommandAsync') return ExitCode.OK;
+      if (io.argv.includes('--json')) {
+        // The same shape as every other error under --json; commander's text without its "error: ",
+        // its suggestion ("(Did you mean logs?)") as the hint.
+        const [message = '', ...rest] = e.message.replace(/^error: /, '').split('\n');
+        const suggestion = rest.join(' ').replace(/^\((.*)\)$/, '$1').trim();
+        const body = { code: 'CORTEX_USAGE', message, exit_code: ExitCode.INVALID_INPUT, hint: suggestion || 'cortex <command> --help' };
+        sinkFor(io.stderr).write(`${JSON.stringify({ error: body })}\n`);
+      }
       return ExitCode.INVALID_INPUT;
     }
     return reportError(e, io, Boolean(globals.json ?? io.argv.includes('--json')), Boolean(globals.verbose ?? io.argv.includes('--verbose')));

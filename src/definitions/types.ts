@@ -113,6 +113,8 @@ export interface WorkflowDefinition {
   estimated_duration?: string;
   trigger_types?: string[];
   concurrency?: number;
+  /** A triggered run at the concurrency limit: refuse it (default) or cancel the older executions and start it. */
+  on_conflict?: 'refuse' | 'queue' | 'cancel_older';
   parameters?: Record<string, ParamSpec>;
   phases: PhaseDef[];
   rollback_procedure?: RollbackProcedure;

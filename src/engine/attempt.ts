@@ -237,6 +237,8 @@ async function runPlanStep(
   step.status = 'running';
   step.started_at ??= host.now();
   delete step.error;
+  const which = { phaseId: parent.phaseId, actionId: parent.actionId, stepId: req.stepId, contractor: req.contractor, action: req.action };
+  host.deps.emit({ kind: 'step-start', ...which });
   const where = `step "${req.stepId}" (${req.contractor}/${req.action})`;
   const spec = host.catalogue.get(req.contractor, req.action);
   const impl = spec && spec.kind !== 'person' && spec.kind !== 'plan' ? await host.impls.get(spec) : undefined;
@@ -245,6 +247,7 @@ async function runPlanStep(
     step.finished_at = host.now();
     const at = step.attempts.at(-1);
     step.duration_seconds = at?.duration_seconds ?? null;
+    host.deps.emit({ kind: 'step-end', ...which, status, durationMs: (step.duration_seconds ?? 0) * 1000, ...(step.error ? { error: step.error.message } : {}) });
   };
   if (!spec || !impl) {
     const error = !spec

@@ -15,6 +15,17 @@ import { currentProcess } from './live-status.js';
 import { checkLeftovers } from './leftovers.js';
 import { taskCommands, writeDraftFile } from './person-task.js';
 
+
+/**
+ * One debug.log entry. Every line of it, output tails included, starts with the time, the
+ * execution id and the action (continuation lines with " | "), so that `grep <execution_id>` and
+ * `cortex logs ID --debug` keep the whole entry.
+ */
+export function debugEntry(prefix: string, message: string): string {
+  const [first, ...rest] = message.replace(/\n+$/, '').split('\n');
+  return `${[`${prefix} ${first}`, ...rest.map((l) => `${prefix} | ${l}`)].join('\n')}\n`;
+}
+
 /** Everything one execution needs besides the ports. */
 export interface RunContext {
   loaded: LoadedWorkflow;
@@ -599,7 +610,7 @@ export class Execution implements AttemptHost {
         return params;
       },
       debug: (m) => {
-        if (debug) this.debugLine(phase.contractor, `${this.now()} ${this.record.execution_id} ${phase.phase_id}/${def.action_id}#${ar.attempts.length} ${this.deps.masker.mask(m)}\n`);
+        if (debug) this.debugLine(phase.contractor, debugEntry(`${this.now()} ${this.record.execution_id} ${phase.phase_id}/${def.action_id}#${ar.attempts.length}`, this.deps.masker.mask(m)));
       },
       onStart: async (attempt) => {
         this.deps.emit({ kind: 'action-start', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, attempt: attempt.attempt, fallback: Boolean(attempt.fallback) });
@@ -609,7 +620,10 @@ export class Execution implements AttemptHost {
         await this.log(phase.contractor, phase.phase_id, def.action_id, 'attempt_failed', { attempt: attempt.attempt, error: error.code, exit: attempt.exit_code, message: this.deps.masker.mask(error.message).slice(0, 300) });
       },
       onRetry: (next, delayMs, error) => {
-        this.deps.emit({ kind: 'action-retry', phaseId: phase.phase_id, actionId: def.action_id, attempt: next, delayMs, error: this.deps.masker.mask(error.message) });
+        // The wait as it really happens (the lab's clock shortens it), and the nominal one beside it.
+        const scale = this.deps.clock.scale ?? 1;
+        const real = { delayMs: Math.round(delayMs * scale), ...(scale !== 1 ? { nominalDelayMs: delayMs } : {}) };
+        this.deps.emit({ kind: 'action-retry', phaseId: phase.phase_id, actionId: def.action_id, attempt: next, ...real, error: this.deps.masker.mask(error.message) });
       },
     });
     const attemptNo = ar.attempts.length;

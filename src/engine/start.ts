@@ -30,6 +30,8 @@ export async function createExecution(
     command?: string;
     /** Keep the execution's lock (the caller drives it now); default true. */
     keepLock?: boolean;
+    /** At the concurrency limit, create the record queued (pending, not to be driven yet) instead of refusing. */
+    queue?: boolean;
   },
 ): Promise<{ record: ExecutionRecord; lock?: HeldLock }> {
   const def = args.loaded.definition;
@@ -49,7 +51,8 @@ export async function createExecution(
         hint: 'the file is kept as it is: repair it, or move it out of workflows/active/ once you know that execution has ended',
       });
     }
-    if (active.length >= limit) {
+    const isQueued = args.queue === true && !damaged.length && active.length >= limit;
+    if (active.length >= limit && !isQueued) {
       const r = active[0] as ExecutionRecord;
       const st = liveStatus(r, deps);
       const what =
@@ -75,6 +78,11 @@ export async function createExecution(
       ...(args.simulate ? { simulate: true } : {}),
       ...(args.labDir ? { labDir: args.labDir } : {}),
     });
+    if (isQueued) {
+      const behind = active.map((r) => r.execution_id);
+      record.queued = { behind, concurrency: limit, since: now.toISOString() };
+      record.status_reason = `queued behind ${behind.join(', ')} (on_conflict queue): cortex tick or serve starts it when the workflow is under its concurrency (${limit}); cortex resume ${record.execution_id} starts it now`;
+    }
     const own = await deps.locks.acquire(`execution-${record.execution_id}`, { ...owner, execution_id: record.execution_id });
     try {
       await deps.store.writeExecution(record);
@@ -82,7 +90,7 @@ export async function createExecution(
       await own.release();
       throw e;
     }
-    if (args.keepLock === false) {
+    if (args.keepLock === false || isQueued) {
       await own.release();
       return { record };
     }

@@ -185,7 +185,7 @@ function byString(a: string, b: string): number {
 }
 
 /** Keeps only ended executions, in a stable order (finished_at, then execution_id). */
-function endedExecutions(summaries: readonly ExecutionSummary[]): ExecutionSummary[] {
+export function endedExecutions(summaries: readonly ExecutionSummary[]): ExecutionSummary[] {
   return summaries
     .filter((s) => ENDED_STATUSES.has(s.status))
     .sort((a, b) => byString(a.finished_at, b.finished_at) || byString(a.execution_id, b.execution_id));
@@ -362,7 +362,7 @@ export function computeWorkflowStats(summaries: readonly ExecutionSummary[], now
   };
 }
 
-interface ActionFact {
+export interface ActionFact {
   contractor: string;
   action: string;
   isSuccessful: boolean;
@@ -380,7 +380,7 @@ function isExecutedAction(a: ExecutionSummary['actions'][number]): boolean {
   return true;
 }
 
-function actionFacts(runs: readonly ExecutionSummary[]): ActionFact[] {
+export function actionFacts(runs: readonly ExecutionSummary[]): ActionFact[] {
   const facts: ActionFact[] = [];
   for (const run of runs) {
     const finishedMs = Date.parse(run.finished_at);

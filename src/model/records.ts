@@ -252,6 +252,8 @@ export interface ExecutionRecord {
   rollback?: RollbackRecord;
   error?: ErrorInfo;
   metrics_recorded?: boolean;
+  /** A triggered run queued (on_conflict: queue) behind these executions; tick and serve start it once the workflow is under `concurrency`. */
+  queued?: { behind: string[]; concurrency: number; since: string };
   /** Actions stopped mid-run (cancel, signal, crash) and what each may have left behind. */
   interrupted_actions?: Array<{ phase_id?: string; action_id: string; action: string; at?: string; note: string }>;
 }

@@ -6,6 +6,8 @@ export interface Clock {
    * rejects with the signal's reason when aborted. The lab's clock shortens these.
    */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** How much shorter sleep() waits than asked (the lab's clock: 0.01); 1 when absent. */
+  readonly scale?: number;
   /**
    * A deadline for work outside cortex (an action's timeout): resolves after ms of real time,
    * never shortened; rejects with the signal's reason when aborted (the work ended first).

@@ -12,7 +12,7 @@ import { renderParameters } from './render.js';
 import type { Starter, TriggerInfoArg } from './start.js';
 
 /** `busy`: refused for now (the workflow is at its concurrency limit, or too many runs are starting); the event is not marked seen. */
-export type RunOutcome = 'started' | 'would_start' | 'duplicate' | 'invalid_parameters' | 'failed' | 'busy';
+export type RunOutcome = 'started' | 'queued' | 'would_start' | 'duplicate' | 'invalid_parameters' | 'failed' | 'busy';
 
 export interface DispatchedRun {
   trigger: string;
@@ -30,6 +30,8 @@ export interface DispatchedRun {
    * unavailable: the dedup state is damaged, so whether the event was handled cannot be known).
    */
   busy?: 'conflict' | 'overloaded' | 'unavailable';
+  /** Older executions cancelled to start this one (on_conflict: cancel_older). */
+  cancelled?: string[];
 }
 
 export interface DispatchResult {
@@ -126,12 +128,13 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
           assignments: r.assignments,
           triggerInfo: { type: r.kind, source: ev.source, trigger_id: r.run.trigger.slice(r.run.workflow_id.length + 1), event_id: r.run.event_id },
         });
-        r.run.status = res.ok ? 'started' : res.busy ? 'busy' : 'failed';
+        r.run.status = res.ok ? (res.queued ? 'queued' : 'started') : res.busy ? 'busy' : 'failed';
         if (res.busy) r.run.busy = res.busy;
         r.run.execution_id = res.executionId ?? null;
         if (res.pid !== undefined) r.run.pid = res.pid;
         if (res.exitCode !== undefined) r.run.exit_code = res.exitCode;
         if (res.message) r.run.message = res.message;
+        if (res.cancelled?.length) r.run.cancelled = res.cancelled;
       }),
   );
   // An event none of whose runs could start for now is forgotten, so its sender's next delivery
@@ -143,6 +146,6 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
     const forget = [...byEvent].filter(([, runs]) => runs.every((x) => x.status === 'busy')).map(([k]) => k);
     if (forget.length) await options.dedup.release(forget.flatMap((k) => [k, ...(toClaim.get(k)?.aliases ?? [])]));
   }
-  result.executions = result.runs.flatMap((r) => (r.status === 'started' && r.execution_id ? [r.execution_id] : []));
+  result.executions = result.runs.flatMap((r) => ((r.status === 'started' || r.status === 'queued') && r.execution_id ? [r.execution_id] : []));
   return result;
 }

@@ -5,7 +5,7 @@
  * triggers of the other files still work.
  */
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { DefinitionInvalidError, type Issue } from '../errors.js';
 import type { Catalogue } from '../model/catalogue.js';
@@ -43,8 +43,12 @@ export interface TriggerEntry {
 
 export interface LoadedTriggers {
   entries: TriggerEntry[];
-  /** Definitions that failed validation, trigger files with errors, duplicate keys. */
+  /** Every problem: the definitions' and the triggers'. */
   problems: Issue[];
+  /** Problems of the triggers themselves: trigger files with errors, duplicate keys, routes used twice (those triggers are ignored). */
+  triggerProblems: Issue[];
+  /** The trigger files read (`triggers/x.yaml`), valid or not. */
+  triggerFiles: string[];
   workflows: Map<string, WorkflowDefinition>;
 }
 
@@ -97,8 +101,64 @@ function triggerFileValidators(): { list: ValidateFunction; single: ValidateFunc
   return fileForms;
 }
 
+interface RawTrigger {
+  t: TriggerDef;
+  workflowId: string;
+  origin: string;
+  defaultId: string;
+}
+
+/** The kind of a document: a trigger file (under a triggers/ folder, or one with no phases but triggers or a type). */
+export function isTriggerFileData(path: string, data: unknown): boolean {
+  if (basename(dirname(resolve(path))) === 'triggers') return true;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return false;
+  const o = data as Record<string, unknown>;
+  return !('phases' in o) && !('workflow_name' in o) && ('triggers' in o || 'type' in o);
+}
+
+/**
+ * Checks one trigger file against its schema and the workflows it names. Returns its triggers
+ * and its issues; a file with an issue contributes no trigger (half a file of triggers is a surprise).
+ */
+export async function checkTriggerFile(path: string, display: string, workflows: ReadonlyMap<string, WorkflowDefinition>, workflowsDir: string): Promise<{ triggers: RawTrigger[]; issues: Issue[] }> {
+  const problems: Issue[] = [];
+  let doc: SourceDocument;
+  try {
+    doc = await loadDocument(path, display);
+  } catch (e) {
+    if (e instanceof DefinitionInvalidError) return { triggers: [], issues: e.issues };
+    throw e;
+  }
+  const forms = triggerFileValidators();
+  // Each form is checked on its own, so the messages are about the form the file uses.
+  const isList = doc.data !== null && typeof doc.data === 'object' && 'triggers' in (doc.data as object);
+  const validate = isList ? forms.list : forms.single;
+  if (!validate(doc.data)) return { triggers: [], issues: schemaIssues(doc, validate.errors as ErrorObject[]) };
+  const data = doc.data as { workflow_id?: string; triggers?: TriggerDef[]; type?: string };
+  const list: Array<{ t: TriggerDef; pointer: string }> = data.triggers ? data.triggers.map((t, i) => ({ t, pointer: `/triggers/${i}` })) : [{ t: data as TriggerDef, pointer: '' }];
+  const stem = basename(path).replace(/\.(json|ya?ml)$/i, '');
+  const accepted: RawTrigger[] = [];
+  list.forEach(({ t, pointer }, i) => {
+    const wf = (t.workflow_id as string | undefined) ?? data.workflow_id;
+    if (!wf) {
+      problems.push(doc.issueAt(pointer || '/', 'missing workflow_id: name the workflow at the top of the file or in the trigger'));
+      return;
+    }
+    const def = workflows.get(wf);
+    if (!def) {
+      problems.push(doc.issueAt(`${pointer}/workflow_id`, `no valid workflow "${wf}" under ${workflowsDir}`));
+      return;
+    }
+    const sink = { error: (p: string, m: string) => problems.push(doc.issueAt(p, m)), warn: () => undefined };
+    const n = problems.length;
+    checkTrigger({ ...t, workflow_id: undefined }, { workflowId: wf, params: def.parameters ?? {} }, pointer, sink);
+    if (problems.length === n) accepted.push({ t, workflowId: wf, origin: `${display} ${pointer || '/'}`, defaultId: list.length === 1 ? stem : `${stem}-${i}` });
+  });
+  return { triggers: problems.length ? [] : accepted, issues: problems };
+}
+
 /** The trigger files' triggers (validated against their schema and their workflow). */
-async function loadTriggerFiles(root: string, workflows: Map<string, WorkflowDefinition>, problems: Issue[]): Promise<Array<{ t: TriggerDef; workflowId: string; origin: string; defaultId: string }>> {
+async function loadTriggerFiles(root: string, workflows: Map<string, WorkflowDefinition>, problems: Issue[], files: string[]): Promise<RawTrigger[]> {
   const dir = layout(root).triggers;
   let names: string[];
   try {
@@ -106,52 +166,13 @@ async function loadTriggerFiles(root: string, workflows: Map<string, WorkflowDef
   } catch {
     return [];
   }
-  const forms = triggerFileValidators();
-  const out: Array<{ t: TriggerDef; workflowId: string; origin: string; defaultId: string }> = [];
+  const out: RawTrigger[] = [];
   for (const name of names) {
     const display = join('triggers', name);
-    let doc: SourceDocument;
-    try {
-      doc = await loadDocument(join(dir, name), display);
-    } catch (e) {
-      if (e instanceof DefinitionInvalidError) {
-        problems.push(...e.issues);
-        continue;
-      }
-      throw e;
-    }
-    // Each form is checked on its own, so the messages are about the form the file uses.
-    const isList = doc.data !== null && typeof doc.data === 'object' && 'triggers' in (doc.data as object);
-    const validate = isList ? forms.list : forms.single;
-    if (!validate(doc.data)) {
-      problems.push(...schemaIssues(doc, validate.errors as ErrorObject[]));
-      continue;
-    }
-    const data = doc.data as { workflow_id?: string; triggers?: TriggerDef[]; type?: string };
-    const list: Array<{ t: TriggerDef; pointer: string }> = data.triggers
-      ? data.triggers.map((t, i) => ({ t, pointer: `/triggers/${i}` }))
-      : [{ t: data as TriggerDef, pointer: '' }];
-    const stem = name.replace(/\.(json|ya?ml)$/i, '');
-    const before = problems.length;
-    const accepted: typeof out = [];
-    list.forEach(({ t, pointer }, i) => {
-      const wf = (t.workflow_id as string | undefined) ?? data.workflow_id;
-      if (!wf) {
-        problems.push(doc.issueAt(pointer || '/', 'missing workflow_id: name the workflow at the top of the file or in the trigger'));
-        return;
-      }
-      const def = workflows.get(wf);
-      if (!def) {
-        problems.push(doc.issueAt(`${pointer}/workflow_id`, `no valid workflow "${wf}" under ${layout(root).workflows}`));
-        return;
-      }
-      const sink = { error: (p: string, m: string) => problems.push(doc.issueAt(p, m)), warn: () => undefined };
-      const n = problems.length;
-      checkTrigger({ ...t, workflow_id: undefined }, { workflowId: wf, params: def.parameters ?? {} }, pointer, sink);
-      if (problems.length === n) accepted.push({ t, workflowId: wf, origin: `${display} ${pointer || '/'}`, defaultId: list.length === 1 ? stem : `${stem}-${i}` });
-    });
-    // A file with an error is skipped whole: half a file of triggers is a surprise.
-    if (problems.length === before) out.push(...accepted);
+    files.push(display);
+    const checked = await checkTriggerFile(join(dir, name), display, workflows, layout(root).workflows);
+    problems.push(...checked.issues);
+    out.push(...checked.triggers);
   }
   return out;
 }
@@ -177,11 +198,13 @@ export async function loadTriggers(root: string, catalogue: Catalogue): Promise<
     origins.set(c.result.definition.workflow_id, c.displayPath);
   }
 
-  const raw: Array<{ t: TriggerDef; workflowId: string; origin: string; defaultId: string }> = [];
+  const raw: RawTrigger[] = [];
   for (const [id, def] of workflows) {
     def.triggers?.forEach((t, i) => raw.push({ t, workflowId: id, origin: `${origins.get(id)} /triggers/${i}`, defaultId: `${t.type}-${i}` }));
   }
-  raw.push(...(await loadTriggerFiles(root, workflows, problems)));
+  const definitionProblems = problems.length;
+  const triggerFiles: string[] = [];
+  raw.push(...(await loadTriggerFiles(root, workflows, problems, triggerFiles)));
 
   const entries: TriggerEntry[] = [];
   const keys = new Map<string, string>();
@@ -227,5 +250,5 @@ export async function loadTriggers(root: string, catalogue: Catalogue): Promise<
     keys.set(key, origin);
     entries.push(entry);
   }
-  return { entries, problems, workflows };
+  return { entries, problems, triggerProblems: problems.slice(definitionProblems), triggerFiles, workflows };
 }

@@ -4,7 +4,8 @@
  *
  *   POST /webhook/alertmanager | /webhook/github | /webhook/falco   triggers of that source without a path
  *   POST /webhook/<path>                                             triggers with that `path`
- *   GET  /healthz                                                    200 {"status":"ok"}
+ *   GET  /healthz                                                    200 {"status":"ok"} ({"status":"degraded","problems":[…]}
+ *                                                                    while an edited definition or trigger file is invalid)
  *
  * Order of the checks: unknown path 404; wrong method 405 (with Allow); a Content-Length over the
  * limit 413; bearer-token routes 401 before the body is read; body over the limit 413; GitHub (and
@@ -47,8 +48,10 @@ export interface ServerDeps {
   /** The current triggers (reloaded by the caller when the definitions change). */
   entries: () => Promise<TriggerEntry[]>;
   config: ServeConfig;
-  /** Resolves a secret by name (undefined when not set). */
+  /** Resolves a secret by name (undefined when not set; throws when it is set but unsafe to use). */
   secret: (name: string) => Promise<string | undefined>;
+  /** Problems of the definitions and trigger files now in force (their triggers are ignored); /healthz reports them. */
+  problems?: () => Promise<string[]>;
   dispatch: (entries: TriggerEntry[], ev: IncomingEvent) => Promise<DispatchResult>;
   log: (line: string) => void;
   now?: () => Date;
@@ -192,7 +195,14 @@ export function createTriggerServer(deps: ServerDeps): Server {
         reason = `no ${spec.kind === 'hmac' ? 'webhook secret' : 'token'} configured for this path`;
         continue;
       }
-      const secret = await deps.secret(spec.secretName);
+      let secret: string | undefined;
+      try {
+        secret = await deps.secret(spec.secretName);
+      } catch (e) {
+        // Set but unusable (a secret file readable by others): say so, not "not set".
+        reason = `secret ${spec.secretName} cannot be used: ${(e as Error).message}`;
+        continue;
+      }
       if (secret === undefined || secret === '') {
         reason = `secret ${spec.secretName} is not set`;
         continue;
@@ -231,7 +241,9 @@ export function createTriggerServer(deps: ServerDeps): Server {
     const path = url.pathname;
     if (path === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'use GET', { Allow: 'GET, HEAD' });
-      send(res, 200, { status: 'ok' });
+      const problems = (await deps.problems?.()) ?? [];
+      // Still 200: the receiver works for every valid trigger; "degraded" says some are ignored.
+      send(res, 200, problems.length ? { status: 'degraded', problems } : { status: 'ok' });
       return 200;
     }
     const m = /^\/webhook\/([A-Za-z0-9][A-Za-z0-9/_-]*?)\/?$/.exec(path);
@@ -278,7 +290,8 @@ export function createTriggerServer(deps: ServerDeps): Server {
       if (e instanceof BadEventError) throw new HttpError(400, e.message);
       throw e;
     }
-    const started = result.runs.filter((r) => r.status === 'started').length;
+    // A queued run's record exists too: accepted like a started one.
+    const started = result.runs.filter((r) => r.status === 'started' || r.status === 'queued').length;
     const duplicates = result.runs.filter((r) => r.status === 'duplicate').length;
     const failed = result.runs.filter((r) => r.status === 'failed' || r.status === 'invalid_parameters');
     note.matched = result.matched;

@@ -40,7 +40,13 @@ export function definitionsSignature(root: string): string {
   return parts.join('|');
 }
 
-/** One line per problem, for stderr. */
+/**
+ * One line per problem, for stderr. Each is an error: the file it names is not in force (an
+ * invalid definition's or trigger file's triggers never fire), which a schedule must not hide.
+ */
 export function problemLines(problems: Issue[]): string[] {
-  return problems.map((p) => `warning: ${formatIssue(p)}`);
+  return problems.map((p) => `error: ${formatIssue(p)}`);
 }
+
+/** The hint under problem lines. */
+export const PROBLEMS_HINT = 'cortex validate names every problem; the triggers of those files do not fire until they are fixed';

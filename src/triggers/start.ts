@@ -34,6 +34,10 @@ export interface StartResult {
    * starting at once. The event is not marked seen (a re-delivery may start it); serve answers 429/503.
    */
   busy?: 'conflict' | 'overloaded';
+  /** Created, but queued behind the executions in flight (on_conflict: queue): tick or serve starts it. */
+  queued?: boolean;
+  /** Older executions cancelled to make room (the workflow's on_conflict: cancel_older). */
+  cancelled?: string[];
 }
 
 /** Starts one run; never throws (a failure is a result). Tests pass a fake. */

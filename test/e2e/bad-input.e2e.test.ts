@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cortex, listFiles, removeRoot, tempRoot } from './helpers.js';
+import { PROJECT, cortex, listFiles, removeRoot, tempRoot } from './helpers.js';
 import { itWithShared, referencePath } from '../helpers/shared.js';
 
 const good = (id: string, extra = '') => `{
@@ -140,5 +140,43 @@ describe('run: bad parameters', () => {
   it('an unknown option is a usage error (exit 2)', async () => {
     const r = root({ 'workflows/ok.json': good('ok') });
     await expectRejected(r, ['run', 'ok', '--frobnicate'], /unknown option/);
+  });
+});
+
+describe('usage errors under --json', () => {
+  interface ErrorBody {
+    error: { code: string; message: string; exit_code: number; hint?: string };
+  }
+  /** Exit 2, nothing on stdout, one JSON object on stderr. */
+  async function jsonUsageError(args: string[]): Promise<ErrorBody['error']> {
+    const r = root({ 'workflows/ok.json': good('ok') });
+    const res = await cortex(args, { root: r });
+    expect(res.exitCode, res.stderr).toBe(2);
+    expect(res.stdout).toBe('');
+    const body = JSON.parse(res.stderr) as ErrorBody;
+    expect(body.error).toMatchObject({ code: 'CORTEX_USAGE', exit_code: 2 });
+    return body.error;
+  }
+
+  it('an unknown command, a missing argument, an unknown option: a JSON error, the suggestion as its hint', async () => {
+    expect(await jsonUsageError(['bogus', '--json'])).toEqual({ code: 'CORTEX_USAGE', message: "unknown command 'bogus'", exit_code: 2, hint: expect.stringMatching(/^Did you mean /) });
+    expect((await jsonUsageError(['run', '--json'])).message).toBe("missing required argument 'workflow_id'");
+    expect((await jsonUsageError(['--json', 'run', 'ok', '--frobnicate'])).message).toBe("unknown option '--frobnicate'");
+  });
+
+  it('without --json the usage error stays text', async () => {
+    const res = await cortex(['bogus'], { root: root({}) });
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(/^error: unknown command 'bogus'/);
+  });
+
+  it('--version --json (either order) prints the version as JSON; --version alone as text', async () => {
+    const { version } = JSON.parse(readFileSync(join(PROJECT, 'package.json'), 'utf8')) as { version: string };
+    for (const args of [['--version', '--json'], ['--json', '--version'], ['-V', '--json']]) {
+      const res = await cortex(args);
+      expect(res.exitCode, args.join(' ')).toBe(0);
+      expect(JSON.parse(res.stdout), args.join(' ')).toEqual({ version, node: process.versions.node });
+    }
+    expect((await cortex(['--version'])).stdout.trim()).toBe(version);
   });
 });

@@ -123,7 +123,7 @@ describe('operator-defined actions end to end', () => {
     expect(enable?.outputs).toEqual({ exit_code: 0, stdout: 'ok' });
     expect(enable?.attempts[0]?.invocations[0]?.command).toEqual(['lbctl', 'enable', 'lb-01; rm -rf /', 'web-1']);
     expect(check?.outputs).toEqual({ exit_code: 0, state: 'running', first_backend: 'web-1' });
-    expect(record.phases[1]!.actions[0]?.outputs).toMatchObject({ stdout: 'web-1\n' });
+    expect(record.phases[1]!.actions[0]?.outputs).toMatchObject({ stdout: 'web-1' }); // trailing newline trimmed, as $(…) does
     // A new contractor gets its own masters/ folder (log lines).
     expect(readFileSync(join(root, 'masters', 'lb', 'logs', 'contractor.log'), 'utf8')).toMatch(/action=enable-web event=end status=completed/);
     expect(checkRootFiles(root)).toEqual([]);

@@ -45,9 +45,9 @@ export class Terminal {
     await this.tmux(['send-keys', '-t', 'cortex', key]);
   }
 
-  /** What the terminal shows now. */
-  async screen(): Promise<string> {
-    return this.tmux(['capture-pane', '-p', '-t', 'cortex']);
+  /** What the terminal shows now; with `escapes`, with the SGR sequences of its colours and attributes. */
+  async screen(options: { escapes?: boolean } = {}): Promise<string> {
+    return this.tmux(['capture-pane', '-p', ...(options.escapes ? ['-e'] : []), '-t', 'cortex']);
   }
 
   /** The terminal device (/dev/pts/N), for `stty -F`. */

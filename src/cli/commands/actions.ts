@@ -44,7 +44,16 @@ export async function actions(ctx: CommandContext, args: unknown[]): Promise<num
     }
     return ExitCode.OK;
   }
-  const specs = contractors.flatMap((c) => catalogue.actionsOf(c));
+  // The generic actions (contractor "*") belong to every contractor: listed once.
+  const seen = new Set<string>();
+  const specs = contractors
+    .flatMap((c) => catalogue.actionsOf(c))
+    .filter((spec) => {
+      const key = `${spec.contractor}/${spec.name}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
   if (ctx.out.json) {
     ctx.out.data({ actions: specs.map(describeSpec) });
     return ExitCode.OK;
@@ -62,5 +71,6 @@ export async function actions(ctx: CommandContext, args: unknown[]): Promise<num
       ]),
     ),
   );
+  if (specs.some((s) => s.contractor === '*')) ctx.out.line(ctx.out.style.dim('* every contractor has these actions'));
   return ExitCode.OK;
 }

@@ -1,5 +1,9 @@
-import { ExitCode } from '../../errors.js';
-import { readJsonFile } from '../../adapters/record-files.js';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ExitCode, UsageError } from '../../errors.js';
+import { readJsonFile, readLedgerFile } from '../../adapters/record-files.js';
+import { writeFileAtomic } from '../../adapters/atomic-file.js';
+import { toPrometheusText } from '../../model/prometheus.js';
 import { layout } from '../../layout.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../render/table.js';
@@ -20,68 +24,37 @@ interface ContractorPerformance {
   }>;
 }
 
-function label(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
+/**
+ * node_exporter's textfile collector reads the file as its own user: it is world-readable (0644),
+ * unlike every other file cortex writes. It holds only counts and durations per workflow,
+ * contractor and action name: no parameter, output or secret.
+ */
+const TEXTFILE_MODE = 0o644;
 
-/** Prometheus text exposition of the metrics files (passes `promtool check metrics`). */
-export function toPrometheus(stats: WorkflowStats | undefined, perf: ContractorPerformance | undefined): string {
-  const out: string[] = [];
-  const family = (name: string, type: string, help: string, samples: string[]) => {
-    if (!samples.length) return;
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
-  };
-  const wfs = stats?.workflows ?? [];
-  family(
-    'cortex_workflow_executions_total',
-    'counter',
-    'Ended executions per workflow and outcome.',
-    wfs.flatMap((w) => [
-      `cortex_workflow_executions_total{workflow="${label(w.workflow_id)}",outcome="successful"} ${w.executions.successful}`,
-      `cortex_workflow_executions_total{workflow="${label(w.workflow_id)}",outcome="failed"} ${w.executions.failed}`,
-    ]),
-  );
-  family(
-    'cortex_workflow_duration_seconds',
-    'gauge',
-    'Execution duration percentiles per workflow, from the recorded executions.',
-    wfs.flatMap((w) =>
-      (['p50', 'p95', 'p99'] as const).flatMap((q) => {
-        const v = w.performance[`${q}_duration_seconds`];
-        return typeof v === 'number' ? [`cortex_workflow_duration_seconds{workflow="${label(w.workflow_id)}",quantile="0.${q.slice(1)}"} ${v}`] : [];
-      }),
-    ),
-  );
-  family('cortex_workflow_success_ratio', 'gauge', 'Share of ended executions that completed.', wfs.map((w) => `cortex_workflow_success_ratio{workflow="${label(w.workflow_id)}"} ${w.executions.success_rate}`));
-  const cs = perf?.contractors ?? [];
-  family(
-    'cortex_contractor_actions_total',
-    'counter',
-    'Actions executed per contractor and outcome.',
-    cs.flatMap((c) => [
-      `cortex_contractor_actions_total{contractor="${label(c.contractor_id)}",outcome="successful"} ${c.statistics.successful_actions}`,
-      `cortex_contractor_actions_total{contractor="${label(c.contractor_id)}",outcome="failed"} ${c.statistics.failed_actions}`,
-    ]),
-  );
-  family(
-    'cortex_action_executions_total',
-    'counter',
-    'Executions per action type.',
-    cs.flatMap((c) => Object.entries(c.performance_by_action_type ?? {}).map(([a, v]) => `cortex_action_executions_total{contractor="${label(c.contractor_id)}",action="${label(a)}"} ${v.executions}`)),
-  );
-  return out.length ? `${out.join('\n')}\n` : '';
-}
-
-/** `cortex metrics [WORKFLOW_ID] [--prometheus]`: the aggregates in workflows/metrics/. */
-export async function metrics(ctx: CommandContext, args: unknown[], opts: { prometheus?: boolean }): Promise<number> {
+/** `cortex metrics [WORKFLOW_ID] [--prometheus] [--textfile FILE]`: the aggregates in workflows/metrics/. */
+export async function metrics(ctx: CommandContext, args: unknown[], opts: { prometheus?: boolean; textfile?: string }): Promise<number> {
   const L = layout(ctx.root.dir);
-  const stats = readJsonFile<WorkflowStats>(L.workflowStats);
-  const perf = readJsonFile<ContractorPerformance>(L.contractorPerformance);
   const only = args[0] as string | undefined;
-  if (opts.prometheus) {
-    process.stdout.write(toPrometheus(stats && only ? { ...stats, workflows: stats.workflows.filter((w) => w.workflow_id === only) } : stats, perf));
+  if (opts.prometheus || opts.textfile !== undefined) {
+    const ledger = readLedgerFile(L.ledger).filter((s) => !only || s.workflow_id === only);
+    const text = toPrometheusText(ledger);
+    if (opts.textfile === undefined) {
+      process.stdout.write(text);
+      return ExitCode.OK;
+    }
+    if (!opts.textfile.endsWith('.prom')) throw new UsageError(`--textfile ${opts.textfile}: node_exporter's textfile collector reads only *.prom files`, { hint: 'e.g. --textfile /var/lib/prometheus/node-exporter/cortex.prom' });
+    const path = resolve(ctx.cwd, opts.textfile);
+    // The collector's directory belongs to node_exporter's set-up: never created here (it would be 0700).
+    if (!existsSync(dirname(path))) throw new UsageError(`--textfile: the directory ${dirname(path)} does not exist`, { hint: "it is node_exporter's --collector.textfile.directory" });
+    // Temp file in the same directory, then rename: the collector never reads half a file.
+    await writeFileAtomic(path, text, TEXTFILE_MODE);
+    if (ctx.out.json) ctx.out.data({ textfile: path, bytes: Buffer.byteLength(text), executions: ledger.length });
+    else if (opts.prometheus) process.stdout.write(text);
+    else if (ctx.out.verbose) ctx.out.line(`wrote ${path}`);
     return ExitCode.OK;
   }
+  const stats = readJsonFile<WorkflowStats>(L.workflowStats);
+  const perf = readJsonFile<ContractorPerformance>(L.contractorPerformance);
   if (ctx.out.json) {
     ctx.out.data({ workflow_stats: stats ?? null, contractor_performance: perf ?? null });
     return ExitCode.OK;

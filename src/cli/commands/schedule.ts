@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
-import { ExitCode, InternalError, UsageError } from '../../errors.js';
+import { ExitCode, InternalError, UsageError, formatIssue } from '../../errors.js';
 import { splitWords, TOOL_NAMES } from '../../config/config.js';
 import { layout } from '../../layout.js';
 import { ensureRoot } from '../../root.js';
 import { formatLocal } from '../../definitions/cron.js';
 import { blockPath, buildBlock, currentBlock, lintCrontab, systemCrontab, withBlock, withoutBlock, type CrontabIO } from '../../triggers/crontab.js';
-import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
+import { PROBLEMS_HINT, problemLines, loadRootTriggers } from '../../triggers/setup.js';
 import { CLI_ENTRY } from '../../adapters/detached-launcher.js';
 import { FsTriggerStateStore } from '../../adapters/fs-trigger-state-store.js';
 import { touchPrivate } from '../../adapters/atomic-file.js';
@@ -52,7 +52,8 @@ async function list(ctx: CommandContext, opts: ScheduleOptions): Promise<number>
   if (!Number.isInteger(count) || count < 1 || count > 100) throw new UsageError('--count expects a whole number from 1 to 100');
   const now = parseNow(opts.now);
   const loaded = await loadRootTriggers(ctx.root.dir);
-  for (const l of problemLines(loaded.problems)) ctx.out.err(l);
+  const problems = loaded.problems.map(formatIssue);
+  const code = problems.length ? ExitCode.INVALID_INPUT : ExitCode.OK;
   const state = await readTickState(new FsTriggerStateStore(ctx.root.dir));
   const schedules = loaded.entries
     .filter((e) => e.type === 'schedule' && e.schedule)
@@ -83,8 +84,8 @@ async function list(ctx: CommandContext, opts: ScheduleOptions): Promise<number>
     cron = { installed: null, detail: (e as Error).message };
   }
   if (ctx.out.json) {
-    ctx.out.data({ root: ctx.root.dir, now: now.toISOString(), cron, schedules });
-    return ExitCode.OK;
+    ctx.out.data({ root: ctx.root.dir, now: now.toISOString(), cron, schedules, problems });
+    return code;
   }
   if (!schedules.length) ctx.out.line(`no schedules under ${ctx.root.dir} (add a trigger of type schedule to a workflow, or a file under triggers/)`);
   else {
@@ -107,7 +108,10 @@ async function list(ctx: CommandContext, opts: ScheduleOptions): Promise<number>
   if (cron.installed === true) ctx.out.line(st.dim(`cron: cortex tick runs every minute (crontab block for ${ctx.root.dir})`));
   else if (cron.installed === false) ctx.out.line(st.yellow(`cron: not installed: nothing runs these schedules until "cortex schedule install --root ${ctx.root.dir}"`));
   else ctx.out.line(st.yellow(`cron: unknown (${cron.detail})`));
-  return ExitCode.OK;
+  // After the table, so that they are the last thing on the screen.
+  for (const l of problemLines(loaded.problems)) ctx.out.err(st.red(l));
+  if (problems.length) ctx.out.err(`hint: ${PROBLEMS_HINT}`);
+  return code;
 }
 
 async function install(ctx: CommandContext, opts: ScheduleOptions): Promise<number> {

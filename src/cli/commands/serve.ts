@@ -2,14 +2,15 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { appendLine } from '../../adapters/atomic-file.js';
 import { EnvFileSecretSource } from '../../adapters/env-file-secret-source.js';
-import { EnvironmentError, ExitCode, UsageError } from '../../errors.js';
+import { DefinitionInvalidError, EnvironmentError, ExitCode, UsageError, formatIssue } from '../../errors.js';
 import { layout } from '../../layout.js';
 import { ensureRoot } from '../../root.js';
 import { DedupStore } from '../../triggers/dedup.js';
 import { dispatchEvent } from '../../triggers/dispatch.js';
 import type { TriggerEntry } from '../../triggers/load.js';
 import { createTriggerServer, DEFAULT_MAX_BODY_BYTES, parseListen, routesOf, type ServeConfig } from '../../triggers/server.js';
-import { definitionsSignature, loadRootTriggers, problemLines } from '../../triggers/setup.js';
+import { definitionsSignature, loadRootTriggers, PROBLEMS_HINT, problemLines } from '../../triggers/setup.js';
+import { authWarnings, type AuthWarning } from '../../triggers/serve-auth.js';
 import type { CommandContext } from '../context.js';
 import { loadRootConfig } from '../../app/prepare.js';
 import { appFor, launcherFor, triggerStarterFor } from '../app.js';
@@ -37,16 +38,39 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
   let signature = '';
   let entries: TriggerEntry[] = [];
   let serveConfig: ServeConfig = {};
+  let problems: string[] = [];
+  let unauthenticated: AuthWarning[] = [];
+  const secrets = new EnvFileSecretSource(layout(root).secrets, ctx.env);
+  const warn = (w: AuthWarning) => {
+    if (ctx.out.json) ctx.out.err(JSON.stringify({ warning: { code: 'CORTEX_SERVE_UNAUTHENTICATED', message: `POST ${w.path}: ${w.reason}`, path: w.path, triggers: w.triggers, reason: w.reason, fix: w.fix } }));
+    else ctx.out.err(`${ctx.out.style.yellow('warning:')} POST ${w.path}: ${w.reason}\n  fix: ${w.fix}`);
+  };
   const reload = async (first: boolean): Promise<TriggerEntry[]> => {
     const sig = definitionsSignature(root);
     if (sig === signature) return entries;
     signature = sig;
     const loaded = await loadRootTriggers(root);
+    // At start an invalid file stops serve: its triggers would be silently absent. Later (an edit
+    // while serving) the valid triggers go on being served, and the problem is said everywhere.
+    if (first && loaded.problems.length) {
+      throw new DefinitionInvalidError(loaded.problems, { summary: 'cortex serve does not start: these files are invalid and their triggers would be ignored:', hint: 'cortex validate' });
+    }
     if (!first) config = await loadRootConfig(ctx).catch(() => config);
     serveConfig = { tokenSecret: config.serve.token_secret, githubSecret: config.serve.github_secret, maxBodyBytes: config.serve.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES };
     entries = loaded.entries;
-    for (const l of problemLines(loaded.problems)) ctx.out.err(l);
-    if (!first) ctx.out.err(`${new Date().toISOString()} definitions changed: ${entries.filter((e) => e.route).length} event trigger(s) loaded`);
+    problems = loaded.problems.map(formatIssue);
+    const stamp = new Date().toISOString();
+    for (const l of problemLines(loaded.problems)) {
+      ctx.out.err(`${stamp} ${l}`);
+      void appendLine(serveLog, `${stamp} ${l}`).catch(() => undefined);
+    }
+    if (problems.length) ctx.out.err(`${stamp} hint: ${PROBLEMS_HINT}`);
+    if (!first) ctx.out.err(`${stamp} definitions changed: ${entries.filter((e) => e.route).length} event trigger(s) loaded`);
+    unauthenticated = await authWarnings(entries, serveConfig, secrets);
+    for (const w of unauthenticated) {
+      warn(w);
+      void appendLine(serveLog, `${stamp} warning: POST ${w.path}: ${w.reason}`).catch(() => undefined);
+    }
     return entries;
   };
   await reload(true);
@@ -54,20 +78,16 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
   const [{ ProperLockManager }, { FsTriggerStateStore }] = await Promise.all([import('../../adapters/proper-lock-manager.js'), import('../../adapters/fs-trigger-state-store.js')]);
   const dedup = new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root));
   const starter = await triggerStarterFor(ctx, opts);
-  const secrets = new EnvFileSecretSource(layout(root).secrets, ctx.env);
 
   const server = createTriggerServer({
     entries: () => reload(false),
     get config() {
       return serveConfig;
     },
-    secret: async (name) => {
-      try {
-        return await secrets.get(name);
-      } catch (e) {
-        ctx.out.err(`secret ${name}: ${(e as Error).message}`);
-        return undefined;
-      }
+    secret: (name) => secrets.get(name),
+    problems: async () => {
+      await reload(false);
+      return problems;
     },
     dispatch: (list, ev) => dispatchEvent(list, ev, { env: ctx.env, starter, dedup }),
     log: (line) => {
@@ -85,7 +105,7 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const routes = [...routesOf(entries).values()].map((r) => ({ path: `/webhook/${r.name}`, source: r.source, triggers: r.entries.map((e) => e.key) }));
-  if (ctx.out.json) ctx.out.line(JSON.stringify({ listening: url, routes }));
+  if (ctx.out.json) ctx.out.line(JSON.stringify({ listening: url, routes, warnings: unauthenticated }));
   else {
     ctx.out.line(`cortex serve listening on ${url} (root ${root}); log ${serveLog}`);
     for (const r of routes) ctx.out.line(`  POST ${url}${r.path}  ${r.source}: ${r.triggers.length ? r.triggers.join(', ') : '(no triggers yet)'}`);
@@ -93,7 +113,7 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
   }
 
   // serve is long-lived: it also enforces approval timeouts (as tick does) every 30 s.
-  const { expireDueApprovals } = await import('../../app/continue.js');
+  const { expireDueApprovals, startQueuedRuns } = await import('../../app/continue.js');
   const app = appFor(ctx);
   const launcher = await launcherFor(ctx);
   const expire = async () => {
@@ -101,8 +121,12 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
       for (const id of await expireDueApprovals(app, (id) => launcher.launch(id))) {
         void appendLine(serveLog, `${new Date().toISOString()} approval of ${id} expired: cortex resume started to reject and roll back`, { root }).catch(() => undefined);
       }
+      // and starts queued runs (on_conflict: queue) whose workflow has room.
+      for (const id of await startQueuedRuns(app, (id) => launcher.launch(id))) {
+        void appendLine(serveLog, `${new Date().toISOString()} queued run ${id} started`).catch(() => undefined);
+      }
     } catch (e) {
-      ctx.out.err(`approval expiry: ${(e as Error).message}`);
+      ctx.out.err(`approval expiry / queued runs: ${(e as Error).message}`);
     }
   };
   void expire();

@@ -32,7 +32,7 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
     const { record, location } = await readExecutionOrThrow(state, id);
     const shown = location === 'active' ? liveStatus(record, state) : record.status;
     if (ctx.out.json) ctx.out.data({ ...record, location, display_status: shown });
-    else ctx.out.line(renderTree(record, shown, location, ctx.out.style));
+    else ctx.out.line(renderTree(record, shown, location, ctx.out.style, ctx.out.verbose));
     return ExitCode.OK;
   }
   const problems: string[] = [];
@@ -68,7 +68,7 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
         records.map((r) => {
           const st = liveStatus(r, state);
           const colour = st === 'running' ? s.cyan : st === 'interrupted' || st === 'failed' ? s.red : s.yellow;
-          return [r.execution_id, r.workflow_id, colour(expired.includes(r) ? 'approval expired' : st), r.current_phase ?? '-', r.current_action ?? '-', elapsed(r.started_at, now)];
+          return [r.execution_id, r.workflow_id, colour(expired.includes(r) ? 'approval expired' : st === 'pending' && r.queued ? 'queued' : st), r.current_phase ?? '-', r.current_action ?? '-', elapsed(r.started_at, now)];
         }),
       ),
     );
@@ -76,23 +76,34 @@ export async function status(ctx: CommandContext, args: unknown[]): Promise<numb
       const st = liveStatus(r, state);
       if (st === 'interrupted') ctx.out.line(s.dim(`${r.execution_id}: its process (pid ${r.process?.pid} on ${r.process?.host}) is gone: cortex resume ${r.execution_id} or cortex rollback ${r.execution_id}`));
       else if (expired.includes(r)) ctx.out.line(s.dim(`${r.execution_id}: its approval_timeout has passed: it is rejected and rolled back by the next cortex tick (or cortex resume ${r.execution_id})`));
-      else if (st === 'awaiting_approval' || st === 'paused') ctx.out.line(s.dim(`${r.execution_id}: ${r.status_reason ?? st}`));
+      else if (st === 'awaiting_approval' || st === 'paused' || (st === 'pending' && r.queued)) ctx.out.line(s.dim(`${r.execution_id}: ${r.status_reason ?? st}`));
     }
   }
   for (const p of problems) ctx.out.err(`unreadable record ${p}`);
   return ExitCode.OK;
 }
 
-export function renderTree(r: ExecutionRecord, shown: string, location: string, s: Styler): string {
+/** An action's outputs on one line, cut at `max` characters (--verbose: whole). */
+function outputsLine(outputs: Record<string, unknown>, max: number): string {
+  const text = JSON.stringify(outputs);
+  return text.length <= max ? text : `${text.slice(0, max)}… (--verbose or --json: all of it)`;
+}
+
+export function renderTree(r: ExecutionRecord, shown: string, location: string, s: Styler, isVerbose = false, now = new Date()): string {
   const lines: string[] = [];
+  // An approval past its approval_timeout can no longer be given: say what happens instead.
+  const isExpired = location === 'active' && hasExpiredApproval(r, now);
   lines.push(`${s.bold(r.execution_id)}  ${r.workflow_name} (${r.workflow_id} v${r.definition.version})`);
   lines.push(`status: ${shown}${shown !== r.status ? ` (recorded ${r.status})` : ''}   started ${r.started_at}${r.finished_at ? `   finished ${r.finished_at}` : ''}${r.duration_seconds ? `   ${r.duration_seconds}s` : ''}   [${location}]`);
-  if (r.status_reason) lines.push(`reason: ${r.status_reason}`);
+  if (isExpired) lines.push(`reason: the approval expired: the next cortex tick rejects it and rolls back what completed (or now: cortex resume ${r.execution_id})`);
+  else if (r.status_reason) lines.push(`reason: ${r.status_reason}`);
   lines.push(s.dim(`trigger: ${r.trigger.type}${r.trigger.user ? ` by ${r.trigger.user}` : ''}${r.trigger.host ? `@${r.trigger.host}` : ''}${r.trigger.source ? ` from ${r.trigger.source}` : ''}${r.simulate ? '   (simulated in the lab)' : ''}`));
   lines.push(s.dim(`parameters: ${JSON.stringify(r.parameters)}`));
   for (const p of r.phases) {
     lines.push(`${s.bold(p.phase_id)} [${p.contractor}] ${p.status}${p.duration_seconds != null ? ` ${p.duration_seconds}s` : ''}${p.skip_reason ? s.dim(` (${p.skip_reason})`) : ''}`);
-    if (p.approval) lines.push(`  approval: ${p.approval.decision ?? 'pending'}${p.approval.role ? ` (${p.approval.role})` : ''}${p.approval.decided_by ? ` by ${p.approval.decided_by}` : ''}${p.approval.expires_at && !p.approval.decision ? `, expires ${p.approval.expires_at}` : ''}`);
+    const isPhaseExpired = isExpired && p.status === 'awaiting_approval' && !p.approval?.decision && Boolean(p.approval?.expires_at) && Date.parse(p.approval?.expires_at ?? '') <= now.getTime();
+    if (isPhaseExpired) lines.push(`  approval: ${s.yellow(`expired at ${p.approval?.expires_at}`)}${p.approval?.role ? ` (${p.approval.role})` : ''}`);
+    else if (p.approval) lines.push(`  approval: ${p.approval.decision ?? 'pending'}${p.approval.role ? ` (${p.approval.role})` : ''}${p.approval.decided_by ? ` by ${p.approval.decided_by}` : ''}${p.approval.expires_at && !p.approval.decision ? `, expires ${p.approval.expires_at}` : ''}`);
     if (p.handoff_in) lines.push(s.dim(`  handoff in: ${p.handoff_in}`));
     for (const a of p.actions) {
       const attempts = a.attempts.length > 1 ? `, ${a.attempts.length} attempts` : '';
@@ -100,6 +111,7 @@ export function renderTree(r: ExecutionRecord, shown: string, location: string, 
       if (a.error) lines.push(`    ${s.red('error')} ${a.error.code}: ${a.error.message}${a.error.hint ? `\n    hint: ${a.error.hint}` : ''}`);
       if (a.skip_reason && a.status === 'skipped') lines.push(s.dim(`    ${a.skip_reason}`));
       lines.push(...personTaskLines(r.execution_id, a, s));
+      if (a.outputs && Object.keys(a.outputs).length) lines.push(s.dim(`    outputs: ${outputsLine(a.outputs, isVerbose ? Number.POSITIVE_INFINITY : 160)}`));
       for (const at of a.attempts) {
         if (a.attempts.length < 2 && !at.error) continue;
         lines.push(s.dim(`    #${at.attempt} ${at.status}${at.fallback ? ' (fallback)' : ''}${at.exit_code != null ? ` exit ${at.exit_code}` : ''}${at.error ? `: ${at.error.message}` : ''}`));

@@ -1,6 +1,7 @@
 import { ExitCode, UsageError } from '../../errors.js';
 import { ensureRoot } from '../../root.js';
-import { problemLines, loadRootTriggers } from '../../triggers/setup.js';
+import { formatIssue } from '../../errors.js';
+import { PROBLEMS_HINT, problemLines, loadRootTriggers } from '../../triggers/setup.js';
 import { runTick } from '../../triggers/tick.js';
 import { hasExpiredApproval } from '../../engine/approvals.js';
 import type { CommandContext } from '../context.js';
@@ -48,12 +49,30 @@ async function expireDue(ctx: CommandContext, now: Date, dryRun: boolean): Promi
   return out;
 }
 
+/** Starts the queued runs (on_conflict: queue) whose workflow has room now. */
+async function startQueued(ctx: CommandContext): Promise<Array<{ execution_id: string; pid?: number }>> {
+  const { startQueuedRuns } = await import('../../app/continue.js');
+  const launcher = await launcherFor(ctx);
+  const out: Array<{ execution_id: string; pid?: number }> = [];
+  await startQueuedRuns(appFor(ctx), async (id) => {
+    const r = await launcher.launch(id);
+    out.push({ execution_id: id, ...(r.pid !== undefined ? { pid: r.pid } : {}) });
+  });
+  return out;
+}
+
 /** `cortex tick [--now ISO] [--dry-run]`: what cron runs every minute. */
 export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOptions): Promise<number> {
   await ensureRoot(ctx.root);
   const now = parseNow(opts.now);
   const loaded = await loadRootTriggers(ctx.root.dir);
-  for (const l of problemLines(loaded.problems)) ctx.out.err(l);
+  // The valid schedules still run; the invalid files are reported and the tick exits 2 (cron.log keeps the lines).
+  const stamp = now.toISOString();
+  if (!ctx.out.json) {
+    for (const l of problemLines(loaded.problems)) ctx.out.err(`${stamp} ${l}`);
+    if (loaded.problems.length) ctx.out.err(`${stamp} hint: ${PROBLEMS_HINT}`);
+  }
+  const problems = loaded.problems.map(formatIssue);
   const [{ ProperLockManager }, { FsTriggerStateStore }] = await Promise.all([import('../../adapters/proper-lock-manager.js'), import('../../adapters/fs-trigger-state-store.js')]);
   const starter = await triggerStarterFor(ctx, opts);
   const result = await runTick({
@@ -65,17 +84,17 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
     env: ctx.env,
     dryRun: Boolean(opts.dryRun),
   });
-  const stamp = now.toISOString();
   if (result.busy) {
     const h = result.busy.holder;
     const msg = `another tick is running${h ? ` (pid ${h.pid} on ${h.host} since ${h.acquired_at})` : ''}; this one does nothing`;
-    if (ctx.out.json) ctx.out.data({ ...result, message: msg });
+    if (ctx.out.json) ctx.out.data({ ...result, message: msg, problems });
     else ctx.out.line(`${stamp} ${msg}`);
-    return ExitCode.OK;
+    return problems.length ? ExitCode.INVALID_INPUT : ExitCode.OK;
   }
   const approvals = await expireDue(ctx, now, Boolean(opts.dryRun));
+  const dequeued = opts.dryRun ? [] : await startQueued(ctx);
   if (ctx.out.json) {
-    ctx.out.data({ ...result, approvals, ...(opts.dryRun ? { dry_run: true } : {}) });
+    ctx.out.data({ ...result, approvals, dequeued, problems, ...(opts.dryRun ? { dry_run: true } : {}) });
   } else {
     for (const n of result.notes) ctx.out.err(`${stamp} note: ${n}`);
     for (const r of result.runs) {
@@ -88,7 +107,9 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
     for (const a of approvals) {
       ctx.out.line(`${stamp} ${a.execution_id}: approval expired: ${a.action === 'resuming' ? `cortex resume started (pid ${a.pid}) to reject and roll back` : 'it would be rejected (not acted on)'}`);
     }
-    if (ctx.out.verbose && !result.runs.length && !result.skipped.length && !approvals.length) ctx.out.line(`${stamp} nothing due (${loaded.entries.filter((e) => e.type === 'schedule').length} schedule(s))`);
+    for (const d of dequeued) ctx.out.line(`${stamp} ${d.execution_id}: queued run started${d.pid !== undefined ? ` (pid ${d.pid})` : ''}`);
+    if (ctx.out.verbose && !result.runs.length && !result.skipped.length && !approvals.length && !dequeued.length) ctx.out.line(`${stamp} nothing due (${loaded.entries.filter((e) => e.type === 'schedule').length} schedule(s))`);
   }
-  return result.runs.some((r) => r.status === 'failed' || r.status === 'invalid_parameters') ? ExitCode.WORKFLOW_FAILED : ExitCode.OK;
+  if (result.runs.some((r) => r.status === 'failed' || r.status === 'invalid_parameters')) return ExitCode.WORKFLOW_FAILED;
+  return problems.length ? ExitCode.INVALID_INPUT : ExitCode.OK;
 }

@@ -49,6 +49,9 @@ export function printDispatch(ctx: CommandContext, result: DispatchResult, consi
       case 'started':
         ctx.out.line(`${s.green('started')} ${r.execution_id ?? `pid ${r.pid}`} ${s.dim(what)}${r.message ? `\n  ${r.message}` : ''}`);
         break;
+      case 'queued':
+        ctx.out.line(`${s.yellow('queued')} ${r.execution_id} ${s.dim(what)}${r.message ? `\n  ${r.message}` : ''}`);
+        break;
       case 'duplicate':
         ctx.out.line(`${s.yellow('duplicate')} ${what}: already handled at ${r.first_seen} (--force starts it again)`);
         break;

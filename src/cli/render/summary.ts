@@ -1,5 +1,6 @@
 import type { ExecutionRecord } from '../../model/records.js';
 import type { Output } from '../output.js';
+import { isPausedForLeftovers } from '../../engine/leftovers.js';
 
 function dur(s: number | null | undefined): string {
   if (s === null || s === undefined) return '-';
@@ -39,6 +40,13 @@ export function outcomeOf(rec: ExecutionRecord): string {
   return rec.status;
 }
 
+/** How long the rollback took, when the record has one that ran (seconds). */
+export function rollbackSeconds(rec: ExecutionRecord): number | null {
+  const rb = rec.rollback;
+  if (!rb?.started_at || !rb.finished_at) return null;
+  return Math.max(0, Math.round((Date.parse(rb.finished_at) - Date.parse(rb.started_at)) / 10) / 100);
+}
+
 /** Compact end-of-run summary: one line per phase, the outcome, and where the record is. */
 export function printSummary(out: Output, rec: ExecutionRecord): void {
   const tolerated = toleratedFailures(rec);
@@ -51,6 +59,7 @@ export function printSummary(out: Output, rec: ExecutionRecord): void {
       errors: tolerated,
       status_reason: rec.status_reason ?? null,
       duration_seconds: rec.duration_seconds ?? null,
+      rollback_duration_seconds: rollbackSeconds(rec),
       error: rec.error ?? null,
       rollback_required: rec.rollback_required ?? false,
       phases: rec.phases.map((p) => ({
@@ -80,9 +89,17 @@ export function printSummary(out: Output, rec: ExecutionRecord): void {
   const outcome = outcomeOf(rec);
   const colour = outcome === 'completed' ? s.green : rec.status === 'completed' || rec.status === 'awaiting_approval' || rec.status === 'paused' ? s.yellow : s.red;
   out.line('');
-  out.line(`${colour(outcome)} ${rec.execution_id}${rec.duration_seconds !== null && rec.duration_seconds !== undefined ? ` in ${dur(rec.duration_seconds)}` : ''}`);
+  // A rollback run later (cortex rollback, cancel --rollback) reports its own time: the execution's
+  // duration is that of the run it undid.
+  const rollbackTook = rollbackSeconds(rec);
+  const ran = rec.duration_seconds !== null && rec.duration_seconds !== undefined ? dur(rec.duration_seconds) : null;
+  const isLater = rollbackTook !== null && rec.finished_at !== null && rec.finished_at !== undefined && (rec.rollback?.finished_at ?? '') > rec.finished_at;
+  const took = isLater
+    ? `: rollback in ${dur(rollbackTook)}${ran ? ` (the run took ${ran})` : ''}`
+    : `${ran ? ` in ${ran}` : ''}${rollbackTook !== null ? ` (rollback ${dur(rollbackTook)})` : ''}`;
+  out.line(`${colour(outcome)} ${rec.execution_id}${took}`);
   if (rec.status_reason && rec.status !== 'completed') out.line(rec.status_reason);
   if (rec.rollback_required && !rec.rollback) out.line(`rollback required: cortex rollback ${rec.execution_id}`);
-  if (rec.status === 'paused' && !/cortex (resume|rollback)/.test(rec.status_reason ?? '')) out.line(`continue: cortex resume ${rec.execution_id}, or undo: cortex rollback ${rec.execution_id}`);
+  if (rec.status === 'paused' && !isPausedForLeftovers(rec) && !/cortex resume/.test(rec.status_reason ?? '')) out.line(`continue: cortex resume ${rec.execution_id}, or undo: cortex rollback ${rec.execution_id}`);
   out.line(s.dim(`details: cortex status ${rec.execution_id}`));
 }

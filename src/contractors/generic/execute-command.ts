@@ -26,6 +26,11 @@ export function commandArgv(command: unknown): string[] {
   return words;
 }
 
+/** Removes every trailing newline (\n or \r\n), as command substitution does. */
+export function trimNewlines(text: string): string {
+  return text.replace(/(\r?\n)+$/, '');
+}
+
 export const executeCommand: ActionImpl = {
   plan(params) {
     const argv = commandArgv(params.command);
@@ -66,6 +71,7 @@ export const executeCommand: ActionImpl = {
         throw new ActionFailedError(`${cmd} printed no valid JSON`, { errorCode: 'bad_output', retryable: false });
       }
     }
-    return { exit_code: res.exitCode, stdout: tailText(res.stdout), stderr: tailText(res.stderr), json };
+    // As a shell's $(…): trailing newlines go (a handoff of `hostname` is "vm", not "vm\n"); other whitespace stays.
+    return { exit_code: res.exitCode, stdout: tailText(trimNewlines(res.stdout)), stderr: tailText(trimNewlines(res.stderr)), json };
   },
 };

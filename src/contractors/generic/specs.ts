@@ -56,8 +56,8 @@ const executeCommand: ActionSpec = {
   ),
   outputs: {
     exit_code: 'Exit code of the program.',
-    stdout: 'Standard output (the last 64 KiB; secrets masked).',
-    stderr: 'Standard error (the last 64 KiB; secrets masked).',
+    stdout: 'Standard output without its trailing newlines, as a shell\'s $(…) gives it ("vm", not "vm\\n"); the last 64 KiB; secrets masked.',
+    stderr: 'Standard error without its trailing newlines (the last 64 KiB; secrets masked).',
     json: 'stdout parsed as JSON when expect_json is true, else null.',
   },
   argvParameters: ['command'],

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { actionRec, cmd, harness, phase, workflow } from './engine-helper.js';
-import { fakeDeps, MapSecretSource } from '../../fakes/fakes.js';
+import { fakeDeps, ManualClock, MapSecretSource } from '../../fakes/fakes.js';
+import { ScaledClock } from '../../../src/adapters/system-clock.js';
 
 function okRunner(deps = fakeDeps()) {
-  deps.runner.on('ok', [], { exitCode: 0, stdout: 'fine\n' });
+  deps.runner.on('ok', [], { exitCode: 0, stdout: 'fine' });
   deps.runner.on('bad', [], { exitCode: 1, stderr: 'it broke\n' });
   return deps;
 }
@@ -15,7 +16,7 @@ describe('engine: phases and actions', () => {
     expect(rec.status).toBe('completed');
     expect(h.deps.runner.calls.map((c) => c.args[0])).toEqual(['1', '2', '3']);
     expect(rec.phases.map((p) => p.status)).toEqual(['completed', 'completed']);
-    expect(actionRec(rec, 'a1').outputs).toMatchObject({ exit_code: 0, stdout: 'fine\n' });
+    expect(actionRec(rec, 'a1').outputs).toMatchObject({ exit_code: 0, stdout: 'fine' });
     expect(h.deps.store.history.has(rec.execution_id)).toBe(true);
     expect(h.deps.store.active.has(rec.execution_id)).toBe(false);
     expect(h.deps.store.summaries).toHaveLength(1);
@@ -142,6 +143,21 @@ describe('engine: retry', () => {
     expect(deps.events.filter((e) => e.kind === 'action-retry')).toHaveLength(2);
   });
 
+  it('a retry event gives the wait as it happens under the lab\'s shortened clock, and the nominal one beside it', async () => {
+    const deps = fakeDeps({ clock: new ScaledClock(new ManualClock(), 0.01) });
+    deps.runner.on('flaky', [], { exitCode: 1, stderr: 'no' }, { exitCode: 0 });
+    const def = workflow([phase('p', [cmd('a', ['flaky'], { retry: { max_attempts: 2, delay_seconds: 60 } })])]);
+    await harness(def, { deps }).run();
+    expect(deps.events.filter((e) => e.kind === 'action-retry')).toEqual([expect.objectContaining({ delayMs: 600, nominalDelayMs: 60_000 })]);
+    // Outside the lab: the one wait, no nominal one.
+    const real = fakeDeps();
+    real.runner.on('flaky', [], { exitCode: 1, stderr: 'no' }, { exitCode: 0 });
+    await harness(def, { deps: real }).run();
+    const [retry] = real.events.filter((e) => e.kind === 'action-retry');
+    expect(retry).toMatchObject({ delayMs: 60_000 });
+    expect(retry).not.toHaveProperty('nominalDelayMs');
+  });
+
   it('uses fallback_parameters on the last attempt (retry_with_fallback_host)', async () => {
     const deps = fakeDeps();
     deps.runner.on('provision', ['--host', 'pve-01'], { exitCode: 1, stderr: 'host down' });
@@ -220,7 +236,7 @@ describe('engine: handoffs', () => {
     const rec = await h.run();
     const id = `${rec.execution_id}-infra-to-talos`;
     const hand = deps.store.handoffs.get(`talos-contractor/${id}`);
-    expect(hand).toMatchObject({ status: 'completed', from_contractor: 'infrastructure-contractor', to_contractor: 'talos-contractor', task_id: rec.execution_id, from_phase: 'infra', to_phase: 'k8s', data: { out: 'fine\n', n: 3 } });
+    expect(hand).toMatchObject({ status: 'completed', from_contractor: 'infrastructure-contractor', to_contractor: 'talos-contractor', task_id: rec.execution_id, from_phase: 'infra', to_phase: 'k8s', data: { out: 'fine', n: 3 } });
     expect(hand?.picked_up_at).toBeTruthy();
     expect(rec.phases[1]?.handoff_in).toBe(id);
     expect(deps.runner.calls[1]?.args).toEqual(['3', 'n=3']);
@@ -233,7 +249,7 @@ describe('engine: handoffs', () => {
       { phase_id: 'k8s', contractor: 'talos-contractor', actions: [cmd('use', ['ok'])] },
     ]);
     const rec = await harness(def, { deps }).run();
-    expect(rec.phases[0]?.handoff_data).toEqual({ exit_code: 0, stdout: 'fine\n' });
+    expect(rec.phases[0]?.handoff_data).toEqual({ exit_code: 0, stdout: 'fine' });
   });
 
   it('a conditional handoff goes to the contractor the decision picks, and a skipped receiver passes it on', async () => {
