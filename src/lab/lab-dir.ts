@@ -29,6 +29,10 @@ export function labPaths(lab: string) {
     files: join(lab, 'files'),
     secrets: join(lab, 'secrets'),
     lockDir: (name: string) => join(lab, 'state', `${name}.lock`),
+    /** Held while the lab is seeded (outside state/, which seeding replaces). */
+    seedLock: join(lab, 'seed.lock'),
+    /** Present in state/ while seeding is under way (a crash there leaves it: the next start seeds again). */
+    seeding: join(lab, 'state', '.seeding'),
   };
 }
 
@@ -73,7 +77,11 @@ function sleepSync(ms: number): void {
  * processes and the servers call this between requests.
  */
 export function withLock<T>(lab: string, name: string, fn: () => T): T {
-  const dir = labPaths(lab).lockDir(name);
+  return withLockAt(lab, labPaths(lab).lockDir(name), name, fn);
+}
+
+/** withLock on the lock directory `dir` (inside the lab). */
+export function withLockAt<T>(lab: string, dir: string, name: string, fn: () => T): T {
   mkdirPrivateSync(dirname(dir), { root: lab });
   const deadline = Date.now() + 15_000;
   for (;;) {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResolvedConfig } from '../config/config.js';
-import { labPaths, mkdirLab, readLabConfig, writeLabConfig, writeLabFile, type LabFault } from './lab-dir.js';
+import { labPaths, mkdirLab, readLabConfig, withLockAt, writeLabConfig, writeLabFile, type LabFault } from './lab-dir.js';
 import { claimLabDir, isLabDir } from './lab-guard.js';
 import { LAB_MODULES } from './modules.js';
 import type { RunningService } from './module.js';
@@ -15,7 +15,7 @@ export { LAB_ENDPOINT_SECRETS, labSecretValue };
 
 /** True when `lab` is a lab (it has the marker) with state. */
 export function isSeeded(lab: string): boolean {
-  return isLabDir(lab) && existsSync(join(lab, 'state'));
+  return isLabDir(lab) && existsSync(join(lab, 'state')) && !existsSync(labPaths(lab).seeding);
 }
 
 /**
@@ -24,13 +24,28 @@ export function isSeeded(lab: string): boolean {
  */
 export function seedLab(lab: string, options: { root: string; keepConfig?: boolean }): void {
   claimLabDir(lab, options.root);
-  const config = options.keepConfig ? readLabConfig(lab) : { latency: 1, faults: [] };
+  withLockAt(lab, labPaths(lab).seedLock, 'seed', () => seedLocked(lab, options.keepConfig === true));
+}
+
+/** Seeds `lab` unless it is seeded: sessions that start on one unseeded lab at once seed it once. */
+export function ensureSeeded(lab: string, root: string): void {
+  claimLabDir(lab, root);
+  if (isSeeded(lab)) return;
+  withLockAt(lab, labPaths(lab).seedLock, 'seed', () => {
+    if (!isSeeded(lab)) seedLocked(lab, false);
+  });
+}
+
+function seedLocked(lab: string, keepConfig: boolean): void {
+  const config = keepConfig ? readLabConfig(lab) : { latency: 1, faults: [] };
   rmSync(join(lab, 'state'), { recursive: true, force: true });
   for (const f of ['invocations.jsonl', 'requests.jsonl', 'services.json']) rmSync(join(lab, f), { force: true });
   rmSync(join(lab, 'files'), { recursive: true, force: true });
   mkdirLab(join(lab, 'state'));
+  writeLabFile(labPaths(lab).seeding, `${process.pid}\n`);
   for (const m of LAB_MODULES) m.seed(lab);
   writeLabConfig(lab, config);
+  rmSync(labPaths(lab).seeding, { force: true });
 }
 
 function writeBin(lab: string): void {
@@ -130,7 +145,7 @@ export interface StartLabOptions {
  */
 export async function startLab(lab: string, options: StartLabOptions): Promise<StartedLab> {
   claimLabDir(lab, options.root);
-  if (!isSeeded(lab)) seedLab(lab, { root: options.root });
+  ensureSeeded(lab, options.root);
   const cfg = readLabConfig(lab);
   writeLabConfig(lab, { latency: options.latency ?? cfg.latency, faults: options.faults ?? [] });
   writeBin(lab);
