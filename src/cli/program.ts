@@ -1,9 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import { CortexError, ExitCode, InternalError, formatIssue, DefinitionInvalidError } from '../errors.js';
 import { assertRootUsable, resolveRoot } from '../root.js';
 import { createOutput, sinkFor } from './output.js';
 import type { CommandContext } from './context.js';
+import { versionInfo, versionLine } from './version.js';
 
 export interface CliIO {
   argv: string[];
@@ -23,15 +23,6 @@ interface GlobalOptions {
 
 type Handler = (ctx: CommandContext, args: unknown[], opts: Record<string, unknown>) => Promise<number>;
 
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
-
-/** `cortex --version --json`. */
-function versionInfo(): { version: string; node: string } {
-  return { version: version(), node: process.versions.node };
-}
-
 /** Collects repeatable options (-p k=v -p k2=v2). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -45,7 +36,7 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   const isJson = io.argv.includes('--json');
   const program = new Command('cortex')
     .description('Workflow orchestrator for infrastructure operators: Proxmox (pvesh), Talos/Kubernetes (talosctl, kubectl, helm), n8n and notifications.')
-    .version(isJson ? JSON.stringify(versionInfo()) : version(), '-V, --version')
+    .version(isJson ? JSON.stringify(versionInfo()) : versionLine(versionInfo()), '-V, --version', 'the version, the commit it was built from, and Node\'s version')
     .option('--root <dir>', 'coordination directory (default: $CORTEX_HOME, ./coordination, ~/.cortex)')
     .option('--json', 'machine-readable JSON output')
     .option('--no-color', 'no colour (also NO_COLOR=1)')
@@ -293,6 +284,13 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) => runTargetOptions(c.option('--listen <host:port>', 'address to listen on (default config serve.listen, else 127.0.0.1:8080)')),
   );
   add(
+    'version',
+    'the cortex version, the git commit it was built from ("unknown" when built outside a checkout) and the Node.js version',
+    ['cortex version', 'cortex version -o json'],
+    async () => (await import('./commands/version.js')).version as Handler,
+    (c) => c.addOption(new Option('-o, --output <format>', 'json or yaml').choices(['json', 'yaml'])),
+  );
+  add(
     'init [dir]',
     'create a coordination directory with the built-in workflows and a default config',
     ['cortex init ~/ops/coordination', 'cortex init ~/ops/coordination --force'],
@@ -335,6 +333,7 @@ const INTERRUPTING_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'S
 export async function runCli(io: CliIO): Promise<number> {
   let exitCode: number = ExitCode.OK;
   let globals: GlobalOptions = {};
+  let isJson = false;
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (!controller.signal.aborted) {
@@ -350,13 +349,15 @@ export async function runCli(io: CliIO): Promise<number> {
   const program = buildProgram(io, async (handler, args, cmd) => {
     globals = cmd.optsWithGlobals() as GlobalOptions;
     const out = await createOutput({
-      json: Boolean(globals.json),
+      // `-o json` is `--json` (plan's `-o` is its file: --out).
+      json: Boolean(globals.json) || (cmd.opts() as { output?: unknown }).output === 'json',
       colorFlag: globals.color !== false,
       verbose: Boolean(globals.verbose),
       env: io.env,
       stdout: io.stdout,
       stderr: io.stderr,
     });
+    isJson = out.json;
     const root = resolveRoot({ flag: globals.root, env: io.env, cwd: io.cwd, home: io.home });
     // init creates the root; doctor reports on it.
     if (!['init', 'doctor'].includes(cmd.name())) assertRootUsable(root);
@@ -379,7 +380,7 @@ export async function runCli(io: CliIO): Promise<number> {
       }
       return ExitCode.INVALID_INPUT;
     }
-    return reportError(e, io, Boolean(globals.json ?? io.argv.includes('--json')), Boolean(globals.verbose ?? io.argv.includes('--verbose')));
+    return reportError(e, io, isJson || Boolean(globals.json ?? io.argv.includes('--json')), Boolean(globals.verbose ?? io.argv.includes('--verbose')));
   } finally {
     for (const sig of INTERRUPTING_SIGNALS) process.off(sig, onSignal);
   }
