@@ -114,13 +114,25 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) => c.argument('[action]', 'one action to describe in full'),
   );
   add(
-    'run <workflow_id>',
-    'run a workflow phase by phase (exit 0 completed or awaiting approval, 1 failed, 3 already running)',
+    'plan <workflow_id>',
+    'work out every command and request a run would make and save them, with the definition hash, parameters and config digest, for cortex run --plan',
+    ['cortex plan app-deployment -p environment=production -o plan.json', 'cortex run --plan plan.json', 'cortex plan deploy-monitoring-stack --json | jq \'.phases[].actions[].steps\''],
+    async () => (await import('./commands/plan.js')).plan as Handler,
+    (c) =>
+      c
+        .option('-p, --param <key=value>', 'set a parameter (repeatable; dotted keys set nested properties)', collect, [])
+        .option('--params-file <file>', 'parameters from a JSON or YAML file')
+        .option('-o, --out <file>', 'save the plan to this file (mode 0600) for cortex run --plan'),
+  );
+  add(
+    'run [workflow_id]',
+    'run a workflow phase by phase, or a saved plan (exit 0 completed or awaiting approval, 1 failed, 3 already running or the plan is out of date)',
     [
       'cortex run deploy-monitoring-stack',
       'cortex run app-deployment -p environment=staging -p replicas=2',
       'cortex run security-incident-response --params-file incident.yaml',
       'cortex run build-k8s-cluster --dry-run',
+      'cortex run --plan plan.json',
       'cortex run deploy-monitoring-stack --simulate --simulate-fail install-kube-prometheus-stack:1',
     ],
     async () => (await import('./commands/run.js')).run as Handler,
@@ -130,6 +142,7 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
           .option('-p, --param <key=value>', 'set a parameter (repeatable; dotted keys set nested properties)', collect, [])
           .option('--params-file <file>', 'parameters from a JSON or YAML file')
           .option('--dry-run', 'print every command and request it would make; change nothing')
+          .option('--plan <file>', 'run a plan saved by cortex plan -o; refused (exit 3) if the definition, parameters or config changed since')
           .option('--debug', 'write full command lines and output tails to each contractor\'s debug.log')
           .addOption(new Option('--trigger-info <json>', 'how the run was started (set by tick, trigger and serve)').hideHelp()),
       ),
