@@ -201,8 +201,12 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'status [execution_id]',
     'active executions, or the phase/action tree of one execution',
-    ['cortex status', 'cortex status deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex status --json | jq .executions'],
-    async () => (await import('./commands/status.js')).status,
+    ['cortex status', 'cortex status deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex status -w <id>', 'cortex status -o wide', 'cortex status --json | jq .executions'],
+    async () => (await import('./commands/status-watch.js')).statusOrWatch as Handler,
+    (c) =>
+      c
+        .option('-w, --watch', 'refresh until the execution ends (without an id: until Ctrl-C)')
+        .addOption(new Option('-o, --output <format>', 'json, yaml, wide (more columns) or name (ids only); a table when left out').choices(['table', 'json', 'yaml', 'wide', 'name'])),
   );
   add(
     'history [workflow_id]',
@@ -214,9 +218,13 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'logs <execution_id>',
     'contractor log lines of one execution',
-    ['cortex logs deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex logs <id> --contractor talos-contractor --debug'],
+    ['cortex logs deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex logs <id> --contractor talos-contractor --debug', 'cortex logs -f <id>'],
     async () => (await import('./commands/logs.js')).logs as Handler,
-    (c) => c.option('--contractor <name>', 'only this contractor').option('--debug', 'include debug.log lines'),
+    (c) =>
+      c
+        .option('--contractor <name>', 'only this contractor')
+        .option('--debug', 'include debug.log lines')
+        .option('-f, --follow', 'then print new lines as they are written, until the execution ends (exit: the execution\'s) or Ctrl-C (130)'),
   );
   add(
     'metrics [workflow_id]',

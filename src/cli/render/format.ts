@@ -1,15 +1,15 @@
 import { UsageError } from '../../errors.js';
 import type { Output } from '../output.js';
 
-/** `-o` of the listing commands: the default table, or json, yaml, wide (more columns), name (ids only). */
+/** `-o` of the listing commands: table (the default), json, yaml, wide (more columns), name (ids only). */
 export type ListFormat = 'table' | 'json' | 'yaml' | 'wide' | 'name';
 
 /** The format asked for with `-o` (or `--json`), checked against what the command offers (exit 2 otherwise). */
 export function listFormat(out: Output, opts: { output?: string }, offered: ReadonlyArray<Exclude<ListFormat, 'table'>>): ListFormat {
   const asked = opts.output;
   if (asked === undefined) return out.json ? 'json' : 'table';
-  if (!(offered as readonly string[]).includes(asked)) {
-    throw new UsageError(`-o ${asked}: this command prints ${offered.join(', ')} (or a table when -o is left out)`);
+  if (asked !== 'table' && !(offered as readonly string[]).includes(asked)) {
+    throw new UsageError(`-o ${asked}: this command prints table (the default), ${offered.join(', ')}`);
   }
   // --json is -o json: any other -o beside it is a contradiction.
   if (out.json && asked !== 'json') throw new UsageError(`--json and -o ${asked} ask for two formats: give one`);
