@@ -28,6 +28,11 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** `-o` of the listing commands (list, status, history); `-o json` is `--json`. */
+function listOutputOption(): Option {
+  return new Option('-o, --output <format>', 'table (the default), json, yaml, wide (more columns) or name (ids only)').choices(['table', 'json', 'yaml', 'wide', 'name']);
+}
+
 /** Builds the commander program; each command lazily imports its module. */
 export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd: Command) => Promise<void>): Command {
   const stdout = sinkFor(io.stdout);
@@ -96,9 +101,9 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'list',
     'list the workflows in the coordination directory',
-    ['cortex list', 'cortex list --templates --json'],
-    async () => (await import('./commands/list.js')).list,
-    (c) => c.option('--templates', 'include workflows/templates/'),
+    ['cortex list', 'cortex list --templates --json', 'cortex list -o name'],
+    async () => (await import('./commands/list.js')).list as Handler,
+    (c) => c.option('--templates', 'include workflows/templates/').addOption(listOutputOption()),
   );
   add(
     'show <workflow_id>',
@@ -206,14 +211,14 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) =>
       c
         .option('-w, --watch', 'refresh until the execution ends (without an id: until Ctrl-C)')
-        .addOption(new Option('-o, --output <format>', 'json, yaml, wide (more columns) or name (ids only); a table when left out').choices(['table', 'json', 'yaml', 'wide', 'name'])),
+        .addOption(listOutputOption()),
   );
   add(
     'history [workflow_id]',
     'finished executions, newest first',
-    ['cortex history', 'cortex history app-deployment --limit 5 --json'],
+    ['cortex history', 'cortex history app-deployment --limit 5 --json', 'cortex history -o wide'],
     async () => (await import('./commands/history.js')).history as Handler,
-    (c) => c.option('--limit <n>', 'how many (default 20)'),
+    (c) => c.option('--limit <n>', 'how many (default 20)').addOption(listOutputOption()),
   );
   add(
     'logs <execution_id>',

@@ -49,7 +49,8 @@ export async function status(ctx: CommandContext, args: unknown[], opts: StatusO
     await printStructured(ctx.out, format, { ...(view.data as object), unreadable: problems });
     return ExitCode.OK;
   }
-  ctx.out.line(view.text);
+  // -o name of no executions prints nothing (not an empty line), as kubectl does.
+  if (view.text) ctx.out.line(view.text);
   for (const p of problems) ctx.out.err(`unreadable record ${p}`);
   return ExitCode.OK;
 }
