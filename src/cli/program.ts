@@ -216,9 +216,15 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'history [workflow_id]',
     'finished executions, newest first',
-    ['cortex history', 'cortex history app-deployment --limit 5 --json', 'cortex history -o wide'],
+    ['cortex history', 'cortex history app-deployment --limit 5 --json', 'cortex history --status failed,rolled_back --since 7d -o wide', 'cortex history --workflow app-deployment -o name'],
     async () => (await import('./commands/history.js')).history as Handler,
-    (c) => c.option('--limit <n>', 'how many (default 20)').addOption(listOutputOption()),
+    (c) =>
+      c
+        .option('--workflow <workflow_id>', 'only this workflow (as the argument)')
+        .option('--status <status[,status]>', 'only executions that ended so: completed, failed, rolled_back, rollback_failed, cancelled')
+        .option('--since <duration|time>', 'only executions started since: 30m, 2h, 7d, 2w, or 2026-11-25[T19:00:00Z]')
+        .option('--limit <n>', 'how many, after the filters (default 20)')
+        .addOption(listOutputOption()),
   );
   add(
     'logs <execution_id>',
