@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { CortexError, ExitCode, InternalError, formatIssue, DefinitionInvalidError } from '../errors.js';
 import { assertRootUsable, resolveRoot } from '../root.js';
 import { createOutput, sinkFor } from './output.js';
@@ -323,6 +323,13 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) => c.addOption(new Option('-o, --output <format>', 'json or yaml').choices(['json', 'yaml'])),
   );
   add(
+    'completion',
+    'print the shell completion script (bash, zsh or fish): commands, flags, workflow ids and execution ids',
+    ['source <(cortex completion bash)', 'cortex completion zsh > "${fpath[1]}/_cortex"', 'cortex completion fish > ~/.config/fish/completions/cortex.fish'],
+    async () => (await import('./commands/completion.js')).completion as Handler,
+    (c) => c.addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish'])),
+  );
+  add(
     'init [dir]',
     'create a coordination directory with the built-in workflows and a default config',
     ['cortex init ~/ops/coordination', 'cortex init ~/ops/coordination --force'],
@@ -363,6 +370,18 @@ const INTERRUPTING_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'S
 
 /** Parses argv, runs one command, and returns the exit code (never throws). */
 export async function runCli(io: CliIO): Promise<number> {
+  // What the completion scripts call on Tab: the words are whatever was typed, so commander
+  // must not parse them. Candidates one a line; never an error message.
+  if (io.argv[0] === '__complete') {
+    try {
+      const { complete } = await import('./completion.js');
+      const found = await complete(buildProgram(io, async () => undefined), io.argv.slice(1), { env: io.env, cwd: io.cwd, home: io.home });
+      if (found.length) sinkFor(io.stdout).write(`${found.join('\n')}\n`);
+    } catch {
+      // A completion that cannot be computed offers nothing (the shell falls back to files).
+    }
+    return ExitCode.OK;
+  }
   let exitCode: number = ExitCode.OK;
   let globals: GlobalOptions = {};
   let isJson = false;
