@@ -14,7 +14,8 @@ export default defineConfig({
     env: { NO_COLOR: '1', FORCE_COLOR: '0' },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
+      // An e2e test runs the CLI several times: its default bound is a hang guard, not a speed check.
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000 } },
       // kill -9 and resume, many trials: the slowest part of the suite.
       { extends: true, test: { name: 'torture', include: ['test/torture/**/*.test.ts'] } },
     ],

@@ -92,6 +92,12 @@ export class StateConflictError extends CortexError {
   readonly exitCode = ExitCode.CONFLICT;
 }
 
+/** `run --plan`: the definition, parameters, configuration or commands changed since the plan was made. */
+export class PlanChangedError extends CortexError {
+  readonly code = 'CORTEX_PLAN_CHANGED';
+  readonly exitCode = ExitCode.CONFLICT;
+}
+
 /** A required tool is missing or not executable, or the environment is unusable. */
 export class ToolNotFoundError extends CortexError {
   readonly code = 'CORTEX_TOOL_NOT_FOUND';
@@ -182,6 +188,7 @@ for (const cls of [
   ParametersInvalidError,
   NotFoundError,
   StateConflictError,
+  PlanChangedError,
   ToolNotFoundError,
   EnvironmentError,
   UnsafePathError,

@@ -19,6 +19,10 @@ export interface StartRequest {
   trigger?: Omit<TriggerInfo, 'user' | 'host'>;
   /** Present: rehearse in the lab (--simulate). */
   lab?: LabRequest;
+  /** Run only if this accepts what was prepared (`run --plan`: nothing changed since the plan); may throw. */
+  check?: (prep: PreparedWorkflow) => Promise<void>;
+  /** The plan file run (recorded in the audit trail). */
+  planFile?: string;
 }
 
 export interface CreatedRun {
@@ -56,6 +60,7 @@ export async function prepareRun(app: App, req: StartRequest, options: { checkTo
  */
 export async function createRun(app: App, req: StartRequest, options: { drive: boolean; /** At the limit, queue it (on_conflict: queue). */ queue?: boolean }): Promise<CreatedRun> {
   const prep = await prepareRun(app, req);
+  await req.check?.(prep);
   const deps = app.sessions.base();
   const user = deps.identity.user;
   const trigger: ExecutionRecord['trigger'] = { ...(req.trigger ?? { type: 'manual' }), user, host: deps.identity.host };
@@ -74,8 +79,9 @@ export async function createRun(app: App, req: StartRequest, options: { drive: b
     workflow_id: created.record.workflow_id,
     parameters: prep.maskedParams,
     result: created.record.queued ? 'queued' : options.drive ? 'started' : 'created',
-    ...(req.lab ? { details: { simulate: true } } : {}),
-    ...(req.trigger ? { details: { trigger: req.trigger } } : {}),
+    ...(req.lab || req.trigger || req.planFile
+      ? { details: { ...(req.lab ? { simulate: true } : {}), ...(req.trigger ? { trigger: req.trigger } : {}), ...(req.planFile ? { plan: req.planFile } : {}) } }
+      : {}),
   });
   return { record: created.record, prep, ...(created.lock ? { lock: created.lock } : {}) };
 }

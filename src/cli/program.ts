@@ -1,9 +1,9 @@
-import { Command, CommanderError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { CortexError, ExitCode, InternalError, formatIssue, DefinitionInvalidError } from '../errors.js';
 import { assertRootUsable, resolveRoot } from '../root.js';
 import { createOutput, sinkFor } from './output.js';
 import type { CommandContext } from './context.js';
+import { versionInfo, versionLine } from './version.js';
 
 export interface CliIO {
   argv: string[];
@@ -23,18 +23,14 @@ interface GlobalOptions {
 
 type Handler = (ctx: CommandContext, args: unknown[], opts: Record<string, unknown>) => Promise<number>;
 
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
-
-/** `cortex --version --json`. */
-function versionInfo(): { version: string; node: string } {
-  return { version: version(), node: process.versions.node };
-}
-
 /** Collects repeatable options (-p k=v -p k2=v2). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** `-o` of the listing commands (list, status, history); `-o json` is `--json`. */
+function listOutputOption(): Option {
+  return new Option('-o, --output <format>', 'table (the default), json, yaml, wide (more columns) or name (ids only)').choices(['table', 'json', 'yaml', 'wide', 'name']);
 }
 
 /** Builds the commander program; each command lazily imports its module. */
@@ -45,7 +41,7 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   const isJson = io.argv.includes('--json');
   const program = new Command('cortex')
     .description('Workflow orchestrator for infrastructure operators: Proxmox (pvesh), Talos/Kubernetes (talosctl, kubectl, helm), n8n and notifications.')
-    .version(isJson ? JSON.stringify(versionInfo()) : version(), '-V, --version')
+    .version(isJson ? JSON.stringify(versionInfo()) : versionLine(versionInfo()), '-V, --version', 'the version, the commit it was built from, and Node\'s version')
     .option('--root <dir>', 'coordination directory (default: $CORTEX_HOME, ./coordination, ~/.cortex)')
     .option('--json', 'machine-readable JSON output')
     .option('--no-color', 'no colour (also NO_COLOR=1)')
@@ -105,9 +101,9 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'list',
     'list the workflows in the coordination directory',
-    ['cortex list', 'cortex list --templates --json'],
-    async () => (await import('./commands/list.js')).list,
-    (c) => c.option('--templates', 'include workflows/templates/'),
+    ['cortex list', 'cortex list --templates --json', 'cortex list -o name'],
+    async () => (await import('./commands/list.js')).list as Handler,
+    (c) => c.option('--templates', 'include workflows/templates/').addOption(listOutputOption()),
   );
   add(
     'show <workflow_id>',
@@ -123,13 +119,25 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) => c.argument('[action]', 'one action to describe in full'),
   );
   add(
-    'run <workflow_id>',
-    'run a workflow phase by phase (exit 0 completed or awaiting approval, 1 failed, 3 already running)',
+    'plan <workflow_id>',
+    'work out every command and request a run would make and save them, with the definition hash, parameters and config digest, for cortex run --plan',
+    ['cortex plan app-deployment -p environment=production -o plan.json', 'cortex run --plan plan.json', 'cortex plan deploy-monitoring-stack --json | jq \'.phases[].actions[].steps\''],
+    async () => (await import('./commands/plan.js')).plan as Handler,
+    (c) =>
+      c
+        .option('-p, --param <key=value>', 'set a parameter (repeatable; dotted keys set nested properties)', collect, [])
+        .option('--params-file <file>', 'parameters from a JSON or YAML file')
+        .option('-o, --out <file>', 'save the plan to this file (mode 0600) for cortex run --plan'),
+  );
+  add(
+    'run [workflow_id]',
+    'run a workflow phase by phase, or a saved plan (exit 0 completed or awaiting approval, 1 failed, 3 already running or the plan is out of date)',
     [
       'cortex run deploy-monitoring-stack',
       'cortex run app-deployment -p environment=staging -p replicas=2',
       'cortex run security-incident-response --params-file incident.yaml',
       'cortex run build-k8s-cluster --dry-run',
+      'cortex run --plan plan.json',
       'cortex run deploy-monitoring-stack --simulate --simulate-fail install-kube-prometheus-stack:1',
     ],
     async () => (await import('./commands/run.js')).run as Handler,
@@ -139,6 +147,7 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
           .option('-p, --param <key=value>', 'set a parameter (repeatable; dotted keys set nested properties)', collect, [])
           .option('--params-file <file>', 'parameters from a JSON or YAML file')
           .option('--dry-run', 'print every command and request it would make; change nothing')
+          .option('--plan <file>', 'run a plan saved by cortex plan -o; refused (exit 3) if the definition, parameters or config changed since')
           .option('--debug', 'write full command lines and output tails to each contractor\'s debug.log')
           .addOption(new Option('--trigger-info <json>', 'how the run was started (set by tick, trigger and serve)').hideHelp()),
       ),
@@ -197,22 +206,36 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'status [execution_id]',
     'active executions, or the phase/action tree of one execution',
-    ['cortex status', 'cortex status deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex status --json | jq .executions'],
-    async () => (await import('./commands/status.js')).status,
+    ['cortex status', 'cortex status deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex status -w <id>', 'cortex status -o wide', 'cortex status --json | jq .executions'],
+    async () => (await import('./commands/status-watch.js')).statusOrWatch as Handler,
+    (c) =>
+      c
+        .option('-w, --watch', 'refresh until the execution ends (without an id: until Ctrl-C)')
+        .addOption(listOutputOption()),
   );
   add(
     'history [workflow_id]',
     'finished executions, newest first',
-    ['cortex history', 'cortex history app-deployment --limit 5 --json'],
+    ['cortex history', 'cortex history app-deployment --limit 5 --json', 'cortex history --status failed,rolled_back --since 7d -o wide', 'cortex history --workflow app-deployment -o name'],
     async () => (await import('./commands/history.js')).history as Handler,
-    (c) => c.option('--limit <n>', 'how many (default 20)'),
+    (c) =>
+      c
+        .option('--workflow <workflow_id>', 'only this workflow (as the argument)')
+        .option('--status <status[,status]>', 'only executions that ended so: completed, failed, rolled_back, rollback_failed, cancelled')
+        .option('--since <duration|time>', 'only executions started since: 30m, 2h, 7d, 2w, or 2026-11-25[T19:00:00Z]')
+        .option('--limit <n>', 'how many, after the filters (default 20)')
+        .addOption(listOutputOption()),
   );
   add(
     'logs <execution_id>',
     'contractor log lines of one execution',
-    ['cortex logs deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex logs <id> --contractor talos-contractor --debug'],
+    ['cortex logs deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex logs <id> --contractor talos-contractor --debug', 'cortex logs -f <id>'],
     async () => (await import('./commands/logs.js')).logs as Handler,
-    (c) => c.option('--contractor <name>', 'only this contractor').option('--debug', 'include debug.log lines'),
+    (c) =>
+      c
+        .option('--contractor <name>', 'only this contractor')
+        .option('--debug', 'include debug.log lines')
+        .option('-f, --follow', 'then print new lines as they are written, until the execution ends (exit: the execution\'s) or Ctrl-C (130)'),
   );
   add(
     'metrics [workflow_id]',
@@ -293,6 +316,20 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) => runTargetOptions(c.option('--listen <host:port>', 'address to listen on (default config serve.listen, else 127.0.0.1:8080)')),
   );
   add(
+    'version',
+    'the cortex version, the git commit it was built from ("unknown" when built outside a checkout) and the Node.js version',
+    ['cortex version', 'cortex version -o json'],
+    async () => (await import('./commands/version.js')).version as Handler,
+    (c) => c.addOption(new Option('-o, --output <format>', 'json or yaml').choices(['json', 'yaml'])),
+  );
+  add(
+    'completion',
+    'print the shell completion script (bash, zsh or fish): commands, flags, workflow ids and execution ids',
+    ['source <(cortex completion bash)', 'cortex completion zsh > "${fpath[1]}/_cortex"', 'cortex completion fish > ~/.config/fish/completions/cortex.fish'],
+    async () => (await import('./commands/completion.js')).completion as Handler,
+    (c) => c.addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish'])),
+  );
+  add(
     'init [dir]',
     'create a coordination directory with the built-in workflows and a default config',
     ['cortex init ~/ops/coordination', 'cortex init ~/ops/coordination --force'],
@@ -333,8 +370,21 @@ const INTERRUPTING_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'S
 
 /** Parses argv, runs one command, and returns the exit code (never throws). */
 export async function runCli(io: CliIO): Promise<number> {
+  // What the completion scripts call on Tab: the words are whatever was typed, so commander
+  // must not parse them. Candidates one a line; never an error message.
+  if (io.argv[0] === '__complete') {
+    try {
+      const { complete } = await import('./completion.js');
+      const found = await complete(buildProgram(io, async () => undefined), io.argv.slice(1), { env: io.env, cwd: io.cwd, home: io.home });
+      if (found.length) sinkFor(io.stdout).write(`${found.join('\n')}\n`);
+    } catch {
+      // A completion that cannot be computed offers nothing (the shell falls back to files).
+    }
+    return ExitCode.OK;
+  }
   let exitCode: number = ExitCode.OK;
   let globals: GlobalOptions = {};
+  let isJson = false;
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (!controller.signal.aborted) {
@@ -350,13 +400,15 @@ export async function runCli(io: CliIO): Promise<number> {
   const program = buildProgram(io, async (handler, args, cmd) => {
     globals = cmd.optsWithGlobals() as GlobalOptions;
     const out = await createOutput({
-      json: Boolean(globals.json),
+      // `-o json` is `--json` (plan's `-o` is its file: --out).
+      json: Boolean(globals.json) || (cmd.opts() as { output?: unknown }).output === 'json',
       colorFlag: globals.color !== false,
       verbose: Boolean(globals.verbose),
       env: io.env,
       stdout: io.stdout,
       stderr: io.stderr,
     });
+    isJson = out.json;
     const root = resolveRoot({ flag: globals.root, env: io.env, cwd: io.cwd, home: io.home });
     // init creates the root; doctor reports on it.
     if (!['init', 'doctor'].includes(cmd.name())) assertRootUsable(root);
@@ -379,7 +431,7 @@ export async function runCli(io: CliIO): Promise<number> {
       }
       return ExitCode.INVALID_INPUT;
     }
-    return reportError(e, io, Boolean(globals.json ?? io.argv.includes('--json')), Boolean(globals.verbose ?? io.argv.includes('--verbose')));
+    return reportError(e, io, isJson || Boolean(globals.json ?? io.argv.includes('--json')), Boolean(globals.verbose ?? io.argv.includes('--verbose')));
   } finally {
     for (const sig of INTERRUPTING_SIGNALS) process.off(sig, onSignal);
   }

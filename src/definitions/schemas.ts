@@ -15,7 +15,8 @@ export type SchemaName =
   | 'contractor-actions'
   | 'audit-entry'
   | 'trigger-file'
-  | 'lab-state';
+  | 'lab-state'
+  | 'plan';
 
 let ajv: Ajv2020 | undefined;
 const compiled = new Map<string, ValidateFunction>();

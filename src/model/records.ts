@@ -18,7 +18,9 @@ export type ExecutionStatus =
   | 'cancelled';
 
 /** Statuses after which nothing more happens to an execution unless an operator acts. */
-const TERMINAL: ReadonlySet<ExecutionStatus> = new Set(['completed', 'failed', 'rolled_back', 'rollback_failed', 'cancelled']);
+/** The statuses an execution ends with (the statuses of history/). */
+export const TERMINAL_STATUSES: readonly ExecutionStatus[] = ['completed', 'failed', 'rolled_back', 'rollback_failed', 'cancelled'];
+const TERMINAL: ReadonlySet<ExecutionStatus> = new Set(TERMINAL_STATUSES);
 
 /** True when the execution has ended (its record belongs in history/). */
 export function isTerminal(status: ExecutionStatus): boolean {

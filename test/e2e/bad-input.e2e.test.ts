@@ -160,7 +160,8 @@ describe('usage errors under --json', () => {
 
   it('an unknown command, a missing argument, an unknown option: a JSON error, the suggestion as its hint', async () => {
     expect(await jsonUsageError(['bogus', '--json'])).toEqual({ code: 'CORTEX_USAGE', message: "unknown command 'bogus'", exit_code: 2, hint: expect.stringMatching(/^Did you mean /) });
-    expect((await jsonUsageError(['run', '--json'])).message).toBe("missing required argument 'workflow_id'");
+    // run takes a workflow id or --plan FILE: the missing one is named by cortex, still as a usage error.
+    expect(await jsonUsageError(['run', '--json'])).toMatchObject({ code: 'CORTEX_USAGE', exit_code: 2, message: expect.stringMatching(/workflow id/) });
     expect((await jsonUsageError(['--json', 'run', 'ok', '--frobnicate'])).message).toBe("unknown option '--frobnicate'");
   });
 
@@ -175,8 +176,8 @@ describe('usage errors under --json', () => {
     for (const args of [['--version', '--json'], ['--json', '--version'], ['-V', '--json']]) {
       const res = await cortex(args);
       expect(res.exitCode, args.join(' ')).toBe(0);
-      expect(JSON.parse(res.stdout), args.join(' ')).toEqual({ version, node: process.versions.node });
+      expect(JSON.parse(res.stdout), args.join(' ')).toMatchObject({ version, node: process.version });
     }
-    expect((await cortex(['--version'])).stdout.trim()).toBe(version);
+    expect((await cortex(['--version'])).stdout.trim()).toMatch(new RegExp(`^cortex ${version.replace(/\./g, '\\.')} \\(commit `));
   });
 });

@@ -40,6 +40,11 @@ export class Terminal {
     await this.tmux(['send-keys', '-t', 'cortex', 'Enter']);
   }
 
+  /** Types text without pressing Enter (to press Tab after it). */
+  async write(text: string): Promise<void> {
+    await this.tmux(['send-keys', '-t', 'cortex', '-l', '--', text]);
+  }
+
   /** Presses keys by tmux name (C-c). */
   async press(key: string): Promise<void> {
     await this.tmux(['send-keys', '-t', 'cortex', key]);

@@ -4,10 +4,12 @@ import { checkDefinitionFile, listDefinitionFiles } from '../../definitions/repo
 import { ensureRoot } from '../../root.js';
 import type { WorkflowDefinition } from '../../definitions/types.js';
 import type { CommandContext } from '../context.js';
+import { listFormat, printStructured } from '../render/format.js';
 import { table } from '../render/table.js';
 
-/** `cortex list`: the workflows in the root (templates with --templates). */
-export async function list(ctx: CommandContext, _args: unknown[], opts: Record<string, unknown>): Promise<number> {
+/** `cortex list [-o json|yaml|wide|name]`: the workflows in the root (templates with --templates). */
+export async function list(ctx: CommandContext, _args: unknown[], opts: { templates?: boolean; output?: string }): Promise<number> {
+  const format = listFormat(ctx.out, opts, ['json', 'yaml', 'wide', 'name']);
   await ensureRoot(ctx.root);
   const catalogue = await loadCatalogue(ctx.root.dir);
   const files = (await listDefinitionFiles(ctx.root.dir)).filter((f) => opts.templates || !f.isTemplate);
@@ -19,8 +21,10 @@ export async function list(ctx: CommandContext, _args: unknown[], opts: Record<s
     else invalid.push(c.displayPath);
   }
   rows.sort((a, b) => Number(a.template) - Number(b.template) || a.def.workflow_id.localeCompare(b.def.workflow_id));
-  if (ctx.out.json) {
-    ctx.out.data({
+  if (format === 'name') {
+    for (const { def } of rows) ctx.out.line(def.workflow_id);
+  } else if (format === 'json' || format === 'yaml') {
+    await printStructured(ctx.out, format, {
       root: ctx.root.dir,
       workflows: rows.map(({ def, file, template }) => ({
         workflow_id: def.workflow_id,
@@ -36,16 +40,18 @@ export async function list(ctx: CommandContext, _args: unknown[], opts: Record<s
       invalid,
     });
   } else {
+    const wide = format === 'wide';
     ctx.out.line(
       table(
-        ['WORKFLOW', 'NAME', 'VERSION', 'PHASES', 'CONTRACTORS', 'DURATION'],
-        rows.map(({ def, template }) => [
+        ['WORKFLOW', 'NAME', 'VERSION', 'PHASES', 'CONTRACTORS', 'DURATION', ...(wide ? ['PARAMETERS', 'FILE'] : [])],
+        rows.map(({ def, template, file }) => [
           template ? `${def.workflow_id} (template)` : def.workflow_id,
           def.workflow_name,
           def.version,
           String(def.phases.length),
           chain(def),
           def.estimated_duration ?? '-',
+          ...(wide ? [parameterList(def), file] : []),
         ]),
       ),
     );
@@ -53,6 +59,12 @@ export async function list(ctx: CommandContext, _args: unknown[], opts: Record<s
     if (invalid.length) ctx.out.err(`${invalid.length} invalid definition(s) not listed (${invalid.join(', ')}): run cortex validate`);
   }
   return ExitCode.OK;
+}
+
+/** Parameter names, required ones marked with `*`: `environment*, replicas`. */
+function parameterList(def: WorkflowDefinition): string {
+  const names = Object.entries(def.parameters ?? {}).map(([n, spec]) => (spec.required && spec.default === undefined ? `${n}*` : n));
+  return names.join(',') || '-';
 }
 
 /** Contractor chain in phase order, e.g. infrastructure -> talos -> n8n. */

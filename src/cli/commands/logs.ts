@@ -4,6 +4,7 @@ import { CONTRACTORS } from '../../model/catalogue.js';
 import { layout } from '../../layout.js';
 import type { CommandContext } from '../context.js';
 import { openStore } from '../state.js';
+import { formatLogLine, type LogEntry } from '../render/log-line.js';
 import { readExecutionOrThrow } from './status.js';
 
 const ISO_START = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/;
@@ -15,8 +16,8 @@ function isContinuation(line: string, id: string): boolean {
   return words[1] === id && words[3] === '|';
 }
 
-/** `cortex logs EXECUTION_ID [--contractor C]`: the contractor.log lines of one execution, in time order. */
-export async function logs(ctx: CommandContext, args: unknown[], opts: { contractor?: string; debug?: boolean }): Promise<number> {
+/** `cortex logs EXECUTION_ID [--contractor C] [--debug] [-f]`: the contractor.log lines of one execution, in time order. */
+export async function logs(ctx: CommandContext, args: unknown[], opts: { contractor?: string; debug?: boolean; follow?: boolean }): Promise<number> {
   const id = args[0] as string;
   const state = await openStore(ctx);
   const { record } = await readExecutionOrThrow(state, id);
@@ -28,8 +29,13 @@ export async function logs(ctx: CommandContext, args: unknown[], opts: { contrac
   }
   const contractors = opts.contractor ? [opts.contractor] : involved;
   const L = layout(ctx.root.dir);
-  const entries: Array<{ contractor: string; line: string; more: string[] }> = [];
+  const entries: Array<LogEntry & { more: string[] }> = [];
   const needle = `execution=${id} `;
+  const isOfExecution = (line: string) => line.includes(needle) || (opts.debug === true && line.includes(` ${id} `));
+  if (opts.follow) {
+    const sources = contractors.flatMap((c) => [L.master(c).contractorLog, ...(opts.debug ? [L.master(c).debugLog] : [])].map((path) => ({ contractor: c, path })));
+    return (await import('./logs-follow.js')).followLogs(ctx, state, id, sources, isOfExecution);
+  }
   for (const c of contractors) {
     const paths = [L.master(c).contractorLog, ...(opts.debug ? [L.master(c).debugLog] : [])];
     for (const path of paths) {
@@ -47,7 +53,7 @@ export async function logs(ctx: CommandContext, args: unknown[], opts: { contrac
           current.more.push(line);
           continue;
         }
-        current = line.includes(needle) || (opts.debug && line.includes(` ${id} `)) ? { contractor: c, line, more: [] } : undefined;
+        current = isOfExecution(line) ? { contractor: c, line, more: [] } : undefined;
         if (current) entries.push(current);
       }
     }
@@ -57,7 +63,7 @@ export async function logs(ctx: CommandContext, args: unknown[], opts: { contrac
   if (ctx.out.json) ctx.out.data({ execution_id: id, lines: entries.flatMap((e) => [e.line, ...e.more].map((line) => ({ contractor: e.contractor, line }))) });
   else if (entries.length === 0) ctx.out.line(`no log lines for ${id}${opts.debug ? '' : ' (--debug adds debug.log: command lines and output, when the run had --debug)'}`);
   else {
-    for (const e of entries) for (const line of [e.line, ...e.more]) ctx.out.line(`${e.contractor.replace(/-contractor$/, '').padEnd(14)} ${line}`);
+    for (const e of entries) for (const line of [e.line, ...e.more]) ctx.out.line(formatLogLine({ contractor: e.contractor, line }));
   }
   return ExitCode.OK;
 }

@@ -1,7 +1,6 @@
 import { ExitCode, UsageError } from '../../errors.js';
-import { planExecution } from '../../engine/plan.js';
 import type { ExecutionRecord } from '../../model/records.js';
-import { newExecutionRecord } from '../../engine/run-workflow.js';
+import { checkPlan, planStartRequest, planSteps, readPlanFile } from '../../app/plan.js';
 import { prepareRun, type StartRequest } from '../../app/start.js';
 import type { CommandContext } from '../context.js';
 import { appFor, labRequest, type SimulateOptions } from '../app.js';
@@ -15,6 +14,7 @@ export interface RunOptions extends SimulateOptions {
   dryRun?: boolean;
   debug?: boolean;
   triggerInfo?: string;
+  plan?: string;
 }
 
 /** The trigger recorded for a run: manual, or what --trigger-info passed in. */
@@ -34,38 +34,43 @@ function triggerOf(opts: RunOptions): StartRequest['trigger'] {
   return out;
 }
 
-/** `cortex run WORKFLOW_ID [-p k=v ...] [--params-file F] [--dry-run] [--debug] [--simulate ...]`. */
-export async function run(ctx: CommandContext, args: unknown[], opts: RunOptions): Promise<number> {
-  const app = appFor(ctx);
+/** The start request: a workflow and its parameters, or a saved plan (`--plan FILE`). */
+async function startRequest(ctx: CommandContext, args: unknown[], opts: RunOptions, app: ReturnType<typeof appFor>): Promise<StartRequest> {
   const lab = labRequest(opts);
   const trigger = triggerOf(opts);
-  const req: StartRequest = {
-    workflowId: args[0] as string,
-    assignments: opts.param ?? [],
-    ...(opts.paramsFile ? { paramsFile: opts.paramsFile } : {}),
-    ...(trigger ? { trigger } : {}),
-    ...(lab ? { lab } : {}),
+  const common = { ...(trigger ? { trigger } : {}), ...(lab ? { lab } : {}) };
+  if (!opts.plan) {
+    if (args[0] === undefined) throw new UsageError('missing workflow id', { hint: 'cortex run WORKFLOW_ID, or cortex run --plan FILE' });
+    return { workflowId: args[0] as string, assignments: opts.param ?? [], ...(opts.paramsFile ? { paramsFile: opts.paramsFile } : {}), ...common };
+  }
+  if (opts.paramsFile) throw new UsageError('--plan runs the parameters of the plan: give its secret parameters again with -p NAME=VALUE, not --params-file');
+  const file = opts.plan;
+  const plan = await readPlanFile(ctx.cwd, file);
+  const masker = app.sessions.base().masker;
+  return {
+    ...planStartRequest(plan, file, { ...(args[0] !== undefined ? { workflowId: args[0] as string } : {}), assignments: opts.param ?? [] }),
+    ...common,
+    planFile: file,
+    check: async (prep) => {
+      for (const v of prep.secretValues) masker.add(v);
+      await checkPlan(app, prep, plan, masker, file);
+    },
   };
+}
+
+/** `cortex run WORKFLOW_ID [-p k=v ...] [--params-file F] [--dry-run] [--debug] [--simulate ...]`, or `cortex run --plan FILE`. */
+export async function run(ctx: CommandContext, args: unknown[], opts: RunOptions): Promise<number> {
+  const app = appFor(ctx);
+  const req = await startRequest(ctx, args, opts, app);
 
   if (opts.dryRun) {
     // A plan needs no tools: nothing is run.
     const prep = await prepareRun(app, req, { checkTools: false });
-    const def = prep.loaded.definition;
+    await req.check?.(prep);
     const deps = app.sessions.base();
     for (const v of prep.secretValues) deps.masker.add(v);
-    const now = deps.clock.now().toISOString();
-    const record = newExecutionRecord({ executionId: `${def.workflow_id}-dry-run`, loaded: prep.loaded, parameters: prep.maskedParams, trigger: { type: 'manual' }, now });
-    const plan = await planExecution({
-      loaded: prep.loaded,
-      record,
-      params: prep.params,
-      env: ctx.env,
-      catalogue: prep.catalogue,
-      impls: prep.impls,
-      config: prep.config,
-      builtins: { workflow_id: def.workflow_id, workflow_name: def.workflow_name, execution_id: '<execution_id>', status: 'running', date: now.slice(0, 10).replace(/-/g, ''), time: now.slice(11, 19).replace(/:/g, ''), timestamp: now, sequence: '<sequence>', user: deps.identity.user, host: deps.identity.host },
-    });
-    printPlan(ctx.out, def, prep.maskedParams, plan, deps.masker);
+    const plan = await planSteps(app, prep, deps.masker, { now: deps.clock.now().toISOString(), user: deps.identity.user, host: deps.identity.host });
+    printPlan(ctx.out, prep.loaded.definition, prep.maskedParams, plan, deps.masker);
     return ExitCode.OK;
   }
 

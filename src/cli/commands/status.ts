@@ -7,6 +7,7 @@ import { table } from '../render/table.js';
 import { personTaskLines } from '../render/person-task.js';
 import { openStore, processCheck, readActive, type ReadOnlyState } from '../state.js';
 import type { Styler } from '../output.js';
+import { listFormat, printStructured, type ListFormat } from '../render/format.js';
 
 function elapsed(from: string, to: Date): string {
   const s = Math.max(0, Math.round((to.getTime() - Date.parse(from)) / 1000));
@@ -24,63 +25,93 @@ export async function readExecutionOrThrow(state: ReadOnlyState, id: string): Pr
   return found;
 }
 
-/** `cortex status [EXECUTION_ID]`: active executions, or one execution's phase/action tree. */
-export async function status(ctx: CommandContext, args: unknown[]): Promise<number> {
+export interface StatusOptions {
+  output?: string;
+}
+
+/** `cortex status [EXECUTION_ID] [-o json|yaml|wide|name]`: active executions, or one execution's phase/action tree. */
+export async function status(ctx: CommandContext, args: unknown[], opts: StatusOptions = {}): Promise<number> {
   const id = args[0] as string | undefined;
+  const format = listFormat(ctx.out, opts, ['json', 'yaml', 'wide', 'name']);
   if (id) {
     const state = await openStore(ctx);
     const { record, location } = await readExecutionOrThrow(state, id);
     const shown = location === 'active' ? liveStatus(record, state) : record.status;
-    if (ctx.out.json) ctx.out.data({ ...record, location, display_status: shown });
+    if (format === 'json' || format === 'yaml') await printStructured(ctx.out, format, { ...record, location, display_status: shown });
+    else if (format === 'name') ctx.out.line(record.execution_id);
     else ctx.out.line(renderTree(record, shown, location, ctx.out.style, ctx.out.verbose));
     return ExitCode.OK;
   }
   const problems: string[] = [];
-  const state = { isProcessAlive: processCheck() };
   const records = readActive(ctx, (file, e) => problems.push(`${file}: ${e.message}`)).sort((a, b) => a.started_at.localeCompare(b.started_at));
-  const now = new Date();
+  const view = activeView(records, { isProcessAlive: processCheck() }, new Date(), ctx.out.style, format);
+  if (format === 'json' || format === 'yaml') {
+    await printStructured(ctx.out, format, { ...(view.data as object), unreadable: problems });
+    return ExitCode.OK;
+  }
+  // -o name of no executions prints nothing (not an empty line), as kubectl does.
+  if (view.text) ctx.out.line(view.text);
+  for (const p of problems) ctx.out.err(`unreadable record ${p}`);
+  return ExitCode.OK;
+}
+
+/** The active executions as data (json, yaml) or as text (a table and its notes, or ids). */
+export function activeView(records: ExecutionRecord[], state: { isProcessAlive: ReadOnlyState['isProcessAlive'] }, now: Date, s: Styler, format: ListFormat): { data?: unknown; text: string } {
   // status only reads: an approval past its approval_timeout is shown as expired; tick, serve,
   // resume and approve act on it.
   const expired = records.filter((r) => hasExpiredApproval(r, now));
-  if (ctx.out.json) {
-    ctx.out.data({
-      executions: records.map((r) => ({
-        execution_id: r.execution_id,
-        workflow_id: r.workflow_id,
-        status: liveStatus(r, state),
-        recorded_status: r.status,
-        current_phase: r.current_phase ?? null,
-        current_action: r.current_action ?? null,
-        started_at: r.started_at,
-        elapsed_seconds: Math.round((now.getTime() - Date.parse(r.started_at)) / 1000),
-        status_reason: r.status_reason ?? null,
-      })),
-      unreadable: problems,
-    });
-    return ExitCode.OK;
+  if (format === 'json' || format === 'yaml') {
+    return {
+      text: '',
+      data: {
+        executions: records.map((r) => ({
+          execution_id: r.execution_id,
+          workflow_id: r.workflow_id,
+          status: liveStatus(r, state),
+          recorded_status: r.status,
+          current_phase: r.current_phase ?? null,
+          current_action: r.current_action ?? null,
+          started_at: r.started_at,
+          elapsed_seconds: Math.round((now.getTime() - Date.parse(r.started_at)) / 1000),
+          status_reason: r.status_reason ?? null,
+        })),
+      },
+    };
   }
-  if (records.length === 0) ctx.out.line('no active executions');
-  else {
-    const s = ctx.out.style;
-    ctx.out.line(
-      table(
-        ['EXECUTION', 'WORKFLOW', 'STATUS', 'PHASE', 'ACTION', 'ELAPSED'],
-        records.map((r) => {
-          const st = liveStatus(r, state);
-          const colour = st === 'running' ? s.cyan : st === 'interrupted' || st === 'failed' ? s.red : s.yellow;
-          return [r.execution_id, r.workflow_id, colour(expired.includes(r) ? 'approval expired' : st === 'pending' && r.queued ? 'queued' : st), r.current_phase ?? '-', r.current_action ?? '-', elapsed(r.started_at, now)];
-        }),
-      ),
-    );
-    for (const r of records) {
-      const st = liveStatus(r, state);
-      if (st === 'interrupted') ctx.out.line(s.dim(`${r.execution_id}: its process (pid ${r.process?.pid} on ${r.process?.host}) is gone: cortex resume ${r.execution_id} or cortex rollback ${r.execution_id}`));
-      else if (expired.includes(r)) ctx.out.line(s.dim(`${r.execution_id}: its approval_timeout has passed: it is rejected and rolled back by the next cortex tick (or cortex resume ${r.execution_id})`));
-      else if (st === 'awaiting_approval' || st === 'paused' || (st === 'pending' && r.queued)) ctx.out.line(s.dim(`${r.execution_id}: ${r.status_reason ?? st}`));
-    }
+  if (format === 'name') return { text: records.map((r) => r.execution_id).join('\n') };
+  if (records.length === 0) return { text: 'no active executions' };
+  const wide = format === 'wide';
+  const lines = [
+    table(
+      ['EXECUTION', 'WORKFLOW', 'STATUS', 'PHASE', 'ACTION', 'ELAPSED', ...(wide ? ['STARTED', 'TRIGGER', 'PROCESS'] : [])],
+      records.map((r) => {
+        const st = liveStatus(r, state);
+        const colour = st === 'running' ? s.cyan : st === 'interrupted' || st === 'failed' ? s.red : s.yellow;
+        return [
+          r.execution_id,
+          r.workflow_id,
+          colour(expired.includes(r) ? 'approval expired' : st === 'pending' && r.queued ? 'queued' : st),
+          r.current_phase ?? '-',
+          r.current_action ?? '-',
+          elapsed(r.started_at, now),
+          ...(wide ? [r.started_at.replace('T', ' ').slice(0, 19), triggerText(r), r.process ? `${r.process.pid}@${r.process.host}` : '-'] : []),
+        ];
+      }),
+    ),
+  ];
+  for (const r of records) {
+    const st = liveStatus(r, state);
+    if (st === 'interrupted') lines.push(s.dim(`${r.execution_id}: its process (pid ${r.process?.pid} on ${r.process?.host}) is gone: cortex resume ${r.execution_id} or cortex rollback ${r.execution_id}`));
+    else if (expired.includes(r)) lines.push(s.dim(`${r.execution_id}: its approval_timeout has passed: it is rejected and rolled back by the next cortex tick (or cortex resume ${r.execution_id})`));
+    else if (st === 'awaiting_approval' || st === 'paused' || (st === 'pending' && r.queued)) lines.push(s.dim(`${r.execution_id}: ${r.status_reason ?? st}`));
   }
-  for (const p of problems) ctx.out.err(`unreadable record ${p}`);
-  return ExitCode.OK;
+  return { text: lines.join('\n') };
+}
+
+/** How an execution was started, in a few words: `manual root@vm`, `webhook alertmanager`. */
+export function triggerText(r: ExecutionRecord): string {
+  const who = r.trigger.user ? ` ${r.trigger.user}${r.trigger.host ? `@${r.trigger.host}` : ''}` : '';
+  return `${r.trigger.type}${r.trigger.source ? ` ${r.trigger.source}` : who}`;
 }
 
 /** An action's outputs on one line, cut at `max` characters (--verbose: whole). */

@@ -7,14 +7,14 @@ function quote(a: string): string {
   return /^[\w@%+=:,./<>\-[\]]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `run --dry-run`: the commands and requests, in order, with parameters resolved and secrets masked. */
-export function printPlan(out: Output, def: WorkflowDefinition, params: Record<string, unknown>, plan: PlannedPhase[], masker: Masker): void {
+/** `run --dry-run` and `cortex plan`: the commands and requests, in order, with parameters resolved and secrets masked. */
+export function printPlan(out: Output, def: WorkflowDefinition, params: Record<string, unknown>, plan: PlannedPhase[], masker: Masker, title: 'dry run' | 'plan' = 'dry run'): void {
   if (out.json) {
     out.data(masker.maskValue({ workflow_id: def.workflow_id, dry_run: true, parameters: params, phases: plan }));
     return;
   }
   const s = out.style;
-  out.line(`${s.bold('dry run')} of ${def.workflow_id}: nothing is executed or written`);
+  out.line(`${s.bold(title)} of ${def.workflow_id}: nothing is executed${title === 'dry run' ? ' or written' : ''}`);
   out.line(s.dim(`parameters: ${masker.mask(JSON.stringify(params))}`));
   for (const p of plan) {
     out.line('');
