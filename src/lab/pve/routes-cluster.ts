@@ -384,7 +384,10 @@ export const CLUSTER_ROUTES: Route[] = [
                 });
                 nodes[n.name] = { vnets: vnets.map(([id]) => id).sort(), readyAt: n.name === state.localNode ? now : now + NODE_RELOAD_MS };
               }
-              state.sdn.nodes = nodes;
+              // With nothing applied there is nothing to track per node (nodeVnets answers [] either
+              // way): a rolled-back SDN leaves the state as it started.
+              if (Object.keys(state.sdn.running.vnets).length === 0) delete state.sdn.nodes;
+              else state.sdn.nodes = nodes;
             },
           },
         };
