@@ -6,20 +6,15 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { EngineDeps } from './deps.js';
+import { taskCommands } from './task-commands.js';
+
+export { taskCommands } from './task-commands.js';
 
 /** Name of the draft file in the task's artifacts folder (`<root>/state/artifacts/<execution>/<action>/`). */
 export const DRAFT_FILE = 'draft.yaml';
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-/** The approve command lines for a waiting task, as shown in its draft file, the summary and `cortex status`. */
-export function taskCommands(executionId: string, actionId: string): { asIs: string; withData: string } {
-  return {
-    asIs: `cortex approve ${executionId} --action ${actionId}`,
-    withData: `cortex approve ${executionId} --action ${actionId} --data FILE`,
-  };
 }
 
 export function draftFileText(executionId: string, actionId: string, action: string, draft: Record<string, unknown>): string {

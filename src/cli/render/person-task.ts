@@ -1,7 +1,11 @@
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import type { ActionRecord } from '../../model/records.js';
-import { taskCommands } from '../../engine/person-task.js';
+import { taskCommands } from '../../engine/task-commands.js';
 import type { Styler } from '../output.js';
+
+// yaml (about 70 modules) is loaded only when a draft is shown: `cortex status` starts without it.
+const require = createRequire(import.meta.url);
+const yamlStringify = (value: unknown): string => (require('yaml') as typeof import('yaml')).stringify(value, { lineWidth: 0 });
 
 /** Lines under a task for a person in `cortex status ID`: its draft and how to answer it, or who answered. */
 export function personTaskLines(executionId: string, a: ActionRecord, s: Styler): string[] {
@@ -12,7 +16,7 @@ export function personTaskLines(executionId: string, a: ActionRecord, s: Styler)
     const cmd = taskCommands(executionId, a.action_id);
     if (task.draft) {
       lines.push(`    ${s.yellow('waits for a person')}; cortex drafted${task.draft_file ? ` (file ${task.draft_file})` : ''}:`);
-      const yaml = stringify(task.draft, { lineWidth: 0 }).trimEnd();
+      const yaml = yamlStringify(task.draft).trimEnd();
       lines.push(...yaml.split('\n').map((l) => `      ${l}`));
       lines.push(`    approve it as is:       ${cmd.asIs}`);
       lines.push(`    or approve your copy:   ${cmd.withData}${s.dim('  (JSON or YAML; edit a copy of the draft file)')}`);

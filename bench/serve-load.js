@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// Load on `cortex serve`: N distinct firing Alertmanager alerts (one per request) from C parallel
+// clients. Prints JSON: answer latency (p50, p99, max) and, for runs started, the delay from the
+// request to the execution record existing (p50). Usage: node bench/serve-load.js [N] [C]
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(PROJECT, 'dist', 'cli', 'main.js');
+const N = Number(process.argv[2]) || 300;
+const C = Number(process.argv[3]) || 20;
+const TOKEN = 'bench-bearer-token-0123';
+
+const root = mkdtempSync(join(tmpdir(), 'cortex-bench-serve-'));
+mkdirSync(join(root, 'workflows'), { recursive: true });
+mkdirSync(join(root, 'secrets'), { recursive: true, mode: 0o700 });
+writeFileSync(join(root, 'secrets', 'AM_TOKEN'), TOKEN);
+chmodSync(join(root, 'secrets', 'AM_TOKEN'), 0o600);
+writeFileSync(join(root, 'config.yaml'), 'serve:\n  token_secret: AM_TOKEN\n');
+writeFileSync(
+  join(root, 'workflows', 'memory-pressure.yaml'),
+  `workflow_id: memory-pressure
+workflow_name: Memory pressure
+version: 1.0.0
+concurrency: ${Math.min(N, 100)}
+parameters:
+  instance: { type: string, required: true }
+phases:
+  - phase_id: relieve
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: note, action: execute_command, parameters: { command: ["true"] }, timeout: 10 }
+triggers:
+  - type: prometheus_alert
+    id: high-memory
+    alert_name: HighMemoryUsage
+    parameters:
+      instance: \${event.labels.instance}
+`,
+);
+
+const env = { ...process.env, NO_COLOR: '1' };
+for (const k of Object.keys(env)) if (k.startsWith('CORTEX_')) delete env[k];
+const serve = spawn('node', [CLI, '--root', root, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+let out = '';
+let err = '';
+serve.stderr.on('data', (d) => (err += d));
+const url = await new Promise((resolve, reject) => {
+  const t = setTimeout(() => reject(new Error(`serve did not listen: ${out}${err}`)), 30_000);
+  serve.stdout.on('data', (d) => {
+    out += d;
+    const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+    if (m) {
+      clearTimeout(t);
+      resolve(m[1]);
+    }
+  });
+  serve.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}${err}`)));
+});
+
+function post(i) {
+  const startsAt = new Date(Date.UTC(2026, 0, 1, 0, 0, i % 60, i)).toISOString();
+  const body = JSON.stringify({
+    version: '4',
+    groupKey: `{}:{alertname="HighMemoryUsage",instance="i${i}"}`,
+    status: 'firing',
+    receiver: 'cortex',
+    groupLabels: { alertname: 'HighMemoryUsage' },
+    commonLabels: { alertname: 'HighMemoryUsage' },
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager.invalid',
+    alerts: [{ status: 'firing', labels: { alertname: 'HighMemoryUsage', instance: `i${i}` }, annotations: {}, startsAt, endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: i.toString(16).padStart(16, '0') }],
+  });
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/webhook/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0, executions: JSON.parse(text).executions ?? [], text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const results = [];
+let next = 0;
+const t0 = performance.now();
+await Promise.all(
+  Array.from({ length: C }, async () => {
+    while (next < N) results.push(await post(next++));
+  }),
+);
+const wallMs = performance.now() - t0;
+// A 202 is sent only once the run's record exists (src/triggers/server.ts): its answer time bounds
+// the delay from request to record; check the records are there.
+const missing = results.flatMap((r) => r.executions).filter((id) => !['active', 'history'].some((d) => existsSync(join(root, 'workflows', d, `workflow-${id}.json`))));
+const q = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))] * 10) / 10;
+};
+const ms = results.map((r) => r.ms);
+const statuses = {};
+for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+console.log(JSON.stringify({ requests: N, clients: C, statuses, p50_ms: q(ms, 0.5), p99_ms: q(ms, 0.99), max_ms: q(ms, 1), wall_ms: Math.round(wallMs), records_missing: missing.length }));
+if (process.env.BENCH_DEBUG) console.error(results.find((r) => r.status !== 202)?.text ?? results[0].text);
+serve.kill('SIGTERM');
+await new Promise((r) => serve.on('exit', r));
+// The runs serve launched go on in their own processes: let them end before removing the root.
+const active = join(root, 'workflows', 'active');
+for (let i = 0; i < 600 && existsSync(active) && readdirSync(active).some((f) => f.endsWith('.json')); i++) await new Promise((r) => setTimeout(r, 500));
+rmSync(root, { recursive: true, force: true, maxRetries: 5 });
