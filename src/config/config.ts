@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { ErrorObject } from 'ajv';
-import { DefinitionInvalidError, EnvironmentError } from '../errors.js';
+import { DefinitionInvalidError, EnvironmentError, UsageError } from '../errors.js';
 import { loadDocument } from '../definitions/load-document.js';
 import { describeAjvError, selectAjvErrors, validatorFor } from '../definitions/schemas.js';
 
@@ -66,6 +66,14 @@ export interface ConfigFile {
     max_retry_after_seconds?: number;
   };
   serve?: { listen?: string; token_secret?: string; github_secret?: string; max_body_bytes?: number };
+  queue?: { url: string; lock_seconds?: number };
+}
+
+/** Queue mode: where the Redis queue is (url checked) and how long a job's hold lasts. */
+export interface QueueConfig {
+  url: string;
+  /** A dead worker's job is handed to another worker after about this long. */
+  lockSeconds: number;
 }
 
 /** Config after defaults and environment overrides: what the engine and adapters read. */
@@ -87,6 +95,8 @@ export interface ResolvedConfig {
     maxLoadTestSeconds?: number;
   };
   serve: NonNullable<ConfigFile['serve']>;
+  /** Present in queue mode (config `queue:` or CORTEX_QUEUE_URL). */
+  queue?: QueueConfig;
   /** Where it came from, for doctor and error messages. */
   source: string | null;
 }
@@ -142,6 +152,7 @@ export function resolveConfig(file: ConfigFile, env: Record<string, string | und
     if (tools[t].length === 0) throw new EnvironmentError(`${ENV_OVERRIDES[t]} is set but empty`);
   }
   const d = file.defaults ?? {};
+  const queue = resolveQueue(file, env);
   return {
     tools,
     helmMajor: file.tools?.helm_major,
@@ -158,8 +169,41 @@ export function resolveConfig(file: ConfigFile, env: Record<string, string | und
       maxRetryAfterSeconds: d.max_retry_after_seconds ?? 60,
     },
     serve: file.serve ?? {},
+    ...(queue ? { queue } : {}),
     source,
   };
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+}
+
+/**
+ * Checks a queue URL: redis:// or rediss://, a host, an optional port and database number.
+ * Throws UsageError (exit 2) naming where it came from.
+ */
+export function checkQueueUrl(url: string, where: string): string {
+  const bad = (why: string) =>
+    new UsageError(`${where} is not a Redis URL (${why}): "${redactUrl(url)}"`, { hint: 'e.g. redis://127.0.0.1:6379/0 or rediss://user:password@redis.example:6380/1' });
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw bad('it does not parse as a URL');
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw bad(`scheme ${u.protocol.replace(/:$/, '')}, expected redis or rediss`);
+  if (!u.hostname) throw bad('no host');
+  if (u.pathname && u.pathname !== '/' && !/^\/[0-9]{1,5}$/.test(u.pathname)) throw bad('the path must be a database number, like /0');
+  if (u.search || u.hash) throw bad('no query or fragment is allowed');
+  return url;
+}
+
+function resolveQueue(file: ConfigFile, env: Record<string, string | undefined>): QueueConfig | undefined {
+  const fromEnv = env.CORTEX_QUEUE_URL;
+  if (fromEnv !== undefined && fromEnv !== '') return { url: checkQueueUrl(fromEnv, 'CORTEX_QUEUE_URL'), lockSeconds: file.queue?.lock_seconds ?? 30 };
+  if (!file.queue) return undefined;
+  return { url: checkQueueUrl(file.queue.url, 'config.yaml queue.url'), lockSeconds: file.queue.lock_seconds ?? 30 };
 }
 
 /** Reads and validates <root>/config.yaml (absent: defaults). Throws DefinitionInvalidError. */

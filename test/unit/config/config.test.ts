@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, resolveConfig, splitWords, TOOL_NAMES } from '../../../src/config/config.js';
-import { DefinitionInvalidError, formatIssue } from '../../../src/errors.js';
+import { DefinitionInvalidError, UsageError, formatIssue } from '../../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cortex-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -163,5 +163,50 @@ describe('splitWords', () => {
   it('an unterminated quote is an error', () => {
     expect(() => splitWords(`ssh "root@pve01 pvesh`)).toThrow('unterminated " quote');
     expect(() => splitWords(`ssh 'x`)).toThrow(`unterminated ' quote`);
+  });
+});
+
+describe('queue mode configuration', () => {
+  it('has no queue unless config.yaml or CORTEX_QUEUE_URL names one', async () => {
+    expect((await loadConfig(file('defaults: { max_parallel: 2 }\n'), {})).queue).toBeUndefined();
+    expect((await loadConfig(file('defaults: { max_parallel: 2 }\n'), { CORTEX_QUEUE_URL: '' })).queue).toBeUndefined();
+  });
+
+  it('reads queue.url and lock_seconds from config.yaml; CORTEX_QUEUE_URL overrides the url', async () => {
+    const path = file('queue: { url: "redis://10.0.0.5:6379/2", lock_seconds: 5 }\n');
+    expect((await loadConfig(path, {})).queue).toEqual({ url: 'redis://10.0.0.5:6379/2', lockSeconds: 5 });
+    expect((await loadConfig(path, { CORTEX_QUEUE_URL: 'rediss://u:p@redis.example:6380' })).queue).toEqual({ url: 'rediss://u:p@redis.example:6380', lockSeconds: 5 });
+    expect(resolveConfig({}, { CORTEX_QUEUE_URL: 'redis://127.0.0.1' }, null).queue).toEqual({ url: 'redis://127.0.0.1', lockSeconds: 30 });
+  });
+
+  it.each([
+    ['http://127.0.0.1:6379', /scheme http/],
+    ['127.0.0.1:6379', /scheme 127.0.0.1|does not parse/],
+    ['redis://', /does not parse|no host/],
+    ['redis://h:6379/zero', /database number/],
+    ['redis://h:99999', /does not parse/],
+    ['redis://h/0?x=1', /no query/],
+  ])('refuses CORTEX_QUEUE_URL=%s with one usage error (exit 2)', (url, why) => {
+    const e = (() => {
+      try {
+        resolveConfig({}, { CORTEX_QUEUE_URL: url }, null);
+      } catch (x) {
+        return x as UsageError;
+      }
+      throw new Error('accepted');
+    })();
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(/^CORTEX_QUEUE_URL is not a Redis URL/);
+    expect(e.message).toMatch(why);
+  });
+
+  it('never shows the password of a refused URL', () => {
+    expect(() => resolveConfig({ queue: { url: 'redis://u:s3cret@h/x' } }, {}, null)).toThrow(/config.yaml queue.url is not a Redis URL .*"redis:\/\/u:\*\*\*@h\/x"/);
+  });
+
+  it('refuses a queue without url or with unknown keys (schema)', async () => {
+    const { lines } = await issues('queue: { lock_seconds: 0, host: x }\n');
+    expect(lines.join('\n')).toMatch(/queue/);
   });
 });
