@@ -182,7 +182,20 @@ export class InternalError extends CortexError {
   readonly exitCode = ExitCode.INTERNAL;
 }
 
+/** An error a queue worker met while driving a job, reported by the command that queued it. */
+export class WorkerReportedError extends CortexError {
+  constructor(
+    readonly code: string,
+    readonly exitCode: ExitCode,
+    message: string,
+    options?: { hint?: string },
+  ) {
+    super(message, options);
+  }
+}
+
 for (const cls of [
+  WorkerReportedError,
   UsageError,
   DefinitionInvalidError,
   ParametersInvalidError,

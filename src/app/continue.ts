@@ -47,6 +47,8 @@ async function carryOn(
   req: ContinueRequest,
   options: {
     command: string;
+    /** A queued run no worker started yet: it starts (it is not a resume). */
+    fresh?: boolean;
     body?: Parameters<typeof driveExecution>[3]['body'];
     resume?: { retryAction?: string; skipAction?: string };
     audit?: { comment?: string; details?: Record<string, unknown> };
@@ -70,7 +72,7 @@ async function carryOn(
   await audit(held.deps, { command: options.command, execution_id: record.execution_id, workflow_id: record.workflow_id, result: 'started', ...options.audit });
   await driveExecution(app, prep, record, {
     emit: req.emit,
-    resumed: true,
+    resumed: !options.fresh,
     command: options.command,
     debug: req.debug,
     ...(req.lab ? { lab: req.lab } : {}),
@@ -82,7 +84,7 @@ async function carryOn(
 }
 
 /** `cortex resume`: continue a paused, interrupted, waiting or not yet started execution. */
-export async function resumeExecution(app: App, req: ContinueRequest & { retryAction?: string; skipAction?: string }): Promise<ContinueResult> {
+export async function resumeExecution(app: App, req: ContinueRequest & { retryAction?: string; skipAction?: string; command?: string }): Promise<ContinueResult> {
   return withExecution(app, req.executionId, async (held) => {
     req.onHeld?.();
     const rec = held.record;
@@ -96,7 +98,8 @@ export async function resumeExecution(app: App, req: ContinueRequest & { retryAc
     if (problem) throw new UsageError(problem);
     expireApprovals(rec, held.deps.clock.now());
     await carryOn(app, held, req, {
-      command: 'resume',
+      command: req.command ?? 'resume',
+      fresh: rec.status === 'queued' && rec.phases.every((p) => p.status === 'pending'),
       resume: choice,
       ...(req.retryAction || req.skipAction ? { audit: { details: { retry_action: req.retryAction ?? null, skip_action: req.skipAction ?? null } } } : {}),
     });
@@ -116,71 +119,90 @@ export interface DecideRequest extends ContinueRequest {
   dataFile?: string;
 }
 
+/** What applyDecision recorded, for the audit trail and the drive that follows. */
+export interface Decision {
+  expired: boolean;
+  comment: { comment?: string };
+  details?: Record<string, unknown>;
+  loaded?: { prep: DrivePrep };
+}
+
+/**
+ * Records an operator's decision on a held execution (the waiting phase, or a person's task with
+ * its outputs, checked first) in the record only; continuing it is the caller's (here, or a queue
+ * worker). Throws, changing nothing, when the decision does not apply.
+ */
+export async function applyDecision(app: App, held: HeldExecution, req: Omit<DecideRequest, 'emit'>): Promise<Decision> {
+  const rec = held.record;
+  if (rec.status !== 'awaiting_approval' || held.location !== 'active') {
+    throw new StateConflictError(`execution ${rec.execution_id} is ${rec.status}, not awaiting approval`, { hint: `cortex status ${rec.execution_id}` });
+  }
+  const now = held.deps.clock.now();
+  const expired = expireApprovals(rec, now);
+  const user = held.deps.identity.user;
+  const host = held.deps.identity.host;
+  const comment = req.comment ? { comment: req.comment } : {};
+  let loaded: { prep: DrivePrep } | undefined;
+  let details: Record<string, unknown> | undefined;
+  if (req.action) {
+    const phase = rec.phases.find((p) => p.actions.some((a) => a.action_id === req.action));
+    const action = phase?.actions.find((a) => a.action_id === req.action);
+    if (!phase || !action) throw new NotFoundError(`execution ${rec.execution_id} has no action "${req.action}"`);
+    if (action.status !== 'awaiting_input') throw new StateConflictError(`action "${req.action}" is ${action.status}, not waiting for a person`);
+    if (req.decision === 'rejected' && (req.dataFile || req.outputs?.length)) throw new UsageError('--data and --output go with approve (a rejected task records no outputs)');
+    const task = action.person_task ?? {};
+    const draft = { ...(task.draft ? { draft: task.draft } : {}), ...(task.draft_file ? { draft_file: task.draft_file } : {}), ...(task.draft_sha256 ? { draft_sha256: task.draft_sha256 } : {}), ...(task.draft_error ? { draft_error: task.draft_error } : {}) };
+    const done = { completed_by: user, completed_at: now.toISOString(), ...comment };
+    details = { action: action.action_id };
+    if (req.decision === 'approved') {
+      // Checked before anything is recorded: a bad file changes nothing.
+      const prepared = await loadForContinue(app, rec, req.params);
+      for (const w of prepared.warnings) req.onWarning?.(w);
+      loaded = { prep: prepared.prep };
+      const approval = await approvedTaskOutputs(app, held, prepared.prep, action, { ...(req.dataFile ? { dataFile: req.dataFile } : {}), ...(req.outputs ? { outputs: req.outputs } : {}) });
+      // Secrets cortex knows never reach the record or the audit trail.
+      for (const v of prepared.prep.secretValues ?? []) held.deps.masker.add(v);
+      for (const v of (await held.deps.secrets.all?.()) ?? []) held.deps.masker.add(v);
+      const outputs = held.deps.masker.maskValue(approval.outputs);
+      action.person_task = {
+        ...draft,
+        outputs_from: approval.from,
+        ...(approval.dataFile ? { data_file: approval.dataFile } : {}),
+        ...done,
+        result: approval.failed ? 'failed' : 'done',
+        ...(approval.failed ? { error: { code: 'task_failed', message: held.deps.masker.mask(approval.failed) } } : {}),
+      };
+      action.outputs = outputs;
+      if (!approval.failed) {
+        action.status = 'completed';
+        action.finished_at = now.toISOString();
+        action.duration_seconds = action.started_at ? Math.round((now.getTime() - Date.parse(action.started_at)) / 10) / 100 : null;
+      }
+      details = { ...details, outputs_from: approval.from, ...(approval.dataFile ? { data_file: approval.dataFile } : {}), outputs, ...(approval.failed ? { failed: held.deps.masker.mask(approval.failed) } : {}) };
+    } else {
+      action.person_task = { ...draft, ...done, result: 'rejected' };
+    }
+    (rec.approvals ??= []).push({ time: now.toISOString(), decision: req.decision === 'approved' ? 'task_done' : 'task_rejected', phase_id: phase.phase_id, action_id: action.action_id, user, host, ...comment });
+  } else {
+    if (req.outputs?.length || req.dataFile) throw new UsageError('--data and --output go with --action (the outputs of a task done by a person)');
+    const phase = rec.phases.find((p) => p.status === 'awaiting_approval' && !p.approval?.decision);
+    if (!phase && !expired) {
+      const task = rec.phases.flatMap((p) => p.actions).find((a) => a.status === 'awaiting_input');
+      throw new StateConflictError(`no phase of ${rec.execution_id} is waiting for approval${task ? `; action "${task.action_id}" waits for a person: use --action ${task.action_id}` : ''}`);
+    }
+    if (phase) {
+      phase.approval = { ...(phase.approval ?? {}), decision: req.decision, decided_by: user, decided_at: now.toISOString(), ...comment };
+      (rec.approvals ??= []).push({ time: now.toISOString(), decision: req.decision, phase_id: phase.phase_id, user, host, ...comment });
+    }
+  }
+  return { expired, comment, ...(details ? { details } : {}), ...(loaded ? { loaded } : {}) };
+}
+
 /** `cortex approve` / `cortex reject`: decide the waiting phase (or a person's task), then continue. */
 export async function decideExecution(app: App, req: DecideRequest): Promise<ContinueResult & { expired: boolean }> {
   return withExecution(app, req.executionId, async (held) => {
     const rec = held.record;
-    if (rec.status !== 'awaiting_approval' || held.location !== 'active') {
-      throw new StateConflictError(`execution ${rec.execution_id} is ${rec.status}, not awaiting approval`, { hint: `cortex status ${rec.execution_id}` });
-    }
-    const now = held.deps.clock.now();
-    const expired = expireApprovals(rec, now);
-    const user = held.deps.identity.user;
-    const host = held.deps.identity.host;
-    const comment = req.comment ? { comment: req.comment } : {};
-    let loaded: { prep: DrivePrep } | undefined;
-    let details: Record<string, unknown> | undefined;
-    if (req.action) {
-      const phase = rec.phases.find((p) => p.actions.some((a) => a.action_id === req.action));
-      const action = phase?.actions.find((a) => a.action_id === req.action);
-      if (!phase || !action) throw new NotFoundError(`execution ${rec.execution_id} has no action "${req.action}"`);
-      if (action.status !== 'awaiting_input') throw new StateConflictError(`action "${req.action}" is ${action.status}, not waiting for a person`);
-      if (req.decision === 'rejected' && (req.dataFile || req.outputs?.length)) throw new UsageError('--data and --output go with approve (a rejected task records no outputs)');
-      const task = action.person_task ?? {};
-      const draft = { ...(task.draft ? { draft: task.draft } : {}), ...(task.draft_file ? { draft_file: task.draft_file } : {}), ...(task.draft_sha256 ? { draft_sha256: task.draft_sha256 } : {}), ...(task.draft_error ? { draft_error: task.draft_error } : {}) };
-      const done = { completed_by: user, completed_at: now.toISOString(), ...comment };
-      details = { action: action.action_id };
-      if (req.decision === 'approved') {
-        // Checked before anything is recorded: a bad file changes nothing.
-        const prepared = await loadForContinue(app, rec, req.params);
-        for (const w of prepared.warnings) req.onWarning?.(w);
-        loaded = { prep: prepared.prep };
-        const approval = await approvedTaskOutputs(app, held, prepared.prep, action, { ...(req.dataFile ? { dataFile: req.dataFile } : {}), ...(req.outputs ? { outputs: req.outputs } : {}) });
-        // Secrets cortex knows never reach the record or the audit trail.
-        for (const v of prepared.prep.secretValues ?? []) held.deps.masker.add(v);
-        for (const v of (await held.deps.secrets.all?.()) ?? []) held.deps.masker.add(v);
-        const outputs = held.deps.masker.maskValue(approval.outputs);
-        action.person_task = {
-          ...draft,
-          outputs_from: approval.from,
-          ...(approval.dataFile ? { data_file: approval.dataFile } : {}),
-          ...done,
-          result: approval.failed ? 'failed' : 'done',
-          ...(approval.failed ? { error: { code: 'task_failed', message: held.deps.masker.mask(approval.failed) } } : {}),
-        };
-        action.outputs = outputs;
-        if (!approval.failed) {
-          action.status = 'completed';
-          action.finished_at = now.toISOString();
-          action.duration_seconds = action.started_at ? Math.round((now.getTime() - Date.parse(action.started_at)) / 10) / 100 : null;
-        }
-        details = { ...details, outputs_from: approval.from, ...(approval.dataFile ? { data_file: approval.dataFile } : {}), outputs, ...(approval.failed ? { failed: held.deps.masker.mask(approval.failed) } : {}) };
-      } else {
-        action.person_task = { ...draft, ...done, result: 'rejected' };
-      }
-      (rec.approvals ??= []).push({ time: now.toISOString(), decision: req.decision === 'approved' ? 'task_done' : 'task_rejected', phase_id: phase.phase_id, action_id: action.action_id, user, host, ...comment });
-    } else {
-      if (req.outputs?.length || req.dataFile) throw new UsageError('--data and --output go with --action (the outputs of a task done by a person)');
-      const phase = rec.phases.find((p) => p.status === 'awaiting_approval' && !p.approval?.decision);
-      if (!phase && !expired) {
-        const task = rec.phases.flatMap((p) => p.actions).find((a) => a.status === 'awaiting_input');
-        throw new StateConflictError(`no phase of ${rec.execution_id} is waiting for approval${task ? `; action "${task.action_id}" waits for a person: use --action ${task.action_id}` : ''}`);
-      }
-      if (phase) {
-        phase.approval = { ...(phase.approval ?? {}), decision: req.decision, decided_by: user, decided_at: now.toISOString(), ...comment };
-        (rec.approvals ??= []).push({ time: now.toISOString(), decision: req.decision, phase_id: phase.phase_id, user, host, ...comment });
-      }
-    }
+    const { expired, comment, details, loaded } = await applyDecision(app, held, req);
     await carryOn(app, held, req, {
       command: req.decision === 'approved' ? 'approve' : 'reject',
       audit: { ...comment, ...(details ? { details } : {}) },
@@ -274,13 +296,15 @@ export async function cancelExecution(app: App, req: ContinueRequest & { rollbac
     }
     if (!holder) throw e;
     if (holder.command === 'cancel') throw new StateConflictError(`execution ${req.executionId} is being cancelled by pid ${holder.pid} on ${holder.host}`);
-    if (holder.host !== app.processes.host) {
+    // A queue worker drives many executions: it watches the cancel mark instead of taking a signal.
+    const isWorker = holder.command === 'worker';
+    if (!isWorker && holder.host !== app.processes.host) {
       throw new StateConflictError(`execution ${req.executionId} runs on ${holder.host} (pid ${holder.pid}); cancel it there`);
     }
     const deps = app.sessions.base();
     await deps.store.requestCancel(req.executionId, true);
     // The lock owner is who works on the execution (its start time is checked before the signal).
-    app.processes.terminate(holder);
+    if (!isWorker) app.processes.terminate(holder);
     if (!(await waitForRelease(app, req.executionId, CANCEL_WAIT_MS))) {
       throw new StateConflictError(`execution ${req.executionId} (pid ${holder.pid}) did not stop within ${CANCEL_WAIT_MS / 1000} s`);
     }

@@ -58,9 +58,24 @@ export async function prepareRun(app: App, req: StartRequest, options: { checkTo
  * concurrency limit (exit 3 otherwise). With `drive: true` the caller keeps the execution's lock
  * and drives it now; otherwise the lock is released for the process that will.
  */
-export async function createRun(app: App, req: StartRequest, options: { drive: boolean; /** At the limit, queue it (on_conflict: queue). */ queue?: boolean }): Promise<CreatedRun> {
-  const prep = await prepareRun(app, req);
+export async function createRun(
+  app: App,
+  req: StartRequest,
+  options: {
+    drive: boolean;
+    /** At the workflow's concurrency limit, create it waiting behind the older runs (on_conflict: queue). */
+    queue?: boolean;
+    /** Queue mode: a queue worker drives it; the record starts with status `queued`. */
+    queued?: boolean;
+  },
+): Promise<CreatedRun> {
+  const prep = await prepareRun(app, req, options.queued ? { checkTools: false } : {});
   await req.check?.(prep);
+  if (options.queued && prep.secretValues.length) {
+    throw new UsageError(`workflow "${req.workflowId}" has secret parameters: their values are never put on the queue, so a queue worker could not run it`, {
+      hint: 'refer to secrets with ${secrets.NAME} (each worker reads them on its own host), or run it without a queue (unset CORTEX_QUEUE_URL)',
+    });
+  }
   const deps = app.sessions.base();
   const user = deps.identity.user;
   const trigger: ExecutionRecord['trigger'] = { ...(req.trigger ?? { type: 'manual' }), user, host: deps.identity.host };
@@ -71,6 +86,7 @@ export async function createRun(app: App, req: StartRequest, options: { drive: b
     command: app.command,
     keepLock: options.drive,
     ...(options.queue ? { queue: true } : {}),
+    ...(options.queued ? { queued: true } : {}),
     ...(req.lab ? { simulate: true, labDir: app.sessions.labDirFor(req.lab) } : {}),
   });
   await audit(deps, {
@@ -78,7 +94,7 @@ export async function createRun(app: App, req: StartRequest, options: { drive: b
     execution_id: created.record.execution_id,
     workflow_id: created.record.workflow_id,
     parameters: prep.maskedParams,
-    result: created.record.queued ? 'queued' : options.drive ? 'started' : 'created',
+    result: created.record.queued || options.queued ? 'queued' : options.drive ? 'started' : 'created',
     ...(req.lab || req.trigger || req.planFile
       ? { details: { ...(req.lab ? { simulate: true } : {}), ...(req.trigger ? { trigger: req.trigger } : {}), ...(req.planFile ? { plan: req.planFile } : {}) } }
       : {}),

@@ -66,9 +66,12 @@ export function createRunStarter(app: App, launcher: Launcher, options: { lab?: 
     const runReq = { workflowId: req.workflowId, assignments: req.assignments, trigger: { ...req.triggerInfo }, ...(options.lab ? { lab: options.lab } : {}) };
     let cancelled: string[] = [];
     try {
+      // Queue mode: the record starts `queued` for a worker (a run waiting behind older ones on_conflict: queue is
+      // enqueued when tick or serve starts it).
+      const viaQueue = launcher.queued ? { queued: true } : {};
       let created;
       try {
-        created = await createRun(app, runReq, { drive: false });
+        created = await createRun(app, runReq, { drive: false, ...viaQueue });
       } catch (e) {
         if (!(e instanceof StateConflictError)) throw e;
         const policy = await onConflict(req);
@@ -77,7 +80,7 @@ export function createRunStarter(app: App, launcher: Launcher, options: { lab?: 
         } else {
           cancelled = policy === 'cancel_older' ? await cancelOlder(req) : [];
           if (!cancelled.length) throw e;
-          created = await createRun(app, runReq, { drive: false });
+          created = await createRun(app, runReq, { drive: false, ...viaQueue });
         }
       }
       const { record } = created;

@@ -45,6 +45,9 @@ export function continueLab(opts: SimulateOptions): LabRequest | undefined {
 
 /** The launcher of triggered runs: a detached `cortex resume` per run, output to state/runs.log. */
 export async function launcherFor(ctx: CommandContext): Promise<import('../ports/launcher.js').Launcher> {
+  const { loadRootConfig } = await import('../app/prepare.js');
+  const queue = (await loadRootConfig(ctx)).queue;
+  if (queue) return new (await import('../adapters/bullmq-queue.js')).QueueLauncher(queue.url);
   const [{ DetachedLauncher }, { runsLogPath }] = await Promise.all([import('../adapters/detached-launcher.js'), import('../triggers/start.js')]);
   return new DetachedLauncher({ root: ctx.root.dir, env: ctx.env, logFile: runsLogPath(ctx.root.dir) });
 }
@@ -55,4 +58,25 @@ export async function triggerStarterFor(ctx: CommandContext, opts: { simulate?: 
   const lab = opts.simulate ? { ...(opts.lab ? { dir: opts.lab } : {}) } : undefined;
   if (!opts.simulate && opts.lab) throw new UsageError('--lab needs --simulate');
   return createRunStarter(appFor(ctx), await launcherFor(ctx), { ...(lab ? { lab } : {}), ...limits });
+}
+
+/**
+ * The execution queue when queue mode is configured (config.yaml `queue:` or CORTEX_QUEUE_URL),
+ * connected; undefined otherwise. A queue that does not answer is an environment error (exit 4).
+ */
+export async function queueFor(ctx: CommandContext): Promise<import('../ports/queue.js').ExecutionQueue | undefined> {
+  const { loadRootConfig } = await import('../app/prepare.js');
+  const config = await loadRootConfig(ctx);
+  if (!config.queue) return undefined;
+  return openQueue(config.queue.url);
+}
+
+/** Connects to the queue at `url` (exit 4 when Redis does not answer). */
+export async function openQueue(url: string): Promise<import('../ports/queue.js').ExecutionQueue> {
+  const [{ BullmqExecutionQueue }, { redactUrl }, { EnvironmentError }] = await Promise.all([import('../adapters/bullmq-queue.js'), import('../config/config.js'), import('../errors.js')]);
+  try {
+    return await BullmqExecutionQueue.open(url);
+  } catch (e) {
+    throw new EnvironmentError(`cannot reach the queue at ${redactUrl(url)}: ${(e as Error).message}`, { hint: 'is redis-server running there? (cortex doctor checks it); unset CORTEX_QUEUE_URL to run in this process' });
+  }
 }

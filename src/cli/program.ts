@@ -149,6 +149,7 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
           .option('--dry-run', 'print every command and request it would make; change nothing')
           .option('--plan <file>', 'run a plan saved by cortex plan -o; refused (exit 3) if the definition, parameters or config changed since')
           .option('--debug', 'write full command lines and output tails to each contractor\'s debug.log')
+          .option('--detach', 'queue mode: print the execution id once it is queued, do not follow it')
           .addOption(new Option('--trigger-info <json>', 'how the run was started (set by tick, trigger and serve)').hideHelp()),
       ),
   );
@@ -328,6 +329,13 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     ['source <(cortex completion bash)', 'cortex completion zsh > "${fpath[1]}/_cortex"', 'cortex completion fish > ~/.config/fish/completions/cortex.fish'],
     async () => (await import('./commands/completion.js')).completion as Handler,
     (c) => c.addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish'])),
+  );
+  add(
+    'worker',
+    'queue mode: take execution jobs from the queue (config queue.url or CORTEX_QUEUE_URL) and drive them here; the coordination directory is shared by every worker',
+    ['CORTEX_QUEUE_URL=redis://127.0.0.1:6379/0 cortex worker', 'cortex worker --concurrency 8'],
+    async () => (await import('./commands/worker.js')).worker as Handler,
+    (c) => c.option('--concurrency <n>', 'executions driven at once by this worker (default 4)'),
   );
   add(
     'init [dir]',

@@ -948,6 +948,8 @@ export function newExecutionRecord(args: {
   now: string;
   simulate?: boolean;
   labDir?: string;
+  /** `queued` when a queue worker is to drive it (default `pending`). */
+  status?: 'pending' | 'queued';
 }): ExecutionRecord {
   const def = args.loaded.definition;
   return {
@@ -956,7 +958,7 @@ export function newExecutionRecord(args: {
     workflow_id: def.workflow_id,
     workflow_name: def.workflow_name,
     definition: { version: def.version, hash: args.loaded.hash, path: args.loaded.displayPath },
-    status: 'pending',
+    status: args.status ?? 'pending',
     trigger: args.trigger,
     parameters: args.parameters,
     ...(args.simulate ? { simulate: true } : {}),

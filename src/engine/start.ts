@@ -32,6 +32,8 @@ export async function createExecution(
     keepLock?: boolean;
     /** At the concurrency limit, create the record queued (pending, not to be driven yet) instead of refusing. */
     queue?: boolean;
+    /** A queue worker is to drive it: the record starts `queued`. */
+    queued?: boolean;
   },
 ): Promise<{ record: ExecutionRecord; lock?: HeldLock }> {
   const def = args.loaded.definition;
@@ -77,6 +79,7 @@ export async function createExecution(
       now: now.toISOString(),
       ...(args.simulate ? { simulate: true } : {}),
       ...(args.labDir ? { labDir: args.labDir } : {}),
+      ...(args.queued ? { status: 'queued' as const } : {}),
     });
     if (isQueued) {
       const behind = active.map((r) => r.execution_id);

@@ -7,6 +7,8 @@ import { UsageError } from '../errors.js';
 
 export type ExecutionStatus =
   | 'pending'
+  /** Queue mode: the record exists and a job waits for a worker to drive it. */
+  | 'queued'
   | 'running'
   | 'awaiting_approval'
   | 'paused'

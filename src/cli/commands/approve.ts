@@ -2,7 +2,8 @@ import { ExitCode } from '../../errors.js';
 import { decideExecution } from '../../app/continue.js';
 import { parseParamAssignments } from '../../definitions/parameters.js';
 import type { CommandContext } from '../context.js';
-import { continueCommand, type ContinueOptions } from '../continue.js';
+import { continueCommand, queuedCommand, type ContinueOptions } from '../continue.js';
+import { continueLab, queueFor } from '../app.js';
 
 export interface ApproveOptions extends ContinueOptions {
   comment?: string;
@@ -13,6 +14,30 @@ export interface ApproveOptions extends ContinueOptions {
 
 async function decide(ctx: CommandContext, args: unknown[], opts: ApproveOptions, decision: 'approved' | 'rejected'): Promise<number> {
   const outputs = parseParamAssignments(opts.output ?? []);
+  const queue = await queueFor(ctx);
+  if (queue) {
+    const { queueDecision } = await import('../../app/queue-client.js');
+    const lab = continueLab(opts);
+    let expired = false;
+    const r = await queuedCommand(ctx, queue, async (app) => {
+      const q = await queueDecision(app, queue, {
+        executionId: args[0] as string,
+        params: opts.param ?? [],
+        decision,
+        ...(opts.comment ? { comment: opts.comment } : {}),
+        ...(opts.action ? { action: opts.action } : {}),
+        ...(opts.data ? { dataFile: opts.data } : {}),
+        outputs,
+        onWarning: (w: string) => ctx.out.err(`warning: ${w}`),
+        ...(opts.debug ? { debug: true } : {}),
+        ...(lab ? { lab } : {}),
+      });
+      expired = q.expired;
+      return q;
+    });
+    if (expired) ctx.out.err(`the approval of ${r.record.execution_id} had expired before this ${decision === 'approved' ? 'approval' : 'rejection'}: it was rejected and rolled back`);
+    return r.exitCode;
+  }
   const r = await continueCommand(ctx, args[0] as string, opts, (app, req) =>
     decideExecution(app, {
       ...req,

@@ -6,7 +6,8 @@ import { Execution } from '../../engine/run-workflow.js';
 import { NotFoundError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import { appFor } from '../app.js';
-import { continueCommand, type ContinueOptions } from '../continue.js';
+import { continueCommand, queuedCommand, type ContinueOptions } from '../continue.js';
+import { continueLab, queueFor } from '../app.js';
 
 /** `cortex rollback EXECUTION_ID [--dry-run]`: undo what the execution did (only what happened). */
 export async function rollback(ctx: CommandContext, args: unknown[], opts: ContinueOptions & { dryRun?: boolean }): Promise<number> {
@@ -29,6 +30,13 @@ export async function rollback(ctx: CommandContext, args: unknown[], opts: Conti
       for (const n of notUndone) ctx.out.line(`  not undone: ${n}`);
     }
     return ExitCode.OK;
+  }
+  const queue = await queueFor(ctx);
+  if (queue) {
+    const { queueRollback } = await import('../../app/queue-client.js');
+    const lab = continueLab(opts);
+    const q = await queuedCommand(ctx, queue, (app) => queueRollback(app, queue, { executionId: id, params: opts.param ?? [], ...(opts.debug ? { debug: true } : {}), ...(lab ? { lab } : {}) }));
+    return q.exitCode;
   }
   const r = await continueCommand(ctx, id, opts, rollbackExecution);
   return r.exitCode;

@@ -3,7 +3,8 @@ import type { ExecutionRecord } from '../../model/records.js';
 import { checkPlan, planStartRequest, planSteps, readPlanFile } from '../../app/plan.js';
 import { prepareRun, type StartRequest } from '../../app/start.js';
 import type { CommandContext } from '../context.js';
-import { appFor, labRequest, type SimulateOptions } from '../app.js';
+import { appFor, labRequest, queueFor, type SimulateOptions } from '../app.js';
+import { queuedCommand } from '../continue.js';
 import { createProgress } from '../render/progress.js';
 import { printPlan } from '../render/plan.js';
 import { printSummary } from '../render/summary.js';
@@ -15,6 +16,8 @@ export interface RunOptions extends SimulateOptions {
   debug?: boolean;
   triggerInfo?: string;
   plan?: string;
+  /** Queue mode: return the execution id once queued. */
+  detach?: boolean;
 }
 
 /** The trigger recorded for a run: manual, or what --trigger-info passed in. */
@@ -74,6 +77,13 @@ export async function run(ctx: CommandContext, args: unknown[], opts: RunOptions
     return ExitCode.OK;
   }
 
+  const queue = await queueFor(ctx);
+  if (queue) {
+    const { queueRun } = await import('../../app/queue-client.js');
+    const r = await queuedCommand(ctx, queue, (a) => queueRun(a, queue, { ...req, ...(opts.debug ? { debug: true } : {}) }), { detach: Boolean(opts.detach) });
+    return r.exitCode;
+  }
+  if (opts.detach) throw new UsageError('--detach needs queue mode (config.yaml queue: or CORTEX_QUEUE_URL): without a queue the run is driven by this process');
   const progress = await createProgress(ctx.out);
   try {
     const { runWorkflow } = await import('../../app/start.js');

@@ -1,0 +1,192 @@
+import { hostname } from 'node:os';
+import { Job, Queue, QueueEvents, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Launcher } from '../ports/launcher.js';
+import type { ExecutionJob, ExecutionQueue, JobContext, JobResult, QueueConsumer, WorkerInfo } from '../ports/queue.js';
+
+/** The BullMQ queue every cortex worker of one coordination directory takes executions from. */
+export const EXECUTION_QUEUE = 'cortex-executions';
+const PREFIX = 'cortex';
+/** Retries of a job whose handler threw (the execution was held elsewhere, the worker stopped). */
+const JOB_ATTEMPTS = 50;
+const RETRY_DELAY_MS = 1_000;
+const FOLLOW_POLL_MS = 200;
+/** How long to wait for Redis before saying it cannot be reached. */
+const CONNECT_WAIT_MS = 5_000;
+
+function connection(url: string): { url: string; maxRetriesPerRequest: null; connectionName?: string } {
+  // BullMQ workers need maxRetriesPerRequest null: a command waits for Redis to come back.
+  return { url, maxRetriesPerRequest: null };
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One PING without reconnecting: a Redis that is not there fails fast, and leaves nothing open. */
+export async function probe(url: string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: CONNECT_WAIT_MS, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  let last: Error | undefined;
+  client.on('error', (e: Error) => (last = e));
+  try {
+    await client.connect();
+    await withTimeout(client.ping(), CONNECT_WAIT_MS, 'Redis PING');
+  } catch (e) {
+    throw last ?? e;
+  } finally {
+    client.disconnect();
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The producer side of queue mode on BullMQ: enqueues execution jobs and follows them (progress
+ * from BullMQ's event stream, the end by polling the job, so a Redis restart only delays it).
+ */
+export class BullmqExecutionQueue implements ExecutionQueue {
+  private readonly queue: Queue;
+  private events: QueueEvents | undefined;
+
+  private constructor(private readonly url: string) {
+    this.queue = new Queue(EXECUTION_QUEUE, { connection: connection(url), prefix: PREFIX });
+    // Reconnection errors are retried by the client; they must not crash the process.
+    this.queue.on('error', () => undefined);
+  }
+
+  /** Connects; throws (a plain Error naming the problem) when Redis does not answer in time. */
+  static async open(url: string): Promise<BullmqExecutionQueue> {
+    await probe(url);
+    const q = new BullmqExecutionQueue(url);
+    await withTimeout(q.queue.waitUntilReady(), CONNECT_WAIT_MS, 'Redis');
+    return q;
+  }
+
+  async enqueue(job: ExecutionJob): Promise<string> {
+    const suffix = job.kind === 'run' ? '' : `-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    const added = await this.queue.add(job.kind, job, {
+      jobId: `${job.kind}-${job.executionId}${suffix}`,
+      attempts: JOB_ATTEMPTS,
+      backoff: { type: 'fixed', delay: RETRY_DELAY_MS },
+      removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+    });
+    return added.id as string;
+  }
+
+  async follow(jobId: string, onEvent: (event: unknown) => void, signal: AbortSignal): Promise<JobResult | undefined> {
+    if (!this.events) {
+      this.events = new QueueEvents(EXECUTION_QUEUE, { connection: connection(this.url), prefix: PREFIX });
+      this.events.on('error', () => undefined);
+      await withTimeout(this.events.waitUntilReady(), CONNECT_WAIT_MS, 'Redis').catch(() => undefined);
+    }
+    const onProgress = (args: { jobId: string; data: unknown }) => {
+      if (args.jobId === jobId) onEvent(args.data);
+    };
+    this.events.on('progress', onProgress);
+    try {
+      while (!signal.aborted) {
+        try {
+          const job = await Job.fromId(this.queue, jobId);
+          if (!job) return { exitCode: 70, error: { code: 'CORTEX_QUEUE', message: `job ${jobId} is no longer in the queue`, exitCode: 70 } };
+          const state = await job.getState();
+          if (state === 'completed') return job.returnvalue as JobResult;
+          if (state === 'failed') {
+            return { exitCode: 70, error: { code: 'CORTEX_QUEUE', message: `job ${jobId} failed on the workers: ${job.failedReason}`, exitCode: 70 } };
+          }
+        } catch {
+          // Redis unreachable for now: keep following; the job is kept there.
+        }
+        await sleep(FOLLOW_POLL_MS);
+      }
+      return undefined;
+    } finally {
+      this.events.off('progress', onProgress);
+    }
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    const list = await this.queue.getWorkers();
+    return list.map((w) => ({ name: String(w.name ?? ''), ...(w.addr ? { addr: String(w.addr) } : {}), ...(w.age ? { age_seconds: Number(w.age) } : {}) }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.events?.close(), this.queue.close()]);
+  }
+}
+
+/** The consuming side: a BullMQ worker whose stalled-job check hands a dead worker's jobs to another. */
+export class BullmqQueueConsumer implements QueueConsumer {
+  private worker: Worker | undefined;
+  private readonly running = new Set<AbortController>();
+
+  constructor(private readonly options: { url: string; lockSeconds: number }) {}
+
+  async start(handler: (job: ExecutionJob, ctx: JobContext) => Promise<JobResult>, options: { concurrency: number; name: string }): Promise<void> {
+    const lockMs = this.options.lockSeconds * 1000;
+    this.worker = new Worker(
+      EXECUTION_QUEUE,
+      async (job: Job) => {
+        const controller = new AbortController();
+        this.running.add(controller);
+        try {
+          return await handler(job.data as ExecutionJob, {
+            signal: controller.signal,
+            progress: (event) => void job.updateProgress(event as object).catch(() => undefined),
+          });
+        } finally {
+          this.running.delete(controller);
+        }
+      },
+      {
+        connection: connection(this.options.url),
+        prefix: PREFIX,
+        concurrency: options.concurrency,
+        name: options.name,
+        lockDuration: lockMs,
+        stalledInterval: lockMs,
+        // A job whose worker died is handed on, again and again: the execution decides what is safe.
+        maxStalledCount: 1000,
+        autorun: false,
+      },
+    );
+    this.worker.on('error', () => undefined);
+    await withTimeout(this.worker.waitUntilReady(), CONNECT_WAIT_MS, 'Redis');
+    void this.worker.run();
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.running) c.abort(new Error('SIGTERM'));
+    await this.worker?.close();
+  }
+}
+
+/** The launcher of tick, trigger and serve in queue mode: each run is a job for a worker. */
+export class QueueLauncher implements Launcher {
+  readonly queued = true;
+  constructor(private readonly url: string) {}
+
+  async launch(executionId: string): Promise<{ ok: boolean; message?: string }> {
+    let q: BullmqExecutionQueue | undefined;
+    try {
+      // One connection per launch: tick and trigger exit right after, serve launches seldom.
+      q = await BullmqExecutionQueue.open(this.url);
+      const jobId = await q.enqueue({ kind: 'run', executionId, command: 'trigger' });
+      return { ok: true, message: `queued (job ${jobId})` };
+    } catch (e) {
+      return { ok: false, message: `cannot queue it: ${(e as Error).message}` };
+    } finally {
+      await q?.close();
+    }
+  }
+}
+
+/** A name for this worker in `cortex workers`: host and pid, the contractors it serves. */
+export function workerName(role: string): string {
+  return `cortex-worker:${hostname()}:${process.pid}:${role}`;
+}
