@@ -92,11 +92,12 @@ export class BullmqExecutionQueue implements ExecutionQueue {
     try {
       while (!signal.aborted) {
         try {
-          const job = await Job.fromId(this.queue, jobId);
-          if (!job) return { exitCode: 70, error: { code: 'CORTEX_QUEUE', message: `job ${jobId} is no longer in the queue`, exitCode: 70 } };
-          const state = await job.getState();
-          if (state === 'completed') return job.returnvalue as JobResult;
-          if (state === 'failed') {
+          // The state first, then the job: a job read while active has no return value yet.
+          const state = await this.queue.getJobState(jobId);
+          if (state === 'unknown') return { exitCode: 70, error: { code: 'CORTEX_QUEUE', message: `job ${jobId} is no longer in the queue`, exitCode: 70 } };
+          const job = state === 'completed' || state === 'failed' ? await Job.fromId(this.queue, jobId) : undefined;
+          if (state === 'completed' && job?.returnvalue) return job.returnvalue as JobResult;
+          if (state === 'failed' && job) {
             return { exitCode: 70, error: { code: 'CORTEX_QUEUE', message: `job ${jobId} failed on the workers: ${job.failedReason}`, exitCode: 70 } };
           }
         } catch {
@@ -112,7 +113,8 @@ export class BullmqExecutionQueue implements ExecutionQueue {
 
   async workers(): Promise<WorkerInfo[]> {
     const list = await this.queue.getWorkers();
-    return list.map((w) => ({ name: String(w.name ?? ''), ...(w.addr ? { addr: String(w.addr) } : {}), ...(w.age ? { age_seconds: Number(w.age) } : {}) }));
+    // BullMQ names each worker's connection <prefix>:<queue>:w:<worker name> (rawname).
+    return list.map((w) => ({ name: String(w.rawname ?? w.name ?? '').replace(/^.*?:w:/, ''), ...(w.addr ? { addr: String(w.addr) } : {}), ...(w.age ? { age_seconds: Number(w.age) } : {}) }));
   }
 
   async close(): Promise<void> {

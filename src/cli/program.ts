@@ -338,6 +338,12 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     (c) => c.option('--concurrency <n>', 'executions driven at once by this worker (default 4)'),
   );
   add(
+    'workers',
+    'queue mode: the workers connected to the queue now (host, pid, what they take)',
+    ['cortex workers', 'cortex workers --json'],
+    async () => (await import('./commands/workers.js')).workers,
+  );
+  add(
     'init [dir]',
     'create a coordination directory with the built-in workflows and a default config',
     ['cortex init ~/ops/coordination', 'cortex init ~/ops/coordination --force'],

@@ -40,7 +40,8 @@ describe('queue mode configuration', () => {
   });
 });
 
-describe.skipIf(!HAS_REDIS)(`queue mode with one worker${REDIS_NOTE}`, () => {
+// Each test runs several cortex processes and a lab: a bound against hanging on a loaded machine.
+describe.skipIf(!HAS_REDIS)(`queue mode with one worker${REDIS_NOTE}`, { timeout: 120_000 }, () => {
   let redis: RedisServer;
   let root: string;
   let lab: string;
@@ -106,6 +107,10 @@ describe.skipIf(!HAS_REDIS)(`queue mode with one worker${REDIS_NOTE}`, () => {
   it('cancel stops an execution a worker is driving (the worker watches the cancel mark); rollback is a job too', async () => {
     const id = await detachRun(root, lab, ['-p', 'hold=30']);
     await waitFor(() => allRecords(root).get(id)?.current_action === 'work', { what: 'the worker to be in action "work"', timeoutMs: 30_000 });
+    const st = await cortex(['--json', 'status'], { root });
+    const shown = (JSON.parse(st.stdout) as { executions: Array<{ execution_id: string; status: string; process: { pid: number; host: string } | null }> }).executions.find((e) => e.execution_id === id);
+    expect(shown?.status).toBe('running');
+    expect(shown?.process?.pid).toBe(worker.pid);
     const c = await cortex(['cancel', id], { root });
     expect(c.exitCode, c.stdout + c.stderr).toBe(0);
     expect(allRecords(root).get(id)?.status).toBe('cancelled');
@@ -146,5 +151,12 @@ describe.skipIf(!HAS_REDIS)(`queue mode with one worker${REDIS_NOTE}`, () => {
     const ok = await cortex(['approve', id], { root });
     expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
     expect(allRecords(root).get(id)?.status).toBe('completed');
+  });
+
+  it('cortex workers lists the connected worker with its host and pid', async () => {
+    const r = await cortex(['--json', 'workers'], { root });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const list = (JSON.parse(r.stdout) as { workers: Array<{ pid: number | null; takes: string | null }> }).workers;
+    expect(list).toEqual([expect.objectContaining({ pid: worker.pid, takes: 'executions' })]);
   });
 });

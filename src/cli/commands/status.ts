@@ -74,6 +74,8 @@ export function activeView(records: ExecutionRecord[], state: { isProcessAlive: 
           started_at: r.started_at,
           elapsed_seconds: Math.round((now.getTime() - Date.parse(r.started_at)) / 1000),
           status_reason: r.status_reason ?? null,
+          // Who drives it (a queue worker in queue mode): host and pid.
+          process: r.process ? { host: r.process.host, pid: r.process.pid } : null,
         })),
       },
     };
@@ -103,6 +105,7 @@ export function activeView(records: ExecutionRecord[], state: { isProcessAlive: 
     const st = liveStatus(r, state);
     if (st === 'interrupted') lines.push(s.dim(`${r.execution_id}: its process (pid ${r.process?.pid} on ${r.process?.host}) is gone: cortex resume ${r.execution_id} or cortex rollback ${r.execution_id}`));
     else if (expired.includes(r)) lines.push(s.dim(`${r.execution_id}: its approval_timeout has passed: it is rejected and rolled back by the next cortex tick (or cortex resume ${r.execution_id})`));
+    else if (st === 'queued') lines.push(s.dim(`${r.execution_id}: queued, waiting for a queue worker (cortex worker)`));
     else if (st === 'awaiting_approval' || st === 'paused' || (st === 'pending' && r.queued)) lines.push(s.dim(`${r.execution_id}: ${r.status_reason ?? st}`));
   }
   return { text: lines.join('\n') };
