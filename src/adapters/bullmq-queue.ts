@@ -43,6 +43,45 @@ export async function probe(url: string): Promise<void> {
   }
 }
 
+/** What `cortex doctor` reports about the queue: Redis and its persistence settings, the workers. */
+export interface QueueInspection {
+  redisVersion: string;
+  /** CONFIG GET values; absent where the server refuses CONFIG (managed Redis). */
+  appendonly?: string;
+  maxmemoryPolicy?: string;
+  workers: WorkerInfo[];
+}
+
+export async function inspectQueue(url: string): Promise<QueueInspection> {
+  await probe(url);
+  const client = new Redis(url, { connectTimeout: CONNECT_WAIT_MS, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  let info: Omit<QueueInspection, 'workers'>;
+  try {
+    const server = await withTimeout(client.info('server'), CONNECT_WAIT_MS, 'Redis INFO');
+    const redisVersion = /redis_version:(\S+)/.exec(server)?.[1] ?? 'unknown';
+    const conf = async (key: string) => {
+      try {
+        const v = (await withTimeout(client.config('GET', key), CONNECT_WAIT_MS, 'Redis CONFIG')) as string[];
+        return v[1];
+      } catch {
+        return undefined;
+      }
+    };
+    const appendonly = await conf('appendonly');
+    const maxmemoryPolicy = await conf('maxmemory-policy');
+    info = { redisVersion, ...(appendonly !== undefined ? { appendonly } : {}), ...(maxmemoryPolicy !== undefined ? { maxmemoryPolicy } : {}) };
+  } finally {
+    client.disconnect();
+  }
+  const q = await BullmqExecutionQueue.open(url);
+  try {
+    return { ...info, workers: await q.workers() };
+  } finally {
+    await q.close();
+  }
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**

@@ -159,4 +159,14 @@ describe.skipIf(!HAS_REDIS)(`queue mode with one worker${REDIS_NOTE}`, { timeout
     const list = (JSON.parse(r.stdout) as { workers: Array<{ pid: number | null; takes: string | null }> }).workers;
     expect(list).toEqual([expect.objectContaining({ pid: worker.pid, takes: 'executions' })]);
   });
+
+  it('cortex doctor checks the queue: Redis answers, its persistence, the connected workers', async () => {
+    const r = await cortex(['--json', 'doctor'], { root });
+    type Check = { check: string; name: string; status: string; message: string; details?: string[] };
+    const checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks.filter((c) => c.check === 'queue');
+    expect(checks.find((c) => c.name === 'queue')).toMatchObject({ status: 'ok', message: expect.stringMatching(/^Redis \d+\.\d+\.\d+ at redis:\/\/127\.0\.0\.1:/) });
+    // This test's Redis runs without an append-only file: doctor says what that costs.
+    expect(checks.find((c) => c.name === 'queue persistence')).toMatchObject({ status: 'warning', message: expect.stringMatching(/appendonly is no/) });
+    expect(checks.find((c) => c.name === 'queue workers')).toMatchObject({ status: 'ok', message: '1 connected', details: [expect.stringMatching(new RegExp(`:${worker.pid}:executions$`))] });
+  });
 });

@@ -148,6 +148,7 @@ class Doctor {
     this.checkPrograms(catalogue, users);
     this.checkClusters(config);
     await this.checkSecrets(config);
+    if (config.queue) await this.checkQueue(config.queue.url);
     if (rootOk) {
       await this.checkWritable();
       await this.checkLocks();
@@ -170,13 +171,41 @@ class Doctor {
     return false;
   }
 
+  /** Queue mode: Redis answers, keeps its jobs across a restart, evicts nothing; workers are connected. */
+  private async checkQueue(url: string): Promise<void> {
+    const [{ inspectQueue }, { redactUrl }] = await Promise.all([import('../../adapters/bullmq-queue.js'), import('../../config/config.js')]);
+    const where = redactUrl(url);
+    let q;
+    try {
+      q = await inspectQueue(url);
+    } catch (e) {
+      this.add({ check: 'queue', name: 'queue', status: 'problem', message: `cannot reach Redis at ${where}: ${(e as Error).message}`, fix: 'start redis-server there, or unset CORTEX_QUEUE_URL / queue: to run without a queue' });
+      return;
+    }
+    this.add({ check: 'queue', name: 'queue', status: 'ok', message: `Redis ${q.redisVersion} at ${where}` });
+    if (q.appendonly !== undefined && q.appendonly !== 'yes') {
+      this.add({ check: 'queue', name: 'queue persistence', status: 'warning', message: `appendonly is ${q.appendonly}: queued jobs are lost when Redis restarts`, fix: 'redis-cli CONFIG SET appendonly yes (and appendonly yes in redis.conf)' });
+    }
+    if (q.maxmemoryPolicy !== undefined && q.maxmemoryPolicy !== 'noeviction') {
+      this.add({ check: 'queue', name: 'queue eviction', status: 'warning', message: `maxmemory-policy is ${q.maxmemoryPolicy}: Redis may evict jobs under memory pressure`, fix: 'redis-cli CONFIG SET maxmemory-policy noeviction (and in redis.conf)' });
+    }
+    const names = q.workers.map((w) => w.name.replace(/^cortex-worker:/, '')).sort();
+    this.add(
+      names.length
+        ? { check: 'queue', name: 'queue workers', status: 'ok', message: `${names.length} connected`, details: names }
+        : { check: 'queue', name: 'queue workers', status: 'warning', message: 'no worker is connected: queued executions wait', fix: 'start one: cortex worker (deploy/ has a systemd unit and Kubernetes manifests)' },
+    );
+  }
+
   private async checkConfig(): Promise<ResolvedConfig> {
     try {
       const config = await loadConfig(this.l.config, this.ctx.env, 'config.yaml');
       this.add({ check: 'config', name: 'config.yaml', status: 'ok', message: config.source ? 'valid' : 'absent: defaults apply' });
       return config;
     } catch (e) {
-      if (e instanceof DefinitionInvalidError) {
+      if (e instanceof UsageError && /queue/i.test(e.message)) {
+        this.add({ check: 'config', name: 'queue', status: 'problem', message: e.message, ...(e.hint ? { fix: e.hint } : {}) });
+      } else if (e instanceof DefinitionInvalidError) {
         this.add({
           check: 'config',
           name: 'config.yaml',
@@ -198,7 +227,7 @@ class Doctor {
     }
     // Go on with what can be used: the environment overrides if they parse, else the plain names.
     try {
-      return resolveConfig({}, this.ctx.env, null);
+      return resolveConfig({}, { ...this.ctx.env, CORTEX_QUEUE_URL: undefined }, null);
     } catch {
       return resolveConfig({}, {}, null);
     }
