@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Benchmarks for cortex, reported as ratios against a baseline measured in the same run
 // (these machines are shared and noisy: absolute numbers mean little, ratios travel).
-// Usage: npm run build && node bench/run.js [--runs N] [--only actions|scaling|spawn|status|startup|serve|simulate]
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+// Usage: npm run build && node bench/run.js [--runs N] [--only actions|scaling|spawn|status|startup|serve|simulate|queue]
+//        node bench/run.js --only queue [--executions N]   (queue mode; needs redis-server)
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -194,6 +195,94 @@ if (!ONLY || ONLY === 'simulate') {
   rmSync(r, { recursive: true, force: true });
 }
 
+if (ONLY === 'queue') {
+  // Queue mode (only with --only queue: it needs redis-server and takes minutes): E executions of
+  // a workflow of 5 `wait 0.2 s` actions (fixed latency, no tools) on 1, 2 and 4 workers of
+  // concurrency 1; throughput against 1 worker. And the latency the queue adds to one execution.
+  const E = Number(args[args.indexOf('--executions') + 1]) || 100;
+  const ACTIONS = 5;
+  const dir = mkdtempSync(join(tmpdir(), 'cortex-bench-redis-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  // Also when the bench fails half-way: the server is ours to stop.
+  process.on('exit', () => redis.kill('SIGTERM'));
+  const url = `redis://127.0.0.1:${port}/0`;
+  const waitUntil = async (cond, what, ms = 600_000) => {
+    const end = Date.now() + ms;
+    while (!(await cond())) {
+      if (Date.now() > end) throw new Error(`bench: timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await waitUntil(() => spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() === 'PONG', 'redis-server');
+  const qenv = { ...env, CORTEX_QUEUE_URL: url };
+  const actions = Array.from({ length: ACTIONS }, (_, i) => `      - { action_id: w${i}, action: wait, parameters: { seconds: 0.2 } }`).join('\n');
+  const wf = `workflow_id: qbench\nworkflow_name: qbench\nversion: 1.0.0\nconcurrency: 100\nphases:\n  - phase_id: p\n    contractor: infrastructure-contractor\n    actions:\n${actions}\n`;
+  const historyCount = (r) => {
+    try {
+      return readdirSync(join(r, 'workflows', 'history')).filter((n) => n.startsWith('workflow-qbench')).length;
+    } catch {
+      return 0;
+    }
+  };
+  const startWorkers = async (r, n) => {
+    const ws = [];
+    for (let i = 0; i < n; i++) {
+      const w = spawn('node', [CLI, '--root', r, 'worker', '--concurrency', '1'], { env: qenv, stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      w.stdout.on('data', (d) => (out += d));
+      ws.push({ w, ready: () => out.includes('taking execution jobs') });
+    }
+    await waitUntil(() => ws.every((x) => x.ready()), 'the workers');
+    return ws.map((x) => x.w);
+  };
+  const stopWorkers = async (ws) => {
+    for (const w of ws) w.kill('SIGTERM');
+    await Promise.all(ws.map((w) => new Promise((r) => (w.exitCode !== null ? r() : w.once('exit', r)))));
+  };
+  const throughput = {};
+  for (const n of [1, 2, 4]) {
+    const r = tempRoot();
+    writeFileSync(join(r, 'workflows', 'qbench.yaml'), wf);
+    spawnSync('redis-cli', ['-p', String(port), 'flushall']);
+    // Queued first, with no worker running: the measure is the draining of the queue.
+    for (let i = 0; i < E; i++) time('node', [CLI, '--root', r, 'run', 'qbench', '--detach'], { env: qenv });
+    const ws = await startWorkers(r, n);
+    const t0 = Date.now();
+    await waitUntil(() => historyCount(r) >= E, `${E} executions on ${n} worker(s)`);
+    throughput[n] = E / ((Date.now() - t0) / 1000);
+    await stopWorkers(ws);
+    rmSync(r, { recursive: true, force: true });
+  }
+  for (const n of [2, 4]) {
+    results.push({
+      name: `queue: ${E} executions (${ACTIONS} actions of 0.2 s) on ${n} workers vs 1 worker, executions/s`,
+      baseline_ms: Math.round(throughput[1] * 100) / 100,
+      subject_ms: Math.round(throughput[n] * 100) / 100,
+      ratio: Math.round((throughput[n] / throughput[1]) * 100) / 100,
+      runs: 1,
+      unit: 'executions/s',
+      target: n === 2 ? '>= 1.8x' : '>= 3.2x',
+    });
+  }
+  // Added latency: a followed queued run (one idle worker) against the same run in one process.
+  const r = tempRoot();
+  writeFileSync(join(r, 'workflows', 'qbench.yaml'), wf);
+  const ws = await startWorkers(r, 1);
+  const lat = pair(
+    `queue: one followed run on an idle worker vs the run in one process (${ACTIONS} actions)`,
+    () => time('node', [CLI, '--root', r, 'run', 'qbench']),
+    () => time('node', [CLI, '--root', r, 'run', 'qbench'], { env: qenv }),
+    Math.min(RUNS, 5),
+  );
+  lat.target = `added ${Math.round((lat.subject_ms - lat.baseline_ms) / ACTIONS)} ms per action`;
+  results.push(lat);
+  await stopWorkers(ws);
+  rmSync(r, { recursive: true, force: true });
+  redis.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
+
 const pkg = JSON.parse(readFileSync(join(PROJECT, 'package.json'), 'utf8'));
 console.log(`cortex ${pkg.version} benchmarks (median of alternating runs; ratio = subject / baseline)`);
 for (const r of results) {
@@ -201,6 +290,7 @@ for (const r of results) {
     console.log(`${r.name}\n  answer time p50 ${r.latency.p50_ms} ms, p99 ${r.latency.p99_ms} ms, max ${r.latency.max_ms} ms (target ${r.target})`);
     continue;
   }
-  console.log(`${r.name}\n  baseline ${r.baseline_ms} ms, cortex ${r.subject_ms} ms, ratio ${r.ratio}x (target ${r.target}, ${r.runs} runs)`);
+  const unit = r.unit ?? 'ms';
+  console.log(`${r.name}\n  baseline ${r.baseline_ms} ${unit}, cortex ${r.subject_ms} ${unit}, ratio ${r.ratio}x (target ${r.target}, ${r.runs} runs)`);
 }
 if (args.includes('--json')) console.log(JSON.stringify(results, null, 2));
