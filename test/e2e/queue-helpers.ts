@@ -99,6 +99,8 @@ export interface Rec {
   status_reason?: string;
   process?: { pid: number };
   current_action?: string | null;
+  /** Where the record was read: an ended execution is done (ledger counted) once in history/. */
+  where?: 'active' | 'history';
   phases: Array<{ actions: Array<{ action_id: string; status: string; attempts: Array<{ status: string }> }> }>;
 }
 
@@ -111,7 +113,7 @@ export function allRecords(root: string): Map<string, Rec> {
     for (const name of readdirSync(dir).filter((n) => /^workflow-.*\.json$/.test(n))) {
       try {
         const r = readJson<Rec>(join(dir, name));
-        out.set(r.execution_id, r);
+        out.set(r.execution_id, { ...r, where: where as Rec['where'] });
       } catch {
         // being replaced (atomic rename): read it next time
       }
@@ -134,4 +136,13 @@ export async function detachRun(root: string, lab: string, args: string[] = []):
   const r = await cortex(['run', 'queue-lab', '--simulate', '--lab', lab, '--detach', ...args], { root });
   if (r.exitCode !== 0) throw new Error(`run --detach exited ${r.exitCode}: ${r.stdout}${r.stderr}`);
   return ID_RE.exec(r.stdout)?.[0] as string;
+}
+
+/**
+ * Seeds the lab before executions share it: two sessions seeding a fresh lab at once race (one
+ * can read the state while the other rewrites it), which is the lab's problem, not the queue's.
+ */
+export async function seedLab(root: string, lab: string): Promise<void> {
+  const r = await cortex(['lab', 'reset', '--lab', lab], { root });
+  if (r.exitCode !== 0) throw new Error(`cortex lab reset exited ${r.exitCode}: ${r.stderr}`);
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { cortex, removeRoot } from './helpers.js';
-import { allRecords, detachRun, ID_RE, ledgerIds, marks, queueRoot, startWorker, stopWorker, type Worker } from './queue-helpers.js';
+import { allRecords, detachRun, ID_RE, ledgerIds, marks, queueRoot, seedLab, startWorker, stopWorker, type Worker } from './queue-helpers.js';
 import { HAS_REDIS, REDIS_NOTE, startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -50,6 +50,7 @@ describe.skipIf(!HAS_REDIS)(`queue mode with one worker${REDIS_NOTE}`, { timeout
     redis = await startRedis();
     root = queueRoot(redis.url);
     lab = join(root, 'lab');
+    await seedLab(root, lab);
     worker = await startWorker(root, ['--concurrency', '2']);
   });
   afterAll(async () => {
