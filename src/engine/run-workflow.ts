@@ -524,16 +524,9 @@ export class Execution implements AttemptHost {
     return `action "${def.action_id}" (${def.action}) is a task for a person${why}: when done, ${cmd.withData} (JSON or YAML outputs) or --output key=value ...`;
   }
 
-  /**
-   * Drafts a person's task with its implementation (attempts recorded like an action's; it only
-   * reads): the draft goes into the record and a file the person can edit. A draft that fails
-   * leaves the task waiting without one (the person gives the outputs); only an interruption stops.
-   */
-  private async draftTask(phase: PhaseDef, def: ActionDef, ar: ActionRecord, spec: ActionSpec, impl: ActionImpl, params: Record<string, unknown>): Promise<'ok' | 'interrupted'> {
-    ar.status = 'running';
-    await this.persist();
-    const debug = await this.isDebug(phase.contractor);
-    const outcome = await runAttempts(this, {
+  /** What every attempt of an action (its run or a person's draft) is made of: the target, its retry policy and timeout. */
+  private attemptOf(phase: PhaseDef, def: ActionDef, ar: ActionRecord, spec: ActionSpec, impl: ActionImpl) {
+    return {
       target: ar,
       spec,
       impl,
@@ -544,6 +537,20 @@ export class Execution implements AttemptHost {
       policy: retryPolicy(def.retry),
       timeoutMs: (def.timeout ?? this.ctx.config.defaults.actionTimeoutSeconds) * 1000,
       signal: this.ctx.signal,
+    };
+  }
+
+  /**
+   * Drafts a person's task with its implementation (attempts recorded like an action's; it only
+   * reads): the draft goes into the record and a file the person can edit. A draft that fails
+   * leaves the task waiting without one (the person gives the outputs); only an interruption stops.
+   */
+  private async draftTask(phase: PhaseDef, def: ActionDef, ar: ActionRecord, spec: ActionSpec, impl: ActionImpl, params: Record<string, unknown>): Promise<'ok' | 'interrupted'> {
+    ar.status = 'running';
+    await this.persist();
+    const debug = await this.isDebug(phase.contractor);
+    const outcome = await runAttempts(this, {
+      ...this.attemptOf(phase, def, ar, spec, impl),
       parameters: async () => JSON.parse(JSON.stringify(params)) as Record<string, unknown>,
       debug: (m) => {
         if (debug) this.debugLine(phase.contractor, `${this.now()} ${this.record.execution_id} ${phase.phase_id}/${def.action_id} draft ${this.deps.masker.mask(m)}\n`);
@@ -591,16 +598,7 @@ export class Execution implements AttemptHost {
     ar.started_at ??= this.now();
     const started = this.deps.clock.now().getTime();
     const outcome = await runAttempts(this, {
-      target: ar,
-      spec,
-      impl,
-      phaseId: phase.phase_id,
-      actionId: def.action_id,
-      contractor: phase.contractor,
-      action: def.action,
-      policy: retryPolicy(retry),
-      timeoutMs: (def.timeout ?? this.ctx.config.defaults.actionTimeoutSeconds) * 1000,
-      signal: this.ctx.signal,
+      ...this.attemptOf(phase, def, ar, spec, impl),
       allowSteps: true,
       parameters: async (fallback) => {
         const raw = fallback ? { ...(def.parameters ?? {}), ...(retry?.fallback_parameters ?? {}) } : (def.parameters ?? {});
