@@ -6,20 +6,21 @@ import type { ExecutionJob, ExecutionQueue, JobContext, JobResult, QueueConsumer
 
 /** The BullMQ queue every cortex worker of one coordination directory takes executions from. */
 export const EXECUTION_QUEUE = 'cortex-executions';
-const PREFIX = 'cortex';
+/** The key prefix of every cortex queue in Redis. */
+export const PREFIX = 'cortex';
 /** Retries of a job whose handler threw (the execution was held elsewhere, the worker stopped). */
 const JOB_ATTEMPTS = 50;
 const RETRY_DELAY_MS = 1_000;
 const FOLLOW_POLL_MS = 200;
 /** How long to wait for Redis before saying it cannot be reached. */
-const CONNECT_WAIT_MS = 5_000;
+export const CONNECT_WAIT_MS = 5_000;
 
-function connection(url: string): { url: string; maxRetriesPerRequest: null; connectionName?: string } {
+export function connection(url: string): { url: string; maxRetriesPerRequest: null; connectionName?: string } {
   // BullMQ workers need maxRetriesPerRequest null: a command waits for Redis to come back.
   return { url, maxRetriesPerRequest: null };
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms)))]);
