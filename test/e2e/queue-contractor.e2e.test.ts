@@ -26,10 +26,11 @@ afterEach(async () => {
 
 /** The coordination directory: queue mode with this contractor's actions on their own queue; no secrets here. */
 function executionRoot(url: string): string {
+  // Execution jobs keep a long hold: a slow renewal on a loaded machine must not hand them on here.
   const root = tempRoot({});
   cleanup.push(() => removeRoot(root));
   mkdirSync(join(root, 'marks'));
-  writeFileSync(join(root, 'config.yaml'), `queue: { url: "${url}", lock_seconds: 2, contractors: [${CONTRACTOR}] }\n`);
+  writeFileSync(join(root, 'config.yaml'), `queue: { url: "${url}", lock_seconds: 15, contractors: [${CONTRACTOR}] }\n`);
   writeFileSync(
     join(root, 'workflows', 'q-secret.yaml'),
     `workflow_id: q-secret
@@ -54,7 +55,7 @@ phases:
   - phase_id: p
     contractor: ${CONTRACTOR}
     actions:
-      - { action_id: work, action: execute_command, parameters: { command: [sh, -c, 'mktemp "$1/$2.work.XXXXXX" >/dev/null; sleep 3', sh, "${root}/marks", "\${execution_id}"] } }
+      - { action_id: work, action: execute_command, parameters: { command: [sh, -c, 'mktemp "$1/$2.work.XXXXXX" >/dev/null; i=0; while [ ! -e "$1/release" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done', sh, "${root}/marks", "\${execution_id}"] } }
       - { action_id: done, action: execute_command, parameters: { command: [mktemp, "${root}/marks/\${execution_id}.done.XXXXXX"] } }
 `,
   );
@@ -110,11 +111,10 @@ function marksOf(root: string, id: string, kind: string): number {
 }
 
 describe.skipIf(!HAS_REDIS)(`queue mode: contractor workers${REDIS_NOTE}`, () => {
-  it('an action runs on its contractor worker with that host\'s secret; the job in Redis and the record hold only the reference or the mask', { timeout: 60_000 }, async () => {
+  it('an action runs on its contractor worker with that host\'s secret; the job in Redis and the record hold only the reference or the mask', { timeout: 120_000 }, async () => {
     const redis = await redisFor();
     const root = executionRoot(redis.url);
-    const exec = await worker(root, ['--executions']);
-    const infra = await worker(contractorRoot(redis.url), ['--contractor', CONTRACTOR]);
+    const [exec, infra] = await Promise.all([worker(root, ['--executions']), worker(contractorRoot(redis.url), ['--contractor', CONTRACTOR])]);
 
     const run = await cortex(['run', 'q-secret'], { root });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
@@ -140,22 +140,22 @@ describe.skipIf(!HAS_REDIS)(`queue mode: contractor workers${REDIS_NOTE}`, () =>
     expect(dump.text).not.toContain(SECRET);
   });
 
-  it('kill -9 of a contractor worker holding a non-idempotent action: the execution pauses as after a local crash, the action never runs again', { timeout: 60_000 }, async () => {
+  it('kill -9 of a contractor worker holding a non-idempotent action: the execution pauses as after a local crash, the action never runs again', { timeout: 120_000 }, async () => {
     const redis = await redisFor();
     const root = executionRoot(redis.url);
-    await worker(root, ['--executions']);
-    const victim = await worker(contractorRoot(redis.url), ['--contractor', CONTRACTOR]);
+    // Two contractor workers: the other one notices the dead one's job (BullMQ's stalled check).
+    const [, ...infra] = await Promise.all([worker(root, ['--executions']), worker(contractorRoot(redis.url), ['--contractor', CONTRACTOR]), worker(contractorRoot(redis.url), ['--contractor', CONTRACTOR])]);
 
     const run = await cortex(['run', 'q-hold', '--detach'], { root });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     const id = ID_RE.exec(run.stdout)?.[0] as string;
-    await waitFor(() => victim.output().includes(`action ${id} p/work (${CONTRACTOR}/execute_command #1): started`) && marksOf(root, id, 'work') === 1, {
-      what: 'the contractor worker to be in "work"',
+    // "work" holds until the test writes marks/release.
+    const victim = await waitFor(() => (marksOf(root, id, 'work') === 1 ? infra.find((w) => w.output().includes(`action ${id} p/work (${CONTRACTOR}/execute_command #1): started`)) : undefined), {
+      what: 'a contractor worker to be in "work"',
       timeoutMs: 20_000,
-      detail: () => victim.output(),
+      detail: () => infra.map((w) => w.output()).join('\n'),
     });
-    // Another contractor worker is there to notice the dead one's job (BullMQ's stalled check).
-    const other = await worker(contractorRoot(redis.url), ['--contractor', CONTRACTOR]);
+    const other = infra.find((w) => w !== victim) as Worker;
     process.kill(victim.pid, 'SIGKILL');
     await victim.proc;
 
@@ -166,8 +166,8 @@ describe.skipIf(!HAS_REDIS)(`queue mode: contractor workers${REDIS_NOTE}`, () =>
     expect(work?.status).toBe('running');
     expect(work?.attempts.map((a) => a.status)).toEqual(['running']);
     expect(other.output()).not.toContain('p/work');
-
-    // The operator checked it: skip it; the rest runs on the other contractor worker.
+    // The orphaned tool of the dead worker ends; the operator checked it and skips the action.
+    writeFileSync(join(root, 'marks', 'release'), '');
     const resumed = await cortex(['resume', id, '--skip-action', 'work'], { root });
     expect(resumed.exitCode, resumed.stdout + resumed.stderr).toBe(0);
     expect(allRecords(root).get(id)?.status).toBe('completed');
@@ -176,23 +176,30 @@ describe.skipIf(!HAS_REDIS)(`queue mode: contractor workers${REDIS_NOTE}`, () =>
     expect(other.output()).toMatch(new RegExp(`action ${id} p/done .*: ok`));
   });
 
-  it('SIGTERM: a contractor worker finishes the action it holds and exits 0; an execution worker exits 0', { timeout: 60_000 }, async () => {
+  it('SIGTERM: a contractor worker finishes the action it holds and exits 0; an execution worker exits 0', { timeout: 120_000 }, async () => {
     const redis = await redisFor();
     const root = executionRoot(redis.url);
-    const exec = await worker(root, ['--executions']);
-    const first = await worker(contractorRoot(redis.url), ['--contractor', CONTRACTOR]);
+    const [exec, ...infra] = await Promise.all([worker(root, ['--executions']), worker(contractorRoot(redis.url), ['--contractor', CONTRACTOR]), worker(contractorRoot(redis.url), ['--contractor', CONTRACTOR])]);
 
     const run = await cortex(['run', 'q-hold', '--detach'], { root });
     const id = ID_RE.exec(run.stdout)?.[0] as string;
-    await waitFor(() => first.output().includes(`action ${id} p/work (${CONTRACTOR}/execute_command #1): started`), { what: 'the contractor worker to be in "work"', timeoutMs: 20_000, detail: () => first.output() });
+    const first = await waitFor(() => infra.find((w) => w.output().includes(`action ${id} p/work (${CONTRACTOR}/execute_command #1): started`)), {
+      what: 'a contractor worker to be in "work"',
+      timeoutMs: 20_000,
+      detail: () => infra.map((w) => w.output()).join('\n'),
+    });
+    const second = infra.find((w) => w !== first) as Worker;
     first.proc.kill('SIGTERM');
+    await waitFor(() => /: stopping/.test(first.output()), { what: 'the worker to begin stopping', timeoutMs: 20_000, detail: () => first.output() });
+    // Stopping, it still holds "work": release it.
+    expect(first.proc.exitCode).toBeNull();
+    writeFileSync(join(root, 'marks', 'release'), '');
     const ended = await first.proc;
     expect(ended.exitCode, first.output()).toBe(0);
     // It finished what it held before it stopped, and took nothing after.
     expect(first.output()).toMatch(new RegExp(`action ${id} p/work .*: ok\\n.*stopped`));
     expect(first.output()).not.toContain('p/done');
 
-    const second = await worker(contractorRoot(redis.url), ['--contractor', CONTRACTOR]);
     const rec = await waitFor(() => [allRecords(root).get(id)].find((r): r is Rec => r?.where === 'history'), { what: `${id} to end`, timeoutMs: 30_000 });
     expect(rec.status).toBe('completed');
     expect(marksOf(root, id, 'work')).toBe(1);
