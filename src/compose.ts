@@ -116,8 +116,9 @@ export function createProcessControl(): ProcessControl {
 }
 
 /** The application for one command. */
-export function createApp(args: { root: ResolvedRoot; env: Record<string, string | undefined>; cwd: string; signal: AbortSignal; command: string; actionsFor?: ActionsFor }): App {
+export function createApp(args: { root: ResolvedRoot; env: Record<string, string | undefined>; cwd: string; signal: AbortSignal; command: string; actionsFor?: ActionsFor; hold?: () => string | undefined }): App {
   return {
+    ...(args.hold ? { hold: args.hold } : {}),
     root: args.root,
     env: args.env,
     cwd: args.cwd,

@@ -12,6 +12,8 @@ export const PREFIX = 'cortex';
 const JOB_ATTEMPTS = 50;
 const RETRY_DELAY_MS = 1_000;
 const FOLLOW_POLL_MS = 200;
+/** Redis silent this long: executions pause before their next action. */
+const HEALTH_GRACE_MS = 2_000;
 /** How long to wait for Redis before saying it cannot be reached. */
 export const CONNECT_WAIT_MS = 5_000;
 
@@ -166,8 +168,31 @@ export class BullmqExecutionQueue implements ExecutionQueue {
 export class BullmqQueueConsumer implements QueueConsumer {
   private worker: Worker | undefined;
   private readonly running = new Set<AbortController>();
+  private health: { client: Redis; timer: NodeJS.Timeout; lastOk: number; lastError: string } | undefined;
 
   constructor(private readonly options: { url: string; lockSeconds: number }) {}
+
+  /**
+   * Why executions should pause before their next action: Redis has not answered a PING for
+   * HEALTH_GRACE_MS (their jobs cannot be kept or handed on meanwhile); undefined while it answers.
+   */
+  problem(): string | undefined {
+    const h = this.health;
+    if (!h || Date.now() - h.lastOk <= HEALTH_GRACE_MS) return undefined;
+    return `the queue (Redis) does not answer${h.lastError ? ` (${h.lastError})` : ''}; paused before the next action, it goes on when Redis is back`;
+  }
+
+  private watchHealth(): void {
+    const client = new Redis(this.options.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1_000, retryStrategy: () => 250 });
+    client.on('error', () => undefined);
+    const h = { client, lastOk: Date.now(), lastError: '', timer: setInterval(() => {
+      void withTimeout(client.ping(), 1_000, 'PING').then(
+        () => (h.lastOk = Date.now()),
+        (e: Error) => (h.lastError = e.message),
+      );
+    }, 250) };
+    this.health = h;
+  }
 
   async start(handler: (job: ExecutionJob, ctx: JobContext) => Promise<JobResult>, options: { concurrency: number; name: string }): Promise<void> {
     const lockMs = this.options.lockSeconds * 1000;
@@ -199,11 +224,16 @@ export class BullmqQueueConsumer implements QueueConsumer {
     );
     this.worker.on('error', () => undefined);
     await withTimeout(this.worker.waitUntilReady(), CONNECT_WAIT_MS, 'Redis');
+    this.watchHealth();
     void this.worker.run();
   }
 
   async close(): Promise<void> {
     for (const c of this.running) c.abort(new Error('SIGTERM'));
+    if (this.health) {
+      clearInterval(this.health.timer);
+      this.health.client.disconnect();
+    }
     await this.worker?.close();
   }
 }

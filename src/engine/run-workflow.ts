@@ -40,6 +40,8 @@ export interface RunContext {
   debug: boolean;
   /** Operator choices for an action whose outcome is unknown after a crash. */
   resume?: { retryAction?: string; skipAction?: string };
+  /** A reason to pause before starting the next action (queue mode: the queue does not answer); undefined: go on. */
+  hold?: () => string | undefined;
   /** Called when an on_error asks for rollback; without it the record only says rollback_required. */
   rollback?: (exec: Execution, scope: 'workflow' | 'phase', reason: string, phaseId?: string) => Promise<void>;
 }
@@ -433,6 +435,9 @@ export class Execution implements AttemptHost {
   private async runOneAction(phase: PhaseDef, def: ActionDef, ar: ActionRecord): Promise<Stop | 'skip_phase' | undefined> {
     if (ar.status === 'completed' || ar.status === 'skipped' || ar.status === 'failed' || ar.status === 'errored') return undefined;
     if (this.ctx.signal.aborted) return { kind: 'interrupted', reason: this.abortReason() };
+    // Paused between actions, never in one: nothing is left half done while the queue is away.
+    const hold = this.ctx.hold?.();
+    if (hold) return { kind: 'paused', reason: hold };
     const spec = this.ctx.catalogue.get(phase.contractor, def.action) as ActionSpec;
     ar.contractor = phase.contractor;
     ar.idempotent = spec.idempotent;

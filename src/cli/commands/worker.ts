@@ -58,6 +58,7 @@ export async function worker(ctx: CommandContext, _args: unknown[], opts: Worker
       cwd: ctx.cwd,
       signal,
       command: 'worker',
+      ...(consumer ? { hold: () => consumer.problem() } : {}),
       ...(dispatched.size ? { actionsFor: (lab?: { dir?: string; faults?: string[]; latency?: string }) => new BullmqActionDispatcher(queue.url, dispatched, lab) } : {}),
     });
   try {
