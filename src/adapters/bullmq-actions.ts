@@ -3,12 +3,8 @@ import { Redis } from 'ioredis';
 import { ActionOutcomeUnknownError, InterruptedError } from '../errors.js';
 import type { ActionDispatcher, ActionJob, ActionJobResult, ActionProgress } from '../ports/action-queue.js';
 import type { JobLab } from '../ports/queue.js';
-import { connection, CONNECT_WAIT_MS, PREFIX, withTimeout } from './bullmq-queue.js';
+import { actionQueueName, connection, CONNECT_WAIT_MS, PREFIX, withTimeout } from './bullmq-queue.js';
 
-/** The queue of one contractor's action jobs. */
-export function actionQueueName(contractor: string): string {
-  return `cortex-actions-${contractor}`;
-}
 
 const POLL_MS = 100;
 /** After asking a worker to stop an action, how long to wait for it to say it stopped. */

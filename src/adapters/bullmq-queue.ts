@@ -6,6 +6,11 @@ import type { ExecutionJob, ExecutionQueue, JobContext, JobResult, QueueConsumer
 
 /** The BullMQ queue every cortex worker of one coordination directory takes executions from. */
 export const EXECUTION_QUEUE = 'cortex-executions';
+/** The queue of one contractor's action jobs (queue.contractors). */
+export function actionQueueName(contractor: string): string {
+  return `cortex-actions-${contractor}`;
+}
+
 /** The key prefix of every cortex queue in Redis. */
 export const PREFIX = 'cortex';
 /** Retries of a job whose handler threw (the execution was held elsewhere, the worker stopped). */
@@ -153,10 +158,21 @@ export class BullmqExecutionQueue implements ExecutionQueue {
     }
   }
 
-  async workers(): Promise<WorkerInfo[]> {
-    const list = await this.queue.getWorkers();
-    // BullMQ names each worker's connection <prefix>:<queue>:w:<worker name> (rawname).
-    return list.map((w) => ({ name: String(w.rawname ?? w.name ?? '').replace(/^.*?:w:/, ''), ...(w.addr ? { addr: String(w.addr) } : {}), ...(w.age ? { age_seconds: Number(w.age) } : {}) }));
+  async workers(contractors: string[] = []): Promise<WorkerInfo[]> {
+    // Contractor workers are connected to their contractors' queues only.
+    const others = contractors.map((c) => new Queue(actionQueueName(c), { connection: connection(this.url), prefix: PREFIX }));
+    try {
+      const lists = await Promise.all([this.queue, ...others].map((q) => q.getWorkers()));
+      const seen = new Map<string, WorkerInfo>();
+      // BullMQ names each worker's connection <prefix>:<queue>:w:<worker name> (rawname).
+      for (const w of lists.flat()) {
+        const name = String(w.rawname ?? w.name ?? '').replace(/^.*?:w:/, '');
+        if (!seen.has(name)) seen.set(name, { name, ...(w.addr ? { addr: String(w.addr) } : {}), ...(w.age ? { age_seconds: Number(w.age) } : {}) });
+      }
+      return [...seen.values()];
+    } finally {
+      await Promise.allSettled(others.map((q) => q.close()));
+    }
   }
 
   async close(): Promise<void> {

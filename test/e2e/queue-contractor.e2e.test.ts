@@ -134,6 +134,10 @@ describe.skipIf(!HAS_REDIS)(`queue mode: contractor workers${REDIS_NOTE}`, () =>
     expect(action?.outputs?.stdout).toMatch(/token is \*+/);
     expect(action?.attempts[0]?.invocations?.[0]?.exit_code).toBe(0);
 
+    const listed = await cortex(['workers', '--json'], { root });
+    const takes = (JSON.parse(listed.stdout) as { workers: Array<{ pid: number; takes: string }> }).workers.map((w) => `${w.pid}:${w.takes}`).sort();
+    expect(takes).toEqual([`${exec.pid}:executions`, `${infra.pid}:${CONTRACTOR}`].sort());
+
     const dump = await redisDump(redis.url);
     expect(dump.keys.some((k) => k.startsWith(`cortex:cortex-actions-${CONTRACTOR}:${id}.use.1.`))).toBe(true);
     expect(dump.text).toContain('${secrets.QTOKEN}');

@@ -27,7 +27,7 @@ function concurrencyOf(value: string | undefined): number {
  */
 export async function worker(ctx: CommandContext, _args: unknown[], opts: WorkerOptions): Promise<number> {
   const concurrency = concurrencyOf(opts.concurrency);
-  const [{ loadRootConfig }, { BullmqQueueConsumer, workerName }, { BullmqActionConsumer, BullmqActionDispatcher, actionQueueName }, { processJob }, { runActionJob }, { redactUrl }, { ensureRoot }] = await Promise.all([
+  const [{ loadRootConfig }, { BullmqQueueConsumer, workerName, actionQueueName }, { BullmqActionConsumer, BullmqActionDispatcher }, { processJob }, { runActionJob }, { redactUrl }, { ensureRoot }] = await Promise.all([
     import('../../app/prepare.js'),
     import('../../adapters/bullmq-queue.js'),
     import('../../adapters/bullmq-actions.js'),
