@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { UsageError } from './errors.js';
 import type { App, LabRequest, Session, SessionFactory } from './app/context.js';
+import type { ActionDispatcher } from './ports/action-queue.js';
 import type { ProcessControl, ProcessRef } from './ports/process-control.js';
 import { createRealDeps } from './deps.js';
 import type { EngineDeps } from './engine/deps.js';
@@ -54,32 +55,43 @@ class LabSecretSource implements SecretSource {
   }
 }
 
-export function createSessionFactory(root: string, cwd: string, env: Record<string, string | undefined>): SessionFactory {
+/** Queue mode: the dispatcher of contractor actions for one session (its lab, if any). */
+export type ActionsFor = (lab?: LabRequest) => ActionDispatcher & { close(): Promise<void> };
+
+export function createSessionFactory(root: string, cwd: string, env: Record<string, string | undefined>, actionsFor?: ActionsFor): SessionFactory {
   let base: EngineDeps | undefined;
   const labDirFor = (lab?: LabRequest) => (lab?.dir ? resolve(cwd, lab.dir) : layout(root).lab);
+  const openLocal = async (request: { lab?: LabRequest; emit: (event: EngineEvent) => void }): Promise<Session> => {
+    if (!request.lab) {
+      const deps = createRealDeps({ root, env, emit: request.emit });
+      return { deps, config: (c) => c, stop: async () => undefined };
+    }
+    const latency = parseLatency(request.lab.latency);
+    const faults = parseFaults(request.lab.faults);
+    const [{ startLab, labSecretValue }, { LabRoutingHttpClient }, { ScaledClock }] = await Promise.all([
+      import('./lab/start-lab.js'),
+      import('./lab/routing-http-client.js'),
+      import('./adapters/system-clock.js'),
+    ]);
+    const dir = labDirFor(request.lab);
+    const lab = await startLab(dir, { root, faults, ...(latency !== undefined ? { latency } : {}), baseEnv: env as NodeJS.ProcessEnv });
+    const deps = createRealDeps({ root, env, emit: request.emit, toolEnv: lab.toolEnv, secrets: new LabSecretSource(labSecretValue, new EnvFileSecretSource(layout(root).secrets, env)) });
+    // The lab is a swap of ports: its tools on PATH, its secrets, its HTTP routing (every host
+    // answered by the lab), and a clock whose back-off and polling waits are 100x shorter.
+    deps.http = new LabRoutingHttpClient(deps.http, lab.urls.apps);
+    deps.clock = new ScaledClock(deps.clock, LAB_SLEEP_SCALE);
+    return { deps, config: (c) => lab.configFor(c), labDir: dir, stop: () => lab.stop() };
+  };
   return {
     base: () => (base ??= createRealDeps({ root, env })),
     labDirFor,
-    async open(request: { lab?: LabRequest; emit: (event: EngineEvent) => void }): Promise<Session> {
-      if (!request.lab) {
-        const deps = createRealDeps({ root, env, emit: request.emit });
-        return { deps, config: (c) => c, stop: async () => undefined };
-      }
-      const latency = parseLatency(request.lab.latency);
-      const faults = parseFaults(request.lab.faults);
-      const [{ startLab, labSecretValue }, { LabRoutingHttpClient }, { ScaledClock }] = await Promise.all([
-        import('./lab/start-lab.js'),
-        import('./lab/routing-http-client.js'),
-        import('./adapters/system-clock.js'),
-      ]);
-      const dir = labDirFor(request.lab);
-      const lab = await startLab(dir, { root, faults, ...(latency !== undefined ? { latency } : {}), baseEnv: env as NodeJS.ProcessEnv });
-      const deps = createRealDeps({ root, env, emit: request.emit, toolEnv: lab.toolEnv, secrets: new LabSecretSource(labSecretValue, new EnvFileSecretSource(layout(root).secrets, env)) });
-      // The lab is a swap of ports: its tools on PATH, its secrets, its HTTP routing (every host
-      // answered by the lab), and a clock whose back-off and polling waits are 100x shorter.
-      deps.http = new LabRoutingHttpClient(deps.http, lab.urls.apps);
-      deps.clock = new ScaledClock(deps.clock, LAB_SLEEP_SCALE);
-      return { deps, config: (c) => lab.configFor(c), labDir: dir, stop: () => lab.stop() };
+    async open(request) {
+      const session = await openLocal(request);
+      if (!actionsFor) return session;
+      // Contractor workers run in the execution's lab too: its directory goes with each job, absolute.
+      const actions = actionsFor(request.lab ? { ...request.lab, dir: labDirFor(request.lab) } : undefined);
+      session.deps.actions = actions;
+      return { ...session, stop: async () => void (await Promise.allSettled([actions.close(), session.stop()])) };
     },
   };
 }
@@ -104,14 +116,15 @@ export function createProcessControl(): ProcessControl {
 }
 
 /** The application for one command. */
-export function createApp(args: { root: ResolvedRoot; env: Record<string, string | undefined>; cwd: string; signal: AbortSignal; command: string }): App {
+export function createApp(args: { root: ResolvedRoot; env: Record<string, string | undefined>; cwd: string; signal: AbortSignal; command: string; actionsFor?: ActionsFor; hold?: () => string | undefined }): App {
   return {
+    ...(args.hold ? { hold: args.hold } : {}),
     root: args.root,
     env: args.env,
     cwd: args.cwd,
     signal: args.signal,
     command: args.command,
-    sessions: createSessionFactory(args.root.dir, args.cwd, args.env),
+    sessions: createSessionFactory(args.root.dir, args.cwd, args.env, args.actionsFor),
     processes: createProcessControl(),
   };
 }

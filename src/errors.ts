@@ -142,6 +142,15 @@ export class InterruptedError extends CortexError {
 }
 
 /**
+ * Queue mode: the worker that held a dispatched action died (or its job was lost) before
+ * reporting; whether the action did its work is unknown. The engine pauses as after a crash.
+ */
+export class ActionOutcomeUnknownError extends CortexError {
+  readonly code = 'CORTEX_ACTION_OUTCOME_UNKNOWN';
+  readonly exitCode = ExitCode.WORKFLOW_FAILED;
+}
+
+/**
  * A tool or HTTP call that an action made did not succeed. Carries what an operator needs
  * to see (argv, exit code, stderr tail) and whether trying again may help.
  */

@@ -6,20 +6,28 @@ import type { ExecutionJob, ExecutionQueue, JobContext, JobResult, QueueConsumer
 
 /** The BullMQ queue every cortex worker of one coordination directory takes executions from. */
 export const EXECUTION_QUEUE = 'cortex-executions';
-const PREFIX = 'cortex';
+/** The queue of one contractor's action jobs (queue.contractors). */
+export function actionQueueName(contractor: string): string {
+  return `cortex-actions-${contractor}`;
+}
+
+/** The key prefix of every cortex queue in Redis. */
+export const PREFIX = 'cortex';
 /** Retries of a job whose handler threw (the execution was held elsewhere, the worker stopped). */
 const JOB_ATTEMPTS = 50;
 const RETRY_DELAY_MS = 1_000;
 const FOLLOW_POLL_MS = 200;
+/** Redis silent this long: executions pause before their next action. */
+const HEALTH_GRACE_MS = 2_000;
 /** How long to wait for Redis before saying it cannot be reached. */
-const CONNECT_WAIT_MS = 5_000;
+export const CONNECT_WAIT_MS = 5_000;
 
-function connection(url: string): { url: string; maxRetriesPerRequest: null; connectionName?: string } {
+export function connection(url: string): { url: string; maxRetriesPerRequest: null; connectionName?: string } {
   // BullMQ workers need maxRetriesPerRequest null: a command waits for Redis to come back.
   return { url, maxRetriesPerRequest: null };
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms)))]);
@@ -150,10 +158,21 @@ export class BullmqExecutionQueue implements ExecutionQueue {
     }
   }
 
-  async workers(): Promise<WorkerInfo[]> {
-    const list = await this.queue.getWorkers();
-    // BullMQ names each worker's connection <prefix>:<queue>:w:<worker name> (rawname).
-    return list.map((w) => ({ name: String(w.rawname ?? w.name ?? '').replace(/^.*?:w:/, ''), ...(w.addr ? { addr: String(w.addr) } : {}), ...(w.age ? { age_seconds: Number(w.age) } : {}) }));
+  async workers(contractors: string[] = []): Promise<WorkerInfo[]> {
+    // Contractor workers are connected to their contractors' queues only.
+    const others = contractors.map((c) => new Queue(actionQueueName(c), { connection: connection(this.url), prefix: PREFIX }));
+    try {
+      const lists = await Promise.all([this.queue, ...others].map((q) => q.getWorkers()));
+      const seen = new Map<string, WorkerInfo>();
+      // BullMQ names each worker's connection <prefix>:<queue>:w:<worker name> (rawname).
+      for (const w of lists.flat()) {
+        const name = String(w.rawname ?? w.name ?? '').replace(/^.*?:w:/, '');
+        if (!seen.has(name)) seen.set(name, { name, ...(w.addr ? { addr: String(w.addr) } : {}), ...(w.age ? { age_seconds: Number(w.age) } : {}) });
+      }
+      return [...seen.values()];
+    } finally {
+      await Promise.allSettled(others.map((q) => q.close()));
+    }
   }
 
   async close(): Promise<void> {
@@ -165,8 +184,31 @@ export class BullmqExecutionQueue implements ExecutionQueue {
 export class BullmqQueueConsumer implements QueueConsumer {
   private worker: Worker | undefined;
   private readonly running = new Set<AbortController>();
+  private health: { client: Redis; timer: NodeJS.Timeout; lastOk: number; lastError: string } | undefined;
 
   constructor(private readonly options: { url: string; lockSeconds: number }) {}
+
+  /**
+   * Why executions should pause before their next action: Redis has not answered a PING for
+   * HEALTH_GRACE_MS (their jobs cannot be kept or handed on meanwhile); undefined while it answers.
+   */
+  problem(): string | undefined {
+    const h = this.health;
+    if (!h || Date.now() - h.lastOk <= HEALTH_GRACE_MS) return undefined;
+    return `the queue (Redis) does not answer${h.lastError ? ` (${h.lastError})` : ''}; paused before the next action, it goes on when Redis is back`;
+  }
+
+  private watchHealth(): void {
+    const client = new Redis(this.options.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1_000, retryStrategy: () => 250 });
+    client.on('error', () => undefined);
+    const h = { client, lastOk: Date.now(), lastError: '', timer: setInterval(() => {
+      void withTimeout(client.ping(), 1_000, 'PING').then(
+        () => (h.lastOk = Date.now()),
+        (e: Error) => (h.lastError = e.message),
+      );
+    }, 250) };
+    this.health = h;
+  }
 
   async start(handler: (job: ExecutionJob, ctx: JobContext) => Promise<JobResult>, options: { concurrency: number; name: string }): Promise<void> {
     const lockMs = this.options.lockSeconds * 1000;
@@ -198,11 +240,16 @@ export class BullmqQueueConsumer implements QueueConsumer {
     );
     this.worker.on('error', () => undefined);
     await withTimeout(this.worker.waitUntilReady(), CONNECT_WAIT_MS, 'Redis');
+    this.watchHealth();
     void this.worker.run();
   }
 
   async close(): Promise<void> {
     for (const c of this.running) c.abort(new Error('SIGTERM'));
+    if (this.health) {
+      clearInterval(this.health.timer);
+      this.health.client.disconnect();
+    }
     await this.worker?.close();
   }
 }

@@ -51,4 +51,6 @@ export interface App {
   processes: ProcessControl;
   /** The command acting (recorded in lock owners and the audit trail). */
   command: string;
+  /** Queue mode (workers): a reason to pause before the next action, while the queue is unreachable. */
+  hold?: () => string | undefined;
 }

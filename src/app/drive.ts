@@ -64,6 +64,7 @@ export async function driveExecution(app: App, prep: DrivePrep, record: Executio
       signal: app.signal,
       debug: Boolean(options.debug),
       ...(options.resume ? { resume: options.resume } : {}),
+      ...(app.hold ? { hold: app.hold } : {}),
       rollback: (exec, scope, reason, phaseId) => runRollback(exec, scope, reason, phaseId),
     };
     const exec = new Execution(deps, ctx, record);

@@ -64,6 +64,10 @@ export async function processJob(appFor: (signal: AbortSignal) => App, job: Exec
             ...(job.retryAction ? { retryAction: job.retryAction } : {}),
             ...(job.skipAction ? { skipAction: job.skipAction } : {}),
           });
+    if (r.record.status === 'paused' && app.hold?.()) {
+      // Paused for the queue: the job goes back (once Redis answers) and a worker continues it.
+      throw new Error(`worker ${worker.host}:${worker.pid} paused ${job.executionId} while the queue was unreachable`);
+    }
     if (ctx.signal.aborted && !isTerminal(r.record.status) && r.record.status !== 'awaiting_approval') {
       // This worker is stopping: the execution paused; another worker (or this one, restarted) continues it.
       throw new Error(`worker ${worker.host}:${worker.pid} stopped while driving ${job.executionId}`);
@@ -79,7 +83,7 @@ export async function processJob(appFor: (signal: AbortSignal) => App, job: Exec
     if (e instanceof CortexError) {
       return { exitCode: e.exitCode, error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode }, worker };
     }
-    if (e instanceof Error && /stopped while driving/.test(e.message)) throw e;
+    if (e instanceof Error && /stopped while driving|while the queue was unreachable/.test(e.message)) throw e;
     await audit(deps, { command: 'worker', execution_id: job.executionId, result: 'error', details: { error: e instanceof Error ? e.message : String(e) } }).catch(() => undefined);
     return { exitCode: ExitCode.INTERNAL, error: { code: 'CORTEX_INTERNAL', message: e instanceof Error ? (e.stack ?? e.message) : String(e), exitCode: ExitCode.INTERNAL }, worker };
   } finally {

@@ -332,10 +332,14 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   );
   add(
     'worker',
-    'queue mode: take execution jobs from the queue (config queue.url or CORTEX_QUEUE_URL) and drive them here; the coordination directory is shared by every worker',
-    ['CORTEX_QUEUE_URL=redis://127.0.0.1:6379/0 cortex worker', 'cortex worker --concurrency 8'],
+    'queue mode: take execution jobs (driven here; the coordination directory is shared by every worker) and contractor action jobs from the queue (config queue.url or CORTEX_QUEUE_URL)',
+    ['CORTEX_QUEUE_URL=redis://127.0.0.1:6379/0 cortex worker', 'cortex worker --concurrency 8', 'cortex worker --contractor infrastructure-contractor'],
     async () => (await import('./commands/worker.js')).worker as Handler,
-    (c) => c.option('--concurrency <n>', 'executions driven at once by this worker (default 4)'),
+    (c) =>
+      c
+        .option('--concurrency <n>', 'jobs run at once by this worker, per queue (default 4)')
+        .option('--contractor <name...>', "take only this contractor's action jobs, run with this host's tools and secrets (no coordination directory); repeatable")
+        .option('--executions', 'take execution jobs (alone: no action jobs; with --contractor: as well)'),
   );
   add(
     'workers',

@@ -66,7 +66,7 @@ export interface ConfigFile {
     max_retry_after_seconds?: number;
   };
   serve?: { listen?: string; token_secret?: string; github_secret?: string; max_body_bytes?: number };
-  queue?: { url: string; lock_seconds?: number };
+  queue?: { url: string; lock_seconds?: number; contractors?: string[] };
 }
 
 /** Queue mode: where the Redis queue is (url checked) and how long a job's hold lasts. */
@@ -74,6 +74,8 @@ export interface QueueConfig {
   url: string;
   /** A dead worker's job is handed to another worker after about this long. */
   lockSeconds: number;
+  /** Contractors whose actions are jobs on their own queue (cortex worker --contractor NAME); the others run where the execution is driven. */
+  contractors: string[];
 }
 
 /** Config after defaults and environment overrides: what the engine and adapters read. */
@@ -201,9 +203,9 @@ export function checkQueueUrl(url: string, where: string): string {
 
 function resolveQueue(file: ConfigFile, env: Record<string, string | undefined>): QueueConfig | undefined {
   const fromEnv = env.CORTEX_QUEUE_URL;
-  if (fromEnv !== undefined && fromEnv !== '') return { url: checkQueueUrl(fromEnv, 'CORTEX_QUEUE_URL'), lockSeconds: file.queue?.lock_seconds ?? 30 };
+  if (fromEnv !== undefined && fromEnv !== '') return { url: checkQueueUrl(fromEnv, 'CORTEX_QUEUE_URL'), lockSeconds: file.queue?.lock_seconds ?? 30, contractors: file.queue?.contractors ?? [] };
   if (!file.queue) return undefined;
-  return { url: checkQueueUrl(file.queue.url, 'config.yaml queue.url'), lockSeconds: file.queue.lock_seconds ?? 30 };
+  return { url: checkQueueUrl(file.queue.url, 'config.yaml queue.url'), lockSeconds: file.queue.lock_seconds ?? 30, contractors: file.queue.contractors ?? [] };
 }
 
 /** Reads and validates <root>/config.yaml (absent: defaults). Throws DefinitionInvalidError. */

@@ -5,7 +5,7 @@
  * (failed: a tool said no; errored: cortex could not run it; interrupted: Ctrl-C, cancel) and
  * retries by one policy.
  */
-import { ActionFailedError, CortexError, InterruptedError } from '../errors.js';
+import { ActionFailedError, ActionOutcomeUnknownError, CortexError, InterruptedError } from '../errors.js';
 import type { ActionImpl, ImplementationRegistry, NestedActionRequest } from '../contractors/action-impl.js';
 import type { ActionSpec, Catalogue } from '../model/catalogue.js';
 import type { ResolvedConfig } from '../config/config.js';
@@ -91,6 +91,11 @@ export interface AttemptRequest {
   debug(message: string): void;
   /** Steps of a plan may run (execute_remediation_plan); plan steps themselves cannot nest. */
   allowSteps?: boolean;
+  /**
+   * The implementation runs on a contractor worker (queue mode): the parameters keep their
+   * `${secrets.*}` references and are checked there, once resolved.
+   */
+  isDispatched?: boolean;
   /** The process cookie of the tools (plan steps: their parent attempt's); default a new one per attempt. */
   cookie?: string;
   onStart?(attempt: AttemptRecord): void | Promise<void>;
@@ -149,7 +154,7 @@ export async function runAttempts(host: AttemptHost, req: AttemptRequest): Promi
     let params: Record<string, unknown>;
     try {
       params = await req.parameters(fallback);
-      checkParameters(req.spec, params);
+      if (!req.isDispatched) checkParameters(req.spec, params);
     } catch (e) {
       const error = errorInfo(e);
       endAttempt(host, attempt, 'errored', error);
@@ -182,6 +187,11 @@ export async function runAttempts(host: AttemptHost, req: AttemptRequest): Promi
       endAttempt(host, attempt, 'succeeded');
       return { kind: 'ok', outputs };
     } catch (e) {
+      if (e instanceof ActionOutcomeUnknownError) {
+        // As after a crash: the attempt stays `running`, so resume applies its rules to it.
+        await host.persist();
+        return { kind: 'failed', error: errorInfo(e), errored: true, cause: e };
+      }
       if (isInterruption(e, req.signal)) {
         endAttempt(host, attempt, 'interrupted', { code: 'interrupted', message: 'interrupted' });
         await host.persist();

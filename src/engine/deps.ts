@@ -1,3 +1,4 @@
+import type { ActionDispatcher } from '../ports/action-queue.js';
 import type { Clock } from '../ports/clock.js';
 import type { ActionFileStore } from '../ports/files.js';
 import type { HttpClient } from '../ports/http-client.js';
@@ -34,4 +35,6 @@ export interface EngineDeps {
    * process started at another time, machine rebooted); true when it cannot tell (another host).
    */
   isProcessAlive: (proc: ProcessRef) => boolean;
+  /** Queue mode: runs the actions of some contractors on their own workers (absent: all run here). */
+  actions?: ActionDispatcher;
 }

@@ -1,4 +1,5 @@
-import { ActionFailedError, InterruptedError, StateConflictError } from '../errors.js';
+import { ActionFailedError, ActionOutcomeUnknownError, ExitCode, InterruptedError, StateConflictError, WorkerReportedError } from '../errors.js';
+import type { ActionDispatcher } from '../ports/action-queue.js';
 import type { ActionImpl, ImplementationRegistry } from '../contractors/action-impl.js';
 import type { ActionSpec, Catalogue } from '../model/catalogue.js';
 import type { ResolvedConfig } from '../config/config.js';
@@ -39,6 +40,8 @@ export interface RunContext {
   debug: boolean;
   /** Operator choices for an action whose outcome is unknown after a crash. */
   resume?: { retryAction?: string; skipAction?: string };
+  /** A reason to pause before starting the next action (queue mode: the queue does not answer); undefined: go on. */
+  hold?: () => string | undefined;
   /** Called when an on_error asks for rollback; without it the record only says rollback_required. */
   rollback?: (exec: Execution, scope: 'workflow' | 'phase', reason: string, phaseId?: string) => Promise<void>;
 }
@@ -432,6 +435,9 @@ export class Execution implements AttemptHost {
   private async runOneAction(phase: PhaseDef, def: ActionDef, ar: ActionRecord): Promise<Stop | 'skip_phase' | undefined> {
     if (ar.status === 'completed' || ar.status === 'skipped' || ar.status === 'failed' || ar.status === 'errored') return undefined;
     if (this.ctx.signal.aborted) return { kind: 'interrupted', reason: this.abortReason() };
+    // Paused between actions, never in one: nothing is left half done while the queue is away.
+    const hold = this.ctx.hold?.();
+    if (hold) return { kind: 'paused', reason: hold };
     const spec = this.ctx.catalogue.get(phase.contractor, def.action) as ActionSpec;
     ar.contractor = phase.contractor;
     ar.idempotent = spec.idempotent;
@@ -509,6 +515,12 @@ export class Execution implements AttemptHost {
     }
     const result = await this.attemptAction(phase, def, ar, spec, impl);
     if (result === 'interrupted') return { kind: 'interrupted', reason: this.abortReason() };
+    if (result === 'unknown') {
+      return {
+        kind: 'unknown_outcome',
+        reason: `action "${def.action_id}" (${def.action}) was running when the execution stopped and is not idempotent, so running it again could repeat its effect (the ${phase.contractor} worker that held it stopped answering); check it, then choose: cortex resume ${this.record.execution_id} --retry-action ${def.action_id} | --skip-action ${def.action_id}, or cortex rollback ${this.record.execution_id}`,
+      };
+    }
     if (result === 'ok') return undefined;
     return this.applyOnError(phase, def, ar, result);
   }
@@ -591,17 +603,21 @@ export class Execution implements AttemptHost {
     ar: ActionRecord,
     spec: ActionSpec,
     impl: ActionImpl,
-  ): Promise<'ok' | 'interrupted' | ErrorInfo> {
+  ): Promise<'ok' | 'interrupted' | 'unknown' | ErrorInfo> {
     const retry = def.retry;
     const debug = await this.isDebug(phase.contractor);
+    // Queue mode: this contractor's actions run on its own workers (plans stay here: their steps are recorded here).
+    const dispatcher = spec.kind !== 'plan' && this.deps.actions?.handles(phase.contractor) ? this.deps.actions : undefined;
     ar.status = 'running';
     ar.started_at ??= this.now();
     const started = this.deps.clock.now().getTime();
     const outcome = await runAttempts(this, {
-      ...this.attemptOf(phase, def, ar, spec, impl),
+      ...this.attemptOf(phase, def, ar, spec, dispatcher ? this.dispatchedImpl(dispatcher, phase, def, ar, spec, debug) : impl),
       allowSteps: true,
+      ...(dispatcher ? { isDispatched: true } : {}),
       parameters: async (fallback) => {
         const raw = fallback ? { ...(def.parameters ?? {}), ...(retry?.fallback_parameters ?? {}) } : (def.parameters ?? {});
+        if (dispatcher) return this.resolveKeepingSecrets(raw, spec);
         await this.loadSecrets(raw);
         const params = resolveValue(raw, this.resolver()) as Record<string, unknown>;
         for (const key of spec.rawParameters ?? []) if (key in raw) params[key] = raw[key];
@@ -637,6 +653,12 @@ export class Execution implements AttemptHost {
       await this.persist();
       return 'ok';
     }
+    if (outcome.kind === 'failed' && outcome.cause instanceof ActionOutcomeUnknownError) {
+      // Left `running`, as a crash leaves it: resume, --retry-action or --skip-action decide.
+      await this.log(phase.contractor, phase.phase_id, def.action_id, 'outcome_unknown', { attempt: attemptNo, message: outcome.error.message.slice(0, 300) });
+      await this.persist();
+      return 'unknown';
+    }
     if (outcome.kind === 'interrupted') {
       ar.status = 'interrupted';
       await this.noteInterrupted(phase, def, ar, spec);
@@ -650,6 +672,66 @@ export class Execution implements AttemptHost {
     ar.finished_at = this.now();
     ar.duration_seconds = seconds(ar.started_at, ar.finished_at);
     return outcome.error;
+  }
+
+  /** Parameters for a contractor worker: resolved, except `${secrets.NAME}`, which stays a reference. */
+  private resolveKeepingSecrets(raw: Record<string, unknown>, spec: ActionSpec): Record<string, unknown> {
+    const references = new Map([...secretNamesIn(raw)].map((n) => [n, `\${secrets.${n}}`]));
+    const resolver = createResolver({ def: this.def, record: this.record, params: this.ctx.params, env: this.ctx.env, secrets: references, builtins: this.builtins(), mode: 'run' });
+    const params = resolveValue(raw, resolver) as Record<string, unknown>;
+    for (const key of spec.rawParameters ?? []) if (key in raw) params[key] = raw[key];
+    return params;
+  }
+
+  /**
+   * The implementation of a dispatched action: one attempt is one job on the contractor's queue;
+   * what the worker reports (masked there) goes into this attempt's record.
+   */
+  private dispatchedImpl(dispatcher: ActionDispatcher, phase: PhaseDef, def: ActionDef, ar: ActionRecord, spec: ActionSpec, debug: boolean): ActionImpl {
+    const raw = { ...(def.parameters ?? {}), ...(def.retry?.fallback_parameters ?? {}) };
+    return {
+      plan: () => [],
+      run: async (rt) => {
+        const attempt = ar.attempts.at(-1) as AttemptRecord;
+        const r = await dispatcher.run(
+          {
+            executionId: this.record.execution_id,
+            workflowId: this.record.workflow_id,
+            phaseId: phase.phase_id,
+            actionId: def.action_id,
+            contractor: phase.contractor,
+            action: def.action,
+            attempt: rt.attempt,
+            idempotent: spec.idempotent,
+            params: rt.params,
+            secretNames: [...secretNamesIn(raw)],
+            timeoutMs: rt.remainingMs(),
+            ...(attempt.process_cookie ? { cookie: attempt.process_cookie } : {}),
+            ...(ar.observed ? { observed: ar.observed } : {}),
+            ...(debug ? { debug: true } : {}),
+          },
+          {
+            signal: this.ctx.signal,
+            onProgress: async (p) => {
+              if (!p.observed) return;
+              ar.observed = this.deps.masker.maskValue(p.observed);
+              await this.persist();
+            },
+          },
+        );
+        if (r.invocations) attempt.invocations = r.invocations;
+        if (r.requests) attempt.requests = r.requests;
+        if (r.exit_code !== undefined) attempt.exit_code = r.exit_code;
+        if (r.signal !== undefined) attempt.signal = r.signal;
+        for (const line of r.log ?? []) rt.debug(line);
+        const err = r.error ?? { code: 'internal_error', message: `the ${phase.contractor} worker reported no result` };
+        const on = ` (on ${r.worker.host}:${r.worker.pid})`;
+        if (r.outcome === 'ok') return r.outputs ?? {};
+        if (r.outcome === 'interrupted') throw new InterruptedError('interrupted');
+        if (r.outcome === 'failed') throw new ActionFailedError(err.message, { errorCode: err.code, retryable: err.retryable !== false, ...(err.hint ? { hint: err.hint } : {}) });
+        throw new WorkerReportedError(err.code, ExitCode.WORKFLOW_FAILED, `${err.message}${on}`, err.hint ? { hint: err.hint } : undefined);
+      },
+    } as ActionImpl;
   }
 
   /**

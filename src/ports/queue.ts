@@ -55,8 +55,8 @@ export interface ExecutionQueue {
    * or undefined when `signal` aborts first. Survives the queue being unreachable for a while.
    */
   follow(jobId: string, onEvent: (event: unknown) => void, signal: AbortSignal): Promise<JobResult | undefined>;
-  /** The workers connected now. */
-  workers(): Promise<WorkerInfo[]>;
+  /** The workers connected now (to the execution queue, or to these contractors' queues). */
+  workers(contractors?: string[]): Promise<WorkerInfo[]>;
   close(): Promise<void>;
 }
 

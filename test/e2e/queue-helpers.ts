@@ -82,7 +82,7 @@ export async function startWorker(root: string, args: string[] = []): Promise<Wo
   const proc = execa('node', [CLI, '--root', root, 'worker', ...args], { env: cleanEnv(), extendEnv: false, reject: false, cwd: PROJECT, stdin: 'ignore', all: true });
   let out = '';
   proc.all?.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor(() => /taking execution jobs/.test(out) || proc.exitCode !== null, { what: 'the worker to take jobs', timeoutMs: 20_000, detail: () => out });
+  await waitFor(() => /: taking .* jobs/.test(out) || proc.exitCode !== null, { what: 'the worker to take jobs', timeoutMs: 60_000, detail: () => out });
   if (proc.exitCode !== null) throw new Error(`the worker exited: ${out}`);
   return { proc, pid: proc.pid as number, output: () => out };
 }

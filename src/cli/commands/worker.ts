@@ -4,6 +4,10 @@ import { createApp } from '../../compose.js';
 
 export interface WorkerOptions {
   concurrency?: string;
+  /** Take only these contractors' action jobs (repeatable). */
+  contractor?: string[];
+  /** Take execution jobs (with --contractor: as well; alone: executions only). */
+  executions?: boolean;
 }
 
 function concurrencyOf(value: string | undefined): number {
@@ -14,28 +18,51 @@ function concurrencyOf(value: string | undefined): number {
 }
 
 /**
- * `cortex worker [--concurrency N]`: takes execution jobs from the queue and drives them here,
- * with the coordination directory shared by every worker. SIGTERM/Ctrl-C: stops taking jobs,
- * pauses the executions in progress and hands their jobs back to the queue, exits 0.
+ * `cortex worker [--concurrency N] [--contractor NAME]... [--executions]`: takes jobs from the
+ * queue. Plain: execution jobs (driven here, with the coordination directory shared by every
+ * worker) and the action jobs of every contractor in queue.contractors. `--contractor NAME`:
+ * that contractor's action jobs only, run with this host's tools and secrets (no coordination
+ * directory). SIGTERM/Ctrl-C: stops taking jobs; executions in progress pause and go back to the
+ * queue, actions in progress finish; exits 0.
  */
 export async function worker(ctx: CommandContext, _args: unknown[], opts: WorkerOptions): Promise<number> {
   const concurrency = concurrencyOf(opts.concurrency);
-  const [{ loadRootConfig }, { BullmqQueueConsumer, workerName }, { processJob }, { redactUrl }, { ensureRoot }] = await Promise.all([
+  const [{ loadRootConfig }, { BullmqQueueConsumer, workerName, actionQueueName }, { BullmqActionConsumer, BullmqActionDispatcher }, { processJob }, { runActionJob }, { redactUrl }, { ensureRoot }] = await Promise.all([
     import('../../app/prepare.js'),
     import('../../adapters/bullmq-queue.js'),
+    import('../../adapters/bullmq-actions.js'),
     import('../../app/worker.js'),
+    import('../../app/action-worker.js'),
     import('../../config/config.js'),
     import('../../root.js'),
   ]);
   await ensureRoot(ctx.root);
   const config = await loadRootConfig(ctx);
   if (!config.queue) throw new UsageError('cortex worker needs queue mode: set queue: { url: redis://... } in config.yaml, or CORTEX_QUEUE_URL');
-  const name = workerName('executions');
-  const consumer = new BullmqQueueConsumer({ url: config.queue.url, lockSeconds: config.queue.lockSeconds });
+  const queue = config.queue;
+  for (const c of opts.contractor ?? []) {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(c)) throw new UsageError(`--contractor expects a contractor name like talos-contractor, got "${c}"`);
+  }
+  const takesExecutions = !opts.contractor?.length || Boolean(opts.executions);
+  const contractors = opts.contractor?.length ? [...new Set(opts.contractor)] : opts.executions ? [] : queue.contractors;
+  const role = [...(takesExecutions ? ['executions'] : []), ...contractors].join(',') || 'executions';
+  const name = workerName(role);
+  const consumer = takesExecutions ? new BullmqQueueConsumer({ url: queue.url, lockSeconds: queue.lockSeconds }) : undefined;
+  const actionConsumer = contractors.length ? new BullmqActionConsumer({ url: queue.url, lockSeconds: queue.lockSeconds }) : undefined;
   const stamp = () => new Date().toISOString();
-  const appFor = (signal: AbortSignal) => createApp({ root: ctx.root, env: ctx.env, cwd: ctx.cwd, signal, command: 'worker' });
+  const dispatched = new Set(queue.contractors);
+  const appFor = (signal: AbortSignal) =>
+    createApp({
+      root: ctx.root,
+      env: ctx.env,
+      cwd: ctx.cwd,
+      signal,
+      command: 'worker',
+      ...(consumer ? { hold: () => consumer.problem() } : {}),
+      ...(dispatched.size ? { actionsFor: (lab?: { dir?: string; faults?: string[]; latency?: string }) => new BullmqActionDispatcher(queue.url, dispatched, lab) } : {}),
+    });
   try {
-    await consumer.start(
+    await consumer?.start(
       async (job, jobCtx) => {
         ctx.out.line(`${stamp()} ${job.kind} ${job.executionId} (${job.command}): started`);
         try {
@@ -49,17 +76,32 @@ export async function worker(ctx: CommandContext, _args: unknown[], opts: Worker
       },
       { concurrency, name },
     );
+    await actionConsumer?.start(
+      contractors,
+      async (job, jobCtx) => {
+        const what = `action ${job.executionId} ${job.phaseId}/${job.actionId} (${job.contractor}/${job.action} #${job.attempt})`;
+        ctx.out.line(`${stamp()} ${what}: started`);
+        // Its own signal only: a stopping worker lets the actions it holds finish.
+        const app = createApp({ root: ctx.root, env: ctx.env, cwd: ctx.cwd, signal: jobCtx.signal, command: 'worker' });
+        const r = await runActionJob(app, job, jobCtx);
+        ctx.out.line(`${stamp()} ${what}: ${r.outcome}${r.error ? ` ${r.error.code}: ${r.error.message.split('\n')[0]}` : ''}`);
+        return r;
+      },
+      { concurrency, name },
+    );
   } catch (e) {
-    await consumer.close().catch(() => undefined);
+    await Promise.allSettled([consumer?.close(), actionConsumer?.close()]);
     const { EnvironmentError } = await import('../../errors.js');
-    throw new EnvironmentError(`cannot reach the queue at ${redactUrl(config.queue.url)}: ${(e as Error).message}`, { hint: 'is redis-server running there? cortex doctor checks it' });
+    throw new EnvironmentError(`cannot reach the queue at ${redactUrl(queue.url)}: ${(e as Error).message}`, { hint: 'is redis-server running there? cortex doctor checks it' });
   }
-  ctx.out.line(`${stamp()} ${name}: taking execution jobs from ${redactUrl(config.queue.url)} (concurrency ${concurrency}; root ${ctx.root.dir})`);
+  const takes = [...(consumer ? ['execution jobs'] : []), ...(contractors.length ? [`action jobs of ${contractors.join(', ')} (${contractors.map(actionQueueName).join(', ')})`] : [])].join(' and ');
+  ctx.out.line(`${stamp()} ${name}: taking ${takes} from ${redactUrl(queue.url)} (concurrency ${concurrency}; root ${ctx.root.dir})`);
   await new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();
     else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  ctx.out.line(`${stamp()} ${name}: stopping (jobs in progress pause and go back to the queue)`);
-  await consumer.close();
+  ctx.out.line(`${stamp()} ${name}: stopping (executions in progress pause and go back to the queue; actions in progress finish)`);
+  await Promise.all([consumer?.close(), actionConsumer?.close()]);
+  ctx.out.line(`${stamp()} ${name}: stopped`);
   return 0;
 }

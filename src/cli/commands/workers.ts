@@ -8,8 +8,10 @@ export async function workers(ctx: CommandContext): Promise<number> {
   const queue = await queueFor(ctx);
   if (!queue) throw new UsageError('cortex workers needs queue mode: set queue: { url: redis://... } in config.yaml, or CORTEX_QUEUE_URL');
   try {
-    const list = (await queue.workers()).map((w) => {
-      // Named by cortex worker: cortex-worker:<host>:<pid>:<role>.
+    const { loadRootConfig } = await import('../../app/prepare.js');
+    const contractors = (await loadRootConfig(ctx)).queue?.contractors ?? [];
+    const list = (await queue.workers(contractors)).map((w) => {
+      // Named by cortex worker: cortex-worker:<host>:<pid>:<what it takes: executions and/or contractors, comma-separated>.
       const m = /^cortex-worker:(.*):(\d+):([^:]+)$/.exec(w.name);
       return { host: m?.[1] ?? null, pid: m ? Number(m[2]) : null, takes: m?.[3] ?? null, name: w.name, addr: w.addr ?? null, connected_seconds: w.age_seconds ?? null };
     });

@@ -174,9 +174,16 @@ describe('queue mode configuration', () => {
 
   it('reads queue.url and lock_seconds from config.yaml; CORTEX_QUEUE_URL overrides the url', async () => {
     const path = file('queue: { url: "redis://10.0.0.5:6379/2", lock_seconds: 5 }\n');
-    expect((await loadConfig(path, {})).queue).toEqual({ url: 'redis://10.0.0.5:6379/2', lockSeconds: 5 });
-    expect((await loadConfig(path, { CORTEX_QUEUE_URL: 'rediss://u:p@redis.example:6380' })).queue).toEqual({ url: 'rediss://u:p@redis.example:6380', lockSeconds: 5 });
-    expect(resolveConfig({}, { CORTEX_QUEUE_URL: 'redis://127.0.0.1' }, null).queue).toEqual({ url: 'redis://127.0.0.1', lockSeconds: 30 });
+    expect((await loadConfig(path, {})).queue).toEqual({ url: 'redis://10.0.0.5:6379/2', lockSeconds: 5, contractors: [] });
+    expect((await loadConfig(path, { CORTEX_QUEUE_URL: 'rediss://u:p@redis.example:6380' })).queue).toEqual({ url: 'rediss://u:p@redis.example:6380', lockSeconds: 5, contractors: [] });
+    expect(resolveConfig({}, { CORTEX_QUEUE_URL: 'redis://127.0.0.1' }, null).queue).toEqual({ url: 'redis://127.0.0.1', lockSeconds: 30, contractors: [] });
+  });
+
+  it('reads queue.contractors (whose actions go on their own queues), also with CORTEX_QUEUE_URL', async () => {
+    const path = file('queue: { url: "redis://10.0.0.5:6379/2", contractors: [talos-contractor] }\n');
+    expect((await loadConfig(path, {})).queue?.contractors).toEqual(['talos-contractor']);
+    expect((await loadConfig(path, { CORTEX_QUEUE_URL: 'redis://127.0.0.1' })).queue?.contractors).toEqual(['talos-contractor']);
+    await expect(loadConfig(file('queue: { url: "redis://10.0.0.5", contractors: ["Bad Name"] }\n'), {})).rejects.toThrow(/contractors/);
   });
 
   it.each([
