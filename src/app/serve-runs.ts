@@ -26,6 +26,9 @@ export interface InProcessRunsOptions {
   drive?: (executionId: string) => Promise<void>;
 }
 
+/** How often a run being driven looks for a `cortex cancel` of it. */
+const CANCEL_POLL_MS = 250;
+
 /** Defaults of config serve.max_running and serve.max_queued. */
 export const DEFAULT_MAX_RUNNING = 4;
 export const DEFAULT_MAX_QUEUED = 256;
@@ -34,7 +37,7 @@ export const DEFAULT_STOP_GRACE_SECONDS = 20;
 
 /**
  * A Launcher that drives the launched executions in this process, `maxRunning` at a time, in
- * launch order. `app.signal` stops them: a run being driven pauses as on Ctrl-C (the engine
+ * launch order. `signal` stops them: a run being driven pauses as on Ctrl-C (the engine
  * records where it stopped), the waiting ones stay `pending`.
  */
 export class InProcessRuns implements Launcher {
@@ -46,8 +49,13 @@ export class InProcessRuns implements Launcher {
   private answeringSince = 0;
   private deferTimer: NodeJS.Timeout | undefined;
 
+  /**
+   * `appFor` gives the application a drive runs with (one per run: its signal stops that run);
+   * `signal` stops them all.
+   */
   constructor(
-    private readonly app: App,
+    private readonly appFor: (signal: AbortSignal) => App,
+    private readonly signal: AbortSignal,
     private readonly options: InProcessRunsOptions,
   ) {}
 
@@ -126,7 +134,7 @@ export class InProcessRuns implements Launcher {
       clearTimeout(this.deferTimer);
       this.deferTimer = undefined;
     }
-    while (!this.stopped && !this.app.signal.aborted && this.running.size < this.options.maxRunning && this.waiting.length) {
+    while (!this.stopped && !this.signal.aborted && this.running.size < this.options.maxRunning && this.waiting.length) {
       const id = this.waiting.shift() as string;
       const run = (this.options.drive ?? ((x: string) => this.drive(x)))(id).catch(() => undefined).finally(() => {
         this.running.delete(id);
@@ -138,14 +146,38 @@ export class InProcessRuns implements Launcher {
 
   private async drive(id: string): Promise<void> {
     const { log } = this.options;
+    // `cortex cancel` marks the execution (it does not signal serve, which drives many): the
+    // run stops as on a signal, and cancel then records it cancelled (as for a queue worker).
+    const controller = new AbortController();
+    const onStop = () => controller.abort(this.signal.reason);
+    if (this.signal.aborted) onStop();
+    else this.signal.addEventListener('abort', onStop, { once: true });
+    const app = this.appFor(controller.signal);
+    const store = app.sessions.base().store;
+    let timer: NodeJS.Timeout | undefined;
+    let watching = true;
+    const watch = (async () => {
+      while (watching && !controller.signal.aborted) {
+        if (await store.isCancelRequested(id).catch(() => false)) {
+          controller.abort(new Error('cancelled'));
+          break;
+        }
+        await new Promise<void>((resolve) => (timer = setTimeout(resolve, CANCEL_POLL_MS)));
+      }
+    })();
     try {
-      const r = await resumeExecution(this.app, { executionId: id, emit: () => undefined, command: 'serve' });
+      const r = await resumeExecution(app, { executionId: id, emit: () => undefined, command: 'serve' });
       log(`${r.record.status} ${id} (exit ${r.exitCode})${r.record.status_reason ? `: ${r.record.status_reason}` : ''}`);
     } catch (e) {
       // Held by another process (an operator's resume), or ended meanwhile: not ours to drive.
       if (e instanceof ExecutionLockedError || (e instanceof StateConflictError && /has ended/.test(e.message))) log(`not driven ${id}: ${e.message}`);
       else if (e instanceof CortexError) log(`failed ${id} (exit ${e.exitCode}): ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
       else log(`failed ${id}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}; cortex resume ${id} continues it`);
+    } finally {
+      watching = false;
+      clearTimeout(timer);
+      this.signal.removeEventListener('abort', onStop);
+      await watch;
     }
   }
 }

@@ -298,7 +298,7 @@ triggers:
 });
 
 describe('cortex serve drives its runs itself', () => {
-  it('max_running 1: the others wait pending; SIGTERM leaves them pending and pauses the one running after the grace; the next serve drives the pending ones', async () => {
+  it('max_running 1: the others wait pending; cancel stops one run, not serve; SIGTERM leaves the waiting pending and pauses the running one after the grace; the next serve drives the pending one', async () => {
     const r = tempRoot({
       'workflows/held.yaml': `workflow_id: held
 workflow_name: Held
@@ -351,21 +351,34 @@ triggers:
     // One is driven (its action holds), the other two wait with their records pending.
     await waitFor(() => active().filter((x) => x.status === 'running').length === 1, { what: 'one run to be running', timeoutMs: 30_000, detail: () => JSON.stringify(active()) });
     expect(active().filter((x) => x.status === 'pending')).toHaveLength(2);
+    // `cortex cancel` of the run serve drives stops that run only: serve goes on, the next starts.
+    const cancelledId = active().find((x) => x.status === 'running')?.execution_id as string;
+    const cancel = await cortex(['cancel', cancelledId], { root: r });
+    expect(cancel.exitCode, cancel.stdout + cancel.stderr).toBe(0);
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+    await waitFor(() => active().find((x) => x.status === 'running' && x.execution_id !== cancelledId), { what: 'the next run to be running', timeoutMs: 30_000, detail: () => JSON.stringify(active()) });
+    expect(active().filter((x) => x.status === 'pending')).toHaveLength(1);
     const running = active().find((x) => x.status === 'running')?.execution_id as string;
 
     first.child.kill('SIGTERM');
     const stopped = await first.child;
     expect(stopped.exitCode, `${stopped.signal} ${stopped.stderr}`).toBe(0);
-    expect(stopped.stderr).toMatch(/2 run\(s\) not started stay pending/);
+    expect(stopped.stderr).toMatch(/1 run\(s\) not started stay pending/);
     expect(stopped.stderr).toContain(`stopped where they were; cortex status shows them, cortex resume ID continues each: ${running}`);
     const after = active();
-    expect(after.filter((x) => x.status === 'pending').map((x) => x.execution_id).sort()).toEqual(ids.filter((id) => id !== running).sort());
+    expect(after.filter((x) => x.status === 'pending').map((x) => x.execution_id)).toEqual(ids.filter((id) => id !== running && id !== cancelledId));
     expect(after.find((x) => x.execution_id === running)?.status).toBe('paused');
 
-    // The next serve drives the two pending runs (not the stopped one: an operator decides on it).
+    // The next serve drives the pending run (not the stopped one: an operator decides on it).
     writeFileSync(gate, '');
     const second = await startServe();
-    await waitForHistory(r, 2, 60_000);
+    const ended = await waitForHistory(r, 2, 60_000);
+    expect(ended.map((x) => [x.execution_id, x.status]).sort()).toEqual(
+      [
+        [cancelledId, 'cancelled'],
+        [ids.find((id) => id !== running && id !== cancelledId), 'completed'],
+      ].sort(),
+    );
     expect(active().map((x) => x.execution_id)).toEqual([running]);
     second.child.kill('SIGTERM');
     expect((await second.child).exitCode).toBe(0);

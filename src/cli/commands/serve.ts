@@ -89,7 +89,7 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
   const runsLog = runsLogPath(root);
   const runs = launcher.queued
     ? undefined
-    : new InProcessRuns(appFor({ ...ctx, signal: drives.signal }), {
+    : new InProcessRuns((signal) => appFor({ ...ctx, signal }), drives.signal, {
         maxRunning: config.serve.max_running ?? DEFAULT_MAX_RUNNING,
         maxQueued: config.serve.max_queued ?? DEFAULT_MAX_QUEUED,
         log: (line) => void appendLine(runsLog, `${new Date().toISOString()} serve: ${line}`, { root }).catch(() => undefined),

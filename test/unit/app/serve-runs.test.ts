@@ -22,7 +22,7 @@ function gatedDrives() {
 }
 
 function runsWith(options: { maxRunning: number; maxQueued: number; maxDeferMs?: number }, drive: (id: string) => Promise<void>, signal = new AbortController().signal) {
-  return new InProcessRuns({ signal } as App, { ...options, log: () => undefined, drive });
+  return new InProcessRuns(() => ({}) as App, signal, { ...options, log: () => undefined, drive });
 }
 
 describe('serve drives its runs in process (InProcessRuns)', () => {
