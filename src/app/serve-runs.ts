@@ -154,7 +154,7 @@ export class InProcessRuns implements Launcher {
     else this.signal.addEventListener('abort', onStop, { once: true });
     const app = this.appFor(controller.signal);
     const store = app.sessions.base().store;
-    let timer: NodeJS.Timeout | undefined;
+    let wake: (() => void) | undefined;
     let watching = true;
     const watch = (async () => {
       while (watching && !controller.signal.aborted) {
@@ -162,7 +162,13 @@ export class InProcessRuns implements Launcher {
           controller.abort(new Error('cancelled'));
           break;
         }
-        await new Promise<void>((resolve) => (timer = setTimeout(resolve, CANCEL_POLL_MS)));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, CANCEL_POLL_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
       }
     })();
     try {
@@ -175,7 +181,7 @@ export class InProcessRuns implements Launcher {
       else log(`failed ${id}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}; cortex resume ${id} continues it`);
     } finally {
       watching = false;
-      clearTimeout(timer);
+      wake?.();
       this.signal.removeEventListener('abort', onStop);
       await watch;
     }
