@@ -45,7 +45,7 @@ triggers:
 
 const env = { ...process.env, NO_COLOR: '1' };
 for (const k of Object.keys(env)) if (k.startsWith('CORTEX_')) delete env[k];
-const serve = spawn('node', [CLI, '--root', root, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+const serve = spawn('node', [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), CLI, '--root', root, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 let out = '';
 let err = '';
 serve.stderr.on('data', (d) => (err += d));
@@ -103,14 +103,18 @@ const q = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))] * 10) / 10;
 };
+// serve drives its runs itself: wait (serve running) until every run has ended.
+const active = join(root, 'workflows', 'active');
+const pendingRuns = () => (existsSync(active) ? readdirSync(active).filter((f) => f.endsWith('.json')).length : 0);
+for (let i = 0; i < 1200 && pendingRuns() > 0; i++) await new Promise((r) => setTimeout(r, 100));
+const endedMs = performance.now() - t0;
 const ms = results.map((r) => r.ms);
 const statuses = {};
 for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-console.log(JSON.stringify({ requests: N, clients: C, statuses, p50_ms: q(ms, 0.5), p99_ms: q(ms, 0.99), max_ms: q(ms, 1), wall_ms: Math.round(wallMs), records_missing: missing.length }));
+console.log(JSON.stringify({ requests: N, clients: C, statuses, p50_ms: q(ms, 0.5), p99_ms: q(ms, 0.99), max_ms: q(ms, 1), wall_ms: Math.round(wallMs), all_ended_ms: Math.round(endedMs), not_ended: pendingRuns(), records_missing: missing.length }));
 if (process.env.BENCH_DEBUG) console.error(results.find((r) => r.status !== 202)?.text ?? results[0].text);
 serve.kill('SIGTERM');
 await new Promise((r) => serve.on('exit', r));
-// The runs serve launched go on in their own processes: let them end before removing the root.
-const active = join(root, 'workflows', 'active');
-for (let i = 0; i < 600 && existsSync(active) && readdirSync(active).some((f) => f.endsWith('.json')); i++) await new Promise((r) => setTimeout(r, 500));
+// Runs launched by an older serve (detached processes) go on after it: let them end before removing the root.
+for (let i = 0; i < 600 && pendingRuns() > 0; i++) await new Promise((r) => setTimeout(r, 500));
 rmSync(root, { recursive: true, force: true, maxRetries: 5 });

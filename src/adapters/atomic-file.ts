@@ -1,10 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { UnsafePathError } from '../errors.js';
 
 // Synchronous system calls on purpose: each one is a few microseconds, while the promise API
 // costs a thread-pool round trip per call, which dominated the per-action overhead.
+// Except fsync and rename in a process that drives many things at once (serve): there a
+// blocking fsync (milliseconds on a busy disk) would stop every other run and every HTTP answer.
+
+let waitOnThreadPool = false;
+
+/**
+ * From now on the promise-returning writes of this process (writeFileAtomic, a durable
+ * appendLine) wait for fsync and rename on the thread pool instead of blocking the event loop.
+ * `cortex serve` calls it at start; one-run commands keep the cheaper synchronous calls.
+ */
+export function waitForDiskOffThread(): void {
+  waitOnThreadPool = true;
+}
+
+function fsyncOffThread(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+}
 
 /**
  * Where a write is confined: `root` is the coordination directory (or the lab). Every folder
@@ -67,8 +85,33 @@ export async function mkdirPrivate(dir: string, confinement: Confinement = {}): 
  * never followed. Creates parent directories (see mkdirPrivateSync for `root`).
  * Throws the underlying fs error (the temp file is removed), UnsafePathError for a link on the way.
  */
-export async function writeFileAtomic(path: string, data: string, mode?: number, options: { durableDir?: boolean } & Confinement = {}): Promise<void> {
-  writeFileAtomicSync(path, data, mode, options);
+export async function writeFileAtomic(path: string, data: string, mode = 0o600, options: { durableDir?: boolean } & Confinement = {}): Promise<void> {
+  if (!waitOnThreadPool) {
+    writeFileAtomicSync(path, data, mode, options);
+    return;
+  }
+  // The same steps as writeFileAtomicSync; fsync and rename wait on the thread pool.
+  const dir = dirname(path);
+  mkdirPrivateSync(dir, options);
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const fd = openSync(temp, 'wx', mode);
+    try {
+      writeAll(fd, Buffer.from(data, 'utf8'));
+      await fsyncOffThread(fd);
+    } finally {
+      closeSync(fd);
+    }
+    await rename(temp, path);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already gone
+    }
+    throw error;
+  }
+  if (options.durableDir) syncDir(dir);
 }
 
 export function writeFileAtomicSync(path: string, data: string, mode = 0o600, options: { durableDir?: boolean } & Confinement = {}): void {
@@ -122,7 +165,18 @@ export function openAppendSync(path: string, confinement: Confinement = {}): num
  * (or, under `root`, on the way to it) throws UnsafePathError: nothing is appended.
  */
 export async function appendLine(path: string, line: string, options: { durable?: boolean } & Confinement = {}): Promise<void> {
-  appendLineSync(path, line, options);
+  if (!waitOnThreadPool || !options.durable) {
+    appendLineSync(path, line, options);
+    return;
+  }
+  const buf = Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8');
+  const fd = openAppendSync(path, options);
+  try {
+    writeAll(fd, buf);
+    await fsyncOffThread(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function appendLineSync(path: string, line: string, options: { durable?: boolean } & Confinement = {}): void {

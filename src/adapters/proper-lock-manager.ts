@@ -19,6 +19,9 @@ export interface ProperLockManagerOptions {
   clock?: Clock;
 }
 
+/** The latest in-process taker of each lock directory (with a wait), settled once it released it or gave up. */
+const localHolders = new Map<string, Promise<void>>();
+
 const LOCK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /**
  * A lock directory younger than this is never broken for a dead owner pid: it may belong to a
@@ -58,8 +61,40 @@ export class ProperLockManager implements LockManager {
 
   async acquire(name: string, owner: Omit<LockOwner, 'acquired_at'>, options: { waitMs?: number } = {}): Promise<HeldLock> {
     const paths = this.paths(name);
+    const waitMs = Math.max(0, options.waitMs ?? 0);
+    if (waitMs === 0) return this.acquireFile(name, paths, owner, performance.now());
+    // Waiters in this process queue behind each other and are handed the lock on release,
+    // instead of polling its directory (serve: many runs and requests want the same locks).
+    // Bounded by waitMs; other processes are still kept out by the directory alone.
+    const deadline = performance.now() + waitMs;
+    const before = localHolders.get(paths.lockDir);
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    localHolders.set(paths.lockDir, mine);
+    const finish = () => {
+      done();
+      if (localHolders.get(paths.lockDir) === mine) localHolders.delete(paths.lockDir);
+    };
+    if (before) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([before, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+      clearTimeout(timer);
+    }
+    let held: HeldLock;
+    try {
+      held = await this.acquireFile(name, paths, owner, deadline);
+    } catch (error) {
+      finish();
+      throw error;
+    }
+    return {
+      lost: held.lost,
+      release: () => held.release().finally(finish),
+    };
+  }
+
+  private async acquireFile(name: string, paths: LockPaths, owner: Omit<LockOwner, 'acquired_at'>, deadline: number): Promise<HeldLock> {
     await mkdirPrivate(this.dir, { root: this.root });
-    const deadline = performance.now() + Math.max(0, options.waitMs ?? 0);
     const controller = new AbortController();
     const lockOptions: lockfile.LockOptions = {
       realpath: false,

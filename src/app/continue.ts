@@ -296,8 +296,8 @@ export async function cancelExecution(app: App, req: ContinueRequest & { rollbac
     }
     if (!holder) throw e;
     if (holder.command === 'cancel') throw new StateConflictError(`execution ${req.executionId} is being cancelled by pid ${holder.pid} on ${holder.host}`);
-    // A queue worker drives many executions: it watches the cancel mark instead of taking a signal.
-    const isWorker = holder.command === 'worker';
+    // A queue worker or serve drives many executions: it watches the cancel mark instead of taking a signal.
+    const isWorker = holder.command === 'worker' || holder.command === 'serve';
     if (!isWorker && holder.host !== app.processes.host) {
       throw new StateConflictError(`execution ${req.executionId} runs on ${holder.host} (pid ${holder.pid}); cancel it there`);
     }

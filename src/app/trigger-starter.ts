@@ -63,6 +63,12 @@ export function createRunStarter(app: App, launcher: Launcher, options: { lab?: 
     if (!(await acquire())) {
       return { ok: false, busy: 'overloaded', exitCode: 3, message: `too many runs are starting (${maxStarting} starting, ${maxWaiting} waiting); send it again later` };
     }
+    // Room in the launcher's bounded queue (serve drives its runs itself), before anything is created.
+    const slot = launcher.reserve ? launcher.reserve() : { release: () => undefined };
+    if (!slot) {
+      release();
+      return { ok: false, busy: 'overloaded', exitCode: 3, message: 'too many runs are waiting to be driven; send it again later' };
+    }
     const runReq = { workflowId: req.workflowId, assignments: req.assignments, trigger: { ...req.triggerInfo }, ...(options.lab ? { lab: options.lab } : {}) };
     let cancelled: string[] = [];
     try {
@@ -86,6 +92,7 @@ export function createRunStarter(app: App, launcher: Launcher, options: { lab?: 
       const { record } = created;
       if (record.queued) return { ok: true, executionId: record.execution_id, queued: true, message: record.status_reason ?? 'queued' };
       const launched = await launcher.launch(record.execution_id);
+      slot.release();
       return {
         ok: true,
         executionId: record.execution_id,
@@ -97,6 +104,7 @@ export function createRunStarter(app: App, launcher: Launcher, options: { lab?: 
       if (!(e instanceof CortexError)) throw e;
       return { ok: false, exitCode: e.exitCode, message: e.message, ...(e instanceof StateConflictError ? { busy: 'conflict' as const } : {}), ...(cancelled.length ? { cancelled } : {}) };
     } finally {
+      slot.release();
       release();
     }
   };

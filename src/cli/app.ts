@@ -52,12 +52,17 @@ export async function launcherFor(ctx: CommandContext): Promise<import('../ports
   return new DetachedLauncher({ root: ctx.root.dir, env: ctx.env, logFile: runsLogPath(ctx.root.dir) });
 }
 
-/** The starter of tick, trigger and serve (records created here, runs driven by detached processes). */
-export async function triggerStarterFor(ctx: CommandContext, opts: { simulate?: boolean; lab?: string }, limits: { maxStarting?: number; maxWaiting?: number } = {}) {
+/** The starter of tick, trigger and serve (records created here; runs driven by `launcher`, default detached processes or the queue). */
+export async function triggerStarterFor(
+  ctx: CommandContext,
+  opts: { simulate?: boolean; lab?: string },
+  limits: { maxStarting?: number; maxWaiting?: number } = {},
+  launcher?: import('../ports/launcher.js').Launcher,
+) {
   const { createRunStarter } = await import('../app/trigger-starter.js');
   const lab = opts.simulate ? { ...(opts.lab ? { dir: opts.lab } : {}) } : undefined;
   if (!opts.simulate && opts.lab) throw new UsageError('--lab needs --simulate');
-  return createRunStarter(appFor(ctx), await launcherFor(ctx), { ...(lab ? { lab } : {}), ...limits });
+  return createRunStarter(appFor(ctx), launcher ?? (await launcherFor(ctx)), { ...(lab ? { lab } : {}), ...limits });
 }
 
 /**

@@ -3,6 +3,9 @@
 import { homedir } from 'node:os';
 
 const argv = process.argv.slice(2);
+// serve drives many runs at once: their fsyncs wait on libuv's thread pool (4 threads by default,
+// sized when first used, so here), where they would queue ahead of every file read.
+if (argv.includes('serve') && process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '16';
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   // Fast path: no module loading beyond fs (version.ts reads package.json and dist/build-info.json).
   const { versionInfo, versionLine } = await import('./version.js');

@@ -65,7 +65,18 @@ export interface ConfigFile {
     http_max_retries?: number;
     max_retry_after_seconds?: number;
   };
-  serve?: { listen?: string; token_secret?: string; github_secret?: string; max_body_bytes?: number };
+  serve?: {
+    listen?: string;
+    token_secret?: string;
+    github_secret?: string;
+    max_body_bytes?: number;
+    /** Runs serve drives at the same time (default 4). */
+    max_running?: number;
+    /** Runs created by serve that may wait for a slot (default 256); beyond it serve answers 503. */
+    max_queued?: number;
+    /** How long a stopping serve lets the runs it drives end before pausing them (default 20). */
+    stop_grace_seconds?: number;
+  };
   queue?: { url: string; lock_seconds?: number; contractors?: string[] };
 }
 

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, PROJECT, cleanEnv, cortex, listFiles, removeRoot, tempRoot, waitForHistory } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const FIXTURES = join(PROJECT, 'test', 'unit', 'triggers', 'fixtures');
 const roots: string[] = [];
@@ -293,5 +294,97 @@ triggers:
     await waitForHistory(r, 3, 60_000);
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
+  }, 180_000);
+});
+
+describe('cortex serve drives its runs itself', () => {
+  it('max_running 1: the others wait pending; cancel stops one run, not serve; SIGTERM leaves the waiting pending and pauses the running one after the grace; the next serve drives the pending one', async () => {
+    const r = tempRoot({
+      'workflows/held.yaml': `workflow_id: held
+workflow_name: Held
+version: 1.0.0
+concurrency: 5
+parameters:
+  instance: { type: string, required: true }
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: hold, action: execute_command, parameters: { command: [sh, -c, "while [ ! -e \\"$0\\" ]; do sleep 0.05; done", "\${env.GATE}"] }, timeout: 120 }
+triggers:
+  - type: prometheus_alert
+    id: high-mem
+    alert_name: HighMemoryUsage
+    parameters: { instance: "\${event.labels.instance}" }
+`,
+      'config.yaml': 'serve:\n  token_secret: AM_TOKEN\n  max_running: 1\n  stop_grace_seconds: 1\n',
+      'secrets/AM_TOKEN': 'am-token-123',
+    });
+    chmodSync(join(r, 'secrets', 'AM_TOKEN'), 0o600);
+    roots.push(r);
+    const gate = join(r, 'gate');
+    const startServe = async () => {
+      // Stopping the held tool takes the engine's kill grace: no SIGKILL from execa meanwhile.
+      const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv({ GATE: gate }), extendEnv: false, reject: false, cwd: PROJECT, forceKillAfterDelay: 60_000 });
+      children.push(child);
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], { what: 'cortex serve to listen', timeoutMs: 20_000, detail: () => out });
+      return { child, url };
+    };
+    const active = () =>
+      listFiles(join(r, 'workflows', 'active'))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(r, 'workflows', 'active', f), 'utf8')) as { execution_id: string; status: string });
+    const first = await startServe();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${first.url}/webhook/alertmanager`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer am-token-123' },
+        body: JSON.stringify({ receiver: 'cortex', status: 'firing', version: '4', groupLabels: {}, commonLabels: {}, alerts: [{ status: 'firing', labels: { alertname: 'HighMemoryUsage', instance: `node-${i}` }, startsAt: '2026-11-25T18:52:27Z', endsAt: '0001-01-01T00:00:00Z', fingerprint: `e${String(i).padStart(15, '0')}` }] }),
+      });
+      expect(res.status).toBe(202);
+      ids.push(...((await res.json()) as { executions: string[] }).executions);
+    }
+    expect(ids).toHaveLength(3);
+    // One is driven (its action holds), the other two wait with their records pending.
+    await waitFor(() => active().filter((x) => x.status === 'running').length === 1, { what: 'one run to be running', timeoutMs: 30_000, detail: () => JSON.stringify(active()) });
+    expect(active().filter((x) => x.status === 'pending')).toHaveLength(2);
+    // `cortex cancel` of the run serve drives stops that run only: serve goes on, the next starts.
+    const cancelledId = active().find((x) => x.status === 'running')?.execution_id as string;
+    const cancel = await cortex(['cancel', cancelledId], { root: r });
+    expect(cancel.exitCode, cancel.stdout + cancel.stderr).toBe(0);
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+    await waitFor(() => active().find((x) => x.status === 'running' && x.execution_id !== cancelledId), { what: 'the next run to be running', timeoutMs: 30_000, detail: () => JSON.stringify(active()) });
+    expect(active().filter((x) => x.status === 'pending')).toHaveLength(1);
+    const running = active().find((x) => x.status === 'running')?.execution_id as string;
+
+    first.child.kill('SIGTERM');
+    const stopped = await first.child;
+    expect(stopped.exitCode, `${stopped.signal} ${stopped.stderr}`).toBe(0);
+    expect(stopped.stderr).toMatch(/1 run\(s\) not started stay pending/);
+    expect(stopped.stderr).toContain(`stopped where they were; cortex status shows them, cortex resume ID continues each: ${running}`);
+    const after = active();
+    expect(after.filter((x) => x.status === 'pending').map((x) => x.execution_id)).toEqual(ids.filter((id) => id !== running && id !== cancelledId));
+    expect(after.find((x) => x.execution_id === running)?.status).toBe('paused');
+
+    // The next serve drives the pending run (not the stopped one: an operator decides on it).
+    writeFileSync(gate, '');
+    const second = await startServe();
+    const ended = await waitForHistory(r, 2, 60_000);
+    expect(ended.map((x) => [x.execution_id, x.status]).sort()).toEqual(
+      [
+        [cancelledId, 'cancelled'],
+        [ids.find((id) => id !== running && id !== cancelledId), 'completed'],
+      ].sort(),
+    );
+    expect(active().map((x) => x.execution_id)).toEqual([running]);
+    second.child.kill('SIGTERM');
+    expect((await second.child).exitCode).toBe(0);
+    // Its action was stopped mid-way: the operator says to run it again.
+    const resumed = await cortex(['resume', running, '--retry-action', 'hold'], { root: r, env: { GATE: gate } });
+    expect(resumed.exitCode, resumed.stdout + resumed.stderr).toBe(0);
+    await waitForHistory(r, 3, 30_000);
   }, 180_000);
 });

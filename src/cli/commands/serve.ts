@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { appendLine } from '../../adapters/atomic-file.js';
+import { appendLine, waitForDiskOffThread } from '../../adapters/atomic-file.js';
 import { EnvFileSecretSource } from '../../adapters/env-file-secret-source.js';
 import { DefinitionInvalidError, EnvironmentError, ExitCode, UsageError, formatIssue } from '../../errors.js';
 import { layout } from '../../layout.js';
@@ -14,6 +14,8 @@ import { authWarnings, type AuthWarning } from '../../triggers/serve-auth.js';
 import type { CommandContext } from '../context.js';
 import { loadRootConfig } from '../../app/prepare.js';
 import { appFor, launcherFor, triggerStarterFor } from '../app.js';
+import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_RUNNING, DEFAULT_STOP_GRACE_SECONDS, InProcessRuns, pendingRunsToPickUp } from '../../app/serve-runs.js';
+import { runsLogPath } from '../../triggers/start.js';
 
 export interface ServeOptions {
   listen?: string;
@@ -24,6 +26,8 @@ export interface ServeOptions {
 /** `cortex serve [--listen 127.0.0.1:8080]`: receives Alertmanager, GitHub, Falco and generic webhooks. */
 export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOptions): Promise<number> {
   await ensureRoot(ctx.root);
+  // serve drives many runs and answers HTTP in one process: no fsync may block the event loop.
+  waitForDiskOffThread();
   const root = ctx.root.dir;
   let config = await loadRootConfig(ctx);
   let listen: { host: string; port: number };
@@ -77,7 +81,20 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
 
   const [{ ProperLockManager }, { FsTriggerStateStore }] = await Promise.all([import('../../adapters/proper-lock-manager.js'), import('../../adapters/fs-trigger-state-store.js')]);
   const dedup = new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root));
-  const starter = await triggerStarterFor(ctx, opts);
+  // Runs are driven in this process (a bounded number at once, the rest waiting with their
+  // records pending), or by queue workers in queue mode. The drives have their own signal: a
+  // SIGTERM first stops accepting and gives them serve.stop_grace_seconds to end.
+  const drives = new AbortController();
+  const launcher = await launcherFor(ctx);
+  const runsLog = runsLogPath(root);
+  const runs = launcher.queued
+    ? undefined
+    : new InProcessRuns((signal) => appFor({ ...ctx, signal }), drives.signal, {
+        maxRunning: config.serve.max_running ?? DEFAULT_MAX_RUNNING,
+        maxQueued: config.serve.max_queued ?? DEFAULT_MAX_QUEUED,
+        log: (line) => void appendLine(runsLog, `${new Date().toISOString()} serve: ${line}`, { root }).catch(() => undefined),
+      });
+  const starter = await triggerStarterFor(ctx, opts, {}, runs ?? launcher);
 
   const server = createTriggerServer({
     entries: () => reload(false),
@@ -89,7 +106,7 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
       await reload(false);
       return problems;
     },
-    dispatch: (list, ev) => dispatchEvent(list, ev, { env: ctx.env, starter, dedup }),
+    dispatch: (list, ev) => (runs ? runs.whileAnswering(() => dispatchEvent(list, ev, { env: ctx.env, starter, dedup })) : dispatchEvent(list, ev, { env: ctx.env, starter, dedup })),
     log: (line) => {
       void appendLine(serveLog, line, { root }).catch(() => undefined);
       if (ctx.out.verbose) ctx.out.err(line);
@@ -115,14 +132,24 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
   // serve is long-lived: it also enforces approval timeouts (as tick does) every 30 s.
   const { expireDueApprovals, startQueuedRuns } = await import('../../app/continue.js');
   const app = appFor(ctx);
-  const launcher = await launcherFor(ctx);
+  const launch = (id: string) => (runs ?? launcher).launch(id);
+  if (runs) {
+    // Runs created for events that nothing drove yet (a previous serve stopped or crashed with them waiting).
+    const left = pendingRunsToPickUp(await app.sessions.base().store.listActive().catch(() => []));
+    for (const id of left) void runs.launch(id);
+    if (left.length) {
+      const line = `${new Date().toISOString()} ${left.length} pending run(s) created earlier are driven now: ${left.join(', ')}`;
+      ctx.out.err(line);
+      void appendLine(serveLog, line, { root }).catch(() => undefined);
+    }
+  }
   const expire = async () => {
     try {
-      for (const id of await expireDueApprovals(app, (id) => launcher.launch(id))) {
+      for (const id of await expireDueApprovals(app, launch)) {
         void appendLine(serveLog, `${new Date().toISOString()} approval of ${id} expired: cortex resume started to reject and roll back`, { root }).catch(() => undefined);
       }
       // and starts queued runs (on_conflict: queue) whose workflow has room.
-      for (const id of await startQueuedRuns(app, (id) => launcher.launch(id))) {
+      for (const id of await startQueuedRuns(app, launch)) {
         void appendLine(serveLog, `${new Date().toISOString()} queued run ${id} started`).catch(() => undefined);
       }
     } catch (e) {
@@ -136,7 +163,7 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
     else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   clearInterval(expiry);
-  // Stop accepting, let in-flight requests finish (their runs live on in their own processes).
+  // Stop accepting, let in-flight requests finish.
   await new Promise<void>((resolve) => {
     const force = setTimeout(() => server.closeAllConnections(), 15_000);
     force.unref();
@@ -146,6 +173,25 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
     });
     server.closeIdleConnections();
   });
+  if (runs) {
+    // Runs waiting for a slot stay pending (the next serve start drives them); the ones being
+    // driven get serve.stop_grace_seconds to end, then pause where they are (cortex resume ID).
+    const waiting = runs.stop();
+    const graceMs = (config.serve.stop_grace_seconds ?? DEFAULT_STOP_GRACE_SECONDS) * 1000;
+    const grace = setTimeout(() => drives.abort(new Error(`cortex serve stopped (${String((ctx.signal.reason as Error | undefined)?.message ?? 'signal')})`)), graceMs);
+    const driving = runs.drivingNow();
+    if (driving.length) ctx.out.err(`waiting up to ${graceMs / 1000} s for ${driving.length} run(s) to end: ${driving.join(', ')}`);
+    await runs.settled();
+    clearTimeout(grace);
+    const lines = [
+      ...(waiting.length ? [`${waiting.length} run(s) not started stay pending; the next cortex serve drives them (or cortex resume ID): ${waiting.join(', ')}`] : []),
+      ...(drives.signal.aborted && driving.length ? [`run(s) still going after ${graceMs / 1000} s were stopped where they were; cortex status shows them, cortex resume ID continues each: ${driving.join(', ')}`] : []),
+    ];
+    for (const l of lines) {
+      ctx.out.err(l);
+      await appendLine(serveLog, `${new Date().toISOString()} ${l}`, { root }).catch(() => undefined);
+    }
+  }
   if (!ctx.out.json) ctx.out.line(`cortex serve stopped (${String((ctx.signal.reason as Error | undefined)?.message ?? 'signal')})`);
   return ExitCode.OK;
 }

@@ -35,6 +35,27 @@ describe('ProperLockManager', () => {
     await rm(root, { recursive: true, force: true });
   });
 
+  it('waiters in this process are handed the lock in the order they asked, each once the one before released it', async () => {
+    const locks = new ProperLockManager(root);
+    const other = new ProperLockManager(root); // another instance in the same process (serve has several)
+    const first = await locks.acquire('workflow-wf', OWNER, { waitMs: 10_000 });
+    const order: string[] = [];
+    const take = (m: ProperLockManager, name: string) =>
+      m.acquire('workflow-wf', OWNER, { waitMs: 10_000 }).then(async (held) => {
+        order.push(name);
+        await held.release();
+      });
+    const waiters = [take(other, 'second'), take(locks, 'third'), take(other, 'fourth')];
+    // Without a wait, a taker in this process is refused at once, as one in another process.
+    await expect(locks.acquire('workflow-wf', OWNER)).rejects.toBeInstanceOf(StateConflictError);
+    expect(order).toEqual([]);
+    await first.release();
+    await Promise.all(waiters);
+    expect(order).toEqual(['second', 'third', 'fourth']);
+    // Free again.
+    await (await locks.acquire('workflow-wf', OWNER)).release();
+  });
+
   it('acquires, names the holder and releases (idempotently)', async () => {
     const locks = new ProperLockManager(root);
     const held = await locks.acquire('run-deploy', OWNER);
