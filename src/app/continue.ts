@@ -17,6 +17,7 @@ import type { App, LabRequest } from './context.js';
 import { driveExecution, exitCodeFor, type DrivePrep } from './drive.js';
 import { approvedTaskOutputs } from './person-task.js';
 import { ExecutionLockedError, loadForContinue, withExecution, type HeldExecution } from './existing.js';
+import { assertFaultsNameActions } from './start.js';
 
 export interface ContinueRequest {
   executionId: string;
@@ -83,6 +84,15 @@ async function carryOn(
   return record;
 }
 
+/**
+ * `resume` and `approve --simulate-fail ID` continue the run in the lab: the ids must name actions
+ * of the execution (as for `run`). A real execution is refused by carryOn (the lab options do not
+ * apply to it). `reject` and `cancel --rollback` run only a rollback: their ids name rollback steps.
+ */
+export function checkFaults(record: ExecutionRecord, lab: LabRequest | undefined): void {
+  if (record.simulate) assertFaultsNameActions(record.workflow_id, record.phases, lab?.faults);
+}
+
 /** `cortex resume`: continue a paused, interrupted, waiting or not yet started execution. */
 export async function resumeExecution(app: App, req: ContinueRequest & { retryAction?: string; skipAction?: string; command?: string }): Promise<ContinueResult> {
   return withExecution(app, req.executionId, async (held) => {
@@ -93,6 +103,7 @@ export async function resumeExecution(app: App, req: ContinueRequest & { retryAc
         hint: rec.status === 'rolled_back' ? undefined : `cortex rollback ${rec.execution_id} undoes what it did`,
       });
     }
+    checkFaults(rec, req.lab);
     const choice = { ...(req.retryAction ? { retryAction: req.retryAction } : {}), ...(req.skipAction ? { skipAction: req.skipAction } : {}) };
     const problem = prepareResume(rec, choice, held.deps.clock.now().toISOString());
     if (problem) throw new UsageError(problem);
@@ -137,6 +148,7 @@ export async function applyDecision(app: App, held: HeldExecution, req: Omit<Dec
   if (rec.status !== 'awaiting_approval' || held.location !== 'active') {
     throw new StateConflictError(`execution ${rec.execution_id} is ${rec.status}, not awaiting approval`, { hint: `cortex status ${rec.execution_id}` });
   }
+  if (req.decision === 'approved') checkFaults(rec, req.lab);
   const now = held.deps.clock.now();
   const expired = expireApprovals(rec, now);
   const user = held.deps.identity.user;

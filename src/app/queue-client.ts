@@ -9,7 +9,7 @@ import { isTerminal, type ExecutionRecord } from '../model/records.js';
 import type { ExecutionJob, ExecutionQueue, JobResult } from '../ports/queue.js';
 import { audit } from './audit.js';
 import type { App, LabRequest } from './context.js';
-import { applyDecision, type DecideRequest } from './continue.js';
+import { applyDecision, checkFaults, type DecideRequest } from './continue.js';
 import { withExecution } from './existing.js';
 import { createRun, type StartRequest } from './start.js';
 
@@ -63,6 +63,7 @@ export async function queueResume(
         hint: rec.status === 'rolled_back' ? undefined : `cortex rollback ${rec.execution_id} undoes what it did`,
       });
     }
+    checkFaults(rec, req.lab);
     // The worker applies the choice; here it is only checked, on a copy.
     const problem = prepareResume(structuredClone(rec), { ...(req.retryAction ? { retryAction: req.retryAction } : {}), ...(req.skipAction ? { skipAction: req.skipAction } : {}) }, held.deps.clock.now().toISOString());
     if (problem) throw new UsageError(problem);

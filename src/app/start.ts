@@ -41,16 +41,24 @@ export async function prepareRun(app: App, req: StartRequest, options: { checkTo
   });
   assertImplemented(prep.loaded.definition, prep.catalogue, prep.impls);
   if (!req.lab && options.checkTools !== false) assertToolsPresent(prep.loaded.definition, prep.catalogue, prep.config, app.env);
-  if (req.lab?.faults?.length) {
-    const known = new Set(prep.loaded.definition.phases.flatMap((p) => p.actions.map((a) => a.action_id)));
-    for (const f of req.lab.faults) {
-      const id = f.split(':')[0]?.split('/')[0] ?? f;
-      if (!known.has(id)) {
-        throw new UsageError(`--simulate-fail names no action of ${req.workflowId}: "${id}"`, { hint: `its actions: ${[...known].join(', ')}` });
-      }
+  assertFaultsNameActions(req.workflowId, prep.loaded.definition.phases, req.lab?.faults);
+  return prep;
+}
+
+/**
+ * `--simulate-fail ACTION_ID[:N]` (or `PARENT/STEP[:N]`) must name an action of the workflow: an
+ * unknown id would make a rehearsal of a failure "pass" with nothing failing (usage error, exit 2,
+ * naming the valid ids). `phases` are the definition's, or an execution record's.
+ */
+export function assertFaultsNameActions(workflowId: string, phases: ReadonlyArray<{ actions: ReadonlyArray<{ action_id: string }> }>, faults: readonly string[] | undefined): void {
+  if (!faults?.length) return;
+  const known = new Set(phases.flatMap((p) => p.actions.map((a) => a.action_id)));
+  for (const f of faults) {
+    const id = f.split(':')[0]?.split('/')[0] ?? f;
+    if (!known.has(id)) {
+      throw new UsageError(`--simulate-fail names no action of ${workflowId}: "${id}"`, { hint: `its actions: ${[...known].join(', ')}` });
     }
   }
-  return prep;
 }
 
 /**

@@ -28,7 +28,7 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** `-o` of the listing commands (list, status, history); `-o json` is `--json`. */
+/** `-o` of the listing commands (list, status, history, actions, schedule list); `-o json` is `--json`. */
 function listOutputOption(): Option {
   return new Option('-o, --output <format>', 'table (the default), json, yaml, wide (more columns) or name (ids only)').choices(['table', 'json', 'yaml', 'wide', 'name']);
 }
@@ -114,9 +114,12 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'actions [contractor]',
     'list the actions each contractor implements, with their parameters',
-    ['cortex actions', 'cortex actions talos-contractor', 'cortex actions talos-contractor install_helm_chart'],
-    async () => (await import('./commands/actions.js')).actions,
-    (c) => c.argument('[action]', 'one action to describe in full'),
+    ['cortex actions', 'cortex actions talos-contractor -o wide', 'cortex actions talos-contractor -o name', 'cortex actions talos-contractor install_helm_chart -o yaml'],
+    async () => (await import('./commands/actions.js')).actions as Handler,
+    (c) =>
+      c
+        .argument('[action]', 'one action to describe in full')
+        .addOption(listOutputOption()),
   );
   add(
     'plan <workflow_id>',
@@ -279,10 +282,11 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   add(
     'schedule <action>',
     'schedules: list (next runs in their time zone and UTC), install / uninstall the crontab block that runs cortex tick',
-    ['cortex schedule list', 'cortex schedule install', 'cortex schedule install --print', 'crontab -l', 'cortex schedule uninstall'],
+    ['cortex schedule list', 'cortex schedule list -o wide', 'cortex schedule list -o name', 'cortex schedule install', 'cortex schedule install --print', 'crontab -l', 'cortex schedule uninstall'],
     async () => (await import('./commands/schedule.js')).schedule as Handler,
     (c) =>
       c
+        .addOption(listOutputOption())
         .option('--print', 'install: print the crontab block; change nothing')
         .option('--count <n>', 'list: how many next runs (default 3)')
         .option('--now <iso>', 'list: next runs after this time'),

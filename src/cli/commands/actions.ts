@@ -2,6 +2,7 @@ import { ExitCode, NotFoundError } from '../../errors.js';
 import { loadCatalogue } from '../../contractors/load-catalogue.js';
 import type { ActionSpec } from '../../model/catalogue.js';
 import type { CommandContext } from '../context.js';
+import { listFormat, printStructured } from '../render/format.js';
 import { table } from '../render/table.js';
 
 function describeSpec(spec: ActionSpec): Record<string, unknown> {
@@ -19,9 +20,19 @@ function describeSpec(spec: ActionSpec): Record<string, unknown> {
   };
 }
 
-/** `cortex actions [CONTRACTOR] [ACTION]`: the action catalogue. */
-export async function actions(ctx: CommandContext, args: unknown[]): Promise<number> {
+/** Parameter names, required ones marked with `*`: `cluster*, namespace`. */
+function parameterNames(spec: ActionSpec): string {
+  const required = new Set(Array.isArray(spec.parameters.required) ? (spec.parameters.required as string[]) : []);
+  return Object.keys(spec.parameters.properties ?? {}).map((n) => (required.has(n) ? `${n}*` : n)).join(',') || '-';
+}
+
+/**
+ * `cortex actions [CONTRACTOR] [ACTION] [-o json|yaml|wide|name]`: the action catalogue. `-o name`
+ * prints `contractor/action` per line, or only the action names when a contractor is given.
+ */
+export async function actions(ctx: CommandContext, args: unknown[], opts: { output?: string } = {}): Promise<number> {
   const [contractor, action] = args as [string | undefined, string | undefined];
+  const format = listFormat(ctx.out, opts, ['json', 'yaml', 'wide', 'name']);
   const catalogue = await loadCatalogue(ctx.root.dir);
   if (contractor && !catalogue.isKnownContractor(contractor) && contractor !== '*') {
     throw new NotFoundError(`unknown contractor "${contractor}"`, { hint: `known: ${catalogue.contractors().join(', ')}` });
@@ -30,7 +41,8 @@ export async function actions(ctx: CommandContext, args: unknown[]): Promise<num
   if (action) {
     const spec = catalogue.get(contractor as string, action);
     if (!spec) throw new NotFoundError(`${contractor} has no action "${action}"`, { hint: `cortex actions ${contractor}` });
-    if (ctx.out.json) ctx.out.data(describeSpec(spec));
+    if (format === 'json' || format === 'yaml') await printStructured(ctx.out, format, describeSpec(spec));
+    else if (format === 'name') ctx.out.line(spec.name);
     else {
       const s = ctx.out.style;
       ctx.out.line(`${s.bold(spec.name)} [${spec.contractor}] ${spec.kind}${spec.uses.length ? ` via ${spec.uses.join(', ')}` : ''}`);
@@ -54,13 +66,18 @@ export async function actions(ctx: CommandContext, args: unknown[]): Promise<num
       seen.add(key);
       return true;
     });
-  if (ctx.out.json) {
-    ctx.out.data({ actions: specs.map(describeSpec) });
+  if (format === 'json' || format === 'yaml') {
+    await printStructured(ctx.out, format, { actions: specs.map(describeSpec) });
     return ExitCode.OK;
   }
+  if (format === 'name') {
+    for (const s of specs) ctx.out.line(contractor ? s.name : `${s.contractor}/${s.name}`);
+    return ExitCode.OK;
+  }
+  const wide = format === 'wide';
   ctx.out.line(
     table(
-      ['CONTRACTOR', 'ACTION', 'KIND', 'IDEMPOTENT', 'UNDO', 'OUTPUTS'],
+      ['CONTRACTOR', 'ACTION', 'KIND', 'IDEMPOTENT', 'UNDO', 'OUTPUTS', ...(wide ? ['USES', 'PARAMETERS', 'SOURCE'] : [])],
       specs.map((s) => [
         s.contractor,
         s.name,
@@ -68,6 +85,7 @@ export async function actions(ctx: CommandContext, args: unknown[]): Promise<num
         s.idempotent ? 'yes' : 'no',
         s.compensation?.action ?? '-',
         Object.keys(s.outputs).join(', ') || '-',
+        ...(wide ? [s.uses.join(',') || '-', parameterNames(s), s.operatorDefined ? 'operator-defined' : 'built-in'] : []),
       ]),
     ),
   );

@@ -13,10 +13,13 @@ import { touchPrivate } from '../../adapters/atomic-file.js';
 import { readTickState } from '../../triggers/tick.js';
 import type { CommandContext } from '../context.js';
 import { loadRootConfig } from '../../app/prepare.js';
+import { listFormat, printStructured } from '../render/format.js';
 import { table } from '../render/table.js';
 import { parseNow } from './tick.js';
 
 export interface ScheduleOptions {
+  /** list: `-o table|json|yaml|wide|name`. */
+  output?: string;
   print?: boolean;
   count?: string;
   now?: string;
@@ -48,6 +51,7 @@ async function blockFor(ctx: CommandContext): Promise<string> {
 }
 
 async function list(ctx: CommandContext, opts: ScheduleOptions): Promise<number> {
+  const format = listFormat(ctx.out, opts, ['json', 'yaml', 'wide', 'name']);
   const count = opts.count === undefined ? 3 : Number(opts.count);
   if (!Number.isInteger(count) || count < 1 || count > 100) throw new UsageError('--count expects a whole number from 1 to 100');
   const now = parseNow(opts.now);
@@ -83,15 +87,23 @@ async function list(ctx: CommandContext, opts: ScheduleOptions): Promise<number>
   } catch (e) {
     cron = { installed: null, detail: (e as Error).message };
   }
-  if (ctx.out.json) {
-    ctx.out.data({ root: ctx.root.dir, now: now.toISOString(), cron, schedules, problems });
+  const st = ctx.out.style;
+  if (format === 'json' || format === 'yaml') {
+    await printStructured(ctx.out, format, { root: ctx.root.dir, now: now.toISOString(), cron, schedules, problems });
     return code;
   }
+  if (format === 'name') {
+    for (const s of schedules) ctx.out.line(s.schedule);
+    for (const l of problemLines(loaded.problems)) ctx.out.err(st.red(l));
+    if (problems.length) ctx.out.err(`hint: ${PROBLEMS_HINT}`);
+    return code;
+  }
+  const wide = format === 'wide';
   if (!schedules.length) ctx.out.line(`no schedules under ${ctx.root.dir} (add a trigger of type schedule to a workflow, or a file under triggers/)`);
   else {
     ctx.out.line(
       table(
-        ['SCHEDULE', 'CRON', 'TIMEZONE', 'STATE', 'CATCH_UP', 'NEXT RUNS (LOCAL / UTC)'],
+        ['SCHEDULE', 'CRON', 'TIMEZONE', 'STATE', 'CATCH_UP', 'NEXT RUNS (LOCAL / UTC)', ...(wide ? ['WORKFLOW', 'DEFINED IN', 'LAST RUN'] : [])],
         schedules.map((s) => [
           s.schedule,
           s.cron,
@@ -99,12 +111,12 @@ async function list(ctx: CommandContext, opts: ScheduleOptions): Promise<number>
           s.enabled ? 'enabled' : 'disabled',
           s.catch_up,
           s.next_runs.length ? s.next_runs.map((r) => `${r.local} / ${r.utc.replace('.000Z', 'Z')}`).join(', ') : s.enabled ? 'never' : '-',
+          ...(wide ? [s.workflow_id, s.defined_in, s.last_execution ?? '-'] : []),
         ]),
       ),
     );
     for (const s of schedules) if (s.last_execution) ctx.out.line(ctx.out.style.dim(`${s.schedule}: last run ${s.last_execution} (due ${s.last_scheduled_for})`));
   }
-  const st = ctx.out.style;
   if (cron.installed === true) ctx.out.line(st.dim(`cron: cortex tick runs every minute (crontab block for ${ctx.root.dir})`));
   else if (cron.installed === false) ctx.out.line(st.yellow(`cron: not installed: nothing runs these schedules until "cortex schedule install --root ${ctx.root.dir}"`));
   else ctx.out.line(st.yellow(`cron: unknown (${cron.detail})`));
@@ -149,6 +161,7 @@ async function uninstall(ctx: CommandContext): Promise<number> {
 export async function schedule(ctx: CommandContext, args: unknown[], opts: ScheduleOptions): Promise<number> {
   await ensureRoot(ctx.root);
   const action = args[0] as string;
+  if (opts.output !== undefined && action !== 'list') throw new UsageError(`-o applies to "cortex schedule list" only`, { hint: action === 'install' ? 'cortex schedule install --print shows the block; --json prints it as JSON' : undefined });
   switch (action) {
     case 'list':
       return list(ctx, opts);

@@ -3,11 +3,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { load } from './helpers.js';
 
-const README = readFileSync(fileURLToPath(new URL('../../../../README.md', import.meta.url)), 'utf8');
+const DOC = readFileSync(fileURLToPath(new URL('../../../../docs/contractors.md', import.meta.url)), 'utf8');
 
-describe('README: the operator-defined actions example', () => {
+describe('docs/contractors.md: the operator-defined actions example', () => {
   it('loads as written', async () => {
-    const section = README.slice(README.indexOf('### Operator-defined actions'));
+    const at = DOC.indexOf('## Operator-defined actions');
+    expect(at).toBeGreaterThanOrEqual(0);
+    const section = DOC.slice(at);
     const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
     expect(example).toBeDefined();
     const cat = await load({ 'infrastructure-contractor.yaml': example as string });
