@@ -314,13 +314,36 @@ export async function cancelExecution(app: App, req: ContinueRequest & { rollbac
       throw new StateConflictError(`execution ${req.executionId} runs on ${holder.host} (pid ${holder.pid}); cancel it there`);
     }
     const deps = app.sessions.base();
+    const deadline = deps.clock.now().getTime() + CANCEL_WAIT_MS;
     await deps.store.requestCancel(req.executionId, true);
     // The lock owner is who works on the execution (its start time is checked before the signal).
     if (!isWorker) app.processes.terminate(holder);
     if (!(await waitForRelease(app, req.executionId, CANCEL_WAIT_MS))) {
       throw new StateConflictError(`execution ${req.executionId} (pid ${holder.pid}) did not stop within ${CANCEL_WAIT_MS / 1000} s`);
     }
-    return act();
+    // The process that stopped took the cancel mark away when it recorded itself cancelled: the
+    // cancel is done, whatever another command (a rollback) did with the execution since.
+    if (!req.rollback && !(await deps.store.isCancelRequested(req.executionId))) {
+      const now = await deps.store.readExecution(req.executionId);
+      if (now) {
+        const since = now.record.status === 'cancelled' ? '' : `; since then ${now.record.status} (another command acted on it after it stopped)`;
+        return { record: now.record, exitCode: ExitCode.OK, changed: true, message: `${req.executionId} cancelled${since}` };
+      }
+    }
+    // It stopped without taking the mark (it ended first, or died): act here. Another command may
+    // take the lock between its release and now; wait for that one too, within the same time.
+    for (;;) {
+      try {
+        return await act();
+      } catch (e2) {
+        if (!(e2 instanceof ExecutionLockedError) || e2.holder?.command === 'rollback' || e2.record?.status === 'rolling_back') {
+          if (e2 instanceof StateConflictError) await deps.store.requestCancel(req.executionId, false).catch(() => undefined);
+          throw e2;
+        }
+        const left = deadline - deps.clock.now().getTime();
+        if (left <= 0 || !(await waitForRelease(app, req.executionId, left))) throw e2;
+      }
+    }
   }
 }
 

@@ -39,15 +39,25 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 }
 
 /** Runs the built CLI; never throws on a non-zero exit. */
+/**
+ * Runs the built CLI. `timeoutMs` (default 60 s) is a hang guard, not an expectation: a command
+ * still running then is killed and the call throws saying so (instead of handing back the exit
+ * code 130 of a run the guard interrupted, which reads like a defect of cortex).
+ */
 export async function cortex(args: string[], options: { root?: string; env?: Record<string, string>; input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<Result> {
-  return execa('node', [CLI, ...(options.root ? ['--root', options.root] : []), ...args], {
+  const timeout = options.timeoutMs ?? 60_000;
+  const res = await execa('node', [CLI, ...(options.root ? ['--root', options.root] : []), ...args], {
     env: cleanEnv(options.env),
     extendEnv: false,
     reject: false,
     cwd: options.cwd ?? PROJECT,
     ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' }),
-    timeout: options.timeoutMs ?? 60_000,
+    timeout,
   });
+  if (res.timedOut) {
+    throw new Error(`cortex ${args.join(' ')} was still running after ${timeout / 1000} s (the test's hang guard stopped it); output so far:\n${res.stdout.slice(-1500)}\n${res.stderr.slice(-500)}`);
+  }
+  return res;
 }
 
 /** Every file under a directory, relative paths. */

@@ -10,6 +10,11 @@ import { join } from 'node:path';
 import { CLI, cleanEnv, cortex, listFiles, readJson, removeRoot, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
 import { waitFor } from '../helpers/wait.js';
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
+import { createApp } from '../../src/compose.js';
+import { cancelExecution } from '../../src/app/continue.js';
+import type { ExecutionRecord } from '../../src/model/records.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach(removeRoot));
@@ -144,6 +149,64 @@ phases:
     next.kill('SIGTERM');
     expect((await next).exitCode).toBe(130);
   }, 120_000);
+});
+
+describe('cancel of a running execution, and a command acting right after it stopped', () => {
+  // Seen under load: the run stopped on the cancel (recording itself cancelled), a rollback that
+  // had been waiting took the execution before cancel looked again, and cancel then said
+  // "already ended (rolled_back)" (exit 3), though its cancel was done. The process is played
+  // here by the test (a sleeping child holds the execution's lock) so the order is certain.
+  it('cancel reports the cancel it asked for (exit 0) and what happened since; the mark is gone', async () => {
+    const r = root((d) => pausing(d));
+    const id = await pausedRun(r);
+    const sleeper = () => spawn('sleep', ['60'], { stdio: 'ignore' });
+    const runProc = sleeper();
+    const rollbackProc = sleeper();
+    try {
+      const rootRef = { dir: r, source: 'flag' as const, isReadOnlyPackage: false };
+      const app = createApp({ root: rootRef, env: cleanEnv(), cwd: r, signal: new AbortController().signal, command: 'cancel' });
+      const deps = app.sessions.base();
+      const rec = (await deps.store.readExecution(id))?.record as ExecutionRecord;
+      rec.status = 'running';
+      await deps.store.writeExecution(rec);
+      const host = hostname();
+      const runLock = await deps.locks.acquire(`execution-${id}`, { execution_id: id, pid: runProc.pid as number, host, command: 'run' });
+      let stopped: Promise<void> | undefined;
+      app.processes = {
+        host: app.processes.host,
+        isAlive: (p) => p.pid === runProc.pid || p.pid === rollbackProc.pid,
+        terminate: (p) => {
+          expect(p.pid).toBe(runProc.pid);
+          stopped = (async () => {
+            // The run: sees the mark, records itself cancelled, takes the mark away, lets go.
+            expect(await deps.store.isCancelRequested(id)).toBe(true);
+            rec.status = 'cancelled';
+            rec.status_reason = 'cancelled by an operator (cortex cancel)';
+            await deps.store.requestCancel(id, false);
+            await deps.store.archiveExecution(rec);
+            await runLock.release();
+            // A rollback waiting for the execution gets it first and rolls it back.
+            const rb = await deps.locks.acquire(`execution-${id}`, { execution_id: id, pid: rollbackProc.pid as number, host, command: 'rollback' });
+            await deps.store.reopenExecution(id);
+            rec.status = 'rolled_back';
+            rec.status_reason = 'rolled back by an operator';
+            await deps.store.archiveExecution(rec);
+            await rb.release();
+          })();
+          return true;
+        },
+      };
+      const res = await cancelExecution(app, { executionId: id, emit: () => undefined });
+      await stopped;
+      expect(res.exitCode).toBe(0);
+      expect(res.message).toBe(`${id} cancelled; since then rolled_back (another command acted on it after it stopped)`);
+      expect(await deps.store.isCancelRequested(id)).toBe(false);
+      expect(theRecord(r, id).rec.status).toBe('rolled_back');
+    } finally {
+      runProc.kill('SIGKILL');
+      rollbackProc.kill('SIGKILL');
+    }
+  }, 60_000);
 });
 
 describe('on_error: pause, then fix the cause and resume', () => {

@@ -117,15 +117,15 @@ export async function trial(root: string, lab: string, seed: number, reference: 
 
   let outcome: TrialResult['outcome'] = 'completed';
   if (killed) {
-    let res = await cortex(['resume', id], { root, timeoutMs: 120_000 });
+    let res = await cortex(['resume', id], { root, timeoutMs: 300_000 });
     for (let i = 0; i < 3 && anyRecord(root, id).status !== 'completed'; i++) {
       if (/--retry-action/.test(res.stdout + res.stderr)) {
         // Resume cannot know whether a non-idempotent action took effect: the operator rolls back.
-        res = await cortex(['rollback', id], { root, timeoutMs: 120_000 });
+        res = await cortex(['rollback', id], { root, timeoutMs: 300_000 });
         outcome = 'rolled_back';
         break;
       }
-      res = await cortex(['resume', id], { root, timeoutMs: 120_000 });
+      res = await cortex(['resume', id], { root, timeoutMs: 300_000 });
     }
     expect(anyRecord(root, id).status, `${where}\n${res.stdout.slice(-1500)}\n${res.stderr}`).toBe(outcome);
   }
@@ -160,7 +160,7 @@ export function tortureSuite(part: string, offset: number): void {
       const reset = await cortex(['lab', 'reset', '--lab', r.lab], { root: r.root });
       expect(reset.exitCode).toBe(0);
       const start = labSnapshot(r.lab);
-      const ref = await cortex(['run', WORKFLOW, '--simulate', '--lab', r.lab], { root: r.root, timeoutMs: 120_000 });
+      const ref = await cortex(['run', WORKFLOW, '--simulate', '--lab', r.lab], { root: r.root, timeoutMs: 300_000 });
       expect(ref.exitCode, ref.stdout.slice(-1000)).toBe(0);
       const reference = labSnapshot(r.lab);
       const outcomes: string[] = [];
