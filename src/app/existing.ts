@@ -73,28 +73,41 @@ export async function withExecution<T>(app: App, id: string, fn: (held: HeldExec
   if (!(await deps.store.readExecution(id))) {
     throw new NotFoundError(`no execution ${id} in active/ or history/`, { hint: 'cortex status; cortex history' });
   }
+  const key = `${app.root.dir}\0${id}`;
+  if (heldHere.has(key)) throw await lockedError(app, id, heldHere.get(key));
   let lock: HeldLock;
   try {
     lock = await deps.locks.acquire(`execution-${id}`, { execution_id: id, pid: deps.identity.pid, host: deps.identity.host, command: app.command });
   } catch (e) {
     if (!(e instanceof StateConflictError)) throw e;
-    const holder = await deps.locks.holder(`execution-${id}`);
-    const now = (await deps.store.readExecution(id).catch(() => undefined))?.record;
-    const state = now ? `is ${now.status}` : 'exists';
-    const rolling = now?.status === 'rolling_back' || holder?.command === 'rollback';
-    throw new ExecutionLockedError(
-      `execution ${id} ${state} and is being worked on by ${describeHolder(holder)}`,
-      now,
-      holder,
-      rolling ? `wait for the rollback to end: cortex status ${id}` : `wait for it (cortex status ${id}), or stop it: cortex cancel ${id}`,
-    );
+    throw await lockedError(app, id, await deps.locks.holder(`execution-${id}`));
   }
+  // Held for the process too: a process that drives several executions (a queue worker, serve)
+  // must never drive one twice, even when its lock was broken as stale under it (a starved
+  // event loop leaves the lock's mtime unrefreshed) or its queue hands it the same job again.
+  heldHere.set(key, { execution_id: id, pid: deps.identity.pid, host: deps.identity.host, command: app.command, acquired_at: deps.clock.now().toISOString() });
   try {
     const { record, location } = await reconcile(deps, id);
     return await fn({ record, location, deps, lock });
   } finally {
+    heldHere.delete(key);
     await lock.release();
   }
+}
+
+/** Executions held by this process (root and id), with who holds each. */
+const heldHere = new Map<string, LockOwner>();
+
+async function lockedError(app: App, id: string, holder: LockOwner | undefined): Promise<ExecutionLockedError> {
+  const now = (await app.sessions.base().store.readExecution(id).catch(() => undefined))?.record;
+  const state = now ? `is ${now.status}` : 'exists';
+  const rolling = now?.status === 'rolling_back' || holder?.command === 'rollback';
+  return new ExecutionLockedError(
+    `execution ${id} ${state} and is being worked on by ${describeHolder(holder)}`,
+    now,
+    holder,
+    rolling ? `wait for the rollback to end: cortex status ${id}` : `wait for it (cortex status ${id}), or stop it: cortex cancel ${id}`,
+  );
 }
 
 function sameShape(def: LoadedWorkflow['definition'], rec: ExecutionRecord): boolean {

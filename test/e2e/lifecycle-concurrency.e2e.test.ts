@@ -14,6 +14,8 @@ import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { createApp } from '../../src/compose.js';
 import { cancelExecution } from '../../src/app/continue.js';
+import { ExecutionLockedError, withExecution } from '../../src/app/existing.js';
+import { rmSync } from 'node:fs';
 import type { ExecutionRecord } from '../../src/model/records.js';
 
 const roots: string[] = [];
@@ -206,6 +208,34 @@ describe('cancel of a running execution, and a command acting right after it sto
       runProc.kill('SIGKILL');
       rollbackProc.kill('SIGKILL');
     }
+  }, 60_000);
+});
+
+describe('one process never holds an execution twice', () => {
+  // A queue worker or serve drives several executions in one process. Under load its lock's
+  // mtime can go unrefreshed and the lock be broken as stale, or the queue hand it the same job
+  // again: it must still not drive the execution a second time.
+  it('a second hold in the same process is refused naming this process, even when the lock directory is gone', async () => {
+    const r = root((d) => pausing(d));
+    const id = await pausedRun(r);
+    const app = createApp({ root: { dir: r, source: 'flag', isReadOnlyPackage: false }, env: cleanEnv(), cwd: r, signal: new AbortController().signal, command: 'worker' });
+    let second: unknown;
+    let inner = false;
+    await withExecution(app, id, async () => {
+      rmSync(join(r, 'workflows', 'locks', `execution-${id}.lock`), { recursive: true, force: true });
+      second = await withExecution(app, id, async () => {
+        inner = true;
+      }).catch((e: unknown) => e);
+    });
+    expect(inner).toBe(false);
+    expect(second).toBeInstanceOf(ExecutionLockedError);
+    expect((second as ExecutionLockedError).holder?.pid).toBe(process.pid);
+    expect((second as Error).message).toContain(`cortex worker (pid ${process.pid}`);
+    // Released: the process can hold it again.
+    await withExecution(app, id, async () => {
+      inner = true;
+    });
+    expect(inner).toBe(true);
   }, 60_000);
 });
 
