@@ -239,6 +239,29 @@ describe('one process never holds an execution twice', () => {
   }, 60_000);
 });
 
+describe('a command that loses the lock by a hair names who won', () => {
+  // Seen in CI: rollback and cancel at once; cancel found the lock directory before the
+  // rollback had written its owner file and said "another cortex process" (the operator needs
+  // to know a rollback has it). The owner file is written right after the directory.
+  it('the holder is read once its owner file appears', async () => {
+    const r = root((d) => pausing(d));
+    const id = await pausedRun(r);
+    const app = createApp({ root: { dir: r, source: 'flag', isReadOnlyPackage: false }, env: cleanEnv(), cwd: r, signal: new AbortController().signal, command: 'cancel' });
+    const locks = join(r, 'workflows', 'locks');
+    mkdirSync(join(locks, `execution-${id}.lock`), { recursive: true });
+    const owner = { execution_id: id, pid: process.pid, host: hostname(), command: 'rollback', acquired_at: new Date().toISOString() };
+    const late = setTimeout(() => writeFileSync(join(locks, `execution-${id}.owner.json`), JSON.stringify(owner)), 300);
+    try {
+      const e = await withExecution(app, id, async () => undefined).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ExecutionLockedError);
+      expect((e as ExecutionLockedError).holder?.command).toBe('rollback');
+      expect((e as Error).message).toContain(`is being worked on by cortex rollback (pid ${process.pid}`);
+    } finally {
+      clearTimeout(late);
+    }
+  }, 60_000);
+});
+
 describe('on_error: pause, then fix the cause and resume', () => {
   it('resume re-runs the failed action (with a fresh count of attempts) and the execution completes', async () => {
     const r = root((d) => pausing(d));
