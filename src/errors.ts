@@ -29,6 +29,20 @@ export function formatIssue(issue: Issue): string {
 }
 
 /**
+ * A tool's stderr or a service's response body as part of a one-line message: each line trimmed,
+ * blank ones dropped (a body's trailing newline, an HTML page's layout), joined with " | ", then
+ * cut to `maxChars`.
+ */
+export function oneLine(text: string, maxChars = Number.POSITIVE_INFINITY): string {
+  const line = text
+    .split(/\r\n|\r|\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' | ');
+  return line.length > maxChars ? line.slice(0, maxChars) : line;
+}
+
+/**
  * Base of every error cortex reports on purpose. `code` is stable (scripts may match it),
  * `exitCode` is what the process exits with, `hint` is the next thing to try.
  */

@@ -18,6 +18,7 @@ import { driveExecution, exitCodeFor, type DrivePrep } from './drive.js';
 import { approvedTaskOutputs } from './person-task.js';
 import { ExecutionLockedError, loadForContinue, withExecution, type HeldExecution } from './existing.js';
 import { assertFaultsNameActions } from './start.js';
+import { afterRejection, checkFaultsFor } from './rollback-faults.js';
 
 export interface ContinueRequest {
   executionId: string;
@@ -55,6 +56,8 @@ async function carryOn(
     audit?: { comment?: string; details?: Record<string, unknown> };
     /** The definition etc., when the caller loaded them already (and reported their warnings). */
     loaded?: { prep: DrivePrep };
+    /** Checks the request against the loaded definition before anything is recorded; may throw. */
+    check?: (prep: DrivePrep) => Promise<void>;
   },
 ): Promise<ExecutionRecord> {
   const { record } = held;
@@ -65,6 +68,7 @@ async function carryOn(
     for (const w of loaded.warnings) req.onWarning?.(w);
     prep = loaded.prep;
   }
+  await options.check?.(prep);
   if (held.location === 'history') {
     // One record per execution: it moves back to active/ (one rename) while it changes again.
     await held.deps.store.reopenExecution(record.execution_id);
@@ -207,6 +211,15 @@ export async function applyDecision(app: App, held: HeldExecution, req: Omit<Dec
       (rec.approvals ??= []).push({ time: now.toISOString(), decision: req.decision, phase_id: phase.phase_id, user, host, ...comment });
     }
   }
+  if (req.decision === 'rejected' && rec.simulate && req.lab?.faults?.length) {
+    // What runs next is a rollback (or, for a task, what its on_error says): checked before the
+    // caller records the decision.
+    const prepared = await loadForContinue(app, rec, req.params);
+    for (const w of prepared.warnings) req.onWarning?.(w);
+    loaded = { prep: prepared.prep };
+    const def = req.action ? prepared.prep.loaded.definition.phases.flatMap((p) => p.actions).find((a) => a.action_id === req.action) : undefined;
+    await checkFaultsFor(app, held.deps, rec, req.lab, afterRejection(rec, def?.on_error, req.action), { prep: prepared.prep });
+  }
   return { expired, comment, ...(details ? { details } : {}), ...(loaded ? { loaded } : {}) };
 }
 
@@ -235,6 +248,7 @@ export async function rollbackExecution(app: App, req: ContinueRequest): Promise
     const user = held.deps.identity.user;
     await carryOn(app, held, req, {
       command: 'rollback',
+      check: (prep) => checkFaultsFor(app, held.deps, rec, req.lab, { kind: 'rollback', scope: 'workflow' }, { prep }),
       body: async (exec) => {
         await runRollback(exec, 'workflow', reason, undefined, user);
         await exec.finalize();
@@ -265,7 +279,17 @@ async function waitForRelease(app: App, id: string, timeoutMs: number): Promise<
  * cancelled. One that is paused, waiting or not started is marked cancelled here. A rollback in
  * progress is never cancelled.
  */
-export async function cancelExecution(app: App, req: ContinueRequest & { rollback?: boolean; /** Recorded as the status_reason (default: by an operator). */ reason?: string }): Promise<ContinueResult> {
+export async function cancelExecution(
+  app: App,
+  req: ContinueRequest & {
+    rollback?: boolean;
+    /** Queue mode: the rollback is queued after the cancel; --simulate-fail is checked against its steps here. */
+    rollbackQueued?: boolean;
+    /** Recorded as the status_reason (default: by an operator). */ reason?: string;
+  },
+): Promise<ContinueResult> {
+  const rollbackFaults = (req.rollback || req.rollbackQueued) && req.lab?.faults?.length ? req.lab : undefined;
+  let isChecked = false;
   const act = () =>
     withExecution(app, req.executionId, async (held) => {
       const rec = held.record;
@@ -282,6 +306,7 @@ export async function cancelExecution(app: App, req: ContinueRequest & { rollbac
       const user = held.deps.identity.user;
       await carryOn(app, held, req, {
         command: 'cancel',
+        ...(rollbackFaults && !isChecked ? { check: (prep: DrivePrep) => checkFaultsFor(app, held.deps, rec, rollbackFaults, { kind: 'rollback', scope: 'workflow' }, { prep }) } : {}),
         body: async (exec) => {
           // Tools an interrupted action left running (their cortex was killed) stop with it.
           await stopLeftovers(exec.deps, exec.record);
@@ -315,6 +340,12 @@ export async function cancelExecution(app: App, req: ContinueRequest & { rollbac
     }
     const deps = app.sessions.base();
     const deadline = deps.clock.now().getTime() + CANCEL_WAIT_MS;
+    if (rollbackFaults && record) {
+      // Checked before it is stopped, on the record as it is now: the action running may still
+      // complete (its undo step counts). Not again once it stopped (the cancel is done by then).
+      await checkFaultsFor(app, deps, record, rollbackFaults, { kind: 'rollback', scope: 'workflow' }, { params: req.params ?? [], mayComplete: true });
+      isChecked = true;
+    }
     await deps.store.requestCancel(req.executionId, true);
     // The lock owner is who works on the execution (its start time is checked before the signal).
     if (!isWorker) app.processes.terminate(holder);

@@ -11,6 +11,7 @@ import { audit } from './audit.js';
 import type { App, LabRequest } from './context.js';
 import { applyDecision, checkFaults, type DecideRequest } from './continue.js';
 import { withExecution } from './existing.js';
+import { checkFaultsFor } from './rollback-faults.js';
 import { createRun, type StartRequest } from './start.js';
 
 export interface QueuedJob {
@@ -103,7 +104,11 @@ export async function queueDecision(app: App, queue: ExecutionQueue, req: Omit<D
 /** `cortex rollback` in queue mode (an already rolled back execution is answered here). */
 export async function queueRollback(app: App, queue: ExecutionQueue, req: { executionId: string; params?: string[]; lab?: LabRequest; debug?: boolean }): Promise<QueuedJob | { record: ExecutionRecord; message: string }> {
   noSecretParams(req.params);
-  const done = await withExecution(app, req.executionId, async (held) => (held.record.status === 'rolled_back' ? held.record : undefined));
+  const done = await withExecution(app, req.executionId, async (held) => {
+    if (held.record.status === 'rolled_back') return held.record;
+    await checkFaultsFor(app, held.deps, held.record, req.lab, { kind: 'rollback', scope: 'workflow' });
+    return undefined;
+  });
   if (done) return { record: done, message: `${done.execution_id} is already rolled back; nothing to do` };
   return put(queue, req.executionId, { kind: 'rollback', executionId: req.executionId, command: 'rollback', ...(req.debug ? { debug: true } : {}), ...labOf(req.lab) });
 }

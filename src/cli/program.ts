@@ -174,7 +174,7 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
     'undo what an execution did: its rollback procedure, then the compensations of the completed actions, newest first',
     ['cortex rollback deploy-monitoring-stack-20261125T191154Z-1a2b', 'cortex rollback <id> --dry-run'],
     async () => (await import('./commands/rollback.js')).rollback as Handler,
-    (c) => continueOptions(c).option('--dry-run', 'list the steps it would take'),
+    (c) => rollbackOnlyOptions(c, '').option('--dry-run', 'list the steps it would take'),
   );
   add(
     'approve <execution_id>',

@@ -1,4 +1,4 @@
-import { ActionFailedError } from '../errors.js';
+import { ActionFailedError, oneLine } from '../errors.js';
 import type { HttpRequest, HttpResponse } from '../ports/http-client.js';
 import type { ActionRuntime } from './action-impl.js';
 
@@ -83,7 +83,7 @@ export function parseJsonBody(res: HttpResponse, what: string): unknown {
   try {
     return JSON.parse(res.body);
   } catch {
-    throw new ActionFailedError(`${what}: response is not JSON: ${res.body.slice(0, 200)}`, { errorCode: 'bad_response', retryable: false });
+    throw new ActionFailedError(`${what}: response is not JSON: ${oneLine(res.body, 200)}`, { errorCode: 'bad_response', retryable: false });
   }
 }
 
@@ -108,6 +108,10 @@ export function jsonHeaders(extra: Record<string, string> = {}): Record<string, 
  * GitHub `{message,errors[]}`, Alertmanager a bare JSON string, Slack a plain-text token.
  */
 export function errorMessageOf(body: string): string {
+  return oneLine(serviceMessage(body), 300);
+}
+
+function serviceMessage(body: string): string {
   const json = tryJson(body);
   if (typeof json === 'string') return json;
   if (json && typeof json === 'object' && !Array.isArray(json)) {
@@ -129,7 +133,7 @@ export function errorMessageOf(body: string): string {
     if (typeof o.error === 'string') parts.push(o.error);
     if (parts.length) return parts.join('; ');
   }
-  return body.trim().slice(0, 300);
+  return body;
 }
 
 /** Stable error code for an unwanted HTTP status. */

@@ -24,7 +24,7 @@
  *   (e.g. `crontab -u scratch`; tests point it at a fake).
  */
 import { spawn } from 'node:child_process';
-import { EnvironmentError, UsageError } from '../errors.js';
+import { EnvironmentError, oneLine, UsageError } from '../errors.js';
 
 export function beginMarker(root: string): string {
   return `# BEGIN cortex (${root})`;
@@ -190,11 +190,11 @@ export function systemCrontab(command: string[], env: Record<string, string | un
       const r = await run([...command, '-l'], undefined, env);
       if (r.code === 0) return r.stdout;
       if (/no crontab for/i.test(r.stderr)) return '';
-      throw new EnvironmentError(`${[...command, '-l'].join(' ')} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+      throw new EnvironmentError(`${[...command, '-l'].join(' ')} failed (exit ${r.code}): ${oneLine(r.stderr) || oneLine(r.stdout)}`);
     },
     write: async (text: string) => {
       const r = await run([...command, '-'], text, env);
-      if (r.code !== 0) throw new EnvironmentError(`${[...command, '-'].join(' ')} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+      if (r.code !== 0) throw new EnvironmentError(`${[...command, '-'].join(' ')} failed (exit ${r.code}): ${oneLine(r.stderr) || oneLine(r.stdout)}`);
     },
   };
 }

@@ -34,8 +34,8 @@ describe('subcommand --help', () => {
     }
   });
 
-  it('cancel and reject offer only what their rollback uses, in those words', async () => {
-    for (const cmd of ['cancel', 'reject']) {
+  it('cancel, reject and rollback offer only what their rollback uses, in those words', async () => {
+    for (const cmd of ['cancel', 'reject', 'rollback']) {
       const help = (await cortex([cmd, '--help'])).stdout;
       const own = help.slice(0, help.indexOf('Global Options:'));
       expect(own, cmd).toMatch(/-p, --param <key=value> +give a secret parameter again: the rollback/);

@@ -13,7 +13,7 @@ export async function cancel(ctx: CommandContext, args: unknown[], opts: Continu
     // The worker holding it stops on the cancel mark; the rollback, asked for, is a job for a worker.
     let r;
     try {
-      r = await continueCommand(ctx, args[0] as string, opts, (app, req) => cancelExecution(app, req));
+      r = await continueCommand(ctx, args[0] as string, opts, (app, req) => cancelExecution(app, { ...req, ...(opts.rollback ? { rollbackQueued: true } : {}) }));
     } catch (e) {
       await queue.close();
       throw e;

@@ -1,4 +1,4 @@
-import { ActionFailedError } from '../../errors.js';
+import { ActionFailedError, oneLine } from '../../errors.js';
 import type { ActionImpl, ActionRuntime } from '../action-impl.js';
 import { resolveEndpoint } from '../endpoints.js';
 import { headText, sendWithRetries } from '../http-util.js';
@@ -55,7 +55,7 @@ export const httpRequest: ActionImpl = {
     const expected = p.expected_status === undefined ? undefined : Array.isArray(p.expected_status) ? p.expected_status : [p.expected_status];
     const ok = expected ? expected.includes(res.status) : res.status >= 200 && res.status < 300;
     if (!ok) {
-      throw new ActionFailedError(`${method} ${url} answered ${res.status}${expected ? ` (expected ${expected.join(' or ')})` : ''}: ${res.body.slice(0, 200)}`, {
+      throw new ActionFailedError(`${method} ${url} answered ${res.status}${expected ? ` (expected ${expected.join(' or ')})` : ''}: ${oneLine(res.body, 200)}`, {
         errorCode: res.status === 429 ? 'api_rate_limit' : res.status >= 500 ? 'http_server_error' : 'unexpected_status',
         retryable: res.status === 429 || res.status >= 500,
       });

@@ -10,7 +10,7 @@
  * Capture = {id, status: "running"|"stopped"|"finished", node, interface, vmid, output, location,
  *            started_at, ends_at, stopped_at, bytes}. Errors: 4xx/5xx with {"error": "..."}.
  */
-import { ActionFailedError } from '../../errors.js';
+import { ActionFailedError, oneLine } from '../../errors.js';
 import type { ActionImpl, ActionRuntime } from '../action-impl.js';
 import { resolveEndpoint } from '../endpoints.js';
 import { parseJsonBody, sendWithRetries } from '../http-util.js';
@@ -46,7 +46,7 @@ function failure(what: string, res: HttpResponse): ActionFailedError {
   } catch {
     // plain text body
   }
-  return new ActionFailedError(`${what}: HTTP ${res.status}: ${msg}`, {
+  return new ActionFailedError(`${what}: HTTP ${res.status}: ${oneLine(msg, 300)}`, {
     errorCode: res.status >= 500 || res.status === 429 ? 'forensics_unavailable' : 'packet_capture_failed',
     retryable: res.status >= 500 || res.status === 429,
   });

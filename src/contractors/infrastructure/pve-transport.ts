@@ -5,7 +5,7 @@
  * and both answer in the same terms: the result data, the UPID of a worker call, or a PveshError
  * carrying Proxmox's own text.
  */
-import { ActionFailedError } from '../../errors.js';
+import { ActionFailedError, oneLine } from '../../errors.js';
 import type { ProxmoxApiConfig } from '../../config/config.js';
 import type { ActionRuntime, PlannedStep } from '../action-impl.js';
 import { PveshError } from './pve-errors.js';
@@ -85,10 +85,6 @@ export interface PveTransport {
   send(method: PveMethod, path: string, params: PveParams, options: CallOptions): Promise<PveReply>;
   /** The call as messages name it: `pvesh get /x` or `GET /x`. */
   describe(method: PveMethod, path: string): string;
-}
-
-export function oneLine(text: string): string {
-  return text.trim().split('\n').map((l) => l.trim()).filter(Boolean).join(' | ');
 }
 
 /** pvesh through the configured command line (local, or ssh with quoting done by rt.tool). */

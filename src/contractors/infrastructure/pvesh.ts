@@ -9,10 +9,10 @@
  *     tasks/<upid>/status (success: exitstatus OK or "WARNINGS: n"), and on failure the last lines
  *     of the task log give the operator the context.
  */
-import { ActionFailedError } from '../../errors.js';
+import { ActionFailedError, oneLine } from '../../errors.js';
 import type { ActionRuntime, PlannedStep } from '../action-impl.js';
 import { isPveshError, PveshError } from './pve-errors.js';
-import { oneLine, pveshArgs, transportFor, type CallOptions, type PveMethod, type PveParams, type PveReply, type PveTransport } from './pve-transport.js';
+import { pveshArgs, transportFor, type CallOptions, type PveMethod, type PveParams, type PveReply, type PveTransport } from './pve-transport.js';
 
 export { classifyPveMessage, isPveshError, PveshError, type PveErrorKind } from './pve-errors.js';
 export { encodeParams, extractUpid, parseJsonOutput, pveshArgs, UPID_PATTERN, type CallOptions, type PveMethod, type PveParams, type PveValue } from './pve-transport.js';
@@ -60,7 +60,7 @@ export class Pvesh {
   async call(method: PveMethod, path: string, params: PveParams = [], options: CallOptions = {}): Promise<unknown> {
     const r = await this.send(method, path, params, options);
     if (r.unparsed !== undefined) {
-      throw new ActionFailedError(`${this.transport.describe(method, path)} answered without JSON: ${r.unparsed.trim().slice(0, 200)}`, {
+      throw new ActionFailedError(`${this.transport.describe(method, path)} answered without JSON: ${oneLine(r.unparsed, 200)}`, {
         errorCode: 'pvesh_bad_output',
         retryable: false,
       });

@@ -5,7 +5,7 @@
  * node). Declared outputs missing from the answer are null. These actions are idempotent on the
  * n8n side, so 429/5xx and refused connections are retried (Retry-After honoured).
  */
-import { ActionFailedError } from '../../errors.js';
+import { ActionFailedError, oneLine } from '../../errors.js';
 import type { HttpResponse } from '../../ports/http-client.js';
 import type { ActionImpl, ActionRuntime } from '../action-impl.js';
 import { endpointPlaceholder, resolveEndpoint } from '../endpoints.js';
@@ -107,7 +107,7 @@ export function delegatedAction(action: string): ActionImpl {
       if (!isSuccess(res.status)) throw failureOf(action, res);
       const obj = answerObject(tryJson(res.body));
       if (!obj) {
-        throw new ActionFailedError(`n8n ${action}: the answer is not a JSON object: ${res.body.slice(0, 200)}`, {
+        throw new ActionFailedError(`n8n ${action}: the answer is not a JSON object: ${oneLine(res.body, 200)}`, {
           errorCode: 'n8n_bad_response',
           retryable: false,
           hint: `the Webhook node on "${path}" must respond with the last node's JSON (or a Respond to Webhook node)`,

@@ -6,7 +6,7 @@
  * issue body marker) and POSTs are retried only on answers where GitHub did not act (429, 503,
  * rate-limit 403).
  */
-import { ActionFailedError } from '../../errors.js';
+import { ActionFailedError, oneLine } from '../../errors.js';
 import type { HttpResponse } from '../../ports/http-client.js';
 import type { ActionRuntime } from '../action-impl.js';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoints.js';
@@ -183,9 +183,9 @@ function githubMessage(res: HttpResponse): string {
   try {
     const j = JSON.parse(res.body) as { message?: string; errors?: Array<{ field?: string; code?: string; message?: string }> };
     const extra = (j.errors ?? []).map((e) => e.message ?? `${e.field ?? ''} ${e.code ?? ''}`.trim()).filter(Boolean);
-    return [j.message, ...extra].filter(Boolean).join('; ');
+    return oneLine([j.message, ...extra].filter(Boolean).join('; '));
   } catch {
-    return res.body.slice(0, 200);
+    return oneLine(res.body, 200);
   }
 }
 

@@ -3,7 +3,7 @@
  * Every accepted call starts a new n8n execution, so only answers where n8n did not act
  * (429/503, refused connection) are retried. The API key is not sent: webhooks do not use it.
  */
-import { ActionFailedError } from '../../errors.js';
+import { ActionFailedError, oneLine } from '../../errors.js';
 import type { ActionImpl } from '../action-impl.js';
 import { endpointPlaceholder, resolveEndpoint } from '../endpoints.js';
 import { errorMessageOf, headText, isRefusedUnacted, sendWithRetries, tryJson } from '../http-util.js';
@@ -71,7 +71,7 @@ export const triggerN8nWebhook: ActionImpl = {
     const parsed = tryJson(res.body);
     if (parsed !== undefined) json = parsed;
     else if (p.expect_json) {
-      throw new ActionFailedError(`n8n webhook ${p.path}: the response is not JSON: ${res.body.slice(0, 200)}`, { errorCode: 'bad_response', retryable: false });
+      throw new ActionFailedError(`n8n webhook ${p.path}: the response is not JSON: ${oneLine(res.body, 200)}`, { errorCode: 'bad_response', retryable: false });
     }
     return { status: res.status, body: headText(res.body), json };
   },

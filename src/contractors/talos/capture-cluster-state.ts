@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { ActionFailedError } from '../../errors.js';
+import { ActionFailedError, oneLine } from '../../errors.js';
 import type { ActionImpl, ActionRuntime, PlannedStep } from '../action-impl.js';
 import { resolveEndpoint } from '../endpoints.js';
 import { sendWithRetries } from '../http-util.js';
@@ -67,7 +67,7 @@ async function upload(rt: ActionRuntime, dest: string, file: string): Promise<vo
     body,
   });
   if (res.status < 200 || res.status >= 300) {
-    throw new ActionFailedError(`forensics upload of ${basename(file)} answered ${res.status}: ${res.body.slice(0, 200)}`, {
+    throw new ActionFailedError(`forensics upload of ${basename(file)} answered ${res.status}: ${oneLine(res.body, 200)}`, {
       errorCode: res.status >= 500 || res.status === 429 ? 'http_server_error' : 'forensics_upload_failed',
       retryable: res.status >= 500 || res.status === 429,
     });

@@ -1,5 +1,5 @@
 import type { ActionRuntime, ToolOptions } from '../action-impl.js';
-import { ActionFailedError } from '../../errors.js';
+import { ActionFailedError, oneLine } from '../../errors.js';
 import type { ProcessResult } from '../../ports/process-runner.js';
 import { helmArgs, type ClusterTarget } from './cluster.js';
 import { parseToolJson } from './parse.js';
@@ -65,7 +65,7 @@ export async function helmMajor(rt: ActionRuntime): Promise<3 | 4> {
       const res = await rt.tool('helm', ['version', '--short']);
       const version = res.exitCode === 0 ? parseHelmVersion(res.stdout) : undefined;
       if (!version) {
-        throw new ActionFailedError(`helm version --short failed (exit ${res.exitCode}): ${stderrSummary(res) || res.stdout.trim()}`, {
+        throw new ActionFailedError(`helm version --short failed (exit ${res.exitCode}): ${stderrSummary(res) || oneLine(res.stdout, 300)}`, {
           errorCode: 'tool_not_working',
           retryable: false,
           hint: 'check the helm command line in config.yaml (tools.helm), or set tools.helm_major',

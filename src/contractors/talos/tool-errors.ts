@@ -1,4 +1,4 @@
-import { ActionFailedError } from '../../errors.js';
+import { ActionFailedError, oneLine } from '../../errors.js';
 import type { ProcessResult } from '../../ports/process-runner.js';
 
 export interface ErrorClass {
@@ -106,5 +106,5 @@ export function invalidParams(message: string, hint?: string): ActionFailedError
 }
 
 export function badOutput(what: string, text: string): ActionFailedError {
-  return new ActionFailedError(`${what}: unexpected output: ${text.trim().slice(0, 200)}`, { errorCode: 'bad_output', retryable: false });
+  return new ActionFailedError(`${what}: unexpected output: ${oneLine(text, 200)}`, { errorCode: 'bad_output', retryable: false });
 }

@@ -56,6 +56,7 @@ export const appsModule: LabModule = {
   async start(lab): Promise<RunningService> {
     const s = await startService(lab, {
       name: 'apps',
+      // With the newline Go's http.Error ends its text with: cortex's messages stay one line whatever a service sends.
       unavailable: () => text(503, 'Service Unavailable\n'),
       isOpen: () => true,
       handle: (req) => handle(lab, req),
