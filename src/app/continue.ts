@@ -315,7 +315,7 @@ export async function cancelExecution(app: App, req: ContinueRequest & { rollbac
     }
     const deps = app.sessions.base();
     const deadline = deps.clock.now().getTime() + CANCEL_WAIT_MS;
-    await deps.store.requestCancel(req.executionId, true);
+    await deps.store.requestCancel(req.executionId, true, req.reason);
     // The lock owner is who works on the execution (its start time is checked before the signal).
     if (!isWorker) app.processes.terminate(holder);
     if (!(await waitForRelease(app, req.executionId, CANCEL_WAIT_MS))) {
