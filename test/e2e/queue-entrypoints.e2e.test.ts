@@ -247,7 +247,7 @@ phases:
     expect(existsSync(runsLog) ? readFileSync(runsLog, 'utf8') : '').toBe('');
   });
 
-  it('concurrency 1, on_conflict queue, 2 workers: the triggered runs go one at a time, each once, all complete', async () => {
+  it('concurrency 1, on_conflict queue, 2 workers: 3 triggered runs go one at a time, each once, all complete', async () => {
     const log = { path: '' };
     const r = root(nextUrl(), (dir) => {
       log.path = join(dir, 'marks.log');
@@ -268,17 +268,17 @@ triggers:
       };
     });
     roots.push(r);
-    await Promise.all([worker(r, ['--concurrency', '2']), worker(r, ['--concurrency', '2'])]);
-    const fired = await Promise.all(
-      [1, 2, 3, 4].map((i) => cortex(['--json', 'trigger', '--source', 'generic', '--path', 'serial', '--event', '-'], { root: r, input: JSON.stringify({ n: i }) })),
-    );
+    // Fired before any worker runs: the first run stays `queued` (in flight) while the others arrive.
+    const fired = await Promise.all([1, 2, 3].map((i) => cortex(['--json', 'trigger', '--source', 'generic', '--path', 'serial', '--event', '-'], { root: r, input: JSON.stringify({ n: i }) })));
     for (const f of fired) expect(f.exitCode, f.stdout + f.stderr).toBe(0);
     const runs = fired.flatMap((f) => (JSON.parse(f.stdout) as { runs: Array<{ status: string; execution_id: string }> }).runs);
     const ids = runs.map((x) => x.execution_id);
-    expect(new Set(ids).size).toBe(4);
+    expect(new Set(ids).size).toBe(3);
     // One went to the workers at once; the others wait behind it (on_conflict: queue).
-    expect(runs.map((x) => x.status).sort()).toEqual(['queued', 'queued', 'queued', 'started']);
-    // tick (cron, every minute) starts the next waiting run once the workflow has room.
+    expect(runs.map((x) => x.status).sort()).toEqual(['queued', 'queued', 'started']);
+    // Two workers, each taking 2 jobs at once; tick (cron, every minute) queues the next waiting run
+    // once the workflow has room.
+    await Promise.all([worker(r, ['--concurrency', '2']), worker(r, ['--concurrency', '2'])]);
     const done = () => ids.every((id) => allRecords(r).get(id)?.where === 'history');
     await waitFor(
       async () => {
@@ -287,12 +287,12 @@ triggers:
         if (t.exitCode !== 0) throw new Error(`cortex tick exited ${t.exitCode}: ${t.stdout}${t.stderr}`);
         return done();
       },
-      { what: 'the 4 runs to end, one after another', timeoutMs: 90_000, intervalMs: 100, detail: () => ids.map((id) => `${id}: ${allRecords(r).get(id)?.status}`).join(', ') },
+      { what: 'the 3 runs to end, one after another', timeoutMs: 90_000, intervalMs: 100, detail: () => ids.map((id) => `${id}: ${allRecords(r).get(id)?.status}`).join(', ') },
     );
-    expect(ids.map((id) => allRecords(r).get(id)?.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(ids.map((id) => allRecords(r).get(id)?.status)).toEqual(['completed', 'completed', 'completed']);
     // Never two at once: in the order of the appends, every start is followed by its own end.
     const lines = readFileSync(log.path, 'utf8').trim().split('\n');
-    expect(lines).toHaveLength(8);
+    expect(lines).toHaveLength(6);
     for (let k = 0; k < lines.length; k += 2) {
       const [s, e] = [lines[k] as string, lines[k + 1] as string];
       expect(s).toMatch(/^start /);
@@ -406,6 +406,19 @@ phases:
     const ok = await start(req(3));
     expect(ok).toMatchObject({ ok: true, executionId: launched[1] });
     expect(allRecords(r).get(launched[1] as string)?.status).toBe('queued');
+  });
+
+  it('tick with the queue unreachable: the due run is not created, tick exits 1 naming the queue', async () => {
+    const r = root('redis://127.0.0.1:1/0', () => ({
+      'single.yaml': 'workflow_id: single\nworkflow_name: single\nversion: 1.0.0\nphases:\n  - phase_id: p\n    contractor: infrastructure-contractor\n    actions:\n      - { action_id: a, action: execute_command, parameters: { command: ["true"] } }\n',
+    }));
+    roots.push(r);
+    mkdirSync(join(r, 'triggers'));
+    writeFileSync(join(r, 'triggers', 'hourly.yaml'), 'workflow_id: single\nid: hourly\ntype: schedule\ncron: "0 * * * *"\n');
+    const t = await cortex(['tick', '--now', '2026-03-08T07:00:01Z'], { root: r });
+    expect(t.exitCode, t.stdout + t.stderr).toBe(1);
+    expect(t.stdout).toMatch(/single\/hourly due .*: failed: the queue \(Redis\) does not answer \(.*ECONNREFUSED.*\): no run was created; send it again later/);
+    expect(allRecords(r).size).toBe(0);
   });
 });
 
