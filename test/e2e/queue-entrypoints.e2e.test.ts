@@ -166,6 +166,11 @@ describe.skipIf(!HAS_REDIS)(`queue mode: serve, tick and concurrency across work
       expect(refused.body.executions).toEqual([]);
       expect(refused.body.runs).toEqual([expect.objectContaining({ status: 'busy', busy: 'queue_unreachable', message: expect.stringMatching(/^the queue \(Redis\) does not answer/) })]);
       expect([...allRecords(r).keys()]).toEqual([]);
+      // The queue's address stays out of the answer; serve.log has the error.
+      expect(JSON.stringify(refused.body)).not.toContain(String(down.port));
+      const serveLog = () => (existsSync(join(r, 'state', 'serve.log')) ? readFileSync(join(r, 'state', 'serve.log'), 'utf8') : '');
+      const logged = new RegExp(`POST /webhook/alertmanager 503 .*reason="the queue \\(Redis\\) does not answer \\(.*${down.port}`);
+      await waitFor(() => logged.test(serveLog()), { what: 'serve.log to name why it answered 503', detail: serveLog });
       // Redis back and a worker running: the sender's next delivery of the same alert starts it.
       await down.start();
       const w = await worker(r);
