@@ -257,14 +257,29 @@ export class BullmqQueueConsumer implements QueueConsumer {
 /** The launcher of tick, trigger and serve in queue mode: each run is a job for a worker. */
 export class QueueLauncher implements Launcher {
   readonly queued = true;
-  constructor(private readonly url: string) {}
+  /** `command`: who launches (tick, serve, trigger), recorded in continuation jobs. */
+  constructor(
+    private readonly url: string,
+    private readonly command = 'trigger',
+  ) {}
 
-  async launch(executionId: string): Promise<{ ok: boolean; message?: string }> {
+  async unavailable(): Promise<string | undefined> {
+    try {
+      await probe(this.url);
+      return undefined;
+    } catch (e) {
+      return `the queue (Redis) does not answer (${(e as Error).message})`;
+    }
+  }
+
+  async launch(executionId: string, options: { continues?: boolean } = {}): Promise<{ ok: boolean; message?: string }> {
     let q: BullmqExecutionQueue | undefined;
     try {
       // One connection per launch: tick and trigger exit right after, serve launches seldom.
       q = await BullmqExecutionQueue.open(this.url);
-      const jobId = await q.enqueue({ kind: 'run', executionId, command: 'trigger' });
+      // A new run is one job per execution (run-<id>: queued twice, taken once); an execution
+      // driven before already has that job, so its continuation is a job of its own.
+      const jobId = await q.enqueue(options.continues ? { kind: 'resume', executionId, command: this.command } : { kind: 'run', executionId, command: 'trigger' });
       return { ok: true, message: `queued (job ${jobId})` };
     } catch (e) {
       return { ok: false, message: `cannot queue it: ${(e as Error).message}` };

@@ -239,8 +239,17 @@ export class FsStateStore implements StateStore {
     }
   }
 
-  async requestCancel(executionId: string, requested: boolean): Promise<void> {
-    if (requested) await writeFileAtomic(this.cancelMarker(executionId), `${new Date().toISOString()}\n`, 0o600, { root: this.root });
+  async cancelReason(executionId: string): Promise<string | undefined> {
+    try {
+      // Line 1: when it was asked; line 2, when given: the reason to record.
+      return (await readFile(this.cancelMarker(executionId), 'utf8')).split('\n')[1]?.trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async requestCancel(executionId: string, requested: boolean, reason?: string): Promise<void> {
+    if (requested) await writeFileAtomic(this.cancelMarker(executionId), `${new Date().toISOString()}\n${reason ? `${reason.replace(/\s+/g, ' ')}\n` : ''}`, 0o600, { root: this.root });
     else await unlink(this.cancelMarker(executionId)).catch(() => undefined);
   }
 

@@ -346,7 +346,7 @@ export async function cancelExecution(
       await checkFaultsFor(app, deps, record, rollbackFaults, { kind: 'rollback', scope: 'workflow' }, { params: req.params ?? [], mayComplete: true });
       isChecked = true;
     }
-    await deps.store.requestCancel(req.executionId, true);
+    await deps.store.requestCancel(req.executionId, true, req.reason);
     // The lock owner is who works on the execution (its start time is checked before the signal).
     if (!isWorker) app.processes.terminate(holder);
     if (!(await waitForRelease(app, req.executionId, CANCEL_WAIT_MS))) {

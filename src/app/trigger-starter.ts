@@ -1,4 +1,4 @@
-import { CortexError, StateConflictError } from '../errors.js';
+import { CortexError, ExitCode, StateConflictError } from '../errors.js';
 import { isTerminal } from '../model/records.js';
 import { cancelExecution } from './continue.js';
 import { prepareRun } from './start.js';
@@ -69,6 +69,13 @@ export function createRunStarter(app: App, launcher: Launcher, options: { lab?: 
       release();
       return { ok: false, busy: 'overloaded', exitCode: 3, message: 'too many runs are waiting to be driven; send it again later' };
     }
+    // Queue mode: a run no worker could take is not created while Redis does not answer.
+    const down = await launcher.unavailable?.();
+    if (down) {
+      slot.release();
+      release();
+      return { ok: false, busy: 'queue_unreachable', exitCode: ExitCode.ENVIRONMENT, message: `${down}: no run was created; send it again later` };
+    }
     const runReq = { workflowId: req.workflowId, assignments: req.assignments, trigger: { ...req.triggerInfo }, ...(options.lab ? { lab: options.lab } : {}) };
     let cancelled: string[] = [];
     try {
@@ -93,6 +100,13 @@ export function createRunStarter(app: App, launcher: Launcher, options: { lab?: 
       if (record.queued) return { ok: true, executionId: record.execution_id, queued: true, message: record.status_reason ?? 'queued' };
       const launched = await launcher.launch(record.execution_id);
       slot.release();
+      if (!launched.ok && launcher.queued) {
+        // Redis went away since it answered: nothing would ever drive this record. It is withdrawn
+        // (ended cancelled, saying why, as `cortex cancel` would) and the start refused for now.
+        const why = launched.message ?? 'the queue did not take it';
+        await cancelExecution(app, { executionId: record.execution_id, emit: () => undefined, reason: `not started: ${why}; the event or schedule may start it again` });
+        return { ok: false, busy: 'queue_unreachable', exitCode: ExitCode.ENVIRONMENT, message: `${why}: ${record.execution_id} was withdrawn (cancelled); send it again later` };
+      }
       return {
         ok: true,
         executionId: record.execution_id,

@@ -47,7 +47,7 @@ export function continueLab(opts: SimulateOptions): LabRequest | undefined {
 export async function launcherFor(ctx: CommandContext): Promise<import('../ports/launcher.js').Launcher> {
   const { loadRootConfig } = await import('../app/prepare.js');
   const queue = (await loadRootConfig(ctx)).queue;
-  if (queue) return new (await import('../adapters/bullmq-queue.js')).QueueLauncher(queue.url);
+  if (queue) return new (await import('../adapters/bullmq-queue.js')).QueueLauncher(queue.url, ctx.command);
   const [{ DetachedLauncher }, { runsLogPath }] = await Promise.all([import('../adapters/detached-launcher.js'), import('../triggers/start.js')]);
   return new DetachedLauncher({ root: ctx.root.dir, env: ctx.env, logFile: runsLogPath(ctx.root.dir) });
 }

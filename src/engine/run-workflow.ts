@@ -917,7 +917,8 @@ export class Execution implements AttemptHost {
         case 'interrupted': {
           const cancelled = await this.deps.store.isCancelRequested(rec.execution_id);
           rec.status = cancelled ? 'cancelled' : 'paused';
-          rec.status_reason = cancelled ? 'cancelled by an operator (cortex cancel)' : stop.reason;
+          // The reason the cancel gave (on_conflict cancel_older names the newer event).
+          rec.status_reason = cancelled ? ((await this.deps.store.cancelReason(rec.execution_id)) ?? 'cancelled by an operator (cortex cancel)') : stop.reason;
           if (cancelled) await this.deps.store.requestCancel(rec.execution_id, false);
           break;
         }

@@ -8,5 +8,14 @@ export interface Launcher {
    * Undefined: no room now (the start is refused as overloaded, nothing created).
    */
   reserve?(): { release: () => void } | undefined;
-  launch(executionId: string): Promise<{ ok: boolean; pid?: number; message?: string }>;
+  /**
+   * Whether what is launched can be driven now (queue mode: Redis answers), asked before a new
+   * run's record is created: a problem (why not) refuses the start for now, nothing created.
+   */
+  unavailable?(): Promise<string | undefined>;
+  /**
+   * `continues`: the execution was driven before (an expired approval to reject): a queue gives
+   * it a new job, where a new run's job (one per execution) would be taken for a repeat.
+   */
+  launch(executionId: string, options?: { continues?: boolean }): Promise<{ ok: boolean; pid?: number; message?: string }>;
 }

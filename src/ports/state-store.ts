@@ -42,8 +42,10 @@ export interface StateStore {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** True when `cortex cancel` asked the process running this execution to stop. */
   isCancelRequested(executionId: string): Promise<boolean>;
-  /** Records (or clears, with false) a cancel request for an execution. */
-  requestCancel(executionId: string, requested: boolean): Promise<void>;
+  /** Records (or clears, with false) a cancel request for an execution, with the reason to record (default: by an operator). */
+  requestCancel(executionId: string, requested: boolean, reason?: string): Promise<void>;
+  /** The reason a pending cancel request gives (undefined: none given, or no request). */
+  cancelReason(executionId: string): Promise<string | undefined>;
 }
 
 /** One operator act in coordination/audit/audit.jsonl. */

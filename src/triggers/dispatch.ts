@@ -27,9 +27,10 @@ export interface DispatchedRun {
   first_seen?: string;
   /**
    * For `busy`: why (conflict: the workflow is in progress; overloaded: too many starts at once;
-   * unavailable: the dedup state is damaged, so whether the event was handled cannot be known).
+   * unavailable: the dedup state is damaged, so whether the event was handled cannot be known;
+   * queue_unreachable: queue mode, and Redis does not answer, so no worker could drive it).
    */
-  busy?: 'conflict' | 'overloaded' | 'unavailable';
+  busy?: 'conflict' | 'overloaded' | 'unavailable' | 'queue_unreachable';
   /** Older executions cancelled to start this one (on_conflict: cancel_older). */
   cancelled?: string[];
 }

@@ -12,7 +12,7 @@
  * hmac-sha256) routes: X-Hub-Signature-256 over the raw bytes, 401; JSON 400; not the source's
  * payload shape 400. Then: 202 {"executions": [...], "matched": n, ...} when a run started (its
  * execution record exists), 429 (workflow at its concurrency limit) or 503 (too many runs starting,
- * or state/dedup.json is damaged) with Retry-After when none could start for now (the event is not marked seen), 200
+ * state/dedup.json is damaged, or in queue mode Redis does not answer) with Retry-After when none could start for now (the event is not marked seen), 200
  * when nothing matched or everything was a duplicate, 422 when matches could not start (their
  * parameters do not fit, or the run refused to start: the body says why; resending will not help).
  *
@@ -33,6 +33,8 @@ import type { IncomingEvent } from './match.js';
 
 /** Why serve answers 503 while state/dedup.json cannot be read (the log names the file and the copy). */
 const DEDUP_DAMAGED = 'state/dedup.json is damaged: no deduplicated event starts a run until an operator repairs it';
+/** Why serve answers 503 in queue mode while Redis does not answer (the log has the error). */
+const QUEUE_UNREACHABLE = 'the queue (Redis) does not answer: no run was created; send it again later';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -305,9 +307,12 @@ export function createTriggerServer(deps: ServerDeps): Server {
     // 202 only for runs whose record exists; runs refused for now get 429 (the workflow is at its
     // concurrency limit) or 503 (too many starting), with Retry-After, and the event stays unseen.
     // 503 too when the dedup state is damaged: nothing deduplicated starts until it is repaired.
+    // 503 also in queue mode while Redis does not answer: a run no worker could take is not created.
     const unavailable = busy.some((r) => r.busy === 'unavailable');
+    const queueDown = busy.some((r) => r.busy === 'queue_unreachable');
     if (unavailable) note.reason = busy.find((r) => r.busy === 'unavailable')?.message ?? DEDUP_DAMAGED;
-    const overloaded = unavailable || busy.some((r) => r.busy === 'overloaded');
+    else if (queueDown) note.reason = busy.find((r) => r.busy === 'queue_unreachable')?.message ?? QUEUE_UNREACHABLE;
+    const overloaded = unavailable || queueDown || busy.some((r) => r.busy === 'overloaded');
     const status = started > 0 ? 202 : busy.length ? (overloaded ? 503 : 429) : failed.length ? 422 : 200;
     send(
       res,
@@ -318,11 +323,14 @@ export function createTriggerServer(deps: ServerDeps): Server {
         duplicates,
         // Parameter values are never echoed: a route without auth must not become a way to read them.
         // Nor the coordination directory's paths: the damaged file is named in serve.log only.
-        runs: result.runs.map(({ parameters: _parameters, ...rest }) => (rest.busy === 'unavailable' ? { ...rest, message: DEDUP_DAMAGED } : rest)),
+        // Nor the queue's address: the error is in serve.log.
+        runs: result.runs.map(({ parameters: _parameters, ...rest }) =>
+          rest.busy === 'unavailable' ? { ...rest, message: DEDUP_DAMAGED } : rest.busy === 'queue_unreachable' ? { ...rest, message: QUEUE_UNREACHABLE } : rest,
+        ),
         ...(ev.githubEvent === 'ping' ? { message: 'pong' } : {}),
-        ...(unavailable ? { reason: DEDUP_DAMAGED } : {}),
+        ...(unavailable ? { reason: DEDUP_DAMAGED } : queueDown ? { reason: QUEUE_UNREACHABLE } : {}),
       },
-      busy.length && !started ? { 'Retry-After': unavailable ? '60' : overloaded ? '5' : '30' } : {},
+      busy.length && !started ? { 'Retry-After': unavailable ? '60' : queueDown ? '30' : overloaded ? '5' : '30' } : {},
     );
     return status;
   }

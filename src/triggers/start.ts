@@ -30,10 +30,11 @@ export interface StartResult {
   exitCode?: number | null;
   message?: string;
   /**
-   * Refused for now, not for good: the workflow is at its concurrency limit, or too many runs are
-   * starting at once. The event is not marked seen (a re-delivery may start it); serve answers 429/503.
+   * Refused for now, not for good: the workflow is at its concurrency limit, too many runs are
+   * starting at once, or (queue mode) the queue does not answer. The event is not marked seen (a
+   * re-delivery may start it); serve answers 429 (conflict) or 503.
    */
-  busy?: 'conflict' | 'overloaded';
+  busy?: 'conflict' | 'overloaded' | 'queue_unreachable';
   /** Created, but queued behind the executions in flight (on_conflict: queue): tick or serve starts it. */
   queued?: boolean;
   /** Older executions cancelled to make room (the workflow's on_conflict: cancel_older). */

@@ -179,15 +179,21 @@ export class MemoryStateStore implements StateStore {
   }
   readonly audit: AuditEntry[] = [];
   readonly cancels = new Set<string>();
+  readonly cancelReasons = new Map<string, string>();
   async appendAudit(e: AuditEntry): Promise<void> {
     this.audit.push(this.clone(e));
   }
   async isCancelRequested(id: string): Promise<boolean> {
     return this.cancels.has(id);
   }
-  async requestCancel(id: string, requested: boolean): Promise<void> {
+  async requestCancel(id: string, requested: boolean, reason?: string): Promise<void> {
     if (requested) this.cancels.add(id);
     else this.cancels.delete(id);
+    if (requested && reason) this.cancelReasons.set(id, reason);
+    else this.cancelReasons.delete(id);
+  }
+  async cancelReason(id: string): Promise<string | undefined> {
+    return this.cancels.has(id) ? this.cancelReasons.get(id) : undefined;
   }
 }
 

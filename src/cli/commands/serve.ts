@@ -145,8 +145,8 @@ export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOp
   }
   const expire = async () => {
     try {
-      for (const id of await expireDueApprovals(app, launch)) {
-        void appendLine(serveLog, `${new Date().toISOString()} approval of ${id} expired: cortex resume started to reject and roll back`, { root }).catch(() => undefined);
+      for (const id of await expireDueApprovals(app, (id) => (runs ?? launcher).launch(id, { continues: true }))) {
+        void appendLine(serveLog, `${new Date().toISOString()} approval of ${id} expired: ${runs ? 'cortex resume started' : 'queued for a worker'} to reject and roll back`, { root }).catch(() => undefined);
       }
       // and starts queued runs (on_conflict: queue) whose workflow has room.
       for (const id of await startQueuedRuns(app, launch)) {

@@ -29,6 +29,10 @@ interface ApprovalNote {
   execution_id: string;
   action: 'resuming' | 'would_expire';
   pid?: number;
+  /** Queue mode: the job it was queued as, or why it could not be. */
+  message?: string;
+  /** False when the rejection could not be launched (queue mode: Redis does not answer). */
+  ok?: boolean;
 }
 
 /**
@@ -43,20 +47,20 @@ async function expireDue(ctx: CommandContext, now: Date, dryRun: boolean): Promi
   const launcher = await launcherFor(ctx);
   const out: ApprovalNote[] = [];
   await expireDueApprovals(appFor(ctx), async (id) => {
-    const r = await launcher.launch(id);
-    out.push({ execution_id: id, action: 'resuming', ...(r.pid !== undefined ? { pid: r.pid } : {}) });
+    const r = await launcher.launch(id, { continues: true });
+    out.push({ execution_id: id, action: 'resuming', ...(r.pid !== undefined ? { pid: r.pid } : {}), ...(r.message ? { message: r.message } : {}), ...(r.ok ? {} : { ok: false }) });
   });
   return out;
 }
 
 /** Starts the queued runs (on_conflict: queue) whose workflow has room now. */
-async function startQueued(ctx: CommandContext): Promise<Array<{ execution_id: string; pid?: number }>> {
+async function startQueued(ctx: CommandContext): Promise<Array<{ execution_id: string; pid?: number; message?: string }>> {
   const { startQueuedRuns } = await import('../../app/continue.js');
   const launcher = await launcherFor(ctx);
-  const out: Array<{ execution_id: string; pid?: number }> = [];
+  const out: Array<{ execution_id: string; pid?: number; message?: string }> = [];
   await startQueuedRuns(appFor(ctx), async (id) => {
     const r = await launcher.launch(id);
-    out.push({ execution_id: id, ...(r.pid !== undefined ? { pid: r.pid } : {}) });
+    out.push({ execution_id: id, ...(r.pid !== undefined ? { pid: r.pid } : {}), ...(r.message ? { message: r.message } : {}) });
   });
   return out;
 }
@@ -105,9 +109,10 @@ export async function tick(ctx: CommandContext, _args: unknown[], opts: TickOpti
     }
     for (const s of result.skipped) ctx.out.line(`${stamp} ${s.schedule}: skipped ${s.missed >= 1000 ? '1000+' : s.missed} missed run(s), the latest due ${s.latest_missed} (catch_up ${s.catch_up})`);
     for (const a of approvals) {
-      ctx.out.line(`${stamp} ${a.execution_id}: approval expired: ${a.action === 'resuming' ? `cortex resume started (pid ${a.pid}) to reject and roll back` : 'it would be rejected (not acted on)'}`);
+      const how = a.pid !== undefined ? `cortex resume started (pid ${a.pid})` : a.ok === false ? `not queued (${a.message}); cortex resume ${a.execution_id} rejects it` : `${a.message ?? 'queued'} for a worker`;
+      ctx.out.line(`${stamp} ${a.execution_id}: approval expired: ${a.action === 'resuming' ? `${how} to reject and roll back` : 'it would be rejected (not acted on)'}`);
     }
-    for (const d of dequeued) ctx.out.line(`${stamp} ${d.execution_id}: queued run started${d.pid !== undefined ? ` (pid ${d.pid})` : ''}`);
+    for (const d of dequeued) ctx.out.line(`${stamp} ${d.execution_id}: queued run started${d.pid !== undefined ? ` (pid ${d.pid})` : d.message ? ` (${d.message})` : ''}`);
     if (ctx.out.verbose && !result.runs.length && !result.skipped.length && !approvals.length && !dequeued.length) ctx.out.line(`${stamp} nothing due (${loaded.entries.filter((e) => e.type === 'schedule').length} schedule(s))`);
   }
   if (result.runs.some((r) => r.status === 'failed' || r.status === 'invalid_parameters')) return ExitCode.WORKFLOW_FAILED;
