@@ -72,54 +72,104 @@ function everyFileParses(root: string): string[] {
 
 export interface TrialResult {
   seed: number;
-  killAfterActions: number;
+  /** Started actions (counted from each process's start) before each kill -9. */
+  killsAfter: number[];
   executionId: string;
   outcome: 'completed' | 'rolled_back';
 }
 
+/** What was on disk at one kill: later processes must not run these completed actions again. */
+interface KillPoint {
+  where: string;
+  completed: Set<string>;
+  invocations: number;
+  requests: number;
+}
+
+type Child = ReturnType<typeof execa>;
+
+function startCli(root: string, args: string[]): Child {
+  return execa('node', [CLI, '--root', root, ...args], { env: cleanEnv(), extendEnv: false, reject: false });
+}
+
 /**
- * One torture trial: run the workflow in a freshly reset lab, kill -9 the cortex process after a
- * random number of started actions (plus a random few ms), then `cortex resume` (and `cortex
- * rollback` where resume asks for a choice). Checks every invariant; returns what happened.
+ * One torture chain: run the workflow in a freshly reset lab and kill -9 the cortex process after
+ * a random number of started actions (plus a random few ms); then `cortex resume` and kill -9 that
+ * process too, `kills` times in all (a crash while recovering from a crash), and finally resume to
+ * the end (or `cortex rollback` where resume asks for a choice). Every invariant is checked after
+ * each kill and at the end; a chain of 3 kills costs about one run of the workflow, where 3
+ * separate trials cost three. Returns what happened.
  */
-export async function trial(root: string, lab: string, seed: number, reference: Record<string, unknown>, start: Record<string, unknown>): Promise<TrialResult> {
+export async function trial(root: string, lab: string, seed: number, reference: Record<string, unknown>, start: Record<string, unknown>, kills = 1): Promise<TrialResult> {
   const rand = prng(seed);
-  const killAfterActions = 1 + Math.floor(rand() * 18);
-  const jitterMs = Math.floor(rand() * 250);
+  // Alone, a kill anywhere in the first 18 starts; in a chain, each within the first 1-8 starts of
+  // its process (a resume starts again at the interrupted action), so the chain reaches the last phase.
+  const span = kills === 1 ? 18 : 8;
+  const killAfter = Array.from({ length: kills }, () => 1 + Math.floor(rand() * span));
+  const jitter = Array.from({ length: kills }, () => Math.floor(rand() * 250));
   const reset = await cortex(['lab', 'reset', '--lab', lab], { root });
   expect(reset.exitCode).toBe(0);
-  const child = execa('node', [CLI, '--root', root, 'run', WORKFLOW, '--simulate', '--lab', lab], { env: cleanEnv(), extendEnv: false, reject: false });
-  const before = startedActions(root);
-  // Until the chosen number of actions started, or the run ended first (then it is not killed mid-way).
-  await waitFor(() => startedActions(root) - before >= killAfterActions || child.exitCode !== null, {
-    what: `seed ${seed}: ${killAfterActions} started actions (or the run to end)`,
-    timeoutMs: 60_000,
-    intervalMs: 20,
-    detail: () => `${startedActions(root) - before} started`,
-  });
-  await new Promise((r) => setTimeout(r, jitterMs)); // the random part of the kill moment, not a settle
-  child.kill('SIGKILL');
-  await child;
-  // Tools the killed process had started run on; let them finish as they would after a crash.
-  await waitFor(() => processesWithEnv('CORTEX_LAB_DIR', lab).length === 0, {
-    what: `seed ${seed}: the lab tools the killed run started to exit`,
-    timeoutMs: 60_000,
-    detail: () => `still running: ${processesWithEnv('CORTEX_LAB_DIR', lab).join(', ')}`,
-  });
+  const label = `seed ${seed} (kills after ${killAfter.map((n, k) => `${n} started actions + ${jitter[k]} ms`).join(', then ')})`;
 
-  const killed = activeRecord(root);
-  const id = killed?.execution_id ?? (listFiles(join(root, 'workflows', 'history')).map((f) => f.replace(/^workflow-|\.json$/g, '')).sort().pop() as string);
-  const where = `seed ${seed} (kill after ${killAfterActions} started actions + ${jitterMs} ms), execution ${id}`;
-  expect(everyFileParses(root), where).toEqual([]);
-  const completedBefore = new Set((killed?.phases ?? []).flatMap((p) => p.actions.filter((a) => a.status === 'completed').map((a) => a.action_id)));
-  const invocationsBefore = invocationLog(lab).length;
-  const requestsBefore = requestLog(lab).length;
+  let child: Child | undefined = startCli(root, ['run', WORKFLOW, '--simulate', '--lab', lab]);
+  let id: string | undefined;
+  const points: KillPoint[] = [];
+  const done: number[] = [];
+  let ended: Awaited<Child> | undefined;
+  for (let k = 0; k < kills && child; k++) {
+    const running: Child = child;
+    const before = startedActions(root);
+    // Until the chosen number of actions started, or the process ended first (then it is not killed).
+    await waitFor(() => startedActions(root) - before >= (killAfter[k] as number) || running.exitCode !== null, {
+      what: `${label}: kill ${k + 1}: ${killAfter[k]} started actions (or the process to end)`,
+      timeoutMs: 120_000,
+      intervalMs: 20,
+      detail: () => `${startedActions(root) - before} started`,
+    });
+    if (running.exitCode !== null) {
+      ended = await running;
+      child = undefined;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, jitter[k])); // the random part of the kill moment, not a settle
+    running.kill('SIGKILL');
+    const res = await running;
+    child = undefined;
+    if (res.exitCode !== null && res.signal !== 'SIGKILL') {
+      // It ended on its own within the jitter: not a kill.
+      ended = res;
+      break;
+    }
+    done.push(killAfter[k] as number);
+    // Tools the killed process had started run on; let them finish as they would after a crash.
+    await waitFor(() => processesWithEnv('CORTEX_LAB_DIR', lab).length === 0, {
+      what: `${label}: the lab tools the killed process started to exit`,
+      timeoutMs: 60_000,
+      detail: () => `still running: ${processesWithEnv('CORTEX_LAB_DIR', lab).join(', ')}`,
+    });
+    const killed = activeRecord(root);
+    id ??= killed?.execution_id ?? (listFiles(join(root, 'workflows', 'history')).map((f) => f.replace(/^workflow-|\.json$/g, '')).sort().pop() as string);
+    const where = `${label}, execution ${id}, after kill ${k + 1}`;
+    expect(everyFileParses(root), where).toEqual([]);
+    if (!killed) break; // it had ended (its record moved to history/) when the kill came
+    points.push({
+      where,
+      completed: new Set(killed.phases.flatMap((p) => p.actions.filter((a) => a.status === 'completed').map((a) => a.action_id))),
+      invocations: invocationLog(lab).length,
+      requests: requestLog(lab).length,
+    });
+    // The next process: a resume, killed in its turn unless this was the last kill.
+    if (k + 1 < kills) child = startCli(root, ['resume', id]);
+  }
+  if (child) ended = await child; // (not reached: the loop consumes every child it starts)
+  id ??= listFiles(join(root, 'workflows', 'history')).map((f) => f.replace(/^workflow-|\.json$/g, '')).sort().pop() as string;
+  const where = `${label}, execution ${id}`;
 
   let outcome: TrialResult['outcome'] = 'completed';
-  if (killed) {
-    let res = await cortex(['resume', id], { root, timeoutMs: 300_000 });
-    for (let i = 0; i < 3 && anyRecord(root, id).status !== 'completed'; i++) {
-      if (/--retry-action/.test(res.stdout + res.stderr)) {
+  if (anyRecord(root, id).status !== 'completed') {
+    let res = ended?.command.includes(' resume ') ? ended : await cortex(['resume', id], { root, timeoutMs: 300_000 });
+    for (let i = 0; i < 4 && anyRecord(root, id).status !== 'completed'; i++) {
+      if (/--retry-action/.test(String(res.stdout) + String(res.stderr))) {
         // Resume cannot know whether a non-idempotent action took effect: the operator rolls back.
         res = await cortex(['rollback', id], { root, timeoutMs: 300_000 });
         outcome = 'rolled_back';
@@ -127,14 +177,18 @@ export async function trial(root: string, lab: string, seed: number, reference: 
       }
       res = await cortex(['resume', id], { root, timeoutMs: 300_000 });
     }
-    expect(anyRecord(root, id).status, `${where}\n${res.stdout.slice(-1500)}\n${res.stderr}`).toBe(outcome);
+    expect(anyRecord(root, id).status, `${where}\n${String(res.stdout).slice(-1500)}\n${String(res.stderr)}`).toBe(outcome);
   }
 
-  // No action that had completed before the kill ran again.
-  const rerun = [...invocationLog(lab).slice(invocationsBefore), ...requestLog(lab).slice(requestsBefore)]
-    .map((e) => ('action_id' in e ? e.action_id : (e as { action?: string | null }).action) ?? '')
-    .filter((a) => completedBefore.has(a));
-  expect(rerun, where).toEqual([]);
+  // No action that had completed before a kill ran again after it.
+  const invocations = invocationLog(lab);
+  const requests = requestLog(lab);
+  for (const p of points) {
+    const rerun = [...invocations.slice(p.invocations), ...requests.slice(p.requests)]
+      .map((e) => ('action_id' in e ? e.action_id : (e as { action?: string | null }).action) ?? '')
+      .filter((a) => p.completed.has(a));
+    expect(rerun, p.where).toEqual([]);
+  }
   expect(everyFileParses(root), where).toEqual([]);
   expect(labSnapshot(lab), where).toEqual(outcome === 'completed' ? reference : start);
   // Metrics counted the execution exactly once.
@@ -143,20 +197,23 @@ export async function trial(root: string, lab: string, seed: number, reference: 
     .filter((l) => l.includes(`"execution_id":"${id}"`));
   expect(ledger, where).toHaveLength(1);
   expect(listFiles(join(root, 'workflows', 'active')), where).toEqual([]);
-  return { seed, killAfterActions, executionId: id, outcome };
+  return { seed, killsAfter: done, executionId: id, outcome };
 }
 
 /**
- * A torture suite: one uninterrupted reference run, then `trials` trials with seeds
- * CORTEX_TORTURE_SEED (default 20261125) + offset + i. Split over files so they run in parallel.
+ * A torture suite: one uninterrupted reference run, then kill -9 points in chains of
+ * CORTEX_TORTURE_CHAIN (default 3: a run and two of its resumes killed) until
+ * CORTEX_TORTURE_TRIALS (default 15) kills were tried; chain seeds are CORTEX_TORTURE_SEED
+ * (default 20261125) + offset + i. Split over files so they run in parallel.
  */
 export function tortureSuite(part: string, offset: number): void {
   const baseSeed = Number(process.env.CORTEX_TORTURE_SEED ?? 20261125);
   const trials = Number(process.env.CORTEX_TORTURE_TRIALS ?? 15);
+  const chain = Math.max(1, Number(process.env.CORTEX_TORTURE_CHAIN ?? 3));
   const r = labRoot();
   afterAll(() => removeRoot(r.root));
   describe(`torture: kill -9 and resume (part ${part})`, () => {
-    it(`${trials} trials from seed ${baseSeed + offset}`, async () => {
+    it(`${trials} kills in chains of ${chain} from seed ${baseSeed + offset}`, async () => {
       const reset = await cortex(['lab', 'reset', '--lab', r.lab], { root: r.root });
       expect(reset.exitCode).toBe(0);
       const start = labSnapshot(r.lab);
@@ -164,10 +221,14 @@ export function tortureSuite(part: string, offset: number): void {
       expect(ref.exitCode, ref.stdout.slice(-1000)).toBe(0);
       const reference = labSnapshot(r.lab);
       const outcomes: string[] = [];
-      for (let i = 0; i < trials; i++) {
+      let tried = 0;
+      for (let i = 0; tried < trials; i++) {
         const seed = baseSeed + offset + i;
-        const res = await trial(r.root, r.lab, seed, reference, start);
-        outcomes.push(`seed ${seed}: killed after ${res.killAfterActions} actions -> ${res.outcome}`);
+        const kills = Math.min(chain, trials - tried);
+        const res = await trial(r.root, r.lab, seed, reference, start, kills);
+        // A process that ended before its kill still counts as a tried kill point (as before chains).
+        tried += kills;
+        outcomes.push(`seed ${seed}: killed after ${res.killsAfter.join(', ') || 'none (it ended first)'} started actions -> ${res.outcome}`);
       }
       console.log(outcomes.join('\n'));
     }, 900_000);
