@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { cortex, removeRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
-import { historyRecords, INCIDENT_PARAMS, invocationLog, labRoot, labShow, REFERENCE_DEPLOY_PARAMS, requestLog } from './lab-helpers.js';
+import { historyRecords, INCIDENT_PARAMS, invocationLog, labRoot, labShow, labSnapshot, REFERENCE_DEPLOY_PARAMS, requestLog } from './lab-helpers.js';
 import { itWithShared } from '../helpers/shared.js';
 
 const roots: string[] = [];
@@ -39,9 +39,25 @@ async function runSim(root: string, lab: string, args: string[]) {
   return res;
 }
 
+/** The lab reset to its seed, and that state (to compare with after a rollback). */
+async function resetLab(root: string, lab: string): Promise<Record<string, unknown>> {
+  const reset = await cortex(['lab', 'reset', '--lab', lab], { root });
+  expect(reset.exitCode).toBe(0);
+  return labSnapshot(lab);
+}
+
+/** Rollback after success: `cortex rollback` of the completed run returns the lab to its start. */
+async function rollsBackToStart(root: string, lab: string, id: string, start: Record<string, unknown>): Promise<void> {
+  expect(labSnapshot(lab)).not.toEqual(start);
+  const rb = await cortex(['rollback', id], { root, timeoutMs: 180_000 });
+  expect(rb.exitCode, rb.stdout.slice(-1500)).toBe(0);
+  expect(labSnapshot(lab)).toEqual(start);
+}
+
 describe('the lab: built-in workflows end to end', () => {
-  it('deploy-monitoring-stack: VMs running, stack deployed, alert workflows created, Slack told; lab servers gone after', async () => {
+  it('deploy-monitoring-stack: VMs running, stack deployed, alert workflows created, Slack told; lab servers gone after; rollback returns the lab to its start', async () => {
     const { root, lab } = fresh();
+    const start = await resetLab(root, lab);
     const res = await runSim(root, lab, ['deploy-monitoring-stack']);
     expect(res.exitCode, res.stdout.slice(-2000) + res.stderr).toBe(0);
     expect(checkRootFiles(root)).toEqual([]);
@@ -72,7 +88,8 @@ describe('the lab: built-in workflows end to end', () => {
     // Every lab server listened on 127.0.0.1 only.
     const services = readFileSync(join(lab, 'requests.jsonl'), 'utf8');
     expect(services.length).toBeGreaterThan(0);
-  }, 120_000);
+    await rollsBackToStart(root, lab, rec?.execution_id as string, start);
+  }, 240_000);
 
   it('build-k8s-cluster: six VMs, a bootstrapped Talos cluster with its add-ons, automation workflows', async () => {
     const { root, lab } = fresh();
@@ -89,8 +106,9 @@ describe('the lab: built-in workflows end to end', () => {
     expect(JSON.stringify(show.state.http?.n8n)).toMatch(/deployment-webhook-handler active/);
   }, 120_000);
 
-  it('disaster-recovery-failover: DR workloads scaled up, DNS moved to the DR site, PagerDuty resolved', async () => {
+  it('disaster-recovery-failover: DR workloads scaled up, DNS moved to the DR site, PagerDuty resolved; rollback returns the lab to its start', async () => {
     const { root, lab } = fresh();
+    const start = await resetLab(root, lab);
     const res = await runSim(root, lab, ['disaster-recovery-failover']);
     expect(res.exitCode, res.stdout.slice(-2000) + res.stderr).toBe(0);
     expect(checkRootFiles(root)).toEqual([]);
@@ -106,10 +124,12 @@ describe('the lab: built-in workflows end to end', () => {
       ['dr-health', ['-n', '10.20.1.10', '-e', '10.20.1.10']],
       ['dr-etcd-backup', ['-n', '10.20.1.10', '-e', '10.20.1.10']],
     ]);
-  }, 120_000);
+    await rollsBackToStart(root, lab, historyRecords(root)[0]?.execution_id as string, start);
+  }, 240_000);
 
-  it('app-deployment: image built and pushed, deployed at the pushed digest, load balancer pool filled, GitHub status success', async () => {
+  it('app-deployment: image built and pushed, deployed at the pushed digest, load balancer pool filled, GitHub status success; rollback returns the lab to its start', async () => {
     const { root, lab } = fresh();
+    const start = await resetLab(root, lab);
     const res = await runSim(root, lab, ['app-deployment']);
     expect(res.exitCode, res.stdout.slice(-2000) + res.stderr).toBe(0);
     expect(checkRootFiles(root)).toEqual([]);
@@ -120,7 +140,8 @@ describe('the lab: built-in workflows end to end', () => {
     const reqs = requestLog(lab);
     expect(reqs.some((r) => r.service === 'n8n' && r.path === '/webhook/cortex/build_docker_image')).toBe(true);
     expect(reqs.some((r) => r.service === 'apps' && r.path === '/version' && r.status === 200)).toBe(true);
-  }, 120_000);
+    await rollsBackToStart(root, lab, historyRecords(root)[0]?.execution_id as string, start);
+  }, 240_000);
 
   /** Runs the incident to its first task for a person; returns the execution id and that task's draft file. */
   async function incidentAtReview(root: string, lab: string): Promise<{ id: string; draftFile: string }> {
