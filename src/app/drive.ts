@@ -1,12 +1,13 @@
-import { ExitCode } from '../errors.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { ExecutionRecord } from '../model/records.js';
 import { runRollback } from '../engine/rollback.js';
 import { Execution, type RunContext } from '../engine/run-workflow.js';
 import { currentProcess } from '../engine/live-status.js';
-import { isPausedForLeftovers } from '../engine/leftovers.js';
 import type { App, LabRequest } from './context.js';
 import type { PreparedWorkflow } from './prepare.js';
+import { exitCodeFor } from './exit-codes.js';
+
+export { exitCodeFor };
 
 /** What driving an execution needs from its preparation. */
 export type DrivePrep = Pick<PreparedWorkflow, 'loaded' | 'catalogue' | 'impls' | 'config' | 'params'> & { secretValues?: string[] };
@@ -23,20 +24,6 @@ export interface DriveOptions {
   resume?: RunContext['resume'];
   /** What to do instead of carrying on with the phases (rollback, cancel). */
   body?: (exec: Execution) => Promise<void>;
-}
-
-/** Exit code for an execution that stopped with this status. */
-export function exitCodeFor(rec: ExecutionRecord, interrupted: boolean): number {
-  // Tools of an interrupted attempt are still running: the execution waits for them (exit 3).
-  if (isPausedForLeftovers(rec)) return ExitCode.CONFLICT;
-  if (interrupted && (rec.status === 'paused' || rec.status === 'cancelled' || rec.status === 'rolling_back')) return ExitCode.INTERRUPTED;
-  switch (rec.status) {
-    case 'completed':
-    case 'awaiting_approval':
-      return ExitCode.OK;
-    default:
-      return ExitCode.WORKFLOW_FAILED;
-  }
 }
 
 /**

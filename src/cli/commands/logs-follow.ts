@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import { exitCodeFor } from '../../app/drive.js';
+import { exitCodeFor } from '../../app/exit-codes.js';
 import { ExitCode } from '../../errors.js';
 import { isTerminal } from '../../model/records.js';
 import { liveStatus } from '../../engine/live-status.js';

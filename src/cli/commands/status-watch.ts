@@ -1,4 +1,4 @@
-import { exitCodeFor } from '../../app/drive.js';
+import { exitCodeFor } from '../../app/exit-codes.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { liveStatus } from '../../engine/live-status.js';
 import { isTerminal, type ExecutionRecord } from '../../model/records.js';
