@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv2020, type ErrorObject, type Options, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { SCHEMAS_DIR } from '../paths.js';
+import { PACKAGE_ROOT, SCHEMAS_DIR } from '../paths.js';
 
 /** Names of the JSON Schemas under schemas/: the file contract. */
 export type SchemaName =
@@ -18,54 +20,120 @@ export type SchemaName =
   | 'lab-state'
   | 'plan';
 
+/**
+ * Validators compiled at build time (scripts/build-validators.mjs, run by `npm run build` and
+ * `prepare`): ajv's standalone code of the same schemas with the same options, so a command does
+ * not generate and compile them again on every start (about a second of CPU for `run` on these
+ * machines). Each file names the hash of the schema it was made from; a missing or different one
+ * (an unbuilt checkout, a schema edited since the build) falls back to compiling at run time.
+ */
+export const VALIDATORS_DIR = join(PACKAGE_ROOT, 'dist', 'validators');
+const requireCjs = createRequire(import.meta.url);
+
+/** The two ajv flavours: `definitions` checks files as written, `runtime` also fills in defaults. */
+export type AjvFlavour = 'definitions' | 'runtime';
+
+/** Options of both flavours (the build script compiles with exactly these, plus code.source). */
+export function ajvOptions(flavour: AjvFlavour): Options {
+  // verbose: errors carry their schema, so a long pattern is explained by its description.
+  return { strict: true, allowUnionTypes: true, allErrors: true, verbose: true, ...(flavour === 'runtime' ? { useDefaults: true } : {}) };
+}
+
+/** A new ajv instance of a flavour, with formats (`extra`: the build script adds code.source). */
+export function createAjv(flavour: AjvFlavour, extra: Options = {}): Ajv2020 {
+  const a = new Ajv2020({ ...ajvOptions(flavour), ...extra });
+  const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+  (addFormats as unknown as (x: Ajv2020) => void)(a);
+  return a;
+}
+
+/** The hash a precompiled validator is keyed by: of a schema file's text, or of an ad-hoc schema. */
+export function schemaHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** File name of the precompiled validator of an ad-hoc schema (action parameters) of a flavour. */
+export function adHocValidatorFile(flavour: AjvFlavour, schema: object): { file: string; hash: string } {
+  const hash = schemaHash(JSON.stringify(schema));
+  return { file: `params-${flavour}-${hash.slice(0, 32)}.cjs`, hash };
+}
+
+/** The validator in `dir`/`file` if it was made from the schema with this hash; else undefined. */
+export function loadPrecompiled(dir: string, file: string, hash: string): ValidateFunction | undefined {
+  try {
+    const mod = requireCjs(join(dir, file)) as { hash?: unknown; validate?: unknown };
+    if (mod.hash === hash && typeof mod.validate === 'function') return mod.validate as ValidateFunction;
+  } catch {
+    // not built (or built from another schema): compile at run time
+  }
+  return undefined;
+}
+
 let ajv: Ajv2020 | undefined;
 const compiled = new Map<string, ValidateFunction>();
 
 /** The shared ajv instance: draft 2020-12, strict mode, formats. */
 export function getAjv(): Ajv2020 {
-  if (!ajv) {
-    // verbose: errors carry their schema, so a long pattern is explained by its description.
-    ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true, verbose: true });
-    const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
-    (addFormats as unknown as (a: Ajv2020) => void)(ajv);
-  }
+  ajv ??= createAjv('definitions');
   return ajv;
 }
 
-export function loadSchema(name: SchemaName): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(SCHEMAS_DIR, `${name}.schema.json`), 'utf8')) as Record<string, unknown>;
+function schemaText(name: SchemaName): string {
+  return readFileSync(join(SCHEMAS_DIR, `${name}.schema.json`), 'utf8');
 }
 
-/** Compiled validator for one of the schemas under schemas/ (compiled once per process). */
+export function loadSchema(name: SchemaName): Record<string, unknown> {
+  return JSON.parse(schemaText(name)) as Record<string, unknown>;
+}
+
+/**
+ * Compiled validator for one of the schemas under schemas/ (once per process): the build's
+ * precompiled one when it was made from this very schema file, else compiled now.
+ */
 export function validatorFor(name: SchemaName): ValidateFunction {
   let v = compiled.get(name);
   if (!v) {
-    v = getAjv().compile(loadSchema(name));
+    const text = schemaText(name);
+    v = loadPrecompiled(VALIDATORS_DIR, `${name}.cjs`, schemaHash(text)) ?? compileNamed(JSON.parse(text) as Record<string, unknown>);
     compiled.set(name, v);
   }
   return v;
+}
+
+/** Compiles a schema of schemas/ into the shared instance (once: ajv refuses a second $id). */
+function compileNamed(schema: Record<string, unknown>): ValidateFunction {
+  const id = schema.$id;
+  const known = typeof id === 'string' ? getAjv().getSchema(id) : undefined;
+  return known ?? getAjv().compile(schema);
+}
+
+/**
+ * The shared instance with schemas/ files registered, for validators made from references into
+ * them (`{ $ref: "<$id>#/oneOf/0" }`); a precompiled validator does not register its schema.
+ */
+export function ajvWith(...names: SchemaName[]): Ajv2020 {
+  for (const n of names) compileNamed(loadSchema(n));
+  return getAjv();
 }
 
 let runtimeAjv: Ajv2020 | undefined;
 
 /** Like getAjv, but fills in schema defaults: used on resolved action parameters at run time. */
 function getRuntimeAjv(): Ajv2020 {
-  if (!runtimeAjv) {
-    runtimeAjv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true, useDefaults: true, verbose: true });
-    const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
-    (addFormats as unknown as (a: Ajv2020) => void)(runtimeAjv);
-  }
+  runtimeAjv ??= createAjv('runtime');
   return runtimeAjv;
 }
 
-/** Compiles an ad-hoc schema (action parameters), cached by identity. */
+/** Compiles an ad-hoc schema (action parameters), cached by identity; precompiled for built-in actions. */
 const adHoc = new WeakMap<object, ValidateFunction>();
 const adHocRuntime = new WeakMap<object, ValidateFunction>();
 export function compileSchema(schema: object, options: { useDefaults?: boolean } = {}): ValidateFunction {
   const cache = options.useDefaults ? adHocRuntime : adHoc;
   let v = cache.get(schema);
   if (!v) {
-    v = (options.useDefaults ? getRuntimeAjv() : getAjv()).compile(schema);
+    const flavour: AjvFlavour = options.useDefaults ? 'runtime' : 'definitions';
+    const { file, hash } = adHocValidatorFile(flavour, schema);
+    v = loadPrecompiled(VALIDATORS_DIR, file, hash) ?? (options.useDefaults ? getRuntimeAjv() : getAjv()).compile(schema);
     cache.set(schema, v);
   }
   return v;

@@ -11,7 +11,7 @@ import { DefinitionInvalidError, type Issue } from '../errors.js';
 import type { Catalogue } from '../model/catalogue.js';
 import { formatOf, loadDocument, type SourceDocument } from '../definitions/load-document.js';
 import { checkDefinitionFile, duplicateIdIssues, listDefinitionFiles, type CheckedDefinition } from '../definitions/repository.js';
-import { describeAjvError, getAjv, selectAjvErrors, validatorFor } from '../definitions/schemas.js';
+import { ajvWith, describeAjvError, loadSchema, selectAjvErrors } from '../definitions/schemas.js';
 import type { ValidateFunction } from 'ajv';
 import type { TriggerDef, WorkflowDefinition } from '../definitions/types.js';
 import { layout } from '../layout.js';
@@ -93,10 +93,10 @@ let fileForms: { list: ValidateFunction; single: ValidateFunction } | undefined;
 /** Validators of the two forms of schemas/trigger-file.schema.json (its oneOf branches). */
 function triggerFileValidators(): { list: ValidateFunction; single: ValidateFunction } {
   if (!fileForms) {
-    // The trigger-file schema refers to workflow.schema.json: compile that first so ajv knows it.
-    validatorFor('workflow');
-    const id = (validatorFor('trigger-file').schema as { $id: string }).$id;
-    fileForms = { list: getAjv().compile({ $ref: `${id}#/oneOf/0` }), single: getAjv().compile({ $ref: `${id}#/oneOf/1` }) };
+    // The trigger-file schema refers to workflow.schema.json: both are registered, workflow first.
+    const ajv = ajvWith('workflow', 'trigger-file');
+    const id = loadSchema('trigger-file').$id as string;
+    fileForms = { list: ajv.compile({ $ref: `${id}#/oneOf/0` }), single: ajv.compile({ $ref: `${id}#/oneOf/1` }) };
   }
   return fileForms;
 }
