@@ -70,6 +70,38 @@ function everyFileParses(root: string): string[] {
   return problems;
 }
 
+/** What a process that stopped making progress was doing: for the message of a wait that timed out. */
+function stuckState(root: string, lab: string): string {
+  const out: string[] = [];
+  const rec = activeRecord(root);
+  const running = rec?.phases.flatMap((p) => p.actions.filter((a) => a.status === 'running').map((a) => a.action_id)) ?? [];
+  out.push(`record: ${rec ? `${rec.status}, running actions [${running.join(', ')}]` : 'none in active/'}`);
+  const alive = processesWithEnv('CORTEX_LAB_DIR', lab).map((pid) => {
+    try {
+      return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 300)}`;
+    } catch {
+      return `${pid}: (gone)`;
+    }
+  });
+  out.push(`lab tools alive: ${alive.length ? `\n  ${alive.join('\n  ')}` : 'none'}`);
+  out.push(`last lab invocations:\n  ${invocationLog(lab).slice(-4).map((e) => JSON.stringify(e).slice(0, 400)).join('\n  ')}`);
+  out.push(`last lab requests:\n  ${requestLog(lab).slice(-4).map((e) => JSON.stringify(e).slice(0, 300)).join('\n  ')}`);
+  for (const name of ['helm', 'services']) {
+    const file = name === 'services' ? join(lab, 'services.json') : join(lab, 'state', `${name}.json`);
+    if (existsSync(file)) out.push(`${name}: ${readFileSync(file, 'utf8').replace(/\s+/g, ' ').slice(0, 1500)}`);
+  }
+  const kube = join(lab, 'state', 'kube.json');
+  if (existsSync(kube)) {
+    const objects = (JSON.parse(readFileSync(kube, 'utf8')) as { objects?: Record<string, Record<string, { metadata: { name: string; namespace?: string }; status?: Record<string, unknown>; spec?: Record<string, unknown> }>> }).objects ?? {};
+    const brief = (key: string) => Object.values(objects[key] ?? {}).map((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name} ${JSON.stringify(o.status ?? {}).slice(0, 160)}`);
+    out.push(`kube nodes: ${brief('nodes').map((l) => l.slice(0, 80)).join('; ')}`);
+    out.push(`kube deployments:\n  ${brief('deployments.apps').join('\n  ')}`);
+    const pods = Object.values(objects.pods ?? {});
+    out.push(`kube pods: ${pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}@${String(p.spec?.nodeName ?? '-')}:${String(p.status?.phase ?? '?')}`).join(', ').slice(0, 1500)}`);
+  }
+  return out.join('\n');
+}
+
 export interface TrialResult {
   seed: number;
   /** Started actions (counted from each process's start) before each kill -9. */
@@ -132,7 +164,7 @@ export async function trial(root: string, lab: string, seed: number, reference: 
       what: `${label}: kill ${k + 1}: ${killAfter[k]} started actions (or the process to end)`,
       timeoutMs: 120_000,
       intervalMs: 20,
-      detail: () => `${startedActions(root) - before} started; ${k === 0 ? 'the run' : 'the resume'} printed so far:\n${(outputs.get(running) ?? []).join('').slice(-2500)}`,
+      detail: () => `${startedActions(root) - before} started; ${k === 0 ? 'the run' : 'the resume'} printed so far:\n${(outputs.get(running) ?? []).join('').slice(-2500)}\n${stuckState(root, lab)}`,
     });
     if (running.exitCode !== null) {
       ended = await running;

@@ -172,14 +172,26 @@ export class KubeServer {
         return;
       }
       status = reply.status;
+      this.commit(req);
       send(res, reply);
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError((e as Error).message);
       status = err.code;
+      this.commit(req);
       send(res, { status: err.code, body: err.toStatus() });
     } finally {
       this.record(req, path, url.searchParams, status, caller);
     }
+  }
+
+  /**
+   * A write is on disk before it is answered, as a real API server commits to etcd first: the lab's
+   * server lives in the cortex process, and a kill -9 of cortex must not take acknowledged writes
+   * with it (a lost `kubectl label node` left pods no node could take). What the controllers change
+   * on their own is still written within FLUSH_DELAY_MS, and derived again after a restart.
+   */
+  private commit(req: IncomingMessage): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') this.store.flush();
   }
 
   private record(req: IncomingMessage, path: string, query: URLSearchParams, status: number, caller: Caller): void {
