@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { Ajv2020, type ErrorObject, type Options, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv2020, ErrorObject, Options, ValidateFunction } from 'ajv/dist/2020.js';
 import { PACKAGE_ROOT, SCHEMAS_DIR } from '../paths.js';
 
 /** Names of the JSON Schemas under schemas/: the file contract. */
@@ -41,9 +40,12 @@ export function ajvOptions(flavour: AjvFlavour): Options {
 
 /** A new ajv instance of a flavour, with formats (`extra`: the build script adds code.source). */
 export function createAjv(flavour: AjvFlavour, extra: Options = {}): Ajv2020 {
-  const a = new Ajv2020({ ...ajvOptions(flavour), ...extra });
-  const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
-  (addFormats as unknown as (x: Ajv2020) => void)(a);
+  // Loaded on first use: with the precompiled validators most commands never compile a schema,
+  // and ajv's compiler is most of its 230 KB (the validators need only its small runtime files).
+  const { Ajv2020: AjvClass } = requireCjs('ajv/dist/2020.js') as { Ajv2020: new (o: Options) => Ajv2020 };
+  const formats = requireCjs('ajv-formats') as ((a: Ajv2020) => void) & { default?: (a: Ajv2020) => void };
+  const a = new AjvClass({ ...ajvOptions(flavour), ...extra });
+  (formats.default ?? formats)(a);
   return a;
 }
 
