@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // One temporary directory for the whole run, removed at its end (test/global-setup.ts).
+    globalSetup: ['test/global-setup.ts'],
     // Vitest's default on 2 cores is one worker, so the whole suite ran one file at a time while an
     // e2e file mostly waits on one CLI process (one core): two files at a time use both cores.
     maxWorkers: Math.max(2, availableParallelism()),
