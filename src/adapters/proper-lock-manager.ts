@@ -157,6 +157,15 @@ export class ProperLockManager implements LockManager {
     return readOwner(paths.ownerFile);
   }
 
+  async isLocked(name: string): Promise<boolean> {
+    try {
+      await stat(this.paths(name).lockDir);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async breakIfStale(name: string): Promise<boolean> {
     const paths = this.paths(name);
     let lockStat;

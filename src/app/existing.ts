@@ -80,7 +80,7 @@ export async function withExecution<T>(app: App, id: string, fn: (held: HeldExec
     lock = await deps.locks.acquire(`execution-${id}`, { execution_id: id, pid: deps.identity.pid, host: deps.identity.host, command: app.command });
   } catch (e) {
     if (!(e instanceof StateConflictError)) throw e;
-    throw await lockedError(app, id, await holderOf(app, `execution-${id}`));
+    throw await lockedError(app, id, await holderOf(app.sessions.base(), `execution-${id}`));
   }
   // Held for the process too: a process that drives several executions (a queue worker, serve)
   // must never drive one twice, even when its lock was broken as stale under it (a starved
@@ -104,14 +104,14 @@ const OWNER_WAIT_MS = 2000;
 /**
  * Who holds a lock. The owner file is written just after the lock directory, so a command that
  * lost the race by a hair finds no owner yet: it waits for it (briefly) rather than saying
- * "another cortex process" where the operator needs to know it was a rollback.
+ * "another cortex process" where the operator needs to know it was a rollback. A lock released
+ * meanwhile has no owner to wait for.
  */
-async function holderOf(app: App, name: string): Promise<LockOwner | undefined> {
-  const deps = app.sessions.base();
+export async function holderOf(deps: Pick<EngineDeps, 'locks' | 'clock'>, name: string): Promise<LockOwner | undefined> {
   const deadline = deps.clock.now().getTime() + OWNER_WAIT_MS;
   for (;;) {
     const holder = await deps.locks.holder(name);
-    if (holder || deps.clock.now().getTime() >= deadline) return holder;
+    if (holder || deps.clock.now().getTime() >= deadline || !(await deps.locks.isLocked(name))) return holder;
     await deps.clock.sleep(25);
   }
 }

@@ -18,6 +18,7 @@ function lazyLocks(root: string, clock: import('../ports/clock.js').Clock): Lock
   return {
     acquire: async (...a) => (await get()).acquire(...a),
     holder: async (...a) => (await get()).holder(...a),
+    isLocked: async (...a) => (await get()).isLocked(...a),
     breakIfStale: async (...a) => (await get()).breakIfStale(...a),
   };
 }

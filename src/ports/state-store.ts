@@ -84,8 +84,10 @@ export interface LockOwner {
 export interface LockManager {
   /** Takes `name` or throws StateConflictError naming the holder (after waiting up to waitMs). */
   acquire(name: string, owner: Omit<LockOwner, 'acquired_at'>, options?: { waitMs?: number }): Promise<HeldLock>;
-  /** Who holds `name`, if anyone (best effort). */
+  /** Who holds `name`, if anyone (best effort: a lock just taken may not name its owner yet). */
   holder(name: string): Promise<LockOwner | undefined>;
+  /** Whether `name` is held now, named owner or not. */
+  isLocked(name: string): Promise<boolean>;
   /** Removes a lock whose holder process is gone (same host, dead pid) or whose lock went stale. */
   breakIfStale(name: string): Promise<boolean>;
 }

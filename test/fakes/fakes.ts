@@ -208,6 +208,9 @@ export class MemoryLockManager implements LockManager {
   async holder(name: string) {
     return this.held.get(name);
   }
+  async isLocked(name: string) {
+    return this.held.has(name);
+  }
   async breakIfStale(): Promise<boolean> {
     return false;
   }

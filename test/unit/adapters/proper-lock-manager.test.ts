@@ -62,10 +62,12 @@ describe('ProperLockManager', () => {
     const holder = await locks.holder('run-deploy');
     expect(holder).toMatchObject(OWNER);
     expect(Date.parse(holder?.acquired_at ?? '')).not.toBeNaN();
+    expect(await locks.isLocked('run-deploy')).toBe(true);
     expect(held.lost.aborted).toBe(false);
     await held.release();
     await held.release();
     expect(await locks.holder('run-deploy')).toBeUndefined();
+    expect(await locks.isLocked('run-deploy')).toBe(false);
     expect(await readdir(layout(root).locks)).toEqual([]);
     const again = await locks.acquire('run-deploy', OWNER);
     await again.release();
