@@ -114,7 +114,7 @@ export async function writeFileAtomic(path: string, data: string, mode = 0o600, 
   if (options.durableDir) syncDir(dir);
 }
 
-export function writeFileAtomicSync(path: string, data: string, mode = 0o600, options: { durableDir?: boolean } & Confinement = {}): void {
+export function writeFileAtomicSync(path: string, data: string, mode = 0o600, options: { durableDir?: boolean; fsync?: boolean } & Confinement = {}): void {
   const dir = dirname(path);
   mkdirPrivateSync(dir, options);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -122,7 +122,7 @@ export function writeFileAtomicSync(path: string, data: string, mode = 0o600, op
     const fd = openSync(temp, 'wx', mode);
     try {
       writeAll(fd, Buffer.from(data, 'utf8'));
-      fsyncSync(fd);
+      if (options.fsync !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
