@@ -85,7 +85,7 @@ export async function mkdirPrivate(dir: string, confinement: Confinement = {}): 
  * never followed. Creates parent directories (see mkdirPrivateSync for `root`).
  * Throws the underlying fs error (the temp file is removed), UnsafePathError for a link on the way.
  */
-export async function writeFileAtomic(path: string, data: string, mode = 0o600, options: { durableDir?: boolean } & Confinement = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: string, mode = 0o600, options: { durableDir?: boolean; fsync?: boolean } & Confinement = {}): Promise<void> {
   if (!waitOnThreadPool) {
     writeFileAtomicSync(path, data, mode, options);
     return;
@@ -98,7 +98,7 @@ export async function writeFileAtomic(path: string, data: string, mode = 0o600, 
     const fd = openSync(temp, 'wx', mode);
     try {
       writeAll(fd, Buffer.from(data, 'utf8'));
-      await fsyncOffThread(fd);
+      if (options.fsync !== false) await fsyncOffThread(fd);
     } finally {
       closeSync(fd);
     }

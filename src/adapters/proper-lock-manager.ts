@@ -114,7 +114,10 @@ export class ProperLockManager implements LockManager {
         // The start time tells this owner apart from a later process that gets the same pid.
         const full: LockOwner = { ...processStamp(owner.pid), ...owner, acquired_at: (this.clock?.now() ?? new Date()).toISOString() };
         try {
-          await writeFileAtomic(paths.ownerFile, `${JSON.stringify(full, null, 2)}\n`, 0o600, { root: this.root });
+          // Not fsynced: an owner file only tells about a live holder. After a power cut every lock is
+          // stale (its boot_id is another boot's); one that did not reach the disk reads as unnamed, and
+          // its lock is broken once stale by age (staleMs), as the lock directory itself is not synced either.
+          await writeFileAtomic(paths.ownerFile, `${JSON.stringify(full, null, 2)}\n`, 0o600, { root: this.root, fsync: false });
         } catch (error) {
           await unlock().catch(() => undefined);
           throw error;
