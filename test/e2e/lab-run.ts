@@ -32,8 +32,9 @@ export function portOpen(url: string): Promise<boolean> {
   });
 }
 
+/** A run in the lab; the bound is a hang guard (build-k8s-cluster, the longest, takes ~45 s in CI). */
 export async function runSim(root: string, lab: string, args: string[]) {
-  const res = await cortex(['run', ...args, '--simulate', '--lab', lab], { root, timeoutMs: 120_000 });
+  const res = await cortex(['run', ...args, '--simulate', '--lab', lab], { root, timeoutMs: 240_000 });
   return res;
 }
 

@@ -59,7 +59,7 @@ describe('the lab: built-in workflows end to end', () => {
     for (const r of ['kube-system/cilium', 'ingress-nginx/ingress-nginx', 'cert-manager/cert-manager']) expect(releases[r]).toMatch(/deployed/);
     expect(JSON.stringify(show.state.kube?.nodes)).toMatch(/prod-k8s-02-worker-03/);
     expect(JSON.stringify(show.state.http?.n8n)).toMatch(/deployment-webhook-handler active/);
-  }, 120_000);
+  }, 240_000);
 
   it('disaster-recovery-failover: DR workloads scaled up, DNS moved to the DR site, PagerDuty resolved; rollback returns the lab to its start', async () => {
     const { root, lab } = fresh();
