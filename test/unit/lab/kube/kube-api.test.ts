@@ -351,15 +351,14 @@ describe('lab kube: the server over REST (how other lab parts use it)', () => {
     const label = await fetch(`${s.url}/api/v1/nodes/mon-02`, { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: '{"metadata":{"labels":{"cortex.dev/role":"monitoring"}}}' });
     expect(label.status).toBe(200);
     expect(onDisk().objects.nodes?.['mon-02']?.metadata.labels?.['cortex.dev/role']).toBe('monitoring');
-    const del = await fetch(`${s.url}/api/v1/namespaces/production/configmaps/absent`, { method: 'DELETE' });
-    expect(del.status).toBe(404);
-    const ns = await fetch(`${s.url}/api/v1/namespaces/monitoring`, { method: 'DELETE' });
-    expect(ns.status).toBe(404);
-    const created = await fetch(`${s.url}/api/v1/namespaces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'monitoring' } }) });
-    expect(created.status).toBe(201);
-    const gone = await fetch(`${s.url}/api/v1/namespaces/monitoring`, { method: 'DELETE' });
-    expect(gone.status).toBe(200);
-    expect(onDisk().objects.namespaces?.monitoring?.metadata.deletionTimestamp).toBeDefined();
+    // A ConfigMap: no controller acts on it (a namespace would be finalized and gone within ms).
+    const cms = `${s.url}/api/v1/namespaces/production/configmaps`;
+    const cm = await fetch(cms, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'written' }, data: { a: '1' } }) });
+    expect(cm.status).toBe(201);
+    expect(onDisk().objects.configmaps?.['production/written']?.data).toEqual({ a: '1' });
+    const del = await fetch(`${cms}/written`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect(onDisk().objects.configmaps?.['production/written']).toBeUndefined();
   });
 
   it('fails kubectl (not the stand-ins) for an action set to fail', async () => {
