@@ -3,7 +3,7 @@ import { mkdirPrivate } from './adapters/atomic-file.js';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { EnvFileSecretSource } from './adapters/env-file-secret-source.js';
-import { ExecaProcessRunner } from './adapters/execa-process-runner.js';
+import { SpawnProcessRunner } from './adapters/spawn-process-runner.js';
 import { FetchHttpClient } from './adapters/fetch-http-client.js';
 import { FsActionFileStore } from './adapters/fs-action-files.js';
 import { FsStateStore } from './adapters/fs-state-store.js';
@@ -44,7 +44,7 @@ export function createRealDeps(args: {
   const locks = new ProperLockManager(args.root, { clock });
   const host = hostname();
   return {
-    runner: new ExecaProcessRunner({ baseEnv: args.toolEnv ?? (args.env as NodeJS.ProcessEnv) }),
+    runner: new SpawnProcessRunner({ baseEnv: args.toolEnv ?? (args.env as NodeJS.ProcessEnv) }),
     http: new FetchHttpClient(),
     store: new FsStateStore(args.root, masker, locks, clock),
     locks,

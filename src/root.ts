@@ -2,7 +2,6 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { UsageError } from './errors.js';
-import { mkdirPrivate, writeFileAtomic } from './adapters/atomic-file.js';
 import { EMBEDDED_ROOT } from './paths.js';
 
 export type RootSource = 'flag' | 'env' | 'cwd' | 'home';
@@ -137,6 +136,9 @@ export async function seedRoot(dir: string, options: { force?: boolean } = {}): 
   if (existsSync(dir) && !isDir(dir)) throw new UsageError(`${dir} is not a directory`, { hint: 'cortex init takes a directory (new or existing)' });
   const isFresh = !existsSync(dir) || readdirSync(dir).length === 0;
   const marker = readMarker(dir);
+  // Only init and first use write here: every read-only command resolves its root through this
+  // module, and the atomic writer brings node:crypto with it (issue 14, status start-up).
+  const { mkdirPrivate, writeFileAtomic } = await import('./adapters/atomic-file.js');
   await mkdirPrivate(join(dir, 'workflows', 'templates'), { root: dir });
   const result: SeedResult = { written: [], kept: [], notRestored: [] };
   const recorded = new Set(marker?.written ?? []);

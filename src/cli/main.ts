@@ -13,15 +13,12 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   process.stdout.on('error', () => undefined);
   process.stdout.write(`${versionLine(versionInfo())}\n`);
 } else {
-  const { runCli } = await import('./program.js');
   const { closeHungUpTerminalsAtExit } = await import('./hangup.js');
   closeHungUpTerminalsAtExit();
-  process.exitCode = await runCli({
-    argv,
-    env: process.env,
-    cwd: process.cwd(),
-    home: homedir(),
-    stdout: process.stdout,
-    stderr: process.stderr,
-  });
+  const io = { argv, env: process.env, cwd: process.cwd(), home: homedir(), stdout: process.stdout, stderr: process.stderr };
+  // `cortex status` in its plain forms starts without commander (fast-status.ts); the rest, and
+  // every other command, through the program.
+  const { parseFastStatus, runFastStatus } = await import('./fast-status.js');
+  const fastStatus = parseFastStatus(argv);
+  process.exitCode = fastStatus ? await runFastStatus(io, fastStatus) : await (await import('./program.js')).runCli(io);
 }

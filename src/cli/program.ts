@@ -1,27 +1,10 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { CortexError, ExitCode, InternalError, formatIssue, DefinitionInvalidError } from '../errors.js';
-import { assertRootUsable, resolveRoot } from '../root.js';
-import { createOutput, sinkFor } from './output.js';
-import type { CommandContext } from './context.js';
+import { ExitCode, formatIssue } from '../errors.js';
+import { sinkFor } from './output.js';
 import { versionInfo, versionLine } from './version.js';
+import { reportCommandError, runHandler, withInterrupts, type CliIO, type CommandRun, type GlobalOptions, type Handler } from './run-command.js';
 
-export interface CliIO {
-  argv: string[];
-  env: Record<string, string | undefined>;
-  cwd: string;
-  home: string;
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-}
-
-interface GlobalOptions {
-  root?: string;
-  json?: boolean;
-  color?: boolean;
-  verbose?: boolean;
-}
-
-type Handler = (ctx: CommandContext, args: unknown[], opts: Record<string, unknown>) => Promise<number>;
+export type { CliIO } from './run-command.js';
 
 /** Collects repeatable options (-p k=v -p k2=v2). */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -361,35 +344,6 @@ export function buildProgram(io: CliIO, onRun: (h: Handler, args: unknown[], cmd
   return program;
 }
 
-async function reportError(e: unknown, io: CliIO, json: boolean, verbose: boolean): Promise<number> {
-  const stderr = sinkFor(io.stderr);
-  const err = e instanceof CortexError ? e : new InternalError(e instanceof Error ? e.message : String(e), { cause: e });
-  if (json) {
-    const body: Record<string, unknown> = { code: err.code, message: err.message, exit_code: err.exitCode };
-    if (err.hint) body.hint = err.hint;
-    if (err instanceof DefinitionInvalidError) body.issues = err.issues;
-    stderr.write(`${JSON.stringify({ error: body })}\n`);
-  } else {
-    const color = Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined && !io.argv.includes('--no-color') && io.env.TERM !== 'dumb';
-    const red = color ? (s: string) => `\u001b[31m${s}\u001b[39m` : (s: string) => s;
-    stderr.write(`${red(`${err.code}:`)} ${err.message}\n`);
-    if (err.hint) stderr.write(`hint: ${err.hint}\n`);
-  }
-  if (err instanceof InternalError) {
-    const cause = err.cause instanceof Error ? err.cause : err;
-    stderr.write(`${cause.stack ?? String(cause)}\nThis is a bug in cortex; please report it with the command you ran.\n`);
-  } else if (verbose) {
-    let c: unknown = err;
-    while (c instanceof Error) {
-      stderr.write(`${c.stack ?? c.message}\n`);
-      c = c.cause;
-    }
-  }
-  return err.exitCode;
-}
-
-const INTERRUPTING_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
 /** Parses argv, runs one command, and returns the exit code (never throws). */
 export async function runCli(io: CliIO): Promise<number> {
   // What the completion scripts call on Tab: the words are whatever was typed, so commander
@@ -404,60 +358,33 @@ export async function runCli(io: CliIO): Promise<number> {
     }
     return ExitCode.OK;
   }
-  let exitCode: number = ExitCode.OK;
-  let globals: GlobalOptions = {};
-  let isJson = false;
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (!controller.signal.aborted) {
-      controller.abort(new Error(sig));
-      return;
-    }
-    // A second Ctrl-C forces the exit. A repeated SIGTERM or SIGHUP does not (a closing terminal
-    // can deliver SIGHUP more than once): the state must still be saved.
-    if (sig === 'SIGINT') process.exit(ExitCode.INTERRUPTED);
-  };
-  // SIGHUP: the terminal was closed; stop as for SIGTERM (tools stopped, state saved, exit 130).
-  for (const sig of INTERRUPTING_SIGNALS) process.on(sig, onSignal);
-  const program = buildProgram(io, async (handler, args, cmd) => {
-    globals = cmd.optsWithGlobals() as GlobalOptions;
-    const out = await createOutput({
-      // `-o json` is `--json` (plan's `-o` is its file: --out).
-      json: Boolean(globals.json) || (cmd.opts() as { output?: unknown }).output === 'json',
-      colorFlag: globals.color !== false,
-      verbose: Boolean(globals.verbose),
-      env: io.env,
-      stdout: io.stdout,
-      stderr: io.stderr,
+  const run: CommandRun = { globals: {}, isJson: false };
+  return withInterrupts(async (signal) => {
+    let exitCode: number = ExitCode.OK;
+    const program = buildProgram(io, async (handler, args, cmd) => {
+      const globals = cmd.optsWithGlobals() as GlobalOptions;
+      exitCode = await runHandler(io, run, { name: cmd.name(), globals, opts: cmd.opts(), args, handler }, signal);
     });
-    isJson = out.json;
-    const root = resolveRoot({ flag: globals.root, env: io.env, cwd: io.cwd, home: io.home });
-    // init creates the root; doctor reports on it.
-    if (!['init', 'doctor'].includes(cmd.name())) assertRootUsable(root);
-    const ctx: CommandContext = { root, out, env: io.env, cwd: io.cwd, argv: io.argv, command: cmd.name(), signal: controller.signal };
-    exitCode = await handler(ctx, args, cmd.opts());
-  });
-  try {
-    await program.parseAsync(io.argv, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.OK;
-      if (e.code === 'commander.executeSubCommandAsync') return ExitCode.OK;
-      if (io.argv.includes('--json')) {
-        // The same shape as every other error under --json; commander's text without its "error: ",
-        // its suggestion ("(Did you mean logs?)") as the hint.
-        const [message = '', ...rest] = e.message.replace(/^error: /, '').split('\n');
-        const suggestion = rest.join(' ').replace(/^\((.*)\)$/, '$1').trim();
-        const body = { code: 'CORTEX_USAGE', message, exit_code: ExitCode.INVALID_INPUT, hint: suggestion || 'cortex <command> --help' };
-        sinkFor(io.stderr).write(`${JSON.stringify({ error: body })}\n`);
+    try {
+      await program.parseAsync(io.argv, { from: 'user' });
+    } catch (e) {
+      if (e instanceof CommanderError) {
+        if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.OK;
+        if (e.code === 'commander.executeSubCommandAsync') return ExitCode.OK;
+        if (io.argv.includes('--json')) {
+          // The same shape as every other error under --json; commander's text without its "error: ",
+          // its suggestion ("(Did you mean logs?)") as the hint.
+          const [message = '', ...rest] = e.message.replace(/^error: /, '').split('\n');
+          const suggestion = rest.join(' ').replace(/^\((.*)\)$/, '$1').trim();
+          const body = { code: 'CORTEX_USAGE', message, exit_code: ExitCode.INVALID_INPUT, hint: suggestion || 'cortex <command> --help' };
+          sinkFor(io.stderr).write(`${JSON.stringify({ error: body })}\n`);
+        }
+        return ExitCode.INVALID_INPUT;
       }
-      return ExitCode.INVALID_INPUT;
+      return reportCommandError(e, io, run);
     }
-    return reportError(e, io, isJson || Boolean(globals.json ?? io.argv.includes('--json')), Boolean(globals.verbose ?? io.argv.includes('--verbose')));
-  } finally {
-    for (const sig of INTERRUPTING_SIGNALS) process.off(sig, onSignal);
-  }
-  return exitCode;
+    return exitCode;
+  });
 }
 
 export { Option, formatIssue };

@@ -55,6 +55,19 @@ describe('startup: what the read-only commands load', () => {
     }
   });
 
+  it('cortex status in its plain forms starts without commander or node:crypto (src/cli/fast-status.ts)', async () => {
+    const root = tempRoot({});
+    roots.push(root);
+    for (const args of [['--root', root, 'status'], ['--root', root, 'status', '-o', 'wide', '--no-color']]) {
+      const loaded = await modulesOf(args);
+      expect(loaded.some((u) => u.endsWith('/dist/cli/commands/status.js')), 'the hook saw the status command').toBe(true);
+      expect(loaded.filter((u) => /\/node_modules\/commander\/|\/dist\/cli\/program\.js$|^node:crypto$/.test(u)), args.join(' ')).toEqual([]);
+    }
+    // Anything else still goes through the program (here: status --help).
+    const help = await modulesOf(['--root', root, 'status', '--help']);
+    expect(help.some((u) => /\/node_modules\/commander\//.test(u))).toBe(true);
+  });
+
   it('cortex --version loads no command module', async () => {
     const loaded = await modulesOf(['--version']);
     expect(loaded.filter((u) => /\/dist\/cli\/commands\//.test(u) || HEAVY.some((h) => h.test(u)))).toEqual([]);

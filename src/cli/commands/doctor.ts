@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { ExecaProcessRunner } from '../../adapters/execa-process-runner.js';
+import { SpawnProcessRunner } from '../../adapters/spawn-process-runner.js';
 import { EnvFileSecretSource } from '../../adapters/env-file-secret-source.js';
 import { FetchHttpClient } from '../../adapters/fetch-http-client.js';
 import { isRecordedProcessAlive } from '../../adapters/pid.js';
@@ -290,7 +290,7 @@ class Doctor {
   }
 
   private async checkTools(config: ResolvedConfig, users: Map<string, Set<string>>): Promise<void> {
-    const runner = new ExecaProcessRunner({ baseEnv: this.ctx.env as NodeJS.ProcessEnv, killGraceMs: 1000, maxBufferBytes: 1024 * 1024 });
+    const runner = new SpawnProcessRunner({ baseEnv: this.ctx.env as NodeJS.ProcessEnv, killGraceMs: 1000, maxBufferBytes: 1024 * 1024 });
     const results = await Promise.all(TOOL_NAMES.map((t) => this.checkTool(t, config, runner, users.get(t))));
     results.forEach((c) => this.add(c));
     const helm = results.find((c) => c.name === 'helm');
@@ -306,7 +306,7 @@ class Doctor {
     }
   }
 
-  private async checkTool(tool: ToolName, config: ResolvedConfig, runner: ExecaProcessRunner, users: Set<string> | undefined): Promise<DoctorCheck> {
+  private async checkTool(tool: ToolName, config: ResolvedConfig, runner: SpawnProcessRunner, users: Set<string> | undefined): Promise<DoctorCheck> {
     if (tool === 'pvesh' && config.proxmox.api) return { check: 'tool', name: tool, status: 'ok', message: `not used: Proxmox is reached through its HTTPS API (proxmox.api)` };
     const argv = config.tools[tool];
     const [command, ...prefix] = argv as [string, ...string[]];

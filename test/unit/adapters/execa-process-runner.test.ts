@@ -94,6 +94,23 @@ describe('ExecaProcessRunner', () => {
     await expect(runner.run('sh', [1 as unknown as string])).rejects.toThrow(TypeError);
   });
 
+  it('refuses a NUL byte in the command or an argument as a bad argument', async () => {
+    await expect(runner.run('echo', ['a\0b'])).rejects.toThrow(TypeError);
+    await expect(runner.run('ec\0ho', [])).rejects.toThrow(TypeError);
+  });
+
+  it('reports a missing cwd as spawnError ENOENT', async () => {
+    const r = await runner.run('true', [], { cwd: join(dir, 'no-such-dir') });
+    expect(r).toMatchObject({ exitCode: null, signal: null, spawnError: { code: 'ENOENT' } });
+  });
+
+  it('a tool that exits without reading its input is no error (EPIPE on its stdin)', async () => {
+    const r = await runner.run('true', [], { input: 'x'.repeat(4 * 1024 * 1024) });
+    expect(r).toMatchObject({ exitCode: 0, signal: null, stdout: '', stderr: '' });
+    expect(r.spawnError).toBeUndefined();
+    expect((await runner.run('cat', [], { input: '' })).stdout).toBe('');
+  });
+
   it('on timeout kills the child and a grandchild that ignores SIGTERM', async () => {
     const script = join(dir, 'spawner.mjs');
     await writeFile(

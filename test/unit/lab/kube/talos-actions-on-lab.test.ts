@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExecaProcessRunner } from '../../../../src/adapters/execa-process-runner.js';
+import { SpawnProcessRunner } from '../../../../src/adapters/spawn-process-runner.js';
 import type { ActionImpl } from '../../../../src/contractors/action-impl.js';
 import { IMPLEMENTATIONS } from '../../../../src/contractors/talos/index.js';
 import { TALOS_SPECS } from '../../../../src/contractors/talos/specs.js';
@@ -35,7 +35,7 @@ describe.skipIf(!HAS_KUBECTL)('talos-contractor actions, real kubectl, lab API s
     const impl = await (IMPLEMENTATIONS[name] as () => Promise<ActionImpl>)();
     const root = mkdtempSync(join(tmpdir(), 'talos-lab-root-'));
     const actionId = `${name.replace(/_/g, '-')}-${++n}`;
-    const deps = fakeDeps({ runner: new ExecaProcessRunner({ baseEnv: k.env(), killGraceMs: 500 }), ...fsFilePorts(root) });
+    const deps = fakeDeps({ runner: new SpawnProcessRunner({ baseEnv: k.env(), killGraceMs: 500 }), ...fsFilePorts(root) });
     const { rt } = makeRuntime(params, { spec, deps, root, actionId, config: { clusters: { 'prod-k8s-01': { kubeconfig: k.kubeconfigFor(actionId) } } } });
     return impl.run(rt);
   }
