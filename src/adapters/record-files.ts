@@ -54,12 +54,10 @@ export function journalBaseLine(digest: string): string {
  * rewritten after it: a kill between the record's rename and the journal's reset) and ignored; an
  * unreadable line ends the replay (a torn last line: a kill mid-append). `applied`: lines applied.
  */
-export function mergeJournal(record: ExecutionRecord, bytes: Buffer, journal: string | undefined): { record: ExecutionRecord; applied: number } {
+export function mergeJournal(record: ExecutionRecord, bytes: Buffer, journal: string | undefined): { record: ExecutionRecord; applied: number; isStale?: true } {
   if (journal === undefined) return { record, applied: 0 };
   const lines = journal.split('\n');
-  // Only a base line (the usual case once the record was rewritten): nothing to hash or apply.
-  if (lines.length <= 2 && !lines[1]) return { record, applied: 0 };
-  if (lines[0] !== journalBaseLine(recordDigest(bytes)).trimEnd()) return { record, applied: 0 };
+  if (lines[0] !== journalBaseLine(recordDigest(bytes)).trimEnd()) return { record, applied: 0, isStale: true };
   let merged = record;
   let applied = 0;
   for (const line of lines.slice(1)) {
@@ -84,23 +82,31 @@ export function mergeJournal(record: ExecutionRecord, bytes: Buffer, journal: st
  * file that is not JSON.
  */
 export function readRecordFile(path: string, journalPath?: string): { record: ExecutionRecord; applied: number } | undefined {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    const record = parseState<ExecutionRecord>(path, bytes.toString('utf8'));
+    if (journalPath === undefined) return { record, applied: 0 };
+    let journal: string | undefined;
+    try {
+      journal = readFileSync(journalPath, 'utf8');
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const merged = mergeJournal(record, bytes, journal);
+    // A stale journal may be the new one of a record rewritten between the two reads (the file
+    // read is the one before): read both again, so a live reader never sees a step go back.
+    if (!merged.isStale || attempt === READ_ATTEMPTS) return { record: merged.record, applied: merged.applied };
   }
-  const record = parseState<ExecutionRecord>(path, bytes.toString('utf8'));
-  if (journalPath === undefined) return { record, applied: 0 };
-  let journal: string | undefined;
-  try {
-    journal = readFileSync(journalPath, 'utf8');
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-  return mergeJournal(record, bytes, journal);
 }
+
+/** Reads of a record and its journal when they do not match (a rewrite in between); a crash leaves them so for good. */
+const READ_ATTEMPTS = 3;
 
 /** The record of an execution in active/, with its journal applied (undefined when there is none). */
 export function readActiveRecord(root: string, executionId: string): { record: ExecutionRecord; applied: number } | undefined {
