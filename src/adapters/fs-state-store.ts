@@ -81,7 +81,10 @@ export class FsStateStore implements StateStore {
     const bytes = this.recordBytes(record);
     // No append may continue the old journal from here on, even when this write fails.
     this.journalBases.delete(id);
-    await writeFileAtomic(this.paths.activeRecord(id), bytes, 0o600, { root: this.root });
+    // The folder is synced too: the journal's reset below must never be on disk without this
+    // rename (a power cut would leave the old record with a journal that no longer continues it,
+    // its fsynced lines gone).
+    await writeFileAtomic(this.paths.activeRecord(id), bytes, 0o600, { root: this.root, durableDir: true });
     // A kill before this rename leaves the old journal, whose base no longer matches: ignored.
     const base = journalBaseLine(recordDigest(bytes));
     await writeFileAtomic(this.paths.journal(id), base, 0o600, { root: this.root });
