@@ -21,6 +21,8 @@ export function layout(root: string) {
     secrets: join(root, 'secrets'),
     audit: join(root, 'audit', 'audit.jsonl'),
     state: join(root, 'state'),
+    /** Per-execution journals of the steps not yet in the record file (state/journal/workflow-<id>.journal). */
+    journals: join(root, 'state', 'journal'),
     /** Files actions keep after an execution: artifacts/<execution_id>/<action_id>/. */
     artifacts: join(root, 'state', 'artifacts'),
     /** Generated cluster files (talosconfig, kubeconfig, machine configs) when no talosconfig is configured. */
@@ -40,6 +42,7 @@ export function layout(root: string) {
     },
     activeRecord: (executionId: string) => join(workflows, 'active', `workflow-${executionId}.json`),
     historyRecord: (executionId: string) => join(workflows, 'history', `workflow-${executionId}.json`),
+    journal: (executionId: string) => join(root, 'state', 'journal', `workflow-${executionId}.journal`),
   };
 }
 export type Layout = ReturnType<typeof layout>;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { UnsafePathError } from '../errors.js';
@@ -85,7 +85,7 @@ export async function mkdirPrivate(dir: string, confinement: Confinement = {}): 
  * never followed. Creates parent directories (see mkdirPrivateSync for `root`).
  * Throws the underlying fs error (the temp file is removed), UnsafePathError for a link on the way.
  */
-export async function writeFileAtomic(path: string, data: string, mode = 0o600, options: { durableDir?: boolean; fsync?: boolean } & Confinement = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600, options: { durableDir?: boolean; fsync?: boolean } & Confinement = {}): Promise<void> {
   if (!waitOnThreadPool) {
     writeFileAtomicSync(path, data, mode, options);
     return;
@@ -97,7 +97,7 @@ export async function writeFileAtomic(path: string, data: string, mode = 0o600, 
   try {
     const fd = openSync(temp, 'wx', mode);
     try {
-      writeAll(fd, Buffer.from(data, 'utf8'));
+      writeAll(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
       if (options.fsync !== false) await fsyncOffThread(fd);
     } finally {
       closeSync(fd);
@@ -114,14 +114,14 @@ export async function writeFileAtomic(path: string, data: string, mode = 0o600, 
   if (options.durableDir) syncDir(dir);
 }
 
-export function writeFileAtomicSync(path: string, data: string, mode = 0o600, options: { durableDir?: boolean; fsync?: boolean } & Confinement = {}): void {
+export function writeFileAtomicSync(path: string, data: string | Buffer, mode = 0o600, options: { durableDir?: boolean; fsync?: boolean } & Confinement = {}): void {
   const dir = dirname(path);
   mkdirPrivateSync(dir, options);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const fd = openSync(temp, 'wx', mode);
     try {
-      writeAll(fd, Buffer.from(data, 'utf8'));
+      writeAll(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
       if (options.fsync !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -185,6 +185,35 @@ export function appendLineSync(path: string, line: string, options: { durable?: 
   try {
     writeAll(fd, buf);
     if (options.durable) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Appends one line (a newline is added when missing) in a single write, then fsyncs, to an
+ * existing file whose content starts with `header`; returns false and writes nothing when the
+ * file is missing or starts otherwise (another writer replaced it). Never through a symbolic
+ * link (UnsafePathError); folders as mkdirPrivateSync.
+ */
+export async function appendLineAfterHeader(path: string, header: string, line: string, confinement: Confinement = {}): Promise<boolean> {
+  mkdirPrivateSync(dirname(path), confinement);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link', confinement.root);
+    throw error;
+  }
+  try {
+    const expected = Buffer.from(header, 'utf8');
+    const head = Buffer.alloc(expected.length);
+    if (readSync(fd, head, 0, head.length, 0) !== head.length || !head.equals(expected)) return false;
+    writeAll(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8'));
+    if (waitOnThreadPool) await fsyncOffThread(fd);
+    else fsyncSync(fd);
+    return true;
   } finally {
     closeSync(fd);
   }

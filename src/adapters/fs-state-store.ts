@@ -2,14 +2,15 @@ import { hostname } from 'node:os';
 import { readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../model/records.js';
+import { journalEntry, type ActionPosition } from '../model/journal.js';
 import type { Masker } from '../model/masker.js';
 import { StateConflictError, UsageError } from '../errors.js';
 import { layout, type Layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
 import type { AuditEntry, LockManager, StateStore } from '../ports/state-store.js';
-import { appendLine, mkdirPrivate, writeFileAtomic } from './atomic-file.js';
+import { appendLine, appendLineAfterHeader, mkdirPrivate, writeFileAtomic } from './atomic-file.js';
 import { keepDamagedLines } from './damaged-copy.js';
-import { listActiveRecords, readJsonFile } from './record-files.js';
+import { journalBaseLine, listActiveRecords, readJsonFile, readRecordFile, recordDigest } from './record-files.js';
 
 /** Ids that become file names: no separators, no dot-dot, nothing hidden. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
@@ -63,6 +64,8 @@ export function ledgerWarning(ledger: string, count: number, keptAt: string): st
  */
 export class FsStateStore implements StateStore {
   private readonly paths: Layout;
+  /** Per execution: line 1 of the journal this store started at its last writeExecution (what appends continue). */
+  private readonly journalBases = new Map<string, string>();
 
   constructor(
     readonly root: string,
@@ -74,37 +77,72 @@ export class FsStateStore implements StateStore {
   }
 
   async writeExecution(record: ExecutionRecord): Promise<void> {
-    await this.writeJson(this.paths.activeRecord(checkId('execution id', record.execution_id)), record);
+    const id = checkId('execution id', record.execution_id);
+    const bytes = this.recordBytes(record);
+    // No append may continue the old journal from here on, even when this write fails.
+    this.journalBases.delete(id);
+    // The folder is synced too: the journal's reset below must never be on disk without this
+    // rename (a power cut would leave the old record with a journal that no longer continues it,
+    // its fsynced lines gone).
+    await writeFileAtomic(this.paths.activeRecord(id), bytes, 0o600, { root: this.root, durableDir: true });
+    // A kill before this rename leaves the old journal, whose base no longer matches: ignored.
+    const base = journalBaseLine(recordDigest(bytes));
+    await writeFileAtomic(this.paths.journal(id), base, 0o600, { root: this.root });
+    this.journalBases.set(id, base);
+  }
+
+  async journalExecution(record: ExecutionRecord, changed: readonly ActionPosition[]): Promise<boolean> {
+    const id = checkId('execution id', record.execution_id);
+    const base = this.journalBases.get(id);
+    if (base === undefined) return false;
+    const line = this.masker.mask(JSON.stringify(journalEntry(record, changed)));
+    if (await appendLineAfterHeader(this.paths.journal(id), base, line, { root: this.root })) return true;
+    // Replaced by another writer: only a whole record write is safe now.
+    this.journalBases.delete(id);
+    return false;
   }
 
   async readExecution(executionId: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' } | undefined> {
     checkId('execution id', executionId);
-    const active = await this.readJson<ExecutionRecord>(this.paths.activeRecord(executionId));
-    if (active !== undefined) return { record: active, location: 'active' };
-    const history = await this.readJson<ExecutionRecord>(this.paths.historyRecord(executionId));
-    if (history !== undefined) return { record: history, location: 'history' };
+    const active = readRecordFile(this.paths.activeRecord(executionId), this.paths.journal(executionId));
+    if (active !== undefined) return { record: active.record, location: 'active' };
+    const history = readRecordFile(this.paths.historyRecord(executionId));
+    if (history !== undefined) return { record: history.record, location: 'history' };
     return undefined;
   }
 
   async listActive(onError?: (file: string, error: Error) => void): Promise<ExecutionRecord[]> {
-    return listActiveRecords(this.paths.active, onError);
+    return listActiveRecords(this.root, onError);
   }
 
-  async readBothCopies(executionId: string): Promise<{ active?: ExecutionRecord; history?: ExecutionRecord }> {
+  async readBothCopies(executionId: string): Promise<{ active?: ExecutionRecord; history?: ExecutionRecord; activeLags?: boolean }> {
     checkId('execution id', executionId);
-    const active = await this.readJson<ExecutionRecord>(this.paths.activeRecord(executionId));
-    const history = await this.readJson<ExecutionRecord>(this.paths.historyRecord(executionId));
-    return { ...(active !== undefined ? { active } : {}), ...(history !== undefined ? { history } : {}) };
+    const active = readRecordFile(this.paths.activeRecord(executionId), this.paths.journal(executionId));
+    const history = readRecordFile(this.paths.historyRecord(executionId));
+    return {
+      ...(active !== undefined ? { active: active.record } : {}),
+      ...(history !== undefined ? { history: history.record } : {}),
+      ...(active !== undefined && active.applied > 0 ? { activeLags: true } : {}),
+    };
   }
 
   async archiveExecution(record: ExecutionRecord): Promise<void> {
     const id = checkId('execution id', record.execution_id);
+    this.journalBases.delete(id);
     // The final state goes to active/ first, then one rename moves it to history/: at every
-    // instant (a kill included) exactly one of the two holds the record.
-    await this.writeJson(this.paths.activeRecord(id), record);
+    // instant (a kill included) exactly one of the two holds the record. The journal left
+    // meanwhile names the bytes before: stale, ignored, then removed.
+    await writeFileAtomic(this.paths.activeRecord(id), this.recordBytes(record), 0o600, { root: this.root });
     await mkdirPrivate(this.paths.history, { root: this.root });
     await rename(this.paths.activeRecord(id), this.paths.historyRecord(id));
+    await unlink(this.paths.journal(id)).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    });
     await this.removeTempFiles(id);
+  }
+
+  private recordBytes(record: ExecutionRecord): Buffer {
+    return Buffer.from(this.masker.mask(`${JSON.stringify(record, null, 2)}\n`), 'utf8');
   }
 
   async reopenExecution(executionId: string): Promise<void> {
@@ -127,9 +165,10 @@ export class FsStateStore implements StateStore {
 
   /** A process killed in the middle of an atomic write leaves its temp file behind. */
   private async removeTempFiles(id: string): Promise<void> {
-    const prefix = `.workflow-${id}.json.`;
-    for (const name of await readdir(this.paths.active).catch(() => [] as string[])) {
-      if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(this.paths.active, name)).catch(() => undefined);
+    for (const [dir, prefix] of [[this.paths.active, `.workflow-${id}.json.`], [this.paths.journals, `.workflow-${id}.journal.`]] as const) {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(dir, name)).catch(() => undefined);
+      }
     }
   }
 

@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefinitionInvalidError } from '../errors.js';
+import { layout } from '../layout.js';
+import { applyJournalEntry } from '../model/journal.js';
 import type { ExecutionRecord, ExecutionSummary } from '../model/records.js';
 
 // Read side of the execution records, kept free of heavy imports: `cortex status` loads only
@@ -21,6 +24,10 @@ export function readJsonFile<T>(path: string): T | undefined {
     if (isNotFound(error)) return undefined;
     throw error;
   }
+  return parseState<T>(path, text);
+}
+
+function parseState<T>(path: string, text: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (error) {
@@ -31,8 +38,88 @@ export function readJsonFile<T>(path: string): T | undefined {
   }
 }
 
-/** Every record in an active/ directory, oldest first; unreadable files go to onError. Never reads history/. */
-export function listActiveRecords(activeDir: string, onError?: (file: string, error: Error) => void): ExecutionRecord[] {
+/** The SHA-256 (hex) of a record file's bytes: what line 1 of its journal names. */
+export function recordDigest(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Line 1 of the journal that continues a record file with this digest. */
+export function journalBaseLine(digest: string): string {
+  return `${JSON.stringify({ base: digest })}\n`;
+}
+
+/**
+ * A record file's record with its journal applied: the journal's lines, in order, when its line 1
+ * names the SHA-256 of exactly these bytes. A journal naming other bytes is stale (the record was
+ * rewritten after it: a kill between the record's rename and the journal's reset) and ignored; an
+ * unreadable line ends the replay (a torn last line: a kill mid-append). `applied`: lines applied.
+ */
+export function mergeJournal(record: ExecutionRecord, bytes: Buffer, journal: string | undefined): { record: ExecutionRecord; applied: number; isStale?: true } {
+  if (journal === undefined) return { record, applied: 0 };
+  const lines = journal.split('\n');
+  if (lines[0] !== journalBaseLine(recordDigest(bytes)).trimEnd()) return { record, applied: 0, isStale: true };
+  let merged = record;
+  let applied = 0;
+  for (const line of lines.slice(1)) {
+    if (line === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      break;
+    }
+    const next = applyJournalEntry(merged, value);
+    if (!next) break;
+    merged = next;
+    applied++;
+  }
+  return { record: merged, applied };
+}
+
+/**
+ * An execution record file merged with its journal (see mergeJournal; no journal: the file as it
+ * is); undefined when the record file does not exist. Throws CORTEX_STATE_INVALID for a record
+ * file that is not JSON.
+ */
+export function readRecordFile(path: string, journalPath?: string): { record: ExecutionRecord; applied: number } | undefined {
+  for (let attempt = 1; ; attempt++) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    const record = parseState<ExecutionRecord>(path, bytes.toString('utf8'));
+    if (journalPath === undefined) return { record, applied: 0 };
+    let journal: string | undefined;
+    try {
+      journal = readFileSync(journalPath, 'utf8');
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const merged = mergeJournal(record, bytes, journal);
+    // A stale journal may be the new one of a record rewritten between the two reads (the file
+    // read is the one before): read both again, so a live reader never sees a step go back.
+    if (!merged.isStale || attempt === READ_ATTEMPTS) return { record: merged.record, applied: merged.applied };
+  }
+}
+
+/** Reads of a record and its journal when they do not match (a rewrite in between); a crash leaves them so for good. */
+const READ_ATTEMPTS = 3;
+
+/** The record of an execution in active/, with its journal applied (undefined when there is none). */
+export function readActiveRecord(root: string, executionId: string): { record: ExecutionRecord; applied: number } | undefined {
+  const paths = layout(root);
+  return readRecordFile(paths.activeRecord(executionId), paths.journal(executionId));
+}
+
+/**
+ * Every record in the root's active/ directory (each with its journal applied), oldest first;
+ * unreadable files go to onError. Never reads history/.
+ */
+export function listActiveRecords(root: string, onError?: (file: string, error: Error) => void): ExecutionRecord[] {
+  const activeDir = layout(root).active;
   let names: string[];
   try {
     names = readdirSync(activeDir);
@@ -45,9 +132,9 @@ export function listActiveRecords(activeDir: string, onError?: (file: string, er
   for (const name of names.filter((n) => ACTIVE_FILE.test(n)).sort()) {
     const file = join(activeDir, name);
     try {
-      const record = readJsonFile<ExecutionRecord>(file);
+      const found = readActiveRecord(root, name.slice('workflow-'.length, -'.json'.length));
       // Undefined: archived between readdir and read.
-      if (record !== undefined) records.push(record);
+      if (found !== undefined) records.push(found.record);
     } catch (error) {
       onError?.(file, error instanceof Error ? error : new Error(String(error)));
     }

@@ -12,7 +12,7 @@ import { layout } from '../layout.js';
  */
 function watchedPaths(root: string): Array<{ path: string; kind: 'dir' | 'file' }> {
   const l = layout(root);
-  const dirs = [l.workflows, l.active, l.history, l.metrics, l.locks, join(root, 'audit'), l.state, join(l.state, 'scratch'), l.artifacts, join(l.state, 'cancel'), l.clusters, join(root, 'masters')];
+  const dirs = [l.workflows, l.active, l.history, l.metrics, l.locks, join(root, 'audit'), l.state, join(l.state, 'scratch'), l.journals, l.artifacts, join(l.state, 'cancel'), l.clusters, join(root, 'masters')];
   const files = [l.ledger, l.audit, join(l.state, 'runs.log'), join(l.state, 'serve.log'), join(l.state, 'cron.log')];
   let masters: string[] = [];
   try {

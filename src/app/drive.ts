@@ -57,12 +57,22 @@ export async function driveExecution(app: App, prep: DrivePrep, record: Executio
     const exec = new Execution(deps, ctx, record);
     await exec.checkHandoffs();
     deps.emit({ kind: 'execution-start', executionId: record.execution_id, workflowId: record.workflow_id, resumed: options.resumed, ...(options.command ? { command: options.command } : {}) });
-    if (options.body) {
-      record.process = currentProcess(deps.identity, exec.now());
-      await exec.persist();
-      await options.body(exec);
-    } else {
-      await exec.run();
+    let isDone = false;
+    try {
+      if (options.body) {
+        record.process = currentProcess(deps.identity, exec.now());
+        await exec.persist();
+        await options.body(exec);
+      } else {
+        await exec.run();
+      }
+      isDone = true;
+    } finally {
+      // The record file whole before the caller releases the lock (a no-op after a normal end);
+      // after a failure, its own error is the one to report.
+      const flushed = exec.flush();
+      if (isDone) await flushed;
+      else await flushed.catch(() => undefined);
     }
   } finally {
     await session.stop();

@@ -55,6 +55,9 @@ async function reconcile(deps: EngineDeps, id: string): Promise<{ record: Execut
       return { record: both.active, location: 'history' };
     }
     if (both.history) await deps.store.discardHistoryCopy(id);
+    // The file lags its journal (the process that ran it was killed): written whole now, by the
+    // process that holds the execution, so that the file says what ran again.
+    if (both.activeLags) await deps.store.writeExecution(both.active);
     return { record: both.active, location: 'active' };
   }
   if (both.history) return { record: both.history, location: 'history' };

@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { listActiveRecords } from '../adapters/record-files.js';
-import { layout } from '../layout.js';
 import { isRecordedProcessAlive } from '../adapters/pid.js';
 import type { ProcessRef } from '../model/records.js';
 import type { LockManager, StateStore } from '../ports/state-store.js';
@@ -25,7 +24,7 @@ function lazyLocks(root: string, clock: import('../ports/clock.js').Clock): Lock
 
 /** Active records without loading the state store (the fast path of `cortex status`). */
 export function readActive(ctx: CommandContext, onError?: (file: string, e: Error) => void) {
-  return listActiveRecords(layout(ctx.root.dir).active, onError);
+  return listActiveRecords(ctx.root.dir, onError);
 }
 
 /** False when a recorded process on this host is gone (or its pid now belongs to another process). */

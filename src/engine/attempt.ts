@@ -60,8 +60,11 @@ export interface AttemptHost {
   readonly impls: ImplementationRegistry;
   readonly executionId: string;
   readonly workflowId: string;
-  /** Writes the execution record (durably) with everything changed so far. */
-  persist(): Promise<void>;
+  /**
+   * Writes the execution record (durably) with everything changed so far. `changed`: the only
+   * records changed since the last persist besides the top-level fields (the journal's fast path).
+   */
+  persist(changed?: AttemptTarget | readonly AttemptTarget[]): Promise<void>;
   now(): string;
   evaluateCondition(condition: string): boolean;
 }
@@ -96,6 +99,11 @@ export interface AttemptRequest {
    * `${secrets.*}` references and are checked there, once resolved.
    */
   isDispatched?: boolean;
+  /**
+   * The record each persist names as changed: the target's action record (plan steps: their
+   * parent's, which holds them); default the target itself.
+   */
+  changes?: AttemptTarget;
   /** The process cookie of the tools (plan steps: their parent attempt's); default a new one per attempt. */
   cookie?: string;
   onStart?(attempt: AttemptRecord): void | Promise<void>;
@@ -139,6 +147,7 @@ function isInterruption(e: unknown, signal: AbortSignal): boolean {
  */
 export async function runAttempts(host: AttemptHost, req: AttemptRequest): Promise<AttemptOutcome> {
   const { target, policy } = req;
+  const changes = req.changes ?? target;
   const max = policy.maxAttempts;
   let used = target.attempts.slice(target.attempts_counted_from ?? 0).filter((a) => a.status !== 'interrupted').length;
   let jumpToFallback = false;
@@ -159,11 +168,11 @@ export async function runAttempts(host: AttemptHost, req: AttemptRequest): Promi
       const error = errorInfo(e);
       endAttempt(host, attempt, 'errored', error);
       await req.onFailed?.(attempt, error);
-      await host.persist();
+      await host.persist(changes);
       return { kind: 'failed', error, errored: true, cause: e };
     }
     target.parameters = host.deps.masker.maskValue(params);
-    await host.persist();
+    await host.persist(changes);
     const rt = createRuntime({
       deps: host.deps,
       config: host.config,
@@ -179,7 +188,7 @@ export async function runAttempts(host: AttemptHost, req: AttemptRequest): Promi
       signal: req.signal,
       debug: req.debug,
       evaluateCondition: (c) => host.evaluateCondition(c),
-      observed: { get: () => (target.observed ??= {}), persist: () => host.persist() },
+      observed: { get: () => (target.observed ??= {}), persist: () => host.persist(changes) },
       ...(req.allowSteps ? { nested: (step: NestedActionRequest, parent: { remainingMs: () => number; signal: AbortSignal }) => runPlanStep(host, req, attempt, step, parent) } : {}),
     });
     try {
@@ -189,19 +198,19 @@ export async function runAttempts(host: AttemptHost, req: AttemptRequest): Promi
     } catch (e) {
       if (e instanceof ActionOutcomeUnknownError) {
         // As after a crash: the attempt stays `running`, so resume applies its rules to it.
-        await host.persist();
+        await host.persist(changes);
         return { kind: 'failed', error: errorInfo(e), errored: true, cause: e };
       }
       if (isInterruption(e, req.signal)) {
         endAttempt(host, attempt, 'interrupted', { code: 'interrupted', message: 'interrupted' });
-        await host.persist();
+        await host.persist(changes);
         return { kind: 'interrupted' };
       }
       const error = errorInfo(e);
       const errored = !(e instanceof ActionFailedError);
       endAttempt(host, attempt, errored ? 'errored' : 'failed', error);
       await req.onFailed?.(attempt, error);
-      await host.persist();
+      await host.persist(changes);
       last = { kind: 'failed', error, errored, cause: e };
       if (errored) return last;
       const retryable = error.retryable !== false;
@@ -284,6 +293,7 @@ async function runPlanStep(
     contractor: req.contractor,
     action: req.action,
     policy: NO_RETRY,
+    changes: parent.changes ?? parent.target,
     ...(parentAttempt.process_cookie ? { cookie: parentAttempt.process_cookie } : {}),
     timeoutMs: Math.max(1, Math.min(req.timeoutMs ?? Number.POSITIVE_INFINITY, limits.remainingMs())),
     signal: limits.signal,

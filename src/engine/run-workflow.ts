@@ -8,9 +8,10 @@ import { phaseCondition, type ActionDef, type LoadedWorkflow, type PhaseDef, typ
 import type { EngineDeps } from './deps.js';
 import { collectListHandoff, newHandoff, receivingPhase } from './handoffs.js';
 import type { ActionRecord, AttemptRecord, ErrorInfo, ExecutionRecord, HandoffRecord, PhaseRecord } from '../model/records.js';
+import type { ActionPosition } from '../model/journal.js';
 import { isTerminal } from '../model/records.js';
 import { createResolver, secretNamesIn } from './scope.js';
-import { errorInfo, retryPolicy, runAttempts, type AttemptHost } from './attempt.js';
+import { errorInfo, retryPolicy, runAttempts, type AttemptHost, type AttemptTarget } from './attempt.js';
 import { buildSummary } from './summary.js';
 import { currentProcess } from './live-status.js';
 import { checkLeftovers } from './leftovers.js';
@@ -54,6 +55,9 @@ type Stop =
   | { kind: 'unknown_outcome'; reason: string };
 
 const iso = (d: Date) => d.toISOString();
+
+/** While the process lives, the record file lags its journal by at most this (then it is written whole). */
+export const REWRITE_AFTER_MS = 1000;
 const seconds = (from?: string | null, to?: string | null) =>
   from && to ? Math.round((Date.parse(to) - Date.parse(from)) / 10) / 100 : null;
 
@@ -66,7 +70,18 @@ export { errorInfo } from './attempt.js';
  */
 export class Execution implements AttemptHost {
   readonly def: WorkflowDefinition;
+  /** A change not written yet. */
   private dirty = false;
+  /** Among the changes not written yet, one that only a whole record write holds (an unhinted persist). */
+  private needsWholeWrite = false;
+  /** The actions the changes not written yet touched (hinted persists); the journal line holds them. */
+  private readonly touched = new Set<ActionRecord>();
+  /** Lines in the journal since the record file was last written whole: the file lags until the next one. */
+  private hasJournalLines = false;
+  /** Cancels the rewrite of the record file due at most REWRITE_AFTER_MS after the first journal line. */
+  private rewriteTimer: AbortController | undefined;
+  /** Where each action record sits in record.phases (checked on use; rebuilt when stale). */
+  private positions = new WeakMap<object, ActionPosition>();
   private writing: Promise<void> | undefined;
   private readonly debugContractors = new Map<string, boolean>();
   private readonly secretValues = new Map<string, string>();
@@ -108,28 +123,108 @@ export class Execution implements AttemptHost {
   }
 
   /**
-   * Writes the current record atomically; resolves when a write that includes every change made
-   * before the call is on disk. Writes never overlap: changes made while one is in flight are
-   * written together by the next one (the store serialises the record when the write starts).
+   * Makes every change made before the call durable; resolves when it is on disk. `changed` names
+   * the action records (or plan steps of one) that are all the change since the last persist,
+   * besides the top-level fields: it goes to the journal as one fsynced line (the per-action
+   * path). Without it, or when a target is not an action of this record, the whole record file
+   * is written. Writes never overlap: changes made while one is in flight are written together
+   * by the next one (the store serialises the record when the write starts).
    */
-  persist(): Promise<void> {
+  persist(changed?: AttemptTarget | readonly AttemptTarget[]): Promise<void> {
     this.record.updated_at = this.now();
     this.dirty = true;
+    const targets = changed === undefined ? [] : Array.isArray(changed) ? changed : [changed as AttemptTarget];
+    if (targets.length === 0) this.needsWholeWrite = true;
+    for (const t of targets) {
+      if (this.positionOf(t)) this.touched.add(t as ActionRecord);
+      else this.needsWholeWrite = true;
+    }
+    return this.startWriting();
+  }
+
+  private startWriting(): Promise<void> {
     this.writing ??= this.drain().finally(() => {
       this.writing = undefined;
     });
     return this.writing;
   }
 
+  /** Where an action record sits in this record; undefined for anything else (a rollback step). */
+  private positionOf(target: AttemptTarget): ActionPosition | undefined {
+    const at = this.positions.get(target);
+    if (at && this.record.phases[at.phase]?.actions[at.action] === target) return at;
+    this.positions = new WeakMap();
+    this.record.phases.forEach((p, i) => p.actions.forEach((a, j) => this.positions.set(a, { phase: i, action: j })));
+    const again = this.positions.get(target);
+    return again && this.record.phases[again.phase]?.actions[again.action] === target ? again : undefined;
+  }
+
   private async drain(): Promise<void> {
     while (this.dirty) {
       this.dirty = false;
-      await this.deps.store.writeExecution(this.record);
+      const isWhole = this.needsWholeWrite;
+      const changed = [...this.touched].map((a) => this.positionOf(a));
+      this.needsWholeWrite = false;
+      this.touched.clear();
+      if (!isWhole && changed.every((c) => c !== undefined)) {
+        try {
+          if (await this.deps.store.journalExecution(this.record, changed as ActionPosition[])) {
+            this.noteJournalLine();
+            continue;
+          }
+        } catch (e) {
+          // Nothing of this step is durable yet: the next attempt is a whole write.
+          this.needsWholeWrite = true;
+          this.dirty = true;
+          throw e;
+        }
+      }
+      try {
+        await this.deps.store.writeExecution(this.record);
+      } catch (e) {
+        this.needsWholeWrite = true;
+        this.dirty = true;
+        throw e;
+      }
+      this.hasJournalLines = false;
+      this.rewriteTimer?.abort();
+      this.rewriteTimer = undefined;
     }
   }
 
+  /** The first line since the record file was written whole: rewrite it within REWRITE_AFTER_MS. */
+  private noteJournalLine(): void {
+    if (this.hasJournalLines) return;
+    this.hasJournalLines = true;
+    const timer = new AbortController();
+    this.rewriteTimer = timer;
+    this.deps.clock.timer(REWRITE_AFTER_MS, timer.signal).then(
+      () => {
+        if (this.rewriteTimer !== timer) return;
+        this.rewriteTimer = undefined;
+        this.rewriteWhole().catch((e: unknown) => this.deps.emit({ kind: 'warning', message: `cannot rewrite the record of ${this.record.execution_id}: ${(e as Error).message}` }));
+      },
+      () => undefined,
+    );
+  }
+
+  /** Writes the record file whole when journal lines are ahead of it (no other change). */
+  private rewriteWhole(): Promise<void> {
+    if (!this.hasJournalLines) return this.writing ?? Promise.resolve();
+    this.needsWholeWrite = true;
+    this.dirty = true;
+    return this.startWriting();
+  }
+
+  /**
+   * Waits for every write, the debug.log lines included, and leaves the record file whole (not
+   * behind its journal). Call it before the execution's lock is released.
+   */
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
+    await this.rewriteWhole();
+    this.rewriteTimer?.abort();
+    this.rewriteTimer = undefined;
     await this.debugWrites;
   }
 
@@ -484,7 +579,7 @@ export class Execution implements AttemptHost {
       if (!value) {
         ar.status = 'skipped';
         ar.skip_reason = `condition is false: ${def.condition}`;
-        await this.persist();
+        await this.persist(ar);
         return undefined;
       }
     }
@@ -559,7 +654,7 @@ export class Execution implements AttemptHost {
    */
   private async draftTask(phase: PhaseDef, def: ActionDef, ar: ActionRecord, spec: ActionSpec, impl: ActionImpl, params: Record<string, unknown>): Promise<'ok' | 'interrupted'> {
     ar.status = 'running';
-    await this.persist();
+    await this.persist(ar);
     const debug = await this.isDebug(phase.contractor);
     const outcome = await runAttempts(this, {
       ...this.attemptOf(phase, def, ar, spec, impl),
@@ -650,20 +745,20 @@ export class Execution implements AttemptHost {
       ar.duration_seconds = seconds(ar.started_at, ar.finished_at);
       this.deps.emit({ kind: 'action-end', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, status: 'completed', durationMs: this.deps.clock.now().getTime() - started, attempts: ar.attempts.length });
       await this.log(phase.contractor, phase.phase_id, def.action_id, 'end', { status: 'completed', attempt: attemptNo, duration: `${ar.attempts.at(-1)?.duration_seconds ?? 0}s`, exit: ar.attempts.at(-1)?.exit_code });
-      await this.persist();
+      await this.persist(ar);
       return 'ok';
     }
     if (outcome.kind === 'failed' && outcome.cause instanceof ActionOutcomeUnknownError) {
       // Left `running`, as a crash leaves it: resume, --retry-action or --skip-action decide.
       await this.log(phase.contractor, phase.phase_id, def.action_id, 'outcome_unknown', { attempt: attemptNo, message: outcome.error.message.slice(0, 300) });
-      await this.persist();
+      await this.persist(ar);
       return 'unknown';
     }
     if (outcome.kind === 'interrupted') {
       ar.status = 'interrupted';
       await this.noteInterrupted(phase, def, ar, spec);
       await this.log(phase.contractor, phase.phase_id, def.action_id, 'interrupted', { attempt: attemptNo });
-      await this.persist();
+      await this.persist(ar);
       return 'interrupted';
     }
     if (outcome.errored) ar.status = 'errored';
@@ -715,7 +810,7 @@ export class Execution implements AttemptHost {
             onProgress: async (p) => {
               if (!p.observed) return;
               ar.observed = this.deps.masker.maskValue(p.observed);
-              await this.persist();
+              await this.persist(ar);
             },
           },
         );

@@ -1,23 +1,35 @@
+import type { ActionPosition } from '../model/journal.js';
 import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../model/records.js';
 
 /**
  * Durable state under the coordination directory. Every write is atomic (temp file, fsync,
- * rename) and passes through the secret masker, so a crash or a reader never sees half a file
- * and no secret value reaches the disk.
+ * rename) or a whole fsynced line appended, and passes through the secret masker, so a crash or a
+ * reader never sees half a file and no secret value reaches the disk.
  */
 export interface StateStore {
   readonly root: string;
-  /** Writes active/workflow-<id>.json. */
+  /** Writes active/workflow-<id>.json whole, and starts the execution's journal afresh from it. */
   writeExecution(record: ExecutionRecord): Promise<void>;
-  /** Reads an execution from active/ or history/ (undefined when neither has it). */
+  /**
+   * Records one step durably by a line appended (and fsynced) to the execution's journal: every
+   * top-level field and the actions at `changed` (with their phases' heads). Only valid when
+   * every other change since the last write is among them. Returns false, writing nothing,
+   * when this store has no journal to continue (no writeExecution of its own since, or another
+   * writer replaced it): the caller writes the whole record instead.
+   */
+  journalExecution(record: ExecutionRecord, changed: readonly ActionPosition[]): Promise<boolean>;
+  /** Reads an execution from active/ (with its journal applied) or history/ (undefined when neither has it). */
   readExecution(executionId: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' } | undefined>;
-  /** Every record in active/ (unreadable files are reported through onError, not thrown). */
+  /** Every record in active/, each with its journal applied (unreadable files are reported through onError, not thrown). */
   listActive(onError?: (file: string, error: Error) => void): Promise<ExecutionRecord[]>;
-  /** Both copies of an execution, where a crash of an older cortex left two. */
-  readBothCopies(executionId: string): Promise<{ active?: ExecutionRecord; history?: ExecutionRecord }>;
+  /**
+   * Both copies of an execution, where a crash of an older cortex left two. `activeLags`: the
+   * active/ file is behind its journal (a crash): `active` is the merged record.
+   */
+  readBothCopies(executionId: string): Promise<{ active?: ExecutionRecord; history?: ExecutionRecord; activeLags?: boolean }>;
   /**
    * Moves an ended execution to history/: its final state is written to active/, then renamed
-   * into history/, so at every instant exactly one file holds the record.
+   * into history/, so at every instant exactly one file holds the record; its journal is removed.
    */
   archiveExecution(record: ExecutionRecord): Promise<void>;
   /** Moves an ended execution back to active/ (one rename) before it changes again (a rollback). */

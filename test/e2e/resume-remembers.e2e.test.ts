@@ -143,7 +143,14 @@ describe('resume after kill -9 during install_helm_chart, then rollback', () => 
     expect(JSON.parse(readFileSync(join(r, 'helm-state.json'), 'utf8'))).toEqual([{ revision: 1, status: 'deployed', description: 'Install complete' }]);
 
     const id = readdirSync(join(r, 'workflows', 'active'))[0]?.replace(/^workflow-|\.json$/g, '') as string;
-    expect(record(r, id).phases[0]?.actions[0]?.status).toBe('running');
+    // What the kill left, as cortex reads it (the record file and its journal): the action was running.
+    const shown = await cortex(['status', id, '--json'], { root: r });
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    const left = JSON.parse(shown.stdout) as ReturnType<typeof record> & { location: string; display_status: string };
+    expect(left.location).toBe('active');
+    expect(left.display_status).toBe('interrupted');
+    expect(left.phases[0]?.actions[0]?.status).toBe('running');
+    expect(checkRootFiles(r)).toEqual([]);
 
     const resumed = await cortex(['resume', id], { root: r, env });
     expect(resumed.exitCode, resumed.stdout + resumed.stderr).toBe(0);

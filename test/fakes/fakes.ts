@@ -125,10 +125,25 @@ export class MemoryStateStore implements StateStore {
   private clone<T>(v: T): T {
     return JSON.parse(this.masker.mask(JSON.stringify(v))) as T;
   }
+  /** Executions written whole at least once: journal lines continue them (as FsStateStore's journal does). */
+  private readonly journaled = new Set<string>();
+  /** How each write went: a whole record (`whole`) or a journal line (`journal`), in order, beside `writes`. */
+  readonly writeKinds: Array<'whole' | 'journal'> = [];
   async writeExecution(r: ExecutionRecord): Promise<void> {
     const c = this.clone(r);
     this.active.set(r.execution_id, c);
     this.writes.push(c);
+    this.writeKinds.push('whole');
+    this.journaled.add(r.execution_id);
+  }
+  /** What a reader sees after a journal line: the record as it is (the merge is FsStateStore's and tested there). */
+  async journalExecution(r: ExecutionRecord): Promise<boolean> {
+    if (!this.journaled.has(r.execution_id)) return false;
+    const c = this.clone(r);
+    this.active.set(r.execution_id, c);
+    this.writes.push(c);
+    this.writeKinds.push('journal');
+    return true;
   }
   async readExecution(id: string) {
     const a = this.active.get(id);
@@ -145,6 +160,7 @@ export class MemoryStateStore implements StateStore {
     return { ...(a ? { active: this.clone(a) } : {}), ...(h ? { history: this.clone(h) } : {}) };
   }
   async archiveExecution(r: ExecutionRecord): Promise<void> {
+    this.journaled.delete(r.execution_id);
     this.history.set(r.execution_id, this.clone(r));
     this.active.delete(r.execution_id);
   }

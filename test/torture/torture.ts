@@ -38,6 +38,15 @@ function activeRecord(root: string): { execution_id: string; status: string; pha
   return f ? JSON.parse(readFileSync(join(dir, f), 'utf8')) : undefined;
 }
 
+/** An execution as `cortex status ID --json` prints it (the record merged with its journal). */
+async function statusRecord(root: string, id: string, where: string): Promise<{ status: string; location: string; phases: Array<{ actions: Array<{ action_id: string; status: string }> }> }> {
+  const res = await cortex(['status', id, '--json'], { root });
+  expect(res.exitCode, `${where}: cortex status ${id} --json\n${res.stderr}`).toBe(0);
+  const rec = JSON.parse(res.stdout) as { status: string; location: string; phases: Array<{ actions: Array<{ action_id: string; status: string }> }> };
+  expect(rec.location, where).toBe('active');
+  return rec;
+}
+
 function anyRecord(root: string, id: string): { status: string } {
   for (const d of ['active', 'history']) {
     const p = join(root, 'workflows', d, `workflow-${id}.json`);
@@ -187,14 +196,20 @@ export async function trial(root: string, lab: string, seed: number, reference: 
       timeoutMs: 60_000,
       detail: () => `still running: ${processesWithEnv('CORTEX_LAB_DIR', lab).join(', ')}`,
     });
-    const killed = activeRecord(root);
-    id ??= killed?.execution_id ?? (listFiles(join(root, 'workflows', 'history')).map((f) => f.replace(/^workflow-|\.json$/g, '')).sort().pop() as string);
+    const inActive = activeRecord(root);
+    id ??= inActive?.execution_id ?? (listFiles(join(root, 'workflows', 'history')).map((f) => f.replace(/^workflow-|\.json$/g, '')).sort().pop() as string);
     const where = `${label}, execution ${id}, after kill ${k + 1}`;
     expect(everyFileParses(root), where).toEqual([]);
-    if (!killed) break; // it had ended (its record moved to history/) when the kill came
+    if (!inActive) break; // it had ended (its record moved to history/) when the kill came
+    // What the kill left as cortex reads it: the record file with its journal applied (the file
+    // alone may be up to a second behind).
+    const killed = await statusRecord(root, id, where);
+    const completedIn = (r: { phases: Array<{ actions: Array<{ action_id: string; status: string }> }> }) => r.phases.flatMap((p) => p.actions.filter((a) => a.status === 'completed').map((a) => a.action_id));
+    // Never behind the file: what the file says completed, cortex says too.
+    expect(completedIn(killed), where).toEqual(expect.arrayContaining(completedIn(inActive)));
     points.push({
       where,
-      completed: new Set(killed.phases.flatMap((p) => p.actions.filter((a) => a.status === 'completed').map((a) => a.action_id))),
+      completed: new Set(completedIn(killed)),
       invocations: invocationLog(lab).length,
       requests: requestLog(lab).length,
     });

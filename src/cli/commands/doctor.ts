@@ -478,7 +478,7 @@ class Doctor {
   private checkExecutions(): void {
     const alive = processCheck();
     const now = Date.now();
-    const records = listActiveRecords(this.l.active, (file, e) =>
+    const records = listActiveRecords(this.l.root, (file, e) =>
       this.add({ check: 'execution', name: file, status: 'problem', message: `unreadable execution record: ${e.message}`, fix: `restore or move ${file} (cortex writes it atomically; it was probably edited by hand)` }),
     );
     for (const rec of records) {
