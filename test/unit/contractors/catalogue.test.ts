@@ -107,12 +107,14 @@ function conditionPaths(condition: string): string[][] {
     .filter((p): p is string[] => p !== null);
 }
 
+/** Definition files under `dir`: not the records a run of the quick start leaves in its state folders. */
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else if (name.endsWith('.json')) out.push(p);
+    if (statSync(p).isDirectory()) {
+      if (!['active', 'history', 'metrics', 'locks'].includes(name)) out.push(...filesUnder(p));
+    } else if (name.endsWith('.json')) out.push(p);
   }
   return out;
 }
