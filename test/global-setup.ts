@@ -10,9 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export default function setup(): () => void {
+  // Each project of the config runs this setup: the first one makes the directory, the others use it.
+  if (process.env.CORTEX_TESTS_TMPDIR) return () => undefined;
   const dir = mkdtempSync(join(tmpdir(), 'cortex-tests-'));
   process.env.TMPDIR = dir;
+  process.env.CORTEX_TESTS_TMPDIR = dir;
   return () => {
+    delete process.env.CORTEX_TESTS_TMPDIR;
     if (process.env.CORTEX_KEEP_TMP === '1') {
       console.log(`test files kept in ${dir}`);
       return;

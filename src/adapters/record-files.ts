@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefinitionInvalidError } from '../errors.js';
@@ -38,8 +38,14 @@ function parseState<T>(path: string, text: string): T {
   }
 }
 
-/** The SHA-256 (hex) of a record file's bytes: what line 1 of its journal names. */
+const requireBuiltin = createRequire(import.meta.url);
+
+/**
+ * The SHA-256 (hex) of a record file's bytes: what line 1 of its journal names. node:crypto is
+ * loaded on the first digest: `cortex status` only needs one when a run has a journal.
+ */
 export function recordDigest(bytes: Buffer): string {
+  const { createHash } = requireBuiltin('node:crypto') as typeof import('node:crypto');
   return createHash('sha256').update(bytes).digest('hex');
 }
 
