@@ -2,6 +2,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CLI, cleanEnv, cortex, PROJECT, readJson, tempRoot } from './helpers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -104,7 +105,15 @@ export interface Rec {
   phases: Array<{ actions: Array<{ action_id: string; status: string; attempts: Array<{ status: string }> }> }>;
 }
 
-/** Every record of the root (active and history), by execution id. */
+/** cortex's own reader of a record file and its journal (the built one): what every cortex command sees. */
+const { readRecordFile } = (await import(pathToFileURL(join(PROJECT, 'dist', 'adapters', 'record-files.js')).href)) as {
+  readRecordFile(path: string, journalPath?: string): { record: unknown } | undefined;
+};
+
+/**
+ * Every record, active and history, as cortex sees it: an active record with its journal applied
+ * (the file alone can lag the run by up to a second, and a killed process's for good).
+ */
 export function allRecords(root: string): Map<string, Rec> {
   const out = new Map<string, Rec>();
   for (const where of ['active', 'history']) {
@@ -112,7 +121,9 @@ export function allRecords(root: string): Map<string, Rec> {
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir).filter((n) => /^workflow-.*\.json$/.test(n))) {
       try {
-        const r = readJson<Rec>(join(dir, name));
+        const journal = join(root, 'state', 'journal', name.replace(/\.json$/, '.journal'));
+        const r = (where === 'active' ? readRecordFile(join(dir, name), journal)?.record : readJson<Rec>(join(dir, name))) as Rec | undefined;
+        if (!r) continue;
         out.set(r.execution_id, { ...r, where: where as Rec['where'] });
       } catch {
         // being replaced (atomic rename): read it next time
