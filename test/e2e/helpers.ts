@@ -2,7 +2,7 @@ import { execa, type Result } from 'execa';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { waitFor } from '../helpers/wait.js';
 
 export const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -76,6 +76,29 @@ export function listFiles(dir: string): string[] {
 
 export function readJson<T = Record<string, unknown>>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+/** cortex's own reader of a record file and its journal (the built one): what every cortex command sees. */
+const { readRecordFile } = (await import(pathToFileURL(join(PROJECT, 'dist', 'adapters', 'record-files.js')).href)) as {
+  readRecordFile(path: string, journalPath?: string): { record: unknown } | undefined;
+};
+
+/** A record file's name in active/ or history/ (not the temp file of a write in progress, nor one a kill left). */
+export const RECORD_FILE = /^workflow-(.+)\.json$/;
+
+/** The execution ids in the root's active/ directory, sorted (ids sort by start time). */
+export function activeIds(root: string): string[] {
+  const dir = join(root, 'workflows', 'active');
+  return existsSync(dir) ? readdirSync(dir).flatMap((n) => RECORD_FILE.exec(n)?.[1] ?? []).sort() : [];
+}
+
+/**
+ * An active record as cortex reads it: the file with its journal applied (the file alone lags a
+ * running execution by up to a second, and a killed one's for good). Undefined when there is none
+ * (or it was moved to history/ meanwhile).
+ */
+export function readActive<T>(root: string, id: string): T | undefined {
+  return readRecordFile(join(root, 'workflows', 'active', `workflow-${id}.json`), join(root, 'state', 'journal', `workflow-${id}.journal`))?.record as T | undefined;
 }
 
 export function removeRoot(root: string): void {

@@ -6,9 +6,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, cleanEnv, cortex, removeRoot, tempRoot } from './helpers.js';
+import { activeIds, CLI, cleanEnv, cortex, removeRoot, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -62,7 +62,7 @@ describe('the execution journal after kill -9', () => {
     // The tool the killed process started runs on after a crash; it is ended here, so resume does not wait for it.
     process.kill(orphans[0] as number, 'SIGKILL');
 
-    const id = readdirSync(join(r, 'workflows', 'active'))[0]!.replace(/^workflow-|\.json$/g, '');
+    const id = activeIds(r)[0] as string;
     const recordFile = join(r, 'workflows', 'active', `workflow-${id}.json`);
     const journal = join(r, 'state', 'journal', `workflow-${id}.journal`);
     const file = JSON.parse(readFileSync(recordFile, 'utf8')) as Rec;

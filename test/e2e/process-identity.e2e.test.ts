@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, cleanEnv, cortex, readJson, removeRoot, tempRoot } from './helpers.js';
+import { activeIds, CLI, cleanEnv, cortex, readActive, readJson, removeRoot, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
 import { startTicks } from '../proc.js';
 import { waitFor } from '../helpers/wait.js';
@@ -38,13 +38,18 @@ function isGone(pid: number): boolean {
 
 const activeFile = (r: string, id: string) => join(r, 'workflows', 'active', `workflow-${id}.json`);
 
-/** The active record once its `action` is recorded running (and, if given, `ready` holds). */
-function runningRecord(r: string, action: string): { execution_id: string } | undefined {
-  const dir = join(r, 'workflows', 'active');
-  for (const f of existsSync(dir) ? readdirSync(dir) : []) {
+interface Rec {
+  execution_id: string;
+  process: { pid: number; start_time?: number };
+  phases: Array<{ actions: Array<{ action_id: string; status: string }> }>;
+}
+
+/** The active record, as cortex reads it (file and journal), once its `action` is recorded running. */
+function runningRecord(r: string, action: string): Rec | undefined {
+  for (const id of activeIds(r)) {
     try {
-      const rec = readJson<{ execution_id: string; phases: Array<{ actions: Array<{ action_id: string; status: string }> }> }>(join(dir, f));
-      if (rec.phases.some((p) => p.actions.some((a) => a.action_id === action && a.status === 'running'))) return rec;
+      const rec = readActive<Rec>(r, id);
+      if (rec?.phases.some((p) => p.actions.some((a) => a.action_id === action && a.status === 'running'))) return rec;
     } catch {
       // being replaced
     }
@@ -88,15 +93,20 @@ phases:
     return root;
   };
 
-  /** The pid of the dead cortex now belongs to an unrelated process (a sleep started later). */
+  /**
+   * The pid of the dead cortex now belongs to an unrelated process (a sleep started later). The
+   * record is written whole with that pid, its journal applied and removed (what cortex does when
+   * it writes a record whole): editing the file alone would orphan the journal's steps.
+   */
   function reusePid(r: string, id: string): ChildProcess {
     const other = spawn('sleep', ['60'], { stdio: 'ignore' });
     children.push(other);
-    const rec = readJson<{ process: { pid: number; start_time?: number } }>(activeFile(r, id));
+    const rec = readActive<Rec>(r, id) as Rec;
     expect(rec.process.start_time).toEqual(expect.any(Number));
     expect(startTicks(other.pid as number)).not.toBe(rec.process.start_time);
     rec.process.pid = other.pid as number;
-    writeFileSync(activeFile(r, id), JSON.stringify(rec, null, 2));
+    writeFileSync(activeFile(r, id), `${JSON.stringify(rec, null, 2)}\n`);
+    rmSync(join(r, 'state', 'journal', `workflow-${id}.journal`), { force: true });
     return other;
   }
 
@@ -173,7 +183,7 @@ phases:
 
     const res = await cortex(['resume', id, '--retry-action', 'work'], { root: r });
     expect(res.exitCode, res.stdout + res.stderr).toBe(3);
-    const rec = readJson<{ status: string; status_reason: string; phases: Array<{ actions: Array<{ attempts: Array<{ process_cookie?: string }> }> }> }>(activeFile(r, id));
+    const rec = readActive<{ status: string; status_reason: string; phases: Array<{ actions: Array<{ attempts: Array<{ process_cookie?: string }> }> }> }>(r, id)!;
     expect(rec.status).toBe('paused');
     expect(rec.status_reason).toContain(String(daemon));
     expect(rec.status_reason).toContain(`cortex resume ${id}`);

@@ -2,8 +2,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { CLI, cleanEnv, cortex, PROJECT, readJson, tempRoot } from './helpers.js';
+import { CLI, cleanEnv, cortex, PROJECT, readActive, readJson, RECORD_FILE, tempRoot } from './helpers.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -105,11 +104,6 @@ export interface Rec {
   phases: Array<{ actions: Array<{ action_id: string; status: string; attempts: Array<{ status: string }> }> }>;
 }
 
-/** cortex's own reader of a record file and its journal (the built one): what every cortex command sees. */
-const { readRecordFile } = (await import(pathToFileURL(join(PROJECT, 'dist', 'adapters', 'record-files.js')).href)) as {
-  readRecordFile(path: string, journalPath?: string): { record: unknown } | undefined;
-};
-
 /**
  * Every record, active and history, as cortex sees it: an active record with its journal applied
  * (the file alone can lag the run by up to a second, and a killed process's for good).
@@ -119,10 +113,9 @@ export function allRecords(root: string): Map<string, Rec> {
   for (const where of ['active', 'history']) {
     const dir = join(root, 'workflows', where);
     if (!existsSync(dir)) continue;
-    for (const name of readdirSync(dir).filter((n) => /^workflow-.*\.json$/.test(n))) {
+    for (const id of readdirSync(dir).flatMap((n) => RECORD_FILE.exec(n)?.[1] ?? [])) {
       try {
-        const journal = join(root, 'state', 'journal', name.replace(/\.json$/, '.journal'));
-        const r = (where === 'active' ? readRecordFile(join(dir, name), journal)?.record : readJson<Rec>(join(dir, name))) as Rec | undefined;
+        const r = where === 'active' ? readActive<Rec>(root, id) : readJson<Rec>(join(dir, `workflow-${id}.json`));
         if (!r) continue;
         out.set(r.execution_id, { ...r, where: where as Rec['where'] });
       } catch {

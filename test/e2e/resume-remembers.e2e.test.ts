@@ -11,9 +11,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, cleanEnv, cortex, readJson, removeRoot, tempRoot } from './helpers.js';
+import { activeIds, CLI, cleanEnv, cortex, readJson, removeRoot, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -142,7 +142,7 @@ describe('resume after kill -9 during install_helm_chart, then rollback', () => 
     process.kill(orphans[0] as number, 'SIGKILL');
     expect(JSON.parse(readFileSync(join(r, 'helm-state.json'), 'utf8'))).toEqual([{ revision: 1, status: 'deployed', description: 'Install complete' }]);
 
-    const id = readdirSync(join(r, 'workflows', 'active'))[0]?.replace(/^workflow-|\.json$/g, '') as string;
+    const id = activeIds(r)[0] as string;
     // What the kill left, as cortex reads it (the record file and its journal): the action was running.
     const shown = await cortex(['status', id, '--json'], { root: r });
     expect(shown.exitCode, shown.stderr).toBe(0);
