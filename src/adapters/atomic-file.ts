@@ -111,7 +111,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
     }
     throw error;
   }
-  if (options.durableDir) syncDir(dir);
+  if (options.durableDir) await syncDirOffThread(dir);
 }
 
 export function writeFileAtomicSync(path: string, data: string | Buffer, mode = 0o600, options: { durableDir?: boolean; fsync?: boolean } & Confinement = {}): void {
@@ -222,6 +222,23 @@ export async function appendLineAfterHeader(path: string, header: string, line: 
 /** Creates `path` empty (0600, its folder 0700) unless it exists; an existing file is left as it is. */
 export async function touchPrivate(path: string, confinement: Confinement = {}): Promise<void> {
   closeSync(openAppendSync(path, confinement));
+}
+
+/** syncDir with the fsync on the thread pool (see waitForDiskOffThread). */
+async function syncDirOffThread(dir: string): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return; // as syncDir: best effort
+  }
+  try {
+    await fsyncOffThread(fd);
+  } catch {
+    // as syncDir: best effort
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Makes a rename durable; some file systems refuse to open or fsync directories, so best effort. */

@@ -40,7 +40,7 @@ export function isRecordedProcessAlive(p: { pid: number } & ProcessStamp): boole
 
 /** The stamp of a running process (for the record or lock owner file that names it). */
 export function processStamp(pid: number): ProcessStamp {
-  const start = startTime(pid);
+  const start = pid === process.pid ? ownStartTime() : startTime(pid);
   const boot = bootId();
   return { ...(start !== undefined ? { start_time: start } : {}), ...(start !== undefined && boot !== undefined ? { boot_id: boot } : {}) };
 }
@@ -61,6 +61,14 @@ function startTime(pid: number): number | undefined {
   // Field 3 (state) is index 0 here, so field 22 is index 19.
   const value = Number(statFields(pid)?.[19]);
   return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** This process's start time never changes: read once (serve stamps every lock and record it writes). */
+let cachedOwnStart: { value: number | undefined } | undefined;
+
+function ownStartTime(): number | undefined {
+  cachedOwnStart ??= { value: startTime(process.pid) };
+  return cachedOwnStart.value;
 }
 
 let cachedBootId: string | null | undefined;
