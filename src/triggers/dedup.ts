@@ -37,9 +37,22 @@ export class DedupDamagedError extends CortexError {
 }
 Object.defineProperty(DedupDamagedError.prototype, 'name', { value: 'DedupDamagedError', enumerable: false });
 
+/** One claim or release, applied to the file in its turn: its result, and whether it changed the file. */
+interface DedupOp {
+  apply: (file: DedupFile) => { result: unknown; changed: boolean };
+  resolve: (result: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 export class DedupStore {
-  /** Serialises claims inside this process (the lock serialises processes). */
-  private chain: Promise<unknown> = Promise.resolve();
+  /**
+   * Claims and releases not yet applied. They are applied in order, all those waiting at once
+   * under one hold of the lock, one read and one write of the file (serve answers many requests
+   * at a time: one lock, read and fsynced write each made them wait in line). The lock
+   * serialises processes.
+   */
+  private readonly queue: DedupOp[] = [];
+  private draining = false;
 
   constructor(
     private readonly state: TriggerStateStore,
@@ -66,63 +79,83 @@ export class DedupStore {
     );
   }
 
+  private enqueue<T>(apply: (file: DedupFile) => { result: T; changed: boolean }): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ apply, resolve: resolve as (r: unknown) => void, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  /** Applies what waits, batch by batch; a batch whose lock, read or write fails fails each of its operations. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      // Claims made in the same turn of the event loop join the first batch.
+      await Promise.resolve();
+      while (this.queue.length) {
+        const batch = this.queue.splice(0);
+        try {
+          const lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
+          let results: unknown[];
+          try {
+            const file = await this.read();
+            let changed = false;
+            results = batch.map((op) => {
+              const r = op.apply(file);
+              changed ||= r.changed;
+              return r.result;
+            });
+            if (changed) await this.state.write('dedup', file);
+          } finally {
+            await lock.release();
+          }
+          batch.forEach((op, i) => op.resolve(results[i]));
+        } catch (e) {
+          for (const op of batch) op.reject(e);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
   /**
    * Claims `keys` at `now`: returns those not seen before (now recorded) and the entries of those
    * already seen. With `force`, every key counts as new (and is recorded again).
    */
   claim(keys: Array<{ key: string; workflows: string[]; aliases?: string[] }>, now: Date, options: { force?: boolean } = {}): Promise<{ fresh: Set<string>; seen: Map<string, DedupEntry> }> {
-    const run = async () => {
-      const lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
-      try {
-        const file = await this.read();
-        const t = now.getTime();
-        for (const [k, e] of Object.entries(file.entries)) if (!(Date.parse(e.expires_at) > t)) delete file.entries[k];
-        const fresh = new Set<string>();
-        const seen = new Map<string, DedupEntry>();
-        const has = (k: string) => (Object.prototype.hasOwnProperty.call(file.entries, k) ? file.entries[k] : undefined);
-        for (const { key, workflows, aliases = [] } of keys) {
-          // Seen under its own key or any alias (a signed body under another delivery id).
-          const prev = [key, ...aliases].map(has).find((e) => e !== undefined);
-          if (prev && !options.force) {
-            seen.set(key, prev);
-            continue;
-          }
-          fresh.add(key);
-          const entry = { first_seen: now.toISOString(), expires_at: new Date(t + this.ttlMs).toISOString(), workflows: [...new Set(workflows)] };
-          for (const k of [key, ...aliases]) Object.defineProperty(file.entries, k, { value: entry, enumerable: true, writable: true, configurable: true });
+    return this.enqueue((file) => {
+      const t = now.getTime();
+      for (const [k, e] of Object.entries(file.entries)) if (!(Date.parse(e.expires_at) > t)) delete file.entries[k];
+      const fresh = new Set<string>();
+      const seen = new Map<string, DedupEntry>();
+      const has = (k: string) => (Object.prototype.hasOwnProperty.call(file.entries, k) ? file.entries[k] : undefined);
+      for (const { key, workflows, aliases = [] } of keys) {
+        const prev = [key, ...aliases].map(has).find((e) => e !== undefined);
+        if (prev && !options.force) {
+          seen.set(key, prev);
+          continue;
         }
-        if (fresh.size) await this.state.write('dedup', file);
-        return { fresh, seen };
-      } finally {
-        await lock.release();
+        fresh.add(key);
+        const entry = { first_seen: now.toISOString(), expires_at: new Date(t + this.ttlMs).toISOString(), workflows: [...new Set(workflows)] };
+        for (const k of [key, ...aliases]) Object.defineProperty(file.entries, k, { value: entry, enumerable: true, writable: true, configurable: true });
       }
-    };
-    const p = this.chain.then(run, run);
-    this.chain = p.catch(() => undefined);
-    return p;
+      return { result: { fresh, seen }, changed: fresh.size > 0 };
+    });
   }
 
   /** Forgets `keys` (their runs were refused for now: a re-delivery may start them). */
   release(keys: string[]): Promise<void> {
-    const run = async () => {
-      const lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
-      try {
-        const file = await this.read();
-        let changed = false;
-        for (const k of keys) {
-          if (Object.prototype.hasOwnProperty.call(file.entries, k)) {
-            delete file.entries[k];
-            changed = true;
-          }
+    return this.enqueue((file) => {
+      let changed = false;
+      for (const k of keys) {
+        if (Object.prototype.hasOwnProperty.call(file.entries, k)) {
+          delete file.entries[k];
+          changed = true;
         }
-        if (changed) await this.state.write('dedup', file);
-      } finally {
-        await lock.release();
       }
-    };
-    const p = this.chain.then(run, run);
-    this.chain = p.catch(() => undefined);
-    return p;
+      return { result: undefined, changed };
+    });
   }
 
   /** The entry of `key`, if it was seen and has not expired. */

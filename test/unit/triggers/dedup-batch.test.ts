@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FsTriggerStateStore, triggerStatePath } from '../../../src/adapters/fs-trigger-state-store.js';
+import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
+import { DedupStore } from '../../../src/triggers/dedup.js';
+import { removeDir, tempDir } from './helpers.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+
+/** A DedupStore on a fresh root whose lock manager and state store count what they do. */
+function counted() {
+  const root = tempDir();
+  dirs.push(root);
+  const locks = new ProperLockManager(root);
+  const state = new FsTriggerStateStore(root);
+  const n = { locks: 0, reads: 0, writes: 0 };
+  const acquire = locks.acquire.bind(locks);
+  locks.acquire = (...a) => (n.locks++, acquire(...a));
+  const read = state.read.bind(state);
+  state.read = (...a) => (n.reads++, read(...a));
+  const write = state.write.bind(state);
+  state.write = (...a) => (n.writes++, write(...a));
+  return { root, dedup: new DedupStore(state, locks), n };
+}
+
+describe('DedupStore: claims and releases made at the same time', () => {
+  it('are applied in order under one hold of the lock, one read and one write; each gets its own answer', async () => {
+    const { root, dedup, n } = counted();
+    const t = new Date('2026-11-25T12:00:00Z');
+    const [first, ...rest] = [
+      dedup.claim([{ key: 'a', workflows: ['w'] }], t),
+      dedup.claim([{ key: 'b', workflows: ['w'] }], t),
+      dedup.claim([{ key: 'b', workflows: ['w'] }], t),
+      dedup.release(['a']),
+      dedup.claim([{ key: 'a', workflows: ['w'] }], t),
+      dedup.claim([{ key: 'c', workflows: ['w'] }, { key: 'b', workflows: ['w'] }], t),
+    ];
+    expect((await first)?.fresh).toEqual(new Set(['a']));
+    const [b1, b2, released, a2, cb] = await Promise.all(rest);
+    expect(n).toEqual({ locks: 1, reads: 1, writes: 1 });
+    expect(b1?.fresh).toEqual(new Set(['b']));
+    expect([...(b2?.seen.keys() ?? [])]).toEqual(['b']);
+    expect(b2?.fresh.size).toBe(0);
+    expect(released).toBeUndefined();
+    // Released in the same batch before it was claimed again: fresh again.
+    expect(a2?.fresh).toEqual(new Set(['a']));
+    expect(cb?.fresh).toEqual(new Set(['c']));
+    expect([...(cb?.seen.keys() ?? [])]).toEqual(['b']);
+    const file = JSON.parse(readFileSync(triggerStatePath(root, 'dedup'), 'utf8')) as { entries: Record<string, unknown> };
+    expect(Object.keys(file.entries).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a batch whose write fails fails each of its claims, and records none of them; the next batch goes on', async () => {
+    const { root, dedup } = counted();
+    const t = new Date('2026-11-25T12:00:00Z');
+    const state = (dedup as unknown as { state: FsTriggerStateStore }).state;
+    const write = state.write.bind(state);
+    let fail = true;
+    state.write = async (...a) => {
+      if (fail) {
+        fail = false;
+        throw new Error('disk full');
+      }
+      return write(...a);
+    };
+    const outcomes = await Promise.allSettled([dedup.claim([{ key: 'x', workflows: ['w'] }], t), dedup.claim([{ key: 'y', workflows: ['w'] }], t)]);
+    expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : 'ok'))).toEqual(['disk full', 'disk full']);
+    expect((await dedup.claim([{ key: 'x', workflows: ['w'] }], t)).fresh).toEqual(new Set(['x']));
+    const file = JSON.parse(readFileSync(triggerStatePath(root, 'dedup'), 'utf8')) as { entries: Record<string, unknown> };
+    expect(Object.keys(file.entries)).toEqual(['x']);
+  });
+});
