@@ -10,7 +10,7 @@ import type { Clock } from '../ports/clock.js';
 import type { AuditEntry, LockManager, StateStore } from '../ports/state-store.js';
 import { appendLine, appendLineAfterHeader, mkdirPrivate, writeFileAtomic } from './atomic-file.js';
 import { keepDamagedLines } from './damaged-copy.js';
-import { journalBaseLine, listActiveRecords, readJsonFile, readRecordFile, recordDigest } from './record-files.js';
+import { journalBaseLine, listActiveIds, listActiveRecords, readJsonFile, readRecordFile, recordDigest } from './record-files.js';
 
 /** Ids that become file names: no separators, no dot-dot, nothing hidden. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
@@ -113,6 +113,10 @@ export class FsStateStore implements StateStore {
 
   async listActive(onError?: (file: string, error: Error) => void): Promise<ExecutionRecord[]> {
     return listActiveRecords(this.root, onError);
+  }
+
+  async listActiveIds(): Promise<string[]> {
+    return listActiveIds(this.root);
   }
 
   async readBothCopies(executionId: string): Promise<{ active?: ExecutionRecord; history?: ExecutionRecord; activeLags?: boolean }> {

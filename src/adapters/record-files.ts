@@ -120,6 +120,18 @@ export function readActiveRecord(root: string, executionId: string): { record: E
   return readRecordFile(paths.activeRecord(executionId), paths.journal(executionId));
 }
 
+/** The ids of the records in the root's active/ directory, from their file names (sorted: oldest first). */
+export function listActiveIds(root: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(layout(root).active);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+  return names.filter((n) => ACTIVE_FILE.test(n)).map((n) => n.slice('workflow-'.length, -'.json'.length)).sort();
+}
+
 /**
  * Every record in the root's active/ directory (each with its journal applied), oldest first;
  * unreadable files go to onError. Never reads history/.

@@ -22,6 +22,8 @@ export interface StateStore {
   readExecution(executionId: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' } | undefined>;
   /** Every record in active/, each with its journal applied (unreadable files are reported through onError, not thrown). */
   listActive(onError?: (file: string, error: Error) => void): Promise<ExecutionRecord[]>;
+  /** The execution ids of the records in active/, by file name alone (nothing is read). */
+  listActiveIds(): Promise<string[]>;
   /**
    * Both copies of an execution, where a crash of an older cortex left two. `activeLags`: the
    * active/ file is behind its journal (a crash): `active` is the merged record.

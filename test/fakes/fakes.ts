@@ -154,6 +154,9 @@ export class MemoryStateStore implements StateStore {
   async listActive(): Promise<ExecutionRecord[]> {
     return [...this.active.values()].map((r) => this.clone(r));
   }
+  async listActiveIds(): Promise<string[]> {
+    return [...this.active.keys()].sort();
+  }
   async readBothCopies(id: string) {
     const a = this.active.get(id);
     const h = this.history.get(id);
