@@ -20,13 +20,19 @@ mkdirSync(join(root, 'workflows'), { recursive: true });
 mkdirSync(join(root, 'secrets'), { recursive: true, mode: 0o700 });
 writeFileSync(join(root, 'secrets', 'AM_TOKEN'), TOKEN);
 chmodSync(join(root, 'secrets', 'AM_TOKEN'), 0o600);
-writeFileSync(join(root, 'config.yaml'), 'serve:\n  token_secret: AM_TOKEN\n');
-writeFileSync(
-  join(root, 'workflows', 'memory-pressure.yaml'),
-  `workflow_id: memory-pressure
-workflow_name: Memory pressure
+// Room for every run to wait for a slot (serve.max_queued, default 256): none is refused as overloaded.
+writeFileSync(join(root, 'config.yaml'), `serve:\n  token_secret: AM_TOKEN\n  max_queued: ${N}\n`);
+// The alerts go to W workflows (alert i is HighMemoryUsage<i % W>), each with room for all of
+// its runs in flight (concurrency is at most 100 per workflow): every alert can start a run, so
+// the answer times are those of runs created, not of refusals at a workflow's limit.
+const W = Math.max(1, Math.ceil(N / 100));
+for (let w = 0; w < W; w++) {
+  writeFileSync(
+    join(root, 'workflows', `memory-pressure-${w}.yaml`),
+    `workflow_id: memory-pressure-${w}
+workflow_name: Memory pressure ${w}
 version: 1.0.0
-concurrency: ${Math.min(N, 100)}
+concurrency: ${Math.min(Math.ceil(N / W), 100)}
 parameters:
   instance: { type: string, required: true }
 phases:
@@ -37,11 +43,12 @@ phases:
 triggers:
   - type: prometheus_alert
     id: high-memory
-    alert_name: HighMemoryUsage
+    alert_name: HighMemoryUsage${w}
     parameters:
       instance: \${event.labels.instance}
 `,
-);
+  );
+}
 
 const env = { ...process.env, NO_COLOR: '1' };
 for (const k of Object.keys(env)) if (k.startsWith('CORTEX_')) delete env[k];
@@ -66,14 +73,14 @@ function post(i) {
   const startsAt = new Date(Date.UTC(2026, 0, 1, 0, 0, i % 60, i)).toISOString();
   const body = JSON.stringify({
     version: '4',
-    groupKey: `{}:{alertname="HighMemoryUsage",instance="i${i}"}`,
+    groupKey: `{}:{alertname="HighMemoryUsage${i % W}",instance="i${i}"}`,
     status: 'firing',
     receiver: 'cortex',
-    groupLabels: { alertname: 'HighMemoryUsage' },
-    commonLabels: { alertname: 'HighMemoryUsage' },
+    groupLabels: { alertname: `HighMemoryUsage${i % W}` },
+    commonLabels: { alertname: `HighMemoryUsage${i % W}` },
     commonAnnotations: {},
     externalURL: 'http://alertmanager.invalid',
-    alerts: [{ status: 'firing', labels: { alertname: 'HighMemoryUsage', instance: `i${i}` }, annotations: {}, startsAt, endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: i.toString(16).padStart(16, '0') }],
+    alerts: [{ status: 'firing', labels: { alertname: `HighMemoryUsage${i % W}`, instance: `i${i}` }, annotations: {}, startsAt, endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: i.toString(16).padStart(16, '0') }],
   });
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
