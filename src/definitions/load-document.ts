@@ -367,5 +367,20 @@ export async function loadDocument(path: string, displayPath: string, formatHint
     ]);
   }
   const text = await readFile(path, 'utf8');
-  return parseDocumentText(text, format, displayPath);
+  const key = `${format}\0${displayPath}\0${path}`;
+  const hit = parsed.get(key);
+  // The same text parses to the same data: a copy of it (validation fills in defaults in place).
+  if (hit?.doc.text === text) return { ...hit.doc, data: structuredClone(hit.data) };
+  const doc = parseDocumentText(text, format, displayPath);
+  if (parsed.size >= MAX_PARSED) parsed.clear();
+  parsed.set(key, { doc, data: structuredClone(doc.data) });
+  return doc;
 }
+
+/**
+ * Documents parsed by this process, by file, with their data as parsed: a long-lived process
+ * (serve) reads the workflow definitions for every run it creates and drives, and parsing YAML
+ * cost more than reading the file and copying the data.
+ */
+const parsed = new Map<string, { doc: SourceDocument; data: unknown }>();
+const MAX_PARSED = 512;
