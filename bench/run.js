@@ -67,6 +67,22 @@ function manyActionsRoot(n) {
 const NODE_SPAWN_LOOP = `const { spawn } = require('node:child_process');
 (async () => { for (let i = 0; i < Number(process.argv[1]); i++) await new Promise((ok, ko) => spawn('/bin/true', [], { stdio: 'ignore' }).on('exit', ok).on('error', ko)); })();`;
 
+const NODE_FLOOR_LOOP = `const { spawn } = require('node:child_process'); const fs = require('node:fs');
+const f = require('node:path').join(require('node:os').tmpdir(), 'cortex-bench-floor-' + process.pid);
+const line = (o, sync) => { const fd = fs.openSync(f, 'a'); fs.writeSync(fd, JSON.stringify(o) + '\\n'); if (sync) fs.fsyncSync(fd); fs.closeSync(fd); };
+(async () => {
+  for (let i = 0; i < Number(process.argv[1]); i++) {
+    const cookie = require('node:crypto').randomBytes(12).toString('hex');
+    line({ action: i, status: 'running', cookie }, true);
+    await new Promise((ok, ko) => {
+      const c = spawn('/bin/true', [], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, CORTEX_PROCESS_COOKIE: cookie } });
+      c.stdout.resume(); c.stderr.resume(); c.on('close', ok).on('error', ko);
+    });
+    line({ action: i, status: 'completed' }, false);
+  }
+  fs.unlinkSync(f);
+})();`;
+
 if (!ONLY || ONLY === 'actions') {
   // 200 actions of `true` against a shell loop, and against a Node loop, starting /bin/true 200 times.
   const r = manyActionsRoot(200);
@@ -86,6 +102,18 @@ if (!ONLY || ONLY === 'actions') {
   );
   node.target = '<= 1.3x';
   results.push(node);
+  // What an action must cost at least: a Node loop doing per tool what the crash-safety promise
+  // and the record need (docs/file-contract.md): one fsynced journal line (the attempt and its
+  // cookie) before the tool starts, the tool in its own process group with the cookie in its
+  // environment, its output read through pipes; and one line (not fsynced) when it ends.
+  const floor = pair(
+    'run: 200 `true` actions vs a Node loop doing what each action must (fsynced start line, own process group, cookie in env, output through pipes)',
+    () => time('node', ['-e', NODE_FLOOR_LOOP, '200']),
+    () => time('node', [CLI, '--root', r, 'run', 'many']),
+    Math.min(RUNS, 5),
+  );
+  floor.target = '(reference)';
+  results.push(floor);
   rmSync(r, { recursive: true, force: true });
 }
 
