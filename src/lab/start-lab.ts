@@ -5,6 +5,7 @@ import type { ResolvedConfig } from '../config/config.js';
 import { labPaths, mkdirLab, readLabConfig, withLockAt, writeLabConfig, writeLabFile, type LabFault } from './lab-dir.js';
 import { claimLabDir, isLabDir } from './lab-guard.js';
 import { LAB_MODULES } from './modules.js';
+import { standinModules } from './standin-bundles.js';
 import type { RunningService } from './module.js';
 import { LAB_ENDPOINT_SECRETS, LAB_PVE_TOKEN_SECRET, labSecretValue } from './secrets.js';
 import { fingerprintOf, labCaFile } from './pve/https.js';
@@ -50,10 +51,10 @@ function seedLocked(lab: string, keepConfig: boolean): void {
 
 function writeBin(lab: string): void {
   const P = labPaths(lab);
-  for (const m of LAB_MODULES) {
-    for (const [tool, entry] of Object.entries(m.tools ?? {})) {
-      writeLabFile(join(P.bin, tool), `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(entry).href)});\n`, 0o700);
-    }
+  // Each tool's one-file bundle when it is up to date with dist/ (else its entry module).
+  const modules = standinModules(Object.assign({}, ...LAB_MODULES.map((m) => m.tools ?? {})) as Record<string, string>);
+  for (const [tool, module] of Object.entries(modules)) {
+    writeLabFile(join(P.bin, tool), `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(module).href)});\n`, 0o700);
   }
   // kubectl is the real client; its credential plugin tells the lab API server which action
   // (and attempt) is calling, so --simulate-fail can target kubectl calls too.
