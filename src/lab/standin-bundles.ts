@@ -14,7 +14,7 @@ export const STANDIN_MANIFEST = 'lab-standins.json';
 
 /** The bundle of `tool`, in dist/ (beside paths.js, so PACKAGE_ROOT is the same inside it). */
 export function standinBundleName(tool: string): string {
-  return `lab-standin-${tool}.js`;
+  return `lab-standin-${tool}.cjs`;
 }
 
 interface Manifest {
