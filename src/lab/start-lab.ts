@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { ResolvedConfig } from '../config/config.js';
 import { labPaths, mkdirLab, readLabConfig, withLockAt, writeLabConfig, writeLabFile, type LabFault } from './lab-dir.js';
 import { claimLabDir, isLabDir } from './lab-guard.js';
 import { LAB_MODULES } from './modules.js';
+import { standinModules } from './standin-bundles.js';
 import type { RunningService } from './module.js';
 import { LAB_ENDPOINT_SECRETS, LAB_PVE_TOKEN_SECRET, labSecretValue } from './secrets.js';
 import { fingerprintOf, labCaFile } from './pve/https.js';
@@ -48,13 +48,24 @@ function seedLocked(lab: string, keepConfig: boolean): void {
   rmSync(labPaths(lab).seeding, { force: true });
 }
 
+/**
+ * The executable of a stand-in tool: the `node` on PATH running `module` with the tool's
+ * arguments, without NODE_EXTRA_CA_CERTS. With that variable set, Node builds its whole root
+ * certificate store as it starts (~50 ms of CPU, a quarter of a stand-in call) and warns on stderr
+ * when the file is missing; the stand-ins make no TLS connection (they reach the lab API server
+ * over plain http), so it changes nothing else. The tools cortex runs in the lab keep their
+ * environment: only these processes go without it.
+ */
+export function standinShim(module: string): string {
+  const quoted = `'${module.replaceAll("'", `'\\''`)}'`;
+  return `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS\nexec node ${quoted} "$@"\n`;
+}
+
 function writeBin(lab: string): void {
   const P = labPaths(lab);
-  for (const m of LAB_MODULES) {
-    for (const [tool, entry] of Object.entries(m.tools ?? {})) {
-      writeLabFile(join(P.bin, tool), `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(entry).href)});\n`, 0o700);
-    }
-  }
+  // Each tool's one-file bundle when it is up to date with dist/ (else its entry module).
+  const modules = standinModules(Object.assign({}, ...LAB_MODULES.map((m) => m.tools ?? {})) as Record<string, string>);
+  for (const [tool, module] of Object.entries(modules)) writeLabFile(join(P.bin, tool), standinShim(module), 0o700);
   // kubectl is the real client; its credential plugin tells the lab API server which action
   // (and attempt) is calling, so --simulate-fail can target kubectl calls too.
   writeLabFile(

@@ -10,7 +10,10 @@ const stdin = (): string => {
     return '';
   }
 };
-const result = await runHelm(process.argv.slice(2), process.env, { stdin });
-if (result.stdout) process.stdout.write(result.stdout);
-if (result.stderr) process.stderr.write(result.stderr);
-process.exitCode = result.exitCode;
+// No top-level await: the build bundles this entry as CommonJS (scripts/build-standins.mjs).
+// A rejection ends the process with its stack and exit code 1, as an awaited one did.
+void runHelm(process.argv.slice(2), process.env, { stdin }).then((result) => {
+  if (result.stdout) process.stdout.write(result.stdout);
+  if (result.stderr) process.stderr.write(result.stderr);
+  process.exitCode = result.exitCode;
+});

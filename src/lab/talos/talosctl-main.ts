@@ -1,7 +1,10 @@
 /** Entry of the lab's `talosctl` (run by <lab>/bin/talosctl): argv in, stdout/stderr/exit code out. */
 import { runTalosctl } from './talosctl.js';
 
-const result = await runTalosctl(process.argv.slice(2), process.env);
-if (result.stdout) process.stdout.write(result.stdout);
-if (result.stderr) process.stderr.write(result.stderr);
-process.exitCode = result.exitCode;
+// No top-level await: the build bundles this entry as CommonJS (scripts/build-standins.mjs).
+// A rejection ends the process with its stack and exit code 1, as an awaited one did.
+void runTalosctl(process.argv.slice(2), process.env).then((result) => {
+  if (result.stdout) process.stdout.write(result.stdout);
+  if (result.stderr) process.stderr.write(result.stderr);
+  process.exitCode = result.exitCode;
+});
