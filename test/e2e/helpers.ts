@@ -28,11 +28,18 @@ export function copyEmbeddedRoot(): string {
   return root;
 }
 
+/**
+ * The environment of a cortex process under test: this one's, without cortex's own settings and
+ * those of the tools it runs, nor NODE_EXTRA_CA_CERTS. That one (set on the CI machines for their
+ * registry proxy) makes Node build its whole root certificate store as it starts, about 40 ms of
+ * CPU per process, and no test talks TLS through the system's certificates (the lab's HTTPS is
+ * pinned to its own certificate).
+ */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
-    if (/^(CORTEX_|KUBECONFIG$|TALOSCONFIG$|CI$|FORCE_COLOR$)/.test(k)) continue;
+    if (/^(CORTEX_|KUBECONFIG$|TALOSCONFIG$|CI$|FORCE_COLOR$|NODE_EXTRA_CA_CERTS$)/.test(k)) continue;
     env[k] = v;
   }
   return { ...env, NO_COLOR: '1', ...extra };
