@@ -72,9 +72,21 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
     not_matched: misses.map((m) => ({ trigger: m.entry.key, workflow_id: m.entry.workflowId, reason: m.reason, ...(m.unit ? { unit: m.unit } : {}) })),
   };
   const ready: Array<{ run: DispatchedRun; assignments: string[]; dedup: boolean; aliases: string[]; kind: TriggerInfoArg['type'] }> = [];
+  // The same event twice in one delivery (an Alertmanager notification listing one alert twice)
+  // starts its runs once, as it would sent twice.
+  const inDelivery = new Set<string>();
   for (const m of matches) {
     const run: DispatchedRun = { trigger: m.entry.key, workflow_id: m.entry.workflowId, event_id: m.eventId, status: 'would_start' };
     result.runs.push(run);
+    if (m.dedup) {
+      const key = `${m.entry.key}\0${m.eventId}`;
+      if (inDelivery.has(key)) {
+        const at = ev.receivedAt.toISOString();
+        Object.assign(run, { status: 'duplicate', first_seen: at, message: `event ${m.eventId} appears more than once in this delivery: its run starts once` });
+        continue;
+      }
+      inDelivery.add(key);
+    }
     try {
       const r = renderParameters(m.entry.def, m.entry.trigger.parameters as Record<string, unknown> | undefined, m.event, m.vars, options.env);
       run.parameters = r.values;

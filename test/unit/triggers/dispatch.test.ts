@@ -51,6 +51,21 @@ describe('dispatchEvent', () => {
     expect(forced.runs.map((r) => r.status)).toEqual(['started']);
   });
 
+  it('an alert listed twice in one notification starts its runs once', async () => {
+    const root = tempDir();
+    dirs.push(root);
+    const dedup = new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root));
+    const starter = fakeStarter();
+    const ev = firing();
+    const payload = ev.payload as { alerts: unknown[] };
+    payload.alerts = [payload.alerts[0], payload.alerts[0]];
+    const r = await dispatchEvent(entries.slice(0, 1), ev, { env: {}, starter, dedup });
+    expect(r.runs.map((x) => x.status)).toEqual(['started', 'duplicate']);
+    expect(r.runs[1]?.message).toBe('event alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing appears more than once in this delivery: its run starts once');
+    expect(starter.calls).toHaveLength(1);
+    expect(r.executions).toHaveLength(1);
+  });
+
   it('--dry-run renders the parameters and starts and records nothing', async () => {
     const root = tempDir();
     dirs.push(root);
