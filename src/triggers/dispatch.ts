@@ -3,7 +3,7 @@
  * match -> render each match's parameters -> claim the event ids (dedup) -> start the runs
  * (in parallel) -> a result that says, per trigger, what happened.
  */
-import { CortexError } from '../errors.js';
+import { CortexError, StateConflictError } from '../errors.js';
 import { ExpressionEvalError, ExpressionSyntaxError } from '../definitions/expression-eval.js';
 import { DedupDamagedError, type DedupStore } from './dedup.js';
 import type { TriggerEntry } from './load.js';
@@ -26,7 +26,8 @@ export interface DispatchedRun {
   message?: string;
   first_seen?: string;
   /**
-   * For `busy`: why (conflict: the workflow is in progress; overloaded: too many starts at once;
+   * For `busy`: why (conflict: the workflow is in progress; overloaded: too many starts at once, or
+   * the dedup state's lock is held by another process past the wait;
    * unavailable: the dedup state is damaged, so whether the event was handled cannot be known;
    * queue_unreachable: queue mode, and Redis does not answer, so no worker could drive it).
    */
@@ -116,9 +117,12 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
         { force: options.force },
       );
     } catch (e) {
-      if (!(e instanceof DedupDamagedError)) throw e;
-      // Nothing that needs deduplication starts: the sender's next delivery can, once repaired.
-      for (const r of ready.filter((x) => x.dedup)) Object.assign(r.run, { status: 'busy', busy: 'unavailable', exit_code: e.exitCode, message: `${e.message} (${e.hint})` });
+      // Damaged (until repaired), or its lock held past the wait (for now: a cortex killed while
+      // holding it leaves it until it is stale): nothing that needs deduplication starts; the
+      // sender's next delivery can.
+      if (!(e instanceof DedupDamagedError) && !(e instanceof StateConflictError)) throw e;
+      const refusal = e instanceof DedupDamagedError ? { busy: 'unavailable' as const, message: `${e.message} (${e.hint})` } : { busy: 'overloaded' as const, message: `${e.message}: send it again later` };
+      for (const r of ready.filter((x) => x.dedup)) Object.assign(r.run, { status: 'busy', exit_code: e.exitCode, ...refusal });
       claimed = { fresh: new Set<string>(), seen: new Map() };
       toClaim.clear();
     }
