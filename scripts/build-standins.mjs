@@ -32,9 +32,11 @@ function writeAtomic(path, text) {
 }
 
 const manifest = { version: 1, tools: {} };
-// An old manifest must not vouch for bundles while they are rewritten; old bundles go too.
+// An old manifest must not vouch for bundles while they are rewritten (a lab starting meanwhile
+// runs the modules). The old bundles stay until each is replaced (renamed over): a lab session
+// started before this build runs them, and removing them first made its stand-ins fail with
+// "Cannot find module" for as long as the bundling took. Bundles of tools no longer built go at the end.
 rmSync(join(dist, STANDIN_MANIFEST), { force: true });
-for (const f of readdirSync(dist)) if (f.startsWith('lab-standin-')) rmSync(join(dist, f), { force: true });
 for (const m of LAB_MODULES) {
   for (const [tool, entry] of Object.entries(m.tools ?? {})) {
     const bundle = await rolldown({ input: entry, platform: 'node', logLevel: 'warn' });
@@ -53,6 +55,8 @@ for (const m of LAB_MODULES) {
     manifest.tools[tool] = { entry: rel(entry), bundle: file, inputs };
   }
 }
+const built = new Set(Object.values(manifest.tools).map((t) => t.bundle));
+for (const f of readdirSync(dist)) if (f.startsWith('lab-standin-') && !built.has(f)) rmSync(join(dist, f), { force: true });
 writeAtomic(join(dist, STANDIN_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
 const counts = Object.entries(manifest.tools).map(([t, v]) => `${t} (${Object.keys(v.inputs).length} files)`);
 console.log(`dist: lab stand-in bundles ${counts.join(', ')}`);

@@ -2,7 +2,7 @@ import { StateConflictError } from '../errors.js';
 import type { LoadedWorkflow } from '../definitions/types.js';
 import type { EngineDeps } from './deps.js';
 import type { HeldLock } from '../ports/state-store.js';
-import { isTerminal, makeExecutionId, type ExecutionRecord } from '../model/records.js';
+import { isTerminal, makeExecutionId, workflowIdOf, type ExecutionRecord } from '../model/records.js';
 import { newExecutionRecord } from './run-workflow.js';
 import { liveStatus } from './live-status.js';
 
@@ -99,12 +99,11 @@ async function createBatch(deps: EngineDeps, workflowId: string, batch: CreateEx
   const lock = await deps.locks.acquire(`workflow-${workflowId}`, { pid: deps.identity.pid, host: deps.identity.host, command: first.command ?? 'run' }, { waitMs: WORKFLOW_LOCK_WAIT_MS });
   const outcomes: Array<{ ok: true; value: Created } | { ok: false; error: unknown }> = [];
   try {
-    const prefix = `workflow-${workflowId}-`;
     const ids = new Set(await deps.store.listActiveIds());
-    // Every execution id starts with its workflow's id, so fewer active/ files named so than the
-    // limit leaves room without reading a record (each read of them all grew with their number).
-    // At the limit, each record is read to count.
-    let named = [...ids].filter((id) => id.startsWith(`${workflowId}-`)).length;
+    // Every execution id names its workflow, so fewer active/ files named so than the limit leaves
+    // room without reading a record (each read of them all grew with their number). At the limit,
+    // each record is read to count.
+    let named = [...ids].filter((id) => isOfWorkflow(id, workflowId)).length;
     let read: { active: ExecutionRecord[]; damaged: string[] } | undefined;
     const created: Created[] = [];
     const pending: Array<{ index: number; created: Created }> = [];
@@ -116,7 +115,7 @@ async function createBatch(deps: EngineDeps, workflowId: string, batch: CreateEx
           const damaged: string[] = [];
           const records = await deps.store.listActive((file, e) => {
             const name = file.slice(file.lastIndexOf('/') + 1);
-            if (name.startsWith(prefix)) damaged.push(`${file} (${e.message})`);
+            if (name.startsWith('workflow-') && name.endsWith('.json') && isOfWorkflow(name.slice('workflow-'.length, -'.json'.length), workflowId)) damaged.push(`${file} (${e.message})`);
           });
           read = { active: [...records.filter((r) => r.workflow_id === workflowId && !isTerminal(r.status)), ...created.map((c) => c.record)], damaged };
         }
@@ -159,6 +158,17 @@ async function createBatch(deps: EngineDeps, workflowId: string, batch: CreateEx
     await lock.release();
   }
   return outcomes;
+}
+
+/**
+ * Whether the execution id (an active/ file name) is one of `workflowId`'s: its workflow id, read
+ * from the id's fixed-form end (`-<stamp>-<hex4>`), so that a run of "foo-bar" is not one of "foo".
+ * An id not in that form (no cortex wrote it) is the workflow's when it starts with its id: an
+ * unreadable file that may be one of its records keeps counting.
+ */
+function isOfWorkflow(executionId: string, workflowId: string): boolean {
+  const owner = workflowIdOf(executionId);
+  return owner !== executionId ? owner === workflowId : executionId.startsWith(`${workflowId}-`);
 }
 
 /** Throws StateConflictError when the workflow has no room for one more execution (and it is not to be queued). */

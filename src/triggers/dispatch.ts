@@ -3,7 +3,7 @@
  * match -> render each match's parameters -> claim the event ids (dedup) -> start the runs
  * (in parallel) -> a result that says, per trigger, what happened.
  */
-import { CortexError } from '../errors.js';
+import { CortexError, StateConflictError } from '../errors.js';
 import { ExpressionEvalError, ExpressionSyntaxError } from '../definitions/expression-eval.js';
 import { DedupDamagedError, type DedupStore } from './dedup.js';
 import type { TriggerEntry } from './load.js';
@@ -26,7 +26,8 @@ export interface DispatchedRun {
   message?: string;
   first_seen?: string;
   /**
-   * For `busy`: why (conflict: the workflow is in progress; overloaded: too many starts at once;
+   * For `busy`: why (conflict: the workflow is in progress; overloaded: too many starts at once, or
+   * the dedup state's lock is held by another process past the wait;
    * unavailable: the dedup state is damaged, so whether the event was handled cannot be known;
    * queue_unreachable: queue mode, and Redis does not answer, so no worker could drive it).
    */
@@ -72,9 +73,21 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
     not_matched: misses.map((m) => ({ trigger: m.entry.key, workflow_id: m.entry.workflowId, reason: m.reason, ...(m.unit ? { unit: m.unit } : {}) })),
   };
   const ready: Array<{ run: DispatchedRun; assignments: string[]; dedup: boolean; aliases: string[]; kind: TriggerInfoArg['type'] }> = [];
+  // The same event twice in one delivery (an Alertmanager notification listing one alert twice)
+  // starts its runs once, as it would sent twice.
+  const inDelivery = new Set<string>();
   for (const m of matches) {
     const run: DispatchedRun = { trigger: m.entry.key, workflow_id: m.entry.workflowId, event_id: m.eventId, status: 'would_start' };
     result.runs.push(run);
+    if (m.dedup) {
+      const key = `${m.entry.key}\0${m.eventId}`;
+      if (inDelivery.has(key)) {
+        const at = ev.receivedAt.toISOString();
+        Object.assign(run, { status: 'duplicate', first_seen: at, message: `event ${m.eventId} appears more than once in this delivery: its run starts once` });
+        continue;
+      }
+      inDelivery.add(key);
+    }
     try {
       const r = renderParameters(m.entry.def, m.entry.trigger.parameters as Record<string, unknown> | undefined, m.event, m.vars, options.env);
       run.parameters = r.values;
@@ -104,9 +117,12 @@ export async function dispatchEvent(entries: TriggerEntry[], ev: IncomingEvent, 
         { force: options.force },
       );
     } catch (e) {
-      if (!(e instanceof DedupDamagedError)) throw e;
-      // Nothing that needs deduplication starts: the sender's next delivery can, once repaired.
-      for (const r of ready.filter((x) => x.dedup)) Object.assign(r.run, { status: 'busy', busy: 'unavailable', exit_code: e.exitCode, message: `${e.message} (${e.hint})` });
+      // Damaged (until repaired), or its lock held past the wait (for now: a cortex killed while
+      // holding it leaves it until it is stale): nothing that needs deduplication starts; the
+      // sender's next delivery can.
+      if (!(e instanceof DedupDamagedError) && !(e instanceof StateConflictError)) throw e;
+      const refusal = e instanceof DedupDamagedError ? { busy: 'unavailable' as const, message: `${e.message} (${e.hint})` } : { busy: 'overloaded' as const, message: `${e.message}: send it again later` };
+      for (const r of ready.filter((x) => x.dedup)) Object.assign(r.run, { status: 'busy', exit_code: e.exitCode, ...refusal });
       claimed = { fresh: new Set<string>(), seen: new Map() };
       toClaim.clear();
     }

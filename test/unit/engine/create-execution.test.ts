@@ -61,6 +61,27 @@ describe('createExecution: creations asked for at the same time', () => {
     expect(((b as PromiseRejectedResult).reason as Error).message).toBe(`workflow "wf" is already in progress: execution wf-${stamp(deps.clock.now())}-f001 is paused`);
   });
 
+  it('an unreadable record counts for its own workflow only: not for another whose id is a prefix of its workflow id', async () => {
+    const { deps } = countingDeps();
+    // active/ holds a damaged record of workflow "wf-2" (its file cannot be read).
+    const damagedId = `wf-2-${stamp(deps.clock.now())}-dead`;
+    const listActive = deps.store.listActive.bind(deps.store);
+    const listActiveIds = deps.store.listActiveIds.bind(deps.store);
+    deps.store.listActive = async (onError) => {
+      onError?.(`/root/workflows/active/workflow-${damagedId}.json`, new Error('not valid JSON'));
+      return listActive(onError);
+    };
+    deps.store.listActiveIds = async () => [damagedId, ...(await listActiveIds())].sort();
+    const wf2 = { ...def(), workflow_id: 'wf-2' };
+    // "wf" (concurrency 1) has nothing in flight: its run is created.
+    const own = await createExecution(deps, { loaded: loaded(def()), parameters: {}, trigger, keepLock: false });
+    expect(own.record.workflow_id).toBe('wf');
+    // "wf-2" itself may be in progress (its record cannot be read): refused, naming the file.
+    await expect(createExecution(deps, { loaded: loaded(wf2), parameters: {}, trigger, keepLock: false })).rejects.toThrow(
+      `workflow "wf-2" may be in progress: an execution record of it cannot be read: /root/workflows/active/workflow-${damagedId}.json (not valid JSON)`,
+    );
+  });
+
   it('with on_conflict queue, the ones past the limit are created queued behind those before them, the new ones of the batch included', async () => {
     const { deps } = countingDeps();
     const created = await Promise.all([0, 1, 2].map(() => createExecution(deps, { loaded: loaded(def({ concurrency: 1 })), parameters: {}, trigger, keepLock: false, queue: true })));

@@ -4,6 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FsTriggerStateStore, triggerStatePath } from '../../../src/adapters/fs-trigger-state-store.js';
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
 import type { TriggerDef } from '../../../src/definitions/types.js';
+import { StateConflictError } from '../../../src/errors.js';
+import type { LockManager } from '../../../src/ports/state-store.js';
 import { DedupStore } from '../../../src/triggers/dedup.js';
 import { dispatchEvent } from '../../../src/triggers/dispatch.js';
 import type { IncomingEvent } from '../../../src/triggers/match.js';
@@ -49,6 +51,32 @@ describe('dispatchEvent', () => {
 
     const forced = await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup, force: true });
     expect(forced.runs.map((r) => r.status)).toEqual(['started']);
+  });
+
+  it('an alert listed twice in one notification starts its runs once', async () => {
+    const root = tempDir();
+    dirs.push(root);
+    const dedup = new DedupStore(new FsTriggerStateStore(root), new ProperLockManager(root));
+    const starter = fakeStarter();
+    const ev = firing();
+    const payload = ev.payload as { alerts: unknown[] };
+    payload.alerts = [payload.alerts[0], payload.alerts[0]];
+    const r = await dispatchEvent(entries.slice(0, 1), ev, { env: {}, starter, dedup });
+    expect(r.runs.map((x) => x.status)).toEqual(['started', 'duplicate']);
+    expect(r.runs[1]?.message).toBe('event alertmanager:2d350d5cd5dd3c2f:2026-11-25T18:52:27Z:firing appears more than once in this delivery: its run starts once');
+    expect(starter.calls).toHaveLength(1);
+    expect(r.executions).toHaveLength(1);
+  });
+
+  it('the dedup lock held past its wait: nothing deduplicated starts, refused for now (busy overloaded: serve answers 503), not thrown', async () => {
+    const root = tempDir();
+    dirs.push(root);
+    const held = new StateConflictError('lock "trigger-dedup" is held by another cortex process (owner unknown)', { hint: 'if no cortex process is running, remove it' });
+    const locks = { acquire: async () => Promise.reject(held) } as unknown as LockManager;
+    const starter = fakeStarter();
+    const r = await dispatchEvent(entries.slice(0, 1), firing(), { env: {}, starter, dedup: new DedupStore(new FsTriggerStateStore(root), locks) });
+    expect(r.runs.map((x) => [x.status, x.busy, x.message])).toEqual([['busy', 'overloaded', 'lock "trigger-dedup" is held by another cortex process (owner unknown): send it again later']]);
+    expect(starter.calls).toEqual([]);
   });
 
   it('--dry-run renders the parameters and starts and records nothing', async () => {
