@@ -1,3 +1,4 @@
+import { afterAll } from 'vitest';
 import { execa, type Result } from 'execa';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,6 +111,25 @@ export function readActive<T>(root: string, id: string): T | undefined {
 
 export function removeRoot(root: string): void {
   rmSync(root, { recursive: true, force: true });
+}
+
+/**
+ * What a file's tests leave behind, cleared after them: the roots it pushes to `roots` are
+ * removed, and the processes it pushes to `orphans` (tools a killed cortex left running) killed.
+ */
+export function afterAllCleanup(): { roots: string[]; orphans: number[] } {
+  const left = { roots: [] as string[], orphans: [] as number[] };
+  afterAll(() => {
+    for (const pid of left.orphans) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    left.roots.forEach(removeRoot);
+  });
+  return left;
 }
 
 export interface EndedRecord {

@@ -4,11 +4,11 @@
  * the file may be behind, but every cortex command sees every step, and the next command that
  * takes the execution (resume) rewrites the file.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { activeIds, CLI, cleanEnv, cortex, removeRoot, tempRoot } from './helpers.js';
+import { activeIds, afterAllCleanup, CLI, cleanEnv, cortex, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -18,18 +18,7 @@ interface Rec {
   phases: Array<{ status: string; actions: Array<{ action_id: string; status: string }> }>;
 }
 
-const roots: string[] = [];
-const orphans: number[] = [];
-afterAll(() => {
-  for (const pid of orphans) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  roots.forEach(removeRoot);
-});
+const { roots, orphans } = afterAllCleanup();
 
 const QUICK = 20;
 

@@ -9,26 +9,15 @@
  * in the milliseconds between helm's exit and cortex's record write. This helm records the
  * revision and then blocks until the test kills it, exactly as a crash leaves it.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { activeIds, CLI, cleanEnv, cortex, readJson, removeRoot, tempRoot } from './helpers.js';
+import { activeIds, afterAllCleanup, CLI, cleanEnv, cortex, readJson, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
 import { waitFor } from '../helpers/wait.js';
 
-const roots: string[] = [];
-const orphans: number[] = [];
-afterAll(() => {
-  for (const pid of orphans) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  roots.forEach(removeRoot);
-});
+const { roots, orphans } = afterAllCleanup();
 
 /**
  * helm as far as install_helm_chart and rollback_helm_release use it, over <root>/helm-state.json.
