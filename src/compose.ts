@@ -15,6 +15,7 @@ import type { LabFault } from './lab/lab-dir.js';
 import { layout } from './layout.js';
 import type { SecretSource } from './ports/secret-source.js';
 import type { ResolvedRoot } from './root.js';
+import type { DefinitionsMemo } from './definitions/memo.js';
 import { isRecordedProcessAlive } from './adapters/pid.js';
 import { EnvFileSecretSource } from './adapters/env-file-secret-source.js';
 
@@ -116,9 +117,19 @@ export function createProcessControl(): ProcessControl {
 }
 
 /** The application for one command. */
-export function createApp(args: { root: ResolvedRoot; env: Record<string, string | undefined>; cwd: string; signal: AbortSignal; command: string; actionsFor?: ActionsFor; hold?: () => string | undefined }): App {
+export function createApp(args: {
+  root: ResolvedRoot;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  signal: AbortSignal;
+  command: string;
+  actionsFor?: ActionsFor;
+  hold?: () => string | undefined;
+  definitions?: DefinitionsMemo;
+}): App {
   return {
     ...(args.hold ? { hold: args.hold } : {}),
+    ...(args.definitions ? { definitions: args.definitions } : {}),
     root: args.root,
     env: args.env,
     cwd: args.cwd,

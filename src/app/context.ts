@@ -8,6 +8,7 @@ import type { EngineDeps } from '../engine/deps.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { ProcessControl } from '../ports/process-control.js';
 import type { ResolvedRoot } from '../root.js';
+import type { DefinitionsMemo } from '../definitions/memo.js';
 
 /** What a --simulate run asks of the lab. */
 export interface LabRequest {
@@ -53,4 +54,6 @@ export interface App {
   command: string;
   /** Queue mode (workers): a reason to pause before the next action, while the queue is unreachable. */
   hold?: () => string | undefined;
+  /** A long-lived process (serve): keeps what is loaded from unchanged definition files (see prepare.ts loadDefinitions). */
+  definitions?: DefinitionsMemo;
 }

@@ -1,9 +1,7 @@
 import { NotFoundError, StateConflictError, UsageError } from '../errors.js';
-import { loadCatalogue } from '../contractors/load-catalogue.js';
 import { createImplementationRegistry } from '../contractors/registry.js';
 import { parseParamAssignments, unrecordableText } from '../definitions/parameters.js';
 import { parseJsonBounded, TooDeepError } from '../definitions/load-document.js';
-import { findWorkflow } from '../definitions/repository.js';
 import type { LoadedWorkflow } from '../definitions/types.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { assertExecutionId, isTerminal, type ExecutionRecord } from '../model/records.js';
@@ -12,7 +10,7 @@ import type { HeldLock, LockOwner } from '../ports/state-store.js';
 import { ensureRoot } from '../root.js';
 import type { App } from './context.js';
 import type { DrivePrep } from './drive.js';
-import { loadRootConfig } from './prepare.js';
+import { loadDefinitions } from './prepare.js';
 
 export { assertExecutionId } from '../model/records.js';
 
@@ -145,8 +143,7 @@ function sameShape(def: LoadedWorkflow['definition'], rec: ExecutionRecord): boo
  * with. Secret parameters were masked in the record: they must be given again with -p.
  */
 export async function loadForContinue(app: App, record: ExecutionRecord, paramOverrides: string[] = []): Promise<{ prep: DrivePrep; warnings: string[] }> {
-  const catalogue = await loadCatalogue(app.root.dir);
-  const loaded = await findWorkflow(app.root.dir, record.workflow_id, catalogue);
+  const { catalogue, config: baseConfig, loaded } = await loadDefinitions(app, record.workflow_id);
   const warnings: string[] = [];
   if (!sameShape(loaded.definition, record)) {
     throw new StateConflictError(`the definition of "${record.workflow_id}" (${loaded.displayPath}) no longer has the phases and actions execution ${record.execution_id} ran with`, {
@@ -174,6 +171,5 @@ export async function loadForContinue(app: App, record: ExecutionRecord, paramOv
       throw new UsageError(`parameter "${name}" is secret and was not recorded: give it again with -p ${name}=...`);
     }
   }
-  const config = await loadRootConfig(app);
-  return { prep: { loaded, catalogue, impls: createImplementationRegistry(), config, params, secretValues }, warnings };
+  return { prep: { loaded, catalogue, impls: createImplementationRegistry(), config: baseConfig, params, secretValues }, warnings };
 }

@@ -15,6 +15,7 @@ import { findWorkflow } from '../definitions/repository.js';
 import { isSecretEnvName, secretEnvMessage } from '../definitions/references.js';
 import type { LoadedWorkflow, WorkflowDefinition } from '../definitions/types.js';
 import { layout } from '../layout.js';
+import type { DefinitionsMemo } from '../definitions/memo.js';
 import { ensureRoot, type ResolvedRoot } from '../root.js';
 
 export interface PreparedWorkflow {
@@ -34,6 +35,29 @@ export interface RootContext {
   root: ResolvedRoot;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** A long-lived process (serve): keeps what is loaded from unchanged definition files. */
+  definitions?: DefinitionsMemo;
+}
+
+/**
+ * The catalogue, the config and the definition of `workflowId` as the files are now. With a memo
+ * (serve), files unchanged since the last use are not read again; the config and the definition
+ * are then each caller's own copies (the catalogue is shared: nothing changes it).
+ */
+export async function loadDefinitions(ctx: RootContext, workflowId: string): Promise<{ catalogue: Catalogue; config: ResolvedConfig; loaded: LoadedWorkflow & { warnings: Issue[] } }> {
+  const dir = ctx.root.dir;
+  const snap = ctx.definitions?.snapshot();
+  if (!snap) {
+    const catalogue = await loadCatalogue(dir);
+    return { catalogue, config: await loadRootConfig(ctx), loaded: await findWorkflow(dir, workflowId, catalogue) };
+  }
+  const catalogue = await snap.get('catalogue', () => loadCatalogue(dir));
+  const [config, loaded] = await Promise.all([
+    snap.get('config', () => loadRootConfig(ctx)),
+    // Validity depends on the catalogue too (operator actions), which this state of the files fixes.
+    snap.get(`workflow:${workflowId}`, () => findWorkflow(dir, workflowId, catalogue)),
+  ]);
+  return { catalogue, config: structuredClone(config), loaded: structuredClone(loaded) };
 }
 
 export async function loadRootConfig(ctx: RootContext): Promise<ResolvedConfig> {
@@ -131,9 +155,7 @@ export async function prepareWorkflow(
   input: { assignments?: string[]; paramsFile?: string; values?: Record<string, unknown> },
 ): Promise<PreparedWorkflow> {
   await ensureRoot(ctx.root);
-  const catalogue = await loadCatalogue(ctx.root.dir);
-  const config = await loadRootConfig(ctx);
-  const loaded = await findWorkflow(ctx.root.dir, workflowId, catalogue);
+  const { catalogue, config, loaded } = await loadDefinitions(ctx, workflowId);
   let file: Record<string, unknown> | undefined;
   if (input.paramsFile) {
     const doc = await loadDocument(resolve(ctx.cwd, input.paramsFile), input.paramsFile);

@@ -10,7 +10,7 @@ import type { CommandContext } from './context.js';
  */
 export function appFor(ctx: CommandContext): App {
   assertNoLinksInRoot(ctx.root.dir);
-  return createApp({ root: ctx.root, env: ctx.env, cwd: ctx.cwd, signal: ctx.signal, command: ctx.command });
+  return createApp({ root: ctx.root, env: ctx.env, cwd: ctx.cwd, signal: ctx.signal, command: ctx.command, ...(ctx.definitions ? { definitions: ctx.definitions } : {}) });
 }
 
 export interface SimulateOptions {

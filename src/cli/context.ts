@@ -1,5 +1,6 @@
 import type { Output } from './output.js';
 import type { ResolvedRoot } from '../root.js';
+import type { DefinitionsMemo } from '../definitions/memo.js';
 
 /** What every command receives: the resolved root, output and the process facts main.ts read. */
 export interface CommandContext {
@@ -12,4 +13,6 @@ export interface CommandContext {
   command: string;
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal;
+  /** A long-lived command (serve): keeps what is loaded from unchanged definition files. */
+  definitions?: DefinitionsMemo;
 }

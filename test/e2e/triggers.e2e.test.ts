@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, PROJECT, cleanEnv, cortex, listFiles, removeRoot, tempRoot, waitForHistory } from './helpers.js';
@@ -387,4 +387,59 @@ triggers:
     expect(resumed.exitCode, resumed.stdout + resumed.stderr).toBe(0);
     await waitForHistory(r, 3, 30_000);
   }, 180_000);
+
+  it('a definition edited while serving (same size, same modification time) is the one the next run is created and driven with', async () => {
+    const definition = (version: string) => `workflow_id: edited
+workflow_name: Edited
+version: 1.0.0
+concurrency: 5
+parameters:
+  instance: { type: string, required: true }
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: mark, action: execute_command, parameters: { command: [touch, "\${env.MARK}-${version}"] }, timeout: 10 }
+triggers:
+  - type: prometheus_alert
+    id: high-mem
+    alert_name: HighMemoryUsage
+    parameters: { instance: "\${event.labels.instance}" }
+`;
+    const r = tempRoot({ 'workflows/edited.yaml': definition('v1'), 'config.yaml': 'serve:\n  token_secret: AM_TOKEN\n', 'secrets/AM_TOKEN': 'am-token-123' });
+    chmodSync(join(r, 'secrets', 'AM_TOKEN'), 0o600);
+    roots.push(r);
+    const file = join(r, 'workflows', 'edited.yaml');
+    // A whole second, which utimes sets again exactly: as an edit within one tick of a coarse clock.
+    const at = new Date('2026-01-01T00:00:00Z');
+    utimesSync(file, at, at);
+    const mark = join(r, 'mark');
+    const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv({ MARK: mark }), extendEnv: false, reject: false, cwd: PROJECT });
+    children.push(child);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], { what: 'cortex serve to listen', timeoutMs: 20_000, detail: () => out });
+    const post = async (i: number) => {
+      const res = await fetch(`${url}/webhook/alertmanager`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer am-token-123' },
+        body: JSON.stringify({ receiver: 'cortex', status: 'firing', version: '4', groupLabels: {}, commonLabels: {}, alerts: [{ status: 'firing', labels: { alertname: 'HighMemoryUsage', instance: `node-${i}` }, startsAt: '2026-11-25T18:52:27Z', endsAt: '0001-01-01T00:00:00Z', fingerprint: `d${String(i).padStart(15, '0')}` }] }),
+      });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { executions: string[] }).executions[0] as string;
+    };
+    const first = await post(1);
+    const [ended] = await waitForHistory(r, 1, 30_000);
+    expect(existsSync(`${mark}-v1`)).toBe(true);
+    writeFileSync(file, definition('v2'));
+    utimesSync(file, at, at);
+    const second = await post(2);
+    const both = await waitForHistory(r, 2, 30_000);
+    expect(existsSync(`${mark}-v2`)).toBe(true);
+    const hashOf = (id: string) => (both.find((x) => x.execution_id === id) as unknown as { definition: { hash: string } }).definition.hash;
+    expect(ended?.execution_id).toBe(first);
+    expect(hashOf(second)).not.toBe(hashOf(first));
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  }, 120_000);
 });

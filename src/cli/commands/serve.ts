@@ -4,6 +4,7 @@ import { appendLine, waitForDiskOffThread } from '../../adapters/atomic-file.js'
 import { EnvFileSecretSource } from '../../adapters/env-file-secret-source.js';
 import { DefinitionInvalidError, EnvironmentError, ExitCode, UsageError, formatIssue } from '../../errors.js';
 import { layout } from '../../layout.js';
+import { DefinitionsMemo } from '../../definitions/memo.js';
 import { ensureRoot } from '../../root.js';
 import { DedupStore } from '../../triggers/dedup.js';
 import { dispatchEvent } from '../../triggers/dispatch.js';
@@ -24,7 +25,9 @@ export interface ServeOptions {
 }
 
 /** `cortex serve [--listen 127.0.0.1:8080]`: receives Alertmanager, GitHub, Falco and generic webhooks. */
-export async function serve(ctx: CommandContext, _args: unknown[], opts: ServeOptions): Promise<number> {
+export async function serve(command: CommandContext, _args: unknown[], opts: ServeOptions): Promise<number> {
+  // Every request and run starts by loading definitions: files unchanged since are not read again.
+  const ctx: CommandContext = { ...command, definitions: new DefinitionsMemo(command.root.dir) };
   await ensureRoot(ctx.root);
   // serve drives many runs and answers HTTP in one process: no fsync may block the event loop.
   waitForDiskOffThread();
