@@ -24,6 +24,8 @@ export interface InProcessRunsOptions {
   maxDeferMs?: number;
   /** Drives one execution (default: as `cortex resume ID`, logged). Tests pass a fake. */
   drive?: (executionId: string) => Promise<void>;
+  /** Told when a run driven here has ended or stopped (its workflow, when its record was read). */
+  ended?: (executionId: string, workflowId: string | undefined) => void;
 }
 
 /** How often a run being driven looks for a `cortex cancel` of it. */
@@ -171,8 +173,10 @@ export class InProcessRuns implements Launcher {
         });
       }
     })();
+    let workflowId: string | undefined;
     try {
       const r = await resumeExecution(app, { executionId: id, emit: () => undefined, command: 'serve' });
+      workflowId = r.record.workflow_id;
       log(`${r.record.status} ${id} (exit ${r.exitCode})${r.record.status_reason ? `: ${r.record.status_reason}` : ''}`);
     } catch (e) {
       // Held by another process (an operator's resume), or ended meanwhile: not ours to drive.
@@ -185,6 +189,7 @@ export class InProcessRuns implements Launcher {
       this.signal.removeEventListener('abort', onStop);
       await watch;
     }
+    this.options.ended?.(id, workflowId);
   }
 }
 

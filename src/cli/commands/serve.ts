@@ -13,7 +13,7 @@ import { createTriggerServer, DEFAULT_MAX_BODY_BYTES, parseListen, routesOf, typ
 import { definitionsSignature, loadRootTriggers, PROBLEMS_HINT, problemLines } from '../../triggers/setup.js';
 import { authWarnings, type AuthWarning } from '../../triggers/serve-auth.js';
 import type { CommandContext } from '../context.js';
-import { loadRootConfig } from '../../app/prepare.js';
+import { loadDefinitions, loadRootConfig } from '../../app/prepare.js';
 import { appFor, launcherFor, triggerStarterFor } from '../app.js';
 import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_RUNNING, DEFAULT_STOP_GRACE_SECONDS, InProcessRuns, pendingRunsToPickUp } from '../../app/serve-runs.js';
 import { runsLogPath } from '../../triggers/start.js';
@@ -88,6 +88,8 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
   // records pending), or by queue workers in queue mode. The drives have their own signal: a
   // SIGTERM first stops accepting and gives them serve.stop_grace_seconds to end.
   const drives = new AbortController();
+  // Set once the application is up (below): a run driven here has ended.
+  let runEnded: (executionId: string, workflowId: string | undefined) => void = () => undefined;
   const launcher = await launcherFor(ctx);
   const runsLog = runsLogPath(root);
   const runs = launcher.queued
@@ -96,6 +98,7 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
         maxRunning: config.serve.max_running ?? DEFAULT_MAX_RUNNING,
         maxQueued: config.serve.max_queued ?? DEFAULT_MAX_QUEUED,
         log: (line) => void appendLine(runsLog, `${new Date().toISOString()} serve: ${line}`, { root }).catch(() => undefined),
+        ended: (id, workflowId) => runEnded(id, workflowId),
       });
   const starter = await triggerStarterFor(ctx, opts, {}, runs ?? launcher);
 
@@ -136,6 +139,38 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
   const { expireDueApprovals, startQueuedRuns } = await import('../../app/continue.js');
   const app = appFor(ctx);
   const launch = (id: string) => (runs ?? launcher).launch(id);
+  const startQueued = async (why: string) => {
+    for (const id of await startQueuedRuns(app, launch)) {
+      void appendLine(serveLog, `${new Date().toISOString()} queued run ${id} started (${why})`).catch(() => undefined);
+    }
+  };
+  // A run serve drove has ended: a run of its workflow waiting behind it (on_conflict: queue)
+  // starts now, not at the next 30 s pass. Passes do not overlap: ends during one ask for one more.
+  let queuedPass: Promise<void> | undefined;
+  let passAgain: string | undefined;
+  const passNow = (why: string) => {
+    if (queuedPass) {
+      passAgain = why;
+      return;
+    }
+    queuedPass = (async () => {
+      for (let next: string | undefined = why; next !== undefined && !ctx.signal.aborted; ) {
+        passAgain = undefined;
+        await startQueued(next).catch((e: unknown) => ctx.out.err(`queued runs: ${(e as Error).message}`));
+        next = passAgain;
+      }
+    })().finally(() => (queuedPass = undefined));
+  };
+  runEnded = (id, workflowId) => {
+    if (ctx.signal.aborted || workflowId === undefined) return;
+    // Only a workflow that queues its runs can have one waiting: no pass (it reads every active record) for the others.
+    void loadDefinitions(app, workflowId).then(
+      (d) => {
+        if (d.loaded.definition.on_conflict === 'queue') passNow(`${id} ended`);
+      },
+      () => undefined,
+    );
+  };
   if (runs) {
     // Runs created for events that nothing drove yet (a previous serve stopped or crashed with them waiting).
     const left = pendingRunsToPickUp(await app.sessions.base().store.listActive().catch(() => []));
@@ -151,10 +186,8 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
       for (const id of await expireDueApprovals(app, (id) => (runs ?? launcher).launch(id, { continues: true }))) {
         void appendLine(serveLog, `${new Date().toISOString()} approval of ${id} expired: ${runs ? 'cortex resume started' : 'queued for a worker'} to reject and roll back`, { root }).catch(() => undefined);
       }
-      // and starts queued runs (on_conflict: queue) whose workflow has room.
-      for (const id of await startQueuedRuns(app, launch)) {
-        void appendLine(serveLog, `${new Date().toISOString()} queued run ${id} started`).catch(() => undefined);
-      }
+      // and starts queued runs (on_conflict: queue) whose workflow has room (ended elsewhere).
+      await startQueued('30 s pass');
     } catch (e) {
       ctx.out.err(`approval expiry / queued runs: ${(e as Error).message}`);
     }
