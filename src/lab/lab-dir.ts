@@ -63,6 +63,22 @@ export function writeLabFile(path: string, data: string | Buffer, mode = 0o600):
 }
 
 /**
+ * A file the lab's start writes for the tools (a shim in bin/, the kubeconfig, services.json):
+ * left alone when unchanged, else replaced by a rename. Another rehearsal in the same lab may be
+ * running or reading it this instant; rewritten in place it would see an empty or half-written
+ * file (a shim would exit 0 having done nothing) or fail with ETXTBSY.
+ */
+export function replaceLabFile(lab: string, path: string, text: string, mode = 0o600): void {
+  try {
+    if (readFileSync(path, 'utf8') === text && (statSync(path).mode & 0o777) === mode) return;
+  } catch {
+    // not there yet
+  }
+  mkdirLab(dirname(path));
+  writeFileAtomicSync(path, text, mode, { root: lab, fsync: false });
+}
+
+/**
  * The lab's own files: replaced atomically, owner-only, never through a link inside the lab. Not
  * fsynced: the simulated systems must outlive a kill -9 of cortex or of a stand-in (the page cache
  * does that), not a power cut of the machine rehearsing; an fsync per change was most of the cost of

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { ResolvedConfig } from '../config/config.js';
-import { labPaths, mkdirLab, readLabConfig, withLockAt, writeLabConfig, writeLabFile, type LabFault } from './lab-dir.js';
+import { labPaths, mkdirLab, readLabConfig, replaceLabFile, withLockAt, writeLabConfig, writeLabFile, type LabFault } from './lab-dir.js';
 import { claimLabDir, isLabDir } from './lab-guard.js';
 import { LAB_MODULES } from './modules.js';
 import { standinModules } from './standin-bundles.js';
@@ -65,10 +65,11 @@ function writeBin(lab: string): void {
   const P = labPaths(lab);
   // Each tool's one-file bundle when it is up to date with dist/ (else its entry module).
   const modules = standinModules(Object.assign({}, ...LAB_MODULES.map((m) => m.tools ?? {})) as Record<string, string>);
-  for (const [tool, module] of Object.entries(modules)) writeLabFile(join(P.bin, tool), standinShim(module), 0o700);
+  for (const [tool, module] of Object.entries(modules)) replaceLabFile(lab, join(P.bin, tool), standinShim(module), 0o700);
   // kubectl is the real client; its credential plugin tells the lab API server which action
   // (and attempt) is calling, so --simulate-fail can target kubectl calls too.
-  writeLabFile(
+  replaceLabFile(
+    lab,
     join(P.bin, 'kube-token'),
     '#!/bin/sh\n' +
       'printf \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"lab.%s.%s.%s"}}\\n\' ' +
@@ -102,7 +103,7 @@ function writeKubeconfig(lab: string, server: string, ca?: string): void {
     '      interactiveMode: Never',
     '',
   ].join('\n');
-  writeLabFile(P.kubeconfig, text);
+  replaceLabFile(lab, P.kubeconfig, text);
 }
 
 /**
@@ -174,7 +175,7 @@ export async function startLab(lab: string, options: StartLabOptions): Promise<S
     throw e;
   }
   const P = labPaths(lab);
-  writeLabFile(P.services, `${JSON.stringify({ pid: process.pid, started_at: new Date().toISOString(), urls }, null, 2)}\n`);
+  replaceLabFile(lab, P.services, `${JSON.stringify({ pid: process.pid, started_at: new Date().toISOString(), urls }, null, 2)}\n`);
   // kubectl only sends credentials over TLS, and the exec credential plugin is how the lab API
   // server learns the calling action (for --simulate-fail): use the server's https face.
   if (urls.kubernetes_https) writeKubeconfig(lab, urls.kubernetes_https, join(lab, 'kube-ca.crt'));
