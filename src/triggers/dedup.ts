@@ -15,6 +15,9 @@ import type { TriggerStateStore } from '../ports/trigger-state.js';
 
 export const DEDUP_TTL_MS = 7 * 24 * 3600 * 1000;
 
+/** Longest time the dedup lock is kept across batches while claims keep coming (another process waits up to 10 s). */
+const HOLD_MS = 1000;
+
 export interface DedupEntry {
   first_seen: string;
   expires_at: string;
@@ -86,32 +89,50 @@ export class DedupStore {
     });
   }
 
-  /** Applies what waits, batch by batch; a batch whose lock, read or write fails fails each of its operations. */
+  /**
+   * Applies what waits, batch by batch; a batch whose lock, read or write fails fails each of its
+   * operations. While more arrive, the lock is kept (at most HOLD_MS, then let go so another
+   * process can take its turn) and the file read once: under the lock no other process writes it,
+   * so what this one last wrote is what it holds.
+   */
   private async drain(): Promise<void> {
     this.draining = true;
     try {
       // Claims made in the same turn of the event loop join the first batch.
       await Promise.resolve();
       while (this.queue.length) {
-        const batch = this.queue.splice(0);
+        let lock;
         try {
-          const lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
-          let results: unknown[];
-          try {
-            const file = await this.read();
-            let changed = false;
-            results = batch.map((op) => {
-              const r = op.apply(file);
-              changed ||= r.changed;
-              return r.result;
-            });
-            if (changed) await this.state.write('dedup', file);
-          } finally {
-            await lock.release();
-          }
-          batch.forEach((op, i) => op.resolve(results[i]));
+          lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
         } catch (e) {
-          for (const op of batch) op.reject(e);
+          for (const op of this.queue.splice(0)) op.reject(e);
+          continue;
+        }
+        const heldSince = performance.now();
+        try {
+          let file: DedupFile | undefined;
+          do {
+            const batch = this.queue.splice(0);
+            try {
+              file ??= await this.read();
+              let changed = false;
+              const results = batch.map((op) => {
+                const r = op.apply(file as DedupFile);
+                changed ||= r.changed;
+                return r.result;
+              });
+              if (changed) await this.state.write('dedup', file);
+              batch.forEach((op, i) => op.resolve(results[i]));
+            } catch (e) {
+              for (const op of batch) op.reject(e);
+              // What the failed batch changed in memory was not written: read the file again.
+              break;
+            }
+            // Those that arrived meanwhile join at once when another turn of the event loop has
+            // passed (the write above), without letting go of the lock.
+          } while (this.queue.length && performance.now() - heldSince < HOLD_MS && !lock.lost.aborted);
+        } finally {
+          await lock.release();
         }
       }
     } finally {

@@ -4,6 +4,7 @@ import { FsTriggerStateStore, triggerStatePath } from '../../../src/adapters/fs-
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
 import { DedupStore } from '../../../src/triggers/dedup.js';
 import { removeDir, tempDir } from './helpers.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
@@ -69,5 +70,55 @@ describe('DedupStore: claims and releases made at the same time', () => {
     expect((await dedup.claim([{ key: 'x', workflows: ['w'] }], t)).fresh).toEqual(new Set(['x']));
     const file = JSON.parse(readFileSync(triggerStatePath(root, 'dedup'), 'utf8')) as { entries: Record<string, unknown> };
     expect(Object.keys(file.entries)).toEqual(['x']);
+  });
+
+  it('claims arriving while a batch is written form the next batch under the same hold of the lock, without reading the file again', async () => {
+    const { root, dedup, n } = counted();
+    const t = new Date('2026-11-25T12:00:00Z');
+    const state = (dedup as unknown as { state: FsTriggerStateStore }).state;
+    const write = state.write;
+    const later: Array<Promise<unknown>> = [];
+    let writes = 0;
+    state.write = async (...a) => {
+      // Two more claims arrive while the first batch is being written.
+      if (writes++ === 0) later.push(dedup.claim([{ key: 'b', workflows: ['w'] }], t), dedup.claim([{ key: 'a', workflows: ['w'] }], t));
+      return write(...a);
+    };
+    expect((await dedup.claim([{ key: 'a', workflows: ['w'] }], t)).fresh).toEqual(new Set(['a']));
+    const [b, a] = (await Promise.all(later)) as Array<{ fresh: Set<string>; seen: Map<string, unknown> }>;
+    expect(b?.fresh).toEqual(new Set(['b']));
+    expect([...(a?.seen.keys() ?? [])]).toEqual(['a']);
+    expect(n).toEqual({ locks: 1, reads: 1, writes: 2 });
+    const file = JSON.parse(readFileSync(triggerStatePath(root, 'dedup'), 'utf8')) as { entries: Record<string, unknown> };
+    expect(Object.keys(file.entries).sort()).toEqual(['a', 'b']);
+    // Idle again: the lock is let go, so another process can take it.
+    const other = new ProperLockManager(root);
+    await waitFor(async () => !(await other.isLocked('trigger-dedup')), { what: 'the dedup lock to be let go', timeoutMs: 5000 });
+    expect(n.locks).toBe(1);
+  });
+
+  it('after a failed write under a kept hold, the next batch reads the file again (what failed is not kept in memory)', async () => {
+    const { root, dedup, n } = counted();
+    const t = new Date('2026-11-25T12:00:00Z');
+    const state = (dedup as unknown as { state: FsTriggerStateStore }).state;
+    const write = state.write;
+    const later: Array<Promise<unknown>> = [];
+    let writes = 0;
+    state.write = async (...a) => {
+      writes++;
+      if (writes === 1) later.push(dedup.claim([{ key: 'y', workflows: ['w'] }], t));
+      if (writes === 2) {
+        later.push(dedup.claim([{ key: 'z', workflows: ['w'] }], t));
+        throw new Error('disk full');
+      }
+      return write(...a);
+    };
+    await dedup.claim([{ key: 'x', workflows: ['w'] }], t);
+    const [y, z] = await Promise.allSettled(later);
+    expect(y?.status === 'rejected' && (y.reason as Error).message).toBe('disk full');
+    expect(z?.status).toBe('fulfilled');
+    expect(n.reads).toBe(2);
+    const file = JSON.parse(readFileSync(triggerStatePath(root, 'dedup'), 'utf8')) as { entries: Record<string, unknown> };
+    expect(Object.keys(file.entries).sort()).toEqual(['x', 'z']);
   });
 });
