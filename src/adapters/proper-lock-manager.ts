@@ -24,10 +24,21 @@ const localHolders = new Map<string, Promise<void>>();
 
 const LOCK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /**
- * A lock directory younger than this is never broken for a dead owner pid: it may belong to a
- * process that has just taken over a stale lock and not yet replaced the previous owner file.
+ * A lock directory touched less than this ago is never broken for a dead owner pid: it may belong
+ * to a process that has just taken over a stale lock and not yet replaced the previous owner file.
  */
 const FRESH_LOCK_MS = 1000;
+
+/**
+ * When the lock directory was last touched (created, or its mtime refreshed), in ms since the epoch.
+ * Not its mtime alone: proper-lockfile dates the first lock a process takes up to a second ahead
+ * (its probe of the file system's mtime precision sets the next whole second + 5 ms), so a lock
+ * taken by a process killed right after read as younger than it was, for up to 2 s. The ctime is
+ * stamped by the kernel when the directory is created or its mtime set, and is never ahead of then.
+ */
+function touchedAt(lockStat: { mtimeMs: number; ctimeMs: number }): number {
+  return Math.min(lockStat.mtimeMs, lockStat.ctimeMs);
+}
 
 export { isPidAlive } from './pid.js';
 
@@ -140,9 +151,9 @@ export class ProperLockManager implements LockManager {
       hasTriedBreaking = true;
       if (await this.breakIfStale(name)) continue;
       // A dead local holder whose lock is too fresh to break yet: wait that out once.
-      const holder = await this.holder(name);
-      if (holder && holder.host === hostname() && !isRecordedProcessAlive(holder)) {
-        await sleep(FRESH_LOCK_MS + 100);
+      const freshFor = await this.deadOwnerFreshFor(paths);
+      if (freshFor !== undefined) {
+        await sleep(freshFor + 50);
         if (await this.breakIfStale(name)) continue;
       }
       break;
@@ -177,10 +188,10 @@ export class ProperLockManager implements LockManager {
     } catch {
       return false;
     }
-    const age = Date.now() - lockStat.mtimeMs;
+    const age = Date.now() - touchedAt(lockStat);
     const owner = await readOwner(paths.ownerFile);
     const isStaleByMtime = age > this.staleMs;
-    const isOwnerGone = owner !== undefined && owner.host === hostname() && !isRecordedProcessAlive(owner) && age > FRESH_LOCK_MS;
+    const isOwnerGone = isDeadLocalOwner(owner) && age > FRESH_LOCK_MS;
     if (!isStaleByMtime && !isOwnerGone) return false;
     // Same window as proper-lockfile's own stale takeover: a lock re-created between the stat
     // above and this removal would be removed too. FRESH_LOCK_MS makes that window tiny.
@@ -190,6 +201,21 @@ export class ProperLockManager implements LockManager {
       else if (error.code !== 'ENOENT') throw error;
     });
     return true;
+  }
+
+  /**
+   * How long until breakIfStale takes over a lock whose owner ran on this host and is gone (it was
+   * touched less than FRESH_LOCK_MS ago), at most FRESH_LOCK_MS; undefined when its owner is not such a one.
+   */
+  private async deadOwnerFreshFor(paths: LockPaths): Promise<number | undefined> {
+    let lockStat;
+    try {
+      lockStat = await stat(paths.lockDir);
+    } catch {
+      return undefined;
+    }
+    if (!isDeadLocalOwner(await readOwner(paths.ownerFile))) return undefined;
+    return Math.min(FRESH_LOCK_MS, Math.max(0, FRESH_LOCK_MS - (Date.now() - touchedAt(lockStat))));
   }
 
   /** Names of the locks currently present (for doctor/status). */
@@ -252,6 +278,11 @@ interface LockPaths {
   target: string;
   lockDir: string;
   ownerFile: string;
+}
+
+/** An owner that ran on this host and is gone (its pid is free, or now another process's). */
+function isDeadLocalOwner(owner: LockOwner | undefined): boolean {
+  return owner !== undefined && owner.host === hostname() && !isRecordedProcessAlive(owner);
 }
 
 async function readOwner(path: string): Promise<LockOwner | undefined> {

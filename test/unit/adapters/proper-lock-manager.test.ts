@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { isPidAlive, ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
 import { bootId, startTicks } from '../../proc.js';
 import { StateConflictError, UsageError } from '../../../src/errors.js';
@@ -16,6 +17,7 @@ function deadPid(): number {
   return Number(r.stdout.toString());
 }
 
+/** ageMs < 0: the directory's mtime is that far ahead (its ctime, which no one can set, is now). */
 async function plantLock(root: string, name: string, owner: object | undefined, ageMs: number): Promise<string> {
   const dir = layout(root).locks;
   const lockDir = join(dir, `${name}.lock`);
@@ -158,6 +160,49 @@ describe('ProperLockManager', () => {
   it('acquire waits out the freshness guard for a dead local owner, then takes the lock', async () => {
     await plantLock(root, 'run-x', { pid: deadPid(), host: hostname(), acquired_at: new Date().toISOString() }, 0);
     const held = await new ProperLockManager(root).acquire('run-x', OWNER);
+    await held.release();
+  });
+
+  // proper-lockfile dates the first lock a process takes up to a second ahead (its probe of the
+  // mtime precision sets the next whole second + 5 ms). A cortex killed just after taking it left a
+  // lock whose age read negative: the next command (rollback of the killed rollback's execution, in
+  // the lifecycle-concurrency e2e test) waited 1.1 s once, still found it "fresh" and was refused,
+  // naming the dead process as the holder.
+  it('takes over a dead local owner\'s lock whose directory is dated a second ahead, once it has not been touched for a second', async () => {
+    await plantLock(root, 'run-ahead', { pid: deadPid(), host: hostname(), acquired_at: new Date().toISOString() }, -1005);
+    const locks = new ProperLockManager(root);
+    expect(await locks.breakIfStale('run-ahead')).toBe(false);
+    const held = await locks.acquire('run-ahead', OWNER);
+    expect((await locks.holder('run-ahead'))?.pid).toBe(process.pid);
+    await held.release();
+  });
+
+  it('takes over the lock of a process killed right after it took it (its first lock, dated ahead by proper-lockfile)', async () => {
+    const dir = layout(root).locks;
+    await mkdir(dir, { recursive: true });
+    // Another process takes its first lock just after a whole second, as a cortex command does
+    // (owner file next to it), and is killed at once: its lock's mtime is then about 0.9 s ahead.
+    const script = `
+      const lockfile = require(${JSON.stringify(createRequire(import.meta.url).resolve('proper-lockfile'))});
+      const { writeFileSync } = require('node:fs');
+      const { hostname } = require('node:os');
+      setTimeout(async () => {
+        await lockfile.lock(${JSON.stringify(join(dir, 'run-killed'))}, { realpath: false, lockfilePath: ${JSON.stringify(join(dir, 'run-killed.lock'))}, stale: 30000, update: 5000 });
+        writeFileSync(${JSON.stringify(join(dir, 'run-killed.owner.json'))}, JSON.stringify({ pid: process.pid, host: hostname(), acquired_at: new Date().toISOString() }));
+        process.stdout.write('held');
+        setInterval(() => undefined, 1000);
+      }, 1010 - (Date.now() % 1000));`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the lock taker exited (${code}) before it held the lock`)));
+    });
+    child.kill('SIGKILL');
+    await exited;
+    const locks = new ProperLockManager(root);
+    const held = await locks.acquire('run-killed', OWNER);
+    expect((await locks.holder('run-killed'))?.pid).toBe(process.pid);
     await held.release();
   });
 
