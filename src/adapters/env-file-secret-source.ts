@@ -12,6 +12,9 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * must be a private regular file. cortex never writes under secrets/.
  */
 export class EnvFileSecretSource implements SecretSource {
+  /** The last value read from each file, with the state of the file it was read in (serve authenticates every request). */
+  private readonly read = new Map<string, { stamp: string; value: string }>();
+
   constructor(
     private readonly secretsDir: string,
     private readonly env: Record<string, string | undefined>,
@@ -61,6 +64,12 @@ export class EnvFileSecretSource implements SecretSource {
         hint: `chmod 600 ${path}`,
       });
     }
-    return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
+    // Read again only when the file changed (replaced, written, or its size or times differ).
+    const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    const known = this.read.get(path);
+    if (known?.stamp === stamp) return known.value;
+    const value = (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
+    this.read.set(path, { stamp, value });
+    return value;
   }
 }

@@ -4,42 +4,57 @@
  * are unchanged. Every use first takes the signature of the definition files (names, sizes,
  * modification and change times, inodes: one readdir per folder and one stat per file), so an
  * edit is seen by the next use as it would be without the memo; only the reading, parsing and
- * validating of unchanged files is saved.
+ * validating of unchanged files is saved. (Times to the microsecond: a write within the same
+ * microsecond that keeps the size and the inode is not told apart.)
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { layout } from '../layout.js';
 
+/** The folders and file whose state the definitions come from. */
+function watchedPaths(root: string): { dirs: string[]; config: string } {
+  const l = layout(root);
+  return { dirs: [l.workflows, join(l.workflows, 'templates'), l.triggers, l.contractors], config: l.config };
+}
+
 /**
  * Changes whenever a file under workflows/ (templates included), triggers/ or contractors/, or the
  * config, is added, removed, replaced or written (its size, mtime, ctime or inode changes).
+ * Folders in them (workflows/active/, history/, locks/) are not looked into.
  */
-export function definitionsSignature(root: string): string {
-  const l = layout(root);
+export function definitionsSignature(root: string, paths = watchedPaths(root)): string {
   const parts: string[] = [];
-  for (const dir of [l.workflows, join(l.workflows, 'templates'), l.triggers, l.contractors]) {
-    let names: string[];
+  const stamp = (path: string) => {
+    const s = statSync(path, { throwIfNoEntry: false });
+    return s?.isFile() ? `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}` : undefined;
+  };
+  for (const dir of paths.dirs) {
+    let entries;
     try {
-      names = readdirSync(dir).sort();
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch {
       parts.push(`${dir}:-`);
       continue;
     }
-    for (const n of names) {
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      // A folder is none of the definitions; a link is judged by what it points to.
+      if (e.isDirectory()) continue;
       try {
-        const s = statSync(join(dir, n), { bigint: true });
-        if (s.isFile()) parts.push(`${dir}/${n}:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`);
+        const st = stamp(join(dir, e.name));
+        if (st !== undefined) parts.push(`${dir}/${e.name}:${st}`);
       } catch {
-        // vanished meanwhile
+        // vanished meanwhile, or unreadable: as if absent
       }
     }
   }
+  let config: string | undefined;
   try {
-    const s = statSync(l.config, { bigint: true });
-    parts.push(`config:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`);
+    config = stamp(paths.config);
   } catch {
-    parts.push('config:-');
+    config = undefined;
   }
+  parts.push(`config:${config ?? '-'}`);
   return parts.join('|');
 }
 
@@ -52,8 +67,11 @@ export interface DefinitionsSnapshot {
 export class DefinitionsMemo {
   private signature: string | undefined;
   private entries = new Map<string, Promise<unknown>>();
+  private readonly paths: ReturnType<typeof watchedPaths>;
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly root: string) {
+    this.paths = watchedPaths(root);
+  }
 
   /**
    * The loads for the files as they are now: those of the previous state are dropped when any
@@ -61,7 +79,7 @@ export class DefinitionsMemo {
    * takes, so what was loaded from it then is never reused after.
    */
   snapshot(): DefinitionsSnapshot {
-    const signature = definitionsSignature(this.root);
+    const signature = definitionsSignature(this.root, this.paths);
     if (signature !== this.signature) {
       this.signature = signature;
       this.entries = new Map();

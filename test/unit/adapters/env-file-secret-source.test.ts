@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -32,5 +32,29 @@ describe('EnvFileSecretSource', () => {
     await expect(source.get('FOLDER')).rejects.toThrow(EnvironmentError);
     await expect(source.get('FOLDER')).rejects.toThrow(/is not a regular file/);
     expect(await source.all()).toEqual(['mounted-value']);
+  });
+
+  it('a rotated secret is read anew at once (same size, same modification time, or a link moved to another file), and a file made readable by others is refused again', async () => {
+    const source = new EnvFileSecretSource(secrets, {});
+    const path = join(secrets, 'TOKEN');
+    const at = new Date('2026-01-01T00:00:00Z');
+    writeFileSync(path, 'token-aaaa');
+    chmodSync(path, 0o600);
+    utimesSync(path, at, at);
+    expect(await source.get('TOKEN')).toBe('token-aaaa');
+    expect(await source.get('TOKEN')).toBe('token-aaaa');
+    writeFileSync(path, 'token-bbbb');
+    utimesSync(path, at, at);
+    expect(await source.get('TOKEN')).toBe('token-bbbb');
+    chmodSync(path, 0o644);
+    await expect(source.get('TOKEN')).rejects.toThrow(/readable by group or others/);
+    rmSync(path);
+    symlinkSync(file('v1', 'linked-1', 0o600), path);
+    expect(await source.get('TOKEN')).toBe('linked-1');
+    rmSync(path);
+    symlinkSync(file('v2', 'linked-2', 0o600), path);
+    expect(await source.get('TOKEN')).toBe('linked-2');
+    rmSync(path);
+    expect(await source.get('TOKEN')).toBeUndefined();
   });
 });
