@@ -170,12 +170,49 @@ export async function appendLine(path: string, line: string, options: { durable?
     return;
   }
   const buf = Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8');
-  const fd = openAppendSync(path, options);
+  return new Promise<void>((resolve, reject) => {
+    let group = durableAppends.get(path);
+    if (!group) durableAppends.set(path, (group = { waiting: [], confinement: options }));
+    group.waiting.push({ buf, resolve, reject });
+    if (group.waiting.length === 1 && !group.writing) void appendGroups(path, group);
+  });
+}
+
+/** Durable lines waiting for their file (after waitForDiskOffThread), per path: see appendGroups. */
+interface AppendGroup {
+  waiting: Array<{ buf: Buffer; resolve: () => void; reject: (e: unknown) => void }>;
+  confinement: Confinement;
+  writing?: boolean;
+}
+const durableAppends = new Map<string, AppendGroup>();
+
+/**
+ * Group commit (serve: many runs recorded at once): the lines that arrive while one write and
+ * fsync of the file is under way are appended together in one write (so another process's lines
+ * never fall inside them) and made durable by one fsync. Each line's promise settles when its
+ * own group is durable, or fails with it.
+ */
+async function appendGroups(path: string, group: AppendGroup): Promise<void> {
+  group.writing = true;
   try {
-    writeAll(fd, buf);
-    await fsyncOffThread(fd);
+    while (group.waiting.length) {
+      const batch = group.waiting.splice(0);
+      try {
+        const fd = openAppendSync(path, group.confinement);
+        try {
+          writeAll(fd, batch.length === 1 ? (batch[0]?.buf as Buffer) : Buffer.concat(batch.map((b) => b.buf)));
+          await fsyncOffThread(fd);
+        } finally {
+          closeSync(fd);
+        }
+        for (const b of batch) b.resolve();
+      } catch (error) {
+        for (const b of batch) b.reject(error);
+      }
+    }
   } finally {
-    closeSync(fd);
+    group.writing = false;
+    durableAppends.delete(path);
   }
 }
 
