@@ -19,10 +19,11 @@ export interface StateStore {
    *
    * `sync: false` (an action's end): the line is written (a kill of the process keeps it) but
    * not fsynced on its own. It is durable before any later durable write of this store is: the
-   * execution's next line (fsynced), its next whole write, any other execution's durable line,
-   * a handoff, the metrics, the audit trail, archiveExecution. So what a power loss leaves is
-   * always a state the execution passed through: the line lost is the state just before it was
-   * written, and nothing that came after it (the next tool's start line) is durable without it.
+   * execution's next line (fsynced), its next whole write, a handoff, the metrics, the audit
+   * trail, archiveExecution (and another execution's line or record through the same store).
+   * So what a power loss leaves is always a state the execution passed through: the line lost is
+   * the state just before it was written, and nothing that came after it (the next tool's start
+   * line) is durable without it.
    */
   journalExecution(record: ExecutionRecord, changed: readonly ActionPosition[], options?: { sync?: boolean }): Promise<boolean>;
   /** Reads an execution from active/ (with its journal applied) or history/ (undefined when neither has it). */
