@@ -256,6 +256,58 @@ export async function appendLineAfterHeader(path: string, header: string, line: 
   }
 }
 
+/**
+ * As appendLineAfterHeader, but with `sync: false` the line is only written (it reaches the page
+ * cache: a kill of this process keeps it, a power loss may not) and the caller makes it durable
+ * later (syncFile, or an fsync of the same file, which covers every write made to it before).
+ */
+export async function writeLineAfterHeader(path: string, header: string, line: string, options: { sync: boolean } & Confinement): Promise<boolean> {
+  mkdirPrivateSync(dirname(path), options);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link', options.root);
+    throw error;
+  }
+  try {
+    const expected = Buffer.from(header, 'utf8');
+    const head = Buffer.alloc(expected.length);
+    if (readSync(fd, head, 0, head.length, 0) !== head.length || !head.equals(expected)) return false;
+    writeAll(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8'));
+    if (!options.sync) return true;
+    if (waitOnThreadPool) await fsyncOffThread(fd);
+    else fsyncSync(fd);
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Makes what was written to `path` durable (fsync; on the thread pool after waitForDiskOffThread).
+ * Returns false when the file is gone (replaced or removed: what it held was superseded). Never
+ * through a symbolic link (UnsafePathError).
+ */
+export async function syncFile(path: string): Promise<boolean> {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link');
+    throw error;
+  }
+  try {
+    if (waitOnThreadPool) await fsyncOffThread(fd);
+    else fsyncSync(fd);
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Creates `path` empty (0600, its folder 0700) unless it exists; an existing file is left as it is. */
 export async function touchPrivate(path: string, confinement: Confinement = {}): Promise<void> {
   closeSync(openAppendSync(path, confinement));

@@ -8,7 +8,7 @@ import { StateConflictError, UsageError } from '../errors.js';
 import { layout, type Layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
 import type { AuditEntry, LockManager, StateStore } from '../ports/state-store.js';
-import { appendLine, appendLineAfterHeader, mkdirPrivate, writeFileAtomic } from './atomic-file.js';
+import { appendLine, mkdirPrivate, syncFile, writeFileAtomic, writeLineAfterHeader } from './atomic-file.js';
 import { keepDamagedLines } from './damaged-copy.js';
 import { journalBaseLine, listActiveIds, listActiveRecords, readJsonFile, readRecordFile, recordDigest } from './record-files.js';
 
@@ -66,6 +66,12 @@ export class FsStateStore implements StateStore {
   private readonly paths: Layout;
   /** Per execution: line 1 of the journal this store started at its last writeExecution (what appends continue). */
   private readonly journalBases = new Map<string, string>();
+  /**
+   * Per execution: its journal when its last line was written without an fsync (journalExecution
+   * with sync false). At most one such line per journal; every durable write of this store makes
+   * them durable first (see journalExecution).
+   */
+  private readonly unsyncedJournals = new Map<string, { path: string }>();
 
   constructor(
     readonly root: string,
@@ -81,25 +87,55 @@ export class FsStateStore implements StateStore {
     const bytes = this.recordBytes(record);
     // No append may continue the old journal from here on, even when this write fails.
     this.journalBases.delete(id);
+    // Its own unsynced line is superseded by this whole write (made durable below); others' go first.
+    await this.syncJournals(id);
     // The folder is synced too: the journal's reset below must never be on disk without this
     // rename (a power cut would leave the old record with a journal that no longer continues it,
     // its fsynced lines gone).
     await writeFileAtomic(this.paths.activeRecord(id), bytes, 0o600, { root: this.root, durableDir: true });
+    this.forgetUnsynced(id);
     // A kill before this rename leaves the old journal, whose base no longer matches: ignored.
     const base = journalBaseLine(recordDigest(bytes));
     await writeFileAtomic(this.paths.journal(id), base, 0o600, { root: this.root });
     this.journalBases.set(id, base);
   }
 
-  async journalExecution(record: ExecutionRecord, changed: readonly ActionPosition[]): Promise<boolean> {
+  async journalExecution(record: ExecutionRecord, changed: readonly ActionPosition[], options: { sync?: boolean } = {}): Promise<boolean> {
     const id = checkId('execution id', record.execution_id);
     const base = this.journalBases.get(id);
     if (base === undefined) return false;
     const line = this.masker.mask(JSON.stringify(journalEntry(record, changed)));
-    if (await appendLineAfterHeader(this.paths.journal(id), base, line, { root: this.root })) return true;
-    // Replaced by another writer: only a whole record write is safe now.
+    const path = this.paths.journal(id);
+    // At most one line of a journal waits for its fsync: a second one is fsynced with it, so a
+    // power loss can only lose the journal's last line (a torn last line is ignored on reading).
+    const sync = options.sync !== false || this.unsyncedJournals.has(id);
+    // Every line written before a durable one is durable before it (this journal's own earlier
+    // line: by the fsync of the same file below).
+    if (sync) await this.syncJournals(id);
+    if (await writeLineAfterHeader(path, base, line, { sync, root: this.root })) {
+      if (sync) this.forgetUnsynced(id);
+      else this.unsyncedJournals.set(id, { path });
+      return true;
+    }
+    // Replaced by another writer: only a whole record write is safe now (it supersedes the line).
     this.journalBases.delete(id);
+    this.forgetUnsynced(id);
     return false;
+  }
+
+  /** Makes every journal line written without an fsync durable (but `except`'s: its caller covers it). */
+  private async syncJournals(except?: string): Promise<void> {
+    if (this.unsyncedJournals.size === 0) return;
+    for (const [id, entry] of [...this.unsyncedJournals]) {
+      if (id === except) continue;
+      await syncFile(entry.path);
+      // Unless a newer unsynced line came meanwhile (serve: writes of other runs interleave).
+      if (this.unsyncedJournals.get(id) === entry) this.unsyncedJournals.delete(id);
+    }
+  }
+
+  private forgetUnsynced(id: string): void {
+    this.unsyncedJournals.delete(id);
   }
 
   async readExecution(executionId: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' } | undefined> {
@@ -133,6 +169,7 @@ export class FsStateStore implements StateStore {
   async archiveExecution(record: ExecutionRecord): Promise<void> {
     const id = checkId('execution id', record.execution_id);
     this.journalBases.delete(id);
+    await this.syncJournals();
     // The final state goes to active/ first, then one rename moves it to history/: at every
     // instant (a kill included) exactly one of the two holds the record. The journal left
     // meanwhile names the bytes before: stale, ignored, then removed.
@@ -151,6 +188,7 @@ export class FsStateStore implements StateStore {
 
   async reopenExecution(executionId: string): Promise<void> {
     const id = checkId('execution id', executionId);
+    await this.syncJournals();
     await mkdirPrivate(this.paths.active, { root: this.root });
     try {
       await rename(this.paths.historyRecord(id), this.paths.activeRecord(id));
@@ -162,6 +200,7 @@ export class FsStateStore implements StateStore {
 
   async discardHistoryCopy(executionId: string): Promise<void> {
     const id = checkId('execution id', executionId);
+    await this.syncJournals();
     await unlink(this.paths.historyRecord(id)).catch((error: unknown) => {
       if (!isNotFound(error)) throw error;
     });
@@ -206,6 +245,7 @@ export class FsStateStore implements StateStore {
 
   async recordMetrics(summary: ExecutionSummary): Promise<{ warnings: string[] }> {
     checkId('execution id', summary.execution_id);
+    await this.syncJournals();
     const lock = await this.locks.acquire(
       METRICS_LOCK,
       { execution_id: summary.execution_id, pid: process.pid, host: hostname(), command: 'record-metrics' },
@@ -256,6 +296,7 @@ export class FsStateStore implements StateStore {
   }
 
   private async writeJson(path: string, value: unknown): Promise<void> {
+    await this.syncJournals();
     await writeFileAtomic(path, this.masker.mask(`${JSON.stringify(value, null, 2)}\n`), 0o600, { root: this.root });
   }
 
@@ -266,6 +307,7 @@ export class FsStateStore implements StateStore {
 
 
   async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.syncJournals();
     await appendLine(this.paths.audit, this.masker.mask(JSON.stringify(entry)), { durable: true, root: this.root });
   }
 
@@ -292,6 +334,7 @@ export class FsStateStore implements StateStore {
   }
 
   async requestCancel(executionId: string, requested: boolean, reason?: string): Promise<void> {
+    await this.syncJournals();
     if (requested) await writeFileAtomic(this.cancelMarker(executionId), `${new Date().toISOString()}\n${reason ? `${reason.replace(/\s+/g, ' ')}\n` : ''}`, 0o600, { root: this.root });
     else await unlink(this.cancelMarker(executionId)).catch(() => undefined);
   }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /**
@@ -10,8 +10,25 @@ export const COOKIE_VAR = 'CORTEX_PROCESS_COOKIE';
 
 const COOKIE_PATTERN = /^[0-9A-Za-z_-]{8,64}$/;
 
+/**
+ * Random bytes taken from a buffer filled 4 KiB at a time (the same CSPRNG as randomBytes):
+ * two small randomBytes calls per action cost more than the rest of the cookie's bookkeeping.
+ */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
+function randomHex(bytes: number): string {
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return hex;
+}
+
 export function newCookie(): string {
-  return randomBytes(12).toString('hex');
+  return randomHex(12);
 }
 
 /** Throws for a cookie that could match more than its own processes (e.g. an empty one). */
@@ -21,7 +38,7 @@ export function checkCookie(cookie: string): void {
 
 /** The value one run() gives its tool: the caller's cookie and a suffix unique to that run. */
 export function runMark(cookie: string): string {
-  return `${cookie}.${randomBytes(4).toString('hex')}`;
+  return `${cookie}.${randomHex(4)}`;
 }
 
 /**

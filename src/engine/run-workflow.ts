@@ -74,6 +74,8 @@ export class Execution implements AttemptHost {
   private dirty = false;
   /** Among the changes not written yet, one that only a whole record write holds (an unhinted persist). */
   private needsWholeWrite = false;
+  /** Among the changes not written yet, one whose persist waits for it to be durable (all but an action's end). */
+  private needsSync = false;
   /** The actions the changes not written yet touched (hinted persists); the journal line holds them. */
   private readonly touched = new Set<ActionRecord>();
   /** Lines in the journal since the record file was last written whole: the file lags until the next one. */
@@ -129,10 +131,16 @@ export class Execution implements AttemptHost {
    * path). Without it, or when a target is not an action of this record, the whole record file
    * is written. Writes never overlap: changes made while one is in flight are written together
    * by the next one (the store serialises the record when the write starts).
+   *
+   * `sync: false` (an action's end only): its journal line need not be fsynced on its own; it
+   * is written (a kill of cortex keeps it) and becomes durable with the store's next durable
+   * write (the next action's start line, before its tool starts), the next whole write, or
+   * flush() (see StateStore.journalExecution and docs/file-contract.md).
    */
-  persist(changed?: AttemptTarget | readonly AttemptTarget[]): Promise<void> {
+  persist(changed?: AttemptTarget | readonly AttemptTarget[], options: { sync?: boolean } = {}): Promise<void> {
     this.record.updated_at = this.now();
     this.dirty = true;
+    if (options.sync !== false) this.needsSync = true;
     const targets = changed === undefined ? [] : Array.isArray(changed) ? changed : [changed as AttemptTarget];
     if (targets.length === 0) this.needsWholeWrite = true;
     for (const t of targets) {
@@ -163,12 +171,14 @@ export class Execution implements AttemptHost {
     while (this.dirty) {
       this.dirty = false;
       const isWhole = this.needsWholeWrite;
+      const sync = this.needsSync;
       const changed = [...this.touched].map((a) => this.positionOf(a));
       this.needsWholeWrite = false;
+      this.needsSync = false;
       this.touched.clear();
       if (!isWhole && changed.every((c) => c !== undefined)) {
         try {
-          if (await this.deps.store.journalExecution(this.record, changed as ActionPosition[])) {
+          if (await this.deps.store.journalExecution(this.record, changed as ActionPosition[], sync ? {} : { sync: false })) {
             this.noteJournalLine();
             continue;
           }
@@ -745,7 +755,9 @@ export class Execution implements AttemptHost {
       ar.duration_seconds = seconds(ar.started_at, ar.finished_at);
       this.deps.emit({ kind: 'action-end', phaseId: phase.phase_id, actionId: def.action_id, action: def.action, status: 'completed', durationMs: this.deps.clock.now().getTime() - started, attempts: ar.attempts.length });
       await this.log(phase.contractor, phase.phase_id, def.action_id, 'end', { status: 'completed', attempt: attemptNo, duration: `${ar.attempts.at(-1)?.duration_seconds ?? 0}s`, exit: ar.attempts.at(-1)?.exit_code });
-      await this.persist(ar);
+      // Not fsynced on its own: durable before anything after it is (the next start line, whose
+      // fsync covers it, before the next tool starts; a whole write; flush() at the end).
+      await this.persist(ar, { sync: false });
       return 'ok';
     }
     if (outcome.kind === 'failed' && outcome.cause instanceof ActionOutcomeUnknownError) {

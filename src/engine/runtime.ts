@@ -232,11 +232,14 @@ export function createRuntime(init: RuntimeInit): ActionRuntime {
       : {}),
   };
   // The deadline must not outlive the attempt; callers invoke dispose through the symbol below.
-  (rt as ActionRuntime & { [DISPOSE]?: () => void })[DISPOSE] = () => disposed.abort();
+  // With a reason of its own: abort() without one builds a DOMException (and its stack) per attempt.
+  (rt as ActionRuntime & { [DISPOSE]?: () => void })[DISPOSE] = () => disposed.abort(DISPOSED);
   return rt;
 }
 
 export const DISPOSE = Symbol('dispose');
+/** Why an attempt's deadline timer was cancelled (seen by nothing: the timer's rejection is ignored). */
+const DISPOSED = new Error('attempt ended');
 
 export function disposeRuntime(rt: ActionRuntime): void {
   (rt as ActionRuntime & { [DISPOSE]?: () => void })[DISPOSE]?.();

@@ -16,8 +16,16 @@ export interface StateStore {
    * every other change since the last write is among them. Returns false, writing nothing,
    * when this store has no journal to continue (no writeExecution of its own since, or another
    * writer replaced it): the caller writes the whole record instead.
+   *
+   * `sync: false` (an action's end): the line is written (a kill of the process keeps it) but
+   * not fsynced on its own. It is durable before any later durable write of this store is: the
+   * execution's next line (fsynced), its next whole write, a handoff, the metrics, the audit
+   * trail, archiveExecution (and another execution's line or record through the same store).
+   * So what a power loss leaves is always a state the execution passed through: the line lost is
+   * the state just before it was written, and nothing that came after it (the next tool's start
+   * line) is durable without it.
    */
-  journalExecution(record: ExecutionRecord, changed: readonly ActionPosition[]): Promise<boolean>;
+  journalExecution(record: ExecutionRecord, changed: readonly ActionPosition[], options?: { sync?: boolean }): Promise<boolean>;
   /** Reads an execution from active/ (with its journal applied) or history/ (undefined when neither has it). */
   readExecution(executionId: string): Promise<{ record: ExecutionRecord; location: 'active' | 'history' } | undefined>;
   /** Every record in active/, each with its journal applied (unreadable files are reported through onError, not thrown). */

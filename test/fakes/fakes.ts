@@ -129,20 +129,43 @@ export class MemoryStateStore implements StateStore {
   private readonly journaled = new Set<string>();
   /** How each write went: a whole record (`whole`) or a journal line (`journal`), in order, beside `writes`. */
   readonly writeKinds: Array<'whole' | 'journal'> = [];
+  /** Beside `writes`: whether the write was to be durable at once (whole writes always are; a journal line unless sync: false). */
+  readonly synced: boolean[] = [];
+  /**
+   * What a power loss would leave of each execution, by the contract of StateStore.journalExecution:
+   * a line written with sync false is durable once any later durable write of the store is.
+   */
+  readonly durable = new Map<string, ExecutionRecord>();
+  private readonly unsynced = new Map<string, ExecutionRecord>();
+  private syncAll(): void {
+    for (const [id, r] of this.unsynced) this.durable.set(id, r);
+    this.unsynced.clear();
+  }
   async writeExecution(r: ExecutionRecord): Promise<void> {
     const c = this.clone(r);
+    this.syncAll();
+    this.durable.set(r.execution_id, c);
     this.active.set(r.execution_id, c);
     this.writes.push(c);
     this.writeKinds.push('whole');
+    this.synced.push(true);
     this.journaled.add(r.execution_id);
   }
   /** What a reader sees after a journal line: the record as it is (the merge is FsStateStore's and tested there). */
-  async journalExecution(r: ExecutionRecord): Promise<boolean> {
+  async journalExecution(r: ExecutionRecord, _changed?: unknown, options: { sync?: boolean } = {}): Promise<boolean> {
     if (!this.journaled.has(r.execution_id)) return false;
     const c = this.clone(r);
+    const sync = options.sync !== false;
+    if (sync) {
+      this.syncAll();
+      this.durable.set(r.execution_id, c);
+    } else {
+      this.unsynced.set(r.execution_id, c);
+    }
     this.active.set(r.execution_id, c);
     this.writes.push(c);
     this.writeKinds.push('journal');
+    this.synced.push(sync);
     return true;
   }
   async readExecution(id: string) {
@@ -163,6 +186,8 @@ export class MemoryStateStore implements StateStore {
     return { ...(a ? { active: this.clone(a) } : {}), ...(h ? { history: this.clone(h) } : {}) };
   }
   async archiveExecution(r: ExecutionRecord): Promise<void> {
+    this.syncAll();
+    this.durable.set(r.execution_id, this.clone(r));
     this.journaled.delete(r.execution_id);
     this.history.set(r.execution_id, this.clone(r));
     this.active.delete(r.execution_id);
@@ -177,6 +202,7 @@ export class MemoryStateStore implements StateStore {
     this.history.delete(id);
   }
   async writeHandoff(contractor: string, h: HandoffRecord): Promise<void> {
+    this.syncAll();
     this.handoffs.set(`${contractor}/${h.handoff_id}`, this.clone(h));
   }
   async readHandoff(contractor: string, id: string): Promise<HandoffRecord | undefined> {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { actionRec, cmd, harness, phase, workflow } from './engine-helper.js';
 import { fakeDeps } from '../../fakes/fakes.js';
 import { REWRITE_AFTER_MS } from '../../../src/engine/run-workflow.js';
+import type { ExecutionRecord } from '../../../src/model/records.js';
 
 describe('engine: what goes to the journal and what is written whole', () => {
   it('each action start and end is one journal line; the run start, phase boundaries and the end are whole writes', async () => {
@@ -86,5 +87,74 @@ describe('engine: what goes to the journal and what is written whole', () => {
     await h.exec.persist();
     await h.exec.persist({ attempts: [] });
     expect(deps.store.writeKinds).toEqual(['whole', 'whole']);
+  });
+});
+
+describe('engine: which journal lines are fsynced', () => {
+  const statuses = (r: ExecutionRecord | undefined) => r?.phases.flatMap((p) => p.actions.map((a) => `${a.action_id}:${a.status}`)).join(' ');
+
+  it("an action's start line is fsynced before its tool starts; its end line is not, and is durable before the next tool starts", async () => {
+    const deps = fakeDeps();
+    const id = 'wf-20261125T120000Z-abcd';
+    // What a power loss at the moment each tool starts would leave.
+    const atToolStart: Array<string | undefined> = [];
+    deps.runner.on('ok', [], async () => {
+      atToolStart.push(statuses(deps.store.durable.get(id)));
+      return { exitCode: 0 };
+    });
+    const h = harness(workflow([phase('p1', [cmd('a1', ['ok']), cmd('a2', ['ok']), cmd('a3', ['ok'])])]), { deps });
+    await h.run();
+    const { writes, writeKinds, synced } = deps.store;
+    const lines = writes.map((w, i) => `${writeKinds[i]}${synced[i] ? ' fsynced' : ''} ${statuses(w)}`);
+    expect(lines).toEqual([
+      'whole fsynced a1:pending a2:pending a3:pending',
+      'whole fsynced a1:pending a2:pending a3:pending',
+      'journal fsynced a1:running a2:pending a3:pending',
+      'journal a1:completed a2:pending a3:pending',
+      'journal fsynced a1:completed a2:running a3:pending',
+      'journal a1:completed a2:completed a3:pending',
+      'journal fsynced a1:completed a2:completed a3:running',
+      'journal a1:completed a2:completed a3:completed',
+      'whole fsynced a1:completed a2:completed a3:completed',
+      'whole fsynced a1:completed a2:completed a3:completed',
+    ]);
+    // Each tool starts only once its own attempt (with the cookie) and every earlier end are durable.
+    expect(atToolStart).toEqual(['a1:running a2:pending a3:pending', 'a1:completed a2:running a3:pending', 'a1:completed a2:completed a3:running']);
+    expect(deps.store.durable.get(id)?.status).toBe('completed');
+  });
+
+  it('flush() makes an end line that nothing followed durable', async () => {
+    const deps = fakeDeps();
+    const h = harness(workflow([phase('p1', [cmd('a1', ['ok'])])]), { deps });
+    const id = h.record.execution_id;
+    await h.exec.persist();
+    const a1 = actionRec(h.record, 'a1');
+    a1.status = 'running';
+    await h.exec.persist(a1);
+    a1.status = 'completed';
+    await h.exec.persist(a1, { sync: false });
+    // Written (a reader, and a kill of the process, see it) but not durable yet.
+    expect(actionRec(deps.store.active.get(id)!, 'a1').status).toBe('completed');
+    expect(actionRec(deps.store.durable.get(id)!, 'a1').status).toBe('running');
+    await h.exec.flush();
+    expect(actionRec(deps.store.durable.get(id)!, 'a1').status).toBe('completed');
+  });
+
+  it('an end line merged with a change that must be durable is fsynced', async () => {
+    const deps = fakeDeps();
+    const h = harness(workflow([phase('p1', [cmd('a1', ['ok']), cmd('a2', ['ok'])])]), { deps });
+    await h.exec.persist();
+    const [a1, a2] = [actionRec(h.record, 'a1'), actionRec(h.record, 'a2')];
+    a1.status = 'running';
+    a2.status = 'running';
+    await Promise.all([h.exec.persist(a1), h.exec.persist(a2)]);
+    a1.status = 'completed';
+    const end = h.exec.persist(a1, { sync: false });
+    a2.status = 'completed';
+    // Made while the end line is in flight: written together by the next line, which must be durable.
+    const other = h.exec.persist(a2);
+    await Promise.all([end, other]);
+    expect(deps.store.synced.at(-1)).toBe(true);
+    expect(statuses(deps.store.durable.get(h.record.execution_id))).toBe('a1:completed a2:completed');
   });
 });
