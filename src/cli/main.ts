@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The only module that reads process.argv/env and sets the exit code.
-import { homedir } from 'node:os';
-
+// With status-main.ts (the plain forms of `cortex status`), the only module that reads
+// process.argv/env; the only one that sets the exit code.
 const argv = process.argv.slice(2);
 // serve drives many runs at once: their fsyncs wait on libuv's thread pool (4 threads by default,
 // sized when first used, so here), where they would queue ahead of every file read.
@@ -13,12 +12,15 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   process.stdout.on('error', () => undefined);
   process.stdout.write(`${versionLine(versionInfo())}\n`);
 } else {
-  const { closeHungUpTerminalsAtExit } = await import('./hangup.js');
-  closeHungUpTerminalsAtExit();
-  const io = { argv, env: process.env, cwd: process.cwd(), home: homedir(), stdout: process.stdout, stderr: process.stderr };
-  // `cortex status` in its plain forms starts without commander (fast-status.ts); the rest, and
-  // every other command, through the program.
-  const { parseFastStatus, runFastStatus } = await import('./fast-status.js');
-  const fastStatus = parseFastStatus(argv);
-  process.exitCode = fastStatus ? await runFastStatus(io, fastStatus) : await (await import('./program.js')).runCli(io);
+  // `cortex status` in its plain forms starts without commander (status-main.ts, fast-status.ts);
+  // the rest, and every other command, through the program.
+  const { processIO, startFastStatus } = await import('./status-main.js');
+  const fastStatus = startFastStatus(argv);
+  if (fastStatus) {
+    process.exitCode = await fastStatus;
+  } else {
+    const { closeHungUpTerminalsAtExit } = await import('./hangup.js');
+    closeHungUpTerminalsAtExit();
+    process.exitCode = await (await import('./program.js')).runCli(processIO(argv));
+  }
 }
