@@ -1,5 +1,4 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { UsageError } from './errors.js';
 import { EMBEDDED_ROOT } from './paths.js';
@@ -101,6 +100,7 @@ export interface SeedResult {
 
 /** Root-relative paths of the shipped built-ins: workflows, templates, config.yaml. */
 async function builtinFiles(): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
   const out: string[] = [];
   for (const sub of ['workflows', join('workflows', 'templates')]) {
     for (const name of (await readdir(join(EMBEDDED_ROOT, sub))).sort()) if (/\.(json|ya?ml)$/.test(name)) out.push(join(sub, name));
@@ -137,8 +137,9 @@ export async function seedRoot(dir: string, options: { force?: boolean } = {}): 
   const isFresh = !existsSync(dir) || readdirSync(dir).length === 0;
   const marker = readMarker(dir);
   // Only init and first use write here: every read-only command resolves its root through this
-  // module, and the atomic writer brings node:crypto with it (issue 14, status start-up).
-  const { mkdirPrivate, writeFileAtomic } = await import('./adapters/atomic-file.js');
+  // module, and the atomic writer brings node:crypto with it, node:fs/promises its stream and
+  // readline modules (issue 14, status start-up).
+  const [{ mkdirPrivate, writeFileAtomic }, { readFile }] = await Promise.all([import('./adapters/atomic-file.js'), import('node:fs/promises')]);
   await mkdirPrivate(join(dir, 'workflows', 'templates'), { root: dir });
   const result: SeedResult = { written: [], kept: [], notRestored: [] };
   const recorded = new Set(marker?.written ?? []);
