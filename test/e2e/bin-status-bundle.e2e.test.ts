@@ -14,6 +14,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT, afterAllCleanup, cleanEnv, cortex, tempRoot } from './helpers.js';
+import { shq } from './tmux.js';
 
 const left = afterAllCleanup();
 const pkg = mkdtempSync(join(tmpdir(), 'cortex-bin-'));
@@ -157,6 +158,20 @@ describe('bin/cortex.js status: from the bundle while it is fresh', () => {
     expect(table.stdout).toContain(`cortex resume ${interrupted}`);
     expect(table.stderr).toMatch(/^unreadable record \S+\/workflow-gated-20260101T000000Z-dead\.json: /);
     expect((await run(BIN, ['--root', root, 'status', finished])).stdout).toContain('[history]');
+  });
+
+  it('on a terminal (colours: chalk is imported by the bundle from node_modules), the same bytes too', async () => {
+    // script(1) (util-linux) gives the command a pseudo-terminal and copies what it prints.
+    const onTerminal = async (entry: string, env: Record<string, string> = {}) => {
+      const cmd = ['node', '-r', FREEZE, entry, '--root', root, 'status'].map(shq).join(' ');
+      const { NO_COLOR: _, ...colour } = cleanEnv({ TERM: 'xterm-256color', ...env });
+      const res = await execa('script', ['-qec', cmd, '/dev/null'], { env: colour, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
+      return { exitCode: res.exitCode, stdout: res.stdout };
+    };
+    const viaBin = await onTerminal(BIN);
+    expect(viaBin.stdout, 'coloured').toMatch(/\x1b\[31minterrupted\x1b\[39m/);
+    expect(viaBin).toEqual(await onTerminal(MAIN));
+    expect(await onTerminal(BIN, { NODE_DEBUG: 'module,esm' }).then((r) => /load "[^"]*\/dist\/status-bundle\.cjs"/.test(r.stdout) && !/dist\/cli\/main\.js/.test(r.stdout))).toBe(true);
   });
 
   it('anything else goes through the program, with the same output as dist/cli/main.js', async () => {

@@ -72,6 +72,6 @@ export class Terminal {
   }
 }
 
-function shq(s: string): string {
+export function shq(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
