@@ -169,7 +169,7 @@ describe('bin/cortex.js status: from the bundle while it is fresh', () => {
       return { exitCode: res.exitCode, stdout: res.stdout };
     };
     const viaBin = await onTerminal(BIN);
-    expect(viaBin.stdout, 'coloured').toMatch(/\x1b\[31minterrupted\x1b\[39m/);
+    expect(viaBin.stdout, 'coloured').toContain('\u001b[31minterrupted\u001b[39m');
     expect(viaBin).toEqual(await onTerminal(MAIN));
     expect(await onTerminal(BIN, { NODE_DEBUG: 'module,esm' }).then((r) => /load "[^"]*\/dist\/status-bundle\.cjs"/.test(r.stdout) && !/dist\/cli\/main\.js/.test(r.stdout))).toBe(true);
   });
