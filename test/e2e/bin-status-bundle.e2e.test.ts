@@ -160,6 +160,20 @@ describe('bin/cortex.js status: from the bundle while it is fresh', () => {
     expect((await run(BIN, ['--root', root, 'status', finished])).stdout).toContain('[history]');
   });
 
+  it('a fresh bundle is checked by stat, and loads neither node:crypto nor node:fs/promises, yaml or proper-lockfile', async () => {
+    // What keeps it fast (issue 14): the hashes are read only for a file whose stat changed, and
+    // the bundle keeps the lazy imports of the status path lazy. An empty root: status reads a
+    // run's journal with node:crypto (its line 1 names the record's SHA-256).
+    const empty = tempRoot({});
+    left.roots.push(empty);
+    for (const form of [['status'], ['status', '--json']]) {
+      const res = await run(BIN, ['--root', empty, ...form], { NODE_DEBUG: 'module,esm' });
+      expect(res.stderr).toMatch(/load "[^"]*\/dist\/status-bundle\.cjs"/);
+      const loaded = [...res.stderr.matchAll(/Module\._load REQUEST (\S+)/g)].map((m) => m[1]);
+      expect(loaded.filter((m) => /^(node:)?(crypto|fs\/promises)$|yaml|proper-lockfile/.test(m as string)), form.join(' ')).toEqual([]);
+    }
+  });
+
   it('on a terminal (colours: chalk is imported by the bundle from node_modules), the same bytes too', async () => {
     // script(1) (util-linux) gives the command a pseudo-terminal and copies what it prints.
     const onTerminal = async (entry: string, env: Record<string, string> = {}) => {
