@@ -1,4 +1,5 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import type { SecretSource } from '../ports/secret-source.js';
@@ -53,10 +54,13 @@ export class EnvFileSecretSource implements SecretSource {
     const path = join(this.secretsDir, name);
     let st;
     try {
-      st = await stat(path);
+      // Synchronous: one system call, made for every request serve authenticates (a thread-pool
+      // round trip cost more than the call).
+      st = statSync(path, { throwIfNoEntry: false });
     } catch {
       return undefined;
     }
+    if (!st) return undefined;
     const mode = st.mode;
     if (!st.isFile()) throw new EnvironmentError(`secret file ${path} is not a regular file`, { hint: `put the secret's value in ${path}` });
     if ((mode & 0o077) !== 0) {

@@ -31,8 +31,12 @@ export function definitionsSignature(root: string, paths = watchedPaths(root)): 
   for (const dir of paths.dirs) {
     let entries;
     try {
-      entries = readdirSync(dir, { withFileTypes: true });
+      // A folder that is not there (no triggers/, say) is the common case: no exception for it.
+      entries = statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? readdirSync(dir, { withFileTypes: true }) : undefined;
     } catch {
+      entries = undefined;
+    }
+    if (!entries) {
       parts.push(`${dir}:-`);
       continue;
     }
