@@ -82,7 +82,7 @@ export class FsStateStore implements StateStore {
     this.paths = layout(root);
   }
 
-  async writeExecution(record: ExecutionRecord): Promise<void> {
+  async writeExecution(record: ExecutionRecord, options: { journal?: boolean } = {}): Promise<void> {
     const id = checkId('execution id', record.execution_id);
     const bytes = this.recordBytes(record);
     // No append may continue the old journal from here on, even when this write fails.
@@ -94,6 +94,9 @@ export class FsStateStore implements StateStore {
     // its fsynced lines gone).
     await writeFileAtomic(this.paths.activeRecord(id), bytes, 0o600, { root: this.root, durableDir: true });
     this.forgetUnsynced(id);
+    // A new record another store drives: that store starts the journal (a file and an fsync
+    // fewer for each run serve creates).
+    if (options.journal === false) return;
     // A kill before this rename leaves the old journal, whose base no longer matches: ignored.
     const base = journalBaseLine(recordDigest(bytes));
     await writeFileAtomic(this.paths.journal(id), base, 0o600, { root: this.root });

@@ -147,7 +147,8 @@ async function createBatch(deps: EngineDeps, workflowId: string, batch: CreateEx
     await Promise.all(
       pending.map(async ({ index, created: c }) => {
         try {
-          await deps.store.writeExecution(c.record);
+          // Driven by another process (or store): that one starts the journal when it takes it.
+          await deps.store.writeExecution(c.record, c.lock ? {} : { journal: false });
         } catch (error) {
           await c.lock?.release();
           outcomes[index] = { ok: false, error };

@@ -8,8 +8,12 @@ import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../model/
  */
 export interface StateStore {
   readonly root: string;
-  /** Writes active/workflow-<id>.json whole, and starts the execution's journal afresh from it. */
-  writeExecution(record: ExecutionRecord): Promise<void>;
+  /**
+   * Writes active/workflow-<id>.json whole, and starts the execution's journal afresh from it.
+   * `journal: false`: the record of a new execution that another process or store drives (it
+   * starts its own journal when it writes the record): no journal is started.
+   */
+  writeExecution(record: ExecutionRecord, options?: { journal?: boolean }): Promise<void>;
   /**
    * Records one step durably by a line appended (and fsynced) to the execution's journal: every
    * top-level field and the actions at `changed` (with their phases' heads). Only valid when

@@ -197,6 +197,21 @@ describe('execution journal', () => {
     expect(() => statSync(paths().journal(ID))).toThrow(/ENOENT/);
   });
 
+  it('a new record another store drives (journal: false) starts no journal; the driver starts its own with its first whole write', async () => {
+    const rec = newRecord();
+    await store.writeExecution(rec, { journal: false });
+    expect(() => statSync(paths().journal(ID))).toThrow(/ENOENT/);
+    expect(readActiveRecord(root, ID)?.record).toEqual(rec);
+    // The creator cannot append (it started no journal): a step would be a whole write.
+    start(rec, 0, 0, '2026-12-03T10:00:01.000Z');
+    expect(await store.journalExecution(rec, [{ phase: 0, action: 0 }])).toBe(false);
+    const driver = new FsStateStore(root, new Masker(), noLocks, clock);
+    await driver.writeExecution(rec);
+    complete(rec, 0, 0, '2026-12-03T10:00:02.000Z');
+    expect(await driver.journalExecution(rec, [{ phase: 0, action: 0 }])).toBe(true);
+    expect(readActiveRecord(root, ID)?.record).toEqual(rec);
+  });
+
   it('archiving writes the record whole into history/ and removes the journal', async () => {
     const rec = newRecord();
     await store.writeExecution(rec);
