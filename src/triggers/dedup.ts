@@ -17,6 +17,12 @@ export const DEDUP_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /** Longest time the dedup lock is kept across batches while claims keep coming (another process waits up to 10 s). */
 const HOLD_MS = 1000;
+/**
+ * After the lock was kept HOLD_MS (one hold, or holds back to back), it stays free this long
+ * before this process takes it again: another process tries the lock directory every 25 to
+ * 100 ms, and a lock let go and taken again at once would never be free when it looks.
+ */
+const TURN_MS = 150;
 
 export interface DedupEntry {
   first_seen: string;
@@ -56,6 +62,9 @@ export class DedupStore {
    */
   private readonly queue: DedupOp[] = [];
   private draining = false;
+  /** Since when this process has held the lock with no gap of TURN_MS (undefined: another process had its turn since). */
+  private busySince: number | undefined;
+  private releasedAt = -Infinity;
 
   constructor(
     private readonly state: TriggerStateStore,
@@ -91,9 +100,9 @@ export class DedupStore {
 
   /**
    * Applies what waits, batch by batch; a batch whose lock, read or write fails fails each of its
-   * operations. While more arrive, the lock is kept (at most HOLD_MS, then let go so another
-   * process can take its turn) and the file read once: under the lock no other process writes it,
-   * so what this one last wrote is what it holds.
+   * operations. While more arrive, the lock is kept (at most HOLD_MS, then let go for TURN_MS so
+   * another process can take its turn) and the file read once: under the lock no other process
+   * writes it, so what this one last wrote is what it holds.
    */
   private async drain(): Promise<void> {
     this.draining = true;
@@ -101,6 +110,7 @@ export class DedupStore {
       // Claims made in the same turn of the event loop join the first batch.
       await Promise.resolve();
       while (this.queue.length) {
+        await this.letOthersHaveATurn();
         let lock;
         try {
           lock = await this.locks.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 10_000 });
@@ -108,7 +118,9 @@ export class DedupStore {
           for (const op of this.queue.splice(0)) op.reject(e);
           continue;
         }
-        const heldSince = performance.now();
+        // Let go TURN_MS or more before (waited out, or held by another process meanwhile): a new hold.
+        if (performance.now() - this.releasedAt >= TURN_MS) this.busySince = undefined;
+        const heldSince = (this.busySince ??= performance.now());
         try {
           let file: DedupFile | undefined;
           do {
@@ -133,10 +145,22 @@ export class DedupStore {
           } while (this.queue.length && performance.now() - heldSince < HOLD_MS && !lock.lost.aborted);
         } finally {
           await lock.release();
+          this.releasedAt = performance.now();
         }
       }
     } finally {
       this.draining = false;
+    }
+  }
+
+  /**
+   * Waits, when this process has kept the lock HOLD_MS with no gap of TURN_MS, until the lock has
+   * been free TURN_MS: a process waiting for it (cortex trigger) takes it then.
+   */
+  private async letOthersHaveATurn(): Promise<void> {
+    const free = performance.now() - this.releasedAt;
+    if (free < TURN_MS && this.busySince !== undefined && performance.now() - this.busySince >= HOLD_MS) {
+      await new Promise((resolve) => setTimeout(resolve, TURN_MS - free));
     }
   }
 

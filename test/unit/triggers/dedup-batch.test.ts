@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FsTriggerStateStore, triggerStatePath } from '../../../src/adapters/fs-trigger-state-store.js';
 import { ProperLockManager } from '../../../src/adapters/proper-lock-manager.js';
@@ -120,5 +121,43 @@ describe('DedupStore: claims and releases made at the same time', () => {
     expect(n.reads).toBe(2);
     const file = JSON.parse(readFileSync(triggerStatePath(root, 'dedup'), 'utf8')) as { entries: Record<string, unknown> };
     expect(Object.keys(file.entries).sort()).toEqual(['x', 'z']);
+  });
+
+  it('under a burst that never pauses, another process polling for the lock (as cortex trigger does) gets its turn', async () => {
+    const { root, dedup, n } = counted();
+    const t = new Date('2026-11-25T12:00:00Z');
+    const state = (dedup as unknown as { state: FsTriggerStateStore }).state;
+    const write = state.write;
+    // Another process: it cannot be handed the lock inside this process, it tries the lock
+    // directory every 50 ms (cortex trigger waits 25 to 100 ms between tries).
+    const other = new ProperLockManager(root);
+    let otherGotIt = false;
+    const poll = async () => {
+      while (!otherGotIt && n.locks < 5) {
+        try {
+          const held = await other.acquire('trigger-dedup', { pid: process.pid, host: hostname(), command: 'trigger' }, { waitMs: 0 });
+          otherGotIt = true;
+          await held.release();
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    };
+    let poller: Promise<void> | undefined;
+    // Every write brings one more claim: the queue is never empty until the other process got in
+    // (or serve took the lock 5 times, about 5 s of holds, without letting it).
+    let i = 0;
+    const claims: Array<Promise<unknown>> = [];
+    state.write = async (...a) => {
+      // The other process starts trying once serve holds the lock.
+      poller ??= poll();
+      if (!otherGotIt && n.locks < 5) claims.push(dedup.claim([{ key: `k${i++}`, workflows: ['w'] }], t));
+      return write(...a);
+    };
+    await dedup.claim([{ key: 'first', workflows: ['w'] }], t);
+    await poller;
+    // No claim is added once the poller stopped: these are all.
+    await Promise.all(claims);
+    expect(otherGotIt).toBe(true);
   });
 });
