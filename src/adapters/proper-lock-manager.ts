@@ -29,6 +29,9 @@ const LOCK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  */
 const FRESH_LOCK_MS = 1000;
 
+/** How far ahead proper-lockfile may date a lock's mtime: the next whole second + 5 ms. */
+const MTIME_AHEAD_MS = 1005;
+
 /**
  * When the lock directory was last touched (created, or its mtime refreshed), in ms since the epoch.
  * Not its mtime alone: proper-lockfile dates the first lock a process takes up to a second ahead
@@ -37,7 +40,9 @@ const FRESH_LOCK_MS = 1000;
  * stamped by the kernel when the directory is created or its mtime set, and is never ahead of then.
  */
 function touchedAt(lockStat: { mtimeMs: number; ctimeMs: number }): number {
-  return Math.min(lockStat.mtimeMs, lockStat.ctimeMs);
+  // The ctime only corrects that second: on NFS it is the file server's clock, which may lag the
+  // holders' by any amount, and a lock refreshed a moment ago must never read as stale by the lag.
+  return Math.min(lockStat.mtimeMs, Math.max(lockStat.ctimeMs, lockStat.mtimeMs - MTIME_AHEAD_MS));
 }
 
 export { isPidAlive } from './pid.js';

@@ -1,4 +1,4 @@
-import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -204,6 +204,23 @@ describe('ProperLockManager', () => {
     const held = await locks.acquire('run-killed', OWNER);
     expect((await locks.holder('run-killed'))?.pid).toBe(process.pid);
     await held.release();
+  });
+
+  // On NFS the holder sets the mtime with its own clock while the server stamps the ctime with
+  // the server's: a server clock behind made a lock refreshed a moment ago look as old as the lag,
+  // and a live holder's lock (here on another host) was broken once the lag passed staleMs.
+  it('a lock whose mtime was just refreshed is not stale however far behind its ctime is (a file server clock behind)', async () => {
+    const lockDir = await plantLock(root, 'nfs', { pid: 4242, host: 'other-client', acquired_at: new Date().toISOString() }, -40_000);
+    const locks = new ProperLockManager(root);
+    const realNow = Date.now.bind(Date);
+    // This host's clock is the holder's: 40 s ahead of the ctime the "server" stamped.
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 40_000);
+    try {
+      expect(await locks.breakIfStale('nfs')).toBe(false);
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await lstat(lockDir)).isDirectory()).toBe(true);
   });
 
   it('breakIfStale removes a lock whose mtime is older than staleMs, whoever owned it', async () => {
