@@ -136,6 +136,27 @@ describe('tick, schedule list and serve with an invalid trigger file', () => {
     expect(readFileSync(join(r, 'state', 'serve.log'), 'utf8')).toMatch(/error: triggers\/bad\.yaml/);
     child.kill('SIGTERM');
   });
+
+  it('serve: an operator actions file that goes bad while serving is said by /healthz on every request, not only the first', async () => {
+    const hook = 'workflow_id: small\ntype: webhook\npath: hook\nauth: { type: none }\n';
+    const r = root({ 'triggers/hook.yaml': hook, 'contractors/lb.yaml': 'contractor: lb-contractor\nactions:\n  - name: x\n    summary: s\n    argv: [lbctl, status]\n' });
+    const { child, url, stderr } = await startServe(r);
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
+    writeFileSync(join(r, 'contractors/lb.yaml'), 'contractor: lb-contractor\nactions: [\n');
+    const health = async () => (await (await fetch(`${url}/healthz`)).json()) as { status: string; problems?: string[] };
+    const first = await waitFor(
+      async () => {
+        const b = await health();
+        return b.status !== 'ok' ? b : undefined;
+      },
+      { what: '/healthz to see the bad file', timeoutMs: 15_000, detail: stderr },
+    );
+    expect(first.problems).toEqual([expect.stringMatching(/contractors\/lb\.yaml/)]);
+    // The next requests too: the files did not change since, and they are still invalid.
+    expect(await health()).toEqual(first);
+    expect(await health()).toEqual(first);
+    child.kill('SIGTERM');
+  });
 });
 
 async function startServe(r: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ child: ResultPromise; url: string; stderr: () => string; stdout: () => string }> {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { appendLine, waitForDiskOffThread } from '../../adapters/atomic-file.js';
 import { EnvFileSecretSource } from '../../adapters/env-file-secret-source.js';
-import { DefinitionInvalidError, EnvironmentError, ExitCode, UsageError, formatIssue } from '../../errors.js';
+import { DefinitionInvalidError, EnvironmentError, ExitCode, UsageError, formatIssue, type Issue } from '../../errors.js';
 import { layout } from '../../layout.js';
 import { DefinitionsMemo } from '../../definitions/memo.js';
 import { ensureRoot } from '../../root.js';
@@ -55,8 +55,17 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
   const reload = async (first: boolean): Promise<TriggerEntry[]> => {
     const sig = definitionsSignature(root);
     if (sig === signature) return entries;
+    let loaded: { entries: TriggerEntry[]; problems: Issue[] };
+    try {
+      loaded = await loadRootTriggers(root);
+    } catch (e) {
+      // An invalid operator actions file (contractors/): no definition can be checked, so no run
+      // starts until it is repaired. The triggers loaded before go on being served and the problem
+      // is said on every request (as for an invalid trigger file), not only on the first one.
+      if (first || !(e instanceof DefinitionInvalidError)) throw e;
+      loaded = { entries, problems: e.issues };
+    }
     signature = sig;
-    const loaded = await loadRootTriggers(root);
     // At start an invalid file stops serve: its triggers would be silently absent. Later (an edit
     // while serving) the valid triggers go on being served, and the problem is said everywhere.
     if (first && loaded.problems.length) {
