@@ -24,8 +24,8 @@ export interface InProcessRunsOptions {
   maxDeferMs?: number;
   /** Drives one execution (default: as `cortex resume ID`, logged). Tests pass a fake. */
   drive?: (executionId: string) => Promise<void>;
-  /** Told when a run driven here has ended or stopped (its workflow, when its record was read). */
-  ended?: (executionId: string, workflowId: string | undefined) => void;
+  /** Told when a run driven here has ended or stopped (its workflow and the hash of the definition it ran with, when its record was read). */
+  ended?: (executionId: string, workflowId: string | undefined, definitionHash: string | undefined) => void;
 }
 
 /** How often a run being driven looks for a `cortex cancel` of it. */
@@ -174,9 +174,11 @@ export class InProcessRuns implements Launcher {
       }
     })();
     let workflowId: string | undefined;
+    let definitionHash: string | undefined;
     try {
       const r = await resumeExecution(app, { executionId: id, emit: () => undefined, command: 'serve' });
       workflowId = r.record.workflow_id;
+      definitionHash = r.record.definition?.hash;
       log(`${r.record.status} ${id} (exit ${r.exitCode})${r.record.status_reason ? `: ${r.record.status_reason}` : ''}`);
     } catch (e) {
       // Held by another process (an operator's resume), or ended meanwhile: not ours to drive.
@@ -189,7 +191,7 @@ export class InProcessRuns implements Launcher {
       this.signal.removeEventListener('abort', onStop);
       await watch;
     }
-    this.options.ended?.(id, workflowId);
+    this.options.ended?.(id, workflowId, definitionHash);
   }
 }
 

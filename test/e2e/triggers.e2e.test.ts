@@ -499,4 +499,64 @@ triggers:
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
   }, 120_000);
+
+  it('on_conflict queue changed to refuse while a run waits: when the run it waits behind ends here, it starts then', async () => {
+    const r = tempRoot({
+      'workflows/one-at-a-time.yaml': `workflow_id: one-at-a-time
+workflow_name: One at a time
+version: 1.0.0
+concurrency: 1
+on_conflict: queue
+parameters:
+  instance: { type: string, required: true }
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: hold, action: execute_command, parameters: { command: [sh, -c, "while [ ! -e \\"$0\\" ]; do sleep 0.05; done", "\${env.GATE}"] }, timeout: 120 }
+triggers:
+  - type: prometheus_alert
+    id: high-mem
+    alert_name: HighMemoryUsage
+    parameters: { instance: "\${event.labels.instance}" }
+`,
+      'config.yaml': 'serve:\n  token_secret: AM_TOKEN\n',
+      'secrets/AM_TOKEN': 'am-token-123',
+    });
+    chmodSync(join(r, 'secrets', 'AM_TOKEN'), 0o600);
+    roots.push(r);
+    const gate = join(r, 'gate');
+    const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv({ GATE: gate }), extendEnv: false, reject: false, cwd: PROJECT });
+    children.push(child);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], { what: 'cortex serve to listen', timeoutMs: 20_000, detail: () => out });
+    const post = async (i: number) => {
+      const res = await fetch(`${url}/webhook/alertmanager`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer am-token-123' },
+        body: JSON.stringify({ receiver: 'cortex', status: 'firing', version: '4', groupLabels: {}, commonLabels: {}, alerts: [{ status: 'firing', labels: { alertname: 'HighMemoryUsage', instance: `node-${i}` }, startsAt: '2026-11-25T18:52:27Z', endsAt: '0001-01-01T00:00:00Z', fingerprint: `r${String(i).padStart(15, '0')}` }] }),
+      });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { executions: string[]; runs: Array<{ status: string }> });
+    };
+    const first = await post(1);
+    expect(first.runs[0]?.status).toBe('started');
+    const active = (id: string) => JSON.parse(readFileSync(join(r, 'workflows', 'active', `workflow-${id}.json`), 'utf8')) as { status: string; queued?: unknown };
+    await waitFor(() => active(first.executions[0] as string).status === 'running', { what: 'the first run to be running', timeoutMs: 30_000 });
+    const second = await post(2);
+    expect(second.runs[0]?.status).toBe('queued');
+    const [older, queued] = [first.executions[0] as string, second.executions[0] as string];
+    expect(active(queued)).toMatchObject({ status: 'pending', queued: { behind: [older] } });
+    // The operator stops queueing new runs; the one already waiting is still to run after the first.
+    const file = join(r, 'workflows', 'one-at-a-time.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('on_conflict: queue', 'on_conflict: refuse'));
+    writeFileSync(gate, '');
+    const ended = await waitForHistory(r, 2, 60_000);
+    expect(ended.map((x) => [x.execution_id, x.status]).sort()).toEqual([[older, 'completed'], [queued, 'completed']].sort());
+    // Started because the run it waited behind ended here, not by serve's 30 s pass.
+    expect(readFileSync(join(r, 'state', 'serve.log'), 'utf8')).toContain(`queued run ${queued} started (${older} ended)`);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  }, 120_000);
 });

@@ -98,7 +98,7 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
   // SIGTERM first stops accepting and gives them serve.stop_grace_seconds to end.
   const drives = new AbortController();
   // Set once the application is up (below): a run driven here has ended.
-  let runEnded: (executionId: string, workflowId: string | undefined) => void = () => undefined;
+  let runEnded: (executionId: string, workflowId: string | undefined, definitionHash: string | undefined) => void = () => undefined;
   const launcher = await launcherFor(ctx);
   const runsLog = runsLogPath(root);
   const runs = launcher.queued
@@ -107,7 +107,7 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
         maxRunning: config.serve.max_running ?? DEFAULT_MAX_RUNNING,
         maxQueued: config.serve.max_queued ?? DEFAULT_MAX_QUEUED,
         log: (line) => void appendLine(runsLog, `${new Date().toISOString()} serve: ${line}`, { root }).catch(() => undefined),
-        ended: (id, workflowId) => runEnded(id, workflowId),
+        ended: (id, workflowId, hash) => runEnded(id, workflowId, hash),
       });
   const starter = await triggerStarterFor(ctx, opts, {}, runs ?? launcher);
 
@@ -170,14 +170,16 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
       }
     })().finally(() => (queuedPass = undefined));
   };
-  runEnded = (id, workflowId) => {
+  runEnded = (id, workflowId, definitionHash) => {
     if (ctx.signal.aborted || workflowId === undefined) return;
-    // Only a workflow that queues its runs can have one waiting: no pass (it reads every active record) for the others.
+    // Only a workflow that queues its runs can have one waiting: no pass (it reads every active
+    // record) for the others. A definition edited since the run started (on_conflict changed while
+    // runs wait) or that cannot be read now cannot tell: a pass.
     void loadDefinitions(app, workflowId).then(
       (d) => {
-        if (d.loaded.definition.on_conflict === 'queue') passNow(`${id} ended`);
+        if (d.loaded.definition.on_conflict === 'queue' || d.loaded.hash !== definitionHash) passNow(`${id} ended`);
       },
-      () => undefined,
+      () => passNow(`${id} ended`),
     );
   };
   if (runs) {
