@@ -4,8 +4,12 @@
  * are unchanged. Every use first takes the signature of the definition files (names, sizes,
  * modification and change times, inodes: one readdir per folder and one stat per file), so an
  * edit is seen by the next use as it would be without the memo; only the reading, parsing and
- * validating of unchanged files is saved. (Times to the microsecond: a write within the same
- * microsecond that keeps the size and the inode is not told apart.)
+ * validating of unchanged files is saved. (Not told apart: a write that keeps the size and the
+ * inode within the same tick of the clock the kernel stamps files with, after this process read
+ * the file. Linux 6.13 and later give a file whose times were read a finer stamp at its next
+ * change; older kernels stamp from a clock that moves every 1 to 10 ms, and some file systems
+ * keep whole seconds. The ctime does not narrow that: it comes from the same clock. It only
+ * catches an mtime set back, by `touch -d`, `cp -p`, `rsync -t` or `tar`.)
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
