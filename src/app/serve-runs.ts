@@ -47,6 +47,7 @@ export class InProcessRuns implements Launcher {
   private readonly running = new Map<string, Promise<void>>();
   private reserved = 0;
   private stopped = false;
+  private starting = true;
   private answering = 0;
   private answeringSince = 0;
   private deferTimer: NodeJS.Timeout | undefined;
@@ -104,6 +105,15 @@ export class InProcessRuns implements Launcher {
     return { running: this.running.size, waiting: this.waiting.length };
   }
 
+  /**
+   * Starts no more drives (serve was told to stop, and answers the requests it has before stop()):
+   * runs launched or waiting from now on wait, and stop() hands them back to stay `pending`,
+   * rather than being started now and paused midway when the stop grace ends.
+   */
+  stopStarting(): void {
+    this.starting = false;
+  }
+
   /** Takes no more runs; the waiting ones stay `pending` for the next serve or `cortex resume`. */
   stop(): string[] {
     this.stopped = true;
@@ -136,7 +146,7 @@ export class InProcessRuns implements Launcher {
       clearTimeout(this.deferTimer);
       this.deferTimer = undefined;
     }
-    while (!this.stopped && !this.signal.aborted && this.running.size < this.options.maxRunning && this.waiting.length) {
+    while (this.starting && !this.stopped && !this.signal.aborted && this.running.size < this.options.maxRunning && this.waiting.length) {
       const id = this.waiting.shift() as string;
       const run = (this.options.drive ?? ((x: string) => this.drive(x)))(id).catch(() => undefined).finally(() => {
         this.running.delete(id);

@@ -210,6 +210,9 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
     else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   clearInterval(expiry);
+  // No run starts from now on (those the requests being answered create, or a queued pass
+  // launches, wait with the others and stay pending); the ones going get the grace below.
+  runs?.stopStarting();
   // Stop accepting, let in-flight requests finish.
   await new Promise<void>((resolve) => {
     const force = setTimeout(() => server.closeAllConnections(), 15_000);

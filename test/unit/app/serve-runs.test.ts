@@ -43,6 +43,23 @@ describe('serve drives its runs in process (InProcessRuns)', () => {
     expect(runs.counts).toEqual({ running: 0, waiting: 0 });
   });
 
+  it('stopStarting (serve told to stop): a slot freed starts no waiting run, a run launched after waits too; stop() hands both back', async () => {
+    const d = gatedDrives();
+    const runs = runsWith({ maxRunning: 1, maxQueued: 10 }, d.drive);
+    await runs.launch('a');
+    await runs.launch('b');
+    expect(d.started).toEqual(['a']);
+    runs.stopStarting();
+    d.end('a');
+    await waitFor(() => runs.counts.running === 0, { what: 'a to end' });
+    // A request still being answered creates one more (or a queued pass launches one).
+    expect((await runs.launch('c')).ok).toBe(true);
+    expect(d.started).toEqual(['a']);
+    expect(runs.stop()).toEqual(['b', 'c']);
+    await runs.settled();
+    expect(d.started).toEqual(['a']);
+  });
+
   it('reserve: room for maxRunning + maxQueued runs (reserved, driven or waiting); none beyond until one is given back or ends', async () => {
     const d = gatedDrives();
     const runs = runsWith({ maxRunning: 1, maxQueued: 2 }, d.drive);
