@@ -3,6 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import type { SecretSource } from '../ports/secret-source.js';
+import { RACY_MS } from '../definitions/memo.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -19,6 +20,8 @@ export class EnvFileSecretSource implements SecretSource {
   constructor(
     private readonly secretsDir: string,
     private readonly env: Record<string, string | undefined>,
+    /** The wall clock file times are compared with (tests). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   describe(name: string): string {
@@ -68,12 +71,15 @@ export class EnvFileSecretSource implements SecretSource {
         hint: `chmod 600 ${path}`,
       });
     }
-    // Read again only when the file changed (replaced, written, or its size or times differ).
+    // Read again only when the file changed (replaced, written, or its size or times differ), and
+    // kept only once it has been still for RACY_MS: two writes within one tick of the kernel's
+    // file clock share their stamp (as for the definitions: src/definitions/memo.ts).
     const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
     const known = this.read.get(path);
     if (known?.stamp === stamp) return known.value;
     const value = (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
-    this.read.set(path, { stamp, value });
+    if (this.now() - Math.max(st.mtimeMs, st.ctimeMs) >= RACY_MS) this.read.set(path, { stamp, value });
+    else this.read.delete(path);
     return value;
   }
 }

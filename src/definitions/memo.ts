@@ -4,12 +4,14 @@
  * are unchanged. Every use first takes the signature of the definition files (names, sizes,
  * modification and change times, inodes: one readdir per folder and one stat per file), so an
  * edit is seen by the next use as it would be without the memo; only the reading, parsing and
- * validating of unchanged files is saved. (Not told apart: a write that keeps the size and the
- * inode within the same tick of the clock the kernel stamps files with, after this process read
- * the file. Linux 6.13 and later give a file whose times were read a finer stamp at its next
- * change; older kernels stamp from a clock that moves every 1 to 10 ms, and some file systems
- * keep whole seconds. The ctime does not narrow that: it comes from the same clock. It only
- * catches an mtime set back, by `touch -d`, `cp -p`, `rsync -t` or `tar`.)
+ * validating of unchanged files is saved.
+ *
+ * A signature cannot tell apart two writes that keep the size and the inode within one tick of
+ * the clock the kernel stamps files with (1 to 10 ms before Linux 6.13; a second on some file
+ * systems; the ctime comes from the same clock and only catches an mtime set back by `touch -d`,
+ * `cp -p`, `rsync -t` or `tar`). So, as git does with racily clean files, nothing is kept while
+ * any of the files changed less than RACY_MS ago: each use then loads anew, until the files have
+ * been still for that long, when a later write can no longer share its stamp.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,10 +29,18 @@ function watchedPaths(root: string): { dirs: string[]; config: string } {
  * Folders in them (workflows/active/, history/, locks/) are not looked into.
  */
 export function definitionsSignature(root: string, paths = watchedPaths(root)): string {
+  return takeSignature(paths).text;
+}
+
+/** The signature, and the latest modification or change time among the files (ms since the epoch). */
+function takeSignature(paths: ReturnType<typeof watchedPaths>): { text: string; latestMs: number } {
   const parts: string[] = [];
+  let latestMs = 0;
   const stamp = (path: string) => {
     const s = statSync(path, { throwIfNoEntry: false });
-    return s?.isFile() ? `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}` : undefined;
+    if (!s?.isFile()) return undefined;
+    latestMs = Math.max(latestMs, s.mtimeMs, s.ctimeMs);
+    return `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
   };
   for (const dir of paths.dirs) {
     let entries;
@@ -63,8 +73,11 @@ export function definitionsSignature(root: string, paths = watchedPaths(root)): 
     config = undefined;
   }
   parts.push(`config:${config ?? '-'}`);
-  return parts.join('|');
+  return { text: parts.join('|'), latestMs };
 }
+
+/** How long after a file's last change what is loaded from it is not kept (see the top of this file). */
+export const RACY_MS = 2000;
 
 /** The loads of one state of the definitions. */
 export interface DefinitionsSnapshot {
@@ -77,8 +90,12 @@ export class DefinitionsMemo {
   private entries = new Map<string, Promise<unknown>>();
   private readonly paths: ReturnType<typeof watchedPaths>;
 
-  constructor(private readonly root: string) {
+  private readonly now: () => number;
+
+  /** `now`: the wall clock, in ms since the epoch, that file times are compared with (tests). */
+  constructor(root: string, options: { now?: () => number } = {}) {
     this.paths = watchedPaths(root);
+    this.now = options.now ?? Date.now;
   }
 
   /**
@@ -87,7 +104,13 @@ export class DefinitionsMemo {
    * takes, so what was loaded from it then is never reused after.
    */
   snapshot(): DefinitionsSnapshot {
-    const signature = definitionsSignature(this.root, this.paths);
+    const { text: signature, latestMs } = takeSignature(this.paths);
+    if (this.now() - latestMs < RACY_MS) {
+      // A file changed just now may change again unseen: load anew, keep nothing.
+      this.signature = undefined;
+      this.entries = new Map();
+      return { get: (_key, load) => load() };
+    }
     if (signature !== this.signature) {
       this.signature = signature;
       this.entries = new Map();

@@ -163,12 +163,17 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
       return;
     }
     queuedPass = (async () => {
-      for (let next: string | undefined = why; next !== undefined && !ctx.signal.aborted; ) {
-        passAgain = undefined;
-        await startQueued(next).catch((e: unknown) => ctx.out.err(`queued runs: ${(e as Error).message}`));
-        next = passAgain;
+      try {
+        for (let next: string | undefined = why; next !== undefined && !ctx.signal.aborted; ) {
+          passAgain = undefined;
+          await startQueued(next).catch((e: unknown) => ctx.out.err(`queued runs: ${(e as Error).message}`));
+          next = passAgain;
+        }
+      } finally {
+        // In the same turn as the last look at passAgain: an end after it starts a new pass.
+        queuedPass = undefined;
       }
-    })().finally(() => (queuedPass = undefined));
+    })();
   };
   runEnded = (id, workflowId, definitionHash) => {
     if (ctx.signal.aborted || workflowId === undefined) return;

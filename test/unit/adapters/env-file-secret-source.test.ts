@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { waitFor } from '../../helpers/wait.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -35,7 +36,8 @@ describe('EnvFileSecretSource', () => {
   });
 
   it('a rotated secret is read anew at once (same size, same modification time, or a link moved to another file), and a file made readable by others is refused again', async () => {
-    const source = new EnvFileSecretSource(secrets, {});
+    // Its clock is well past every write below: values are kept, so each change must be seen by its stamp.
+    const source = new EnvFileSecretSource(secrets, {}, () => Date.now() + 60_000);
     const path = join(secrets, 'TOKEN');
     const at = new Date('2026-01-01T00:00:00Z');
     writeFileSync(path, 'token-aaaa');
@@ -43,8 +45,18 @@ describe('EnvFileSecretSource', () => {
     utimesSync(path, at, at);
     expect(await source.get('TOKEN')).toBe('token-aaaa');
     expect(await source.get('TOKEN')).toBe('token-aaaa');
+    const before = statSync(path, { bigint: true }).ctimeNs;
     writeFileSync(path, 'token-bbbb');
     utimesSync(path, at, at);
+    // In a later tick of the kernel's file clock (within one tick, the stamp is the same: not kept then, see RACY_MS).
+    await waitFor(
+      () => {
+        if (statSync(path, { bigint: true }).ctimeNs !== before) return true;
+        utimesSync(path, at, at);
+        return false;
+      },
+      { what: 'the file clock to move on', timeoutMs: 5000, intervalMs: 5 },
+    );
     expect(await source.get('TOKEN')).toBe('token-bbbb');
     chmodSync(path, 0o644);
     await expect(source.get('TOKEN')).rejects.toThrow(/readable by group or others/);
