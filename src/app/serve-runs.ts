@@ -22,6 +22,12 @@ export interface InProcessRunsOptions {
   log: (line: string) => void;
   /** Longest time new drives wait while requests are being answered (default 2000 ms). */
   maxDeferMs?: number;
+  /**
+   * How long after the last answer drives still wait for the next request (default 50 ms): under
+   * a burst the requests in hand are all between two answers now and then, and a drive started
+   * in such a gap would take the event loop from the rest of the burst.
+   */
+  quietMs?: number;
   /** Drives one execution (default: as `cortex resume ID`, logged). Tests pass a fake. */
   drive?: (executionId: string) => Promise<void>;
   /** Told when a run driven here has ended or stopped (its workflow and the hash of the definition it ran with, when its record was read). */
@@ -50,6 +56,8 @@ export class InProcessRuns implements Launcher {
   private starting = true;
   private answering = 0;
   private answeringSince = 0;
+  private lastAnswerAt = -Infinity;
+  private deferTimerAt = 0;
   private deferTimer: NodeJS.Timeout | undefined;
 
   /**
@@ -91,13 +99,19 @@ export class InProcessRuns implements Launcher {
    * and answered first, and the runs driven right after.
    */
   async whileAnswering<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.answering++ === 0) this.answeringSince = performance.now();
+    // A request within quietMs of the last answer goes on the same busy spell (maxDeferMs counts it whole).
+    if (this.answering++ === 0 && !this.isInQuietGap()) this.answeringSince = performance.now();
     try {
       return await fn();
     } finally {
       this.answering--;
+      this.lastAnswerAt = performance.now();
       this.pump();
     }
+  }
+
+  private isInQuietGap(): boolean {
+    return performance.now() - this.lastAnswerAt < (this.options.quietMs ?? 50);
   }
 
   /** Counts, for the log and tests. */
@@ -132,17 +146,24 @@ export class InProcessRuns implements Launcher {
 
   private pump(): void {
     const deferMs = this.options.maxDeferMs ?? 2000;
-    const deferredFor = this.answering > 0 ? performance.now() - this.answeringSince : Infinity;
+    const now = performance.now();
+    const isBusy = this.answering > 0 || this.isInQuietGap();
+    const deferredFor = isBusy ? now - this.answeringSince : Infinity;
     if (deferredFor < deferMs && this.waiting.length && this.running.size < this.options.maxRunning) {
-      this.deferTimer ??= setTimeout(() => {
+      // Looked at again when the busy spell may be over (quiet since the last answer) or at maxDeferMs.
+      const quietLeft = this.answering > 0 ? Infinity : this.lastAnswerAt + (this.options.quietMs ?? 50) - now;
+      const wakeAt = now + Math.max(1, Math.min(deferMs - deferredFor, quietLeft));
+      // One timer, at the earliest time it may be needed.
+      if (this.deferTimer && this.deferTimerAt <= wakeAt) return;
+      clearTimeout(this.deferTimer);
+      this.deferTimerAt = wakeAt;
+      this.deferTimer = setTimeout(() => {
         this.deferTimer = undefined;
-        // Requests kept coming for maxDeferMs: drives start anyway (the next burst defers them again).
-        this.answeringSince = performance.now() - deferMs;
         this.pump();
-      }, deferMs - deferredFor);
+      }, wakeAt - now);
       return;
     }
-    if (this.deferTimer && this.answering === 0) {
+    if (this.deferTimer && !isBusy) {
       clearTimeout(this.deferTimer);
       this.deferTimer = undefined;
     }

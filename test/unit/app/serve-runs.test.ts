@@ -94,8 +94,43 @@ describe('serve drives its runs in process (InProcessRuns)', () => {
     expect(d.started).toEqual([]);
     finishAnswer();
     await answering;
+    // Not in the same turn: a quiet moment first (quietMs), in case the next request comes.
+    expect(d.started).toEqual([]);
+    await waitFor(() => d.started.length === 1, { what: 'a to start once the answers are done' });
     expect(d.started).toEqual(['a']);
     d.end('a');
+  });
+
+  it('a request within quietMs of the last answer keeps new drives waiting (a burst between two answers); maxDeferMs counts the spell whole', async () => {
+    const d = gatedDrives();
+    const runs = new InProcessRuns(() => ({}) as App, new AbortController().signal, { maxRunning: 4, maxQueued: 10, maxDeferMs: 60_000, quietMs: 300, log: () => undefined, drive: d.drive });
+    await runs.whileAnswering(async () => {
+      await runs.launch('a');
+    });
+    let finishSecond!: () => void;
+    const second = runs.whileAnswering(() => new Promise<void>((resolve) => (finishSecond = resolve)));
+    // Past the first answer's quiet moment, with the second still under way: a waits.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(d.started).toEqual([]);
+    finishSecond();
+    await second;
+    await waitFor(() => d.started.length === 1, { what: 'a to start once the burst is over' });
+    d.end('a');
+    // A spell of answers with gaps shorter than quietMs is deferred at most maxDeferMs in all.
+    const e = gatedDrives();
+    const short = new InProcessRuns(() => ({}) as App, new AbortController().signal, { maxRunning: 4, maxQueued: 10, maxDeferMs: 200, quietMs: 100, log: () => undefined, drive: e.drive });
+    await short.launch('b');
+    let keepAnswering = true;
+    const spell = (async () => {
+      while (keepAnswering) {
+        await short.whileAnswering(() => new Promise((r) => setTimeout(r, 30)));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await waitFor(() => e.started.length === 1, { what: 'b to start after maxDeferMs although answers keep coming' });
+    keepAnswering = false;
+    await spell;
+    e.end('b');
   });
 
   it('requests that keep coming defer new drives for maxDeferMs only', async () => {
