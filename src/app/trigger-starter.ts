@@ -8,7 +8,7 @@ import type { App, LabRequest } from './context.js';
 import { createRun } from './start.js';
 
 export interface StarterLimits {
-  /** Runs being created and launched at the same time (default 16: creations of one workflow at the same time share one hold of its lock, see createExecution). */
+  /** Runs being created and launched at the same time (default 32: creations of one workflow at the same time share one hold of its lock, see createExecution). */
   maxStarting?: number;
   /** Requests that may wait for a slot; beyond it a start is refused as overloaded (default 64). */
   maxWaiting?: number;
@@ -22,7 +22,7 @@ export interface StarterLimits {
  * bound. Refusals say whether they are for now (busy) or for good.
  */
 export function createRunStarter(app: App, launcher: Launcher, options: { lab?: LabRequest } & StarterLimits = {}): Starter {
-  const maxStarting = options.maxStarting ?? 16;
+  const maxStarting = options.maxStarting ?? 32;
   const maxWaiting = options.maxWaiting ?? 64;
   let starting = 0;
   const waiting: Array<() => void> = [];

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { appendLine, waitForDiskOffThread } from '../../adapters/atomic-file.js';
+import { appendLine, mkdirPrivate, waitForDiskOffThread } from '../../adapters/atomic-file.js';
 import { EnvFileSecretSource } from '../../adapters/env-file-secret-source.js';
 import { DefinitionInvalidError, EnvironmentError, ExitCode, UsageError, formatIssue, type Issue } from '../../errors.js';
 import { layout } from '../../layout.js';
@@ -147,6 +147,10 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
   // serve is long-lived: it also enforces approval timeouts (as tick does) every 30 s.
   const { expireDueApprovals, startQueuedRuns } = await import('../../app/continue.js');
   const app = appFor(ctx);
+  // What the first requests would otherwise each wait for: the definitions of the workflows that
+  // events start (loaded, validated, kept while unchanged) and the folders runs are written to.
+  for (const id of new Set(entries.filter((e) => e.route).map((e) => e.workflowId))) await loadDefinitions(app, id).catch(() => undefined);
+  for (const dir of [layout(root).active, layout(root).locks, layout(root).journals]) await mkdirPrivate(dir, { root }).catch(() => undefined);
   const launch = (id: string) => (runs ?? launcher).launch(id);
   const startQueued = async (why: string) => {
     for (const id of await startQueuedRuns(app, launch)) {
