@@ -228,38 +228,13 @@ export function appendLineSync(path: string, line: string, options: { durable?: 
 }
 
 /**
- * Appends one line (a newline is added when missing) in a single write, then fsyncs, to an
- * existing file whose content starts with `header`; returns false and writes nothing when the
- * file is missing or starts otherwise (another writer replaced it). Never through a symbolic
- * link (UnsafePathError); folders as mkdirPrivateSync.
- */
-export async function appendLineAfterHeader(path: string, header: string, line: string, confinement: Confinement = {}): Promise<boolean> {
-  mkdirPrivateSync(dirname(path), confinement);
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link', confinement.root);
-    throw error;
-  }
-  try {
-    const expected = Buffer.from(header, 'utf8');
-    const head = Buffer.alloc(expected.length);
-    if (readSync(fd, head, 0, head.length, 0) !== head.length || !head.equals(expected)) return false;
-    writeAll(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8'));
-    if (waitOnThreadPool) await fsyncOffThread(fd);
-    else fsyncSync(fd);
-    return true;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * As appendLineAfterHeader, but with `sync: false` the line is only written (it reaches the page
- * cache: a kill of this process keeps it, a power loss may not) and the caller makes it durable
- * later (syncFile, or an fsync of the same file, which covers every write made to it before).
+ * Appends one line (a newline is added when missing) in a single write to an existing file whose
+ * content starts with `header`; returns false and writes nothing when the file is missing or
+ * starts otherwise (another writer replaced it). Never through a symbolic link (UnsafePathError);
+ * folders as mkdirPrivateSync. With `sync: true` the line is fsynced before it returns; with
+ * `sync: false` it is only written (it reaches the page cache: a kill of this process keeps it, a
+ * power loss may not) and the caller makes it durable later (syncFile, or an fsync of the same
+ * file, which covers every write made to it before).
  */
 export async function writeLineAfterHeader(path: string, header: string, line: string, options: { sync: boolean } & Confinement): Promise<boolean> {
   mkdirPrivateSync(dirname(path), options);
