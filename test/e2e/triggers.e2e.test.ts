@@ -85,6 +85,26 @@ function root(): string {
 
 const history = waitForHistory;
 
+/** `cortex serve` on a free port, with `env` added; its URL once it listens. */
+async function startServe(r: string, env: Record<string, string>): Promise<{ child: ResultPromise; url: string }> {
+  const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv(env), extendEnv: false, reject: false, cwd: PROJECT });
+  children.push(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], { what: 'cortex serve to listen', timeoutMs: 20_000, detail: () => out });
+  return { child, url };
+}
+
+/** One firing HighMemoryUsage alert for instance node-<i> (fingerprint <prefix><i>), with the test token. */
+async function postAlert(url: string, i: number, prefix: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${url}/webhook/alertmanager`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: 'Bearer am-token-123' },
+    body: JSON.stringify({ receiver: 'cortex', status: 'firing', version: '4', groupLabels: {}, commonLabels: {}, alerts: [{ status: 'firing', labels: { alertname: 'HighMemoryUsage', instance: `node-${i}` }, startsAt: '2026-11-25T18:52:27Z', endsAt: '0001-01-01T00:00:00Z', fingerprint: `${prefix}${String(i).padStart(15, '0')}` }] }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
 describe('cortex trigger', () => {
   it('alertmanager: firing starts one run (it completes), a re-send is a duplicate, resolved starts nothing', async () => {
     const r = root();
@@ -414,19 +434,11 @@ triggers:
     const at = new Date('2026-01-01T00:00:00Z');
     utimesSync(file, at, at);
     const mark = join(r, 'mark');
-    const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv({ MARK: mark }), extendEnv: false, reject: false, cwd: PROJECT });
-    children.push(child);
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], { what: 'cortex serve to listen', timeoutMs: 20_000, detail: () => out });
+    const { child, url } = await startServe(r, { MARK: mark });
     const post = async (i: number) => {
-      const res = await fetch(`${url}/webhook/alertmanager`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer am-token-123' },
-        body: JSON.stringify({ receiver: 'cortex', status: 'firing', version: '4', groupLabels: {}, commonLabels: {}, alerts: [{ status: 'firing', labels: { alertname: 'HighMemoryUsage', instance: `node-${i}` }, startsAt: '2026-11-25T18:52:27Z', endsAt: '0001-01-01T00:00:00Z', fingerprint: `d${String(i).padStart(15, '0')}` }] }),
-      });
-      expect(res.status).toBe(202);
-      return ((await res.json()) as { executions: string[] }).executions[0] as string;
+      const { status, body } = await postAlert(url, i, 'd');
+      expect(status).toBe(202);
+      return (body as { executions: string[] }).executions[0] as string;
     };
     const first = await post(1);
     const [ended] = await waitForHistory(r, 1, 30_000);
@@ -469,19 +481,11 @@ triggers:
     chmodSync(join(r, 'secrets', 'AM_TOKEN'), 0o600);
     roots.push(r);
     const gate = join(r, 'gate');
-    const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv({ GATE: gate }), extendEnv: false, reject: false, cwd: PROJECT });
-    children.push(child);
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], { what: 'cortex serve to listen', timeoutMs: 20_000, detail: () => out });
+    const { child, url } = await startServe(r, { GATE: gate });
     const post = async (i: number) => {
-      const res = await fetch(`${url}/webhook/alertmanager`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer am-token-123' },
-        body: JSON.stringify({ receiver: 'cortex', status: 'firing', version: '4', groupLabels: {}, commonLabels: {}, alerts: [{ status: 'firing', labels: { alertname: 'HighMemoryUsage', instance: `node-${i}` }, startsAt: '2026-11-25T18:52:27Z', endsAt: '0001-01-01T00:00:00Z', fingerprint: `q${String(i).padStart(15, '0')}` }] }),
-      });
-      expect(res.status).toBe(202);
-      return ((await res.json()) as { executions: string[]; runs: Array<{ status: string }> });
+      const { status, body } = await postAlert(url, i, 'q');
+      expect(status).toBe(202);
+      return (body as { executions: string[]; runs: Array<{ status: string }> });
     };
     const first = await post(1);
     expect(first.runs[0]?.status).toBe('started');
@@ -526,19 +530,11 @@ triggers:
     chmodSync(join(r, 'secrets', 'AM_TOKEN'), 0o600);
     roots.push(r);
     const gate = join(r, 'gate');
-    const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv({ GATE: gate }), extendEnv: false, reject: false, cwd: PROJECT });
-    children.push(child);
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], { what: 'cortex serve to listen', timeoutMs: 20_000, detail: () => out });
+    const { child, url } = await startServe(r, { GATE: gate });
     const post = async (i: number) => {
-      const res = await fetch(`${url}/webhook/alertmanager`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer am-token-123' },
-        body: JSON.stringify({ receiver: 'cortex', status: 'firing', version: '4', groupLabels: {}, commonLabels: {}, alerts: [{ status: 'firing', labels: { alertname: 'HighMemoryUsage', instance: `node-${i}` }, startsAt: '2026-11-25T18:52:27Z', endsAt: '0001-01-01T00:00:00Z', fingerprint: `r${String(i).padStart(15, '0')}` }] }),
-      });
-      expect(res.status).toBe(202);
-      return ((await res.json()) as { executions: string[]; runs: Array<{ status: string }> });
+      const { status, body } = await postAlert(url, i, 'r');
+      expect(status).toBe(202);
+      return (body as { executions: string[]; runs: Array<{ status: string }> });
     };
     const first = await post(1);
     expect(first.runs[0]?.status).toBe('started');
