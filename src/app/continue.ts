@@ -296,6 +296,7 @@ export async function cancelExecution(
       if (held.location === 'history' || isTerminal(rec.status)) {
         if (!req.rollback) {
           if (rec.status === 'cancelled') return { record: rec, exitCode: ExitCode.OK, changed: false, message: `${rec.execution_id} cancelled` };
+          if (rec.status === 'rolled_back') throw new StateConflictError(`execution ${rec.execution_id} has already been rolled back: there is nothing to cancel`);
           throw new StateConflictError(`execution ${rec.execution_id} has already ended (${rec.status})`, { hint: `cortex rollback ${rec.execution_id} undoes what it did` });
         }
         if (rec.status === 'rolled_back') return { record: rec, exitCode: ExitCode.OK, changed: false, message: `${rec.execution_id} is already rolled back` };

@@ -77,11 +77,17 @@ export async function withExecution<T>(app: App, id: string, fn: (held: HeldExec
   const key = `${app.root.dir}\0${id}`;
   if (heldHere.has(key)) throw await lockedError(app, id, heldHere.get(key));
   let lock: HeldLock;
-  try {
-    lock = await deps.locks.acquire(`execution-${id}`, { execution_id: id, pid: deps.identity.pid, host: deps.identity.host, command: app.command });
-  } catch (e) {
-    if (!(e instanceof StateConflictError)) throw e;
-    throw await lockedError(app, id, await holderOf(app.sessions.base(), `execution-${id}`));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      lock = await deps.locks.acquire(`execution-${id}`, { execution_id: id, pid: deps.identity.pid, host: deps.identity.host, command: app.command });
+      break;
+    } catch (e) {
+      if (!(e instanceof StateConflictError)) throw e;
+      const holder = await holderOf(deps, `execution-${id}`);
+      // The holder finished between the refusal and the look (its lock is gone): this command
+      // acts on the state it left, under the lock, rather than naming a holder that is no more.
+      if (holder || attempt >= RELEASED_RETRIES || (await deps.locks.isLocked(`execution-${id}`))) throw await lockedError(app, id, holder);
+    }
   }
   // Held for the process too: a process that drives several executions (a queue worker, serve)
   // must never drive one twice, even when its lock was broken as stale under it (a starved
@@ -95,6 +101,9 @@ export async function withExecution<T>(app: App, id: string, fn: (held: HeldExec
     await lock.release();
   }
 }
+
+/** How many times a command tries the lock when each refusal finds it released a moment later. */
+const RELEASED_RETRIES = 3;
 
 /** Executions held by this process (root and id), with who holds each. */
 const heldHere = new Map<string, LockOwner>();

@@ -262,6 +262,41 @@ describe('a command that loses the lock by a hair names who won', () => {
   }, 60_000);
 });
 
+describe('a command refused by a holder that is gone when it looks acts on what that holder left', () => {
+  // Seen in CI: rollback and cancel at once; cancel was refused, and by the time it read the
+  // holder the rollback had ended and released the lock: it said "is rolled_back and is being
+  // worked on by another cortex process". It now takes the released lock and answers from the
+  // state the rollback left: already rolled back, nothing to cancel (exit 3).
+  it('the lock released before its owner is read: the command runs under the lock', async () => {
+    const r = root((d) => pausing(d));
+    const id = await pausedRun(r);
+    const app = createApp({ root: { dir: r, source: 'flag', isReadOnlyPackage: false }, env: cleanEnv(), cwd: r, signal: new AbortController().signal, command: 'cancel' });
+    const lockDir = join(r, 'workflows', 'locks', `execution-${id}.lock`);
+    mkdirSync(lockDir, { recursive: true });
+    const gone = setTimeout(() => rmSync(lockDir, { recursive: true, force: true }), 300);
+    try {
+      let ran = false;
+      await withExecution(app, id, async (held) => {
+        ran = held.record.execution_id === id;
+      });
+      expect(ran).toBe(true);
+    } finally {
+      clearTimeout(gone);
+    }
+  }, 60_000);
+
+  it('cancel of an execution already rolled back says so (exit 3)', async () => {
+    const r = root((d) => pausing(d));
+    const id = await pausedRun(r);
+    const rb = await cortex(['rollback', id], { root: r });
+    expect(rb.exitCode, rb.stdout + rb.stderr).toBe(0);
+    const res = await cortex(['cancel', id], { root: r });
+    expect(res.exitCode, res.stdout + res.stderr).toBe(3);
+    expect(res.stderr).toContain(`execution ${id} has already been rolled back: there is nothing to cancel`);
+    expect(theRecord(r, id).rec.status).toBe('rolled_back');
+  }, 60_000);
+});
+
 describe('on_error: pause, then fix the cause and resume', () => {
   it('resume re-runs the failed action (with a fresh count of attempts) and the execution completes', async () => {
     const r = root((d) => pausing(d));
