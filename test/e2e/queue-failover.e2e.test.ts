@@ -67,7 +67,14 @@ describe.skipIf(!HAS_REDIS)(`queue mode: a worker killed with -9${REDIS_NOTE}`, 
 
     // The victim: a worker that is in the middle of the non-idempotent action "work" of an execution.
     const pids = new Set(workers.map((w) => w.pid));
-    const held = await waitFor(() => [...allRecords(root).values()].find((r) => r.status === 'running' && r.current_action === 'work' && r.process && pids.has(r.process.pid)), {
+    // Its `work` (sleep 2) must have started less than a second ago: one caught near its end could
+    // end between this read and the kill (seen with 3 vitest workers: it then completed, rightly).
+    const inWork = (r: Rec): boolean => {
+      const attempts = r.phases.flatMap((p) => p.actions).find((a) => a.action_id === 'work')?.attempts ?? [];
+      const last = attempts[attempts.length - 1];
+      return last?.status === 'running' && last.started_at !== undefined && Date.now() - Date.parse(last.started_at) < 1000;
+    };
+    const held = await waitFor(() => [...allRecords(root).values()].find((r) => r.status === 'running' && r.current_action === 'work' && inWork(r) && r.process && pids.has(r.process.pid)), {
       what: 'an execution in action "work" on a worker',
       timeoutMs: 60_000,
     });

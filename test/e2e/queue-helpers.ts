@@ -101,7 +101,7 @@ export interface Rec {
   current_action?: string | null;
   /** Where the record was read: an ended execution is done (ledger counted) once in history/. */
   where?: 'active' | 'history';
-  phases: Array<{ actions: Array<{ action_id: string; status: string; attempts: Array<{ status: string }> }> }>;
+  phases: Array<{ actions: Array<{ action_id: string; status: string; attempts: Array<{ status: string; started_at?: string }> }> }>;
 }
 
 /**
