@@ -34,3 +34,21 @@ describe('loadDocument, reading the same file again', () => {
     expect((await loadDocument(file, 'workflows/changing.yaml')).data).toEqual({ workflow_id: 'b' });
   });
 });
+
+describe('issueAt: where an issue is in its file', () => {
+  it('gives line and column in YAML and in JSON (printed, compared, copied), the value position for a scalar, the key for a block', async () => {
+    const yamlFile = join(dir, 'where.yaml');
+    writeFileSync(yamlFile, 'workflow_id: a\nphases:\n  - phase_id: p\n    actions: []\n');
+    const y = await loadDocument(yamlFile, 'workflows/where.yaml');
+    expect(y.issueAt('/phases/0/phase_id', 'x')).toEqual({ file: 'workflows/where.yaml', pointer: '/phases/0/phase_id', message: 'x', line: 3, column: 15 });
+    expect(JSON.parse(JSON.stringify(y.issueAt('/phases', 'y')))).toEqual({ file: 'workflows/where.yaml', pointer: '/phases', message: 'y', line: 2, column: 1 });
+    const jsonFile = join(dir, 'where.json');
+    writeFileSync(jsonFile, '{\n  "workflow_id": "a",\n  "phases": [\n    { "phase_id": "p", "actions": [] }\n  ]\n}\n');
+    const j = await loadDocument(jsonFile, 'workflows/where.json');
+    expect({ ...j.issueAt('/phases/0/phase_id', 'x') }).toEqual({ file: 'workflows/where.json', pointer: '/phases/0/phase_id', message: 'x', line: 4, column: 19 });
+    // A pointer that is not in the file: the issue still names the file and the pointer.
+    const none = j.issueAt('/nowhere/deep', 'z');
+    expect(none.message).toBe('z');
+    expect(JSON.parse(JSON.stringify(none))).toMatchObject({ file: 'workflows/where.json', pointer: '/nowhere/deep' });
+  });
+});
