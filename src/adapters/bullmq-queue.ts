@@ -21,6 +21,8 @@ const FOLLOW_POLL_MS = 200;
 const HEALTH_GRACE_MS = 2_000;
 /** How long to wait for Redis before saying it cannot be reached. */
 export const CONNECT_WAIT_MS = 5_000;
+/** How long closing waits for Redis to acknowledge before the connection is dropped. */
+const CLOSE_WAIT_MS = 2_000;
 
 export function connection(url: string): { url: string; maxRetriesPerRequest: null; connectionName?: string } {
   // BullMQ workers need maxRetriesPerRequest null: a command waits for Redis to come back.
@@ -116,13 +118,15 @@ export class BullmqExecutionQueue implements ExecutionQueue {
 
   async enqueue(job: ExecutionJob): Promise<string> {
     const suffix = job.kind === 'run' ? '' : `-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-    const added = await this.queue.add(job.kind, job, {
+    // Bounded: the client waits for a Redis that went away (maxRetriesPerRequest null), and a
+    // command left waiting forever is worse than its "could not be queued" (exit 3).
+    const added = await withTimeout(this.queue.add(job.kind, job, {
       jobId: `${job.kind}-${job.executionId}${suffix}`,
       attempts: JOB_ATTEMPTS,
       backoff: { type: 'fixed', delay: RETRY_DELAY_MS },
       removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
       removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
-    });
+    }), CONNECT_WAIT_MS, 'Redis');
     return added.id as string;
   }
 
@@ -175,8 +179,18 @@ export class BullmqExecutionQueue implements ExecutionQueue {
     }
   }
 
+  /**
+   * Closes the connections. A client reconnecting to a Redis that went away would wait for it
+   * forever to say QUIT: after CLOSE_WAIT_MS the connections are dropped instead (the process can exit).
+   */
   async close(): Promise<void> {
-    await Promise.allSettled([this.events?.close(), this.queue.close()]);
+    const closing = Promise.allSettled([this.events?.close(), this.queue.close()]);
+    try {
+      await withTimeout(closing, CLOSE_WAIT_MS, 'Redis close');
+    } catch {
+      // Not awaited: the 'end' a disconnect waits for may never come from a client in this state.
+      for (const c of [this.events, this.queue]) c?.disconnect().catch(() => undefined);
+    }
   }
 }
 
