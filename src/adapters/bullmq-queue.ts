@@ -144,9 +144,10 @@ export class BullmqExecutionQueue implements ExecutionQueue {
       while (!signal.aborted) {
         try {
           // The state first, then the job: a job read while active has no return value yet.
-          const state = await this.queue.getJobState(jobId);
+          // Each call bounded: one waiting for Redis forever would keep a Ctrl-C from ending the follow.
+          const state = await withTimeout(this.queue.getJobState(jobId), CONNECT_WAIT_MS, 'Redis');
           if (state === 'unknown') return { exitCode: 70, error: { code: 'CORTEX_QUEUE', message: `job ${jobId} is no longer in the queue`, exitCode: 70 } };
-          const job = state === 'completed' || state === 'failed' ? await Job.fromId(this.queue, jobId) : undefined;
+          const job = state === 'completed' || state === 'failed' ? await withTimeout(Job.fromId(this.queue, jobId), CONNECT_WAIT_MS, 'Redis') : undefined;
           if (state === 'completed' && job?.returnvalue) return job.returnvalue as JobResult;
           if (state === 'failed' && job) {
             return { exitCode: 70, error: { code: 'CORTEX_QUEUE', message: `job ${jobId} failed on the workers: ${job.failedReason}`, exitCode: 70 } };
@@ -166,7 +167,7 @@ export class BullmqExecutionQueue implements ExecutionQueue {
     // Contractor workers are connected to their contractors' queues only.
     const others = contractors.map((c) => new Queue(actionQueueName(c), { connection: connection(this.url), prefix: PREFIX }));
     try {
-      const lists = await Promise.all([this.queue, ...others].map((q) => q.getWorkers()));
+      const lists = await withTimeout(Promise.all([this.queue, ...others].map((q) => q.getWorkers())), CONNECT_WAIT_MS, 'Redis');
       const seen = new Map<string, WorkerInfo>();
       // BullMQ names each worker's connection <prefix>:<queue>:w:<worker name> (rawname).
       for (const w of lists.flat()) {
@@ -175,7 +176,9 @@ export class BullmqExecutionQueue implements ExecutionQueue {
       }
       return [...seen.values()];
     } finally {
-      await Promise.allSettled(others.map((q) => q.close()));
+      await withTimeout(Promise.allSettled(others.map((q) => q.close())), CLOSE_WAIT_MS, 'Redis close').catch(() => {
+        for (const q of others) q.disconnect().catch(() => undefined);
+      });
     }
   }
 

@@ -18,4 +18,20 @@ describe.skipIf(!HAS_REDIS)(`the queue producer when Redis goes away after it co
       await redis.dispose();
     }
   });
+
+  it('a follow stopped (Ctrl-C) while Redis is away returns, and so does workers()', { timeout: 30_000 }, async () => {
+    const redis = await startRedis();
+    try {
+      const queue = await BullmqExecutionQueue.open(redis.url);
+      const jobId = await queue.enqueue({ kind: 'run', executionId: 'gone-20261203T000000Z-0001', command: 'run' });
+      await redis.stop();
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(), 500);
+      expect(await queue.follow(jobId, () => undefined, stop.signal)).toBeUndefined();
+      await expect(queue.workers()).rejects.toThrow(/^Redis: no answer within 5 s$/);
+      await queue.close();
+    } finally {
+      await redis.dispose();
+    }
+  });
 });
