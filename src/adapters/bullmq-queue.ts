@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Launcher } from '../ports/launcher.js';
-import type { ExecutionJob, ExecutionQueue, JobContext, JobResult, QueueConsumer, WorkerInfo } from '../ports/queue.js';
+import { JobUnconfirmedError, type ExecutionJob, type ExecutionQueue, type JobContext, type JobResult, type QueueConsumer, type WorkerInfo } from '../ports/queue.js';
 
 /** The BullMQ queue every cortex worker of one coordination directory takes executions from. */
 export const EXECUTION_QUEUE = 'cortex-executions';
@@ -44,7 +44,9 @@ export async function probe(url: string): Promise<void> {
   let last: Error | undefined;
   client.on('error', (e: Error) => (last = e));
   try {
-    await client.connect();
+    // connectTimeout covers the TCP connect only: a Redis that accepts it and never answers
+    // (stopped, overloaded) would keep connect() waiting for good.
+    await withTimeout(client.connect(), CONNECT_WAIT_MS, 'Redis');
     await withTimeout(client.ping(), CONNECT_WAIT_MS, 'Redis PING');
   } catch (e) {
     throw last ?? e;
@@ -119,15 +121,27 @@ export class BullmqExecutionQueue implements ExecutionQueue {
   async enqueue(job: ExecutionJob): Promise<string> {
     const suffix = job.kind === 'run' ? '' : `-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     // Bounded: the client waits for a Redis that went away (maxRetriesPerRequest null), and a
-    // command left waiting forever is worse than its "could not be queued" (exit 3).
-    const added = await withTimeout(this.queue.add(job.kind, job, {
+    // command left waiting forever is worse than saying so. The add may still land once Redis
+    // answers (it was sent): JobUnconfirmedError, not "not queued".
+    const adding = this.queue.add(job.kind, job, {
       jobId: `${job.kind}-${job.executionId}${suffix}`,
       attempts: JOB_ATTEMPTS,
       backoff: { type: 'fixed', delay: RETRY_DELAY_MS },
       removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
       removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
-    }), CONNECT_WAIT_MS, 'Redis');
-    return added.id as string;
+    });
+    let settled = false;
+    adding.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    try {
+      return (await withTimeout(adding, CONNECT_WAIT_MS, 'Redis')).id as string;
+    } catch (e) {
+      // Refused by Redis: not queued (the error as it is). No answer: unknown.
+      if (settled) throw e;
+      throw new JobUnconfirmedError((e as Error).message);
+    }
   }
 
   async follow(jobId: string, onEvent: (event: unknown) => void, signal: AbortSignal): Promise<JobResult | undefined> {

@@ -6,7 +6,7 @@ import { ExitCode, StateConflictError, UsageError, WorkerReportedError, type Exi
 import type { EngineEvent } from '../engine/events.js';
 import { prepareResume } from '../engine/run-workflow.js';
 import { isTerminal, type ExecutionRecord } from '../model/records.js';
-import type { ExecutionJob, ExecutionQueue, JobResult } from '../ports/queue.js';
+import { JobUnconfirmedError, type ExecutionJob, type ExecutionQueue, type JobResult } from '../ports/queue.js';
 import { audit } from './audit.js';
 import type { App, LabRequest } from './context.js';
 import { applyDecision, checkFaults, type DecideRequest } from './continue.js';
@@ -38,6 +38,13 @@ async function put(queue: ExecutionQueue, executionId: string, job: ExecutionJob
   try {
     return { executionId, jobId: await queue.enqueue(job) };
   } catch (e) {
+    if (e instanceof JobUnconfirmedError) {
+      // Sent, not confirmed: it may be stored and run once Redis answers. Resuming now could
+      // start a second job for it; looking first cannot.
+      throw new StateConflictError(`execution ${executionId}: the queue did not confirm its job (${e.message}); it may still be queued, and then a worker drives it once the queue answers`, {
+        hint: `once the queue answers, cortex status ${executionId}: queued or running, nothing to do; still queued with workers idle: cortex resume ${executionId}`,
+      });
+    }
     throw new StateConflictError(`execution ${executionId} could not be queued: ${(e as Error).message}`, { hint: `once the queue answers: cortex resume ${executionId}` });
   }
 }

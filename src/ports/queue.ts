@@ -47,8 +47,22 @@ export interface WorkerInfo {
 }
 
 /** The queue of executions (BullMQ on Redis in production). */
+/**
+ * enqueue() sent the job but the queue did not confirm it in time: it may be stored (and then
+ * run) once the queue answers again, or not at all. Nothing is known either way.
+ */
+export class JobUnconfirmedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobUnconfirmedError';
+  }
+}
+
 export interface ExecutionQueue {
-  /** Adds a job; resolves with its id once the queue has stored it. */
+  /**
+   * Adds a job; resolves with its id once the queue has stored it. Throws JobUnconfirmedError
+   * when the job was sent and the queue did not confirm it in time.
+   */
   enqueue(job: ExecutionJob): Promise<string>;
   /**
    * Follows a job to its end: its progress events go to `onEvent`; resolves with its result,

@@ -65,6 +65,8 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Stops it and removes its directory. */
   dispose(): Promise<void>;
+  /** Sends a signal to the running server (SIGSTOP: it keeps its connections and answers nothing). */
+  signal(sig: NodeJS.Signals): void;
 }
 
 /** Starts a redis-server; `persistent` turns on the append-only file (fsync always) for restart tests. */
@@ -107,7 +109,12 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
     dir,
     stop,
     start: launch,
+    signal: (sig) => {
+      child?.kill(sig);
+    },
     dispose: async () => {
+      // A stopped server would not take its SIGTERM.
+      child?.kill('SIGCONT');
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },
