@@ -120,16 +120,31 @@ export function removeRoot(root: string): void {
 export function afterAllCleanup(): { roots: string[]; orphans: number[] } {
   const left = { roots: [] as string[], orphans: [] as number[] };
   afterAll(() => {
-    for (const pid of left.orphans) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    for (const pid of left.orphans) killPid(pid);
     left.roots.forEach(removeRoot);
   });
   return left;
+}
+
+/**
+ * SIGKILL to one process, if it is still there. Throws for anything but a pid above 1: 0 is the
+ * test's own process group (vitest and the CI script with it: seen when a pid file was read while
+ * empty), -1 every process the user may signal.
+ */
+export function killPid(pid: number): void {
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`refusing to signal pid ${String(pid)}`);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** The pid a tool wrote to `file` ("<digits>\n"), or undefined while the file is absent or not written whole. */
+export function pidInFile(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const m = /^(\d+)\n$/.exec(readFileSync(file, 'utf8'));
+  return m && Number(m[1]) > 1 ? Number(m[1]) : undefined;
 }
 
 export interface EndedRecord {

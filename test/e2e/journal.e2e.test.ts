@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { activeIds, afterAllCleanup, CLI, cleanEnv, cortex, tempRoot } from './helpers.js';
+import { activeIds, afterAllCleanup, CLI, cleanEnv, cortex, killPid, pidInFile, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -42,14 +42,14 @@ describe('the execution journal after kill -9', () => {
     const r = setUp();
     const child = execa('node', [CLI, '--root', r, 'run', 'lagging'], { env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
     const blocked = join(r, 'blocked.pid');
-    const blockedPid = () => (existsSync(blocked) ? /^(\d+)\n$/.exec(readFileSync(blocked, 'utf8'))?.[1] : undefined);
+    const blockedPid = () => pidInFile(blocked);
     await waitFor(() => blockedPid() !== undefined || child.exitCode !== null, { what: 'the action "block" to start its tool', timeoutMs: 60_000, detail: () => `${child.exitCode ?? 'running'}` });
     expect(blockedPid(), 'the run ended before "block" ran').toBeDefined();
-    orphans.push(Number(blockedPid()));
+    orphans.push(blockedPid() as number);
     child.kill('SIGKILL');
     expect((await child).signal).toBe('SIGKILL');
     // The tool the killed process started runs on after a crash; it is ended here, so resume does not wait for it.
-    process.kill(orphans[0] as number, 'SIGKILL');
+    killPid(orphans[0] as number);
 
     const id = activeIds(r)[0] as string;
     const recordFile = join(r, 'workflows', 'active', `workflow-${id}.json`);

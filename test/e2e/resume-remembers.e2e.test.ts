@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { activeIds, afterAllCleanup, CLI, cleanEnv, cortex, readJson, tempRoot } from './helpers.js';
+import { activeIds, afterAllCleanup, CLI, cleanEnv, cortex, killPid, pidInFile, readJson, tempRoot } from './helpers.js';
 import { checkRootFiles } from './schema-check.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -50,7 +50,7 @@ if (cmd === 'history' || cmd === 'status') {
   const r = deploy(revs.length ? 'Upgrade complete' : 'Install complete');
   const blocked = join(root, 'helm-blocked.pid');
   if (!existsSync(blocked)) {
-    writeFileSync(blocked, String(process.pid));
+    writeFileSync(blocked, process.pid + '\\n');
     setInterval(() => undefined, 1000);
   } else {
     process.stdout.write(JSON.stringify(rel(r)) + '\\n');
@@ -121,14 +121,17 @@ describe('resume after kill -9 during install_helm_chart, then rollback', () => 
     const env = { FAKE_HELM_ROOT: r };
     const child = execa('node', [CLI, '--root', r, 'run', 'monitoring'], { env: cleanEnv(env), extendEnv: false, reject: false, stdin: 'ignore' });
     const blocked = join(r, 'helm-blocked.pid');
-    await waitFor(() => existsSync(blocked) || child.exitCode !== null, { what: 'helm upgrade --install to record revision 1', timeoutMs: 60_000, detail: () => `${child.exitCode ?? 'running'}` });
-    expect(existsSync(blocked), 'cortex ended before helm ran').toBe(true);
-    orphans.push(Number(readFileSync(blocked, 'utf8')));
+    // The pid whole: a file read between its creation and its write is empty, and Number('') is 0,
+    // which process.kill takes as this process group (it killed the whole CI run once).
+    await waitFor(() => pidInFile(blocked) !== undefined || child.exitCode !== null, { what: 'helm upgrade --install to record revision 1', timeoutMs: 60_000, detail: () => `${child.exitCode ?? 'running'}` });
+    const helmPid = pidInFile(blocked);
+    expect(helmPid, 'cortex ended before helm ran').toBeDefined();
+    orphans.push(helmPid as number);
     child.kill('SIGKILL');
     const killed = await child;
     expect(killed.signal).toBe('SIGKILL');
     // The helm the killed process started runs on after a crash; it made revision 1 and is ended here.
-    process.kill(orphans[0] as number, 'SIGKILL');
+    killPid(helmPid as number);
     expect(JSON.parse(readFileSync(join(r, 'helm-state.json'), 'utf8'))).toEqual([{ revision: 1, status: 'deployed', description: 'Install complete' }]);
 
     const id = activeIds(r)[0] as string;
