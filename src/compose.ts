@@ -105,6 +105,8 @@ export function createProcessControl(): ProcessControl {
     host,
     isAlive,
     terminate(p: ProcessRef): boolean {
+      // A pid read from a file (a lock owner, a record): never init, never this process.
+      if (!Number.isInteger(p.pid) || p.pid <= 1 || p.pid === process.pid) return false;
       if (p.host !== host || !isAlive(p)) return false;
       try {
         process.kill(p.pid, 'SIGTERM');
