@@ -190,24 +190,25 @@ export class BullmqExecutionQueue implements ExecutionQueue {
       }
       return [...seen.values()];
     } finally {
-      await withTimeout(Promise.allSettled(others.map((q) => q.close())), CLOSE_WAIT_MS, 'Redis close').catch(() => {
-        for (const q of others) q.disconnect().catch(() => undefined);
-      });
+      await closeOrDrop(others);
     }
   }
 
-  /**
-   * Closes the connections. A client reconnecting to a Redis that went away would wait for it
-   * forever to say QUIT: after CLOSE_WAIT_MS the connections are dropped instead (the process can exit).
-   */
   async close(): Promise<void> {
-    const closing = Promise.allSettled([this.events?.close(), this.queue.close()]);
-    try {
-      await withTimeout(closing, CLOSE_WAIT_MS, 'Redis close');
-    } catch {
-      // Not awaited: the 'end' a disconnect waits for may never come from a client in this state.
-      for (const c of [this.events, this.queue]) c?.disconnect().catch(() => undefined);
-    }
+    await closeOrDrop(this.events ? [this.events, this.queue] : [this.queue]);
+  }
+}
+
+/**
+ * Closes BullMQ clients. One reconnecting to a Redis that went away would wait for it forever to
+ * say QUIT: after CLOSE_WAIT_MS the connections are dropped instead (the process can exit).
+ */
+async function closeOrDrop(clients: ReadonlyArray<{ close(): Promise<void>; disconnect(): Promise<void> }>): Promise<void> {
+  try {
+    await withTimeout(Promise.allSettled(clients.map((c) => c.close())), CLOSE_WAIT_MS, 'Redis close');
+  } catch {
+    // Not awaited: the 'end' a disconnect waits for may never come from a client in this state.
+    for (const c of clients) c.disconnect().catch(() => undefined);
   }
 }
 
