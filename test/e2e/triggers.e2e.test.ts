@@ -105,6 +105,46 @@ async function postAlert(url: string, i: number, prefix: string): Promise<{ stat
   return { status: res.status, body: await res.json() };
 }
 
+/**
+ * serve over a root with one workflow, concurrency 1 and on_conflict: queue, triggered by
+ * HighMemoryUsage, whose action holds until the file `gate` exists. `post(i)` sends alert i
+ * (its instance named by `tag`) and expects 202.
+ */
+async function gatedQueueServe(tag: string) {
+  const r = tempRoot({
+    'workflows/one-at-a-time.yaml': `workflow_id: one-at-a-time
+workflow_name: One at a time
+version: 1.0.0
+concurrency: 1
+on_conflict: queue
+parameters:
+  instance: { type: string, required: true }
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: hold, action: execute_command, parameters: { command: [sh, -c, "while [ ! -e \\"$0\\" ]; do sleep 0.05; done", "\${env.GATE}"] }, timeout: 120 }
+triggers:
+  - type: prometheus_alert
+    id: high-mem
+    alert_name: HighMemoryUsage
+    parameters: { instance: "\${event.labels.instance}" }
+`,
+    'config.yaml': 'serve:\n  token_secret: AM_TOKEN\n',
+    'secrets/AM_TOKEN': 'am-token-123',
+  });
+  chmodSync(join(r, 'secrets', 'AM_TOKEN'), 0o600);
+  roots.push(r);
+  const gate = join(r, 'gate');
+  const { child, url } = await startServe(r, { GATE: gate });
+  const post = async (i: number) => {
+    const { status, body } = await postAlert(url, i, tag);
+    expect(status).toBe(202);
+    return (body as { executions: string[]; runs: Array<{ status: string }> });
+  };
+  return { r, gate, child, post };
+}
+
 describe('cortex trigger', () => {
   it('alertmanager: firing starts one run (it completes), a re-send is a duplicate, resolved starts nothing', async () => {
     const r = root();
@@ -456,37 +496,7 @@ triggers:
   }, 120_000);
 
   it('on_conflict queue: when a run serve drives ends, the run queued behind it starts then (serve.log says after which)', async () => {
-    const r = tempRoot({
-      'workflows/one-at-a-time.yaml': `workflow_id: one-at-a-time
-workflow_name: One at a time
-version: 1.0.0
-concurrency: 1
-on_conflict: queue
-parameters:
-  instance: { type: string, required: true }
-phases:
-  - phase_id: p
-    contractor: infrastructure-contractor
-    actions:
-      - { action_id: hold, action: execute_command, parameters: { command: [sh, -c, "while [ ! -e \\"$0\\" ]; do sleep 0.05; done", "\${env.GATE}"] }, timeout: 120 }
-triggers:
-  - type: prometheus_alert
-    id: high-mem
-    alert_name: HighMemoryUsage
-    parameters: { instance: "\${event.labels.instance}" }
-`,
-      'config.yaml': 'serve:\n  token_secret: AM_TOKEN\n',
-      'secrets/AM_TOKEN': 'am-token-123',
-    });
-    chmodSync(join(r, 'secrets', 'AM_TOKEN'), 0o600);
-    roots.push(r);
-    const gate = join(r, 'gate');
-    const { child, url } = await startServe(r, { GATE: gate });
-    const post = async (i: number) => {
-      const { status, body } = await postAlert(url, i, 'q');
-      expect(status).toBe(202);
-      return (body as { executions: string[]; runs: Array<{ status: string }> });
-    };
+    const { r, gate, child, post } = await gatedQueueServe('q');
     const first = await post(1);
     expect(first.runs[0]?.status).toBe('started');
     const active = (id: string) => JSON.parse(readFileSync(join(r, 'workflows', 'active', `workflow-${id}.json`), 'utf8')) as { status: string; queued?: unknown };
@@ -505,37 +515,7 @@ triggers:
   }, 120_000);
 
   it('on_conflict queue changed to refuse while a run waits: when the run it waits behind ends here, it starts then', async () => {
-    const r = tempRoot({
-      'workflows/one-at-a-time.yaml': `workflow_id: one-at-a-time
-workflow_name: One at a time
-version: 1.0.0
-concurrency: 1
-on_conflict: queue
-parameters:
-  instance: { type: string, required: true }
-phases:
-  - phase_id: p
-    contractor: infrastructure-contractor
-    actions:
-      - { action_id: hold, action: execute_command, parameters: { command: [sh, -c, "while [ ! -e \\"$0\\" ]; do sleep 0.05; done", "\${env.GATE}"] }, timeout: 120 }
-triggers:
-  - type: prometheus_alert
-    id: high-mem
-    alert_name: HighMemoryUsage
-    parameters: { instance: "\${event.labels.instance}" }
-`,
-      'config.yaml': 'serve:\n  token_secret: AM_TOKEN\n',
-      'secrets/AM_TOKEN': 'am-token-123',
-    });
-    chmodSync(join(r, 'secrets', 'AM_TOKEN'), 0o600);
-    roots.push(r);
-    const gate = join(r, 'gate');
-    const { child, url } = await startServe(r, { GATE: gate });
-    const post = async (i: number) => {
-      const { status, body } = await postAlert(url, i, 'r');
-      expect(status).toBe(202);
-      return (body as { executions: string[]; runs: Array<{ status: string }> });
-    };
+    const { r, gate, child, post } = await gatedQueueServe('r');
     const first = await post(1);
     expect(first.runs[0]?.status).toBe('started');
     const active = (id: string) => JSON.parse(readFileSync(join(r, 'workflows', 'active', `workflow-${id}.json`), 'utf8')) as { status: string; queued?: unknown };
