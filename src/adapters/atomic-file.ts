@@ -1,4 +1,4 @@
-import { closeSync, constants, fsync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { UnsafePathError } from '../errors.js';
@@ -236,13 +236,90 @@ async function appendGroups(path: string, group: AppendGroup): Promise<void> {
 
 export function appendLineSync(path: string, line: string, options: { durable?: boolean } & Confinement = {}): void {
   const buf = Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8');
-  const fd = openAppendSync(path, options);
+  const fd = heldFd(path, options.root, '', () => openAppendSync(path, options)) as number;
+  writeHeld(path, fd, buf, options.durable === true);
+}
+
+/**
+ * Descriptors kept open between appends to the same file: a run appends two journal lines and
+ * two contractor.log lines per action, and opening the path each time (the folder checks, open,
+ * close) was a third of what an append cost (issue 14). A descriptor is used again only while
+ * `path` is still, by lstat, the very file it was opened as (same device and inode), opened for
+ * the same root and, for a journal, found with the same first line: a file replaced (a journal
+ * rewritten whole, a log rotated) or removed, or a link put on the way, makes the next append open
+ * the path anew with every check (and refuse a link). A held descriptor writes to the file it
+ * opened; moved away whole since, that file still gets the line. Descriptors are opened
+ * close-on-exec (libuv): tools never inherit them. At most HELD_MAX stay open, the least recently
+ * used is closed first. Only synchronous writers use them: an fsync awaited on the thread pool
+ * could otherwise find its descriptor closed (and its number reused) under it.
+ */
+const HELD_MAX = 16;
+const held = new Map<string, { fd: number; dev: bigint; ino: bigint; root: string | undefined; header: string }>();
+
+/** The held descriptor of `path` (see `held`), or `open()`'s new one (kept), or undefined when open() finds nothing. */
+function heldFd(path: string, root: string | undefined, header: string, open: () => number | undefined): number | undefined {
+  const h = held.get(path);
+  if (h) {
+    held.delete(path);
+    const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    if (st?.isFile() && st.ino === h.ino && st.dev === h.dev && h.root === root && h.header === header) {
+      held.set(path, h);
+      return h.fd;
+    }
+    closeSync(h.fd);
+  }
+  const fd = open();
+  if (fd === undefined) return undefined;
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    held.set(path, { fd, dev: st.dev, ino: st.ino, root, header });
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  for (const [p, e] of held) {
+    if (held.size <= HELD_MAX) break;
+    held.delete(p);
+    closeSync(e.fd);
+  }
+  return fd;
+}
+
+/** Writes `buf` (and fsyncs it) through a held descriptor; one that fails is closed and dropped. */
+function writeHeld(path: string, fd: number, buf: Buffer, sync: boolean): void {
   try {
     writeAll(fd, buf);
-    if (options.durable) fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    if (sync) fsyncSync(fd);
+  } catch (error) {
+    if (held.get(path)?.fd === fd) {
+      held.delete(path);
+      closeSync(fd);
+    }
+    throw error;
   }
+}
+
+/** Opens `path` to append after checking that it starts with `header`; undefined when missing or starting otherwise. */
+function openAfterHeader(path: string, header: string, confinement: Confinement): number | undefined {
+  mkdirPrivateSync(dirname(path), confinement);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link', confinement.root);
+    throw error;
+  }
+  try {
+    const expected = Buffer.from(header, 'utf8');
+    const head = Buffer.alloc(expected.length);
+    if (readSync(fd, head, 0, head.length, 0) === head.length && head.equals(expected)) return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  closeSync(fd);
+  return undefined;
 }
 
 /**
@@ -252,26 +329,22 @@ export function appendLineSync(path: string, line: string, options: { durable?: 
  * folders as mkdirPrivateSync. With `sync: true` the line is fsynced before it returns; with
  * `sync: false` it is only written (it reaches the page cache: a kill of this process keeps it, a
  * power loss may not) and the caller makes it durable later (syncFile, or an fsync of the same
- * file, which covers every write made to it before).
+ * file, which covers every write made to it before). The descriptor stays open for the next line
+ * (see `held`), except while fsyncs wait on the thread pool.
  */
 export async function writeLineAfterHeader(path: string, header: string, line: string, options: { sync: boolean } & Confinement): Promise<boolean> {
-  mkdirPrivateSync(dirname(path), options);
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link', options.root);
-    throw error;
+  const buf = Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8');
+  if (!waitOnThreadPool) {
+    const fd = heldFd(path, options.root, header, () => openAfterHeader(path, header, options));
+    if (fd === undefined) return false;
+    writeHeld(path, fd, buf, options.sync);
+    return true;
   }
+  const fd = openAfterHeader(path, header, options);
+  if (fd === undefined) return false;
   try {
-    const expected = Buffer.from(header, 'utf8');
-    const head = Buffer.alloc(expected.length);
-    if (readSync(fd, head, 0, head.length, 0) !== head.length || !head.equals(expected)) return false;
-    writeAll(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8'));
-    if (!options.sync) return true;
-    if (waitOnThreadPool) await fsyncOffThread(fd);
-    else fsyncSync(fd);
+    writeAll(fd, buf);
+    if (options.sync) await fsyncOffThread(fd);
     return true;
   } finally {
     closeSync(fd);

@@ -33,8 +33,10 @@ function actionIndex(record: ExecutionRecord): Map<string, { status: string; out
 
 /** Builds the resolver that `${...}` references are evaluated with during an execution. */
 export function createResolver(src: ScopeSources): Resolver {
-  const actions = actionIndex(src.record);
-  const phases = new Map(src.record.phases.map((p) => [p.phase_id, p]));
+  // Built on the first reference to an action or phase, not per resolver: one is made for every
+  // action, and an index of every action each time made a run quadratic in its size (issue 14).
+  let actions: ReturnType<typeof actionIndex> | undefined;
+  let phases: Map<string, ExecutionRecord['phases'][number]> | undefined;
   return (path: readonly PathSegment[], text: string): unknown => {
     const [root, second] = path;
     if (typeof root !== 'string') throw new ExpressionEvalError(`bad reference \${${text}}`);
@@ -61,7 +63,7 @@ export function createResolver(src: ScopeSources): Resolver {
       const v = src.builtins[root];
       return typeof v === 'function' ? (v as () => unknown)() : v;
     }
-    const action = actions.get(root);
+    const action = (actions ??= actionIndex(src.record)).get(root);
     if (action) {
       if (second === 'status') return action.status;
       if (action.status === 'completed') return getPath(action.outputs ?? {}, path.slice(2)) ?? null;
@@ -69,7 +71,7 @@ export function createResolver(src: ScopeSources): Resolver {
       src.onNull?.(text, `action "${root}" is ${action.status}`);
       return null;
     }
-    const phase = phases.get(root);
+    const phase = (phases ??= new Map(src.record.phases.map((p) => [p.phase_id, p]))).get(root);
     if (phase) {
       if (second === 'status') return phase.status;
       if (phase.handoff_data) return getPath(phase.handoff_data, path.slice(2)) ?? null;

@@ -1,8 +1,9 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { appendLine, mkdirPrivateSync, writeFileAtomic } from '../../../src/adapters/atomic-file.js';
+import { appendLine, mkdirPrivateSync, writeFileAtomic, writeLineAfterHeader } from '../../../src/adapters/atomic-file.js';
 import { UnsafePathError } from '../../../src/errors.js';
 
 describe('writeFileAtomic', () => {
@@ -131,5 +132,85 @@ describe('writes never follow a symbolic link out of the root', () => {
     expect(await readFile(join(root, 'state', 'dedup.json'), 'utf8')).toBe('{}\n');
     expect((await lstat(join(root, 'state', 'dedup.json'))).isSymbolicLink()).toBe(false);
     expect(await readFile(join(outside, 'target.json'), 'utf8')).toBe('outside\n');
+  });
+});
+
+/** The files this process has open, by path (Linux: /proc/self/fd). */
+async function openFiles(): Promise<string[]> {
+  const out: string[] = [];
+  for (const fd of await readdir('/proc/self/fd')) out.push(await readlink(join('/proc/self/fd', fd)).catch(() => ''));
+  return out;
+}
+
+describe('appends keep their descriptor, only while the path is still the file they opened', () => {
+  let base: string;
+  let root: string;
+  let outside: string;
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), 'cortex-held-'));
+    root = join(base, 'root');
+    outside = join(base, 'outside');
+    await mkdir(root);
+    await mkdir(outside);
+  });
+  afterEach(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('a file replaced or removed between two appends gets the next line at its path, not the old file', async () => {
+    const log = join(root, 'logs', 'contractor.log');
+    await appendLine(log, 'one', { root });
+    expect(await openFiles()).toContain(log);
+    // Rotated away (renamed), as logrotate does: the next line starts the new file.
+    await rename(log, join(root, 'logs', 'contractor.log.1'));
+    await appendLine(log, 'two', { root });
+    expect(await readFile(join(root, 'logs', 'contractor.log.1'), 'utf8')).toBe('one\n');
+    expect(await readFile(log, 'utf8')).toBe('two\n');
+    // Replaced by a rename over it.
+    await writeFile(join(root, 'logs', 'new'), 'fresh\n');
+    await rename(join(root, 'logs', 'new'), log);
+    await appendLine(log, 'three', { root });
+    expect(await readFile(log, 'utf8')).toBe('fresh\nthree\n');
+    await unlink(log);
+    await appendLine(log, 'four', { root });
+    expect(await readFile(log, 'utf8')).toBe('four\n');
+  });
+
+  it('a link put at the file or on the way after an append is refused at the next one: nothing lands outside', async () => {
+    const log = join(root, 'logs', 'contractor.log');
+    await appendLine(log, 'one', { root });
+    await writeFile(join(outside, 'contractor.log'), 'victim\n');
+    await unlink(log);
+    await symlink(join(outside, 'contractor.log'), log);
+    await expect(appendLine(log, 'two', { root })).rejects.toThrow(UnsafePathError);
+    await rm(join(root, 'logs'), { recursive: true });
+    await symlink(outside, join(root, 'logs'));
+    await expect(appendLine(log, 'three', { root })).rejects.toThrow(UnsafePathError);
+    expect(await readFile(join(outside, 'contractor.log'), 'utf8')).toBe('victim\n');
+  });
+
+  it('a journal replaced by another writer (another first line) is not appended to, through a held descriptor or anew', async () => {
+    const journal = join(root, 'state', 'journal', 'x.journal');
+    await mkdir(join(root, 'state', 'journal'), { recursive: true });
+    await writeFile(journal, 'base-1\n');
+    expect(await writeLineAfterHeader(journal, 'base-1\n', 'a', { sync: true, root })).toBe(true);
+    await writeFile(join(root, 'state', 'journal', 'tmp'), 'base-2\n');
+    await rename(join(root, 'state', 'journal', 'tmp'), journal);
+    expect(await writeLineAfterHeader(journal, 'base-1\n', 'b', { sync: false, root })).toBe(false);
+    expect(await readFile(journal, 'utf8')).toBe('base-2\n');
+    expect(await writeLineAfterHeader(journal, 'base-2\n', 'c', { sync: false, root })).toBe(true);
+    expect(await readFile(journal, 'utf8')).toBe('base-2\nc\n');
+  });
+
+  it('a tool started meanwhile inherits none of them, and at most 16 stay open', async () => {
+    const logs = Array.from({ length: 20 }, (_, i) => join(root, 'logs', `c${i}.log`));
+    for (const log of logs) await appendLine(log, 'x', { root });
+    const child = spawnSync('sh', ['-c', 'for f in /proc/self/fd/*; do readlink "$f"; done'], { encoding: 'utf8' });
+    expect(child.stdout.split('\n').filter((f) => f.startsWith(root))).toEqual([]);
+    const held = (await openFiles()).filter((f) => f.startsWith(root));
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.length).toBeLessThanOrEqual(16);
+    // The most recently used are the ones kept.
+    expect(held).toContain(logs[19]);
   });
 });
