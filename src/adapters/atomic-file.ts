@@ -261,7 +261,12 @@ function heldFd(path: string, root: string | undefined, header: string, open: ()
   const h = held.get(path);
   if (h) {
     held.delete(path);
-    const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    let st;
+    try {
+      st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    } catch {
+      // Unreadable on the way (a folder replaced by a file, permissions): open() says what it is.
+    }
     if (st?.isFile() && st.ino === h.ino && st.dev === h.dev && h.root === root && h.header === header) {
       held.set(path, h);
       return h.fd;

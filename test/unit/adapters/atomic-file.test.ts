@@ -189,6 +189,15 @@ describe('appends keep their descriptor, only while the path is still the file t
     expect(await readFile(join(outside, 'contractor.log'), 'utf8')).toBe('victim\n');
   });
 
+  it('a folder on the way replaced by a file after an append: the next one is refused, and the old descriptor is closed', async () => {
+    const log = join(root, 'logs', 'contractor.log');
+    await appendLine(log, 'one', { root });
+    await rm(join(root, 'logs'), { recursive: true });
+    await writeFile(join(root, 'logs'), 'a file\n');
+    await expect(appendLine(log, 'two', { root })).rejects.toThrow(/is not a directory/);
+    expect((await openFiles()).filter((f) => f.startsWith(root))).toEqual([]);
+  });
+
   it('a journal replaced by another writer (another first line) is not appended to, through a held descriptor or anew', async () => {
     const journal = join(root, 'state', 'journal', 'x.journal');
     await mkdir(join(root, 'state', 'journal'), { recursive: true });
