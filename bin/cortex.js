@@ -1,23 +1,29 @@
 #!/usr/bin/env node
-// The `cortex` command (package.json "bin"). CommonJS (bin/package.json): `cortex status` in its
-// plain forms runs from the CommonJS bundle of the status path (scripts/build-status-bundle.mjs)
-// while that bundle is fresh, without Node's ES module loader (issue 14: status within 1.3x
-// `node -e 0`). Everything else, and status whenever the bundle is missing, damaged or stale,
-// runs the program, dist/cli/main.js, as before.
+// The `cortex` command (package.json "bin"). CommonJS (bin/package.json), so that a command starts
+// without Node's ES module loader (issue 14): it runs the CommonJS bundles of the program
+// (scripts/build-bundles.mjs) while they are fresh. `cortex status` in its plain forms runs from the
+// status bundle (its ~25 modules: status within 1.3x `node -e 0`); everything else, and status in
+// the forms that bundle declines, from the program bundle. A bundle that is missing, damaged or
+// stale is not run: the command then runs the ES program, dist/cli/main.js, as before.
 'use strict';
+
+// serve drives many runs at once: their fsyncs wait on libuv's thread pool (4 threads by default,
+// sized when first used). First thing: Node 20's ES loader reads dist/cli/main.js with the pool.
+if (process.argv.includes('serve') && process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '16';
+
 const { readFileSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 
 const dist = join(__dirname, '..', 'dist');
 
 /**
- * True when dist/status-bundle.json vouches for the bundle: every file it lists (the bundle's own
- * and every module bundled) is unchanged since the build. A file's stat as recorded (size, mtime,
- * ctime, inode: what git's index compares) means unchanged; a file with another stat (a copy, a
- * rebuild with tsc) is read and must have the recorded SHA-256.
+ * True when the manifest dist/<name>.json vouches for the bundle dist/<name>.cjs: every file it
+ * lists (the bundle's own and every module bundled) is unchanged since the build. A file's stat as
+ * recorded (size, mtime, ctime, inode: what git's index compares) means unchanged; a file with
+ * another stat (a copy, a rebuild with tsc) is read and must have the recorded SHA-256.
  */
-function isBundleFresh(manifest) {
-  if (manifest.version !== 1 || manifest.bundle !== 'status-bundle.cjs' || typeof manifest.files !== 'object' || manifest.files === null) return false;
+function isBundleFresh(name, manifest) {
+  if (manifest.version !== 1 || manifest.bundle !== `${name}.cjs` || typeof manifest.files !== 'object' || manifest.files === null) return false;
   const files = Object.entries(manifest.files);
   if (!files.some(([path]) => path === `dist/${manifest.bundle}`)) return false;
   let createHash;
@@ -33,22 +39,25 @@ function isBundleFresh(manifest) {
   });
 }
 
-/** `cortex status` from the bundle: its exit code, or undefined when the program must run. */
-function fastStatus(argv) {
-  // Only a command line naming status can be one; others do not even read the manifest.
-  if (!argv.includes('status')) return undefined;
-  let bundle;
+/** The bundle dist/<name>.cjs (its exports) while it is fresh; else undefined. */
+function freshBundle(name) {
   try {
-    const manifest = JSON.parse(readFileSync(join(dist, 'status-bundle.json'), 'utf8'));
-    if (!isBundleFresh(manifest)) return undefined;
-    bundle = require(join(dist, manifest.bundle));
+    const manifest = JSON.parse(readFileSync(join(dist, `${name}.json`), 'utf8'));
+    return isBundleFresh(name, manifest) ? require(join(dist, manifest.bundle)) : undefined;
   } catch {
     return undefined;
   }
-  return bundle.startFastStatus(argv);
 }
 
-const argv = process.argv.slice(2);
-const run = fastStatus(argv);
+/** The command's exit code, or undefined when neither bundle can run it. */
+function fromBundles(argv) {
+  // Only a command line naming status can be a plain status; others do not even read its manifest.
+  const status = argv.includes('status') ? freshBundle('status-bundle') : undefined;
+  const run = status?.startFastStatus(argv);
+  if (run) return run;
+  return freshBundle('program-bundle')?.startProgram(argv);
+}
+
+const run = fromBundles(process.argv.slice(2));
 if (run) run.then((code) => (process.exitCode = code));
 else import('../dist/cli/main.js');

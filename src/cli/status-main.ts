@@ -1,6 +1,6 @@
 // `cortex status` in its plain forms (fast-status.ts), started from the process: what main.ts does
 // for such a command line. It is also the entry of the one-file bundle of the status path that
-// bin/cortex.js runs while it is fresh (scripts/build-status-bundle.mjs), so both ways of starting
+// bin/cortex.js runs while it is fresh (scripts/build-bundles.mjs), so both ways of starting
 // cortex run this same code. Like main.ts, it reads the process's arguments and environment.
 import { homedir } from 'node:os';
 import { closeHungUpTerminalsAtExit } from './hangup.js';
