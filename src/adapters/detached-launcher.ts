@@ -4,8 +4,12 @@ import { fileURLToPath } from 'node:url';
 import type { Launcher } from '../ports/launcher.js';
 import { appendLine, openAppendSync } from './atomic-file.js';
 
-/** The cortex entry point of this installation (dist/cli/main.js). */
-export const CLI_ENTRY = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/**
+ * The cortex command of this installation, bin/cortex.js (package.json "bin"), for the processes
+ * cortex starts itself (detached runs, the crontab line): it runs the program's CommonJS bundle
+ * while it is fresh, else dist/cli/main.js.
+ */
+export const CLI_ENTRY = fileURLToPath(new URL('../../bin/cortex.js', import.meta.url));
 
 /** File descriptor on which a launched `cortex resume --ready-fd` says it holds the execution. */
 export const READY_FD = 3;

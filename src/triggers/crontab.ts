@@ -4,7 +4,7 @@
  *
  *   # BEGIN cortex (/abs/root)
  *   # cortex tick every minute; managed by `cortex schedule install|uninstall --root /abs/root`
- *   * * * * * /usr/bin/env PATH=... CORTEX_HOME=/abs/root NO_COLOR=1 /abs/node /abs/dist/cli/main.js --root /abs/root tick >> /abs/root/state/cron.log 2>&1
+ *   * * * * * /usr/bin/env PATH=... CORTEX_HOME=/abs/root NO_COLOR=1 /abs/node /abs/bin/cortex.js --root /abs/root tick >> /abs/root/state/cron.log 2>&1
  *   # END cortex (/abs/root)
  *
  * Choices:

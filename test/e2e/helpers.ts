@@ -7,7 +7,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { waitFor } from '../helpers/wait.js';
 
 export const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(PROJECT, 'dist', 'cli', 'main.js');
+/**
+ * The command operators run (package.json "bin"): it runs the CommonJS bundles of the program while
+ * they are fresh, else the ES program (bin-bundles.e2e.test.ts). The tests run what operators run.
+ */
+export const CLI = join(PROJECT, 'bin', 'cortex.js');
+/** The ES program, which bin/cortex.js runs when its bundles are missing or stale. */
+export const ES_CLI = join(PROJECT, 'dist', 'cli', 'main.js');
 
 /** A temporary coordination directory, optionally seeded with definition files. */
 export function tempRoot(files: Record<string, string> = {}): string {

@@ -15,10 +15,11 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** A copy of the built package (package.json, dist, scripts) under `dir`, as npm would install it. */
+/** A copy of the built package (package.json, bin, dist, scripts) under `dir`, as npm would install it. */
 function installedCopy(dir: string): string {
   mkdirSync(dir, { recursive: true });
   cpSync(join(PROJECT, 'package.json'), join(dir, 'package.json'));
+  cpSync(join(PROJECT, 'bin'), join(dir, 'bin'), { recursive: true });
   cpSync(join(PROJECT, 'dist'), join(dir, 'dist'), { recursive: true, filter: (src) => !src.endsWith('build-info.json') });
   cpSync(join(PROJECT, 'scripts'), join(dir, 'scripts'), { recursive: true });
   symlinkSync(join(PROJECT, 'node_modules'), join(dir, 'node_modules'));
@@ -31,8 +32,9 @@ function tmp(): string {
   return d;
 }
 
+/** The copy's `cortex` command (bin/cortex.js: its program bundle, which finds package.json from where it is). */
 async function cli(pkg: string, args: string[]) {
-  return execa('node', [join(pkg, 'dist', 'cli', 'main.js'), ...args], { env: cleanEnv(), extendEnv: false, reject: false, cwd: pkg });
+  return execa('node', [join(pkg, 'bin', 'cortex.js'), ...args], { env: cleanEnv(), extendEnv: false, reject: false, cwd: pkg });
 }
 
 const nodeVersion = async () => (await execa('node', ['-p', 'process.version'])).stdout;

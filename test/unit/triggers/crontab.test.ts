@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { blockPath, buildBlock, cronWord, currentBlock, lintCrontab, withBlock, withoutBlock } from '../../../src/triggers/crontab.js';
 
-const input = { root: '/srv/ops/coordination', node: '/usr/local/bin/node', entry: '/opt/cortex/dist/cli/main.js', path: ['/usr/local/bin', '/usr/bin', '/bin'] };
+const input = { root: '/srv/ops/coordination', node: '/usr/local/bin/node', entry: '/opt/cortex/bin/cortex.js', path: ['/usr/local/bin', '/usr/bin', '/bin'] };
 
 describe('the crontab block', () => {
   it('is marked, runs tick every minute with absolute paths, no variable lines, output to cron.log', () => {
@@ -9,7 +9,7 @@ describe('the crontab block', () => {
       [
         '# BEGIN cortex (/srv/ops/coordination)',
         '# cortex tick every minute; managed by `cortex schedule install|uninstall --root /srv/ops/coordination`',
-        '* * * * * /usr/bin/env PATH=/usr/local/bin:/usr/bin:/bin CORTEX_HOME=/srv/ops/coordination NO_COLOR=1 /usr/local/bin/node /opt/cortex/dist/cli/main.js --root /srv/ops/coordination tick >> /srv/ops/coordination/state/cron.log 2>&1',
+        '* * * * * /usr/bin/env PATH=/usr/local/bin:/usr/bin:/bin CORTEX_HOME=/srv/ops/coordination NO_COLOR=1 /usr/local/bin/node /opt/cortex/bin/cortex.js --root /srv/ops/coordination tick >> /srv/ops/coordination/state/cron.log 2>&1',
         '# END cortex (/srv/ops/coordination)',
         '',
       ].join('\n'),
