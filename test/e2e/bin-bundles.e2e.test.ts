@@ -1,19 +1,21 @@
 /**
- * bin/cortex.js, the command operators run, serves `cortex status` in its plain forms from the
- * CommonJS bundle of the status path (scripts/build-status-bundle.mjs, issue 14) while every file
- * of dist/status-bundle.json is unchanged, and runs the program (dist/cli/main.js) otherwise.
- * Checked on a copy of the package (package.json, bin/, dist/, node_modules linked) whose bundle
- * this file builds, so that it can be made stale without touching the checkout's dist/. Which of
- * the two ran is read from Node's CommonJS loader (NODE_DEBUG=module names each file it loads).
- * Both processes run with the clock frozen (a preload), so that elapsed times print the same.
+ * bin/cortex.js, the command operators run, runs the CommonJS bundles of scripts/build-bundles.mjs
+ * (issue 14) while every file of their manifests is unchanged: `cortex status` in its plain forms
+ * from the status bundle (dist/status-bundle.json), everything else from the program bundle
+ * (dist/program-bundle.json); the ES program (dist/cli/main.js) when a bundle is missing, damaged
+ * or stale. Checked on a copy of the package (package.json, bin/, dist/, node_modules linked) whose
+ * bundles this file builds, so that they can be made stale without touching the checkout's dist/
+ * (schemas/, upstream/ and coordination/ linked).
+ * Which ran is read from Node's loaders (NODE_DEBUG=module,esm names each file they load). The
+ * processes run with the clock frozen (a preload), so that elapsed times print the same.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROJECT, afterAllCleanup, cleanEnv, cortex, tempRoot } from './helpers.js';
+import { PROJECT, afterAllCleanup, cleanEnv, copyEmbeddedRoot, cortex, tempRoot } from './helpers.js';
 import { shq } from './tmux.js';
 
 const left = afterAllCleanup();
@@ -42,27 +44,36 @@ interface Ran {
   stderr: string;
 }
 
-async function run(entry: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  const res = await execa('node', ['-r', FREEZE, entry, ...args], { env: cleanEnv(env), extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
+async function run(entry: string, args: string[], env: Record<string, string> = {}, timeout = 60_000): Promise<Ran> {
+  const res = await execa('node', ['-r', FREEZE, entry, ...args], { env: cleanEnv(env), extendEnv: false, reject: false, stdin: 'ignore', timeout });
   return { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
 }
 
-/**
- * What ran `args` through bin/cortex.js: the program (dist/cli/main.js was imported) or else the
- * bundle (Node's loaders name each file they load; a form that fast-status does not take loads
- * the bundle, which declines it, and then the program).
- */
-async function whichRan(args: string[]): Promise<'bundle' | 'program' | 'neither'> {
-  const res = await run(BIN, args, { NODE_DEBUG: 'module,esm' });
-  expect(res.stderr, 'NODE_DEBUG=module logged the loading of bin/cortex.js').toMatch(/bin\/cortex\.js/);
-  if (/dist\/cli\/main\.js/.test(res.stderr)) return 'program';
-  return /load "[^"]*\/dist\/status-bundle\.cjs"/.test(res.stderr) ? 'bundle' : 'neither';
+type Runner = 'status bundle' | 'program bundle' | 'program' | 'neither';
+
+/** Which ran, by what Node's loaders logged (NODE_DEBUG=module,esm) of bin/cortex.js in `pkgDir`. */
+function ranFrom(stderr: string, pkgDir = pkg): Runner {
+  expect(stderr, 'NODE_DEBUG=module logged the loading of bin/cortex.js').toContain(join(pkgDir, 'bin', 'cortex.js'));
+  if (/dist\/cli\/main\.js/.test(stderr)) return 'program';
+  // The program bundle is loaded only when the status bundle did not take the command line.
+  if (stderr.includes(`load "${join(pkgDir, 'dist', 'program-bundle.cjs')}"`)) return 'program bundle';
+  return stderr.includes(`load "${join(pkgDir, 'dist', 'status-bundle.cjs')}"`) ? 'status bundle' : 'neither';
 }
 
-async function buildBundle(): Promise<void> {
-  const res = await execa('node', [join(PROJECT, 'scripts', 'build-status-bundle.mjs'), pkg], { env: cleanEnv(), extendEnv: false, reject: false });
+/**
+ * What ran `args` through bin/cortex.js: the ES program (dist/cli/main.js was imported), else the
+ * program bundle, else the status bundle (a form that fast-status does not take loads the status
+ * bundle, which declines it, and then the program bundle).
+ */
+async function whichRan(args: string[]): Promise<Runner> {
+  return ranFrom((await run(BIN, args, { NODE_DEBUG: 'module,esm' })).stderr);
+}
+
+async function buildBundles(): Promise<void> {
+  const res = await execa('node', [join(PROJECT, 'scripts', 'build-bundles.mjs'), pkg], { env: cleanEnv(), extendEnv: false, reject: false });
   expect(res.exitCode, res.stderr).toBe(0);
   expect(res.stdout).toMatch(/status bundle, \d+ files from \d+ modules/);
+  expect(res.stdout).toMatch(/program bundle, \d+ files from \d+ modules/);
 }
 
 /** Replaces `from` by `to` in a file of the package copy; returns the undo. */
@@ -107,12 +118,14 @@ let finished = '';
 let interrupted = '';
 
 beforeAll(async () => {
-  // The package copy: what bin/cortex.js needs, its bundle built from this copy's dist/.
+  // The package copy: what bin/cortex.js needs, its bundles built from this copy's dist/.
   cpSync(join(PROJECT, 'package.json'), join(pkg, 'package.json'));
   cpSync(join(PROJECT, 'bin'), join(pkg, 'bin'), { recursive: true });
-  cpSync(join(PROJECT, 'dist'), join(pkg, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') && !/\/dist\/status-bundle/.test(src) });
+  cpSync(join(PROJECT, 'dist'), join(pkg, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') && !/\/dist\/(status|program)-bundle/.test(src) });
   symlinkSync(join(PROJECT, 'node_modules'), join(pkg, 'node_modules'));
-  await buildBundle();
+  // What the rest of an installed package holds (package.json "files"), for runs.
+  for (const dir of ['schemas', 'upstream', 'coordination']) symlinkSync(join(PROJECT, dir), join(pkg, dir));
+  await buildBundles();
 
   // A populated root: one execution awaiting an approval (past its deadline at the frozen clock),
   // one finished (in history/), one whose process on this host is gone, one unreadable record.
@@ -148,7 +161,7 @@ describe('bin/cortex.js status: from the bundle while it is fresh', () => {
     ];
     for (const form of forms) {
       const args = ['--root', root, ...form];
-      expect(await whichRan(args), form.join(' ')).toBe('bundle');
+      expect(await whichRan(args), form.join(' ')).toBe('status bundle');
       const [viaBin, viaMain] = [await run(BIN, args), await run(MAIN, args)];
       expect(viaBin, form.join(' ')).toEqual(viaMain);
     }
@@ -188,10 +201,10 @@ describe('bin/cortex.js status: from the bundle while it is fresh', () => {
     expect(await onTerminal(BIN, { NODE_DEBUG: 'module,esm' }).then((r) => /load "[^"]*\/dist\/status-bundle\.cjs"/.test(r.stdout) && !/dist\/cli\/main\.js/.test(r.stdout))).toBe(true);
   });
 
-  it('anything else goes through the program, with the same output as dist/cli/main.js', async () => {
+  it('anything else goes through the program (its bundle), with the same output as dist/cli/main.js', async () => {
     for (const form of [['--version'], ['status', '--help'], ['status', '-o', 'tree'], ['--root=' + root, 'status'], ['history', '--json'], ['nosuch']]) {
       const args = form[0]?.startsWith('--root') || form[0] === '--version' ? form : ['--root', root, ...form];
-      expect(await whichRan(args), form.join(' ')).toBe('program');
+      expect(await whichRan(args), form.join(' ')).toBe('program bundle');
       expect(await run(BIN, args), form.join(' ')).toEqual(await run(MAIN, args));
     }
   });
@@ -226,11 +239,11 @@ describe('bin/cortex.js status: a stale or damaged bundle never runs', () => {
     const file = join(pkg, 'dist', 'cli', 'commands', 'status.js');
     writeFileSync(file, readFileSync(file));
     utimesSync(file, new Date(), new Date(Date.now() + 5000));
-    expect(await whichRan(args)).toBe('bundle');
+    expect(await whichRan(args)).toBe('status bundle');
     expect((await run(BIN, args)).stdout).toBe('no active executions');
   });
 
-  it('a missing, damaged or foreign manifest, a missing chunk: the program runs', async () => {
+  it('a missing, damaged or foreign manifest, a missing chunk: the program runs (from its own bundle)', async () => {
     const manifest = join(pkg, 'dist', 'status-bundle.json');
     const good = readFileSync(manifest, 'utf8');
     const parsed = JSON.parse(good) as { files: Record<string, { sha256: string }> };
@@ -251,7 +264,7 @@ describe('bin/cortex.js status: a stale or damaged bundle never runs', () => {
     try {
       for (const [what, damage] of cases) {
         damage();
-        expect(await whichRan(args), what).toBe('program');
+        expect(await whichRan(args), what).toBe('program bundle');
         expect(await run(BIN, args), what).toEqual({ exitCode: 0, stdout: 'no active executions', stderr: '' });
         writeFileSync(manifest, good);
         try {
@@ -263,6 +276,120 @@ describe('bin/cortex.js status: a stale or damaged bundle never runs', () => {
     } finally {
       writeFileSync(manifest, good);
     }
-    expect(await whichRan(args)).toBe('bundle');
+    expect(await whichRan(args)).toBe('status bundle');
+  });
+});
+
+describe('bin/cortex.js: every other command from the program bundle while it is fresh', () => {
+  const empty = tempRoot({});
+  left.roots.push(empty);
+  const history = ['--root', empty, 'history'];
+
+  it('runs a workflow and shows it; the ES program (dist/cli/main.js) does the same', async () => {
+    for (const [entry, ran] of [
+      [BIN, 'program bundle'],
+      [MAIN, undefined],
+    ] as const) {
+      const r = tempRoot({ 'workflows/plain.yaml': readFileSync(join(root, 'workflows', 'plain.yaml'), 'utf8') });
+      left.roots.push(r);
+      const res = await run(entry, ['--root', r, 'run', 'plain'], { NODE_DEBUG: 'module,esm' });
+      expect(res.exitCode, res.stderr.slice(-1500)).toBe(0);
+      expect(res.stdout).toMatch(/^completed plain-\S+ in /m);
+      if (ran) expect(ranFrom(res.stderr), 'bin/cortex.js run').toBe(ran);
+      else expect(res.stderr, 'the ES program ran').toMatch(/dist\/cli\/main\.js/);
+      const id = (/^completed (plain-\S+) in /m.exec(res.stdout) as RegExpExecArray)[1] as string;
+      const shown = await run(entry, ['--root', r, 'status', id, '--json']);
+      expect(shown.exitCode, shown.stderr).toBe(0);
+      expect(JSON.parse(shown.stdout)).toMatchObject({ execution_id: id, status: 'completed' });
+      expect((await run(entry, ['--root', r, 'history', '-o', 'name'])).stdout).toBe(id);
+    }
+  });
+
+  it('a module of the program edited after the build (one the status bundle does not hold): the ES program runs, with the edit', async () => {
+    expect(await whichRan(history)).toBe('program bundle');
+    expect((await run(BIN, history)).stdout).toBe('no finished executions');
+    for (const to of ['`no finished executions (edited)', '`NO FINISHED EXECUTIONS']) {
+      const undo = edit('dist/cli/commands/history.js', '`no finished executions', to);
+      try {
+        expect(await whichRan(history), to).toBe('program');
+        expect((await run(BIN, history)).stdout).toBe(to.slice(1));
+        // The status bundle does not hold it: still fresh.
+        expect(await whichRan(['--root', empty, 'status'])).toBe('status bundle');
+      } finally {
+        undo();
+      }
+    }
+  });
+
+  it('a chunk rewritten with the same content: checked by its SHA-256, the bundle runs', async () => {
+    const manifest = JSON.parse(readFileSync(join(pkg, 'dist', 'program-bundle.json'), 'utf8')) as { modules: Record<string, string[]> };
+    const [chunk] = Object.entries(manifest.modules).find(([, modules]) => modules.includes('dist/cli/commands/history.js')) as [string, string[]];
+    const file = join(pkg, chunk);
+    writeFileSync(file, readFileSync(file));
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    expect(await whichRan(history)).toBe('program bundle');
+    expect((await run(BIN, history)).stdout).toBe('no finished executions');
+  });
+
+  it('a missing, damaged or foreign manifest, a missing or damaged chunk: the ES program runs', async () => {
+    const manifest = join(pkg, 'dist', 'program-bundle.json');
+    const good = readFileSync(manifest, 'utf8');
+    const parsed = JSON.parse(good) as { files: Record<string, unknown>; modules: Record<string, string[]> };
+    const [chunk] = Object.entries(parsed.modules).find(([, modules]) => modules.includes('dist/cli/commands/history.js')) as [string, string[]];
+    const outside = structuredClone(parsed);
+    const pj = join(pkg, 'package.json');
+    const st = statSync(pj);
+    outside.files['dist/../package.json'] = { sha256: createHash('sha256').update(readFileSync(pj)).digest('hex'), size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+    const chunkText = readFileSync(join(pkg, chunk), 'utf8');
+    const cases: Array<[string, () => void]> = [
+      ['no manifest', () => rmSync(manifest)],
+      ['not JSON', () => writeFileSync(manifest, good.slice(0, 100))],
+      ['another version', () => writeFileSync(manifest, good.replace('"version": 1', '"version": 2'))],
+      ["the status bundle's name", () => writeFileSync(manifest, good.replace('"bundle": "program-bundle.cjs"', '"bundle": "status-bundle.cjs"'))],
+      ['a path outside dist/', () => writeFileSync(manifest, JSON.stringify(outside))],
+      ['a chunk missing', () => rmSync(join(pkg, chunk))],
+      ['a chunk of the same size, changed', () => writeFileSync(join(pkg, chunk), chunkText.replace('no finished executions', 'NO FINISHED EXECUTIONS'))],
+    ];
+    try {
+      for (const [what, damage] of cases) {
+        damage();
+        expect(await whichRan(history), what).toBe('program');
+        expect(await run(BIN, history), what).toEqual({ exitCode: 0, stdout: 'no finished executions', stderr: '' });
+        writeFileSync(manifest, good);
+        writeFileSync(join(pkg, chunk), chunkText);
+      }
+    } finally {
+      writeFileSync(manifest, good);
+      writeFileSync(join(pkg, chunk), chunkText);
+    }
+    expect(await whichRan(history)).toBe('program bundle');
+  });
+
+  it('installed elsewhere (the package moved after its build): --version and the lab (stand-in tools, JSON by import.meta.url) from the bundle', async () => {
+    // The package copy moved: any path of the build left in the bundle now names nothing.
+    const moved = `${pkg}-moved`;
+    left.roots.push(moved);
+    cpSync(pkg, moved, { recursive: true });
+    const away = `${pkg}-away`;
+    renameSync(pkg, away);
+    try {
+      const bin = join(moved, 'bin', 'cortex.js');
+      // Not with the clock frozen (its preload is in the package copy, moved away); a run in the
+      // lab waits on its stand-ins.
+      const node = (args: string[], env: Record<string, string> = {}) =>
+        execa('node', [bin, ...args], { env: cleanEnv(env), extendEnv: false, reject: false, stdin: 'ignore', timeout: 240_000 });
+      const version = await node(['--version'], { NODE_DEBUG: 'module,esm' });
+      expect(ranFrom(version.stderr, moved)).toBe('program bundle');
+      expect((await node(['--version'])).stdout).toMatch(new RegExp(`^cortex ${JSON.parse(readFileSync(join(moved, 'package.json'), 'utf8')).version.replace(/\./g, '\\.')} `));
+      const labRoot = copyEmbeddedRoot();
+      left.roots.push(labRoot);
+      const res = await node(['--root', labRoot, 'run', 'deploy-monitoring-stack', '--simulate'], { NODE_DEBUG: 'module,esm' });
+      expect(res.exitCode, `${res.stdout.slice(-1500)}\n${res.stderr.split('\n').filter((l) => !/^(MODULE|ESM) \d+/.test(l)).join('\n').slice(-1500)}`).toBe(0);
+      expect(ranFrom(res.stderr, moved)).toBe('program bundle');
+      expect(res.stdout).toMatch(/^completed deploy-monitoring-stack-\S+ in /m);
+      expect(res.stderr, 'nothing was loaded from where the package was built').not.toContain(`${pkg}/`);
+    } finally {
+      renameSync(away, pkg);
+    }
   });
 });

@@ -1,16 +1,21 @@
 /**
  * What the read-only commands load (issue 14, the status row): `cortex status` must not load the
- * engine, ajv, yaml, the queue client or execa. A module hook records every module the CLI
- * resolves; a regression (status-watch importing app/drive.js pulled in the whole engine and
- * made status 2.4x `node -e 0` instead of 1.6x) shows as a name in the list, not as a timing.
+ * engine, ajv, yaml, the queue client or execa. Checked for both ways cortex starts: the ES
+ * program (dist/cli/main.js: a module hook records every module it resolves) and bin/cortex.js,
+ * which runs the CommonJS bundles of the program (scripts/build-bundles.mjs; Node's CommonJS loader
+ * names each file it loads, NODE_DEBUG=module, and the bundle's manifest which modules each of its
+ * files holds; the hook sees what they import() from node_modules). A regression (status-watch
+ * importing app/drive.js pulled in the whole engine and made status 2.4x `node -e 0` instead of
+ * 1.6x) shows as a name in the list, not as a timing.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CLI, cleanEnv, tempRoot, removeRoot } from './helpers.js';
+import { CLI, ES_CLI, PROJECT, cleanEnv, tempRoot, removeRoot } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cortex-modules-'));
 const roots: string[] = [];
@@ -30,26 +35,53 @@ export async function resolve(specifier, context, next) {
 );
 writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
 
-async function modulesOf(args: string[]): Promise<string[]> {
+/** Per file of the two bundles (dist/...cjs), the modules of dist/ it holds, as file URLs. */
+function bundledModules(): Map<string, string[]> {
+  const held = new Map<string, string[]>();
+  for (const name of ['status-bundle', 'program-bundle']) {
+    const manifest = JSON.parse(readFileSync(join(PROJECT, 'dist', `${name}.json`), 'utf8')) as { modules: Record<string, string[]> };
+    for (const [file, modules] of Object.entries(manifest.modules)) held.set(join(PROJECT, file), modules.map((m) => pathToFileURL(join(PROJECT, m)).href));
+  }
+  return held;
+}
+
+const ENTRIES = { 'the ES program': ES_CLI, 'bin/cortex.js (the bundles)': CLI };
+
+/** The URL of every module `entry` loads running `args` (node:NAME for a built-in). */
+async function modulesOf(entry: string, args: string[]): Promise<string[]> {
   const log = join(dir, `modules-${args.join('_').replace(/\W/g, '')}.log`);
   writeFileSync(log, '');
-  const res = await execa('node', ['--import', pathToFileURL(join(dir, 'register.mjs')).href, CLI, ...args], {
-    env: cleanEnv({ CORTEX_TEST_MODULE_LOG: log }),
+  const viaBin = entry === CLI;
+  const res = await execa('node', ['--import', pathToFileURL(join(dir, 'register.mjs')).href, entry, ...args], {
+    env: cleanEnv({ CORTEX_TEST_MODULE_LOG: log, ...(viaBin ? { NODE_DEBUG: 'module' } : {}) }),
     extendEnv: false,
     reject: false,
   });
-  expect(res.exitCode, res.stderr).toBe(0);
-  return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  expect(res.exitCode, res.stderr.slice(-2000)).toBe(0);
+  const loaded = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  if (!viaBin) return loaded;
+  const held = bundledModules();
+  const files = [...res.stderr.matchAll(/load "([^"]+)"/g)].map((m) => m[1] as string);
+  expect(
+    files.filter((f) => held.has(f)),
+    `${args.join(' ')}: bin/cortex.js ran a bundle (stale after tsc alone? npm run build)`,
+  ).not.toEqual([]);
+  expect(loaded.filter((u) => u.endsWith('/dist/cli/main.js')), 'bin/cortex.js did not fall back to the ES program').toEqual([]);
+  const builtins = [...res.stderr.matchAll(/Module\._load REQUEST (\S+)/g)]
+    .map((m) => (m[1] as string).replace(/^node:/, ''))
+    .filter((m) => builtinModules.includes(m))
+    .map((m) => `node:${m}`);
+  return [...loaded, ...builtins, ...files.flatMap((f) => held.get(f) ?? [pathToFileURL(f).href])];
 }
 
 const HEAVY = [/\/node_modules\/(ajv|yaml|bullmq|ioredis|execa|ora)\//, /\/dist\/engine\/run-workflow\.js$/, /\/dist\/app\/drive\.js$/, /\/dist\/definitions\//];
 
-describe('startup: what the read-only commands load', () => {
+describe.each(Object.entries(ENTRIES))('startup: what the read-only commands load, %s', (_, entry) => {
   it('cortex status (empty root, and --json) loads neither the engine nor ajv, yaml, the queue or execa', async () => {
     const root = tempRoot({});
     roots.push(root);
     for (const args of [['--root', root, 'status'], ['--root', root, 'status', '--json']]) {
-      const loaded = await modulesOf(args);
+      const loaded = await modulesOf(entry, args);
       expect(loaded.some((u) => u.endsWith('/dist/cli/commands/status.js')), 'the hook saw the status command').toBe(true);
       expect(loaded.filter((u) => HEAVY.some((h) => h.test(u))), args.join(' ')).toEqual([]);
     }
@@ -59,17 +91,17 @@ describe('startup: what the read-only commands load', () => {
     const root = tempRoot({});
     roots.push(root);
     for (const args of [['--root', root, 'status'], ['--root', root, 'status', '-o', 'wide', '--no-color']]) {
-      const loaded = await modulesOf(args);
+      const loaded = await modulesOf(entry, args);
       expect(loaded.some((u) => u.endsWith('/dist/cli/commands/status.js')), 'the hook saw the status command').toBe(true);
       expect(loaded.filter((u) => /\/node_modules\/commander\/|\/dist\/cli\/program\.js$|^node:crypto$/.test(u)), args.join(' ')).toEqual([]);
     }
     // Anything else still goes through the program (here: status --help).
-    const help = await modulesOf(['--root', root, 'status', '--help']);
+    const help = await modulesOf(entry, ['--root', root, 'status', '--help']);
     expect(help.some((u) => /\/node_modules\/commander\//.test(u))).toBe(true);
   });
 
   it('cortex --version loads no command module', async () => {
-    const loaded = await modulesOf(['--version']);
+    const loaded = await modulesOf(entry, ['--version']);
     expect(loaded.filter((u) => /\/dist\/cli\/commands\//.test(u) || HEAVY.some((h) => h.test(u)))).toEqual([]);
   });
 });
