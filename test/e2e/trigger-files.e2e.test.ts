@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CLI, PROJECT, cleanEnv, cortex, removeRoot, tempRoot } from './helpers.js';
@@ -156,6 +156,23 @@ describe('tick, schedule list and serve with an invalid trigger file', () => {
     expect(await health()).toEqual(first);
     expect(await health()).toEqual(first);
     child.kill('SIGTERM');
+  });
+});
+
+describe('cortex serve: its disk waits', () => {
+  it('runs with libuv\'s thread pool at 16 threads (its fsyncs wait there, ahead of every file read), unless UV_THREADPOOL_SIZE says otherwise', async () => {
+    const r = root({});
+    // Node's threads besides the pool are fewer than 8 (main, V8's platform workers, signals):
+    // with the default pool of 4 the process has about 11, with 16 about 23.
+    const threads = async (env: Record<string, string> = {}) => {
+      const { child } = await startServe(r, [], env);
+      const n = readdirSync(`/proc/${child.pid}/task`).length;
+      child.kill('SIGTERM');
+      await child;
+      return n;
+    };
+    expect(await threads()).toBeGreaterThanOrEqual(17);
+    expect(await threads({ UV_THREADPOOL_SIZE: '4' })).toBeLessThan(17);
   });
 });
 
