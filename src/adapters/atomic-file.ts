@@ -244,8 +244,10 @@ export function appendLineSync(path: string, line: string, options: { durable?: 
  * Descriptors kept open between appends to the same file: a run appends two journal lines and
  * two contractor.log lines per action, and opening the path each time (the folder checks, open,
  * close) was a third of what an append cost (issue 14). A descriptor is used again only while
- * `path` is still, by lstat, the very file it was opened as (same device and inode), opened for
- * the same root and, for a journal, found with the same first line: a file replaced (a journal
+ * `path` is still, by lstat, the very file it was opened as (same device and inode), each folder
+ * between the root and it still a real folder (lstat: a folder moved away and linked back leads to
+ * the same file), opened for the same root and, for a journal, found with the same first line: a
+ * file replaced (a journal
  * rewritten whole, a log rotated) or removed, or a link put on the way, makes the next append open
  * the path anew with every check (and refuse a link). A held descriptor writes to the file it
  * opened; moved away whole since, that file still gets the line. Descriptors are opened
@@ -267,7 +269,7 @@ function heldFd(path: string, root: string | undefined, header: string, open: ()
     } catch {
       // Unreadable on the way (a folder replaced by a file, permissions): open() says what it is.
     }
-    if (st?.isFile() && st.ino === h.ino && st.dev === h.dev && h.root === root && h.header === header) {
+    if (st?.isFile() && st.ino === h.ino && st.dev === h.dev && h.root === root && h.header === header && foldersStillReal(path, root)) {
       held.set(path, h);
       return h.fd;
     }
@@ -288,6 +290,29 @@ function heldFd(path: string, root: string | undefined, header: string, open: ()
     closeSync(e.fd);
   }
   return fd;
+}
+
+/**
+ * True while every folder between `root` and `path` is still a real folder, not a symbolic link.
+ * The lstat of `path` alone would not see one: a folder moved away (out of the root, even) and
+ * linked back leads to the very same file, whose held descriptor would then be written through a
+ * link. False sends the append back through open(), whose checks refuse the link.
+ */
+function foldersStillReal(path: string, root: string | undefined): boolean {
+  if (root === undefined) return true;
+  const rel = relative(root, dirname(path));
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return true;
+  let current = root;
+  for (const part of rel.split(sep)) {
+    current = join(current, part);
+    try {
+      const st = lstatSync(current, { throwIfNoEntry: false });
+      if (!st?.isDirectory()) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** Writes `buf` (and fsyncs it) through a held descriptor; one that fails is closed and dropped. */

@@ -189,6 +189,27 @@ describe('appends keep their descriptor, only while the path is still the file t
     expect(await readFile(join(outside, 'contractor.log'), 'utf8')).toBe('victim\n');
   });
 
+  it('a folder on the way moved away (out of the root) and linked back to after an append: the next one is refused, the moved file gets nothing', async () => {
+    const log = join(root, 'logs', 'contractor.log');
+    await appendLine(log, 'one', { root });
+    // The same file, by lstat of its path, but now reached through a link, outside the root.
+    await rename(join(root, 'logs'), join(outside, 'logs'));
+    await symlink(join(outside, 'logs'), join(root, 'logs'));
+    await expect(appendLine(log, 'two', { root })).rejects.toThrow(UnsafePathError);
+    expect(await readFile(join(outside, 'logs', 'contractor.log'), 'utf8')).toBe('one\n');
+    // A journal (held by writeLineAfterHeader), a folder further up linked back inside the root.
+    const journal = join(root, 'state', 'journal', 'x.journal');
+    await mkdir(join(root, 'state', 'journal'), { recursive: true });
+    await writeFile(journal, 'base\n');
+    expect(await writeLineAfterHeader(journal, 'base\n', 'a', { sync: true, root })).toBe(true);
+    await rename(join(root, 'state'), join(root, 'state.real'));
+    await symlink('state.real', join(root, 'state'));
+    await expect(writeLineAfterHeader(journal, 'base\n', 'b', { sync: true, root })).rejects.toThrow(UnsafePathError);
+    expect(await readFile(join(root, 'state.real', 'journal', 'x.journal'), 'utf8')).toBe('base\na\n');
+    // Neither refused descriptor is left open.
+    expect((await openFiles()).filter((f) => f.startsWith(base))).toEqual([]);
+  });
+
   it('a folder on the way replaced by a file after an append: the next one is refused, and the old descriptor is closed', async () => {
     const log = join(root, 'logs', 'contractor.log');
     await appendLine(log, 'one', { root });
