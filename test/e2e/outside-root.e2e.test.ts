@@ -2,11 +2,13 @@
  * Nothing outside the coordination directory is touched, and the lab never wipes what is not a
  * lab (issue 12, cases 5 and 6).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cortex, removeRoot, tempRoot } from './helpers.js';
+import { execa } from 'execa';
+import { CLI, PROJECT, cleanEnv, cortex, removeRoot, tempRoot } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeRoot));
@@ -162,5 +164,31 @@ phases:
     expect(res.stderr).not.toMatch(/^\s+at /m);
     expect(readdirSync(outside)).toEqual(['victim.log']);
     expect(readFileSync(join(outside, 'victim.log'), 'utf8')).toBe('before\n');
+  });
+
+  it('cortex serve: the state folder moved out of the root and linked back while it serves: its log lines (problems of the definitions, too) are not written through the link', async () => {
+    const outside = scratch();
+    const r = tempRoot({ 'workflows/both.yaml': `${BOTH}triggers:\n  - { type: webhook, id: hook, path: both, auth: { type: none } }\n` });
+    dirs.push(r);
+    const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv(), extendEnv: false, reject: false, cwd: PROJECT });
+    try {
+      let out = '';
+      let err = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+      const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], { what: 'cortex serve to listen', timeoutMs: 20_000, detail: () => out + err });
+      mkdirSync(join(r, 'state'), { recursive: true });
+      renameSync(join(r, 'state'), join(outside, 'state'));
+      symlinkSync(join(outside, 'state'), join(r, 'state'));
+      // A definition gone bad: the next request reloads them, and serve logs the problem.
+      writeFileSync(join(r, 'workflows', 'broken.json'), '{"workflow_id": 3');
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string };
+      expect(health.status).toBe('degraded');
+      await waitFor(() => /broken\.json: invalid definition/.test(err), { what: 'serve to report the broken definition', detail: () => err });
+      expect(existsSync(join(outside, 'state', 'serve.log'))).toBe(false);
+    } finally {
+      child.kill('SIGTERM');
+      await child;
+    }
   });
 });

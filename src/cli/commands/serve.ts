@@ -78,14 +78,14 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
     const stamp = new Date().toISOString();
     for (const l of problemLines(loaded.problems)) {
       ctx.out.err(`${stamp} ${l}`);
-      void appendLine(serveLog, `${stamp} ${l}`).catch(() => undefined);
+      void appendLine(serveLog, `${stamp} ${l}`, { root }).catch(() => undefined);
     }
     if (problems.length) ctx.out.err(`${stamp} hint: ${PROBLEMS_HINT}`);
     if (!first) ctx.out.err(`${stamp} definitions changed: ${entries.filter((e) => e.route).length} event trigger(s) loaded`);
     unauthenticated = await authWarnings(entries, serveConfig, secrets);
     for (const w of unauthenticated) {
       warn(w);
-      void appendLine(serveLog, `${stamp} warning: POST ${w.path}: ${w.reason}`).catch(() => undefined);
+      void appendLine(serveLog, `${stamp} warning: POST ${w.path}: ${w.reason}`, { root }).catch(() => undefined);
     }
     return entries;
   };
@@ -154,7 +154,7 @@ export async function serve(command: CommandContext, _args: unknown[], opts: Ser
   const launch = (id: string) => (runs ?? launcher).launch(id);
   const startQueued = async (why: string) => {
     for (const id of await startQueuedRuns(app, launch)) {
-      void appendLine(serveLog, `${new Date().toISOString()} queued run ${id} started (${why})`).catch(() => undefined);
+      void appendLine(serveLog, `${new Date().toISOString()} queued run ${id} started (${why})`, { root }).catch(() => undefined);
     }
   };
   // A run serve drove has ended: a run of its workflow waiting behind it (on_conflict: queue)
