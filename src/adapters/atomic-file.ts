@@ -163,17 +163,38 @@ function writeAll(fd: number, buf: Buffer): void {
 }
 
 /**
- * Opens `path` to append (created 0600), never through a symbolic link: a link there throws
- * UnsafePathError. Folders as mkdirPrivateSync. The caller closes the descriptor.
+ * Opens `path` to append (created 0600), never through a symbolic link nor to anything but a
+ * regular file (a FIFO): UnsafePathError. Folders as mkdirPrivateSync. The caller closes the descriptor.
  */
 export function openAppendSync(path: string, confinement: Confinement = {}): number {
   mkdirPrivateSync(dirname(path), confinement);
+  return openFileSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, confinement.root, 0o600);
+}
+
+/**
+ * Opens the regular file `path` with `flags`, never through a symbolic link at it (UnsafePathError),
+ * nor anything but a regular file: a FIFO planted there would block the open (a writer waits for a
+ * reader; O_NONBLOCK: ENXIO instead) or the read of a journal's first line, in a system call that
+ * no signal interrupts (Ctrl-C, SIGTERM: their handlers are JavaScript), and a device is not a
+ * file cortex writes. O_NONBLOCK changes nothing for a regular file.
+ */
+function openFileSync(path: string, flags: number, root: string | undefined, mode?: number): number {
+  let fd: number;
   try {
-    return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    fd = openSync(path, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link', confinement.root);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link', root);
+    if (code === 'ENXIO') throw new UnsafePathError(path, 'is not a regular file', root);
     throw error;
   }
+  try {
+    if (!fstatSync(fd).isFile()) throw new UnsafePathError(path, 'is not a regular file', root);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return fd;
 }
 
 /**
@@ -334,10 +355,9 @@ function openAfterHeader(path: string, header: string, confinement: Confinement)
   mkdirPrivateSync(dirname(path), confinement);
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
+    fd = openFileSync(path, constants.O_RDWR | constants.O_APPEND, confinement.root);
   } catch (error) {
     if (isNotFound(error)) return undefined;
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link', confinement.root);
     throw error;
   }
   try {
@@ -389,10 +409,9 @@ export async function writeLineAfterHeader(path: string, header: string, line: s
 export async function syncFile(path: string): Promise<boolean> {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openFileSync(path, constants.O_RDONLY, undefined);
   } catch (error) {
     if (isNotFound(error)) return false;
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'is a symbolic link');
     throw error;
   }
   try {

@@ -30,7 +30,7 @@ function watchedPaths(root: string): Array<{ path: string; kind: 'dir' | 'file' 
 
 /**
  * Throws UnsafePathError for the first folder or log under `root` that is a symbolic link (or a
- * folder that is not one): checked before a command writes anything, so it refuses with one
+ * folder that is not one, a log that is not a regular file: a FIFO): checked before a command writes anything, so it refuses with one
  * message instead of failing half-way. Each write checks its own path again (atomic-file.ts).
  */
 export function assertNoLinksInRoot(root: string): void {
@@ -43,5 +43,7 @@ export function assertNoLinksInRoot(root: string): void {
     }
     if (st.isSymbolicLink()) throw new UnsafePathError(path, 'is a symbolic link', root);
     if (kind === 'dir' && !st.isDirectory()) throw new UnsafePathError(path, 'is not a directory', root);
+    // A FIFO there would be written to, or would block the append's open (atomic-file.ts).
+    if (kind === 'file' && !st.isFile()) throw new UnsafePathError(path, 'is not a regular file', root);
   }
 }

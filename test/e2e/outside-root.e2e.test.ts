@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { spawnSync } from 'node:child_process';
 import { CLI, PROJECT, cleanEnv, cortex, removeRoot, tempRoot } from './helpers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -164,6 +165,18 @@ phases:
     expect(res.stderr).not.toMatch(/^\s+at /m);
     expect(readdirSync(outside)).toEqual(['victim.log']);
     expect(readFileSync(join(outside, 'victim.log'), 'utf8')).toBe('before\n');
+  });
+
+  it('a FIFO at a log (contractor.log) is refused (exit 4) at once, not waited on nor written to', async () => {
+    const r = tempRoot({ 'workflows/noop.yaml': NOOP });
+    dirs.push(r);
+    mkdirSync(join(r, 'masters', 'infrastructure', 'logs'), { recursive: true });
+    const log = join(r, 'masters', 'infrastructure', 'logs', 'contractor.log');
+    expect(spawnSync('mkfifo', [log]).status).toBe(0);
+    const res = await cortex(['run', 'noop'], { root: r, timeoutMs: 20_000 });
+    expect(res.exitCode, res.stderr).toBe(4);
+    expect(res.stderr.split('\n')[0]).toBe(`CORTEX_UNSAFE_PATH: refusing to write through ${log}: it is not a regular file (inside ${r}, where cortex follows no link)`);
+    expect(res.stderr).not.toMatch(/^\s+at /m);
   });
 
   it('cortex serve: the state folder moved out of the root and linked back while it serves: its log lines (problems of the definitions, too) are not written through the link', async () => {

@@ -1,9 +1,10 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { appendLine, mkdirPrivateSync, writeFileAtomic, writeLineAfterHeader } from '../../../src/adapters/atomic-file.js';
+import { appendLine, mkdirPrivateSync, syncFile, writeFileAtomic, writeLineAfterHeader } from '../../../src/adapters/atomic-file.js';
 import { UnsafePathError } from '../../../src/errors.js';
 
 describe('writeFileAtomic', () => {
@@ -187,6 +188,36 @@ describe('appends keep their descriptor, only while the path is still the file t
     await symlink(outside, join(root, 'logs'));
     await expect(appendLine(log, 'three', { root })).rejects.toThrow(UnsafePathError);
     expect(await readFile(join(outside, 'contractor.log'), 'utf8')).toBe('victim\n');
+  });
+
+  it('a FIFO planted at a log or a journal is refused (exit 4), never written to nor waited on', async () => {
+    const log = join(root, 'logs', 'contractor.log');
+    const journal = join(root, 'state', 'journal', 'x.journal');
+    await mkdir(join(root, 'logs'), { recursive: true });
+    await mkdir(join(root, 'state', 'journal'), { recursive: true });
+    expect(spawnSync('mkfifo', [log, journal]).status).toBe(0);
+    // With a reader at the other end (it would get the lines), then with none (the open would block
+    // the whole process, deaf to Ctrl-C and SIGTERM).
+    const reader = openSync(log, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      await expect(appendLine(log, 'one', { root })).rejects.toThrow(UnsafePathError);
+      // Nothing came through it (0: no writer left; EAGAIN: a writer, no data).
+      const read = (): number => {
+        try {
+          return readSync(reader, Buffer.alloc(64));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
+          throw error;
+        }
+      };
+      expect(read()).toBe(0);
+    } finally {
+      closeSync(reader);
+    }
+    await expect(appendLine(log, 'one', { root })).rejects.toThrow(/not a regular file/);
+    await expect(writeLineAfterHeader(journal, 'base\n', 'a', { sync: true, root })).rejects.toThrow(/not a regular file/);
+    await expect(syncFile(journal)).rejects.toThrow(/not a regular file/);
+    expect((await openFiles()).filter((f) => f.startsWith(base))).toEqual([]);
   });
 
   it('a folder on the way moved away (out of the root) and linked back to after an append: the next one is refused, the moved file gets nothing', async () => {
