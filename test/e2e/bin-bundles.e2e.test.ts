@@ -367,11 +367,9 @@ describe('bin/cortex.js: every other command from the program bundle while it is
 
   it('installed elsewhere (the package moved after its build): --version and the lab (stand-in tools, JSON by import.meta.url) from the bundle', async () => {
     // The package copy moved: any path of the build left in the bundle now names nothing.
+    // Renamed, so its files keep their stat (a copy's all differ: the next test).
     const moved = `${pkg}-moved`;
-    left.roots.push(moved);
-    cpSync(pkg, moved, { recursive: true });
-    const away = `${pkg}-away`;
-    renameSync(pkg, away);
+    renameSync(pkg, moved);
     try {
       const bin = join(moved, 'bin', 'cortex.js');
       // Not with the clock frozen (its preload is in the package copy, moved away); a run in the
@@ -389,7 +387,25 @@ describe('bin/cortex.js: every other command from the program bundle while it is
       expect(res.stdout).toMatch(/^completed deploy-monitoring-stack-\S+ in /m);
       expect(res.stderr, 'nothing was loaded from where the package was built').not.toContain(`${pkg}/`);
     } finally {
-      renameSync(away, pkg);
+      renameSync(moved, pkg);
     }
+  });
+
+  it('a copy of the package (every stat differs, as in an npm install): status from its bundle, checked by SHA-256; the rest from the ES program, the program bundle not read whole', async () => {
+    const copy = `${pkg}-copy`;
+    left.roots.push(copy);
+    cpSync(pkg, copy, { recursive: true });
+    const bin = join(copy, 'bin', 'cortex.js');
+    const node = (args: string[]) => execa('node', [bin, ...args], { env: cleanEnv({ NODE_DEBUG: 'module,esm' }), extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
+    const r = tempRoot();
+    left.roots.push(r);
+    const status = await node(['--root', r, 'status']);
+    expect(ranFrom(status.stderr, copy)).toBe('status bundle');
+    expect(status.stdout).toBe('no active executions');
+    // The program bundle's files (3.7 MB) are beyond what is hashed: the ES program runs.
+    const history = await node(['--root', r, 'history']);
+    expect(ranFrom(history.stderr, copy)).toBe('program');
+    expect(history.stdout).toBe('no finished executions');
+    expect(history.exitCode).toBe(0);
   });
 });
