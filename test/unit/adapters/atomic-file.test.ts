@@ -89,50 +89,57 @@ describe('appendLine', () => {
   });
 });
 
-describe('writes never follow a symbolic link out of the root', () => {
-  let base: string;
-  let root: string;
-  let outside: string;
+/**
+ * For each test of the describe it is called in: a temporary folder `base` holding the root and,
+ * beside it (outside the root), `outside`. Read the fields in the tests, not when describing.
+ */
+function rootAndOutside(prefix: string): { base: string; root: string; outside: string } {
+  const dirs = { base: '', root: '', outside: '' };
   beforeEach(async () => {
-    base = await mkdtemp(join(tmpdir(), 'cortex-links-'));
-    root = join(base, 'root');
-    outside = join(base, 'outside');
-    await mkdir(root);
-    await mkdir(outside);
+    dirs.base = await mkdtemp(join(tmpdir(), prefix));
+    dirs.root = join(dirs.base, 'root');
+    dirs.outside = join(dirs.base, 'outside');
+    await mkdir(dirs.root);
+    await mkdir(dirs.outside);
   });
   afterEach(async () => {
-    await rm(base, { recursive: true, force: true });
+    await rm(dirs.base, { recursive: true, force: true });
   });
+  return dirs;
+}
+
+describe('writes never follow a symbolic link out of the root', () => {
+  const d = rootAndOutside('cortex-links-');
 
   it('appendLine refuses a link at the file (with or without a root) and appends nothing', async () => {
-    await writeFile(join(outside, 'victim.log'), 'before\n');
-    await mkdir(join(root, 'logs'));
-    await symlink(join(outside, 'victim.log'), join(root, 'logs', 'contractor.log'));
-    await expect(appendLine(join(root, 'logs', 'contractor.log'), 'x', { root })).rejects.toThrow(UnsafePathError);
-    await expect(appendLine(join(root, 'logs', 'contractor.log'), 'x')).rejects.toThrow(/is a symbolic link/);
-    expect(await readFile(join(outside, 'victim.log'), 'utf8')).toBe('before\n');
+    await writeFile(join(d.outside, 'victim.log'), 'before\n');
+    await mkdir(join(d.root, 'logs'));
+    await symlink(join(d.outside, 'victim.log'), join(d.root, 'logs', 'contractor.log'));
+    await expect(appendLine(join(d.root, 'logs', 'contractor.log'), 'x', { root: d.root })).rejects.toThrow(UnsafePathError);
+    await expect(appendLine(join(d.root, 'logs', 'contractor.log'), 'x')).rejects.toThrow(/is a symbolic link/);
+    expect(await readFile(join(d.outside, 'victim.log'), 'utf8')).toBe('before\n');
   });
 
   it('a linked folder between the root and the file is refused: no record lands outside', async () => {
-    await mkdir(join(root, 'workflows'));
-    await symlink(outside, join(root, 'workflows', 'history'));
-    await expect(writeFileAtomic(join(root, 'workflows', 'history', 'workflow-x.json'), '{}', 0o600, { root })).rejects.toThrow(
+    await mkdir(join(d.root, 'workflows'));
+    await symlink(d.outside, join(d.root, 'workflows', 'history'));
+    await expect(writeFileAtomic(join(d.root, 'workflows', 'history', 'workflow-x.json'), '{}', 0o600, { root: d.root })).rejects.toThrow(
       /refusing to write through .*workflows\/history: it is a symbolic link/,
     );
-    await expect(appendLine(join(root, 'workflows', 'history', 'deeper', 'x.log'), 'x', { root })).rejects.toThrow(UnsafePathError);
-    expect(() => mkdirPrivateSync(join(root, 'workflows', 'history', 'sub'), { root })).toThrow(UnsafePathError);
-    expect(await readdir(outside)).toEqual([]);
+    await expect(appendLine(join(d.root, 'workflows', 'history', 'deeper', 'x.log'), 'x', { root: d.root })).rejects.toThrow(UnsafePathError);
+    expect(() => mkdirPrivateSync(join(d.root, 'workflows', 'history', 'sub'), { root: d.root })).toThrow(UnsafePathError);
+    expect(await readdir(d.outside)).toEqual([]);
   });
 
   it('the root itself may be reached through a link, and a link at the file is replaced, not followed', async () => {
-    await symlink(root, join(base, 'root-link'));
-    await writeFile(join(outside, 'target.json'), 'outside\n');
-    await mkdir(join(root, 'state'));
-    await symlink(join(outside, 'target.json'), join(root, 'state', 'dedup.json'));
-    await writeFileAtomic(join(base, 'root-link', 'state', 'dedup.json'), '{}\n', 0o600, { root: join(base, 'root-link') });
-    expect(await readFile(join(root, 'state', 'dedup.json'), 'utf8')).toBe('{}\n');
-    expect((await lstat(join(root, 'state', 'dedup.json'))).isSymbolicLink()).toBe(false);
-    expect(await readFile(join(outside, 'target.json'), 'utf8')).toBe('outside\n');
+    await symlink(d.root, join(d.base, 'root-link'));
+    await writeFile(join(d.outside, 'target.json'), 'outside\n');
+    await mkdir(join(d.root, 'state'));
+    await symlink(join(d.outside, 'target.json'), join(d.root, 'state', 'dedup.json'));
+    await writeFileAtomic(join(d.base, 'root-link', 'state', 'dedup.json'), '{}\n', 0o600, { root: join(d.base, 'root-link') });
+    expect(await readFile(join(d.root, 'state', 'dedup.json'), 'utf8')).toBe('{}\n');
+    expect((await lstat(join(d.root, 'state', 'dedup.json'))).isSymbolicLink()).toBe(false);
+    expect(await readFile(join(d.outside, 'target.json'), 'utf8')).toBe('outside\n');
   });
 });
 
@@ -144,63 +151,51 @@ async function openFiles(): Promise<string[]> {
 }
 
 describe('appends keep their descriptor, only while the path is still the file they opened', () => {
-  let base: string;
-  let root: string;
-  let outside: string;
-  beforeEach(async () => {
-    base = await mkdtemp(join(tmpdir(), 'cortex-held-'));
-    root = join(base, 'root');
-    outside = join(base, 'outside');
-    await mkdir(root);
-    await mkdir(outside);
-  });
-  afterEach(async () => {
-    await rm(base, { recursive: true, force: true });
-  });
+  const d = rootAndOutside('cortex-held-');
 
   it('a file replaced or removed between two appends gets the next line at its path, not the old file', async () => {
-    const log = join(root, 'logs', 'contractor.log');
-    await appendLine(log, 'one', { root });
+    const log = join(d.root, 'logs', 'contractor.log');
+    await appendLine(log, 'one', { root: d.root });
     expect(await openFiles()).toContain(log);
     // Rotated away (renamed), as logrotate does: the next line starts the new file.
-    await rename(log, join(root, 'logs', 'contractor.log.1'));
-    await appendLine(log, 'two', { root });
-    expect(await readFile(join(root, 'logs', 'contractor.log.1'), 'utf8')).toBe('one\n');
+    await rename(log, join(d.root, 'logs', 'contractor.log.1'));
+    await appendLine(log, 'two', { root: d.root });
+    expect(await readFile(join(d.root, 'logs', 'contractor.log.1'), 'utf8')).toBe('one\n');
     expect(await readFile(log, 'utf8')).toBe('two\n');
     // Replaced by a rename over it.
-    await writeFile(join(root, 'logs', 'new'), 'fresh\n');
-    await rename(join(root, 'logs', 'new'), log);
-    await appendLine(log, 'three', { root });
+    await writeFile(join(d.root, 'logs', 'new'), 'fresh\n');
+    await rename(join(d.root, 'logs', 'new'), log);
+    await appendLine(log, 'three', { root: d.root });
     expect(await readFile(log, 'utf8')).toBe('fresh\nthree\n');
     await unlink(log);
-    await appendLine(log, 'four', { root });
+    await appendLine(log, 'four', { root: d.root });
     expect(await readFile(log, 'utf8')).toBe('four\n');
   });
 
   it('a link put at the file or on the way after an append is refused at the next one: nothing lands outside', async () => {
-    const log = join(root, 'logs', 'contractor.log');
-    await appendLine(log, 'one', { root });
-    await writeFile(join(outside, 'contractor.log'), 'victim\n');
+    const log = join(d.root, 'logs', 'contractor.log');
+    await appendLine(log, 'one', { root: d.root });
+    await writeFile(join(d.outside, 'contractor.log'), 'victim\n');
     await unlink(log);
-    await symlink(join(outside, 'contractor.log'), log);
-    await expect(appendLine(log, 'two', { root })).rejects.toThrow(UnsafePathError);
-    await rm(join(root, 'logs'), { recursive: true });
-    await symlink(outside, join(root, 'logs'));
-    await expect(appendLine(log, 'three', { root })).rejects.toThrow(UnsafePathError);
-    expect(await readFile(join(outside, 'contractor.log'), 'utf8')).toBe('victim\n');
+    await symlink(join(d.outside, 'contractor.log'), log);
+    await expect(appendLine(log, 'two', { root: d.root })).rejects.toThrow(UnsafePathError);
+    await rm(join(d.root, 'logs'), { recursive: true });
+    await symlink(d.outside, join(d.root, 'logs'));
+    await expect(appendLine(log, 'three', { root: d.root })).rejects.toThrow(UnsafePathError);
+    expect(await readFile(join(d.outside, 'contractor.log'), 'utf8')).toBe('victim\n');
   });
 
   it('a FIFO planted at a log or a journal is refused (exit 4), never written to nor waited on', async () => {
-    const log = join(root, 'logs', 'contractor.log');
-    const journal = join(root, 'state', 'journal', 'x.journal');
-    await mkdir(join(root, 'logs'), { recursive: true });
-    await mkdir(join(root, 'state', 'journal'), { recursive: true });
+    const log = join(d.root, 'logs', 'contractor.log');
+    const journal = join(d.root, 'state', 'journal', 'x.journal');
+    await mkdir(join(d.root, 'logs'), { recursive: true });
+    await mkdir(join(d.root, 'state', 'journal'), { recursive: true });
     expect(spawnSync('mkfifo', [log, journal]).status).toBe(0);
     // With a reader at the other end (it would get the lines), then with none (the open would block
     // the whole process, deaf to Ctrl-C and SIGTERM).
     const reader = openSync(log, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      await expect(appendLine(log, 'one', { root })).rejects.toThrow(UnsafePathError);
+      await expect(appendLine(log, 'one', { root: d.root })).rejects.toThrow(UnsafePathError);
       // Nothing came through it (0: no writer left; EAGAIN: a writer, no data).
       const read = (): number => {
         try {
@@ -214,61 +209,61 @@ describe('appends keep their descriptor, only while the path is still the file t
     } finally {
       closeSync(reader);
     }
-    await expect(appendLine(log, 'one', { root })).rejects.toThrow(/not a regular file/);
-    await expect(writeLineAfterHeader(journal, 'base\n', 'a', { sync: true, root })).rejects.toThrow(/not a regular file/);
+    await expect(appendLine(log, 'one', { root: d.root })).rejects.toThrow(/not a regular file/);
+    await expect(writeLineAfterHeader(journal, 'base\n', 'a', { sync: true, root: d.root })).rejects.toThrow(/not a regular file/);
     await expect(syncFile(journal)).rejects.toThrow(/not a regular file/);
-    expect((await openFiles()).filter((f) => f.startsWith(base))).toEqual([]);
+    expect((await openFiles()).filter((f) => f.startsWith(d.base))).toEqual([]);
   });
 
   it('a folder on the way moved away (out of the root) and linked back to after an append: the next one is refused, the moved file gets nothing', async () => {
-    const log = join(root, 'logs', 'contractor.log');
-    await appendLine(log, 'one', { root });
+    const log = join(d.root, 'logs', 'contractor.log');
+    await appendLine(log, 'one', { root: d.root });
     // The same file, by lstat of its path, but now reached through a link, outside the root.
-    await rename(join(root, 'logs'), join(outside, 'logs'));
-    await symlink(join(outside, 'logs'), join(root, 'logs'));
-    await expect(appendLine(log, 'two', { root })).rejects.toThrow(UnsafePathError);
-    expect(await readFile(join(outside, 'logs', 'contractor.log'), 'utf8')).toBe('one\n');
+    await rename(join(d.root, 'logs'), join(d.outside, 'logs'));
+    await symlink(join(d.outside, 'logs'), join(d.root, 'logs'));
+    await expect(appendLine(log, 'two', { root: d.root })).rejects.toThrow(UnsafePathError);
+    expect(await readFile(join(d.outside, 'logs', 'contractor.log'), 'utf8')).toBe('one\n');
     // A journal (held by writeLineAfterHeader), a folder further up linked back inside the root.
-    const journal = join(root, 'state', 'journal', 'x.journal');
-    await mkdir(join(root, 'state', 'journal'), { recursive: true });
+    const journal = join(d.root, 'state', 'journal', 'x.journal');
+    await mkdir(join(d.root, 'state', 'journal'), { recursive: true });
     await writeFile(journal, 'base\n');
-    expect(await writeLineAfterHeader(journal, 'base\n', 'a', { sync: true, root })).toBe(true);
-    await rename(join(root, 'state'), join(root, 'state.real'));
-    await symlink('state.real', join(root, 'state'));
-    await expect(writeLineAfterHeader(journal, 'base\n', 'b', { sync: true, root })).rejects.toThrow(UnsafePathError);
-    expect(await readFile(join(root, 'state.real', 'journal', 'x.journal'), 'utf8')).toBe('base\na\n');
+    expect(await writeLineAfterHeader(journal, 'base\n', 'a', { sync: true, root: d.root })).toBe(true);
+    await rename(join(d.root, 'state'), join(d.root, 'state.real'));
+    await symlink('state.real', join(d.root, 'state'));
+    await expect(writeLineAfterHeader(journal, 'base\n', 'b', { sync: true, root: d.root })).rejects.toThrow(UnsafePathError);
+    expect(await readFile(join(d.root, 'state.real', 'journal', 'x.journal'), 'utf8')).toBe('base\na\n');
     // Neither refused descriptor is left open.
-    expect((await openFiles()).filter((f) => f.startsWith(base))).toEqual([]);
+    expect((await openFiles()).filter((f) => f.startsWith(d.base))).toEqual([]);
   });
 
   it('a folder on the way replaced by a file after an append: the next one is refused, and the old descriptor is closed', async () => {
-    const log = join(root, 'logs', 'contractor.log');
-    await appendLine(log, 'one', { root });
-    await rm(join(root, 'logs'), { recursive: true });
-    await writeFile(join(root, 'logs'), 'a file\n');
-    await expect(appendLine(log, 'two', { root })).rejects.toThrow(/is not a directory/);
-    expect((await openFiles()).filter((f) => f.startsWith(root))).toEqual([]);
+    const log = join(d.root, 'logs', 'contractor.log');
+    await appendLine(log, 'one', { root: d.root });
+    await rm(join(d.root, 'logs'), { recursive: true });
+    await writeFile(join(d.root, 'logs'), 'a file\n');
+    await expect(appendLine(log, 'two', { root: d.root })).rejects.toThrow(/is not a directory/);
+    expect((await openFiles()).filter((f) => f.startsWith(d.root))).toEqual([]);
   });
 
   it('a journal replaced by another writer (another first line) is not appended to, through a held descriptor or anew', async () => {
-    const journal = join(root, 'state', 'journal', 'x.journal');
-    await mkdir(join(root, 'state', 'journal'), { recursive: true });
+    const journal = join(d.root, 'state', 'journal', 'x.journal');
+    await mkdir(join(d.root, 'state', 'journal'), { recursive: true });
     await writeFile(journal, 'base-1\n');
-    expect(await writeLineAfterHeader(journal, 'base-1\n', 'a', { sync: true, root })).toBe(true);
-    await writeFile(join(root, 'state', 'journal', 'tmp'), 'base-2\n');
-    await rename(join(root, 'state', 'journal', 'tmp'), journal);
-    expect(await writeLineAfterHeader(journal, 'base-1\n', 'b', { sync: false, root })).toBe(false);
+    expect(await writeLineAfterHeader(journal, 'base-1\n', 'a', { sync: true, root: d.root })).toBe(true);
+    await writeFile(join(d.root, 'state', 'journal', 'tmp'), 'base-2\n');
+    await rename(join(d.root, 'state', 'journal', 'tmp'), journal);
+    expect(await writeLineAfterHeader(journal, 'base-1\n', 'b', { sync: false, root: d.root })).toBe(false);
     expect(await readFile(journal, 'utf8')).toBe('base-2\n');
-    expect(await writeLineAfterHeader(journal, 'base-2\n', 'c', { sync: false, root })).toBe(true);
+    expect(await writeLineAfterHeader(journal, 'base-2\n', 'c', { sync: false, root: d.root })).toBe(true);
     expect(await readFile(journal, 'utf8')).toBe('base-2\nc\n');
   });
 
   it('a tool started meanwhile inherits none of them, and at most 16 stay open', async () => {
-    const logs = Array.from({ length: 20 }, (_, i) => join(root, 'logs', `c${i}.log`));
-    for (const log of logs) await appendLine(log, 'x', { root });
+    const logs = Array.from({ length: 20 }, (_, i) => join(d.root, 'logs', `c${i}.log`));
+    for (const log of logs) await appendLine(log, 'x', { root: d.root });
     const child = spawnSync('sh', ['-c', 'for f in /proc/self/fd/*; do readlink "$f"; done'], { encoding: 'utf8' });
-    expect(child.stdout.split('\n').filter((f) => f.startsWith(root))).toEqual([]);
-    const held = (await openFiles()).filter((f) => f.startsWith(root));
+    expect(child.stdout.split('\n').filter((f) => f.startsWith(d.root))).toEqual([]);
+    const held = (await openFiles()).filter((f) => f.startsWith(d.root));
     expect(held.length).toBeGreaterThan(0);
     expect(held.length).toBeLessThanOrEqual(16);
     // The most recently used are the ones kept.
