@@ -37,20 +37,29 @@ function isNotFound(error: unknown): boolean {
 }
 
 /**
+ * The folders from `root` (excluded) down to `dir` (included), outermost first; undefined when
+ * `dir` is the root itself or not under it (nothing there is checked).
+ */
+function foldersUnder(root: string, dir: string): string[] | undefined {
+  const rel = relative(root, dir);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
+  let current = root;
+  return rel.split(sep).map((part) => (current = join(current, part)));
+}
+
+/**
  * Creates `dir` and its missing parents owner-only (0700, narrowed further by a stricter umask).
  * Under `root`, each existing folder between them is checked: a symbolic link or a file there
  * throws UnsafePathError and nothing is created below it.
  */
 export function mkdirPrivateSync(dir: string, confinement: Confinement = {}): void {
   const root = confinement.root;
-  const rel = root === undefined ? '' : relative(root, dir);
-  if (root === undefined || rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+  const folders = root === undefined ? undefined : foldersUnder(root, dir);
+  if (root === undefined || folders === undefined) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     return;
   }
-  let current = root;
-  for (const [i, part] of rel.split(sep).entries()) {
-    current = join(current, part);
+  for (const [i, current] of folders.entries()) {
     let st;
     try {
       st = lstatSync(current);
@@ -268,9 +277,8 @@ export function appendLineSync(path: string, line: string, options: { durable?: 
  * `path` is still, by lstat, the very file it was opened as (same device and inode), each folder
  * between the root and it still a real folder (lstat: a folder moved away and linked back leads to
  * the same file), opened for the same root and, for a journal, found with the same first line: a
- * file replaced (a journal
- * rewritten whole, a log rotated) or removed, or a link put on the way, makes the next append open
- * the path anew with every check (and refuse a link). A held descriptor writes to the file it
+ * file replaced (a journal rewritten whole, a log rotated) or removed, or a link put on the way,
+ * makes the next append open the path anew with every check (and refuse a link). A held descriptor writes to the file it
  * opened; moved away whole since, that file still gets the line. Descriptors are opened
  * close-on-exec (libuv): tools never inherit them. At most HELD_MAX stay open, the least recently
  * used is closed first. Only synchronous writers use them: an fsync awaited on the thread pool
@@ -320,20 +328,14 @@ function heldFd(path: string, root: string | undefined, header: string, open: ()
  * link. False sends the append back through open(), whose checks refuse the link.
  */
 function foldersStillReal(path: string, root: string | undefined): boolean {
-  if (root === undefined) return true;
-  const rel = relative(root, dirname(path));
-  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return true;
-  let current = root;
-  for (const part of rel.split(sep)) {
-    current = join(current, part);
+  const folders = root === undefined ? undefined : foldersUnder(root, dirname(path));
+  return (folders ?? []).every((folder) => {
     try {
-      const st = lstatSync(current, { throwIfNoEntry: false });
-      if (!st?.isDirectory()) return false;
+      return lstatSync(folder, { throwIfNoEntry: false })?.isDirectory() === true;
     } catch {
       return false;
     }
-  }
-  return true;
+  });
 }
 
 /** Writes `buf` (and fsyncs it) through a held descriptor; one that fails is closed and dropped. */
