@@ -4,6 +4,8 @@ import { masterDir } from './model/catalogue.js';
 /** Every path cortex reads or writes under a coordination directory (the file contract). */
 export function layout(root: string) {
   const workflows = join(root, 'workflows');
+  // A run asks for a contractor's paths twice per action (its log lines): built once per contractor.
+  const masters = new Map<string, ReturnType<typeof masterPaths>>();
   return {
     root,
     config: join(root, 'config.yaml'),
@@ -29,16 +31,9 @@ export function layout(root: string) {
     clusters: join(root, 'clusters'),
     lab: join(root, 'lab'),
     master: (contractor: string) => {
-      const base = join(root, 'masters', masterDir(contractor));
-      return {
-        base,
-        handoffs: join(base, 'handoffs'),
-        logs: join(base, 'logs'),
-        contractorLog: join(base, 'logs', 'contractor.log'),
-        debugLog: join(base, 'logs', 'debug.log'),
-        context: join(base, 'context'),
-        debugFlag: join(base, 'context', 'debug-flag.json'),
-      };
+      let paths = masters.get(contractor);
+      if (paths === undefined) masters.set(contractor, (paths = masterPaths(root, contractor)));
+      return paths;
     },
     activeRecord: (executionId: string) => join(workflows, 'active', `workflow-${executionId}.json`),
     historyRecord: (executionId: string) => join(workflows, 'history', `workflow-${executionId}.json`),
@@ -46,3 +41,17 @@ export function layout(root: string) {
   };
 }
 export type Layout = ReturnType<typeof layout>;
+
+/** The paths of one contractor's master folder (read-only: layout() hands the same object out again). */
+function masterPaths(root: string, contractor: string) {
+  const base = join(root, 'masters', masterDir(contractor));
+  return Object.freeze({
+    base,
+    handoffs: join(base, 'handoffs'),
+    logs: join(base, 'logs'),
+    contractorLog: join(base, 'logs', 'contractor.log'),
+    debugLog: join(base, 'logs', 'debug.log'),
+    context: join(base, 'context'),
+    debugFlag: join(base, 'context', 'debug-flag.json'),
+  });
+}

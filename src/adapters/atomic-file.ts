@@ -285,7 +285,7 @@ export function appendLineSync(path: string, line: string, options: { durable?: 
  * could otherwise find its descriptor closed (and its number reused) under it.
  */
 const HELD_MAX = 16;
-const held = new Map<string, { fd: number; dev: bigint; ino: bigint; root: string | undefined; header: string }>();
+const held = new Map<string, { fd: number; dev: bigint; ino: bigint; root: string | undefined; header: string; folders: readonly string[] }>();
 
 /** The held descriptor of `path` (see `held`), or `open()`'s new one (kept), or undefined when open() finds nothing. */
 function heldFd(path: string, root: string | undefined, header: string, open: () => number | undefined): number | undefined {
@@ -298,7 +298,7 @@ function heldFd(path: string, root: string | undefined, header: string, open: ()
     } catch {
       // Unreadable on the way (a folder replaced by a file, permissions): open() says what it is.
     }
-    if (st?.isFile() && st.ino === h.ino && st.dev === h.dev && h.root === root && h.header === header && foldersStillReal(path, root)) {
+    if (st?.isFile() && st.ino === h.ino && st.dev === h.dev && h.root === root && h.header === header && foldersStillReal(h.folders)) {
       held.set(path, h);
       return h.fd;
     }
@@ -308,7 +308,7 @@ function heldFd(path: string, root: string | undefined, header: string, open: ()
   if (fd === undefined) return undefined;
   try {
     const st = fstatSync(fd, { bigint: true });
-    held.set(path, { fd, dev: st.dev, ino: st.ino, root, header });
+    held.set(path, { fd, dev: st.dev, ino: st.ino, root, header, folders: (root === undefined ? undefined : foldersUnder(root, dirname(path))) ?? [] });
   } catch (error) {
     closeSync(fd);
     throw error;
@@ -322,14 +322,14 @@ function heldFd(path: string, root: string | undefined, header: string, open: ()
 }
 
 /**
- * True while every folder between `root` and `path` is still a real folder, not a symbolic link.
- * The lstat of `path` alone would not see one: a folder moved away (out of the root, even) and
- * linked back leads to the very same file, whose held descriptor would then be written through a
- * link. False sends the append back through open(), whose checks refuse the link.
+ * True while every folder between the root and a held file (`folders`, listed when it was opened)
+ * is still a real folder, not a symbolic link. The lstat of the file alone would not see one: a
+ * folder moved away (out of the root, even) and linked back leads to the very same file, whose
+ * held descriptor would then be written through a link. False sends the append back through
+ * open(), whose checks refuse the link.
  */
-function foldersStillReal(path: string, root: string | undefined): boolean {
-  const folders = root === undefined ? undefined : foldersUnder(root, dirname(path));
-  return (folders ?? []).every((folder) => {
+function foldersStillReal(folders: readonly string[]): boolean {
+  return folders.every((folder) => {
     try {
       return lstatSync(folder, { throwIfNoEntry: false })?.isDirectory() === true;
     } catch {

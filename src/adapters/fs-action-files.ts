@@ -9,10 +9,16 @@ const PLAIN_SEGMENT = /^(?!\.\.?$)[^/\\\0]+$/;
 
 /** ActionFiles on the local file system, under one coordination root. */
 export class FsActionFileStore implements ActionFileStore {
-  constructor(private readonly root: string) {}
+  /** The same for every action (each attempt asks for its ActionFiles). */
+  private readonly paths: { artifacts: string; clusters: string };
+
+  constructor(private readonly root: string) {
+    const { artifacts, clusters } = layout(root);
+    this.paths = { artifacts, clusters };
+  }
 
   forAction(executionId: string, actionId: string): ActionFiles {
-    const paths = layout(this.root);
+    const paths = this.paths;
     return {
       readText: (path) => readFile(path, 'utf8'),
       // Under the root no link is followed; elsewhere (a path the operator chose) as given.
