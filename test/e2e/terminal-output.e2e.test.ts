@@ -1,4 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, removeRoot, tempRoot } from './helpers.js';
@@ -121,5 +122,53 @@ phases:
     expect(at(/^ {3}✔ step second /)).toBeGreaterThan(at(/^ {3}✔ step first /));
     expect(at(/^ {3}✔ step third /)).toBeGreaterThan(at(/^ {3}✔ step second /));
     expect(at(/^✔ remediate execute_remediation_plan completed in /)).toBeGreaterThan(at(/^ {3}✔ step third /));
+  }, 120_000);
+});
+
+// A terminal that reports no width: `script` gives its command a pty of 0 columns and 0 rows when
+// its own input is not a terminal (CI wrappers, capture scripts), and `docker run -t` does for a
+// moment. ora divides by the width: its clear() looped forever at 100% CPU writing erase
+// sequences, deaf to SIGTERM (a synchronous loop), until the memory ran out. Each run here is under
+// `timeout -s KILL`, so that a regression fails the test instead of running away.
+describe('a terminal that reports no width', () => {
+  it('a run on a 0-column terminal prints plain lines and ends', async () => {
+    const r = tempRoot();
+    roots.push(r);
+    writeFileSync(
+      join(r, 'workflows', 'fast.yaml'),
+      'workflow_id: fast\nworkflow_name: fast\nversion: 1.0.0\nphases:\n  - phase_id: p\n    contractor: infrastructure-contractor\n    actions:\n      - { action_id: quick, action: execute_command, parameters: { command: ["true"] } }\n',
+    );
+    const t = await Terminal.open({ NO_COLOR: '1' });
+    terminals.push(t);
+    await t.type('stty cols 0 rows 0; stty size');
+    await waitFor(async () => /^0 0$/m.test(await t.screen()), { what: 'the terminal to report 0 rows and 0 columns', timeoutMs: 10_000, intervalMs: 100, detail: () => t.screen() });
+    await t.type(`timeout -s KILL 60 node ${CLI} --root ${r} run fast; echo "EXIT=$?"`);
+    const screen = await waitFor(async () => { const s = await t.screen(); return /EXIT=\d+/.test(s) ? s : undefined; }, { what: 'the run to end', timeoutMs: 70_000, intervalMs: 200, detail: () => t.screen() });
+    expect(screen).toMatch(/EXIT=0/);
+    // The lines of a capture (timestamp first), not a spinner.
+    expect(screen).toMatch(/^\d\d:\d\d:\d\d {3}ok {4}quick execute_command completed in /m);
+    expect(screen).not.toMatch(/✔/);
+  }, 120_000);
+
+  it('a spinner whose terminal is resized to 0 columns while it runs goes on, and the run ends', async () => {
+    const r = slowRoot();
+    const t = await Terminal.open({ NO_COLOR: '1' });
+    terminals.push(t);
+    await t.type(`timeout -s KILL 60 node ${CLI} --root ${r} run slow; echo "EXIT=$?"`);
+    const log = join(r, 'masters/infrastructure/logs/contractor.log');
+    await waitFor(async () => /nap execute_command/.test(await t.screen()) && existsSync(log) && readFileSync(log, 'utf8').includes('action=nap event=start'), {
+      what: 'the spinner of nap',
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      detail: () => t.screen(),
+    });
+    // The pty's size changes from outside, as a terminal emulator's does: the run gets SIGWINCH.
+    await execa('stty', ['-F', await t.device(), 'cols', '0', 'rows', '0']);
+    // A few frames of the spinner at that width (it draws one every 80 ms).
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    writeFileSync(join(r, 'go'), '');
+    const screen = await waitFor(async () => { const s = await t.screen(); return /EXIT=\d+/.test(s) ? s : undefined; }, { what: 'the run to end', timeoutMs: 70_000, intervalMs: 200, detail: () => t.screen() });
+    expect(screen).toMatch(/EXIT=0/);
+    expect(screen).toMatch(/✔ nap execute_command completed/);
   }, 120_000);
 });
