@@ -2,7 +2,7 @@
  * Nothing outside the coordination directory is touched, and the lab never wipes what is not a
  * lab (issue 12, cases 5 and 6).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -177,6 +177,38 @@ phases:
     expect(res.exitCode, res.stderr).toBe(4);
     expect(res.stderr.split('\n')[0]).toBe(`CORTEX_UNSAFE_PATH: refusing to write through ${log}: it is not a regular file (inside ${r}, where cortex follows no link)`);
     expect(res.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('a log that becomes unwritable mid-run: the run goes on and the operator is told, without --verbose (stdout), and under --json (stderr)', async () => {
+    const r = tempRoot();
+    dirs.push(r);
+    const log = join(r, 'masters', 'infrastructure', 'logs', 'contractor.log');
+    // The first action puts a folder where the contractor log is: the second's lines cannot go there.
+    writeFileSync(
+      join(r, 'workflows', 'spoil.yaml'),
+      `workflow_id: spoil
+workflow_name: spoil
+version: 1.0.0
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: spoil, action: execute_command, parameters: { command: [sh, -c, 'rm -f "$0" && mkdir "$0"', '${log}'] } }
+      - { action_id: after, action: execute_command, parameters: { command: [echo, hi] } }
+`,
+    );
+    const plain = await cortex(['run', 'spoil'], { root: r, timeoutMs: 30_000 });
+    expect(plain.exitCode, plain.stderr).toBe(0);
+    const warned = plain.stdout.split('\n').filter((l) => /warn {2}cannot write the log of infrastructure-contractor: /.test(l));
+    // Once per run, not once per line.
+    expect(warned, plain.stdout).toHaveLength(1);
+    expect(plain.stdout).toMatch(/ok {4}after execute_command completed/);
+
+    rmSync(log, { recursive: true, force: true });
+    const json = await cortex(['run', 'spoil', '--json'], { root: r, timeoutMs: 30_000 });
+    expect(json.exitCode, json.stderr).toBe(0);
+    expect((JSON.parse(json.stdout) as { status: string }).status).toBe('completed');
+    expect(json.stderr).toMatch(/^warning: cannot write the log of infrastructure-contractor: /m);
   });
 
   it('cortex serve: the state folder moved out of the root and linked back while it serves: its log lines (problems of the definitions, too) are not written through the link', async () => {

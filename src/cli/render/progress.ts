@@ -33,8 +33,8 @@ const VERBS: Record<string, string> = { resume: 'resuming', approve: 'approved, 
 
 /**
  * Turns engine events into terminal output: an ora spinner per action on a terminal, plain
- * timestamped lines otherwise (cron, CI, pipes). Nothing under --json (the result is printed at
- * the end). A spinner shows its action's elapsed time; under a pipe a running action prints a
+ * timestamped lines otherwise (cron, CI, pipes). Under --json only warnings, on stderr (the result
+ * is printed at the end). Warnings are shown without --verbose. A spinner shows its action's elapsed time; under a pipe a running action prints a
  * heartbeat line every 30 s (cron and CI logs show it is alive). The steps of a remediation plan
  * are lines of their own. Returns the emit function and a stop() for the end of the command.
  */
@@ -55,7 +55,9 @@ function withWidth(stream: NodeJS.WriteStream): NodeJS.WriteStream {
 }
 
 export async function createProgress(out: Output, options: ProgressOptions = {}): Promise<{ emit: (e: EngineEvent) => void; stop: () => void }> {
-  if (out.json) return { emit: () => undefined, stop: () => undefined };
+  // Under --json stdout holds the result alone; a warning (a log or the audit trail that could not
+  // be written, processes an interrupted action left) still reaches the operator, on stderr.
+  if (out.json) return { emit: (e) => (e.kind === 'warning' ? out.err(`warning: ${e.message}`) : undefined), stop: () => undefined };
   const s = out.style;
   let oraFactory: ((text: string) => Spinner) | undefined;
   // A terminal that reports no width (0 columns: `script` when its own input is not a terminal, a
@@ -177,7 +179,7 @@ export async function createProgress(out: Output, options: ProgressOptions = {})
         line(`${s.yellow('alert')} ${e.message}`);
         break;
       case 'warning':
-        if (out.verbose) line(`${s.yellow('warn')}  ${e.message}`);
+        line(`${s.yellow('warn')}  ${e.message}`);
         break;
       case 'rollback-start':
         line(`${s.yellow('rollback')} ${e.reason} (${e.steps} step(s))`);
