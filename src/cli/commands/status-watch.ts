@@ -45,9 +45,9 @@ export async function watchStatus(ctx: CommandContext, id: string | undefined, f
       if (format === 'json') {
         if (first || JSON.stringify(rec) !== JSON.stringify(prev)) ctx.out.line(JSON.stringify({ ...rec, display_status: shown }));
       } else if (redraw) {
-        redraw.draw([header(now), ...renderTree(rec, shown, ended ? 'history' : 'active', ctx.out.style).split('\n')]);
+        redraw.draw([header(now), ...(await renderTree(rec, shown, ended ? 'history' : 'active', ctx.out.style)).split('\n')]);
       } else if (first) {
-        ctx.out.line(renderTree(rec, shown, found.location, ctx.out.style));
+        ctx.out.line(await renderTree(rec, shown, found.location, ctx.out.style));
       } else {
         for (const change of recordChanges(prev, rec)) ctx.out.line(`${clockTime(now)} ${change}`);
       }

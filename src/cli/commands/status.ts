@@ -39,7 +39,7 @@ export async function status(ctx: CommandContext, args: unknown[], opts: StatusO
     const shown = location === 'active' ? liveStatus(record, state) : record.status;
     if (format === 'json' || format === 'yaml') await printStructured(ctx.out, format, { ...record, location, display_status: shown });
     else if (format === 'name') ctx.out.line(record.execution_id);
-    else ctx.out.line(renderTree(record, shown, location, ctx.out.style, ctx.out.verbose));
+    else ctx.out.line(await renderTree(record, shown, location, ctx.out.style, ctx.out.verbose));
     return ExitCode.OK;
   }
   const problems: string[] = [];
@@ -123,7 +123,7 @@ function outputsLine(outputs: Record<string, unknown>, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (--verbose or --json: all of it)`;
 }
 
-export function renderTree(r: ExecutionRecord, shown: string, location: string, s: Styler, isVerbose = false, now = new Date()): string {
+export async function renderTree(r: ExecutionRecord, shown: string, location: string, s: Styler, isVerbose = false, now = new Date()): Promise<string> {
   const lines: string[] = [];
   // An approval past its approval_timeout can no longer be given: say what happens instead.
   const isExpired = location === 'active' && hasExpiredApproval(r, now);
@@ -144,7 +144,7 @@ export function renderTree(r: ExecutionRecord, shown: string, location: string, 
       lines.push(`  ${a.action_id} ${s.dim(a.action)}: ${a.status}${a.duration_seconds != null ? ` ${a.duration_seconds}s` : ''}${attempts}${a.on_error_applied && a.status !== 'completed' ? s.dim(` on_error ${a.on_error_applied}`) : ''}`);
       if (a.error) lines.push(`    ${s.red('error')} ${a.error.code}: ${a.error.message}${a.error.hint ? `\n    hint: ${a.error.hint}` : ''}`);
       if (a.skip_reason && a.status === 'skipped') lines.push(s.dim(`    ${a.skip_reason}`));
-      lines.push(...personTaskLines(r.execution_id, a, s));
+      lines.push(...(await personTaskLines(r.execution_id, a, s)));
       if (a.outputs && Object.keys(a.outputs).length) lines.push(s.dim(`    outputs: ${outputsLine(a.outputs, isVerbose ? Number.POSITIVE_INFINITY : 160)}`));
       for (const at of a.attempts) {
         if (a.attempts.length < 2 && !at.error) continue;

@@ -1,14 +1,15 @@
-import { createRequire } from 'node:module';
 import type { ActionRecord } from '../../model/records.js';
 import { taskCommands } from '../../engine/task-commands.js';
 import type { Styler } from '../output.js';
 
-// yaml (about 70 modules) is loaded only when a draft is shown: `cortex status` starts without it.
-const require = createRequire(import.meta.url);
-const yamlStringify = (value: unknown): string => (require('yaml') as typeof import('yaml')).stringify(value, { lineWidth: 0 });
-
-/** Lines under a task for a person in `cortex status ID`: its draft and how to answer it, or who answered. */
-export function personTaskLines(executionId: string, a: ActionRecord, s: Styler): string[] {
+/**
+ * Lines under a task for a person in `cortex status ID`: its draft and how to answer it, or who answered.
+ * yaml (about 70 modules) is imported only when a draft is shown: `cortex status` starts without it.
+ * By import(), which the bundles of bin/cortex.js resolve as they do every other import of yaml
+ * (scripts/build-bundles.mjs), not by a createRequire'd require, which would load node_modules'
+ * copy beside the program bundle's own.
+ */
+export async function personTaskLines(executionId: string, a: ActionRecord, s: Styler): Promise<string[]> {
   const task = a.person_task;
   if (!task) return [];
   const lines: string[] = [];
@@ -16,7 +17,8 @@ export function personTaskLines(executionId: string, a: ActionRecord, s: Styler)
     const cmd = taskCommands(executionId, a.action_id);
     if (task.draft) {
       lines.push(`    ${s.yellow('waits for a person')}; cortex drafted${task.draft_file ? ` (file ${task.draft_file})` : ''}:`);
-      const yaml = yamlStringify(task.draft).trimEnd();
+      const { stringify } = await import('yaml');
+      const yaml = stringify(task.draft, { lineWidth: 0 }).trimEnd();
       lines.push(...yaml.split('\n').map((l) => `      ${l}`));
       lines.push(`    approve it as is:       ${cmd.asIs}`);
       lines.push(`    or approve your copy:   ${cmd.withData}${s.dim('  (JSON or YAML; edit a copy of the draft file)')}`);
