@@ -20,18 +20,23 @@ const dist = join(__dirname, '..', 'dist');
  * At most this many bytes of files whose stat differs from the manifest's are read and hashed. A
  * file or two rewritten with the same content (a rebuild, a `touch`) is checked by its SHA-256;
  * a package whose every file has another stat (a copy, an npm install: the manifest has the build
- * machine's inodes and times) would mean reading and hashing all of it, 3.7 MB for the program
- * bundle, about 66 ms, more than the bundle saves: such a package runs the ES program at once
- * (the status bundle, 0.24 MB, stays within it).
+ * machine's inodes and times) would mean reading and hashing all of it, 4.8 MB for the program
+ * bundle (0.6 MB of it the packages bundled), ~85 ms, more than the bundle saves: such a
+ * package runs the ES program at once (the status bundle, 0.27 MB, stays within it). An npm
+ * install or update in node_modules/ alone (new inodes for the packages bundled) passes it too:
+ * the ES program runs until the next build.
  */
 const HASH_AT_MOST_BYTES = 512 * 1024;
 
 /**
  * True when the manifest dist/<name>.json vouches for the bundle dist/<name>.cjs: every file it
- * lists (the bundle's own and every module bundled) is unchanged since the build. A file's stat as
+ * lists (the bundle's own, every module of dist/ bundled and every file of the packages bundled,
+ * under node_modules/: scripts/build-bundles.mjs) is unchanged since the build. A file's stat as
  * recorded (size, mtime, ctime, inode: what git's index compares) means unchanged; a file with
  * another stat (a copy, a rebuild with tsc) is read and must have the recorded SHA-256, within
- * HASH_AT_MOST_BYTES in all, else the bundle is not taken as fresh.
+ * HASH_AT_MOST_BYTES in all, else the bundle is not taken as fresh. A file missing is not
+ * fresh either: cortex installed as a dependency whose packages went to a parent folder's
+ * node_modules/ (hoisted) runs the ES program, which loads them from there.
  */
 function isBundleFresh(name, manifest) {
   if (manifest.version !== 1 || manifest.bundle !== `${name}.cjs` || typeof manifest.files !== 'object' || manifest.files === null) return false;
@@ -40,8 +45,8 @@ function isBundleFresh(name, manifest) {
   const toHash = [];
   let bytes = 0;
   for (const [path, want] of files) {
-    // Only files of dist/ itself, by plain relative names.
-    if (!/^dist\/[\w./-]+$/.test(path) || path.split('/').includes('..')) return false;
+    // Only files of this package's dist/ and node_modules/ (the packages bundled), by plain relative names.
+    if (!/^(dist|node_modules)\/[\w.@/-]+$/.test(path) || path.split('/').includes('..')) return false;
     const file = join(dist, '..', path);
     const s = statSync(file, { throwIfNoEntry: false });
     if (!s || !s.isFile() || s.size !== want.size) return false;
