@@ -3,9 +3,11 @@
  * (issue 14) while every file of their manifests is unchanged: `cortex status` in its plain forms
  * from the status bundle (dist/status-bundle.json), everything else from the program bundle
  * (dist/program-bundle.json); the ES program (dist/cli/main.js) when a bundle is missing, damaged
- * or stale. Checked on a copy of the package (package.json, bin/, dist/, node_modules linked) whose
- * bundles this file builds, so that they can be made stale without touching the checkout's dist/
- * (schemas/, upstream/ and coordination/ linked).
+ * or stale. The bundles hold the packages commands load at start (yaml, commander, chalk, ...), so
+ * a changed file of such a package makes them stale too. Checked on a copy of the package
+ * (package.json, bin/, dist/; node_modules/ a folder of links to the checkout's packages, but for
+ * copies of yaml and chalk) whose bundles this file builds, so that they can be made stale without
+ * touching the checkout's dist/ or node_modules/ (schemas/, upstream/ and coordination/ linked).
  * Which ran is read from Node's loaders (NODE_DEBUG=module,esm names each file they load). The
  * processes run with the clock frozen (a preload), so that elapsed times print the same.
  */
@@ -122,7 +124,13 @@ beforeAll(async () => {
   cpSync(join(PROJECT, 'package.json'), join(pkg, 'package.json'));
   cpSync(join(PROJECT, 'bin'), join(pkg, 'bin'), { recursive: true });
   cpSync(join(PROJECT, 'dist'), join(pkg, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') && !/\/dist\/(status|program)-bundle/.test(src) });
-  symlinkSync(join(PROJECT, 'node_modules'), join(pkg, 'node_modules'));
+  // The packages: links, but for copies of two the tests below edit (yaml: in the program bundle
+  // only; chalk: in both).
+  mkdirSync(join(pkg, 'node_modules'));
+  for (const name of readdirSync(join(PROJECT, 'node_modules'))) {
+    if (name === 'yaml' || name === 'chalk') cpSync(join(PROJECT, 'node_modules', name), join(pkg, 'node_modules', name), { recursive: true });
+    else symlinkSync(join(PROJECT, 'node_modules', name), join(pkg, 'node_modules', name));
+  }
   // What the rest of an installed package holds (package.json "files"), for runs.
   for (const dir of ['schemas', 'upstream', 'coordination']) symlinkSync(join(PROJECT, dir), join(pkg, dir));
   await buildBundles();
@@ -187,7 +195,7 @@ describe('bin/cortex.js status: from the bundle while it is fresh', () => {
     }
   });
 
-  it('on a terminal (colours: chalk is imported by the bundle from node_modules), the same bytes too', async () => {
+  it('on a terminal (colours: chalk, which the bundle holds), the same bytes too', async () => {
     // script(1) (util-linux) gives the command a pseudo-terminal and copies what it prints.
     const onTerminal = async (entry: string, env: Record<string, string> = {}) => {
       const cmd = ['node', '-r', FREEZE, entry, '--root', root, 'status'].map(shq).join(' ');
@@ -198,7 +206,12 @@ describe('bin/cortex.js status: from the bundle while it is fresh', () => {
     const viaBin = await onTerminal(BIN);
     expect(viaBin.stdout, 'coloured').toContain('\u001b[31minterrupted\u001b[39m');
     expect(viaBin).toEqual(await onTerminal(MAIN));
-    expect(await onTerminal(BIN, { NODE_DEBUG: 'module,esm' }).then((r) => /load "[^"]*\/dist\/status-bundle\.cjs"/.test(r.stdout) && !/dist\/cli\/main\.js/.test(r.stdout))).toBe(true);
+    const debug = (await onTerminal(BIN, { NODE_DEBUG: 'module,esm' })).stdout;
+    expect(debug).toMatch(/load "[^"]*\/dist\/status-bundle\.cjs"/);
+    expect(debug).not.toMatch(/dist\/cli\/main\.js/);
+    // chalk from the bundle: none of its files read from node_modules, and no ES module loaded at all.
+    expect(debug).not.toContain('/node_modules/chalk/');
+    expect(debug).not.toMatch(/^ESM \d+/m);
   });
 
   it('anything else goes through the program (its bundle), with the same output as dist/cli/main.js', async () => {
@@ -249,16 +262,22 @@ describe('bin/cortex.js status: a stale or damaged bundle never runs', () => {
     const parsed = JSON.parse(good) as { files: Record<string, { sha256: string }> };
     const chunk = Object.keys(parsed.files).find((f) => /^dist\/status-bundle-status.*\.cjs$/.test(f)) as string;
     expect(chunk, 'the manifest lists the chunk of the status command').toBeDefined();
-    // A file outside dist/ listed with its true fingerprint: refused for its path alone.
-    const outside = structuredClone(parsed) as { files: Record<string, unknown> };
+    // A file outside dist/ and node_modules/ listed with its true fingerprint: refused for its path alone.
     const pj = join(pkg, 'package.json');
     const st = statSync(pj);
-    outside.files['dist/../package.json'] = { sha256: createHash('sha256').update(readFileSync(pj)).digest('hex'), size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+    const withPath = (path: string) => {
+      const outside = structuredClone(parsed) as { files: Record<string, unknown> };
+      outside.files[path] = { sha256: createHash('sha256').update(readFileSync(pj)).digest('hex'), size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+      return JSON.stringify(outside);
+    };
     const cases: Array<[string, () => void]> = [
       ['no manifest', () => renameSync(manifest, `${manifest}.away`)],
       ['not JSON', () => writeFileSync(manifest, good.slice(0, 100))],
       ['another version', () => writeFileSync(manifest, good.replace('"version": 1', '"version": 2'))],
-      ['a path outside dist/', () => writeFileSync(manifest, JSON.stringify(outside))],
+      ['a path outside dist/', () => writeFileSync(manifest, withPath('dist/../package.json'))],
+      ['a path outside node_modules/', () => writeFileSync(manifest, withPath('node_modules/../package.json'))],
+      ['a path in neither', () => writeFileSync(manifest, withPath('package.json'))],
+      ['an absolute path', () => writeFileSync(manifest, withPath(pj))],
       ['a chunk missing', () => renameSync(join(pkg, chunk), join(pkg, `${chunk}.away`))],
     ];
     try {
@@ -407,5 +426,102 @@ describe('bin/cortex.js: every other command from the program bundle while it is
     expect(ranFrom(history.stderr, copy)).toBe('program');
     expect(history.stdout).toBe('no finished executions');
     expect(history.exitCode).toBe(0);
+  });
+});
+
+describe('bin/cortex.js: a package the bundles hold, changed in node_modules/ (an npm update, a hand patch), makes them stale', () => {
+  const empty = tempRoot({});
+  left.roots.push(empty);
+  const yamlHistory = () => ['--root', root, 'history', '-o', 'yaml'];
+  const YAML_INDEX = 'node_modules/yaml/dist/index.js';
+
+  it('the manifests list the files of the packages bundled, under node_modules/', () => {
+    const files = (name: string) => Object.keys((JSON.parse(readFileSync(join(pkg, 'dist', `${name}.json`), 'utf8')) as { files: Record<string, unknown> }).files);
+    expect(files('program-bundle')).toEqual(expect.arrayContaining([YAML_INDEX, 'node_modules/commander/index.js', 'node_modules/proper-lockfile/index.js', 'node_modules/chalk/source/index.js']));
+    // The status bundle holds chalk (a terminal) but not yaml (plain status never loads it).
+    expect(files('status-bundle')).toContain('node_modules/chalk/source/index.js');
+    expect(files('status-bundle').filter((f) => f.startsWith('node_modules/yaml/'))).toEqual([]);
+  });
+
+  it('yaml edited: the ES program runs, with the edit (it loads yaml from node_modules); the status bundle, which does not hold yaml, still runs', async () => {
+    expect(await whichRan(yamlHistory())).toBe('program bundle');
+    const before = await run(BIN, yamlHistory());
+    expect(before.stdout).toMatch(/^executions:\n/);
+    const undo = edit(YAML_INDEX, 'exports.stringify = publicApi.stringify;', "exports.stringify = (...a) => '# edited\\n' + publicApi.stringify(...a);");
+    try {
+      expect(await whichRan(yamlHistory())).toBe('program');
+      expect(await run(BIN, yamlHistory())).toEqual({ ...before, stdout: `# edited\n${before.stdout}` });
+      // A run still works (definitions parsed by the edited yaml).
+      const r = tempRoot({ 'workflows/plain.yaml': readFileSync(join(root, 'workflows', 'plain.yaml'), 'utf8') });
+      left.roots.push(r);
+      const res = await run(BIN, ['--root', r, 'run', 'plain'], { NODE_DEBUG: 'module,esm' });
+      expect(res.exitCode, res.stderr.slice(-1500)).toBe(0);
+      expect(ranFrom(res.stderr)).toBe('program');
+      expect(res.stdout).toMatch(/^completed plain-\S+ in /m);
+      expect(await whichRan(['--root', empty, 'status'])).toBe('status bundle');
+    } finally {
+      undo();
+    }
+  });
+
+  it('an edit of the same size: its stat differs, its SHA-256 too, so the ES program runs', async () => {
+    const undo = edit(YAML_INDEX, "'use strict';", '"use strict";');
+    try {
+      expect(await whichRan(yamlHistory())).toBe('program');
+      expect((await run(BIN, yamlHistory())).stdout).toMatch(/^executions:\n/);
+    } finally {
+      undo();
+    }
+  });
+
+  it('a package file rewritten with the same content: checked by its SHA-256, the bundle runs', async () => {
+    const file = join(pkg, YAML_INDEX);
+    writeFileSync(file, readFileSync(file));
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    expect(await whichRan(yamlHistory())).toBe('program bundle');
+  });
+
+  it('chalk edited (both bundles hold it): status runs as the ES program, and prints the same', async () => {
+    const args = ['--root', empty, 'status'];
+    expect(await whichRan(args)).toBe('status bundle');
+    const undo = edit('node_modules/chalk/source/index.js', 'export default chalk;', 'export default chalk; // edited');
+    try {
+      expect(await whichRan(args)).toBe('program');
+      expect(await run(BIN, args)).toEqual({ exitCode: 0, stdout: 'no active executions', stderr: '' });
+    } finally {
+      undo();
+    }
+    expect(await whichRan(args)).toBe('status bundle');
+  });
+
+  it('installed with its packages hoisted to a parent node_modules/ (none of its own): the files listed are missing, every command runs as the ES program, without error', async () => {
+    const hoisted = mkdtempSync(join(tmpdir(), 'cortex-hoisted-'));
+    left.roots.push(hoisted);
+    const dir = join(hoisted, 'node_modules', 'cortex');
+    cpSync(pkg, dir, { recursive: true, filter: (src) => src !== join(pkg, 'node_modules') });
+    for (const name of readdirSync(join(PROJECT, 'node_modules'))) symlinkSync(join(PROJECT, 'node_modules', name), join(hoisted, 'node_modules', name));
+    const bin = join(dir, 'bin', 'cortex.js');
+    const r = tempRoot({ 'workflows/plain.yaml': readFileSync(join(root, 'workflows', 'plain.yaml'), 'utf8') });
+    left.roots.push(r);
+    const cases: Array<[string[], RegExp]> = [
+      [['--root', r, 'status'], /^no active executions$/],
+      [['--root', r, 'run', 'plain'], /^completed plain-\S+ in /m],
+      [['--root', r, 'history', '-o', 'name'], /^plain-\S+$/m],
+      [['--root', r, 'validate'], /^1 definition\(s\) valid$/m],
+      [['--version'], /^cortex \d/],
+    ];
+    for (const [args] of cases) {
+      const debug = await run(bin, args, { NODE_DEBUG: 'module,esm' });
+      expect(ranFrom(debug.stderr, dir), args.join(' ')).toBe('program');
+      // Not a byte of the package's bundles loaded.
+      expect(debug.stderr, args.join(' ')).not.toMatch(/load "[^"]*\/dist\/(status|program)-bundle[^"]*\.cjs"/);
+    }
+    // Without NODE_DEBUG: nothing on stderr, each command did its work.
+    for (const [args, out] of cases) {
+      const res = await run(bin, args);
+      expect(res.exitCode, `${args.join(' ')}: ${res.stderr}`).toBe(0);
+      expect(res.stderr, args.join(' ')).toBe('');
+      expect(res.stdout, args.join(' ')).toMatch(out);
+    }
   });
 });

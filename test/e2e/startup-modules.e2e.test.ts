@@ -105,3 +105,64 @@ describe.each(Object.entries(ENTRIES))('startup: what the read-only commands loa
     expect(loaded.filter((u) => /\/dist\/cli\/commands\//.test(u) || HEAVY.some((h) => h.test(u)))).toEqual([]);
   });
 });
+
+/** The packages whose files Node's CommonJS loader read from node_modules (NODE_DEBUG=module), by name. */
+function packagesFromNodeModules(stderr: string): string[] {
+  const names = [...stderr.matchAll(/load "([^"]*\/node_modules\/[^"]+)"/g)].map((m) => {
+    const under = (m[1] as string).slice((m[1] as string).lastIndexOf('/node_modules/') + '/node_modules/'.length).split('/');
+    return (under[0] as string).startsWith('@') ? `${under[0]}/${under[1]}` : (under[0] as string);
+  });
+  return [...new Set(names)].sort();
+}
+
+/** What the files of the bundles bin/cortex.js loaded hold (manifest `modules`), as paths relative to the package. */
+function heldByLoaded(stderr: string): string[] {
+  const held = new Map<string, string[]>();
+  for (const name of ['status-bundle', 'program-bundle']) {
+    const manifest = JSON.parse(readFileSync(join(PROJECT, 'dist', `${name}.json`), 'utf8')) as { modules: Record<string, string[]> };
+    for (const [file, modules] of Object.entries(manifest.modules)) held.set(join(PROJECT, file), modules);
+  }
+  return [...stderr.matchAll(/load "([^"]+)"/g)].flatMap((m) => held.get(m[1] as string) ?? []);
+}
+
+describe('startup: the packages a command loads (scripts/build-bundles.mjs bundles them)', () => {
+  // ajv's runtime pieces are required by the precompiled validators (dist/validators/*.cjs), files
+  // of their own: ajv stays external to the bundles.
+  const EXTERNAL = ['ajv', 'ajv-formats', 'fast-deep-equal'];
+  const many = `workflow_id: many
+workflow_name: many
+version: 1.0.0
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: a0, action: execute_command, parameters: { command: ["true"] } }
+`;
+  const node = (entry: string, args: string[]) => execa('node', [entry, ...args], { env: cleanEnv({ NODE_DEBUG: 'module' }), extendEnv: false, reject: false, stdin: 'ignore' });
+
+  it('bin/cortex.js: run, validate and --version load yaml, commander, proper-lockfile and croner from the program bundle, nothing from node_modules but ajv', async () => {
+    const root = tempRoot({ 'workflows/many.yaml': many });
+    roots.push(root);
+    const cases: Array<[string[], RegExp[]]> = [
+      [['run', 'many'], [/^node_modules\/yaml\/dist\/index\.js$/, /^node_modules\/commander\//, /^node_modules\/proper-lockfile\//, /^node_modules\/graceful-fs\//, /^node_modules\/croner\//]],
+      [['validate'], [/^node_modules\/yaml\/dist\/index\.js$/, /^node_modules\/commander\//, /^node_modules\/croner\//]],
+      [['--version'], [/^node_modules\/commander\//]],
+    ];
+    for (const [args, bundled] of cases) {
+      const res = await node(CLI, ['--root', root, ...args]);
+      expect(res.exitCode, res.stderr.slice(-2000)).toBe(0);
+      expect(res.stderr, `${args.join(' ')}: bin/cortex.js ran the program bundle (stale after tsc alone? npm run build)`).toMatch(/load "[^"]*\/dist\/program-bundle\.cjs"/);
+      expect(packagesFromNodeModules(res.stderr).filter((p) => !EXTERNAL.includes(p)), args.join(' ')).toEqual([]);
+      const held = heldByLoaded(res.stderr);
+      for (const b of bundled) expect(held.some((m) => b.test(m)), `${args.join(' ')}: a file of the bundle loaded holds ${b}`).toBe(true);
+    }
+  });
+
+  it('the ES program (dist/cli/main.js) loads them from node_modules: what the bundle spares', async () => {
+    const root = tempRoot({ 'workflows/many.yaml': many });
+    roots.push(root);
+    const res = await node(ES_CLI, ['--root', root, 'run', 'many']);
+    expect(res.exitCode, res.stderr.slice(-2000)).toBe(0);
+    expect(packagesFromNodeModules(res.stderr)).toEqual(expect.arrayContaining(['yaml', 'commander', 'proper-lockfile', 'graceful-fs', 'retry', 'signal-exit', ...EXTERNAL]));
+  });
+});
