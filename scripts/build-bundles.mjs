@@ -179,10 +179,12 @@ async function buildBundle({ label, entry: entryPath, prefix }) {
   // still require one. Chunks no longer built go at the end.
   rmSync(manifestFile, { force: true });
   const { bundled, external } = PACKAGES[prefix];
+  const both = bundled.filter((p) => external.includes(p));
+  if (both.length > 0) throw new Error(`${label}: ${both.join(', ')} both bundled and external (PACKAGES of scripts/build-bundles.mjs)`);
   // An external package that needs a bundled one would load node_modules' copy of it beside the bundle's.
   for (const name of external) {
     for (const [dir, needed] of packageClosure(name, dist)) {
-      if (bundled.includes(needed) && needed !== name) throw new Error(`${label}: ${name} (external) needs ${needed} (${dir}), which is bundled: two copies in one process (scripts/build-bundles.mjs)`);
+      if (bundled.includes(needed)) throw new Error(`${label}: ${name} (external) needs ${needed} (${dir}), which is bundled: two copies in one process (scripts/build-bundles.mjs)`);
     }
   }
   const undecided = new Set();
@@ -204,12 +206,10 @@ async function buildBundle({ label, entry: entryPath, prefix }) {
     resolve: { symlinks: false },
     plugins: [moduleUrls(label), noSecondCopies(label, bundled)],
   });
-  if (undecided.size > 0) {
-    await bundle.close();
-    throw new Error(`${label}: bundled or external? ${[...undecided].join(', ')}: decide in PACKAGES of scripts/build-bundles.mjs`);
-  }
   const { output } = await bundle.generate({ format: 'cjs', entryFileNames: `${prefix}.cjs`, chunkFileNames: `${prefix}-[name].cjs` });
   await bundle.close();
+  // (rolldown resolves, so calls `external`, while it generates)
+  if (undecided.size > 0) throw new Error(`${label}: bundled or external? ${[...undecided].join(', ')}: decide in PACKAGES of scripts/build-bundles.mjs`);
 
   const files = [];
   const inputs = new Set();
