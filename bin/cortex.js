@@ -14,7 +14,8 @@ if (process.argv.includes('serve') && process.env.UV_THREADPOOL_SIZE === undefin
 const { readFileSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 
-const dist = join(__dirname, '..', 'dist');
+const packageRoot = join(__dirname, '..');
+const dist = join(packageRoot, 'dist');
 
 /**
  * At most this many bytes of files whose stat differs from the manifest's are read and hashed. A
@@ -47,7 +48,9 @@ function isBundleFresh(name, manifest) {
   for (const [path, want] of files) {
     // Only files of this package's dist/ and node_modules/ (the packages bundled), by plain relative names.
     if (!/^(dist|node_modules)\/[\w.@/-]+$/.test(path) || path.split('/').includes('..')) return false;
-    const file = join(dist, '..', path);
+    // Concatenated, not path.join()ed: the name is checked plain above, and join, run cold (its
+    // code not yet compiled) for each of the ~580 files of the program bundle, cost ~12 ms of CPU.
+    const file = `${packageRoot}/${path}`;
     const s = statSync(file, { throwIfNoEntry: false });
     if (!s || !s.isFile() || s.size !== want.size) return false;
     if (s.mtimeMs === want.mtimeMs && s.ctimeMs === want.ctimeMs && s.ino === want.ino) continue;
