@@ -172,3 +172,27 @@ describe('a terminal that reports no width', () => {
     expect(screen).toMatch(/✔ nap execute_command completed/);
   }, 120_000);
 });
+
+describe('spinners one after another', () => {
+  it('leave nothing behind on stdout: the erase sequences stay a few per action over 30 actions, not growing with each', async () => {
+    const r = tempRoot();
+    roots.push(r);
+    const actions = Array.from({ length: 30 }, (_, i) => `      - { action_id: a${i}, action: execute_command, parameters: { command: ["true"] } }`).join('\n');
+    writeFileSync(join(r, 'workflows', 'many.yaml'), `workflow_id: many\nworkflow_name: many\nversion: 1.0.0\nphases:\n  - phase_id: p\n    contractor: infrastructure-contractor\n    actions:\n${actions}\n`);
+    // script(1) gives the run a real pty (sized by stty); its bytes come out on script's stdout.
+    const res = await execa('timeout', ['-s', 'KILL', '60', 'script', '-qec', 'stty cols 120 rows 40; exec node "$CLI" --root "$ROOT" run many', '/dev/null'], {
+      env: { ...process.env, CLI, ROOT: r, NO_COLOR: '1' },
+      stdin: 'ignore',
+      reject: false,
+      encoding: 'buffer',
+    });
+    expect(res.exitCode).toBe(0);
+    const out = Buffer.from(res.stdout).toString('utf8');
+    expect(out, out.slice(0, 400)).toMatch(/✔ a29 execute_command completed/);
+    const ESC = String.fromCharCode(27);
+    // ora's clear() writes ESC[1G; each spinner hook left on stdout's write added one more to every later write.
+    const erase = out.split(`${ESC}[1G`).length - 1;
+    expect(erase).toBeLessThanOrEqual(4 * 30);
+    expect(out).not.toContain(`${ESC}[1G${ESC}[1G${ESC}[1G`);
+  }, 120_000);
+});

@@ -38,39 +38,32 @@ const VERBS: Record<string, string> = { resume: 'resuming', approve: 'approved, 
  * heartbeat line every 30 s (cron and CI logs show it is alive). The steps of a remediation plan
  * are lines of their own. Returns the emit function and a stop() for the end of the command.
  */
-/**
- * The terminal as ora sees it: never 0 columns wide. ora takes `columns ?? 80` and divides by it,
- * so a width that drops to 0 while a spinner runs (the pty resized to 0x0) made its clear() loop
- * forever, at 100% CPU, writing erase sequences without end (ora 9; a known bug of the spinner
- * libraries). Everything else is the stream itself.
- */
-function withWidth(stream: NodeJS.WriteStream): NodeJS.WriteStream {
-  return new Proxy(stream, {
-    get(target, key) {
-      if (key === 'columns') return target.columns || 80;
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
-
 export async function createProgress(out: Output, options: ProgressOptions = {}): Promise<{ emit: (e: EngineEvent) => void; stop: () => void }> {
   // Under --json stdout holds the result alone; a warning (a log or the audit trail that could not
   // be written, processes an interrupted action left) still reaches the operator, on stderr.
   if (out.json) return { emit: (e) => (e.kind === 'warning' ? out.err(`warning: ${e.message}`) : undefined), stop: () => undefined };
   const s = out.style;
   let oraFactory: ((text: string) => Spinner) | undefined;
+  let keepWidth: (() => void) | undefined;
   // A terminal that reports no width (0 columns: `script` when its own input is not a terminal, a
   // pty opened without a size) gets plain lines: it is a capture, not a person watching.
   if (out.isTTY && (out.stdout.columns ?? 0) > 0) {
     const { default: ora } = await import('ora');
-    const stream = withWidth(out.stdout);
+    // A terminal resized to 0 columns while spinners run: ora divides by `columns ?? 80`, and
+    // its clear() then looped forever at 100% CPU writing erase sequences (ora 9, a known bug of
+    // the spinner libraries). Node sets `columns` before it emits 'resize'; this puts 80 back
+    // before ora's next frame. ora gets process.stdout itself: it hooks the writes of its stream,
+    // stdout and stderr as a set, and another object for stdout left a hook per spinner behind.
+    keepWidth = () => {
+      if (!out.stdout.columns) out.stdout.columns = 80;
+    };
+    out.stdout.on('resize', keepWidth);
     // discardStdin: false. ora's discarder puts the terminal in raw mode (no ISIG), so Ctrl-C is no
     // longer SIGINT, and the byte it should forward is never read (stdin is not made to flow).
     // Without it the terminal stays as the shell left it: Ctrl-C works, and a kill -9 leaves it sane.
     // Colour only as out.color says (NO_COLOR, --no-color, TERM=dumb): the frame and the end symbols
     // (ora's own symbols colour themselves whatever we say).
-    oraFactory = (text) => ora({ text, stream, isEnabled: true, color: out.color ? 'cyan' : false, discardStdin: false }) as unknown as Spinner;
+    oraFactory = (text) => ora({ text, stream: out.stdout, isEnabled: true, color: out.color ? 'cyan' : false, discardStdin: false }) as unknown as Spinner;
   }
   const symbol = { ok: s.green('✔'), fail: s.red('✖'), warn: s.yellow('⚠') };
   const running = new Map<string, Running>();
@@ -106,6 +99,7 @@ export async function createProgress(out: Output, options: ProgressOptions = {})
     running.clear();
     if (timer) clearInterval(timer);
     timer = undefined;
+    if (keepWidth) out.stdout.off('resize', keepWidth);
   };
   const emit = (e: EngineEvent): void => {
     // The terminal was closed or the pipe's reader left: the run goes on, unseen.
