@@ -262,6 +262,8 @@ export class Execution implements AttemptHost {
   }
 
   private readonly logWarned = new Set<string>();
+  /** The null references already reported (see resolver()). */
+  private readonly nullsWarned = new Set<string>();
   private debugWrites: Promise<void> = Promise.resolve();
 
   private logFailed(contractor: string, e: unknown): void {
@@ -301,7 +303,14 @@ export class Execution implements AttemptHost {
       builtins: this.builtins(),
       mode: 'run',
       ...(extra ? { extra } : {}),
-      onNull: (text, why) => this.deps.emit({ kind: 'warning', message: `\${${text}} is null: ${why}` }),
+      onNull: (text, why) => {
+        // Once per reference and reason in an execution: a reference to a skipped action is a
+        // normal design, seen again by every action and every attempt that resolves it.
+        const message = `\${${text}} is null: ${why}`;
+        if (this.nullsWarned.has(message)) return;
+        this.nullsWarned.add(message);
+        this.deps.emit({ kind: 'warning', message });
+      },
     });
   }
 

@@ -253,3 +253,31 @@ describe('cortex run: concurrency and secrets', () => {
     expect(existsSync(join(r, 'masters/infrastructure/logs/debug.log'))).toBe(true);
   });
 });
+
+describe('a reference to a skipped action', () => {
+  it('is reported once per execution, however many actions and attempts resolve it', async () => {
+    const r = tempRoot();
+    roots.push(r);
+    const readers = Array.from({ length: 4 }, (_, i) => `      - { action_id: b${i}, action: execute_command, parameters: { command: [echo, "v=\${a0.output.stdout} \${a0.output.stdout}"] } }`).join('\n');
+    writeFileSync(
+      join(r, 'workflows', 'nulls.yaml'),
+      `workflow_id: nulls
+workflow_name: nulls
+version: 1.0.0
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: a0, action: execute_command, condition: "false", parameters: { command: ["true"] } }
+      - { action_id: a1, action: execute_command, on_error: continue_phase, retry: { max_attempts: 3, delay_seconds: 0 }, parameters: { command: [sh, -c, 'exit 1', "\${a0.output.stdout}"] } }
+${readers}
+`,
+    );
+    const res = await cortex(['run', 'nulls'], { root: r, timeoutMs: 60_000 });
+    expect(res.exitCode, res.stderr).toBe(0);
+    const warnings = res.stdout.split('\n').filter((l) => /warn {2}\$\{a0\.output\.stdout\} is null/.test(l));
+    expect(warnings, res.stdout).toHaveLength(1);
+    const json = await cortex(['run', 'nulls', '--json'], { root: r, timeoutMs: 60_000 });
+    expect(json.stderr.split('\n').filter((l) => /^warning: \$\{a0\.output\.stdout\} is null/.test(l))).toHaveLength(1);
+  }, 90_000);
+});
