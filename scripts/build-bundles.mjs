@@ -232,6 +232,10 @@ async function buildBundle({ label, entry: entryPath, prefix }) {
         if (!bundled.includes(name)) throw new Error(`${label}: ${rel(id)} is of ${name}, not a package bundled (scripts/build-bundles.mjs)`);
         packageFiles.set(name, (packageFiles.get(name) ?? 0) + 1);
         if (!id.startsWith(nodeModules + sep)) outside.add(id);
+        // The package's package.json too: its main and exports decide which of its files the ES
+        // program loads (a patch that adds a file and points main at it changes no file bundled).
+        const folder = id.slice(0, id.lastIndexOf(`${sep}node_modules${sep}`) + `${sep}node_modules${sep}`.length) + name.split('/').join(sep);
+        if (existsSync(join(folder, 'package.json'))) inputs.add(join(folder, 'package.json'));
       }
       inputs.add(id);
       modules[rel(join(dist, o.fileName))].push(rel(id));

@@ -437,7 +437,7 @@ describe('bin/cortex.js: a package the bundles hold, changed in node_modules/ (a
 
   it('the manifests list the files of the packages bundled, under node_modules/', () => {
     const files = (name: string) => Object.keys((JSON.parse(readFileSync(join(pkg, 'dist', `${name}.json`), 'utf8')) as { files: Record<string, unknown> }).files);
-    expect(files('program-bundle')).toEqual(expect.arrayContaining([YAML_INDEX, 'node_modules/commander/index.js', 'node_modules/proper-lockfile/index.js', 'node_modules/chalk/source/index.js']));
+    expect(files('program-bundle')).toEqual(expect.arrayContaining([YAML_INDEX, 'node_modules/yaml/package.json', 'node_modules/commander/index.js', 'node_modules/proper-lockfile/index.js', 'node_modules/chalk/source/index.js']));
     // The status bundle holds chalk (a terminal) but not yaml (plain status never loads it).
     expect(files('status-bundle')).toContain('node_modules/chalk/source/index.js');
     expect(files('status-bundle').filter((f) => f.startsWith('node_modules/yaml/'))).toEqual([]);
@@ -471,6 +471,22 @@ describe('bin/cortex.js: a package the bundles hold, changed in node_modules/ (a
       expect((await run(BIN, yamlHistory())).stdout).toMatch(/^executions:\n/);
     } finally {
       undo();
+    }
+  });
+
+  it("a package's package.json changed (main and exports pointed at another file, as a patch does): the ES program runs, with the patch", async () => {
+    writeFileSync(join(pkg, 'node_modules/yaml/dist/patched.js'), "process.stderr.write('PATCHED-YAML\\n');\nmodule.exports = require('./index.js');\n");
+    const manifest = join(pkg, 'node_modules/yaml/package.json');
+    const before = readFileSync(manifest, 'utf8');
+    const json = JSON.parse(before) as { main: string; exports: Record<string, unknown> };
+    json.main = './dist/patched.js';
+    json.exports['.'] = { types: './dist/index.d.ts', node: './dist/patched.js', default: './dist/patched.js' };
+    writeFileSync(manifest, JSON.stringify(json, null, 2));
+    try {
+      expect(await whichRan(yamlHistory())).toBe('program');
+      expect((await run(BIN, yamlHistory())).stderr).toContain('PATCHED-YAML');
+    } finally {
+      writeFileSync(manifest, before);
     }
   });
 
