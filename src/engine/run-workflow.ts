@@ -261,15 +261,19 @@ export class Execution implements AttemptHost {
     }
   }
 
-  private readonly logWarned = new Set<string>();
-  /** The null references already reported (see resolver()). */
-  private readonly nullsWarned = new Set<string>();
+  /** What was already warned about in this execution (see warnOnce). */
+  private readonly warned = new Set<string>();
   private debugWrites: Promise<void> = Promise.resolve();
 
+  /** A warning, the first time only for `key` in this execution (shown without --verbose: no repeats). */
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.deps.emit({ kind: 'warning', message });
+  }
+
   private logFailed(contractor: string, e: unknown): void {
-    if (this.logWarned.has(contractor)) return;
-    this.logWarned.add(contractor);
-    this.deps.emit({ kind: 'warning', message: `cannot write the log of ${contractor}: ${(e as Error).message}` });
+    this.warnOnce(`log ${contractor}`, `cannot write the log of ${contractor}: ${(e as Error).message}`);
   }
 
   /** debug.log lines are written in order; flush() waits for them. */
@@ -303,14 +307,9 @@ export class Execution implements AttemptHost {
       builtins: this.builtins(),
       mode: 'run',
       ...(extra ? { extra } : {}),
-      onNull: (text, why) => {
-        // Once per reference and reason in an execution: a reference to a skipped action is a
-        // normal design, seen again by every action and every attempt that resolves it.
-        const message = `\${${text}} is null: ${why}`;
-        if (this.nullsWarned.has(message)) return;
-        this.nullsWarned.add(message);
-        this.deps.emit({ kind: 'warning', message });
-      },
+      // Once per reference and reason: a reference to a skipped action is a normal design, seen
+      // again by every action and every attempt that resolves it.
+      onNull: (text, why) => this.warnOnce(`null \${${text}} ${why}`, `\${${text}} is null: ${why}`),
     });
   }
 

@@ -34,8 +34,9 @@ const VERBS: Record<string, string> = { resume: 'resuming', approve: 'approved, 
 /**
  * Turns engine events into terminal output: an ora spinner per action on a terminal, plain
  * timestamped lines otherwise (cron, CI, pipes). Under --json only warnings, on stderr (the result
- * is printed at the end). Warnings are shown without --verbose. A spinner shows its action's elapsed time; under a pipe a running action prints a
- * heartbeat line every 30 s (cron and CI logs show it is alive). The steps of a remediation plan
+ * is printed at the end); warnings are shown without --verbose. A spinner shows its action's
+ * elapsed time; under a pipe a running action prints a heartbeat line every 30 s (cron and CI
+ * logs show it is alive). The steps of a remediation plan
  * are lines of their own. Returns the emit function and a stop() for the end of the command.
  */
 export async function createProgress(out: Output, options: ProgressOptions = {}): Promise<{ emit: (e: EngineEvent) => void; stop: () => void }> {
