@@ -66,6 +66,7 @@
 // (tsc) first.
 //
 // Usage: node scripts/build-bundles.mjs [PACKAGE_ROOT]   (default: this checkout)
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -178,6 +179,7 @@ async function buildBundle({ label, entry: entryPath, prefix }) {
   // runs the ES modules). Old chunks stay until replaced: a command started before the build may
   // still require one. Chunks no longer built go at the end.
   rmSync(manifestFile, { force: true });
+  rmSync(join(dist, `${prefix}.v8cache`), { force: true });
   const { bundled, external } = PACKAGES[prefix];
   const both = bundled.filter((p) => external.includes(p));
   if (both.length > 0) throw new Error(`${label}: ${both.join(', ')} both bundled and external (PACKAGES of scripts/build-bundles.mjs)`);
@@ -268,6 +270,15 @@ async function buildBundle({ label, entry: entryPath, prefix }) {
   }
   writeAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
   console.log(`dist: ${label}, ${files.length} files from ${inputs.size} modules${held ? ` (package files: ${held})` : ''}`);
+  // V8's code cache of its chunks, in a process of its own (it runs a command of the bundle).
+  if (prefix !== 'program-bundle') return;
+  const made = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'build-code-cache.mjs'), realpathSync(root), prefix], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (made.status === 0) process.stdout.write(made.stdout);
+  else console.log(`dist: ${label}: no code cache (scripts/build-code-cache.mjs ${made.error ? made.error.message : `exited ${made.status ?? made.signal}`}): ${`${made.stdout}${made.stderr}`.trim() || 'no output'}`);
 }
 
 await buildBundle({ label: 'status bundle', entry: 'cli/status-main.js', prefix: 'status-bundle' });

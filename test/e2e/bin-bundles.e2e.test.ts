@@ -14,9 +14,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PROJECT, afterAllCleanup, cleanEnv, copyEmbeddedRoot, cortex, tempRoot } from './helpers.js';
 import { shq } from './tmux.js';
 
@@ -539,5 +539,140 @@ describe('bin/cortex.js: a package the bundles hold, changed in node_modules/ (a
       expect(res.stderr, args.join(' ')).toBe('');
       expect(res.stdout, args.join(' ')).toMatch(out);
     }
+  });
+});
+
+describe("bin/cortex.js: V8's code cache of the program bundle (dist/program-bundle.v8cache, scripts/build-code-cache.mjs)", () => {
+  const manifestFile = join(pkg, 'dist', 'program-bundle.json');
+  const cacheFile = join(pkg, 'dist', 'program-bundle.v8cache');
+  const OBSERVE = join(pkg, 'observe-code-cache.cjs');
+  // Each script compiled with a cache, and whether V8 rejected it: one line on stderr at exit.
+  writeFileSync(
+    OBSERVE,
+    `const vm = require('node:vm'); const Script = vm.Script; const used = [];
+vm.Script = class extends Script { constructor(source, options) { super(source, options); if (options && options.cachedData) used.push({ file: options.filename, rejected: this.cachedDataRejected }); } };
+process.on('exit', () => process.stderr.write('CODE-CACHE ' + JSON.stringify(used) + '\\n'));
+`,
+  );
+  interface Used {
+    file: string;
+    rejected: boolean;
+  }
+  const validRoot = tempRoot({ 'workflows/plain.yaml': readFileSync(join(root, 'workflows', 'plain.yaml'), 'utf8') });
+  left.roots.push(validRoot);
+  const VALIDATE = ['--root', validRoot, 'validate'];
+
+  /** `args` through bin/cortex.js (node with `nodeArgs` first): what it printed, and what it compiled with a cache. */
+  async function observed(args: string[], nodeArgs: string[] = []): Promise<Ran & { used: Used[] }> {
+    const res = await execa('node', [...nodeArgs, '-r', FREEZE, '-r', OBSERVE, BIN, ...args], { env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
+    const line = /^CODE-CACHE (.*)$/m.exec(res.stderr);
+    expect(line, res.stderr.slice(-1500)).not.toBeNull();
+    return { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr.replace(/^CODE-CACHE .*\n?/m, ''), used: JSON.parse((line as RegExpExecArray)[1] as string) as Used[] };
+  }
+  const shortName = (file: string) => file.slice(join(pkg, 'dist').length + 1);
+
+  it('the build made it for this Node; validate and a run compile their chunks and the validators they load with it, none rejected, and print what the ES program prints', async () => {
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { code_cache: { node: string; arch: string; file: string; chunks: Record<string, unknown> } };
+    expect(manifest.code_cache).toMatchObject({ node: process.version, arch: process.arch, file: 'dist/program-bundle.v8cache' });
+    expect(Object.keys(manifest.code_cache.chunks)).toEqual(expect.arrayContaining(['program-bundle.cjs', 'validators/workflow.cjs']));
+    const validated = await observed(VALIDATE);
+    expect(validated.used.filter((u) => u.rejected)).toEqual([]);
+    expect(validated.used.map((u) => shortName(u.file))).toEqual(expect.arrayContaining(['program-bundle.cjs', 'program-bundle-program.cjs', 'validators/workflow.cjs']));
+    const es = await run(MAIN, VALIDATE);
+    expect({ exitCode: validated.exitCode, stdout: validated.stdout, stderr: validated.stderr }).toEqual(es);
+    expect(es.stdout).toMatch(/^1 definition\(s\) valid$/m);
+
+    const r = tempRoot({ 'workflows/plain.yaml': readFileSync(join(root, 'workflows', 'plain.yaml'), 'utf8') });
+    left.roots.push(r);
+    const ran = await observed(['--root', r, 'run', 'plain']);
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    expect(ran.stdout).toMatch(/^completed plain-\S+ in /m);
+    expect(ran.used.filter((u) => u.rejected)).toEqual([]);
+    expect(ran.used.length).toBeGreaterThan(validated.used.length);
+  });
+
+  it("a cache that is not the build's is never read: the command runs from the bundle, compiled from the source, and prints the same", async () => {
+    const bytes = readFileSync(cacheFile);
+    const good = readFileSync(manifestFile, 'utf8');
+    const expected = await run(BIN, VALIDATE);
+    expect(expected.exitCode).toBe(0);
+    type CodeCache = Record<string, unknown> & { chunks: Record<string, Record<string, unknown>> };
+    // The cache file as built, and a manifest that vouches for it by its stat (after a case rewrote it).
+    const asBuilt = (): { code_cache: CodeCache } => {
+      if (!existsSync(cacheFile) || !readFileSync(cacheFile).equals(bytes)) writeFileSync(cacheFile, bytes);
+      const { size, mtimeMs, ctimeMs, ino } = statSync(cacheFile);
+      const manifest = JSON.parse(good) as { code_cache: CodeCache };
+      Object.assign(manifest.code_cache, { size, mtimeMs, ctimeMs, ino });
+      writeFileSync(manifestFile, JSON.stringify(manifest));
+      return manifest;
+    };
+    const withCache = (change: (cache: CodeCache) => void) => () => {
+      const manifest = asBuilt();
+      change(manifest.code_cache);
+      writeFileSync(manifestFile, JSON.stringify(manifest));
+    };
+    const none = (used: Used[]) => expect(used).toEqual([]);
+    const cases: Array<[string, () => void, (used: Used[]) => void]> = [
+      ['its bytes changed (the same size)', () => writeFileSync(cacheFile, Buffer.alloc(bytes.length, 7)), none],
+      ['rewritten with the same bytes (a copy: it is never hashed)', () => writeFileSync(cacheFile, bytes), none],
+      ['missing', () => rmSync(cacheFile), none],
+      ['made by another Node', withCache((c) => (c.node = 'v20.0.0')), none],
+      ['made for another architecture', withCache((c) => (c.arch = process.arch === 'x64' ? 'arm64' : 'x64')), none],
+      ['a path outside dist/', withCache((c) => (c.file = 'dist/../package.json')), none],
+      ['parts beyond the file', withCache((c) => Object.values(c.chunks).forEach((chunk) => (chunk.offset = bytes.length))), none],
+      [
+        "the entry's part made from another text (SHA-256)",
+        withCache((c) => ((c.chunks['program-bundle.cjs'] as Record<string, unknown>).sha256 = '0'.repeat(64))),
+        (used) => {
+          expect(used.map((u) => shortName(u.file))).not.toContain('program-bundle.cjs');
+          expect(used.map((u) => shortName(u.file))).toContain('program-bundle-program.cjs');
+        },
+      ],
+    ];
+    for (const [what, damage, check] of cases) {
+      asBuilt();
+      // With the cache as built, it is used: the case below changes only what it says.
+      expect((await observed(VALIDATE)).used.length, what).toBeGreaterThan(10);
+      damage();
+      const res = await observed(VALIDATE);
+      check(res.used);
+      expect({ exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr }, what).toEqual(expected);
+      expect(await whichRan(VALIDATE), what).toBe('program bundle');
+    }
+    await buildBundles();
+  });
+
+  it('a file with an import() has none (Node 20 loses the import callback of cached functions): cortex init, which imports node:fs/promises, works', async () => {
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { modules: Record<string, string[]>; code_cache: { chunks: Record<string, unknown> } };
+    const [chunk] = Object.entries(manifest.modules).find(([, modules]) => modules.includes('dist/root.js')) as [string, string[]];
+    expect(readFileSync(join(pkg, chunk), 'utf8')).toMatch(/\bimport\("node:fs\/promises"\)/);
+    expect(Object.keys(manifest.code_cache.chunks)).not.toContain(chunk.slice('dist/'.length));
+    const dir = join(mkdtempSync(join(tmpdir(), 'cortex-init-')), 'root');
+    left.roots.push(dirname(dir));
+    const res = await observed(['init', dir]);
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.used.length).toBeGreaterThan(5);
+    expect(readdirSync(join(dir, 'workflows'))).toContain('deploy-monitoring-stack.json');
+  });
+
+  it('a validator or a chunk rewritten after the build (the same text, another stat) compiles from its text; the rest with the cache', async () => {
+    for (const name of ['validators/workflow.cjs', 'program-bundle-program.cjs']) {
+      const file = join(pkg, 'dist', name);
+      writeFileSync(file, readFileSync(file));
+    }
+    const res = await observed(VALIDATE);
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(await whichRan(VALIDATE), 'the chunk has its SHA-256: the bundle is fresh').toBe('program bundle');
+    const names = res.used.map((u) => shortName(u.file));
+    expect(names).not.toContain('validators/workflow.cjs');
+    expect(names).not.toContain('program-bundle-program.cjs');
+    expect(names).toContain('program-bundle.cjs');
+    await buildBundles();
+  });
+
+  it('V8 rejects it under other V8 flags: the first file compiles from its source, no other part is read, and the command prints the same', async () => {
+    const res = await observed(VALIDATE, ['--stack-trace-limit=50']);
+    expect(res.used).toEqual([expect.objectContaining({ rejected: true })]);
+    expect({ exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr }).toEqual(await run(BIN, VALIDATE));
   });
 });
