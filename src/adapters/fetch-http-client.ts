@@ -1,5 +1,4 @@
 import { HttpTransportError, type HttpClient, type HttpRequest, type HttpResponse } from '../ports/http-client.js';
-import { pinnedHttpsRequest } from './pinned-https.js';
 
 export interface FetchHttpClientOptions {
   /** Applied when a request has no timeoutMs (default 30 s). */
@@ -44,7 +43,12 @@ export class FetchHttpClient implements HttpClient {
 
     const timeoutMs = req.timeoutMs ?? this.defaultTimeoutMs;
     const limit = req.maxResponseBytes ?? this.maxResponseBytes;
-    if (req.tls?.caFile || req.tls?.fingerprint) return pinnedHttpsRequest(req, { timeoutMs, maxResponseBytes: limit });
+    if (req.tls?.caFile || req.tls?.fingerprint) {
+      // Loaded here, for a request that pins its server's certificate: node:https, node:http and
+      // node:tls cost ~10 ms of CPU at every start of a command that sends none (BENCHMARKS.md).
+      const { pinnedHttpsRequest } = await import('./pinned-https.js');
+      return pinnedHttpsRequest(req, { timeoutMs, maxResponseBytes: limit });
+    }
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
     const started = performance.now();

@@ -158,6 +158,20 @@ phases:
     }
   });
 
+  it('a run of commands loads neither node:http, node:https nor node:tls (only a request that pins a certificate does), with either entry', async () => {
+    // Node's own record of the built-ins it loaded, at exit.
+    writeFileSync(join(dir, 'builtins.cjs'), "process.on('exit', () => process.stderr.write('BUILTINS ' + process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).join(' ') + '\\n'));\n");
+    for (const entry of [CLI, ES_CLI]) {
+      const root = tempRoot({ 'workflows/many.yaml': many });
+      roots.push(root);
+      const res = await execa('node', ['-r', join(dir, 'builtins.cjs'), entry, '--root', root, 'run', 'many'], { env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
+      expect(res.exitCode, res.stderr.slice(-2000)).toBe(0);
+      const builtins = (/^BUILTINS (.*)$/m.exec(res.stderr) as RegExpExecArray)[1]?.split(' ') ?? [];
+      expect(builtins, 'the record of built-ins').toContain('child_process');
+      expect(builtins.filter((m) => /^(http|https|tls|_http_client|_tls_wrap)$/.test(m)), entry).toEqual([]);
+    }
+  });
+
   it('the ES program (dist/cli/main.js) loads them from node_modules: what the bundle spares', async () => {
     const root = tempRoot({ 'workflows/many.yaml': many });
     roots.push(root);
