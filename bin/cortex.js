@@ -11,7 +11,7 @@
 // sized when first used). First thing: Node 20's ES loader reads dist/cli/main.js with the pool.
 if (process.argv.includes('serve') && process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '16';
 
-const { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } = require('node:fs');
+const { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 
 const packageRoot = join(__dirname, '..');
@@ -103,7 +103,10 @@ function useCodeCache(manifest) {
   // replaces it meanwhile. Open for the process's life, closed on exec (libuv's O_CLOEXEC).
   let fd;
   try {
-    fd = openSync(`${packageRoot}/${cache.file}`, 'r');
+    // Not opened unless it is the file of the build (a FIFO there would block the open), and then
+    // without blocking, should another have taken its place meanwhile.
+    if (!sameStat(statSync(`${packageRoot}/${cache.file}`, { throwIfNoEntry: false }), cache)) return;
+    fd = openSync(`${packageRoot}/${cache.file}`, constants.O_RDONLY | constants.O_NONBLOCK);
     if (!sameStat(fstatSync(fd), cache)) throw new Error('not the cache of the build');
   } catch {
     if (fd !== undefined) closeSync(fd);

@@ -68,7 +68,8 @@
 // Usage: node scripts/build-bundles.mjs [PACKAGE_ROOT]   (default: this checkout)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -272,11 +273,21 @@ async function buildBundle({ label, entry: entryPath, prefix }) {
   console.log(`dist: ${label}, ${files.length} files from ${inputs.size} modules${held ? ` (package files: ${held})` : ''}`);
   // V8's code cache of its chunks, in a process of its own (it runs a command of the bundle).
   if (prefix !== 'program-bundle') return;
-  const made = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'build-code-cache.mjs'), realpathSync(root), prefix], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  // Its environment is PATH alone (its run reaches no queue, root or home of the machine: the
+  // script's header; no NODE_OPTIONS, whose V8 flags would make a cache V8 rejects without them),
+  // and its folder is removed here, even when it was killed.
+  const work = mkdtempSync(join(tmpdir(), 'cortex-code-cache-'));
+  let made;
+  try {
+    made = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'build-code-cache.mjs'), realpathSync(root), prefix, work], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
   if (made.status === 0) process.stdout.write(made.stdout);
   else console.log(`dist: ${label}: no code cache (scripts/build-code-cache.mjs ${made.error ? made.error.message : `exited ${made.status ?? made.signal}`}): ${`${made.stdout}${made.stderr}`.trim() || 'no output'}`);
 }

@@ -13,6 +13,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -599,7 +600,8 @@ process.on('exit', () => process.stderr.write('CODE-CACHE ' + JSON.stringify(use
     type CodeCache = Record<string, unknown> & { chunks: Record<string, Record<string, unknown>> };
     // The cache file as built, and a manifest that vouches for it by its stat (after a case rewrote it).
     const asBuilt = (): { code_cache: CodeCache } => {
-      if (!existsSync(cacheFile) || !readFileSync(cacheFile).equals(bytes)) writeFileSync(cacheFile, bytes);
+      rmSync(cacheFile, { force: true });
+      writeFileSync(cacheFile, bytes);
       const { size, mtimeMs, ctimeMs, ino } = statSync(cacheFile);
       const manifest = JSON.parse(good) as { code_cache: CodeCache };
       Object.assign(manifest.code_cache, { size, mtimeMs, ctimeMs, ino });
@@ -616,6 +618,14 @@ process.on('exit', () => process.stderr.write('CODE-CACHE ' + JSON.stringify(use
       ['its bytes changed (the same size)', () => writeFileSync(cacheFile, Buffer.alloc(bytes.length, 7)), none],
       ['rewritten with the same bytes (a copy: it is never hashed)', () => writeFileSync(cacheFile, bytes), none],
       ['missing', () => rmSync(cacheFile), none],
+      [
+        'a FIFO (an open of it would wait for a writer)',
+        () => {
+          rmSync(cacheFile);
+          execFileSync('mkfifo', [cacheFile]);
+        },
+        none,
+      ],
       ['made by another Node', withCache((c) => (c.node = 'v20.0.0')), none],
       ['made for another architecture', withCache((c) => (c.arch = process.arch === 'x64' ? 'arm64' : 'x64')), none],
       ['a path outside dist/', withCache((c) => (c.file = 'dist/../package.json')), none],
@@ -640,6 +650,32 @@ process.on('exit', () => process.stderr.write('CODE-CACHE ' + JSON.stringify(use
       expect(await whichRan(VALIDATE), what).toBe('program bundle');
     }
     await buildBundles();
+  });
+
+  it("the build's warm-up run reaches nothing of the machine that builds: not the queue, the coordination directory, the home or the kubeconfig its environment names", async () => {
+    const machine = mkdtempSync(join(tmpdir(), 'cortex-builder-'));
+    left.roots.push(machine);
+    for (const dir of ['home', 'coordination', 'tmp']) mkdirSync(join(machine, dir));
+    writeFileSync(join(machine, 'kubeconfig'), 'not: a kubeconfig\n');
+    const res = await execa('node', [join(PROJECT, 'scripts', 'build-bundles.mjs'), pkg], {
+      // A queue nowhere (a run would wait for it, or fail): before, the warm-up failed and the build went without a cache.
+      env: cleanEnv({ CORTEX_QUEUE_URL: 'redis://127.0.0.1:1/0', CORTEX_HOME: join(machine, 'coordination'), HOME: join(machine, 'home'), KUBECONFIG: join(machine, 'kubeconfig'), TMPDIR: join(machine, 'tmp') }),
+      extendEnv: false,
+      reject: false,
+      timeout: 120_000,
+    });
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/^dist: program-bundle: code cache of \d+ chunks, \d+ KB$/m);
+    for (const dir of ['home', 'coordination', 'tmp']) expect(readdirSync(join(machine, dir)), `${dir} untouched, nothing left in it`).toEqual([]);
+    expect((await observed(VALIDATE)).used.length).toBeGreaterThan(10);
+  });
+
+  it('npm pack leaves it out: an installed copy (every stat differs) could not use it', async () => {
+    const res = await execa('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: PROJECT, env: cleanEnv(), extendEnv: false, reject: false });
+    expect(res.exitCode, res.stderr).toBe(0);
+    const files = (JSON.parse(res.stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path) ?? [];
+    expect(files).toContain('dist/program-bundle.json');
+    expect(files.filter((f) => f.endsWith('.v8cache'))).toEqual([]);
   });
 
   it('a file with an import() has none (Node 20 loses the import callback of cached functions): cortex init, which imports node:fs/promises, works', async () => {
