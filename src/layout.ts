@@ -17,6 +17,8 @@ export function layout(root: string) {
     workflowStats: join(workflows, 'metrics', 'workflow-stats.json'),
     contractorPerformance: join(workflows, 'metrics', 'contractor-performance.json'),
     ledger: join(workflows, 'metrics', 'executions.jsonl'),
+    /** Derived from the ledger, rebuilt whenever it does not match it (adapters/metrics-ledger.ts). */
+    ledgerIndex: join(workflows, 'metrics', '.executions-index.json'),
     locks: join(workflows, 'locks'),
     contractors: join(root, 'contractors'),
     triggers: join(root, 'triggers'),

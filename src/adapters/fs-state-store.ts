@@ -10,6 +10,7 @@ import type { Clock } from '../ports/clock.js';
 import type { AuditEntry, LockManager, StateStore } from '../ports/state-store.js';
 import { appendLine, mkdirPrivate, syncFile, writeFileAtomic, writeLineAfterHeader } from './atomic-file.js';
 import { keepDamagedLines } from './damaged-copy.js';
+import type { MetricsIndexFile } from './metrics-ledger.js';
 import { journalBaseLine, listActiveIds, listActiveRecords, readJsonFile, readRecordFile, recordDigest } from './record-files.js';
 
 /** Ids that become file names: no separators, no dot-dot, nothing hidden. */
@@ -255,25 +256,32 @@ export class FsStateStore implements StateStore {
       { waitMs: METRICS_LOCK_WAIT_MS },
     );
     try {
-      const { summaries, endsWithNewline, unreadable } = await this.readLedger();
-      if (!summaries.some((s) => s.execution_id === summary.execution_id)) {
+      // Loaded when needed, as metrics.js was: most commands never record metrics.
+      const { MetricsLedger } = await import('./metrics-ledger.js');
+      const ledger = new MetricsLedger(this.paths.ledger, this.paths.ledgerIndex, parseLedger);
+      await ledger.load();
+      if (!ledger.has(summary.execution_id)) {
         const line = this.masker.mask(JSON.stringify(summary));
         // A torn last line (a crash mid-append) must not swallow this one: start a new line.
-        await appendLine(this.paths.ledger, endsWithNewline ? line : `\n${line}`, { durable: true, root: this.root });
-        summaries.push(JSON.parse(line) as ExecutionSummary);
+        const text = ledger.endsWithNewline ? line : `\n${line}`;
+        await appendLine(this.paths.ledger, text, { durable: true, root: this.root });
+        await ledger.appended(JSON.parse(line) as ExecutionSummary, Buffer.byteLength(`${text}\n`));
       }
       // Recomputed even when already counted: repairs the files after a crash between the two steps.
-      const now = this.clock.now();
-      const { computeContractorPerformance, computeWorkflowStats } = await import('../model/metrics.js');
-      const stats = computeWorkflowStats(summaries, now);
-      const performance = computeContractorPerformance(summaries, now);
-      if (lock.lost.aborted) {
-        throw new StateConflictError('lost the metrics lock while recording metrics; the ledger is intact, run the command again', {
-          cause: lock.lost.reason,
-        });
-      }
+      const { stats, performance, index, unreadable } = await ledger.result(this.clock.now());
+      const checkLock = (): void => {
+        if (lock.lost.aborted) {
+          throw new StateConflictError('lost the metrics lock while recording metrics; the ledger is intact, run the command again', {
+            cause: lock.lost.reason,
+          });
+        }
+      };
+      checkLock();
       await this.writeJson(this.paths.workflowStats, stats);
       await this.writeJson(this.paths.contractorPerformance, performance);
+      // Last, and derived: a crash before this leaves an index the next run extends or rebuilds.
+      checkLock();
+      await this.writeLedgerIndex(index);
       if (unreadable.length === 0) return { warnings: [] };
       const kept = keepDamagedLines(this.paths.ledger, unreadable, { root: this.root });
       return { warnings: [ledgerWarning(this.paths.ledger, unreadable.length, kept)] };
@@ -282,16 +290,19 @@ export class FsStateStore implements StateStore {
     }
   }
 
-  /** Every readable ledger line, and the unreadable ones (not counted; see ledgerWarning). */
-  private async readLedger(): Promise<{ summaries: ExecutionSummary[]; endsWithNewline: boolean; unreadable: string[] }> {
-    let text: string;
-    try {
-      text = await readFile(this.paths.ledger, 'utf8');
-    } catch (error) {
-      if (isNotFound(error)) return { summaries: [], endsWithNewline: true, unreadable: [] };
-      throw error;
+  /**
+   * The ledger index, not fsynced (a lost or stale one is rebuilt), or removed when there is none
+   * to keep or it would need masking (it holds nothing the ledger does not).
+   */
+  private async writeLedgerIndex(index: MetricsIndexFile | undefined): Promise<void> {
+    const text = index && JSON.stringify(index);
+    if (text !== undefined && this.masker.mask(text) === text) {
+      await writeFileAtomic(this.paths.ledgerIndex, text, 0o600, { root: this.root, fsync: false });
+    } else {
+      await unlink(this.paths.ledgerIndex).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
     }
-    return { ...parseLedger(text), endsWithNewline: text.length === 0 || text.endsWith('\n') };
   }
 
   private master(contractor: string): ReturnType<Layout['master']> {

@@ -131,15 +131,15 @@ export interface ContractorPerformance {
   };
 }
 
-const ENDED_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'rolled_back', 'rollback_failed', 'cancelled']);
-const DAY_MS = 86_400_000;
+export const ENDED_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'rolled_back', 'rollback_failed', 'cancelled']);
+export const DAY_MS = 86_400_000;
 /** Success-rate difference below which a trend is "stable". */
-const TREND_TOLERANCE = 0.02;
+export const TREND_TOLERANCE = 0.02;
 /** Fewer executed actions than this in a window give "insufficient_data". */
-const TREND_MIN_SAMPLES = 3;
+export const TREND_MIN_SAMPLES = 3;
 
 /** Display names of the built-in contractors (contractor-performance.json). */
-const CONTRACTOR_INFO: Readonly<Record<string, { name: string; specialization: string }>> = {
+export const CONTRACTOR_INFO: Readonly<Record<string, { name: string; specialization: string }>> = {
   'infrastructure-contractor': { name: 'Infrastructure Contractor', specialization: 'Physical/virtual infrastructure management' },
   'talos-contractor': { name: 'Talos Contractor', specialization: 'Kubernetes and Talos Linux management' },
   'n8n-contractor': { name: 'n8n Contractor', specialization: 'Workflow orchestration and automation' },
@@ -167,20 +167,20 @@ export function percentile(values: readonly number[], q: number): number | undef
   return sorted[rank - 1];
 }
 
-function mean(values: readonly number[]): number | undefined {
+export function mean(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
-function rate(part: number, whole: number): number {
+export function rate(part: number, whole: number): number {
   return whole === 0 ? 0 : round(part / whole);
 }
 
-function seconds(value: number | undefined | null): number {
+export function seconds(value: number | undefined | null): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
-function byString(a: string, b: string): number {
+export function byString(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -191,7 +191,7 @@ export function endedExecutions(summaries: readonly ExecutionSummary[]): Executi
     .sort((a, b) => byString(a.finished_at, b.finished_at) || byString(a.execution_id, b.execution_id));
 }
 
-function durationStats(values: readonly number[]): DurationStats {
+export function durationStats(values: readonly number[]): DurationStats {
   const avg = mean(values);
   if (avg === undefined) return {};
   const min = Math.min(...values);
@@ -216,7 +216,7 @@ function durationStats(values: readonly number[]): DurationStats {
 }
 
 /** The key with the highest count; ties go to the alphabetically first key. */
-function topKey(counts: ReadonlyMap<string, number>): string | null {
+export function topKey(counts: ReadonlyMap<string, number>): string | null {
   let best: string | null = null;
   let bestCount = -1;
   for (const [key, count] of counts) {
@@ -232,7 +232,7 @@ function increment(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
-function stringParam(summary: ExecutionSummary, key: string): string | undefined {
+export function stringParam(summary: ExecutionSummary, key: string): string | undefined {
   const value = summary.parameters?.[key];
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
@@ -374,7 +374,7 @@ export interface ActionFact {
   executionId: string;
 }
 
-function isExecutedAction(a: ExecutionSummary['actions'][number]): boolean {
+export function isExecutedAction(a: ExecutionSummary['actions'][number]): boolean {
   if (a.status === 'pending') return false;
   if (a.status === 'skipped') return a.error_code !== undefined;
   return true;
@@ -540,13 +540,13 @@ export function computeContractorPerformance(summaries: readonly ExecutionSummar
 }
 
 /** First contractor under `order` among those that executed actions; ties broken by id. */
-function best(entries: readonly ContractorEntry[], order: (a: ContractorEntry, b: ContractorEntry) => number): string | null {
+export function best(entries: readonly ContractorEntry[], order: (a: ContractorEntry, b: ContractorEntry) => number): string | null {
   const candidates = entries.filter((e) => e.statistics.total_actions_executed > 0);
   const sorted = [...candidates].sort((a, b) => order(a, b) || byString(a.contractor_id, b.contractor_id));
   return sorted[0]?.contractor_id ?? null;
 }
 
-function titleCase(id: string): string {
+export function titleCase(id: string): string {
   return id
     .split(/[-_]/)
     .filter((w) => w.length > 0)
