@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { ExecutionSummary } from '../model/records.js';
 import { endedExecutions } from '../model/metrics.js';
 import { METRICS_STATE_VERSION, MetricsState, type MetricsStateJson } from '../model/metrics-state.js';
@@ -33,6 +34,8 @@ interface FileView {
   start: number;
 }
 
+const EMPTY_VIEW: FileView = { dev: '', ino: '', size: 0, bytes: Buffer.alloc(0), start: 0 };
+
 function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
@@ -45,13 +48,15 @@ function sha256(data: Buffer): string {
 async function readFileView(path: string, from: (size: number) => number): Promise<FileView> {
   let handle;
   try {
-    handle = await open(path, 'r');
+    // Non-blocking: a FIFO planted there must not hang the run (the append then refuses it).
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    if (isNotFound(error)) return { dev: '', ino: '', size: 0, bytes: Buffer.alloc(0), start: 0 };
+    if (isNotFound(error)) return EMPTY_VIEW;
     throw error;
   }
   try {
     const st = await handle.stat({ bigint: true });
+    if (!st.isFile()) return EMPTY_VIEW;
     const size = Number(st.size);
     const start = Math.max(0, Math.min(size, from(size)));
     const bytes = Buffer.alloc(size - start);
@@ -72,8 +77,17 @@ type Parse = (text: string) => { summaries: ExecutionSummary[]; unreadable: stri
 
 async function readIndex(path: string): Promise<MetricsIndexFile | undefined> {
   try {
-    // Read as bytes, then decoded: cheaper than readFile's string decoder for a file this size.
-    const value = JSON.parse((await readFile(path)).toString('utf8')) as MetricsIndexFile;
+    // Not through a link, not from a FIFO: either is no index of ours (it is rebuilt and replaced).
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    let bytes: Buffer;
+    try {
+      if (!(await handle.stat()).isFile()) return undefined;
+      // Read as bytes, then decoded: cheaper than readFile's string decoder for a file this size.
+      bytes = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+    const value = JSON.parse(bytes.toString('utf8')) as MetricsIndexFile;
     const l = value?.ledger;
     if (value?.version !== METRICS_STATE_VERSION || typeof l?.offset !== 'number' || typeof l.dev !== 'string' || typeof l.ino !== 'string') return undefined;
     if (typeof l.tail_sha256 !== 'string' || !Array.isArray(value.unreadable) || typeof value.state !== 'object' || value.state === null) return undefined;

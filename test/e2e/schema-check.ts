@@ -30,6 +30,7 @@ export function checkRootFiles(root: string): string[] {
     else if (/^masters\/[^/]+\/handoffs\/.*\.json$/.test(rel)) schema = 'handoff';
     else if (rel === 'workflows/metrics/workflow-stats.json') schema = 'workflow-stats';
     else if (rel === 'workflows/metrics/contractor-performance.json') schema = 'contractor-performance';
+    else if (rel === 'workflows/metrics/.executions-index.json') schema = 'metrics-index';
     const journal = /^state\/journal\/workflow-(.*)\.journal$/.exec(rel);
     if (journal) problems.push(...checkJournal(root, rel, journal[1] as string));
     if (!schema) continue;
