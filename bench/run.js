@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Benchmarks for cortex, reported as ratios against a baseline measured in the same run
 // (these machines are shared and noisy: absolute numbers mean little, ratios travel).
-// Usage: npm run build && node bench/run.js [--runs N] [--only actions|scaling|spawn|status|startup|serve|simulate|queue]
+// Usage: npm run build && node bench/run.js [--runs N] [--only actions|metrics|scaling|spawn|status|startup|serve|simulate|queue]
 //        node bench/run.js --only queue [--executions N]   (queue mode; needs redis-server)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, readdirSync } from 'node:fs';
@@ -130,6 +130,38 @@ if (!ONLY || ONLY === 'actions') {
   floor.target = '(reference)';
   results.push(floor);
   rmSync(r, { recursive: true, force: true });
+}
+
+if (!ONLY || ONLY === 'metrics') {
+  // The end of every run records its metrics: with cron running a workflow every minute the ledger
+  // holds 20,000 executions after two weeks. That must not make each run cost more and more
+  // (metrics/.executions-index.json: only the lines added since are read).
+  const empty = manyActionsRoot(1);
+  const full = manyActionsRoot(1);
+  const start = Date.now() - 20_000 * 60_000;
+  const lines = Array.from({ length: 20_000 }, (_, i) => {
+    const finished = new Date(start + i * 60_000).toISOString();
+    const d = Math.round(10 + (i % 97)) / 100;
+    const failed = i % 20 === 7;
+    return JSON.stringify({
+      execution_id: `many-${finished.replace(/[-:]/g, '').replace(/\.\d+/, '')}-${(i % 65_536).toString(16).padStart(4, '0')}`,
+      workflow_id: 'many', workflow_name: 'many', status: failed ? 'failed' : 'completed', started_at: finished, finished_at: finished, duration_seconds: d,
+      contractors: { 'infrastructure-contractor': { duration_seconds: d, errors: failed ? 1 : 0 } },
+      actions: [{ contractor: 'infrastructure-contractor', action: 'execute_command', status: failed ? 'failed' : 'completed', duration_seconds: d, ...(failed ? { error_code: 'command_failed', error_message: 'exit 1' } : {}) }],
+      errors: failed ? [{ error: 'command_failed', contractor: 'infrastructure-contractor' }] : [], handoffs: [],
+    });
+  });
+  mkdirSync(join(full, 'workflows', 'metrics'), { recursive: true });
+  writeFileSync(join(full, 'workflows', 'metrics', 'executions.jsonl'), `${lines.join('\n')}\n`, { mode: 0o600 });
+  const res = pair(
+    'run: 1 action with a 20,000-line metrics ledger vs with none',
+    () => time('node', [CLI, '--root', empty, 'run', 'many']),
+    () => time('node', [CLI, '--root', full, 'run', 'many']),
+  );
+  res.target = '<= 1.5x';
+  results.push(res);
+  rmSync(empty, { recursive: true, force: true });
+  rmSync(full, { recursive: true, force: true });
 }
 
 if (!ONLY || ONLY === 'scaling') {
