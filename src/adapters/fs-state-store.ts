@@ -265,7 +265,7 @@ export class FsStateStore implements StateStore {
         // A torn last line (a crash mid-append) must not swallow this one: start a new line.
         const text = ledger.endsWithNewline ? line : `\n${line}`;
         await appendLine(this.paths.ledger, text, { durable: true, root: this.root });
-        await ledger.appended(JSON.parse(line) as ExecutionSummary, Buffer.byteLength(`${text}\n`));
+        await ledger.appended(JSON.parse(line) as ExecutionSummary, Buffer.from(`${text}\n`, 'utf8'));
       }
       // Recomputed even when already counted: repairs the files after a crash between the two steps.
       const { stats, performance, index, unreadable } = await ledger.result(this.clock.now());

@@ -123,6 +123,8 @@ export class MetricsLedger {
   private file: { dev: string; ino: string } = { dev: '', ino: '' };
   /** The ledger's size when read. */
   private size = 0;
+  /** What appended() was told this execution appended: found just before the offset, or no index. */
+  private appendedBytes: Buffer | undefined;
   /** How load() went: 'index' (only the new lines read), 'rebuilt' or 'reference'. */
   mode: 'index' | 'rebuilt' | 'reference' = 'rebuilt';
   endsWithNewline = true;
@@ -214,8 +216,8 @@ export class MetricsLedger {
     return this.state ? this.state.has(executionId) : this.summaries.some((s) => s.execution_id === executionId);
   }
 
-  /** This execution's line was appended (`bytes` of it, after the partial line and its newline). */
-  async appended(summary: ExecutionSummary, bytes: number): Promise<void> {
+  /** This execution's line was appended: `bytes`, the newline ending a partial line included. */
+  async appended(summary: ExecutionSummary, bytes: Buffer): Promise<void> {
     const { summary: partialSummary, line } = this.partial;
     this.partial = {};
     this.endsWithNewline = true;
@@ -232,7 +234,8 @@ export class MetricsLedger {
     } else {
       this.summaries.push(...now);
     }
-    this.foldedEnd = this.size + bytes;
+    this.foldedEnd = this.size + bytes.length;
+    this.appendedBytes = bytes;
   }
 
   /**
@@ -269,6 +272,9 @@ export class MetricsLedger {
     // A ledger absent when read was created by this execution's append.
     const isSameFile = this.file.dev === '' || (view.dev === this.file.dev && view.ino === this.file.ino);
     if (view.start !== offset - tail || view.size < offset || !isSameFile) return undefined;
+    // Bytes another writer (not under the lock) put before ours would shift the offset.
+    const ours = this.appendedBytes;
+    if (ours && (ours.length > tail || !view.bytes.subarray(tail - ours.length, tail).equals(ours))) return undefined;
     return {
       version: METRICS_STATE_VERSION,
       ledger: { dev: view.dev, ino: view.ino, offset, tail_sha256: sha256(view.bytes.subarray(0, tail)) },

@@ -129,6 +129,17 @@ describe('recordMetrics with the ledger index', () => {
     });
   }
 
+  it('keeps no index when a line not written under the lock landed between the read and the append', async () => {
+    await store().recordMetrics(next());
+    const ledger = new MetricsLedger(paths.ledger, paths.ledgerIndex, parseLedger);
+    await ledger.load();
+    appendFileSync(paths.ledger, `${JSON.stringify(next())}\n`);
+    const ours = Buffer.from(`${JSON.stringify(next())}\n`);
+    appendFileSync(paths.ledger, ours);
+    await ledger.appended(JSON.parse(ours.toString()) as ExecutionSummary, ours);
+    expect((await ledger.result(new Date(nowMs))).index).toBeUndefined();
+  });
+
   it('a run recorded out of order (finished before the last one counted) refolds the whole ledger, in order', async () => {
     const s = store();
     await s.recordMetrics(next(BODY, BASE_MS + 3_600_000));
