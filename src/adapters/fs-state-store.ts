@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { readFile, readdir, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../model/records.js';
 import { journalEntry, type ActionPosition } from '../model/journal.js';
 import type { Masker } from '../model/masker.js';
@@ -295,6 +295,11 @@ export class FsStateStore implements StateStore {
    * to keep or it would need masking (it holds nothing the ledger does not).
    */
   private async writeLedgerIndex(index: MetricsIndexFile | undefined): Promise<void> {
+    // Under the metrics lock no other index write is under way: a temp file is a killed writer's.
+    const prefix = `.${basename(this.paths.ledgerIndex)}.`;
+    for (const name of await readdir(this.paths.metrics).catch(() => [] as string[])) {
+      if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(this.paths.metrics, name)).catch(() => undefined);
+    }
     const text = index && JSON.stringify(index);
     if (text !== undefined && this.masker.mask(text) === text) {
       await writeFileAtomic(this.paths.ledgerIndex, text, 0o600, { root: this.root, fsync: false });

@@ -140,6 +140,17 @@ describe('recordMetrics with the ledger index', () => {
     expect((await ledger.result(new Date(nowMs))).index).toBeUndefined();
   });
 
+  it("removes an index temp file a killed writer left (1.6 MB at 20,000 lines), not another file's", async () => {
+    await store().recordMetrics(next());
+    const left = join(paths.metrics, '..executions-index.json.123.abc.tmp');
+    const other = join(paths.metrics, '.workflow-stats.json.123.abc.tmp');
+    writeFileSync(left, '{');
+    writeFileSync(other, '{');
+    await store().recordMetrics(next());
+    expect(existsSync(left)).toBe(false);
+    expect(existsSync(other)).toBe(true);
+  });
+
   it('a run recorded out of order (finished before the last one counted) refolds the whole ledger, in order', async () => {
     const s = store();
     await s.recordMetrics(next(BODY, BASE_MS + 3_600_000));
