@@ -166,6 +166,8 @@ export class MetricsLedger {
     if (!index.unreadable.every((line) => typeof line === 'string')) return false;
     const { complete, partial } = this.split(view.bytes.subarray(tail));
     const { summaries, unreadable } = this.parse(complete.toString('utf8'));
+    // Many lines since the index (written by a cortex without one): has() by a Set, not a search each.
+    if (summaries.length > 16) state.indexIds();
     for (const s of summaries) if (state.addRun(s) !== 'added') return false;
     this.state = state;
     this.unreadable = [...index.unreadable, ...unreadable];

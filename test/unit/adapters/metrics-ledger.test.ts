@@ -151,6 +151,20 @@ describe('recordMetrics with the ledger index', () => {
     expect(existsSync(other)).toBe(true);
   });
 
+  it('many lines since the index (a cortex without one wrote them): folded from the index, a repeated id still caught', async () => {
+    const s = store();
+    const first = next();
+    await s.recordMetrics(first);
+    appendFileSync(paths.ledger, Array.from({ length: 30 }, () => `${JSON.stringify(next())}\n`).join(''));
+    expect(await loadMode()).toBe('index');
+    await s.recordMetrics(next());
+    expectReference();
+    appendFileSync(paths.ledger, `${Array.from({ length: 20 }, () => JSON.stringify(next())).join('\n')}\n${JSON.stringify(first)}\n`);
+    expect(await loadMode()).toBe('reference');
+    await s.recordMetrics(next());
+    expectReference();
+  });
+
   it('a run recorded out of order (finished before the last one counted) refolds the whole ledger, in order', async () => {
     const s = store();
     await s.recordMetrics(next(BODY, BASE_MS + 3_600_000));
