@@ -129,6 +129,28 @@ if (!ONLY || ONLY === 'actions') {
   );
   floor.target = '(reference)';
   results.push(floor);
+  // The floor against the goal's own baseline: what each action must do, with no start-up and no
+  // bookkeeping of cortex's, is already near or above 1.3x of the bare loop (BENCHMARKS.md).
+  const floorVsBare = pair(
+    'floor: the Node loop doing what each action must vs the bare Node spawn loop',
+    () => time('node', ['-e', NODE_SPAWN_LOOP, '200']),
+    () => time('node', ['-e', NODE_FLOOR_LOOP, '200']),
+    Math.min(RUNS, 5),
+  );
+  floorVsBare.target = '(reference: the goal is <= 1.3x of the same baseline)';
+  results.push(floorVsBare);
+  // Which of the floor's items costs most: the same loop with the tool's output not read
+  // (stdio ignored, so no pipes, streams or waiting for them to close) against the floor.
+  const noPipes = NODE_FLOOR_LOOP.replace("stdio: ['ignore', 'pipe', 'pipe']", "stdio: 'ignore'").replace('c.stdout.resume(); c.stderr.resume(); ', '');
+  if (noPipes.includes("'pipe'") || noPipes.includes('resume')) throw new Error('bench: the floor loop without pipes still has them');
+  const pipes = pair(
+    'floor: the floor loop without its pipes (output not read) vs the floor loop',
+    () => time('node', ['-e', NODE_FLOOR_LOOP, '200']),
+    () => time('node', ['-e', noPipes, '200']),
+    Math.min(RUNS, 5),
+  );
+  pipes.target = '(reference)';
+  results.push(pipes);
   rmSync(r, { recursive: true, force: true });
 }
 
