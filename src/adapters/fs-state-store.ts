@@ -10,7 +10,6 @@ import type { Clock } from '../ports/clock.js';
 import type { AuditEntry, LockManager, StateStore } from '../ports/state-store.js';
 import { appendLine, mkdirPrivate, syncFile, writeFileAtomic, writeLineAfterHeader } from './atomic-file.js';
 import { keepDamagedLines } from './damaged-copy.js';
-import type { MetricsIndexFile } from './metrics-ledger.js';
 import { journalBaseLine, listActiveIds, listActiveRecords, readJsonFile, readRecordFile, recordDigest } from './record-files.js';
 
 /** Ids that become file names: no separators, no dot-dot, nothing hidden. */
@@ -257,7 +256,7 @@ export class FsStateStore implements StateStore {
     );
     try {
       // Loaded when needed, as metrics.js was: most commands never record metrics.
-      const { MetricsLedger } = await import('./metrics-ledger.js');
+      const { MetricsLedger, indexText } = await import('./metrics-ledger.js');
       const ledger = new MetricsLedger(this.paths.ledger, this.paths.ledgerIndex, parseLedger);
       await ledger.load();
       if (!ledger.has(summary.execution_id)) {
@@ -281,10 +280,10 @@ export class FsStateStore implements StateStore {
       await this.writeJson(this.paths.contractorPerformance, performance);
       // Last, and derived: a crash before this leaves an index the next run extends or rebuilds.
       checkLock();
-      await this.writeLedgerIndex(index);
-      if (unreadable.length === 0) return { warnings: [] };
+      const warnings = await this.writeLedgerIndex(index && indexText(index));
+      if (unreadable.length === 0) return { warnings };
       const kept = keepDamagedLines(this.paths.ledger, unreadable, { root: this.root });
-      return { warnings: [ledgerWarning(this.paths.ledger, unreadable.length, kept)] };
+      return { warnings: [...warnings, ledgerWarning(this.paths.ledger, unreadable.length, kept)] };
     } finally {
       await lock.release();
     }
@@ -292,21 +291,29 @@ export class FsStateStore implements StateStore {
 
   /**
    * The ledger index, not fsynced (a lost or stale one is rebuilt), or removed when there is none
-   * to keep or it would need masking (it holds nothing the ledger does not).
+   * to keep or it would need masking (it holds nothing the ledger does not). A failure is a
+   * warning, not an error: the metrics files are already written.
    */
-  private async writeLedgerIndex(index: MetricsIndexFile | undefined): Promise<void> {
+  private async writeLedgerIndex(text: string | undefined): Promise<string[]> {
     // Under the metrics lock no other index write is under way: a temp file is a killed writer's.
     const prefix = `.${basename(this.paths.ledgerIndex)}.`;
     for (const name of await readdir(this.paths.metrics).catch(() => [] as string[])) {
       if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(this.paths.metrics, name)).catch(() => undefined);
     }
-    const text = index && JSON.stringify(index);
-    if (text !== undefined && this.masker.mask(text) === text) {
-      await writeFileAtomic(this.paths.ledgerIndex, text, 0o600, { root: this.root, fsync: false });
-    } else {
-      await unlink(this.paths.ledgerIndex).catch((error: unknown) => {
-        if (!isNotFound(error)) throw error;
-      });
+    const keep = text !== undefined && this.masker.mask(text) === text;
+    try {
+      if (keep) {
+        await writeFileAtomic(this.paths.ledgerIndex, text, 0o600, { root: this.root, fsync: false });
+      } else {
+        await unlink(this.paths.ledgerIndex).catch((error: unknown) => {
+          if (!isNotFound(error)) throw error;
+        });
+      }
+      return [];
+    } catch (error) {
+      // Derived: the metrics files are written and right; without an index the next run reads the whole ledger.
+      const reason = error instanceof Error ? error.message : String(error);
+      return [`cannot ${keep ? 'write' : 'remove'} ${this.paths.ledgerIndex} (${reason}); the metrics are recorded (the index only saves reading the whole ledger): remove what is at that path`];
     }
   }
 

@@ -75,6 +75,30 @@ async function readFileView(path: string, from: (size: number) => number): Promi
 /** The readable summaries and the unreadable lines of a ledger text (parseLedger's rules). */
 type Parse = (text: string) => { summaries: ExecutionSummary[]; unreadable: string[] };
 
+/** What ends the index text: the sha256 of the text before it (with `}` for the comma), so that damage is noticed. */
+const DIGEST_KEY = ',"sha256":"';
+const DIGEST_SUFFIX_LENGTH = DIGEST_KEY.length + 64 + 2;
+
+/**
+ * The text of the index file: its JSON with a last member `sha256`, the digest of the JSON
+ * without it. A damaged index that still parses (a count changed, a column cut) would otherwise
+ * be extended run after run and the metrics files would stay wrong.
+ */
+export function indexText(index: MetricsIndexFile): string {
+  const body = JSON.stringify(index);
+  return `${body.slice(0, -1)}${DIGEST_KEY}${sha256(Buffer.from(body, 'utf8'))}"}`;
+}
+
+/** Whether the index bytes end with the digest of the rest (indexText). */
+function hasValidDigest(bytes: Buffer): boolean {
+  if (bytes.length <= DIGEST_SUFFIX_LENGTH) return false;
+  const suffix = bytes.subarray(bytes.length - DIGEST_SUFFIX_LENGTH).toString('latin1');
+  const digest = suffix.slice(DIGEST_KEY.length, DIGEST_KEY.length + 64);
+  if (!suffix.startsWith(DIGEST_KEY) || !suffix.endsWith('"}') || !/^[0-9a-f]{64}$/.test(digest)) return false;
+  const body = createHash('sha256').update(bytes.subarray(0, bytes.length - DIGEST_SUFFIX_LENGTH)).update('}').digest('hex');
+  return body === digest;
+}
+
 async function readIndex(path: string): Promise<MetricsIndexFile | undefined> {
   try {
     // Not through a link, not from a FIFO: either is no index of ours (it is rebuilt and replaced).
@@ -87,6 +111,7 @@ async function readIndex(path: string): Promise<MetricsIndexFile | undefined> {
     } finally {
       await handle.close();
     }
+    if (!hasValidDigest(bytes)) return undefined;
     const value = JSON.parse(bytes.toString('utf8')) as MetricsIndexFile;
     const l = value?.ledger;
     if (value?.version !== METRICS_STATE_VERSION || typeof l?.offset !== 'number' || typeof l.dev !== 'string' || typeof l.ino !== 'string') return undefined;

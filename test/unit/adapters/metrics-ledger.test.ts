@@ -91,6 +91,16 @@ describe('recordMetrics with the ledger index', () => {
       mode: 'rebuilt',
       act: () => writeFileSync(paths.ledgerIndex, readFileSync(paths.ledgerIndex, 'utf8').replace(/"durations":"[^"]*"/, '"durations":"AAA="')),
     },
+    {
+      name: 'index damaged but still parseable (a count changed)',
+      mode: 'rebuilt',
+      act: () => writeFileSync(paths.ledgerIndex, readFileSync(paths.ledgerIndex, 'utf8').replace('"total":2', '"total":3')),
+    },
+    {
+      name: 'index damaged but still parseable (a column emptied, the runs negative)',
+      mode: 'rebuilt',
+      act: () => writeFileSync(paths.ledgerIndex, readFileSync(paths.ledgerIndex, 'utf8').replace(/"durations":"[^"]*"/, '"durations":""').replace('"runs":2', '"runs":-5')),
+    },
     { name: 'ledger shorter than the offset (truncated)', mode: 'rebuilt', act: () => truncateSync(paths.ledger, statSync(paths.ledger).size - 10) },
     {
       name: 'ledger replaced by another file (same content, new inode)',
@@ -128,6 +138,22 @@ describe('recordMetrics with the ledger index', () => {
       expect(await loadMode()).toBe('index');
     });
   }
+
+  it('a directory where the index goes: the run records its metrics and warns, no stack trace', async () => {
+    const s = store();
+    await s.recordMetrics(next());
+    unlinkSync(paths.ledgerIndex);
+    mkdirSync(paths.ledgerIndex);
+    const { warnings } = await s.recordMetrics(next());
+    expectReference();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(paths.ledgerIndex);
+    expect(warnings[0]).not.toMatch(/\n\s+at /);
+    rmSync(paths.ledgerIndex, { recursive: true });
+    expect((await s.recordMetrics(next())).warnings).toEqual([]);
+    expectReference();
+    expectValidIndex();
+  });
 
   it('keeps no index when a line not written under the lock landed between the read and the append', async () => {
     await store().recordMetrics(next());
