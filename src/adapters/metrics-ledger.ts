@@ -19,7 +19,8 @@ export const INDEX_TAIL_BYTES = 65_536;
 
 export interface MetricsIndexFile {
   version: number;
-  ledger: { dev: string; ino: string; offset: number; tail_sha256: string };
+  /** ctime_ns: the ledger's status-change time when the index was written (a same-size edit in place changes it). */
+  ledger: { dev: string; ino: string; ctime_ns: string; offset: number; tail_sha256: string };
   /** The unreadable lines before offset, in ledger order (each run warns about them, as the full read did). */
   unreadable: string[];
   state: MetricsStateJson;
@@ -28,13 +29,14 @@ export interface MetricsIndexFile {
 interface FileView {
   dev: string;
   ino: string;
+  ctime: string;
   size: number;
   /** Bytes [start, size) of the ledger. */
   bytes: Buffer;
   start: number;
 }
 
-const EMPTY_VIEW: FileView = { dev: '', ino: '', size: 0, bytes: Buffer.alloc(0), start: 0 };
+const EMPTY_VIEW: FileView = { dev: '', ino: '', ctime: '', size: 0, bytes: Buffer.alloc(0), start: 0 };
 
 function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
@@ -66,7 +68,7 @@ async function readFileView(path: string, from: (size: number) => number): Promi
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    return { dev: String(st.dev), ino: String(st.ino), size: start + got, bytes: bytes.subarray(0, got), start };
+    return { dev: String(st.dev), ino: String(st.ino), ctime: String(st.ctimeNs), size: start + got, bytes: bytes.subarray(0, got), start };
   } finally {
     await handle.close();
   }
@@ -114,7 +116,7 @@ async function readIndex(path: string): Promise<MetricsIndexFile | undefined> {
     if (!hasValidDigest(bytes)) return undefined;
     const value = JSON.parse(bytes.toString('utf8')) as MetricsIndexFile;
     const l = value?.ledger;
-    if (value?.version !== METRICS_STATE_VERSION || typeof l?.offset !== 'number' || typeof l.dev !== 'string' || typeof l.ino !== 'string') return undefined;
+    if (value?.version !== METRICS_STATE_VERSION || typeof l?.offset !== 'number' || typeof l.dev !== 'string' || typeof l.ino !== 'string' || typeof l.ctime_ns !== 'string') return undefined;
     if (typeof l.tail_sha256 !== 'string' || !Array.isArray(value.unreadable) || typeof value.state !== 'object' || value.state === null) return undefined;
     return value;
   } catch {
@@ -171,6 +173,8 @@ export class MetricsLedger {
         view.ino === index.ledger.ino &&
         view.start === offset - tail &&
         view.size >= offset &&
+        // Nothing appended since the index, yet the file changed (written in place, even before the hashed tail).
+        (view.size !== offset || view.ctime === index.ledger.ctime_ns) &&
         sha256(view.bytes.subarray(0, tail)) === index.ledger.tail_sha256 &&
         this.loadIndexed(index, view, tail)
       ) {
@@ -304,7 +308,7 @@ export class MetricsLedger {
     if (ours && (ours.length > tail || !view.bytes.subarray(tail - ours.length, tail).equals(ours))) return undefined;
     return {
       version: METRICS_STATE_VERSION,
-      ledger: { dev: view.dev, ino: view.ino, offset, tail_sha256: sha256(view.bytes.subarray(0, tail)) },
+      ledger: { dev: view.dev, ino: view.ino, ctime_ns: view.ctime, offset, tail_sha256: sha256(view.bytes.subarray(0, tail)) },
       unreadable: [...this.unreadable],
       state,
     };

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import fc from 'fast-check';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -214,6 +214,26 @@ describe('recordMetrics with the ledger index', () => {
     await s.recordMetrics(next());
     expectReference();
     expect(existsSync(paths.ledgerIndex)).toBe(false);
+  });
+
+  it('a ledger edited in place more than 64 KiB before the offset, same size, same file: rebuilt, the files equal the reference', async () => {
+    const s = store();
+    const big = { ...BODY, workflow_name: 'x'.repeat(8_000) } as SummaryBody;
+    for (let i = 0; i < 10; i++) await s.recordMetrics(next(big));
+    expect(statSync(paths.ledger).size).toBeGreaterThan(80_000);
+    expect(await loadMode()).toBe('index');
+    // As `dd conv=notrunc` or an editor writing in place would: the first line's duration changed.
+    const at = readFileSync(paths.ledger).indexOf('"duration_seconds":1.5');
+    expect(at).toBeGreaterThan(-1);
+    expect(at).toBeLessThan(1_000);
+    const fd = openSync(paths.ledger, 'r+');
+    writeSync(fd, '"duration_seconds":9.5', at);
+    closeSync(fd);
+    expect(await loadMode()).toBe('rebuilt');
+    await s.recordMetrics(next(big));
+    expectReference();
+    expectValidIndex();
+    expect(await loadMode()).toBe('index');
   });
 
   it('an execution already counted (in the index or on the torn-free last line) is not appended again', async () => {
