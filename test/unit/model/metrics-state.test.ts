@@ -90,3 +90,16 @@ describe('MetricsState (oracle: computeWorkflowStats / computeContractorPerforma
     expect(state.serialize()).toBeUndefined();
   });
 });
+
+describe('the reference at a ledger size cron reaches (a run a minute: 200,000 in under five months)', () => {
+  it('200,000 ended runs of one workflow: computeWorkflowStats gives what the fold gives, no stack overflow', () => {
+    const runs = Array.from({ length: 200_000 }, (_, i) =>
+      makeSummary({ workflow_id: 'wf-a', status: 'completed', duration_seconds: (i % 997) / 10, contractors: {}, actions: [], errors: [], handoffs: [] } as never, `r-${i}`, BASE_MS + i * 60_000),
+    );
+    const state = new MetricsState();
+    state.indexIds();
+    for (const s of runs) expect(state.addRun(s)).toBe('added');
+    const now = new Date(BASE_MS + 200_000 * 60_000);
+    expect(text(computeWorkflowStats(runs, now))).toBe(text(state.workflowStats(now)));
+  }, 60_000);
+});
