@@ -3,6 +3,7 @@ import { readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../model/records.js';
 import { journalEntry, type ActionPosition } from '../model/journal.js';
+import { parseLedger } from '../model/ledger-line.js';
 import type { Masker } from '../model/masker.js';
 import { StateConflictError, UsageError } from '../errors.js';
 import { layout, type Layout } from '../layout.js';
@@ -28,28 +29,8 @@ function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
 
-/**
- * The summaries of a ledger text, and its lines that are not one: a line cut by a crashed writer
- * (that execution appends a whole line when it is completed again) or a damaged one.
- */
-export function parseLedger(text: string): { summaries: ExecutionSummary[]; unreadable: string[] } {
-  const summaries: ExecutionSummary[] = [];
-  const unreadable: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      const value = JSON.parse(line) as ExecutionSummary;
-      if (value && typeof value === 'object' && typeof value.execution_id === 'string') {
-        summaries.push(value);
-        continue;
-      }
-    } catch {
-      // below
-    }
-    unreadable.push(line);
-  }
-  return { summaries, unreadable };
-}
+/** The ledger's lines (model/ledger-line.ts), for the readers that import it from here. */
+export { parseLedger };
 
 /** What an operator is told about unreadable ledger lines. */
 export function ledgerWarning(ledger: string, count: number, keptAt: string): string {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DefinitionInvalidError } from '../errors.js';
 import { layout } from '../layout.js';
 import { applyJournalEntry } from '../model/journal.js';
+import { parseLedger } from '../model/ledger-line.js';
 import type { ExecutionRecord, ExecutionSummary } from '../model/records.js';
 
 // Read side of the execution records, kept free of heavy imports: `cortex status` loads only
@@ -160,7 +161,7 @@ export function listActiveRecords(root: string, onError?: (file: string, error: 
   return records;
 }
 
-/** The metrics ledger (one ExecutionSummary per line); a torn line is skipped, a missing file is empty. */
+/** The metrics ledger's summaries (parseLedger: a torn or damaged line is skipped); a missing file is empty. */
 export function readLedgerFile(path: string): ExecutionSummary[] {
   let text: string;
   try {
@@ -169,15 +170,5 @@ export function readLedgerFile(path: string): ExecutionSummary[] {
     if (isNotFound(error)) return [];
     throw error;
   }
-  const out: ExecutionSummary[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const v = JSON.parse(line) as ExecutionSummary;
-      if (v && typeof v === 'object' && typeof v.execution_id === 'string') out.push(v);
-    } catch {
-      // a torn line from a crashed writer; that execution appends a whole line when it retries
-    }
-  }
-  return out;
+  return parseLedger(text).summaries;
 }

@@ -23,6 +23,9 @@ import {
   type WorkflowStats,
   type WorkflowStatsEntry,
 } from './metrics.js';
+import { isRegularSummary } from './ledger-line.js';
+
+export { isRegularSummary };
 
 /**
  * The metrics ledger folded one summary at a time: what computeWorkflowStats and
@@ -108,43 +111,6 @@ export interface MetricsStateJson {
     actions: Array<[string, number, string]>;
     errors: Array<[string, number, string, string | null]>;
   }>;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isOptionalString(value: unknown): boolean {
-  return value === undefined || typeof value === 'string';
-}
-
-function isOptionalArray(value: unknown): value is unknown[] | undefined | null {
-  return value === undefined || value === null || Array.isArray(value);
-}
-
-/** Whether every field the metrics read has the type cortex writes (the fold is exact for those). */
-export function isRegularSummary(s: ExecutionSummary): boolean {
-  const raw = s as unknown as Record<string, unknown>;
-  if (typeof raw.execution_id !== 'string' || raw.execution_id.includes('\n') || raw.execution_id === '' || typeof raw.status !== 'string') return false;
-  if (!ENDED_STATUSES.has(raw.status)) return true;
-  if (typeof raw.workflow_id !== 'string' || typeof raw.finished_at !== 'string' || !isOptionalString(raw.workflow_name)) return false;
-  if (raw.contractors !== undefined && raw.contractors !== null) {
-    if (!isRecord(raw.contractors)) return false;
-    for (const perf of Object.values(raw.contractors)) {
-      if (!isRecord(perf)) return false;
-      if (perf.errors !== undefined && perf.errors !== null && !(typeof perf.errors === 'number' && Number.isFinite(perf.errors))) return false;
-    }
-  }
-  if (!isOptionalArray(raw.errors) || !isOptionalArray(raw.actions) || !isOptionalArray(raw.handoffs)) return false;
-  for (const e of raw.errors ?? []) {
-    if (!isRecord(e) || typeof e.error !== 'string' || typeof e.contractor !== 'string') return false;
-  }
-  for (const a of raw.actions ?? []) {
-    if (!isRecord(a) || typeof a.status !== 'string' || typeof a.contractor !== 'string' || typeof a.action !== 'string') return false;
-    if (!isOptionalString(a.error_code) || !isOptionalString(a.error_message)) return false;
-  }
-  for (const h of raw.handoffs ?? []) if (!isRecord(h)) return false;
-  return true;
 }
 
 function increment<K>(map: Map<K, number>, key: K, by = 1): void {

@@ -1,4 +1,7 @@
 import type { ExecutionSummary } from './records.js';
+import { ENDED_STATUSES } from './ledger-line.js';
+
+export { ENDED_STATUSES };
 
 /**
  * Pure aggregation of the metrics ledger (one ExecutionSummary per finished execution) into
@@ -131,7 +134,6 @@ export interface ContractorPerformance {
   };
 }
 
-export const ENDED_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'rolled_back', 'rollback_failed', 'cancelled']);
 export const DAY_MS = 86_400_000;
 /** Success-rate difference below which a trend is "stable". */
 export const TREND_TOLERANCE = 0.02;

@@ -201,7 +201,7 @@ describe('recordMetrics with the ledger index', () => {
     expect(index.state.last_key[0]).toBe(new Date(BASE_MS + 3_600_000).toISOString());
   });
 
-  it('a repeated execution id or a field of another type in the ledger: the reference over every line, and no index', async () => {
+  it('a repeated execution id in the ledger: the reference over every line, and no index', async () => {
     const s = store();
     const first = next();
     await s.recordMetrics(first);
@@ -210,10 +210,32 @@ describe('recordMetrics with the ledger index', () => {
     expectReference();
     expect(existsSync(paths.ledgerIndex)).toBe(false);
     expect(await loadMode()).toBe('reference');
-    writeFileSync(paths.ledger, `${JSON.stringify({ ...next(), contractors: { c: { duration_seconds: 1, errors: '2' } } })}\n`);
+  });
+
+  // Found by a hostile review: such a line made the reference throw a TypeError (titleCase of an
+  // absent contractor, a null contractor entry) at the end of this run and of every later one.
+  it.each([
+    ['an action without its contractor', (s: ExecutionSummary) => ({ ...s, actions: [{ action_id: 'a', action: 'x', status: 'completed', duration_seconds: 1 }] })],
+    ['a null contractor entry', (s: ExecutionSummary) => ({ ...s, contractors: { q: null } })],
+    ['errors of another type', (s: ExecutionSummary) => ({ ...s, contractors: { c: { duration_seconds: 1, errors: '2' } } })],
+    ['an error without its text', (s: ExecutionSummary) => ({ ...s, errors: [{ contractor: 'c' }] })],
+  ])('a ledger line with %s is unreadable: warned about, kept aside, not counted; the run ends and the index is kept', async (_name, damage) => {
+    const s = store();
     await s.recordMetrics(next());
+    const damaged = JSON.stringify(damage(next()));
+    appendFileSync(paths.ledger, `${damaged}\n`);
+    expect(parseLedger(readFileSync(paths.ledger, 'utf8')).unreadable).toEqual([damaged]);
+    const { warnings } = await s.recordMetrics(next());
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('1 line(s) of');
     expectReference();
-    expect(existsSync(paths.ledgerIndex)).toBe(false);
+    expectValidIndex();
+    const stats = JSON.parse(readFileSync(paths.workflowStats, 'utf8')) as { summary: { total_workflow_executions: number } };
+    expect(stats.summary.total_workflow_executions).toBe(2);
+    // Later runs fold from the index and still warn about it, as the full read did.
+    expect(await loadMode()).toBe('index');
+    expect((await s.recordMetrics(next())).warnings).toHaveLength(1);
+    expectReference();
   });
 
   it('a ledger edited in place more than 64 KiB before the offset, same size, same file: rebuilt, the files equal the reference', async () => {
