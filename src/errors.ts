@@ -123,6 +123,42 @@ export class EnvironmentError extends CortexError {
   readonly exitCode = ExitCode.ENVIRONMENT;
 }
 
+/** What the file system's refusals mean, for an operator: each is about the machine, not cortex. */
+const ENVIRONMENT_ERRNOS: Readonly<Record<string, string>> = {
+  EISDIR: 'a folder is where a file belongs',
+  ENOTDIR: 'a file is where a folder belongs',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error of the device',
+  EMFILE: 'too many open files in this process',
+  ENFILE: 'too many open files on this machine',
+  ENAMETOOLONG: 'a name too long',
+  EFBIG: 'file too large',
+};
+
+/** Whether `e` is a file-system error about the machine (a folder in the way, permissions, a full disk). */
+export function isEnvironmentErrno(e: unknown): e is NodeJS.ErrnoException {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return e instanceof Error && typeof code === 'string' && Object.hasOwn(ENVIRONMENT_ERRNOS, code) && typeof (e as NodeJS.ErrnoException).path === 'string';
+}
+
+/**
+ * A file-system error that reached the top of a command, as the operator needs it: the path, what
+ * the code means, exit 4 (environment), no stack. Any other error is left as it is.
+ */
+export function environmentErrorOf(e: unknown): EnvironmentError | undefined {
+  if (!isEnvironmentErrno(e)) return undefined;
+  const { code, syscall, path, dest } = e as NodeJS.ErrnoException & { dest?: string };
+  const where = typeof dest === 'string' ? `${path} -> ${dest}` : path;
+  return new EnvironmentError(`cannot ${syscall ?? 'use'} ${where}: ${code} (${ENVIRONMENT_ERRNOS[code as string]})`, {
+    hint: 'fix what is at that path (a folder or file in the way, its owner or mode, a full or read-only disk), then run the command again',
+    cause: e,
+  });
+}
+
 /**
  * A path cortex would write through is not what it must be: a symbolic link (or a file where a
  * folder belongs) inside the coordination directory, which could send a write outside it.

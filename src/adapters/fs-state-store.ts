@@ -5,7 +5,7 @@ import type { ExecutionRecord, ExecutionSummary, HandoffRecord } from '../model/
 import { journalEntry, type ActionPosition } from '../model/journal.js';
 import { parseLedger } from '../model/ledger-line.js';
 import type { Masker } from '../model/masker.js';
-import { StateConflictError, UsageError } from '../errors.js';
+import { StateConflictError, UsageError, isEnvironmentErrno } from '../errors.js';
 import { layout, type Layout } from '../layout.js';
 import type { Clock } from '../ports/clock.js';
 import type { AuditEntry, LockManager, StateStore } from '../ports/state-store.js';
@@ -257,11 +257,24 @@ export class FsStateStore implements StateStore {
         }
       };
       checkLock();
-      await this.writeJson(this.paths.workflowStats, stats);
-      await this.writeJson(this.paths.contractorPerformance, performance);
+      // Derived from the ledger, which has this execution: a file that cannot be written (a folder
+      // in its place, no permission) is the operator's to fix, not a failed run; the next run that
+      // can rewrites it.
+      const warnings: string[] = [];
+      for (const [path, value] of [
+        [this.paths.workflowStats, stats],
+        [this.paths.contractorPerformance, performance],
+      ] as const) {
+        try {
+          await this.writeJson(path, value);
+        } catch (error) {
+          if (!isEnvironmentErrno(error)) throw error;
+          warnings.push(`cannot write ${path} (${(error as Error).message}); the ledger has this execution, and the next run rewrites the file once what is at that path is fixed`);
+        }
+      }
       // Last, and derived: a crash before this leaves an index the next run extends or rebuilds.
       checkLock();
-      const warnings = await this.writeLedgerIndex(index && indexText(index));
+      warnings.push(...(await this.writeLedgerIndex(index && indexText(index))));
       if (unreadable.length === 0) return { warnings };
       const kept = keepDamagedLines(this.paths.ledger, unreadable, { root: this.root });
       return { warnings: [...warnings, ledgerWarning(this.paths.ledger, unreadable.length, kept)] };

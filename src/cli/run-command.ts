@@ -1,6 +1,6 @@
 // Running one command handler once its arguments are known: shared by the commander program
 // (program.ts) and the fast path of `cortex status` (fast-status.ts), which must behave the same.
-import { CortexError, ExitCode, InternalError, DefinitionInvalidError } from '../errors.js';
+import { CortexError, ExitCode, InternalError, DefinitionInvalidError, environmentErrorOf } from '../errors.js';
 import { assertRootUsable, resolveRoot } from '../root.js';
 import { createOutput, sinkFor } from './output.js';
 import type { CommandContext } from './context.js';
@@ -61,7 +61,7 @@ export async function runHandler(
 /** Prints an error (one line, a hint; JSON under --json; a stack only for a bug or --verbose); its exit code. */
 export async function reportError(e: unknown, io: CliIO, json: boolean, verbose: boolean): Promise<number> {
   const stderr = sinkFor(io.stderr);
-  const err = e instanceof CortexError ? e : new InternalError(e instanceof Error ? e.message : String(e), { cause: e });
+  const err = e instanceof CortexError ? e : (environmentErrorOf(e) ?? new InternalError(e instanceof Error ? e.message : String(e), { cause: e }));
   if (json) {
     const body: Record<string, unknown> = { code: err.code, message: err.message, exit_code: err.exitCode };
     if (err.hint) body.hint = err.hint;

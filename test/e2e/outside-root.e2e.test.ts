@@ -211,6 +211,55 @@ phases:
     expect(json.stderr).toMatch(/^warning: cannot write the log of infrastructure-contractor: /m);
   });
 
+  it('a folder where a metrics file belongs: the run completes, says so once, and is archived; the file is rewritten once the folder is gone', async () => {
+    const r = tempRoot();
+    dirs.push(r);
+    writeFileSync(join(r, 'workflows', 'noop.yaml'), NOOP);
+    const stats = join(r, 'workflows', 'metrics', 'workflow-stats.json');
+    mkdirSync(stats, { recursive: true });
+    const res = await cortex(['run', 'noop'], { root: r, timeoutMs: 30_000 });
+    // Before: exit 70, EISDIR with a stack trace and "This is a bug in cortex", the record left in active/.
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.stderr).not.toMatch(/^\s+at /m);
+    const warned = res.stdout.split('\n').filter((l) => l.includes(`warn  cannot write ${stats} (`));
+    expect(warned, res.stdout).toHaveLength(1);
+    expect(readdirSync(join(r, 'workflows', 'active')).filter((f) => f.endsWith('.json'))).toEqual([]);
+    expect(readFileSync(join(r, 'workflows', 'metrics', 'executions.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+    rmSync(stats, { recursive: true });
+    const again = await cortex(['run', 'noop'], { root: r, timeoutMs: 30_000 });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).not.toMatch(/warn {2}cannot write/);
+    expect((JSON.parse(readFileSync(stats, 'utf8')) as { summary: { total_workflow_executions: number } }).summary.total_workflow_executions).toBe(2);
+  });
+
+  it('a folder where the record is moved to at the end: exit 4, one line naming both paths and what is wrong, no stack trace', async () => {
+    const r = tempRoot();
+    dirs.push(r);
+    // The action puts a folder where its own record goes in history/ (the ledger and the folders
+    // are refused as unsafe paths before this; a file renamed onto a folder is this error).
+    writeFileSync(
+      join(r, 'workflows', 'spoil.yaml'),
+      `workflow_id: spoil
+workflow_name: spoil
+version: 1.0.0
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: spoil, action: execute_command, parameters: { command: [mkdir, -p, '${join(r, 'workflows', 'history')}/workflow-\${execution_id}.json'] } }
+`,
+    );
+    const res = await cortex(['run', 'spoil'], { root: r, timeoutMs: 30_000 });
+    // Before: exit 70, EISDIR with a stack trace and "This is a bug in cortex".
+    expect(res.exitCode, res.stderr).toBe(4);
+    const lines = res.stderr.trim().split('\n');
+    const history = join(r, 'workflows', 'history');
+    expect(lines[0]).toMatch(new RegExp(`^CORTEX_ENVIRONMENT: cannot rename \\S+/workflow-spoil-\\S+\\.json -> ${history.replace(/[.]/g, '\\.')}/workflow-spoil-\\S+\\.json: EISDIR \\(a folder is where a file belongs\\)$`));
+    expect(lines.filter((l) => !l.startsWith('hint: '))).toHaveLength(1);
+    expect(res.stderr).not.toMatch(/^\s+at /m);
+    expect(res.stderr).not.toContain('This is a bug in cortex');
+  });
+
   it('cortex serve: the state folder moved out of the root and linked back while it serves: its log lines (problems of the definitions, too) are not written through the link', async () => {
     const outside = scratch();
     const r = tempRoot({ 'workflows/both.yaml': `${BOTH}triggers:\n  - { type: webhook, id: hook, path: both, auth: { type: none } }\n` });
