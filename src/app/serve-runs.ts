@@ -6,7 +6,7 @@
  * `pending`), so a crash of serve leaves them for `cortex resume ID` or the next serve start
  * (pendingRunsToPickUp).
  */
-import { CortexError, StateConflictError } from '../errors.js';
+import { CortexError, StateConflictError, environmentErrorOf } from '../errors.js';
 import type { ExecutionRecord } from '../model/records.js';
 import type { Launcher } from '../ports/launcher.js';
 import type { App } from './context.js';
@@ -214,8 +214,12 @@ export class InProcessRuns implements Launcher {
     } catch (e) {
       // Held by another process (an operator's resume), or ended meanwhile: not ours to drive.
       if (e instanceof ExecutionLockedError || (e instanceof StateConflictError && /has ended/.test(e.message))) log(`not driven ${id}: ${e.message}`);
-      else if (e instanceof CortexError) log(`failed ${id} (exit ${e.exitCode}): ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
-      else log(`failed ${id}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}; cortex resume ${id} continues it`);
+      else {
+        // A write the file system refused is the machine's to fix, as the CLI reports it (errors.ts).
+        const reported = e instanceof CortexError ? e : environmentErrorOf(e);
+        if (reported) log(`failed ${id} (exit ${reported.exitCode}): ${reported.message}${reported.hint ? ` (${reported.hint})` : ''}`);
+        else log(`failed ${id}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}; cortex resume ${id} continues it`);
+      }
     } finally {
       watching = false;
       wake?.();

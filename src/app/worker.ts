@@ -3,7 +3,7 @@
  * local run (withExecution: the execution's lock, the record read again under it, the resume
  * rules for an action whose outcome is unknown). The coordination directory is shared.
  */
-import { CortexError, ExitCode, StateConflictError } from '../errors.js';
+import { CortexError, ExitCode, StateConflictError, environmentErrorOf } from '../errors.js';
 import type { EngineEvent } from '../engine/events.js';
 import { isTerminal } from '../model/records.js';
 import type { ExecutionJob, JobContext, JobResult } from '../ports/queue.js';
@@ -80,8 +80,10 @@ export async function processJob(appFor: (signal: AbortSignal) => App, job: Exec
       const ended = (await deps.store.readExecution(job.executionId))?.record;
       if (ended) return { exitCode: exitCodeFor(ended, false), status: ended.status, worker };
     }
-    if (e instanceof CortexError) {
-      return { exitCode: e.exitCode, error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode }, worker };
+    // A write the file system refused is reported as the CLI reports it (errors.ts), not as a bug.
+    const reported = e instanceof CortexError ? e : environmentErrorOf(e);
+    if (reported) {
+      return { exitCode: reported.exitCode, error: { code: reported.code, message: reported.message, ...(reported.hint ? { hint: reported.hint } : {}), exitCode: reported.exitCode }, worker };
     }
     if (e instanceof Error && /stopped while driving|while the queue was unreachable/.test(e.message)) throw e;
     await audit(deps, { command: 'worker', execution_id: job.executionId, result: 'error', details: { error: e instanceof Error ? e.message : String(e) } }).catch(() => undefined);

@@ -260,6 +260,44 @@ phases:
     expect(res.stderr).not.toContain('This is a bug in cortex');
   });
 
+  it('cortex serve: a run whose record cannot be archived (a folder in the way) is logged as exit 4 with the paths, not as an internal error', async () => {
+    const r = tempRoot();
+    dirs.push(r);
+    const history = join(r, 'workflows', 'history');
+    writeFileSync(
+      join(r, 'workflows', 'spoil.yaml'),
+      `workflow_id: spoil
+workflow_name: spoil
+version: 1.0.0
+triggers:
+  - { type: webhook, id: hook, path: spoil, auth: { type: none } }
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: spoil, action: execute_command, parameters: { command: [mkdir, -p, '${history}/workflow-\${execution_id}.json'] } }
+`,
+    );
+    const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv(), extendEnv: false, reject: false, cwd: PROJECT });
+    try {
+      let out = '';
+      let err = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+      const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], { what: 'cortex serve to listen', timeoutMs: 20_000, detail: () => out + err });
+      const res = await fetch(`${url}/webhook/spoil`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).toBe(202);
+      // Before: "failed <id>: internal error: Error: EISDIR ... at renameSync ...".
+      const log = (): string => (existsSync(join(r, 'state', 'runs.log')) ? readFileSync(join(r, 'state', 'runs.log'), 'utf8') : '');
+      const line = await waitFor(() => log().split('\n').find((l) => /failed spoil-\S+/.test(l)), { what: 'serve to log the failed run', timeoutMs: 30_000, detail: () => log() + out + err });
+      expect(line).toMatch(new RegExp(`failed spoil-\\S+ \\(exit 4\\): cannot rename \\S+ -> ${history.replace(/[.]/g, '\\.')}/workflow-spoil-\\S+\\.json: EISDIR \\(a folder is where a file belongs\\)`));
+      expect(log() + out + err).not.toContain('internal error');
+    } finally {
+      child.kill('SIGTERM');
+      await child;
+    }
+  });
+
   it('cortex serve: the state folder moved out of the root and linked back while it serves: its log lines (problems of the definitions, too) are not written through the link', async () => {
     const outside = scratch();
     const r = tempRoot({ 'workflows/both.yaml': `${BOTH}triggers:\n  - { type: webhook, id: hook, path: both, auth: { type: none } }\n` });

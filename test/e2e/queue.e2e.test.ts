@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { cortex, removeRoot } from './helpers.js';
 import { allRecords, detachRun, ID_RE, ledgerIds, marks, queueRoot, seedLab, startWorker, stopWorker, type Worker } from './queue-helpers.js';
 import { HAS_REDIS, REDIS_NOTE, startRedis, type RedisServer } from '../helpers/redis.js';
@@ -91,6 +91,35 @@ describe.skipIf(!HAS_REDIS)(`queue mode with one worker${REDIS_NOTE}`, { timeout
       actions: l.phases[0]?.actions.map((a) => [a.action_id, a.status]),
     });
     expect(allRecords(root).get(q.execution_id)?.status).toBe('failed');
+  });
+
+  it('a run whose record the worker cannot archive (a folder in the way) ends exit 4 with the paths, as in one process, not as an internal error', async () => {
+    const history = join(root, 'workflows', 'history');
+    writeFileSync(
+      join(root, 'workflows', 'spoil.yaml'),
+      `workflow_id: spoil
+workflow_name: spoil
+version: 1.0.0
+phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: spoil, action: execute_command, parameters: { command: [mkdir, -p, '${history}/workflow-\${execution_id}.json'] } }
+`,
+    );
+    const r = await cortex(['run', 'spoil'], { root });
+    // Before: exit 70, CORTEX_INTERNAL with the worker's stack of EISDIR.
+    expect(r.exitCode, r.stdout + r.stderr).toBe(4);
+    expect(r.stderr).toMatch(new RegExp(`^CORTEX_ENVIRONMENT: cannot rename \\S+ -> ${history.replace(/[.]/g, '\\.')}/workflow-spoil-\\S+\\.json: EISDIR \\(a folder is where a file belongs\\)$`, 'm'));
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    // The folder removed, a resume reconciles the ended record into history/ (the tests after
+    // this one share the root).
+    const id = /workflow-(spoil-\S+?)\.json/.exec(r.stderr)?.[1] as string;
+    rmSync(join(history, `workflow-${id}.json`), { recursive: true });
+    const resumed = await cortex(['resume', id], { root });
+    expect(resumed.stderr).toMatch(/has ended \(completed\)/);
+    expect(existsSync(join(history, `workflow-${id}.json`))).toBe(true);
+    expect(existsSync(join(root, 'workflows', 'active', `workflow-${id}.json`))).toBe(false);
   });
 
   it('--detach prints the id at once (status queued until a worker takes it); status and resume rules as usual', async () => {
