@@ -9,19 +9,18 @@ import {
   byString,
   durationString,
   isExecutedAction,
-  mean,
   rate,
   round,
   seconds,
   stringParam,
   titleCase,
-  topKey,
   type ContractorEntry,
   type ContractorPerformance,
   type DurationStats,
   type TrendWindow,
   type WorkflowStats,
   type WorkflowStatsEntry,
+  workflowStatsOf,
 } from './metrics.js';
 import { isRegularSummary } from './ledger-line.js';
 
@@ -408,33 +407,7 @@ export class MetricsState {
       workflows.push(entry);
     }
 
-    const totalExecutions = workflows.reduce((n, w) => n + w.executions.total, 0);
-    const totalSuccessful = workflows.reduce((n, w) => n + w.executions.successful, 0);
-    const workflowAverages = workflows.map((w) => w.performance.avg_duration_seconds ?? 0);
-    let mostReliable: WorkflowStatsEntry | undefined;
-    for (const w of workflows) {
-      if (
-        mostReliable === undefined ||
-        w.executions.success_rate > mostReliable.executions.success_rate ||
-        (w.executions.success_rate === mostReliable.executions.success_rate && w.executions.total > mostReliable.executions.total)
-      ) {
-        mostReliable = w;
-      }
-    }
-    return {
-      last_updated: now.toISOString(),
-      workflows,
-      summary: {
-        total_workflow_executions: totalExecutions,
-        total_successful: totalSuccessful,
-        total_failed: totalExecutions - totalSuccessful,
-        overall_success_rate: rate(totalSuccessful, totalExecutions),
-        avg_workflow_duration_seconds: round(mean(workflowAverages) ?? 0),
-        most_executed_workflow: topKey(new Map(workflows.map((w) => [w.workflow_id, w.executions.total]))),
-        most_reliable_workflow: mostReliable?.workflow_id ?? null,
-        most_common_error: topKey(this.allErrors),
-      },
-    };
+    return workflowStatsOf(workflows, this.allErrors, now);
   }
 
   /** computeContractorPerformance(ledger, now), from the state. */

@@ -169,7 +169,7 @@ export function percentile(values: readonly number[], q: number): number | undef
   return sorted[rank - 1];
 }
 
-export function mean(values: readonly number[]): number | undefined {
+function mean(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
@@ -223,7 +223,7 @@ export function durationStats(values: readonly number[]): DurationStats {
 }
 
 /** The key with the highest count; ties go to the alphabetically first key. */
-export function topKey(counts: ReadonlyMap<string, number>): string | null {
+function topKey(counts: ReadonlyMap<string, number>): string | null {
   let best: string | null = null;
   let bestCount = -1;
   for (const [key, count] of counts) {
@@ -337,6 +337,11 @@ export function computeWorkflowStats(summaries: readonly ExecutionSummary[], now
     workflows.push(entry);
   }
 
+  return workflowStatsOf(workflows, allErrors, now);
+}
+
+/** workflow-stats.json from its entries (in order) and every error's count: the summary's rules, once. */
+export function workflowStatsOf(workflows: WorkflowStatsEntry[], allErrors: ReadonlyMap<string, number>, now: Date): WorkflowStats {
   const totalExecutions = workflows.reduce((n, w) => n + w.executions.total, 0);
   const totalSuccessful = workflows.reduce((n, w) => n + w.executions.successful, 0);
   const workflowAverages = workflows.map((w) => w.performance.avg_duration_seconds ?? 0);

@@ -100,6 +100,23 @@ const { readRecordFile } = (await import(pathToFileURL(join(PROJECT, 'dist', 'ad
 /** A record file's name in active/ or history/ (not the temp file of a write in progress, nor one a kill left). */
 export const RECORD_FILE = /^workflow-(.+)\.json$/;
 
+/**
+ * Workflow `spoil`, whose one action puts a folder where its own record is moved at the end
+ * (history/workflow-<id>.json): the archive's rename then fails with EISDIR. `triggers` is YAML
+ * inserted before the phases.
+ */
+export function archiveBlockedWorkflow(root: string, triggers = ''): string {
+  return `workflow_id: spoil
+workflow_name: spoil
+version: 1.0.0
+${triggers}phases:
+  - phase_id: p
+    contractor: infrastructure-contractor
+    actions:
+      - { action_id: spoil, action: execute_command, parameters: { command: [mkdir, -p, '${join(root, 'workflows', 'history')}/workflow-\${execution_id}.json'] } }
+`;
+}
+
 /** The execution ids in the root's active/ directory, sorted (ids sort by start time). */
 export function activeIds(root: string): string[] {
   const dir = join(root, 'workflows', 'active');

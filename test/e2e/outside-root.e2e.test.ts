@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { spawnSync } from 'node:child_process';
-import { CLI, PROJECT, cleanEnv, cortex, removeRoot, tempRoot } from './helpers.js';
+import { CLI, PROJECT, archiveBlockedWorkflow, cleanEnv, cortex, removeRoot, tempRoot } from './helpers.js';
 import { waitFor } from '../helpers/wait.js';
 
 const dirs: string[] = [];
@@ -235,20 +235,9 @@ phases:
   it('a folder where the record is moved to at the end: exit 4, one line naming both paths and what is wrong, no stack trace', async () => {
     const r = tempRoot();
     dirs.push(r);
-    // The action puts a folder where its own record goes in history/ (the ledger and the folders
-    // are refused as unsafe paths before this; a file renamed onto a folder is this error).
-    writeFileSync(
-      join(r, 'workflows', 'spoil.yaml'),
-      `workflow_id: spoil
-workflow_name: spoil
-version: 1.0.0
-phases:
-  - phase_id: p
-    contractor: infrastructure-contractor
-    actions:
-      - { action_id: spoil, action: execute_command, parameters: { command: [mkdir, -p, '${join(r, 'workflows', 'history')}/workflow-\${execution_id}.json'] } }
-`,
-    );
+    // The ledger and the folders are refused as unsafe paths before this; a file renamed onto a
+    // folder is this error.
+    writeFileSync(join(r, 'workflows', 'spoil.yaml'), archiveBlockedWorkflow(r));
     const res = await cortex(['run', 'spoil'], { root: r, timeoutMs: 30_000 });
     // Before: exit 70, EISDIR with a stack trace and "This is a bug in cortex".
     expect(res.exitCode, res.stderr).toBe(4);
@@ -264,20 +253,7 @@ phases:
     const r = tempRoot();
     dirs.push(r);
     const history = join(r, 'workflows', 'history');
-    writeFileSync(
-      join(r, 'workflows', 'spoil.yaml'),
-      `workflow_id: spoil
-workflow_name: spoil
-version: 1.0.0
-triggers:
-  - { type: webhook, id: hook, path: spoil, auth: { type: none } }
-phases:
-  - phase_id: p
-    contractor: infrastructure-contractor
-    actions:
-      - { action_id: spoil, action: execute_command, parameters: { command: [mkdir, -p, '${history}/workflow-\${execution_id}.json'] } }
-`,
-    );
+    writeFileSync(join(r, 'workflows', 'spoil.yaml'), archiveBlockedWorkflow(r, 'triggers:\n  - { type: webhook, id: hook, path: spoil, auth: { type: none } }\n'));
     const child = execa('node', [CLI, '--root', r, 'serve', '--listen', '127.0.0.1:0'], { env: cleanEnv(), extendEnv: false, reject: false, cwd: PROJECT });
     try {
       let out = '';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { cortex, removeRoot } from './helpers.js';
+import { archiveBlockedWorkflow, cortex, removeRoot } from './helpers.js';
 import { allRecords, detachRun, ID_RE, ledgerIds, marks, queueRoot, seedLab, startWorker, stopWorker, type Worker } from './queue-helpers.js';
 import { HAS_REDIS, REDIS_NOTE, startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
@@ -95,18 +95,7 @@ describe.skipIf(!HAS_REDIS)(`queue mode with one worker${REDIS_NOTE}`, { timeout
 
   it('a run whose record the worker cannot archive (a folder in the way) ends exit 4 with the paths, as in one process, not as an internal error', async () => {
     const history = join(root, 'workflows', 'history');
-    writeFileSync(
-      join(root, 'workflows', 'spoil.yaml'),
-      `workflow_id: spoil
-workflow_name: spoil
-version: 1.0.0
-phases:
-  - phase_id: p
-    contractor: infrastructure-contractor
-    actions:
-      - { action_id: spoil, action: execute_command, parameters: { command: [mkdir, -p, '${history}/workflow-\${execution_id}.json'] } }
-`,
-    );
+    writeFileSync(join(root, 'workflows', 'spoil.yaml'), archiveBlockedWorkflow(root));
     const r = await cortex(['run', 'spoil'], { root });
     // Before: exit 70, CORTEX_INTERNAL with the worker's stack of EISDIR.
     expect(r.exitCode, r.stdout + r.stderr).toBe(4);
